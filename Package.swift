@@ -1,0 +1,37 @@
+// swift-tools-version: 6.1
+//
+// BPFKit: an eBPF toolkit whose heart is a set of JIT compilers.
+//
+// One target per concern; dependencies point one way (see docs/ARCHITECTURE.md):
+//
+//   BPFISA  <-  BPFAssembler
+//     ^            ^
+//   BPFRuntime     |
+//     ^            |
+//   engines (BPFInterpreter, BPFJIT + one target per backend)
+//     ^
+//   BPFKit (facade: load, check, pick an engine, run)  <-  BPFConformance
+//     ^
+//   BPFCommandLine (library of commands)  <-  bpfkit (thin @main)
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+]
+
+let package = Package(
+    name: "BPFKit",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "BPFKit", targets: ["BPFKit"]),
+        .executable(name: "bpfkit", targets: ["bpfkit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // The instruction set: typed instructions, wire encoding, programs.
+        .target(name: "BPFISA", swiftSettings: swiftSettings),
+        .testTarget(name: "BPFISATests", dependencies: ["BPFISA"], swiftSettings: swiftSettings),
+    ]
+)
