@@ -23,8 +23,7 @@ let package = Package(
     name: "BPFKit",
     platforms: [.macOS(.v14)],
     products: [
-        .library(name: "BPFKit", targets: ["BPFKit"]),
-        .executable(name: "bpfkit", targets: ["bpfkit"]),
+        .library(name: "BPFISA", targets: ["BPFISA"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
