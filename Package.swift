@@ -32,5 +32,8 @@ let package = Package(
         // The instruction set: typed instructions, wire encoding, programs.
         .target(name: "BPFISA", swiftSettings: swiftSettings),
         .testTarget(name: "BPFISATests", dependencies: ["BPFISA"], swiftSettings: swiftSettings),
+
+        // What every engine serves programs with: helpers, memory regions, run inputs, engine protocol.
+        .target(name: "BPFRuntime", dependencies: ["BPFISA"], swiftSettings: swiftSettings),
     ]
 )

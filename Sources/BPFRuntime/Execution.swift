@@ -1,0 +1,112 @@
+import BPFISA
+
+/// Why a run stopped without a result. Every case names the instruction (slot index).
+public enum ExecutionError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// A load, store or atomic touched memory outside the program's regions.
+    case outOfBounds(pc: Int, address: UInt64, size: Int, write: Bool)
+    /// The instruction budget ran out (a runaway program).
+    case instructionLimit(pc: Int, limit: UInt64)
+    /// Local calls nested deeper than the frame limit.
+    case callDepthExceeded(pc: Int, limit: Int)
+    /// A call to a helper number nobody registered.
+    case unknownHelper(pc: Int, id: Int32)
+    /// A helper reported a failure.
+    case helperFailed(pc: Int, id: Int32, message: String)
+    /// Control left the program (only possible for unvalidated programs).
+    case invalidProgramCounter(pc: Int)
+    /// The engine cannot run this instruction (e.g. a kfunc call).
+    case unsupported(pc: Int, what: String)
+
+    public var pc: Int {
+        switch self {
+        case .outOfBounds(let pc, _, _, _), .instructionLimit(let pc, _), .callDepthExceeded(let pc, _),
+             .unknownHelper(let pc, _), .helperFailed(let pc, _, _), .invalidProgramCounter(let pc),
+             .unsupported(let pc, _):
+            pc
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .outOfBounds(let pc, let address, let size, let write):
+            "instruction \(pc): \(write ? "write" : "read") of \(size) bytes at 0x\(String(address, radix: 16)) is outside the program's memory"
+        case .instructionLimit(let pc, let limit):
+            "instruction \(pc): stopped after \(limit) instructions (instruction limit reached; is the program looping?)"
+        case .callDepthExceeded(let pc, let limit):
+            "instruction \(pc): local calls nested deeper than \(limit) frames"
+        case .unknownHelper(let pc, let id):
+            "instruction \(pc): call to unknown helper \(id)"
+        case .helperFailed(let pc, let id, let message):
+            "instruction \(pc): helper \(id) failed: \(message)"
+        case .invalidProgramCounter(let pc):
+            "instruction \(pc): control left the program"
+        case .unsupported(let pc, let what):
+            "instruction \(pc): \(what) is not supported by this engine"
+        }
+    }
+}
+
+/// Limits every engine enforces.
+public enum ExecutionLimits {
+    /// Bytes of stack per frame (RFC 9669 programs assume 512).
+    public static let stackSizePerFrame = 512
+    /// Maximum frames: the entry function plus nested local calls (the kernel's MAX_CALL_FRAMES).
+    public static let maxCallFrames = 8
+    /// Default budget of executed instructions before a run is stopped.
+    public static let defaultInstructionLimit: UInt64 = 100_000_000
+}
+
+/// What one run receives: the argument registers and the memory the program
+/// may touch besides its own stack (which the engine provides).
+public struct RunInput: Sendable {
+    public var r1: UInt64
+    public var r2: UInt64
+    public var regions: MemoryRegions
+
+    public init(r1: UInt64, r2: UInt64 = 0, regions: MemoryRegions) {
+        self.r1 = r1
+        self.r2 = r2
+        self.regions = regions
+    }
+}
+
+/// Settings fixed when a program is prepared for an engine.
+public struct EngineConfiguration: Sendable {
+    public var helpers: HelperRegistry
+    /// Executed-instruction budget per run (interpreter; JITs use an equivalent).
+    public var instructionLimit: UInt64
+
+    public init(helpers: HelperRegistry = HelperRegistry(), instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit) {
+        self.helpers = helpers
+        self.instructionLimit = instructionLimit
+    }
+}
+
+/// A program made ready by an engine (decoded for the interpreter, compiled
+/// by a JIT). Safe to run from several threads at once.
+public protocol PreparedProgram: Sendable {
+    func run(_ input: RunInput) throws(ExecutionError) -> UInt64
+}
+
+/// Errors while preparing a program for an engine.
+public enum EngineError: Error, Sendable, Hashable, CustomStringConvertible {
+    case invalidProgram(ISAError)
+    case unsupportedHost(engine: String, reason: String)
+    case compilationFailed(pc: Int?, reason: String)
+
+    public var description: String {
+        switch self {
+        case .invalidProgram(let e): e.description
+        case .unsupportedHost(let engine, let reason): "engine \(engine) cannot run here: \(reason)"
+        case .compilationFailed(let pc, let reason):
+            pc.map { "instruction \($0): \(reason)" } ?? reason
+        }
+    }
+}
+
+/// An execution engine: the interpreter or a JIT backend (native or emulated).
+public protocol ExecutionEngine: Sendable {
+    /// Short name used on the command line (`interpreter`, `jit`).
+    var name: String { get }
+    func prepare(_ program: Program, configuration: EngineConfiguration) throws(EngineError) -> any PreparedProgram
+}
