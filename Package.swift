@@ -24,6 +24,9 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "BPFISA", targets: ["BPFISA"]),
+        .library(name: "BPFJIT", targets: ["BPFJIT"]),
+        .library(name: "BPFJITX86_64", targets: ["BPFJITX86_64"]),
+        .library(name: "BPFNativeDisassembler", targets: ["BPFNativeDisassembler"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -35,5 +38,19 @@ let package = Package(
 
         // What every engine serves programs with: helpers, memory regions, run inputs, engine protocol.
         .target(name: "BPFRuntime", dependencies: ["BPFISA"], swiftSettings: swiftSettings),
+
+        // The JIT core every backend shares: code buffer, labels and fixups, pass driver,
+        // run context and host routines, native programs.
+        .target(name: "BPFJIT", dependencies: ["BPFISA", "BPFRuntime"], swiftSettings: swiftSettings),
+        // The x86-64 backend: registers, encoder, frame and ABI, lowering.
+        .target(name: "BPFJITX86_64", dependencies: ["BPFISA", "BPFRuntime", "BPFJIT"], swiftSettings: swiftSettings),
+        // Capstone (Debian libcapstone-dev) and the disassembler wrapper for `dump jited`.
+        .systemLibrary(name: "CCapstone", pkgConfig: "capstone", providers: [.apt(["libcapstone-dev"])]),
+        .target(name: "BPFNativeDisassembler", dependencies: ["CCapstone", "BPFISA", "BPFJIT"], swiftSettings: swiftSettings),
+        .testTarget(name: "BPFJITX86_64Tests",
+                    dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFJITX86_64", "BPFNativeDisassembler"],
+                    swiftSettings: swiftSettings),
+        .executableTarget(name: "BPFJITBenchmark", dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFJITX86_64"],
+                          swiftSettings: swiftSettings),
     ]
 )

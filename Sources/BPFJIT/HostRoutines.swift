@@ -1,0 +1,90 @@
+import BPFISA
+import BPFRuntime
+
+/// The host side of one run: what the C-ABI host routines need beyond the
+/// run context. It lives on the Swift stack during the run; the context's
+/// `host` field points at it.
+struct RunHost {
+    let program: NativeProgram
+    let regions: MemoryRegions
+    /// Regions plus the BPF stack, built on the first helper call of the run.
+    var access: MemoryAccess?
+    var error: ExecutionError?
+
+    mutating func memoryAccess(_ context: UnsafeMutablePointer<JITRunContext>) -> MemoryAccess {
+        if let access { return access }
+        var all = regions
+        if program.stackSize > 0 {
+            all.regions.append(MemoryRegion(start: context.pointee.stackBase, count: program.stackSize,
+                                            writable: true, kind: .stack))
+        }
+        let made = MemoryAccess(regions: all)
+        access = made
+        return made
+    }
+}
+
+/// Native entry points of the host routines JITed code calls. Each is a
+/// non-capturing `@convention(c)` function: helper arguments arrive in the
+/// first five argument registers (BPF r1–r5 are mapped onto them), the run
+/// context last. Errors never unwind through native frames: a routine
+/// records the error in the run, sets the context's status, and returns; the
+/// JITed code checks the status and leaves through its error exit.
+public enum JITHostRoutines {
+    /// Arguments r1–r5 and the run context (a `JITRunContext`).
+    public typealias HelperRoutine = @convention(c) (UInt64, UInt64, UInt64, UInt64, UInt64, UnsafeMutableRawPointer) -> UInt64
+    /// The run context, the address and `JITAccessInfo`.
+    public typealias CheckRoutine = @convention(c) (UnsafeMutableRawPointer, UInt64, UInt64) -> UInt64
+
+    /// Calls the helper named by `context.site` (slot and pc).
+    public static let callHelper: HelperRoutine = { a1, a2, a3, a4, a5, raw in
+        let context = raw.assumingMemoryBound(to: JITRunContext.self)
+        let site = context.pointee.site
+        let pc = Int(site & 0xff_ffff), slot = Int(site >> 24)
+        let host = context.pointee.host!.assumingMemoryBound(to: RunHost.self)
+        let helper: Helper
+        if slot == JITHelperTable.dynamicSlot {
+            let id = Int32(truncatingIfNeeded: context.pointee.dynamicHelper)
+            guard let found = host.pointee.program.helpers.registry[id] else {
+                host.pointee.error = .unknownHelper(pc: pc, id: id)
+                context.pointee.status = UInt64(JITStatus.word(JITStatus.host, pc: pc))
+                return 0
+            }
+            helper = found
+        } else {
+            helper = host.pointee.program.helpers.helpers[slot]
+        }
+        let call = HelperCall(helperID: helper.id, arguments: (a1, a2, a3, a4, a5),
+                              memory: host.pointee.memoryAccess(context))
+        do throws(HelperError) {
+            return try helper.body(call)
+        } catch {
+            host.pointee.error = .helperFailed(pc: pc, id: helper.id, message: error.message)
+            context.pointee.status = UInt64(JITStatus.word(JITStatus.host, pc: pc))
+            return 0
+        }
+    }
+
+    /// The slow bounds check: is `[address, address + size)` inside the run's
+    /// regions or the BPF stack? Returns 0 when it is; otherwise records
+    /// `outOfBounds` and returns 1. `info` is `JITAccessInfo.word`.
+    public static let checkAccess: CheckRoutine = { raw, address, info in
+        let context = raw.assumingMemoryBound(to: JITRunContext.self)
+        let pc = Int(info >> 8), size = Int(info & 0xf), write = info & 0x10 != 0
+        let host = context.pointee.host!.assumingMemoryBound(to: RunHost.self)
+        let stackSize = UInt64(host.pointee.program.stackSize)
+        let base = context.pointee.stackBase
+        if stackSize > 0, address >= base, address <= base + stackSize, UInt64(size) <= base + stackSize - address {
+            return 0
+        }
+        if host.pointee.regions.permits(address, size: size, write: write) { return 0 }
+        host.pointee.error = .outOfBounds(pc: pc, address: address, size: size, write: write)
+        context.pointee.status = UInt64(JITStatus.word(JITStatus.host, pc: pc))
+        return 1
+    }
+
+    /// Address of `callHelper`, for call sites.
+    public static var callHelperAddress: UInt { unsafeBitCast(callHelper, to: UInt.self) }
+    /// Address of `checkAccess`.
+    public static var checkAccessAddress: UInt { unsafeBitCast(checkAccess, to: UInt.self) }
+}

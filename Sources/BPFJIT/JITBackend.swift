@@ -1,0 +1,73 @@
+import BPFISA
+
+/// Architectures BPFKit's JITs target (or will).
+public enum JITArchitecture: String, Sendable, Hashable, CaseIterable {
+    case x86_64 = "x86_64", arm64, arm32, mips32, mips32be, riscv64
+
+    /// The architecture of the machine BPFKit runs on, if a native JIT could target it.
+    public static var host: JITArchitecture? {
+        #if arch(x86_64)
+        return .x86_64
+        #elseif arch(arm64)
+        return .arm64
+        #else
+        return nil
+        #endif
+    }
+}
+
+/// One function of a program: the entry function (index 0) or a local-call target.
+public struct JITFunctionInfo: Sendable, Hashable {
+    public let index: Int
+    /// First slot.
+    public let entry: Int
+    /// One past the last slot.
+    public let end: Int
+
+    public var isEntry: Bool { index == 0 }
+}
+
+/// What the calls of an image resolved to, counted in the writing pass.
+public struct JITStatistics: Sendable, Hashable {
+    /// Calls to host code (helpers, slow paths) reached with a direct call.
+    public var directCalls = 0
+    /// Calls that had to load the address into a register first.
+    public var indirectCalls = 0
+    /// Bounds checks emitted inline (memory accesses not proven safe at compile time).
+    public var checkedAccesses = 0
+    /// Whether the code touches the run context at all; code that does not
+    /// (no checks, calls or guards) can be entered without one.
+    public var usesRunContext = false
+    public init() {}
+}
+
+/// An architecture's part of a JIT: its register map, prologue, epilogue and
+/// the lowering of one instruction. The pass driver (`JITDriver`) does the
+/// rest: passes, labels, fixups, padding, allocation and verification.
+///
+/// Backends must lower deterministically: a pass may differ from the one
+/// before only in the forms `JITAssembler.chooseShort` picked and in
+/// sequences that depend on `imageAddress`, and they must make labels and
+/// branch sites in the same order every pass.
+public protocol JITBackend {
+    associatedtype Branch: BranchKind
+
+    static var architecture: JITArchitecture { get }
+
+    /// Emits exactly `count` bytes of no-op instructions.
+    static func emitPadding(_ count: Int, into code: CodeBuffer)
+
+    /// Called at the start of every pass.
+    mutating func beginPass(_ asm: JITAssembler<Branch>)
+    /// Emits the prologue of `function` (its entry label is already placed).
+    mutating func emitPrologue(_ function: JITFunctionInfo, _ asm: JITAssembler<Branch>)
+    /// Emits the native code of the instruction at slot `pc`.
+    mutating func lower(_ instruction: Instruction, at pc: Int, in function: JITFunctionInfo,
+                        _ asm: JITAssembler<Branch>) throws(JITError)
+    /// Emits the epilogue of `function` (its epilogue label is already placed).
+    mutating func emitEpilogue(_ function: JITFunctionInfo, _ asm: JITAssembler<Branch>)
+    /// Emits what follows the body: shared routines and out-of-line stubs.
+    mutating func emitTrailer(_ asm: JITAssembler<Branch>)
+    /// What the last pass emitted.
+    var statistics: JITStatistics { get }
+}

@@ -1,0 +1,118 @@
+import BPFISA
+
+/// Where an image goes.
+public enum ImagePlacement {
+    /// Allocate from executable memory once the size is known, and copy in.
+    case memory(any CodeMemory)
+    /// Assemble for this address without placing it anywhere (dumps, cross-compilation).
+    case address(UInt)
+}
+
+/// The pass driver shared by every backend.
+///
+/// 1. Sizing passes with the image address unknown: address-dependent
+///    sequences take their longest form, branches start long and shrink as
+///    estimates allow, until a pass places every label where the one before
+///    did. After `paddingFromPass` passes, code that shrank is padded back to
+///    its previous length so that the layout must converge (the kernel pads
+///    after pass 15 of 20); more than `maxPasses` is an error.
+/// 2. Allocation: the converged size is reserved in executable memory, which
+///    fixes the final address.
+/// 3. Passes at the real address, where backends pick direct calls that now
+///    reach; they repeat until the layout is stable again. The writing pass is
+///    the one whose layout matches the pass before it label for label and to
+///    the byte in size: that agreement is checked, not assumed.
+/// 4. The bytes are copied into place.
+public enum JITDriver {
+    public static let maxPasses = 20
+    public static let paddingFromPass = 15
+
+    public static func compile<B: JITBackend>(_ program: Program, backend: inout B,
+                                              placement: ImagePlacement) throws(JITError) -> (JITImage, CodeAllocation?) {
+        let entries = program.functionEntries
+        var functions: [JITFunctionInfo] = []
+        functions.reserveCapacity(entries.count)
+        for (k, entry) in entries.enumerated() {
+            functions.append(JITFunctionInfo(index: k, entry: entry, end: k + 1 < entries.count ? entries[k + 1] : program.count))
+        }
+        let asm = JITAssembler<B.Branch>(instructionCount: program.count, functionCount: functions.count,
+                                         capacityHint: program.count * 8 + 256, padder: { B.emitPadding($1, into: $0) })
+        var address: UInt?
+        var memory: (any CodeMemory)?
+        switch placement {
+        case .address(let fixed): address = fixed
+        case .memory(let m): memory = m
+        }
+        var allocation: CodeAllocation?
+        var capacity = 0
+        var phasePass = 0
+        var totalPasses = 0
+        let instructions = program.instructions
+
+        do throws(JITError) {
+            while true {
+                phasePass += 1
+                totalPasses += 1
+                guard phasePass <= maxPasses else { throw JITError.didNotConverge(passes: totalPasses - 1) }
+                asm.beginPass(address: address, capacity: capacity, padding: phasePass > paddingFromPass)
+                backend.beginPass(asm)
+                for function in functions {
+                    asm.bind(asm.function(function.index))
+                    backend.emitPrologue(function, asm)
+                    var pc = function.entry
+                    while pc < function.end {
+                        asm.bind(asm.instruction(pc))
+                        let instruction = instructions[pc]
+                        if instruction == .immediate64Tail {
+                            pc += 1
+                            continue
+                        }
+                        try backend.lower(instruction, at: pc, in: function, asm)
+                        pc += 1
+                    }
+                    asm.bind(asm.epilogue(function.index))
+                    backend.emitEpilogue(function, asm)
+                }
+                asm.bind(asm.instruction(program.count))
+                backend.emitTrailer(asm)
+                asm.bind(asm.makeLabel())
+                asm.resolveFixups()
+                if let why = asm.code.poisoned { throw JITError.unencodable(why) }
+                let stable = asm.converged()
+                asm.finishPass()
+                guard stable else { continue }
+                if address == nil, let memory {
+                    capacity = asm.code.count
+                    do throws(CodeMemoryError) {
+                        allocation = try memory.allocate(size: capacity, alignment: 16)
+                    } catch {
+                        throw JITError.memory(error)
+                    }
+                    address = allocation!.address
+                    phasePass = 0
+                    continue
+                }
+                break
+            }
+            if let allocation, asm.code.count > allocation.size {
+                throw JITError.imageOutgrewAllocation(size: asm.code.count, allocated: allocation.size)
+            }
+            let bytes = asm.code.bytes
+            if let memory, let allocation {
+                do throws(CodeMemoryError) {
+                    try memory.copy(bytes, into: allocation)
+                } catch {
+                    throw JITError.memory(error)
+                }
+            }
+            let layout = asm.layout()
+            let image = JITImage(architecture: B.architecture, bytes: bytes, address: address!,
+                                 instructionOffsets: layout.instructions, functionOffsets: layout.functions,
+                                 epilogueOffsets: layout.epilogues, passes: totalPasses, statistics: backend.statistics)
+            return (image, allocation)
+        } catch {
+            if let memory, let allocation { memory.free(allocation) }
+            throw error
+        }
+    }
+}

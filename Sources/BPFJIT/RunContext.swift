@@ -1,0 +1,87 @@
+/// The block of memory one run of JITed code shares with the host, reached
+/// from native code through a pinned register (x86-64: r12) at the offsets
+/// of `JITRunContext.Layout`.
+///
+/// It lives on the Swift stack of the thread that runs the program, so
+/// concurrent runs never share one. JITed code reads the guard budget and the
+/// first input region's bounds from it, writes why it stopped, and passes it
+/// to the host routines (helper calls, slow bounds checks) as their last
+/// argument.
+public struct JITRunContext {
+    /// Remaining runaway-guard budget; JITed code stops the run when it goes negative.
+    public var budget: Int64 = 0
+    /// 0 while running; otherwise `JITStatus` of why the run stopped.
+    public var status: UInt64 = 0
+    /// The helper call being made: `helper slot << 24 | pc` (stored before every call).
+    public var site: UInt64 = 0
+    /// Helper number for a call through a register (`callx`).
+    public var dynamicHelper: UInt64 = 0
+    /// Native stack pointer of the entry frame, restored to unwind on an error.
+    public var exitStack: UInt64 = 0
+    /// Lowest byte of the BPF stack (all frames); set by the entry prologue.
+    public var stackBase: UInt64 = 0
+    /// First byte of the first input region.
+    public var inputStart: UInt64 = 0
+    /// For accesses of 1, 2, 4 and 8 bytes: how many start offsets into the
+    /// first input region are valid (`count - size + 1`, or 0), for reads and writes.
+    public var read1: UInt64 = 0, read2: UInt64 = 0, read4: UInt64 = 0, read8: UInt64 = 0
+    public var write1: UInt64 = 0, write2: UInt64 = 0, write4: UInt64 = 0, write8: UInt64 = 0
+    /// The host side of the run (`RunHost`), for the host routines.
+    public var host: UnsafeMutableRawPointer?
+
+    public init() {}
+
+    /// Byte offsets of the fields native code touches.
+    public struct Layout: Sendable {
+        public let budget: Int32, status: Int32, site: Int32, dynamicHelper: Int32
+        public let exitStack: Int32, stackBase: Int32, inputStart: Int32
+
+        /// Offset of the read or write limit for an access of `size` bytes.
+        public func limit(size: Int, write: Bool) -> Int32 {
+            let index: Int32 = switch size { case 1: 0; case 2: 1; case 4: 2; default: 3 }
+            return (write ? write1 : read1) + 8 * index
+        }
+
+        let read1: Int32, write1: Int32
+    }
+
+    public static let layout: Layout = {
+        func offset(_ path: PartialKeyPath<JITRunContext>) -> Int32 {
+            Int32(MemoryLayout<JITRunContext>.offset(of: path)!)
+        }
+        let layout = Layout(budget: offset(\.budget), status: offset(\.status), site: offset(\.site),
+                            dynamicHelper: offset(\.dynamicHelper), exitStack: offset(\.exitStack),
+                            stackBase: offset(\.stackBase), inputStart: offset(\.inputStart),
+                            read1: offset(\.read1), write1: offset(\.write1))
+        // The per-size limits are read as arrays of four.
+        precondition(offset(\.read8) == layout.read1 + 24 && offset(\.write8) == layout.write1 + 24,
+                     "JITRunContext limits must be contiguous")
+        return layout
+    }()
+}
+
+/// Why JITed code stopped, as it writes it into `JITRunContext.status`:
+/// `kind << 24 | pc`. Native stubs build it with one 32-bit move.
+public enum JITStatus {
+    /// The runaway guard's budget ran out.
+    public static let instructionLimit: UInt32 = 1
+    /// A local call would exceed the frame limit.
+    public static let callDepth: UInt32 = 2
+    /// An instruction the engine cannot execute was reached (kfunc calls).
+    public static let unsupported: UInt32 = 3
+    /// The host recorded the error (helper failure, bounds violation, unknown helper).
+    public static let host: UInt32 = 0xff
+
+    /// Largest pc the status word can carry.
+    public static let maxPC = (1 << 24) - 1
+
+    /// The status word for `kind` at `pc`.
+    @inlinable public static func word(_ kind: UInt32, pc: Int) -> UInt32 { kind << 24 | UInt32(pc) }
+}
+
+/// Packs an access for the slow bounds check: `pc << 8 | write << 4 | size`.
+public enum JITAccessInfo {
+    @inlinable public static func word(pc: Int, size: Int, write: Bool) -> UInt32 {
+        UInt32(pc) << 8 | (write ? 0x10 : 0) | UInt32(size)
+    }
+}

@@ -1,0 +1,261 @@
+import BPFISA
+import BPFJIT
+import BPFRuntime
+
+/// The x86-64 backend: lowers BPF instructions to x86-64 for the shared
+/// pass driver. Register map in `RegisterMap`, frame in `FrameLayout`.
+public struct X86_64Backend: JITBackend {
+    public typealias Branch = X86Branch
+    public static let architecture = JITArchitecture.x86_64
+
+    /// Bytes of one BPF stack frame.
+    static let frameBytes = ExecutionLimits.stackSizePerFrame
+
+    let program: Program
+    let options: JITOptions
+    let helpers: JITHelperTable
+    let layout = JITRunContext.layout
+    let frame: FrameLayout
+    /// Whether any code touches the run context (r12).
+    let usesContext: Bool
+    /// Whether the entry function is also a local-call target (recursion into
+    /// it): then the entry prologue calls it like any other function.
+    let entryIsCallTarget: Bool
+    let functionOfEntry: [Int: Int]
+    /// Host routine addresses (their own addresses, or substitutes in tests).
+    let routines: HostRoutineAddresses
+
+    public internal(set) var statistics = JITStatistics()
+
+    // Per-pass state.
+    var stubs: [Stub] = []
+    var raiseLabel = Label(id: 0)
+    var errorExitLabel = Label(id: 0)
+    var checkRoutineLabel = Label(id: 0)
+    var entryInnerLabel = Label(id: 0)
+    var entryReturnLabel = Label(id: 0)
+
+    /// Out-of-line code placed after the body.
+    enum Stub {
+        /// `mov r10d, status; jmp raise`.
+        case raise(Label, status: UInt32)
+        /// `mov r10d, info; call checkRoutine; jmp resume`.
+        case check(Label, info: UInt32, resume: Label)
+    }
+
+    /// Where calls into the host go.
+    public struct HostRoutineAddresses: Sendable {
+        public var callHelper: UInt
+        public var checkAccess: UInt
+        public init(callHelper: UInt = JITHostRoutines.callHelperAddress,
+                    checkAccess: UInt = JITHostRoutines.checkAccessAddress) {
+            self.callHelper = callHelper
+            self.checkAccess = checkAccess
+        }
+    }
+
+    public init(program: Program, helpers: JITHelperTable, options: JITOptions,
+                routines: HostRoutineAddresses = HostRoutineAddresses()) throws(JITError) {
+        guard program.count <= JITStatus.maxPC else { throw .tooLarge("more than \(JITStatus.maxPC) instruction slots") }
+        self.program = program
+        self.options = options
+        self.helpers = helpers
+        self.routines = routines
+        let entries = program.functionEntries
+        var functions: [(entry: Int, end: Int)] = []
+        var functionOfEntry: [Int: Int] = [:]
+        for (k, entry) in entries.enumerated() {
+            functions.append((entry, k + 1 < entries.count ? entries[k + 1] : program.count))
+            functionOfEntry[entry] = k
+        }
+        self.functionOfEntry = functionOfEntry
+
+        var localCalls = false, usesFramePointer = false, context = false, calls = false, entryCalled = false
+        let checked = options.memoryChecking == .checked
+        for (pc, instruction) in program.instructions.enumerated() {
+            if instruction.mentions(.r10) { usesFramePointer = true }
+            switch instruction {
+            case .call(.local):
+                localCalls = true; context = true; calls = true
+                if instruction.target(at: pc) == 0 { entryCalled = true }
+            case .call: context = true; calls = true
+            case .jump, .jumpLong, .branch:
+                if let target = instruction.target(at: pc), target <= pc { context = true }
+            case .load(let size, _, let base, let offset), .loadSignExtend(let size, _, let base, let offset):
+                if checked, !Self.provablyInFrame(base: base, offset: offset, size: size.bytes) { context = true; calls = true }
+            case .store(let size, let base, let offset, _), .storeImmediate(let size, let base, let offset, _):
+                if checked, !Self.provablyInFrame(base: base, offset: offset, size: size.bytes) { context = true; calls = true }
+            case .atomic(let width, _, let base, let offset, _):
+                if checked, !Self.provablyInFrame(base: base, offset: offset, size: width == .w64 ? 8 : 4) {
+                    context = true; calls = true
+                }
+            default: break
+            }
+        }
+        usesContext = context
+        entryIsCallTarget = entryCalled
+        let stackSize = localCalls ? Self.frameBytes * ExecutionLimits.maxCallFrames : (usesFramePointer ? Self.frameBytes : 0)
+        frame = Self.frameLayout(program, functions: functions, stackSize: stackSize,
+                                 usesContext: context, makesCalls: calls || entryCalled)
+        statistics.usesRunContext = context
+    }
+
+    /// BPF stack bytes the image reserves.
+    public var stackSize: Int { frame.stackSize }
+
+    /// An access `[r10 + offset]` of `size` bytes lies in the current frame
+    /// whatever the call depth: it needs no check.
+    static func provablyInFrame(base: Register, offset: Int16, size: Int) -> Bool {
+        base == .r10 && Int(offset) >= -frameBytes && Int(offset) + size <= 0
+    }
+
+    public static func emitPadding(_ count: Int, into code: CodeBuffer) {
+        X86Encoder.nop(count, into: code)
+    }
+
+    public mutating func beginPass(_ asm: JITAssembler<X86Branch>) {
+        stubs.removeAll(keepingCapacity: true)
+        let keep = statistics.usesRunContext
+        statistics = JITStatistics()
+        statistics.usesRunContext = keep
+        raiseLabel = asm.makeLabel()
+        errorExitLabel = asm.makeLabel()
+        checkRoutineLabel = asm.makeLabel()
+        entryInnerLabel = asm.makeLabel()
+        entryReturnLabel = asm.makeLabel()
+    }
+
+    public mutating func emitPrologue(_ function: JITFunctionInfo, _ asm: JITAssembler<X86Branch>) {
+        let e = X86Encoder(asm)
+        guard function.isEntry else {
+            emitFunctionPrologue(function.index, e)
+            return
+        }
+        emitEntryPrologue(e)
+        if entryIsCallTarget {
+            e.call(entryInnerLabel)                         /* call entry function as a callee */
+            asm.bind(entryReturnLabel)
+            emitEntryEpilogue(e)
+            asm.bind(entryInnerLabel)
+            emitFunctionPrologue(0, e)
+        }
+    }
+
+    public mutating func emitEpilogue(_ function: JITFunctionInfo, _ asm: JITAssembler<X86Branch>) {
+        let e = X86Encoder(asm)
+        if function.isEntry && !entryIsCallTarget {
+            emitEntryEpilogue(e)
+        } else {
+            emitFunctionEpilogue(function.index, e)
+        }
+    }
+
+    public mutating func lower(_ instruction: Instruction, at pc: Int, in function: JITFunctionInfo,
+                               _ asm: JITAssembler<X86Branch>) throws(JITError) {
+        let e = X86Encoder(asm)
+        switch instruction {
+        case .alu(let width, let operation, let dst, let operand):
+            lowerALU(width, operation, dst: dst, operand, e)
+        case .neg(let width, let dst):
+            e.neg(OperandSize(width), RegisterMap.native(dst))   /* neg dst */
+        case .movsx(let width, let dst, let src, let bits):
+            lowerMovsx(width, dst: dst, src: src, bits: bits, e)
+        case .byteSwap(let kind, let dst, let bits):
+            lowerByteSwap(kind, dst: dst, bits: bits, e)
+        case .jump(let offset):
+            lowerJump(to: pc + 1 + Int(offset), at: pc, e)
+        case .jumpLong(let offset):
+            lowerJump(to: pc + 1 + Int(offset), at: pc, e)
+        case .branch(let width, let condition, let dst, let operand, let offset):
+            lowerBranch(width, condition, dst: dst, operand, to: pc + 1 + Int(offset), at: pc, e)
+        case .call(let target):
+            lowerCall(target, at: pc, e)
+        case .exit:
+            if pc + 1 != function.end { e.jmp(asm.epilogue(function.index)) } /* jmp epilogue */
+        case .loadImmediate64(let dst, let value):
+            guard case .value(let constant) = value else {
+                throw .unsupportedInstruction(pc: pc, what: "a 64-bit load of a map or address the loader did not resolve")
+            }
+            loadConstant(RegisterMap.native(dst), constant, e)
+        case .immediate64Tail:
+            break
+        case .load(let size, let dst, let src, let offset):
+            let m = checkedAddress(base: src, offset: offset, size: size.bytes, write: false, pc: pc, e)
+            e.load(OperandSize(size), RegisterMap.native(dst), m)          /* mov/movzx dst, [m] */
+        case .loadSignExtend(let size, let dst, let src, let offset):
+            let m = checkedAddress(base: src, offset: offset, size: size.bytes, write: false, pc: pc, e)
+            e.loadSignExtend(OperandSize(size), RegisterMap.native(dst), m) /* movsx dst, [m] */
+        case .store(let size, let dst, let offset, let src):
+            let m = checkedAddress(base: dst, offset: offset, size: size.bytes, write: true, pc: pc, e)
+            e.store(OperandSize(size), m, RegisterMap.native(src))          /* mov [m], src */
+        case .storeImmediate(let size, let dst, let offset, let imm):
+            let m = checkedAddress(base: dst, offset: offset, size: size.bytes, write: true, pc: pc, e)
+            e.store(OperandSize(size), m, imm: imm)                         /* mov [m], imm */
+        case .atomic(let width, let operation, let dst, let offset, let src):
+            lowerAtomic(width, operation, dst: dst, offset: offset, src: src, pc: pc, e)
+        }
+    }
+
+    public mutating func emitTrailer(_ asm: JITAssembler<X86Branch>) {
+        let e = X86Encoder(asm)
+        for stub in stubs {
+            switch stub {
+            case .raise(let label, let status):
+                asm.bind(label)
+                e.mov32(.r10, imm: status)                  /* mov r10d, kind << 24 | pc */
+                e.jmp(raiseLabel)                           /* jmp raise */
+            case .check(let label, let info, let resume):
+                asm.bind(label)
+                e.mov32(.r10, imm: info)                    /* mov r10d, pc << 8 | write << 4 | size */
+                e.call(checkRoutineLabel)                   /* call check routine */
+                e.jmp(resume)                               /* jmp back to the access */
+            }
+        }
+        guard usesContext else { return }
+        let context = RegisterMap.context
+        asm.bind(raiseLabel)
+        e.store(.qword, Memory(context, layout.status), .r10)   /* mov [r12+status], r10 */
+        asm.bind(errorExitLabel)
+        e.load(.qword, .rsp, Memory(context, layout.exitStack)) /* mov rsp, [r12+exitStack]: unwind */
+        e.jmp(entryIsCallTarget ? entryReturnLabel : asm.epilogue(0)) /* jmp entry epilogue */
+        emitCheckRoutine(e)
+    }
+
+    /// The slow bounds check shared by all access sites: saves the live
+    /// argument registers, calls `JITHostRoutines.checkAccess(context,
+    /// address, info)`, and leaves through the error exit if it refused.
+    mutating func emitCheckRoutine(_ e: X86Encoder) {
+        e.asm.bind(checkRoutineLabel)
+        let saved: [GPR] = [.rax, .rdi, .rsi, .rdx, .rcx, .r8, .r11]  // 7 pushes: rsp 16-aligned at the call
+        for register in saved { e.push(register) }          /* push r0–r5 homes and the address */
+        e.mov(.qword, .rdi, RegisterMap.context)            /* mov rdi, r12: context */
+        e.mov(.qword, .rsi, .r11)                           /* mov rsi, r11: address */
+        e.mov(.qword, .rdx, .r10)                           /* mov rdx, r10: access info */
+        callHost(routines.checkAccess, e)
+        e.test(.qword, .rax, .rax)                          /* test rax, rax: refused? */
+        for register in saved.reversed() { e.pop(register) } /* pop (flags survive) */
+        e.j(.ne, errorExitLabel)                            /* jne error exit */
+        e.ret()                                             /* ret to the stub */
+    }
+
+    /// `call target` directly when it is within ±2 GiB of every byte the
+    /// image may occupy, else `movabs rax, target; call rax`. While the image
+    /// address is unknown the long form is sized.
+    mutating func callHost(_ target: UInt, _ e: X86Encoder) {
+        if let address = e.asm.imageAddress, Self.reaches(target, from: address, span: max(e.asm.imageCapacity, 1 << 24)) {
+            e.call(absolute: target, from: address + UInt(e.code.count)) /* call rel32 */
+            statistics.directCalls += 1
+        } else {
+            e.movabs(.rax, imm: UInt64(target))             /* movabs rax, target */
+            e.call(.rax)                                    /* call rax */
+            statistics.indirectCalls += 1
+        }
+    }
+
+    /// Whether a rel32 call from anywhere in `[address, address + span]` reaches `target`.
+    static func reaches(_ target: UInt, from address: UInt, span: Int) -> Bool {
+        let t = Int64(bitPattern: UInt64(target))
+        let low = Int64(bitPattern: UInt64(address)), high = low &+ Int64(span)
+        return X86Encoder.isInt32(t &- low) && X86Encoder.isInt32(t &- high)
+    }
+}

@@ -1,0 +1,78 @@
+import BPFISA
+import BPFJIT
+import BPFRuntime
+
+/// The x86-64 JIT as an execution engine (`--engine jit`).
+///
+/// `prepare` validates the program, resolves its helpers (unknown numbers
+/// fail here), compiles it with the shared pass driver and places the image
+/// in the engine's executable memory. On hosts other than x86-64 it fails
+/// with `EngineError.unsupportedHost`; `assemble` still works anywhere.
+public struct X86_64JIT: ExecutionEngine {
+    public let name = "jit"
+    public let memory: any CodeMemory
+    public var options: JITOptions
+    /// Where the image calls the host (tests substitute addresses).
+    public var routines: X86_64Backend.HostRoutineAddresses
+
+    public init(memory: any CodeMemory, options: JITOptions = JITOptions(),
+                routines: X86_64Backend.HostRoutineAddresses = X86_64Backend.HostRoutineAddresses()) {
+        self.memory = memory
+        self.options = options
+        self.routines = routines
+    }
+
+    public func prepare(_ program: Program, configuration: EngineConfiguration) throws(EngineError) -> any PreparedProgram {
+        try compile(program, configuration: configuration)
+    }
+
+    /// Compiles and places `program`, returning the concrete program (with
+    /// its image and the fast call path).
+    public func compile(_ program: Program, configuration: EngineConfiguration = EngineConfiguration()) throws(EngineError) -> NativeProgram {
+        #if arch(x86_64)
+        let (backend, helpers) = try Self.backend(program, configuration: configuration, options: options, routines: routines)
+        var b = backend
+        do throws(JITError) {
+            let (image, allocation) = try JITDriver.compile(program, backend: &b, placement: .memory(memory))
+            return NativeProgram(image: image, memory: memory, allocation: allocation!, helpers: helpers,
+                                 stackSize: b.stackSize, usesRunContext: b.statistics.usesRunContext,
+                                 instructionLimit: configuration.instructionLimit)
+        } catch {
+            throw Self.engineError(error)
+        }
+        #else
+        throw EngineError.unsupportedHost(engine: name, reason: "the jit engine generates x86-64 code; this host is not x86-64")
+        #endif
+    }
+
+    /// Assembles `program` for `address` without placing it (dumps; works on any host).
+    public static func assemble(_ program: Program, configuration: EngineConfiguration = EngineConfiguration(),
+                                options: JITOptions = JITOptions(), at address: UInt,
+                                routines: X86_64Backend.HostRoutineAddresses = X86_64Backend.HostRoutineAddresses()) throws(EngineError) -> JITImage {
+        var (backend, _) = try backend(program, configuration: configuration, options: options, routines: routines)
+        do throws(JITError) {
+            return try JITDriver.compile(program, backend: &backend, placement: .address(address)).0
+        } catch {
+            throw engineError(error)
+        }
+    }
+
+    static func backend(_ program: Program, configuration: EngineConfiguration, options: JITOptions,
+                        routines: X86_64Backend.HostRoutineAddresses) throws(EngineError) -> (X86_64Backend, JITHelperTable) {
+        do throws(ISAError) {
+            try program.validate()
+        } catch {
+            throw .invalidProgram(error)
+        }
+        do throws(JITError) {
+            let helpers = try JITHelperTable(program: program, registry: configuration.helpers)
+            return (try X86_64Backend(program: program, helpers: helpers, options: options, routines: routines), helpers)
+        } catch {
+            throw engineError(error)
+        }
+    }
+
+    static func engineError(_ error: JITError) -> EngineError {
+        .compilationFailed(pc: error.pc, reason: error.description)
+    }
+}

@@ -1,0 +1,108 @@
+import BPFISA
+import BPFJIT
+import BPFRuntime
+
+/// The native stack frame of a run (addresses grow upwards):
+///
+/// ```
+///            |  return address into the host     |
+///            |  saved rbp (host's)               |
+///  rbp  ---> +-----------------------------------+ <- BPF r10 of frame 0 (stack top)
+///            |  BPF frame 0: 512 bytes           |
+///            +-----------------------------------+ <- r10 of frame 1 (first local call)
+///            |  BPF frames 1..7: 512 bytes each  |    (only with local calls)
+///            +-----------------------------------+ <- context.stackBase
+///            |  tail-call counter (0 on entry)   |    seed 002: "push rax" zero-init
+///            |  saved rbx, r13, r14, r15         |    only those any function writes
+///            |  saved r12                        |    when the run context is used
+///            |  8 bytes of alignment, if needed  | <- rsp at exits = context.exitStack
+///            +-----------------------------------+
+///            |  local call: return address,      |
+///            |  the callee's saved rbx/r13–r15,  |
+///            |  alignment; and so on per depth   |
+/// ```
+///
+/// All BPF frames live in one block carved out by the entry prologue, so the
+/// BPF stack holds no return address or saved register a bad program could
+/// overwrite: the bounds checks treat it as one region, `[stackBase, top)`.
+/// A local call moves rbp down by 512 and calls the function, whose
+/// prologue saves only the r6–r9 homes it writes (BPF's callee-saved
+/// registers). rsp is 16-byte aligned in every function body, as the SysV
+/// ABI wants at calls into the host. An error anywhere unwinds in one step:
+/// rsp = context.exitStack, then the entry epilogue.
+struct FrameLayout {
+    /// BPF stack bytes reserved (0, 512 or 8 × 512).
+    let stackSize: Int
+    /// Registers the entry prologue saves for the host, in push order.
+    let entrySaves: [GPR]
+    /// Whether the entry pads rsp by 8 to keep it 16-byte aligned.
+    let entryPad: Bool
+    /// Per function: the r6–r9 homes it writes, in push order, and whether it pads.
+    let functionSaves: [[GPR]]
+    let functionPads: [Bool]
+}
+
+extension X86_64Backend {
+    static func frameLayout(_ program: Program, functions: [(entry: Int, end: Int)], stackSize: Int,
+                            usesContext: Bool, makesCalls: Bool) -> FrameLayout {
+        var saves: [[GPR]] = []
+        var union = Set<GPR>()
+        for function in functions {
+            var written = Set<Register>()
+            for pc in function.entry..<function.end {
+                if let register = program.instructions[pc].writesRegister { written.insert(register) }
+            }
+            let homes = RegisterMap.calleeSaved.filter { written.contains($0.0) }.map(\.1)
+            union.formUnion(homes)
+            saves.append(homes)
+        }
+        var entry = RegisterMap.calleeSaved.map(\.1).filter { union.contains($0) }
+        if usesContext { entry.append(RegisterMap.context) }
+        // Entry: rsp ≡ 8 (mod 16) on arrival; push rbp, the BPF frames (multiples
+        // of 16) and the tail-call counter make it ≡ 8 + 8 × saves.
+        let entryPad = makesCalls && entry.count % 2 == 0
+        // A local call arrives with rsp ≡ 8; its saves add 8 each.
+        let pads = saves.map { makesCalls && $0.count % 2 == 0 }
+        return FrameLayout(stackSize: stackSize, entrySaves: entry, entryPad: entryPad,
+                           functionSaves: saves, functionPads: pads)
+    }
+
+    /// Entry function: build the frame of the picture; load the context.
+    mutating func emitEntryPrologue(_ e: X86Encoder) {
+        e.push(.rbp)                                        /* push rbp */
+        e.mov(.qword, .rbp, .rsp)                           /* mov rbp, rsp: r10 = top of frame 0 */
+        if frame.stackSize > 0 {
+            e.arith(.sub, .qword, .rsp, imm: Int32(frame.stackSize)) /* sub rsp, frames: the BPF stack */
+        }
+        e.push(imm: 0)                                      /* push 0: tail-call counter */
+        for register in frame.entrySaves { e.push(register) } /* push callee-saved the program clobbers */
+        if frame.entryPad { e.arith(.sub, .qword, .rsp, imm: 8) } /* sub rsp, 8: 16-byte alignment */
+        guard usesContext else { return }
+        e.mov(.qword, RegisterMap.context, .rdx)            /* mov r12, rdx: run context (3rd argument) */
+        e.store(.qword, Memory(RegisterMap.context, layout.exitStack), .rsp) /* mov [r12+exitStack], rsp */
+        if frame.stackSize > 0 {
+            e.lea(.r11, Memory(.rbp, -Int32(frame.stackSize)))  /* lea r11, [rbp - frames] */
+            e.store(.qword, Memory(RegisterMap.context, layout.stackBase), .r11) /* mov [r12+stackBase], r11 */
+        }
+    }
+
+    /// Entry function: undo the prologue; rsp is where the prologue left it.
+    func emitEntryEpilogue(_ e: X86Encoder) {
+        if frame.entryPad { e.arith(.add, .qword, .rsp, imm: 8) } /* add rsp, 8 */
+        for register in frame.entrySaves.reversed() { e.pop(register) } /* pop callee-saved */
+        e.leave()                                           /* leave: rsp = rbp; pop rbp (drops frames, counter) */
+        e.ret()                                             /* ret: r0 is in rax */
+    }
+
+    /// Local-call target: save the r6–r9 homes this function writes.
+    func emitFunctionPrologue(_ index: Int, _ e: X86Encoder) {
+        for register in frame.functionSaves[index] { e.push(register) } /* push callee-saved it writes */
+        if frame.functionPads[index] { e.arith(.sub, .qword, .rsp, imm: 8) } /* sub rsp, 8: alignment */
+    }
+
+    func emitFunctionEpilogue(_ index: Int, _ e: X86Encoder) {
+        if frame.functionPads[index] { e.arith(.add, .qword, .rsp, imm: 8) } /* add rsp, 8 */
+        for register in frame.functionSaves[index].reversed() { e.pop(register) } /* pop callee-saved */
+        e.ret()                                             /* ret to the caller's `add rbp, 512` */
+    }
+}

@@ -1,0 +1,73 @@
+import BPFISA
+import BPFJIT
+
+/// What `bpfkit dump jited` prints: each BPF instruction followed by its
+/// native instructions, with the prologues, epilogues and out-of-line code
+/// in their own sections, and the image's size and call counts.
+public struct JITListing: Sendable {
+    public struct Section: Sendable {
+        /// The BPF slot this section lowers, or nil for prologue/epilogue/trailer code.
+        public let pc: Int?
+        /// What the section is: the BPF instruction, or "prologue of function 0" etc.
+        public let title: String
+        public let instructions: [NativeInstruction]
+    }
+
+    public let architecture: JITArchitecture
+    public let address: UInt
+    public let imageSize: Int
+    public let directCalls: Int
+    public let indirectCalls: Int
+    public let passes: Int
+    public let sections: [Section]
+
+    /// Disassembles `image` section by section.
+    public init(image: JITImage, program: Program, describe: (Instruction) -> String = { "\($0)" }) throws(DisassemblerError) {
+        let disassembler = try NativeDisassembler(image.architecture)
+        architecture = image.architecture
+        address = image.address
+        imageSize = image.size
+        directCalls = image.statistics.directCalls
+        indirectCalls = image.statistics.indirectCalls
+        passes = image.passes
+
+        // Cut the image at every boundary the driver recorded.
+        var cuts: [(offset: Int, pc: Int?, title: String)] = []
+        for (k, offset) in image.functionOffsets.enumerated() { cuts.append((Int(offset), nil, "prologue of function \(k)")) }
+        for (k, offset) in image.epilogueOffsets.enumerated() { cuts.append((Int(offset), nil, "epilogue of function \(k)")) }
+        for pc in 0..<image.instructionCount where program.instructions[pc] != .immediate64Tail {
+            cuts.append((Int(image.instructionOffsets[pc]), pc, "\(pc): \(describe(program.instructions[pc]))"))
+        }
+        cuts.append((Int(image.instructionOffsets[image.instructionCount]), nil, "out-of-line stubs and routines"))
+        // Stable order: at equal offsets, prologues before instructions, instructions in pc order.
+        let ordered = cuts.enumerated().sorted { a, b in
+            a.element.offset != b.element.offset ? a.element.offset < b.element.offset : a.offset < b.offset
+        }.map(\.element)
+        var sections: [Section] = []
+        for (i, cut) in ordered.enumerated() {
+            let end = i + 1 < ordered.count ? ordered[i + 1].offset : image.size
+            let bytes = Array(image.bytes[cut.offset..<max(cut.offset, end)])
+            let decoded = disassembler.disassemble(bytes, address: UInt64(image.address) + UInt64(cut.offset), baseOffset: cut.offset)
+            sections.append(Section(pc: cut.pc, title: cut.title, instructions: decoded))
+        }
+        self.sections = sections
+    }
+
+    /// The listing as text.
+    public var text: String {
+        var lines: [String] = []
+        for section in sections {
+            if section.pc == nil && section.instructions.isEmpty { continue }
+            lines.append(section.pc == nil ? "; \(section.title)" : section.title)
+            for instruction in section.instructions {
+                let offset = String(instruction.offset, radix: 16)
+                let hex = instruction.bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(separator: " ")
+                lines.append("  " + String(repeating: " ", count: max(0, 5 - offset.count)) + offset + ":  "
+                             + hex.padding(toLength: max(hex.count, 30), withPad: " ", startingAt: 0) + " " + instruction.text)
+            }
+        }
+        lines.append("; image: \(imageSize) bytes at 0x\(String(address, radix: 16)), \(passes) passes; "
+                     + "host calls: \(directCalls) direct, \(indirectCalls) indirect")
+        return lines.joined(separator: "\n")
+    }
+}

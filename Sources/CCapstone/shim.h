@@ -1,0 +1,1 @@
+#include <capstone/capstone.h>
