@@ -60,10 +60,14 @@ public struct JITListing: Sendable {
             if section.pc == nil && section.instructions.isEmpty { continue }
             lines.append(section.pc == nil ? "; \(section.title)" : section.title)
             for instruction in section.instructions {
-                let offset = String(instruction.offset, radix: 16)
-                let hex = instruction.bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(separator: " ")
-                lines.append("  " + String(repeating: " ", count: max(0, 5 - offset.count)) + offset + ":  "
-                             + hex.padding(toLength: max(hex.count, 30), withPad: " ", startingAt: 0) + " " + instruction.text)
+                let offset: String = String(instruction.offset, radix: 16)
+                let hexBytes: [String] = instruction.bytes.map { (byte: UInt8) -> String in
+                    (byte < 16 ? "0" : "") + String(byte, radix: 16)
+                }
+                var hex: String = hexBytes.joined(separator: " ")
+                if hex.count < 30 { hex += String(repeating: " ", count: 30 - hex.count) }
+                let indent = String(repeating: " ", count: max(0, 5 - offset.count))
+                lines.append("  \(indent)\(offset):  \(hex) \(instruction.text)")
             }
         }
         lines.append("; image: \(imageSize) bytes at 0x\(String(address, radix: 16)), \(passes) passes; "
