@@ -33,5 +33,16 @@ let package = Package(
         // The instruction set: typed instructions, wire encoding, programs.
         .target(name: "BPFISA", swiftSettings: swiftSettings),
         .testTarget(name: "BPFISATests", dependencies: ["BPFISA"], swiftSettings: swiftSettings),
+
+        // Executable memory for JITed code: the program pack allocator,
+        // write-xor-execute copy step, live patching, statistics.
+        .target(name: "CBPFPlatform"),
+        .target(name: "BPFExecMemory", dependencies: ["CBPFPlatform"], swiftSettings: swiftSettings),
+        .testTarget(name: "BPFExecMemoryTests", dependencies: ["BPFExecMemory"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "BPFExecMemoryBenchmark",
+            dependencies: ["BPFExecMemory"],
+            swiftSettings: swiftSettings
+        ),
     ]
 )
