@@ -33,7 +33,7 @@ struct UnitBitmap {
             guard free + count <= unitCount else {
                 return nil
             }
-            guard let used = nextIndex(from: free, used: true), used < free + count else {
+            guard let used = nextIndex(from: free, used: true, before: free + count) else {
                 return free
             }
             start = used
@@ -73,23 +73,27 @@ struct UnitBitmap {
         words[index >> 6] & (1 << UInt64(index & 63)) != 0
     }
 
-    /// The first unit at or after `start` whose state is `used`, if any.
-    private func nextIndex(from start: Int, used: Bool) -> Int? {
-        guard start < unitCount else {
+    /// The first unit in `start..<limit` whose state is `used`, if any.
+    /// The limit keeps a first-fit probe from scanning the whole free tail
+    /// of a chunk just to learn that nothing is used in the units it needs.
+    private func nextIndex(from start: Int, used: Bool, before limit: Int? = nil) -> Int? {
+        let limit = min(limit ?? unitCount, unitCount)
+        guard start < limit else {
             return nil
         }
+        let lastWord = (limit - 1) >> 6
         var wordIndex = start >> 6
         // Look at the bits that have the wanted state: used bits as they are,
         // free bits inverted; ignore the bits below `start` in its word.
         var bits = (used ? words[wordIndex] : ~words[wordIndex]) & (~UInt64(0) << UInt64(start & 63))
         while bits == 0 {
             wordIndex += 1
-            guard wordIndex < words.count else {
+            guard wordIndex <= lastWord else {
                 return nil
             }
             bits = used ? words[wordIndex] : ~words[wordIndex]
         }
         let index = wordIndex << 6 + bits.trailingZeroBitCount
-        return index < unitCount ? index : nil
+        return index < limit ? index : nil
     }
 }

@@ -36,7 +36,7 @@ import Testing
         let sightings = Shared<[String]>([])
         var samples = 0
         let writer = Thread {
-            for round in 0..<400 {
+            for round in 0..<150 {
                 guard let slot = try? pack.allocate(size: 16) else { continue }
                 try? pack.copy(returning(UInt32(round)), into: slot)
                 try? pack.patch(slot, at: 1, bytes: [0x55])
