@@ -1,9 +1,12 @@
 /// A shared chunk: one region carved into 64-byte units.
-final class Chunk {
+final class SharedChunk {
     let region: CodeRegion
     var units: UnitBitmap
-    /// Live images; an image's units may be unreclaimed after it is freed.
+    /// Live images in the chunk.
     var images = 0
+    /// Units of freed images whose trap fill could not be written; they stay
+    /// marked used until the chunk itself goes away.
+    var unreclaimedUnits = 0
 
     init(region: CodeRegion, unitCount: Int) {
         self.region = region
@@ -14,7 +17,7 @@ final class Chunk {
 /// What one live slot occupies.
 struct Allocation {
     enum Place {
-        case chunk(Chunk, units: Range<Int>)
+        case chunk(SharedChunk, units: Range<Int>)
         case dedicated(CodeRegion)
     }
 
@@ -36,7 +39,7 @@ struct Allocation {
 struct PackState: ~Copyable {
     /// Chunks in creation order: first fit takes the oldest chunk with room,
     /// which keeps images dense and lets younger chunks empty out.
-    var chunks: [Chunk] = []
+    var chunks: [SharedChunk] = []
     var dedicated: [ObjectIdentifier: CodeRegion] = [:]
     var live: [UInt64: Allocation] = [:]
     var nextSerial: UInt64 = 1
@@ -46,8 +49,8 @@ struct PackState: ~Copyable {
     /// The first chunk with `units` consecutive free units, and where; a new
     /// chunk from `makeChunk` when none has room.
     mutating func findRoom(
-        units: Int, makeChunk: () throws(ExecMemoryError) -> Chunk
-    ) throws(ExecMemoryError) -> (Chunk, Int) {
+        units: Int, makeChunk: () throws(ExecMemoryError) -> SharedChunk
+    ) throws(ExecMemoryError) -> (SharedChunk, Int) {
         for chunk in chunks {
             if let first = chunk.units.firstFit(units) {
                 return (chunk, first)

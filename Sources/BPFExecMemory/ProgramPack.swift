@@ -2,20 +2,20 @@
 //
 // Each chunk (and each dedicated mapping) is a sealed memfd. Its only lasting
 // mapping is the executable view, PROT_READ|PROT_EXEC, created after the file
-// was completely trap-filled. Writing (copy, patch, trap fill on free) maps
-// just the pages it touches PROT_READ|PROT_WRITE at a fresh kernel-chosen
-// address, stores, and unmaps them before returning, all under the pack's
-// lock: a writable alias exists only for the microseconds of one write, and
-// never at an address that is or was executable. No address is ever writable
-// and executable, and no mprotect flips a page between the two, so there is
-// no window in which code can be both written and run at one address; the
-// platform layer additionally refuses any W+X request. This mirrors the
-// kernel's bpf_prog_pack + text_poke_copy, whose temporary writable mapping
-// lives in a private mm. Ours is visible to every thread of the process for
-// its short life, the residual risk that a permanent double mapping (a fixed
-// RW alias, as V8 or HotSpot sometimes use) would make unbounded. Code is
-// made visible to instruction fetch by flushing the executable range
-// (arm64), and live patches are single aligned 8-byte atomic stores.
+// was completely trap-filled. Every write (copy, patch, trap fill on free)
+// maps just the pages it touches PROT_READ|PROT_WRITE at a fresh,
+// kernel-chosen address, stores, and unmaps them before returning, under the
+// pack's lock. So no address is ever writable and executable, no mprotect
+// ever flips a page between the two, and a writable alias exists only for
+// the microseconds of one write; the platform layer also refuses any W+X
+// request outright. This is the kernel's bpf_prog_pack + text_poke_copy, with
+// one difference: the kernel's temporary writable mapping lives in a private
+// mm, ours is visible to every thread of the process while it exists. That
+// window is the residual risk; a permanent second RW view (as some JITs keep)
+// would leave it open forever, and mprotect flipping would make the code
+// itself writable. Executable views are flushed from the instruction cache
+// after each write where the host needs it (arm64), and live patches are
+// single aligned 8-byte atomic stores (see `ProgramPack.patch`).
 
 import Synchronization
 
@@ -114,7 +114,7 @@ public final class ProgramPack: Sendable {
                 let region = try CodeRegion.make(
                     name: configuration.name, length: configuration.chunkSize,
                     policy: configuration.hugePages, trap: trap, platform: platform)
-                return Chunk(region: region, unitCount: configuration.chunkSize / Self.unitSize)
+                return SharedChunk(region: region, unitCount: configuration.chunkSize / Self.unitSize)
             }
             chunk.units.markUsed(firstUnit..<(firstUnit + units))
             chunk.images += 1
@@ -175,9 +175,18 @@ public final class ProgramPack: Sendable {
     /// The bytes must lie within one naturally aligned 8-byte word: the word
     /// is read, merged and written back by a single 8-byte atomic store, so a
     /// concurrent executor fetches either the old or the new instruction,
-    /// never a torn one (x86-64: aligned 8-byte stores are atomic, SDM vol. 3A
-    /// 9.1.1; arm64: followed by the instruction-cache flush). Otherwise this
-    /// throws `.patchNotAtomic`: the JIT must align its patch sites.
+    /// never a torn one. Otherwise this throws `.patchNotAtomic`: the JIT
+    /// must align its patch sites. The store runs under the pack's lock, so
+    /// patches of neighbouring bytes never lose each other's updates.
+    ///
+    /// x86-64: aligned 8-byte stores are single-copy atomic (SDM vol. 3A,
+    /// "Guaranteed Atomic Operations"); like HotSpot's call-site patching,
+    /// this relies on instruction fetch seeing that store whole rather than
+    /// on the SDM's serialize-the-executor cross-modifying-code protocol.
+    /// arm64: only some instructions may be replaced under a running thread
+    /// (B, BL, NOP, BRK, ... Arm ARM B2.2.5), so a patch site should be one
+    /// such 4-byte instruction; the range is flushed from the instruction
+    /// cache after the store.
     public func patch(_ slot: PackSlot, at offset: Int, bytes: [UInt8]) throws(ExecMemoryError) {
         guard offset >= 0, offset + bytes.count <= slot.size else {
             throw .outOfBounds(offset: offset, count: bytes.count, limit: slot.size)
@@ -212,7 +221,10 @@ public final class ProgramPack: Sendable {
                 region.release()
             case .chunk(let chunk, let units):
                 chunk.images -= 1
-                if chunk.images == 0 && chunk.units.usedCount == units.count {
+                if chunk.images == 0 {
+                    // Nothing live is left: the whole chunk goes back to the
+                    // system, unreclaimed units included; no trap fill needed.
+                    state.unreclaimedBytes -= chunk.unreclaimedUnits * Self.unitSize
                     state.chunks.removeAll { $0 === chunk }
                     chunk.region.release()
                     return
@@ -223,6 +235,7 @@ public final class ProgramPack: Sendable {
                     chunk.units.markFree(units)
                 } catch {
                     // Without its trap fill the room must not be reused.
+                    chunk.unreclaimedUnits += units.count
                     state.unreclaimedBytes += bytes.count
                 }
             }

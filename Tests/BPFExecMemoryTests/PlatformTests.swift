@@ -142,6 +142,28 @@ import Testing
         }
     }
 
+    @Test func roomWhoseTrapFillFailedIsNotReusedUntilTheChunkGoes() throws {
+        let platform = RecordingPlatform()
+        let pack = ProgramPack(
+            trap: .x86_64, configuration: .init(placement: .lowest, name: uniqueName("fake-unreclaimed")),
+            platform: platform)
+        let a = try pack.allocate(size: 64)
+        let b = try pack.allocate(size: 64)
+        platform.failAllMaps.update { $0 = true }
+        #expect(throws: ExecMemoryError.systemCall("mmap", errno: ENOMEM)) { try pack.copy([0xC3], into: b) }
+        pack.free(a)
+        platform.failAllMaps.update { $0 = false }
+        #expect(pack.statistics.unreclaimedBytes == 64)
+        #expect(pack.statistics.description.contains("unreclaimed"))
+        let c = try pack.allocate(size: 64)
+        #expect(c.address != a.address, "room that may hold stale code must not be handed out")
+        pack.free(b)
+        pack.free(c)
+        #expect(pack.statistics.chunks.isEmpty)
+        #expect(pack.statistics.unreclaimedBytes == 0)
+        #expect(platform.openFiles.isEmpty)
+    }
+
     @Test func theSystemPlatformRefusesWritableAndExecutable() throws {
         let system = SystemPlatform()
         #expect(throws: ExecMemoryError.writableAndExecutable) {

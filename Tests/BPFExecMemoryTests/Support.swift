@@ -100,6 +100,8 @@ final class RecordingPlatform: ExecMemoryPlatform {
     }
 
     let options: Options
+    /// While set, every map call fails with ENOMEM.
+    let failAllMaps = Shared(false)
     let system = SystemPlatform()
     let recorded = Mutex<[Event]>([])
 
@@ -139,7 +141,7 @@ final class RecordingPlatform: ExecMemoryPlatform {
         length: Int, protection: MemoryProtection, backing: MappingBacking, fixedAt address: UnsafeMutableRawPointer?
     ) throws(ExecMemoryError) -> UnsafeMutableRawPointer {
         let mapsSoFar = events.filter { if case .map = $0 { true } else { false } }.count
-        if let limit = options.failMapsAfter, mapsSoFar >= limit {
+        if failAllMaps.value || options.failMapsAfter.map({ mapsSoFar >= $0 }) == true {
             throw .systemCall("mmap", errno: ENOMEM)
         }
         let result = try system.map(length: length, protection: protection, backing: backing, fixedAt: address)
