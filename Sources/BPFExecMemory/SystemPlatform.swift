@@ -116,7 +116,7 @@ public struct SystemPlatform: ExecMemoryPlatform {
     }
 
     public func hugePageBytes(inMappingAt address: UnsafeRawPointer) -> Int {
-        guard let smaps = ProcFile.read("/proc/self/smaps") else {
+        guard let smaps = ProcFile.contents(of: "/proc/self/smaps") else {
             return 0
         }
         return SmapsEntry.hugePageBytes(in: smaps, mappingStart: UInt(bitPattern: address))
@@ -133,7 +133,7 @@ public struct SystemPlatform: ExecMemoryPlatform {
 
 /// Reads small /proc files without Foundation.
 package enum ProcFile {
-    package static func read(_ path: String) -> String? {
+    package static func contents(of path: String) -> String? {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
             return nil
@@ -142,7 +142,7 @@ package enum ProcFile {
         var contents: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         while true {
-            let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
             if count < 0 && errno == EINTR {
                 continue
             }
