@@ -45,6 +45,7 @@ struct PackState: ~Copyable {
     var nextSerial: UInt64 = 1
     var requestedBytes = 0
     var unreclaimedBytes = 0
+    var random = BatchedRandom()
 
     /// The first chunk with `units` consecutive free units, and where; a new
     /// chunk from `makeChunk` when none has room.

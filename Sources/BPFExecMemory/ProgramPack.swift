@@ -119,7 +119,11 @@ public final class ProgramPack: Sendable {
             chunk.units.markUsed(firstUnit..<(firstUnit + units))
             chunk.images += 1
             let unitsStart = firstUnit * Self.unitSize
-            let imageOffset = unitsStart + startOffset(slack: units * Self.unitSize - size, alignment: alignment)
+            let imageOffset =
+                unitsStart
+                + Self.startOffset(
+                    slack: units * Self.unitSize - size, alignment: alignment, placement: configuration.placement,
+                    random: &state.random)
             return state.record(
                 Allocation(
                     place: .chunk(chunk, units: firstUnit..<(firstUnit + units)),
@@ -133,12 +137,14 @@ public final class ProgramPack: Sendable {
     private func allocateDedicated(size: Int, alignment: Int) throws(ExecMemoryError) -> PackSlot {
         let page = platform.pageSize
         let length = (size + page - 1) / page * page
-        let imageOffset = startOffset(slack: length - size, alignment: alignment)
         let (configuration, trap, platform) = (self.configuration, self.trap, self.platform)
         return try state.withLock { (state) throws(ExecMemoryError) -> PackSlot in
             let region = try CodeRegion.make(
                 name: configuration.name, length: length, policy: configuration.hugePages, trap: trap,
                 platform: platform)
+            let imageOffset = Self.startOffset(
+                slack: length - size, alignment: alignment, placement: configuration.placement,
+                random: &state.random)
             return state.record(
                 Allocation(place: .dedicated(region), imageRange: imageOffset..<(imageOffset + size)),
                 address: region.address.advanced(by: imageOffset))
@@ -146,12 +152,14 @@ public final class ProgramPack: Sendable {
     }
 
     /// A start offset within `slack` bytes, a multiple of `alignment`.
-    private func startOffset(slack: Int, alignment: Int) -> Int {
-        switch configuration.placement {
+    private static func startOffset(
+        slack: Int, alignment: Int, placement: ImagePlacement, random: inout BatchedRandom
+    ) -> Int {
+        switch placement {
         case .lowest:
             return 0
         case .randomized:
-            return Int.random(in: 0...(slack / alignment)) * alignment
+            return Int.random(in: 0...(slack / alignment), using: &random) * alignment
         }
     }
 

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "CBPFPlatform.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -28,6 +29,16 @@ int bpf_instruction_cache_needs_maintenance(void) {
 #else
     return 0;
 #endif
+}
+
+int bpf_random_bytes(void *buffer, size_t count) {
+    // Requests of up to 256 bytes are never cut short once the pool is
+    // initialised (random(7)); retry only on a signal.
+    long result;
+    do {
+        result = syscall(SYS_getrandom, buffer, count, 0);
+    } while (result < 0 && errno == EINTR);
+    return result == (long)count ? 0 : -1;
 }
 
 uint64_t bpf_atomic_load_u64(const uint64_t *address) {

@@ -72,3 +72,14 @@ import Testing
         #expect(site.description == "0x1000")
     }
 }
+
+@Suite struct BatchedRandomTests {
+    @Test func refillsItsPoolAndDoesNotRepeat() {
+        var random = BatchedRandom()
+        // 100 draws cross three refills of the 32-word pool.
+        let values = (0..<100).map { _ in random.next() }
+        #expect(Set(values).count == 100, "64-bit draws from the CSPRNG should not collide")
+        let offsets = Set((0..<400).map { _ in Int.random(in: 0...3, using: &random) })
+        #expect(offsets == [0, 1, 2, 3])
+    }
+}

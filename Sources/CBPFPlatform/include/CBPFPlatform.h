@@ -44,6 +44,10 @@ void bpf_clear_instruction_cache(void *begin, void *end);
 /// 1 when this host needs bpf_clear_instruction_cache after writing code.
 int bpf_instruction_cache_needs_maintenance(void);
 
+/// Fills `buffer` with `count` (at most 256) bytes from the kernel's CSPRNG
+/// via getrandom(2); returns 0, or -1 with errno set.
+int bpf_random_bytes(void *buffer, size_t count);
+
 /// Sequentially consistent 8-byte load and store. Swift's Synchronization
 /// module offers atomics only on storage it owns, not on mapped memory.
 uint64_t bpf_atomic_load_u64(const uint64_t *address);
