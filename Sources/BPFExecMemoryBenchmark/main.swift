@@ -73,13 +73,9 @@ func measure(_ layout: ProgramLayout) throws -> Sample {
 let pack = ProgramPack(trap: .x86_64)
 let layouts: [ProgramLayout] = [PackLayout(pack: pack), PagePerProgramLayout()]
 var samples: [String: [Sample]] = [:]
-var packStatistics: PackStatistics?
 for round in 0..<repeats {
     // Alternate the order so neither layout always runs on a warmer process.
     for layout in round % 2 == 0 ? layouts : layouts.reversed() {
-        if let packLayout = layout as? PackLayout, packStatistics == nil {
-            _ = packLayout  // statistics are taken while loaded, below
-        }
         samples[layout.name, default: []].append(try measure(layout))
     }
 }
@@ -89,7 +85,7 @@ let shown = PackLayout(pack: pack)
 for index in 0..<programCount {
     _ = try shown.load(source.image(for: index))
 }
-packStatistics = shown.statistics
+let packStatistics = shown.statistics
 shown.unloadAll()
 
 /// Medians over repeats of each figure.
@@ -147,8 +143,6 @@ print(String(
     Double(pageSummary.callAll) / Double(max(packSummary.callAll, 1))))
 print("resident Δ is VmRSS after loading and touching every page of executable memory, minus before.")
 print("alloc is allocate (pack) or mmap (page); copy is copy through a transient view (pack) or write + mprotect (page).")
-if let packStatistics {
-    print("")
-    print(packStatistics.description)
-}
+print("")
+print(packStatistics.description)
 #endif
