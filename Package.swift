@@ -35,5 +35,16 @@ let package = Package(
 
         // What every engine serves programs with: helpers, memory regions, run inputs, engine protocol.
         .target(name: "BPFRuntime", dependencies: ["BPFISA"], swiftSettings: swiftSettings),
+
+        // Executable memory for JITed code: the program pack allocator,
+        // write-xor-execute copy step, live patching, statistics.
+        .target(name: "CBPFPlatform"),
+        .target(name: "BPFExecMemory", dependencies: ["CBPFPlatform"], swiftSettings: swiftSettings),
+        .testTarget(name: "BPFExecMemoryTests", dependencies: ["BPFExecMemory"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "BPFExecMemoryBenchmark",
+            dependencies: ["BPFExecMemory"],
+            swiftSettings: swiftSettings
+        ),
     ]
 )
