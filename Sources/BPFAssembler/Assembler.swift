@@ -31,9 +31,10 @@ public struct Assembler {
     static func assembleInstructions(_ text: String) throws(AssemblyError) -> [Instruction] {
         var pass = FirstPass()
         var lineCount = 0
-        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Split on every line break: Swift reads "\r\n" as one Character, so
+        // splitting on "\n" alone would leave CRLF files in one piece.
+        for (index, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             lineCount = index + 1
-            let line = line.hasSuffix("\r") ? line.dropLast() : line
             do {
                 try pass.read(line, number: index + 1)
             } catch {

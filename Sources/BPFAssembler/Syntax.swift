@@ -1,11 +1,17 @@
 import BPFISA
 
 /// A number as written: sign and magnitude, so that both ends of every field
-/// (-2^63 for a signed 64-bit immediate, 2^64-1 for an unsigned one) are
-/// representable before the field's own range check.
+/// (-2^63, 0xffffffffffffffff) are representable before the field's own
+/// range check.
+///
+/// Immediates follow the corpus (negative/invalid_imm32_*): a decimal number
+/// is a signed value of the field's width (`mov32 %r0, 2147483648` is out of
+/// range), a hexadecimal one may also be the field's unsigned bit pattern
+/// (`mov32 %r0, 0xffffffff` is -1, `0x100000000` is out of range).
 struct WrittenNumber {
     var negative: Bool
     var magnitude: UInt64
+    var isHex: Bool
     /// Set when the digits exceed 64 bits; every range check then fails.
     var overflowed: Bool
     var text: Substring
@@ -21,11 +27,9 @@ struct WrittenNumber {
             negative = first == "-"
             digits = digits.dropFirst()
         }
-        var radix: UInt64 = 10
-        if digits.hasPrefix("0x") || digits.hasPrefix("0X") {
-            radix = 16
-            digits = digits.dropFirst(2)
-        }
+        isHex = digits.hasPrefix("0x") || digits.hasPrefix("0X")
+        let radix: UInt64 = isHex ? 16 : 10
+        if isHex { digits = digits.dropFirst(2) }
         guard !digits.isEmpty else { return nil }
         magnitude = 0
         overflowed = false
@@ -47,18 +51,21 @@ struct WrittenNumber {
         return negative ? 0 &- Int64(bitPattern: magnitude) : Int64(bitPattern: magnitude)
     }
 
-    /// A 32-bit immediate: signed (-2^31 ...) or unsigned (... 2^32-1), kept as its bit pattern.
+    /// A 32-bit immediate: -2147483648 ... 2147483647, or in hexadecimal up to 0xffffffff.
     func imm32(field: String = "32-bit immediate") throws(Reason) -> Int32 {
-        guard !overflowed, negative ? magnitude <= 1 << 31 : magnitude <= UInt64(UInt32.max) else {
-            throw .outOfRange(String(text), field: field, range: "-2147483648 to 4294967295")
+        let highest: UInt64 = isHex ? 0xffff_ffff : 0x7fff_ffff
+        guard !overflowed, negative ? magnitude <= 1 << 31 : magnitude <= highest else {
+            throw .outOfRange(String(text), field: field, range: "-2147483648 to 2147483647, or 0x0 to 0xffffffff")
         }
         return Int32(truncatingIfNeeded: negative ? 0 &- magnitude : magnitude)
     }
 
-    /// A 64-bit immediate: signed (-2^63 ...) or unsigned (... 2^64-1), kept as its bit pattern.
+    /// A 64-bit immediate: -2^63 ... 2^63-1, or in hexadecimal up to 0xffffffffffffffff.
     func imm64() throws(Reason) -> UInt64 {
-        guard !overflowed, !negative || magnitude <= 1 << 63 else {
-            throw .outOfRange(String(text), field: "64-bit immediate", range: "-2^63 to 2^64-1")
+        let highest: UInt64 = isHex ? .max : UInt64(Int64.max)
+        guard !overflowed, negative ? magnitude <= 1 << 63 : magnitude <= highest else {
+            throw .outOfRange(String(text), field: "64-bit immediate",
+                              range: "-9223372036854775808 to 9223372036854775807, or 0x0 to 0xffffffffffffffff")
         }
         return negative ? 0 &- magnitude : magnitude
     }

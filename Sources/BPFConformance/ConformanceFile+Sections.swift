@@ -20,9 +20,9 @@ struct SectionReader {
 
     mutating func read(_ contents: String) throws(ConformanceFileError) {
         var current: String?
-        for (index, rawLine) in contents.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // "\r\n" is one Character in Swift: split on every kind of line break.
+        for (index, line) in contents.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let number = index + 1
-            let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
             if line.hasPrefix("--") {
                 let name = ConformanceFile.trimmed(String(line.dropFirst(2)))
                 guard Self.known.contains(name) else {
