@@ -134,11 +134,11 @@ extension Disassembler {
             let s = Int64(bitPattern: v)
             return s > -0x10000 && s < 0x10000 ? String(s) : "0x" + String(v, radix: 16)
         case .mapByFD(let fd): return "map_fd \(immediate(fd))"
-        case .mapValueByFD(let fd, let offset): return "map_value_fd \(immediate(fd)) \(offset)"
+        case .mapValueByFD(let fd, let offset): return "map_value_fd \(immediate(fd)) \(immediate(Int32(bitPattern: offset)))"
         case .variable(let id, let fd): return "variable \(immediate(id)) \(immediate(fd))"
         case .codeAddress(let offset): return "code \(target(Int64(offset)))"
         case .mapByIndex(let index): return "map_idx \(immediate(index))"
-        case .mapValueByIndex(let index, let offset): return "map_value_idx \(immediate(index)) \(offset)"
+        case .mapValueByIndex(let index, let offset): return "map_value_idx \(immediate(index)) \(immediate(Int32(bitPattern: offset)))"
         }
     }
 }
