@@ -38,8 +38,10 @@ public struct ConformanceFile: Sendable, Hashable {
         case none
     }
 
-    /// The name given to the parser (a file name, or a path).
+    /// The name given to the parser; for `init(path:)`, the file name.
     public var name: String
+    /// The path the file was read from, when it was read by `init(path:)`.
+    public var path: String?
     /// The `-- asm` section's text, lines joined with newlines.
     public var asm: String?
     /// File line number of the first line of `asm`, so that an assembly error
@@ -91,7 +93,13 @@ public struct ConformanceFile: Sendable, Hashable {
         } catch {
             throw ConformanceFileError(file: path, line: nil, reason: .unreadable("\(error)"))
         }
-        try self.init(contents: String(decoding: data, as: UTF8.self), name: name)
+        do {
+            try self.init(contents: String(decoding: data, as: UTF8.self), name: name)
+        } catch {
+            // Name the whole path in errors, so a runner over folders points at the file.
+            throw ConformanceFileError(file: path, line: error.line, reason: error.reason)
+        }
+        self.path = path
     }
 
     /// The program: assembled from `-- asm`, or decoded from `-- raw`.

@@ -20,7 +20,10 @@ import Testing
     @Test(arguments: testPaths)
     func roundTrip(path: String) throws {
         let file = try ConformanceFile(path: path)
+        #expect(file.path == path)
+        #expect(file.name == Corpus.name(path))
         let program = try file.program()
+        #expect(program.name == file.name)
         try expectRoundTrip(program)
     }
 

@@ -50,6 +50,7 @@ import Testing
         }
         #expect(error.line == 4)
         #expect(error.reason == .unknownSection("Unknown directive"))
+        #expect(error.file.hasSuffix("/negative/invalid_unknown_directive.data"))
     }
 
     /// The `unused-*` files hold reserved fields set: they parse, and the
