@@ -24,6 +24,8 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "BPFISA", targets: ["BPFISA"]),
+        .library(name: "BPFAssembler", targets: ["BPFAssembler"]),
+        .library(name: "BPFConformance", targets: ["BPFConformance"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -46,5 +48,14 @@ let package = Package(
             dependencies: ["BPFExecMemory"],
             swiftSettings: swiftSettings
         ),
+
+        // Text front end and back end: the conformance-corpus assembly syntax, and
+        // disassembly in that syntax or in LLVM's (llvm-objdump) syntax.
+        .target(name: "BPFAssembler", dependencies: ["BPFISA"], swiftSettings: swiftSettings),
+
+        // The conformance corpus: the `.data` file format (and, later, the runner).
+        .target(name: "BPFConformance", dependencies: ["BPFISA", "BPFAssembler"], swiftSettings: swiftSettings),
+        .testTarget(name: "BPFAssemblerTests", dependencies: ["BPFISA", "BPFAssembler", "BPFConformance"],
+                    swiftSettings: swiftSettings),
     ]
 )
