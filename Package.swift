@@ -27,6 +27,8 @@ let package = Package(
         .library(name: "BPFJIT", targets: ["BPFJIT"]),
         .library(name: "BPFJITX86_64", targets: ["BPFJITX86_64"]),
         .library(name: "BPFNativeDisassembler", targets: ["BPFNativeDisassembler"]),
+        .library(name: "BPFAssembler", targets: ["BPFAssembler"]),
+        .library(name: "BPFConformance", targets: ["BPFConformance"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -41,16 +43,37 @@ let package = Package(
 
         // The JIT core every backend shares: code buffer, labels and fixups, pass driver,
         // run context and host routines, native programs.
-        .target(name: "BPFJIT", dependencies: ["BPFISA", "BPFRuntime"], swiftSettings: swiftSettings),
+        .target(name: "BPFJIT", dependencies: ["BPFISA", "BPFRuntime", "BPFExecMemory"], swiftSettings: swiftSettings),
         // The x86-64 backend: registers, encoder, frame and ABI, lowering.
-        .target(name: "BPFJITX86_64", dependencies: ["BPFISA", "BPFRuntime", "BPFJIT"], swiftSettings: swiftSettings),
+        .target(name: "BPFJITX86_64", dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFExecMemory"],
+                swiftSettings: swiftSettings),
         // Capstone (Debian libcapstone-dev) and the disassembler wrapper for `dump jited`.
         .systemLibrary(name: "CCapstone", pkgConfig: "capstone", providers: [.apt(["libcapstone-dev"])]),
         .target(name: "BPFNativeDisassembler", dependencies: ["CCapstone", "BPFISA", "BPFJIT"], swiftSettings: swiftSettings),
         .testTarget(name: "BPFJITX86_64Tests",
-                    dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFJITX86_64", "BPFNativeDisassembler"],
+                    dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFJITX86_64", "BPFNativeDisassembler",
+                                   "BPFExecMemory", "BPFAssembler", "BPFConformance"],
                     swiftSettings: swiftSettings),
-        .executableTarget(name: "BPFJITBenchmark", dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFJITX86_64"],
+        .executableTarget(name: "BPFJITBenchmark", dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFJITX86_64", "BPFExecMemory"],
                           swiftSettings: swiftSettings),
+        // Executable memory for JITed code: the program pack allocator,
+        // write-xor-execute copy step, live patching, statistics.
+        .target(name: "CBPFPlatform"),
+        .target(name: "BPFExecMemory", dependencies: ["CBPFPlatform"], swiftSettings: swiftSettings),
+        .testTarget(name: "BPFExecMemoryTests", dependencies: ["BPFExecMemory"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "BPFExecMemoryBenchmark",
+            dependencies: ["BPFExecMemory"],
+            swiftSettings: swiftSettings
+        ),
+
+        // Text front end and back end: the conformance-corpus assembly syntax, and
+        // disassembly in that syntax or in LLVM's (llvm-objdump) syntax.
+        .target(name: "BPFAssembler", dependencies: ["BPFISA"], swiftSettings: swiftSettings),
+
+        // The conformance corpus: the `.data` file format (and, later, the runner).
+        .target(name: "BPFConformance", dependencies: ["BPFISA", "BPFAssembler"], swiftSettings: swiftSettings),
+        .testTarget(name: "BPFAssemblerTests", dependencies: ["BPFISA", "BPFAssembler", "BPFConformance"],
+                    swiftSettings: swiftSettings),
     ]
 )

@@ -1,3 +1,4 @@
+import BPFExecMemory
 import BPFISA
 import BPFJIT
 import BPFRuntime
@@ -15,7 +16,7 @@ public struct X86_64JIT: ExecutionEngine {
     /// Where the image calls the host (tests substitute addresses).
     public var routines: X86_64Backend.HostRoutineAddresses
 
-    public init(memory: any CodeMemory, options: JITOptions = JITOptions(),
+    public init(memory: any CodeMemory = ProgramPack.jit, options: JITOptions = JITOptions(),
                 routines: X86_64Backend.HostRoutineAddresses = X86_64Backend.HostRoutineAddresses()) {
         self.memory = memory
         self.options = options

@@ -1,3 +1,4 @@
+import BPFExecMemory
 import BPFISA
 import BPFJIT
 import BPFJITX86_64
@@ -59,11 +60,10 @@ final class TestCodeMemory: CodeMemory, @unchecked Sendable {
     }
 }
 
-let sharedMemory = TestCodeMemory()
 
 /// Compiles and runs on the JIT.
 func jit(_ instructions: [Instruction], helpers: [Helper] = [], limit: UInt64 = ExecutionLimits.defaultInstructionLimit,
-         memory: TestCodeMemory = sharedMemory, checking: MemoryChecking = .checked) throws -> NativeProgram {
+         memory: any CodeMemory = ProgramPack.jit, checking: MemoryChecking = .checked) throws -> NativeProgram {
     let engine = X86_64JIT(memory: memory, options: JITOptions(memoryChecking: checking))
     return try engine.compile(Program(instructions), configuration: EngineConfiguration(helpers: HelperRegistry(helpers), instructionLimit: limit))
 }
