@@ -155,9 +155,10 @@ public final class JITAssembler<Kind: BranchKind> {
         for i in current.indices { current[i] = -1 }
     }
 
-    /// Fills every displacement of this pass. A short form that does not
+    /// Fills every displacement of this pass (the driver calls it; encoder
+    /// tests too). A short form that does not
     /// reach is forced long for the next pass; any other failure poisons.
-    func resolveFixups() {
+    public func resolveFixups() {
         for fixup in fixups {
             let target = current[Int(fixup.label)]
             guard target >= 0 else {
