@@ -35,5 +35,15 @@ let package = Package(
 
         // What every engine serves programs with: helpers, memory regions, run inputs, engine protocol.
         .target(name: "BPFRuntime", dependencies: ["BPFISA"], swiftSettings: swiftSettings),
+
+        // C11 atomics on host memory for the ATOMIC instructions (header-only shim).
+        .target(name: "CBPFAtomics"),
+        // The reference interpreter: pre-decoded, checked, RFC 9669 exact.
+        .target(name: "BPFInterpreter", dependencies: ["BPFISA", "BPFRuntime", "CBPFAtomics"], swiftSettings: swiftSettings),
+        .testTarget(name: "BPFInterpreterTests", dependencies: ["BPFInterpreter", "BPFTestSuite", "BPFRuntime"],
+                    swiftSettings: swiftSettings),
+
+        // Generated programs with independently computed results, run by every engine's tests.
+        .target(name: "BPFTestSuite", dependencies: ["BPFISA"], swiftSettings: swiftSettings),
     ]
 )
