@@ -108,12 +108,15 @@ struct Machine {
         }
     }
 
-    /// Resolves `callx`: the register holds a helper number.
+    /// Resolves `callx`: the register holds a helper number. A value that is
+    /// no 32-bit number at all is reported as such rather than truncated,
+    /// since truncation could name a helper that does exist.
     @inline(never)
     func helper(numbered value: UInt64, pc: Int) throws(ExecutionError) -> Helper {
-        guard let id = Int32(exactly: Int64(bitPattern: value)), let helper = program.registry[id] else {
-            throw .unknownHelper(pc: pc, id: Int32(truncatingIfNeeded: value))
+        guard let id = Int32(exactly: Int64(bitPattern: value)) else {
+            throw .unsupported(pc: pc, what: "a call through a register holding 0x\(String(value, radix: 16)), which is no helper number,")
         }
+        guard let helper = program.registry[id] else { throw .unknownHelper(pc: pc, id: id) }
         return helper
     }
 }
