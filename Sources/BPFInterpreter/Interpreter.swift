@@ -17,7 +17,11 @@ import BPFRuntime
 /// - The stack starts zeroed on every run.
 /// - Atomics are performed atomically on host memory and must be naturally
 ///   aligned; a misaligned one stops the run with `.unsupported`.
-/// - `call %reg` (callx) calls the helper whose number the register holds.
+/// - `call %reg` (callx) calls the helper whose number the register holds; a
+///   value outside the 32-bit range stops the run with `.unsupported`.
+/// - Maps, variables and code addresses in 64-bit immediate loads, and kfunc
+///   calls, must be resolved by the runtime first; if one is reached the run
+///   stops with `.unsupported`.
 public struct Interpreter: ExecutionEngine {
     public let name = "interpreter"
 
