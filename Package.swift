@@ -52,9 +52,10 @@ let package = Package(
         .target(name: "BPFNativeDisassembler", dependencies: ["CCapstone", "BPFISA", "BPFJIT"], swiftSettings: swiftSettings),
         .testTarget(name: "BPFJITX86_64Tests",
                     dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFJITX86_64", "BPFNativeDisassembler",
-                                   "BPFExecMemory", "BPFAssembler", "BPFConformance"],
+                                   "BPFExecMemory", "BPFAssembler", "BPFConformance", "BPFInterpreter", "BPFTestSuite"],
                     swiftSettings: swiftSettings),
-        .executableTarget(name: "BPFJITBenchmark", dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFJITX86_64", "BPFExecMemory"],
+        .executableTarget(name: "BPFJITBenchmark",
+                          dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFJITX86_64", "BPFExecMemory", "BPFInterpreter"],
                           swiftSettings: swiftSettings),
         // Executable memory for JITed code: the program pack allocator,
         // write-xor-execute copy step, live patching, statistics.
