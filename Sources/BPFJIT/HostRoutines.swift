@@ -44,7 +44,13 @@ public enum JITHostRoutines {
         let host = context.pointee.host!.assumingMemoryBound(to: RunHost.self)
         let helper: Helper
         if slot == JITHelperTable.dynamicSlot {
-            let id = Int32(truncatingIfNeeded: context.pointee.dynamicHelper)
+            let value = context.pointee.dynamicHelper
+            guard let id = Int32(exactly: Int64(bitPattern: value)) else {
+                host.pointee.error = .unsupported(
+                    pc: pc, what: "a call through a register holding 0x\(String(value, radix: 16)), which is no helper number,")
+                context.pointee.status = UInt64(JITStatus.word(JITStatus.host, pc: pc))
+                return 0
+            }
             guard let found = host.pointee.program.helpers.registry[id] else {
                 host.pointee.error = .unknownHelper(pc: pc, id: id)
                 context.pointee.status = UInt64(JITStatus.word(JITStatus.host, pc: pc))
@@ -66,21 +72,29 @@ public enum JITHostRoutines {
     }
 
     /// The slow bounds check: is `[address, address + size)` inside the run's
-    /// regions or the BPF stack? Returns 0 when it is; otherwise records
-    /// `outOfBounds` and returns 1. `info` is `JITAccessInfo.word`.
+    /// regions or the BPF stack (and, for atomics, naturally aligned)?
+    /// Returns 0 when it is; otherwise records the error and returns 1.
+    /// `info` is `JITAccessInfo.word`.
     public static let checkAccess: CheckRoutine = { raw, address, info in
         let context = raw.assumingMemoryBound(to: JITRunContext.self)
-        let pc = Int(info >> 8), size = Int(info & 0xf), write = info & 0x10 != 0
+        let pc = Int(info >> 8), size = Int(info & 0xf), write = info & 0x10 != 0, atomic = info & 0x20 != 0
         let host = context.pointee.host!.assumingMemoryBound(to: RunHost.self)
         let stackSize = UInt64(host.pointee.program.stackSize)
         let base = context.pointee.stackBase
-        if stackSize > 0, address >= base, address <= base + stackSize, UInt64(size) <= base + stackSize - address {
-            return 0
+        let inStack = stackSize > 0 && address >= base && address <= base + stackSize && UInt64(size) <= base + stackSize - address
+        guard inStack || host.pointee.regions.permits(address, size: size, write: write) else {
+            host.pointee.error = .outOfBounds(pc: pc, address: address, size: size, write: write)
+            context.pointee.status = UInt64(JITStatus.word(JITStatus.host, pc: pc))
+            return 1
         }
-        if host.pointee.regions.permits(address, size: size, write: write) { return 0 }
-        host.pointee.error = .outOfBounds(pc: pc, address: address, size: size, write: write)
-        context.pointee.status = UInt64(JITStatus.word(JITStatus.host, pc: pc))
-        return 1
+        // Atomics must be naturally aligned, as the interpreter (and the
+        // kernel's verifier) require: some hosts fault on misaligned ones.
+        if atomic && address & UInt64(size - 1) != 0 {
+            host.pointee.error = .unsupported(pc: pc, what: "an atomic operation on the unaligned address 0x\(String(address, radix: 16))")
+            context.pointee.status = UInt64(JITStatus.word(JITStatus.host, pc: pc))
+            return 1
+        }
+        return 0
     }
 
     /// Address of `callHelper`, for call sites.

@@ -36,13 +36,16 @@ public final class NativeProgram: PreparedProgram, @unchecked Sendable {
     public let usesRunContext: Bool
     public let instructionLimit: UInt64
     let helpers: JITHelperTable
+    /// Why the instructions compiled to an `unsupported` stop cannot run, by slot.
+    let unsupported: [Int: String]
     private let memory: any CodeMemory
     private let allocation: CodeAllocation
     @usableFromInline let entry: Entry
 
     public init(image: JITImage, memory: any CodeMemory, allocation: CodeAllocation, helpers: JITHelperTable,
-                stackSize: Int, usesRunContext: Bool, instructionLimit: UInt64) {
+                stackSize: Int, usesRunContext: Bool, instructionLimit: UInt64, unsupported: [Int: String] = [:]) {
         self.image = image
+        self.unsupported = unsupported
         self.memory = memory
         self.allocation = allocation
         self.helpers = helpers
@@ -87,7 +90,7 @@ public final class NativeProgram: PreparedProgram, @unchecked Sendable {
         switch kind {
         case JITStatus.instructionLimit: return .instructionLimit(pc: pc, limit: instructionLimit)
         case JITStatus.callDepth: return .callDepthExceeded(pc: pc, limit: ExecutionLimits.maxCallFrames)
-        case JITStatus.unsupported: return .unsupported(pc: pc, what: "this call")
+        case JITStatus.unsupported: return .unsupported(pc: pc, what: unsupported[pc] ?? "this instruction")
         default: return host.error ?? .unsupported(pc: pc, what: "an unknown JIT status \(status)")
         }
     }

@@ -1,3 +1,5 @@
+import BPFISA
+
 /// The block of memory one run of JITed code shares with the host, reached
 /// from native code through a pinned register (x86-64: r12) at the offsets
 /// of `JITRunContext.Layout`.
@@ -79,9 +81,35 @@ public enum JITStatus {
     @inlinable public static func word(_ kind: UInt32, pc: Int) -> UInt32 { kind << 24 | UInt32(pc) }
 }
 
-/// Packs an access for the slow bounds check: `pc << 8 | write << 4 | size`.
+/// Packs an access for the slow bounds check:
+/// `pc << 8 | atomic << 5 | write << 4 | size`.
 public enum JITAccessInfo {
-    @inlinable public static func word(pc: Int, size: Int, write: Bool) -> UInt32 {
-        UInt32(pc) << 8 | (write ? 0x10 : 0) | UInt32(size)
+    @inlinable public static func word(pc: Int, size: Int, write: Bool, atomic: Bool = false) -> UInt32 {
+        UInt32(pc) << 8 | (atomic ? 0x20 : 0) | (write ? 0x10 : 0) | UInt32(size)
+    }
+}
+
+/// Instructions a JIT compiles to a stop with `ExecutionError.unsupported`,
+/// and the interpreter's words for them, so both engines report alike.
+public enum JITUnsupported {
+    /// Why the instruction cannot run, or nil if it can.
+    public static func reason(_ instruction: Instruction) -> String? {
+        switch instruction {
+        case .call(.kfunc(let btfID)):
+            "a kernel function call (kfunc, BTF id \(btfID))"
+        case .loadImmediate64(_, let kind) where kind.sourceField != 0:
+            "an unresolved 64-bit immediate load of kind \(kind.sourceField) (\(kind))"
+        default:
+            nil
+        }
+    }
+
+    /// Reasons by slot, for the instructions of `program` that cannot run.
+    public static func reasons(_ program: Program) -> [Int: String] {
+        var reasons: [Int: String] = [:]
+        for (pc, instruction) in program.instructions.enumerated() {
+            if let reason = reason(instruction) { reasons[pc] = reason }
+        }
+        return reasons
     }
 }

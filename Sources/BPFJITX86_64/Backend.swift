@@ -22,6 +22,10 @@ public struct X86_64Backend: JITBackend {
     /// it): then the entry prologue calls it like any other function.
     let entryIsCallTarget: Bool
     let functionOfEntry: [Int: Int]
+    /// Registers the entry prologue clears: r0 and those of r3–r9 the program
+    /// names, so that no host value leaks into a run (the interpreter starts
+    /// them at zero too).
+    let zeroedRegisters: [GPR]
     /// Host routine addresses (their own addresses, or substitutes in tests).
     let routines: HostRoutineAddresses
 
@@ -81,19 +85,21 @@ public struct X86_64Backend: JITBackend {
             case .call: context = true; calls = true
             case .jump, .jumpLong, .branch:
                 if let target = instruction.target(at: pc), target <= pc { context = true }
-            case .load(let size, _, let base, let offset), .loadSignExtend(let size, _, let base, let offset):
-                if checked, !Self.provablyInFrame(base: base, offset: offset, size: size.bytes) { context = true; calls = true }
-            case .store(let size, let base, let offset, _), .storeImmediate(let size, let base, let offset, _):
-                if checked, !Self.provablyInFrame(base: base, offset: offset, size: size.bytes) { context = true; calls = true }
-            case .atomic(let width, _, let base, let offset, _):
-                if checked, !Self.provablyInFrame(base: base, offset: offset, size: width == .w64 ? 8 : 4) {
-                    context = true; calls = true
-                }
+            case .loadImmediate64(_, let kind) where kind.sourceField != 0:
+                context = true
+            case .load, .loadSignExtend, .store, .storeImmediate, .atomic:
+                if checked, Self.accessNeedsCheck(instruction) { context = true; calls = true }
             default: break
             }
         }
         usesContext = context
         entryIsCallTarget = entryCalled
+        var zeroed: [GPR] = [.rax]
+        for register in [Register.r3, .r4, .r5, .r6, .r7, .r8, .r9]
+        where program.instructions.contains(where: { $0.mentions(register) }) {
+            zeroed.append(RegisterMap.native(register))
+        }
+        zeroedRegisters = zeroed
         let stackSize = localCalls ? Self.frameBytes * ExecutionLimits.maxCallFrames : (usesFramePointer ? Self.frameBytes : 0)
         frame = Self.frameLayout(program, functions: functions, stackSize: stackSize,
                                  usesContext: context, makesCalls: calls || entryCalled)
@@ -104,9 +110,23 @@ public struct X86_64Backend: JITBackend {
     public var stackSize: Int { frame.stackSize }
 
     /// An access `[r10 + offset]` of `size` bytes lies in the current frame
-    /// whatever the call depth: it needs no check.
-    static func provablyInFrame(base: Register, offset: Int16, size: Int) -> Bool {
-        base == .r10 && Int(offset) >= -frameBytes && Int(offset) + size <= 0
+    /// whatever the call depth: it needs no check. Frames are 16-byte
+    /// aligned, so an atomic there is aligned when its offset is.
+    static func provablyInFrame(base: Register, offset: Int16, size: Int, atomic: Bool = false) -> Bool {
+        base == .r10 && Int(offset) >= -frameBytes && Int(offset) + size <= 0 && (!atomic || Int(offset) % size == 0)
+    }
+
+    /// Whether a load, store or atomic needs a run-time check in checked mode.
+    static func accessNeedsCheck(_ instruction: Instruction) -> Bool {
+        switch instruction {
+        case .load(let size, _, let base, let offset), .loadSignExtend(let size, _, let base, let offset),
+             .store(let size, let base, let offset, _), .storeImmediate(let size, let base, let offset, _):
+            !provablyInFrame(base: base, offset: offset, size: size.bytes)
+        case .atomic(let width, _, let base, let offset, _):
+            !provablyInFrame(base: base, offset: offset, size: width == .w64 ? 8 : 4, atomic: true)
+        default:
+            false
+        }
     }
 
     public static func emitPadding(_ count: Int, into code: CodeBuffer) {
@@ -173,10 +193,11 @@ public struct X86_64Backend: JITBackend {
         case .exit:
             if pc + 1 != function.end { e.jmp(asm.epilogue(function.index)) } /* jmp epilogue */
         case .loadImmediate64(let dst, let value):
-            guard case .value(let constant) = value else {
-                throw .unsupportedInstruction(pc: pc, what: "a 64-bit load of a map or address the loader did not resolve")
+            if case .value(let constant) = value {
+                loadConstant(RegisterMap.native(dst), constant, e)
+            } else {
+                stopUnsupported(at: pc, e)                  // the loader did not resolve it
             }
-            loadConstant(RegisterMap.native(dst), constant, e)
         case .immediate64Tail:
             break
         case .load(let size, let dst, let src, let offset):

@@ -37,7 +37,8 @@ public struct X86_64JIT: ExecutionEngine {
             let (image, allocation) = try JITDriver.compile(program, backend: &b, placement: .memory(memory))
             return NativeProgram(image: image, memory: memory, allocation: allocation!, helpers: helpers,
                                  stackSize: b.stackSize, usesRunContext: b.statistics.usesRunContext,
-                                 instructionLimit: configuration.instructionLimit)
+                                 instructionLimit: configuration.instructionLimit,
+                                 unsupported: JITUnsupported.reasons(program))
         } catch {
             throw Self.engineError(error)
         }

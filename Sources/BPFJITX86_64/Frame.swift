@@ -74,16 +74,31 @@ extension X86_64Backend {
         if frame.stackSize > 0 {
             e.arith(.sub, .qword, .rsp, imm: Int32(frame.stackSize)) /* sub rsp, frames: the BPF stack */
         }
+        if frame.stackSize > 0 { emitStackClear(e) }
         e.push(imm: 0)                                      /* push 0: tail-call counter */
         for register in frame.entrySaves { e.push(register) } /* push callee-saved the program clobbers */
         if frame.entryPad { e.arith(.sub, .qword, .rsp, imm: 8) } /* sub rsp, 8: 16-byte alignment */
-        guard usesContext else { return }
-        e.mov(.qword, RegisterMap.context, .rdx)            /* mov r12, rdx: run context (3rd argument) */
-        e.store(.qword, Memory(RegisterMap.context, layout.exitStack), .rsp) /* mov [r12+exitStack], rsp */
-        if frame.stackSize > 0 {
-            e.lea(.r11, Memory(.rbp, -Int32(frame.stackSize)))  /* lea r11, [rbp - frames] */
-            e.store(.qword, Memory(RegisterMap.context, layout.stackBase), .r11) /* mov [r12+stackBase], r11 */
+        if usesContext {
+            e.mov(.qword, RegisterMap.context, .rdx)        /* mov r12, rdx: run context (3rd argument) */
+            e.store(.qword, Memory(RegisterMap.context, layout.exitStack), .rsp) /* mov [r12+exitStack], rsp */
+            if frame.stackSize > 0 {
+                e.lea(.r11, Memory(.rbp, -Int32(frame.stackSize))) /* lea r11, [rbp - frames] */
+                e.store(.qword, Memory(RegisterMap.context, layout.stackBase), .r11) /* mov [r12+stackBase], r11 */
+            }
         }
+        for register in zeroedRegisters { e.arith(.xor, .dword, register, register) } /* xor reg32, reg32 */
+    }
+
+    /// Zeroes the BPF stack, 32 bytes a turn, so that no run reads what the
+    /// host or an earlier run left (the interpreter starts from zero too).
+    func emitStackClear(_ e: X86Encoder) {
+        e.lea(.r11, Memory(.rbp, -Int32(frame.stackSize)))  /* lea r11, [rbp - frames] */
+        let loop = e.asm.makeLabel()
+        e.asm.bind(loop)
+        for k: Int32 in 0..<4 { e.store(.qword, Memory(.r11, 8 * k), imm: 0) } /* mov qword [r11 + 8k], 0 */
+        e.arith(.add, .qword, .r11, imm: 32)                /* add r11, 32 */
+        e.arith(.cmp, .qword, .r11, .rbp)                   /* cmp r11, rbp */
+        e.j(.b, loop)                                       /* jb loop */
     }
 
     /// Entry function: undo the prologue; rsp is where the prologue left it.

@@ -79,27 +79,40 @@ extension X86_64Backend {
             e.call(index == 0 && entryIsCallTarget ? entryInnerLabel : e.asm.function(index)) /* call function */
             e.arith(.add, .qword, .rbp, imm: Int32(Self.frameBytes)) /* add rbp, 512: our r10 again */
         case .kfunc:
-            let stop = e.asm.makeLabel()
-            e.jmp(stop)                                             /* jmp unsupported stub */
-            stubs.append(.raise(stop, status: JITStatus.word(JITStatus.unsupported, pc: pc)))
+            stopUnsupported(at: pc, e)
         }
     }
 
+    /// An instruction this engine cannot run: stop with `unsupported` when reached.
+    mutating func stopUnsupported(at pc: Int, _ e: X86Encoder) {
+        let stop = e.asm.makeLabel()
+        e.jmp(stop)                                                 /* jmp unsupported stub */
+        stubs.append(.raise(stop, status: JITStatus.word(JITStatus.unsupported, pc: pc)))
+    }
+
     /// A call into `JITHostRoutines.callHelper`: r1–r5 are already the first
-    /// five SysV argument registers; the context goes sixth.
+    /// five SysV argument registers; the context goes sixth. r1–r5 are kept
+    /// across the call, as the interpreter (and the kernel's) keeps them.
     ///
     /// ```
+    ///     push rdi, rsi, rdx, rcx, r8; sub rsp, 8   ; keep r1–r5, stay aligned
     ///     mov  r9, r12                     ; 6th argument: run context
     ///     mov  dword [r12 + site], slot << 24 | pc
     ///     call callHelper                  ; or movabs rax, callHelper; call rax
+    ///     add rsp, 8; pop r8, rcx, rdx, rsi, rdi
     ///     cmp  qword [r12 + status], 0
     ///     jne  errorExit                   ; the helper failed
     /// ```
     mutating func callHelper(site: UInt32, _ e: X86Encoder) {
         let context = RegisterMap.context
+        let arguments: [GPR] = [.rdi, .rsi, .rdx, .rcx, .r8]
+        for register in arguments { e.push(register) }              /* push r1–r5 */
+        e.arith(.sub, .qword, .rsp, imm: 8)                         /* sub rsp, 8: alignment */
         e.mov(.qword, .r9, context)                                 /* mov r9, r12: 6th argument */
         e.store(.dword, Memory(context, layout.site), imm: Int32(bitPattern: site)) /* mov dword [r12+site], site */
         callHost(routines.callHelper, e)
+        e.arith(.add, .qword, .rsp, imm: 8)                         /* add rsp, 8 */
+        for register in arguments.reversed() { e.pop(register) }    /* pop r5–r1 */
         e.arith(.cmp, .qword, Memory(context, layout.status), imm: 0) /* cmp qword [r12+status], 0 */
         e.j(.ne, errorExitLabel)                                    /* jne error exit */
     }

@@ -23,9 +23,10 @@ extension X86_64Backend {
     /// jmp .ok`; the routine asks `JITHostRoutines.checkAccess` about all the
     /// run's regions and leaves through the error exit on a violation.
     /// `[r10 + offset]` inside the current frame needs no check at all.
-    mutating func checkedAddress(base: Register, offset: Int16, size: Int, write: Bool, pc: Int, _ e: X86Encoder) -> Memory {
+    mutating func checkedAddress(base: Register, offset: Int16, size: Int, write: Bool, atomic: Bool = false,
+                                 pc: Int, _ e: X86Encoder) -> Memory {
         let b = RegisterMap.native(base)
-        if options.memoryChecking == .unchecked || Self.provablyInFrame(base: base, offset: offset, size: size) {
+        if options.memoryChecking == .unchecked || Self.provablyInFrame(base: base, offset: offset, size: size, atomic: atomic) {
             return Memory(b, Int32(offset))
         }
         statistics.checkedAccesses += 1
@@ -36,6 +37,10 @@ extension X86_64Backend {
             e.lea(.r11, Memory(b, Int32(offset)))                   /* lea r11, [base + offset] */
         }
         let ok = e.asm.makeLabel(), slow = e.asm.makeLabel()
+        if atomic {
+            e.test(.dword, .r11, imm: Int32(size - 1))              /* test r11d, size - 1: aligned? */
+            e.j(.ne, slow)                                          /* jne slow path (reports it) */
+        }
         e.mov(.qword, .r10, .r11)                                   /* mov r10, r11 */
         e.arith(.sub, .qword, .r10, Memory(context, layout.inputStart)) /* sub r10, [r12+inputStart] */
         e.arith(.cmp, .qword, .r10, Memory(context, layout.limit(size: size, write: write))) /* cmp r10, [r12+limit] */
@@ -47,7 +52,7 @@ extension X86_64Backend {
         }
         e.j(.ae, slow)                                              /* jae slow path */
         e.asm.bind(ok)
-        stubs.append(.check(slow, info: JITAccessInfo.word(pc: pc, size: size, write: write), resume: ok))
+        stubs.append(.check(slow, info: JITAccessInfo.word(pc: pc, size: size, write: write, atomic: atomic), resume: ok))
         return Memory(.r11)
     }
 
@@ -55,7 +60,7 @@ extension X86_64Backend {
     mutating func lowerAtomic(_ width: Width, _ operation: AtomicOperation, dst: Register, offset: Int16,
                               src: Register, pc: Int, _ e: X86Encoder) {
         let size = OperandSize(width), s = RegisterMap.native(src)
-        var m = checkedAddress(base: dst, offset: offset, size: size.rawValue, write: true, pc: pc, e)
+        var m = checkedAddress(base: dst, offset: offset, size: size.rawValue, write: true, atomic: true, pc: pc, e)
         switch operation {
         case .add(fetch: false): e.lock(.add, size, m, s)           /* lock add [m], src */
         case .or(fetch: false): e.lock(.or, size, m, s)             /* lock or [m], src */
