@@ -1,4 +1,5 @@
 import BPFExecMemory
+import BPFInterpreter
 import BPFISA
 import BPFJIT
 import BPFJITX86_64
@@ -78,4 +79,22 @@ extension Instruction {
     static func mov64(_ d: Register, _ imm: Int32) -> Instruction { .alu(.w64, .mov, dst: d, .immediate(imm)) }
     static func mov64(_ d: Register, _ s: Register) -> Instruction { .alu(.w64, .mov, dst: d, .register(s)) }
     static func ld64(_ d: Register, _ v: UInt64) -> Instruction { .loadImmediate64(dst: d, .value(v)) }
+}
+
+/// Runs on both engines with the same input memory; returns both outcomes.
+func bothEngines(_ instructions: [Instruction], memory bytes: [UInt8] = [], helpers: [Helper] = [],
+                 limit: UInt64 = 100_000, checking: MemoryChecking = .checked) -> (jit: ParityTests.Outcome, interpreter: ParityTests.Outcome) {
+    let memory = GuestMemory(bytes: bytes)
+    let input = RunInput(r1: memory.address, r2: UInt64(memory.count), regions: MemoryRegions([memory.region(.input)]))
+    let program = Program(instructions)
+    let configuration = EngineConfiguration(helpers: HelperRegistry(helpers), instructionLimit: limit)
+    func outcome(_ engine: some ExecutionEngine) -> ParityTests.Outcome {
+        let prepared: any PreparedProgram
+        do { prepared = try engine.prepare(program, configuration: configuration) } catch { return .notPrepared("\(error)") }
+        do { return .value(try prepared.run(input)) } catch { return .failure(error) }
+    }
+    // Reset the memory between the engines so both see the same bytes.
+    let jitOutcome = outcome(X86_64JIT(options: JITOptions(memoryChecking: checking)))
+    memory.write(bytes, at: 0)
+    return (jitOutcome, outcome(Interpreter()))
 }
