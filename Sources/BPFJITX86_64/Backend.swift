@@ -26,6 +26,8 @@ public struct X86_64Backend: JITBackend {
     /// names, so that no host value leaks into a run (the interpreter starts
     /// them at zero too).
     let zeroedRegisters: [GPR]
+    /// Whether any access is checked at run time (then the check routine is emitted).
+    let hasCheckedAccesses: Bool
     /// Host routine addresses (their own addresses, or substitutes in tests).
     let routines: HostRoutineAddresses
 
@@ -75,6 +77,7 @@ public struct X86_64Backend: JITBackend {
         self.functionOfEntry = functionOfEntry
 
         var localCalls = false, usesFramePointer = false, context = false, calls = false, entryCalled = false
+        var checks = false, allFrames = false
         let checked = options.memoryChecking == .checked
         for (pc, instruction) in program.instructions.enumerated() {
             if instruction.mentions(.r10) { usesFramePointer = true }
@@ -88,7 +91,12 @@ public struct X86_64Backend: JITBackend {
             case .loadImmediate64(_, let kind) where kind.sourceField != 0:
                 context = true
             case .load, .loadSignExtend, .store, .storeImmediate, .atomic:
-                if checked, Self.accessNeedsCheck(instruction) { context = true; calls = true }
+                if checked, Self.accessNeedsCheck(instruction) { context = true; calls = true; checks = true }
+                if instruction.mentions(.r10), Self.accessNeedsCheck(instruction) { allFrames = true }
+                if case .store(_, _, _, .r10) = instruction { allFrames = true }       // r10 stored to memory
+                if case .atomic(_, _, _, _, .r10) = instruction { allFrames = true }
+            case .alu, .movsx:
+                if instruction.mentions(.r10) { allFrames = true }   // r10 escapes into a register
             default: break
             }
         }
@@ -100,7 +108,13 @@ public struct X86_64Backend: JITBackend {
             zeroed.append(RegisterMap.native(register))
         }
         zeroedRegisters = zeroed
-        let stackSize = localCalls ? Self.frameBytes * ExecutionLimits.maxCallFrames : (usesFramePointer ? Self.frameBytes : 0)
+        hasCheckedAccesses = checks
+        // All eight frames when a local call can use them or a pointer into the
+        // stack escapes (into a register, a helper, a computed access): the
+        // interpreter's stack is always all frames, and such a program could
+        // tell. One frame when r10 only ever addresses its own frame directly.
+        let frames = localCalls || allFrames ? ExecutionLimits.maxCallFrames : (usesFramePointer ? 1 : 0)
+        let stackSize = frames * Self.frameBytes
         frame = Self.frameLayout(program, functions: functions, stackSize: stackSize,
                                  usesContext: context, makesCalls: calls || entryCalled)
         statistics.usesRunContext = context
@@ -239,7 +253,7 @@ public struct X86_64Backend: JITBackend {
         asm.bind(errorExitLabel)
         e.load(.qword, .rsp, Memory(context, layout.exitStack)) /* mov rsp, [r12+exitStack]: unwind */
         e.jmp(entryIsCallTarget ? entryReturnLabel : asm.epilogue(0)) /* jmp entry epilogue */
-        emitCheckRoutine(e)
+        if hasCheckedAccesses { emitCheckRoutine(e) }
     }
 
     /// The slow bounds check shared by all access sites: saves the live
