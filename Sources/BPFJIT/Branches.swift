@@ -28,14 +28,24 @@ public protocol BranchKind: Sendable {
 
 /// A branch emitted during a pass whose displacement is filled in once all
 /// labels of the pass are placed.
+@usableFromInline
 struct Fixup<Kind: BranchKind> {
     /// Offset of the displacement field (or of the instruction word).
-    var field: Int32
+    @usableFromInline var field: Int32
     /// Offset the displacement is measured from (x86: end of the instruction).
-    var anchor: Int32
-    var label: Int32
-    var kind: Kind
+    @usableFromInline var anchor: Int32
+    @usableFromInline var label: Int32
+    @usableFromInline var kind: Kind
     /// Index of the variable-length site that chose this kind, or -1 when the
     /// kind was not a choice (a fixed long form, or a fixed-width branch).
-    var site: Int32
+    @usableFromInline var site: Int32
+
+    @usableFromInline
+    init(field: Int32, anchor: Int32, label: Int32, kind: Kind, site: Int32) {
+        self.field = field
+        self.anchor = anchor
+        self.label = label
+        self.kind = kind
+        self.site = site
+    }
 }

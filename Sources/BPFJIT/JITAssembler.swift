@@ -14,31 +14,31 @@ public final class JITAssembler<Kind: BranchKind> {
     /// Where the image will run; nil while sizing before allocation. Backends
     /// size address-dependent sequences (calls to host code) pessimistically
     /// while it is nil.
-    public private(set) var imageAddress: UInt?
+    public internal(set) var imageAddress: UInt?
     /// The largest image size this pass may produce once `imageAddress` is
     /// known (the allocation); backends use it to decide reachability for the
     /// whole image at once.
-    public private(set) var imageCapacity: Int = 0
+    public internal(set) var imageCapacity: Int = 0
     /// Number of instruction slots of the program.
     public let instructionCount: Int
     /// Number of functions.
     public let functionCount: Int
     /// Whether this pass pads shrunk code back to its previous size.
-    public private(set) var padding = false
+    public internal(set) var padding = false
     /// Passes run so far, this one included.
-    public private(set) var pass = 0
+    public internal(set) var pass = 0
 
-    private var current: [Int32]
-    private var previous: [Int32]
-    private var hasPrevious = false
-    private var labelCount: Int32
-    private let fixedLabelCount: Int32
-    private var fixups: [Fixup<Kind>] = []
-    private var siteCount: Int32 = 0
-    private var forcedLong: [Bool] = []
-    private var flipped = false
-    private var lastBound: Int32 = -1
-    private let padder: (CodeBuffer, Int) -> Void
+    @usableFromInline var current: [Int32]
+    @usableFromInline var previous: [Int32]
+    @usableFromInline var hasPrevious = false
+    @usableFromInline var labelCount: Int32
+    @usableFromInline let fixedLabelCount: Int32
+    @usableFromInline var fixups: [Fixup<Kind>] = []
+    @usableFromInline var siteCount: Int32 = 0
+    @usableFromInline var forcedLong: [Bool] = []
+    @usableFromInline var flipped = false
+    @usableFromInline var lastBound: Int32 = -1
+    @usableFromInline let padder: (CodeBuffer, Int) -> Void
 
     /// - Parameter padder: emits `n` bytes of no-op instructions (padding passes).
     public init(instructionCount: Int, functionCount: Int, capacityHint: Int,
@@ -56,20 +56,20 @@ public final class JITAssembler<Kind: BranchKind> {
     // MARK: Labels
 
     /// The label of instruction slot `pc` (`instructionCount` is the end of the body).
-    @inline(__always)
+    @inlinable @inline(__always)
     public func instruction(_ pc: Int) -> Label { Label(id: Int32(pc)) }
 
     /// The label of function `index`'s entry (its prologue).
-    @inline(__always)
+    @inlinable @inline(__always)
     public func function(_ index: Int) -> Label { Label(id: Int32(instructionCount + 1 + index)) }
 
     /// The label of function `index`'s epilogue.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func epilogue(_ index: Int) -> Label { Label(id: Int32(instructionCount + 1 + functionCount + index)) }
 
     /// A new label; passes make their labels in the same order, so the n-th
     /// label of a pass is the same place in every pass.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func makeLabel() -> Label {
         let id = labelCount
         labelCount += 1
@@ -82,7 +82,7 @@ public final class JITAssembler<Kind: BranchKind> {
     /// Places `label` at the current position. In padding passes the code
     /// since the previous label is first padded to its length in the previous
     /// pass, so shrinking code can no longer move anything.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func bind(_ label: Label) {
         let id = Int(label.id)
         if padding, lastBound >= 0, hasPrevious, id < previous.count, previous[id] >= 0,
@@ -105,7 +105,7 @@ public final class JITAssembler<Kind: BranchKind> {
     /// measured from its end, would need to reach `label`: exact when the
     /// label is already placed in this pass, estimated from the previous pass
     /// otherwise, nil when nothing is known yet (then use the long form).
-    @inline(__always)
+    @inlinable @inline(__always)
     public func estimatedDisplacement(to label: Label, length: Int) -> Int? {
         let id = Int(label.id)
         let end = code.count + length
@@ -122,7 +122,7 @@ public final class JITAssembler<Kind: BranchKind> {
     /// short one: the estimate must fit, and the site must not have been
     /// caught out by a short form before. Returns the site number to pass to
     /// `addFixup` (for both forms).
-    @inline(__always)
+    @inlinable @inline(__always)
     public func chooseShort(to label: Label, shortLength: Int, short: Kind) -> (useShort: Bool, site: Int32) {
         let site = siteCount
         siteCount += 1
@@ -134,13 +134,14 @@ public final class JITAssembler<Kind: BranchKind> {
 
     /// Records that the field at `field` must hold the displacement from
     /// `anchor` to `label`, in the encoding of `kind`.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func addFixup(_ label: Label, kind: Kind, field: Int, anchor: Int, site: Int32 = -1) {
         fixups.append(Fixup(field: Int32(field), anchor: Int32(anchor), label: label.id, kind: kind, site: site))
     }
 
     // MARK: Driver interface
 
+    @usableFromInline
     func beginPass(address: UInt?, capacity: Int, padding: Bool) {
         pass += 1
         imageAddress = address
@@ -179,6 +180,7 @@ public final class JITAssembler<Kind: BranchKind> {
 
     /// Whether this pass placed every label where the previous one did and
     /// no branch changed its form: the layout has converged.
+    @usableFromInline
     func converged() -> Bool {
         guard hasPrevious, !flipped, Int(labelCount) <= previous.count else { return false }
         for i in 0..<Int(labelCount) where current[i] != previous[i] { return false }
@@ -186,6 +188,7 @@ public final class JITAssembler<Kind: BranchKind> {
     }
 
     /// Keeps this pass's positions as the estimates for the next.
+    @usableFromInline
     func finishPass() {
         if previous.count < current.count {
             previous.append(contentsOf: repeatElement(-1, count: current.count - previous.count))
@@ -196,6 +199,7 @@ public final class JITAssembler<Kind: BranchKind> {
     }
 
     /// Positions of the instruction, function-entry and epilogue labels of this pass.
+    @usableFromInline
     func layout() -> (instructions: [Int32], functions: [Int32], epilogues: [Int32]) {
         let n = instructionCount + 1, f = functionCount
         return (Array(current[0..<n]), Array(current[n..<n + f]), Array(current[n + f..<n + 2 * f]))

@@ -25,6 +25,12 @@ public struct JITFunctionInfo: Sendable, Hashable {
     public let end: Int
 
     public var isEntry: Bool { index == 0 }
+
+    public init(index: Int, entry: Int, end: Int) {
+        self.index = index
+        self.entry = entry
+        self.end = end
+    }
 }
 
 /// What the calls of an image resolved to, counted in the writing pass.

@@ -23,10 +23,14 @@ public enum ImagePlacement {
 ///    the one whose layout matches the pass before it label for label and to
 ///    the byte in size: that agreement is checked, not assumed.
 /// 4. The bytes are copied into place.
+///
+/// Code without address-dependent sequences is the same at every address,
+/// so its converged sizing pass is the writing pass and step 3 is skipped.
 public enum JITDriver {
     public static let maxPasses = 20
     public static let paddingFromPass = 15
 
+    @inlinable
     public static func compile<B: JITBackend>(_ program: Program, backend: inout B,
                                               placement: ImagePlacement) throws(JITError) -> (JITImage, CodeAllocation?) {
         let entries = program.functionEntries
@@ -81,6 +85,18 @@ public enum JITDriver {
                 let stable = asm.converged()
                 asm.finishPass()
                 guard stable else { continue }
+                // Code with no address-dependent sequence (no calls into the
+                // host) is position-independent: the converged pass is final.
+                let positionIndependent = backend.statistics.directCalls + backend.statistics.indirectCalls == 0
+                if address == nil, let memory, positionIndependent {
+                    do throws(CodeMemoryError) {
+                        allocation = try memory.allocate(size: asm.code.count, alignment: 16)
+                    } catch {
+                        throw JITError.memory(error)
+                    }
+                    address = allocation!.address
+                    break
+                }
                 if address == nil, let memory {
                     capacity = asm.code.count
                     do throws(CodeMemoryError) {

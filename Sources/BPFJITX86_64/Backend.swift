@@ -252,6 +252,7 @@ public struct X86_64Backend: JITBackend {
         e.store(.qword, Memory(context, layout.status), .r10)   /* mov [r12+status], r10 */
         asm.bind(errorExitLabel)
         e.load(.qword, .rsp, Memory(context, layout.exitStack)) /* mov rsp, [r12+exitStack]: unwind */
+        e.lea(.rbp, Memory(.rsp, Int32(frame.entryFrameBytes)))  /* lea rbp, [rsp + frame]: r10 of frame 0 */
         e.jmp(entryIsCallTarget ? entryReturnLabel : asm.epilogue(0)) /* jmp entry epilogue */
         if hasCheckedAccesses { emitCheckRoutine(e) }
     }

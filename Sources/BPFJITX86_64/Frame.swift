@@ -29,7 +29,8 @@ import BPFRuntime
 /// prologue saves only the r6–r9 homes it writes (BPF's callee-saved
 /// registers). rsp is 16-byte aligned in every function body, as the SysV
 /// ABI wants at calls into the host. An error anywhere unwinds in one step:
-/// rsp = context.exitStack, then the entry epilogue.
+/// rsp = context.exitStack, rbp = rsp + `entryFrameBytes`, then the entry
+/// epilogue.
 struct FrameLayout {
     /// BPF stack bytes reserved (0, 512 or 8 × 512).
     let stackSize: Int
@@ -40,6 +41,10 @@ struct FrameLayout {
     /// Per function: the r6–r9 homes it writes, in push order, and whether it pads.
     let functionSaves: [[GPR]]
     let functionPads: [Bool]
+
+    /// Bytes from rsp after the entry prologue up to rbp (frame 0's r10):
+    /// how the error exit finds rbp again from any depth.
+    var entryFrameBytes: Int { stackSize + 8 + 8 * entrySaves.count + (entryPad ? 8 : 0) }
 }
 
 extension X86_64Backend {

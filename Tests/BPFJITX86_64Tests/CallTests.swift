@@ -123,6 +123,37 @@ import Testing
         #expect(both.jit == .value(1005 + 30 + 100) && both.jit == both.interpreter, "\(both)")
     }
 
+    /// Errors deep in local calls unwind every frame and leave the host intact.
+    @Test func errorsInsideLocalCallsUnwind() throws {
+        // f recurses r1 times, then reads out of bounds / calls a failing helper / runs forever.
+        for stop in [Instruction.load(.double, dst: .r0, src: .r2, offset: 4096),
+                     .call(.helper(2)), .jump(offset: -1)] {
+            let program: [Instruction] = [
+                .mov64(.r6, 1), .mov64(.r7, 2), .call(.local(offset: 2)),
+                .alu(.w64, .add, dst: .r0, .register(.r6)), .exit,
+                // f at 5
+                .branch(.w64, .eq, dst: .r1, .immediate(0), offset: 4),
+                .alu(.w64, .sub, dst: .r1, .immediate(1)), .mov64(.r6, 99),
+                .call(.local(offset: -4)), .exit,
+                stop, .exit,
+            ]
+            for depth: UInt64 in [0, 3, 6] {
+                let jitProgram = try jit(program, helpers: [Self.fail], limit: 10_000)
+                let memory = GuestMemory(count: 64)
+                let input = RunInput(r1: depth, r2: memory.address, regions: MemoryRegions([memory.region(.input)]))
+                for _ in 0..<3 {
+                    #expect(throws: ExecutionError.self) { try jitProgram.run(input) }
+                }
+                let both = bothEngines(program, helpers: [Self.fail], limit: 10_000)
+                if case .failure(let jitError) = both.jit, case .failure(let reference) = both.interpreter {
+                    #expect(jitError.pc == reference.pc)
+                } else {
+                    Issue.record("\(both)")
+                }
+            }
+        }
+    }
+
     @Test func kfuncAndUnresolvedLoadsStopLikeTheInterpreter() {
         let kfunc = bothEngines([.mov64(.r0, 1), .call(.kfunc(btfID: 12)), .exit])
         #expect(kfunc.jit == kfunc.interpreter)
