@@ -8,36 +8,45 @@
 /// placed in this pass, taken from the previous pass otherwise). A short form
 /// that turns out not to reach is remembered and forced long in later passes,
 /// so each site changes its mind at most once and the passes converge.
+///
+/// The mutable state lives behind a pointer (`State`), not in stored
+/// properties: the hot paths (`bind`, `chooseShort`, `addFixup`) then pay
+/// no dynamic exclusivity check per call.
 public final class JITAssembler<Kind: BranchKind> {
+    @usableFromInline
+    struct State {
+        @usableFromInline var imageAddress: UInt?
+        @usableFromInline var imageCapacity = 0
+        @usableFromInline var padding = false
+        @usableFromInline var pass = 0
+        /// Label positions in this pass and the previous one (-1: not placed).
+        @usableFromInline var current: [Int32]
+        @usableFromInline var previous: [Int32]
+        @usableFromInline var hasPrevious = false
+        @usableFromInline var labelCount: Int32
+        @usableFromInline var fixups: [Fixup<Kind>] = []
+        @usableFromInline var siteCount: Int32 = 0
+        /// Sites caught out by a short form: long from now on.
+        @usableFromInline var forcedLong: [Bool] = []
+        @usableFromInline var flipped = false
+        @usableFromInline var lastBound: Int32 = -1
+
+        @usableFromInline
+        init(labels: Int) {
+            current = [Int32](repeating: -1, count: labels)
+            previous = current
+            labelCount = Int32(labels)
+        }
+    }
+
     /// The bytes of this pass.
     public let code: CodeBuffer
-    /// Where the image will run; nil while sizing before allocation. Backends
-    /// size address-dependent sequences (calls to host code) pessimistically
-    /// while it is nil.
-    public internal(set) var imageAddress: UInt?
-    /// The largest image size this pass may produce once `imageAddress` is
-    /// known (the allocation); backends use it to decide reachability for the
-    /// whole image at once.
-    public internal(set) var imageCapacity: Int = 0
     /// Number of instruction slots of the program.
     public let instructionCount: Int
     /// Number of functions.
     public let functionCount: Int
-    /// Whether this pass pads shrunk code back to its previous size.
-    public internal(set) var padding = false
-    /// Passes run so far, this one included.
-    public internal(set) var pass = 0
-
-    @usableFromInline var current: [Int32]
-    @usableFromInline var previous: [Int32]
-    @usableFromInline var hasPrevious = false
-    @usableFromInline var labelCount: Int32
     @usableFromInline let fixedLabelCount: Int32
-    @usableFromInline var fixups: [Fixup<Kind>] = []
-    @usableFromInline var siteCount: Int32 = 0
-    @usableFromInline var forcedLong: [Bool] = []
-    @usableFromInline var flipped = false
-    @usableFromInline var lastBound: Int32 = -1
+    @usableFromInline let state: UnsafeMutablePointer<State>
     @usableFromInline let padder: (CodeBuffer, Int) -> Void
 
     /// - Parameter padder: emits `n` bytes of no-op instructions (padding passes).
@@ -46,12 +55,31 @@ public final class JITAssembler<Kind: BranchKind> {
         self.instructionCount = instructionCount
         self.functionCount = functionCount
         fixedLabelCount = Int32(instructionCount + 1 + 2 * functionCount)
-        labelCount = fixedLabelCount
-        current = [Int32](repeating: -1, count: Int(fixedLabelCount) + 64)
-        previous = current
+        state = .allocate(capacity: 1)
+        state.initialize(to: State(labels: Int(fixedLabelCount)))
+        state.pointee.current.append(contentsOf: repeatElement(-1, count: 64))
+        state.pointee.previous = state.pointee.current
         code = CodeBuffer(capacity: capacityHint)
         self.padder = padder
     }
+
+    deinit {
+        state.deinitialize(count: 1)
+        state.deallocate()
+    }
+
+    /// Where the image will run; nil while sizing before allocation. Backends
+    /// size address-dependent sequences (calls to host code) pessimistically
+    /// while it is nil.
+    @inlinable public var imageAddress: UInt? { state.pointee.imageAddress }
+    /// The largest image size this pass may produce once `imageAddress` is
+    /// known (the allocation); backends use it to decide reachability for the
+    /// whole image at once.
+    @inlinable public var imageCapacity: Int { state.pointee.imageCapacity }
+    /// Whether this pass pads shrunk code back to its previous size.
+    public var padding: Bool { state.pointee.padding }
+    /// Passes run so far, this one included.
+    public var pass: Int { state.pointee.pass }
 
     // MARK: Labels
 
@@ -71,10 +99,11 @@ public final class JITAssembler<Kind: BranchKind> {
     /// label of a pass is the same place in every pass.
     @inlinable @inline(__always)
     public func makeLabel() -> Label {
-        let id = labelCount
-        labelCount += 1
-        if Int(labelCount) > current.count {
-            current.append(contentsOf: repeatElement(-1, count: current.count))
+        let s = state
+        let id = s.pointee.labelCount
+        s.pointee.labelCount += 1
+        if Int(id) >= s.pointee.current.count {
+            s.pointee.current.append(contentsOf: repeatElement(-1, count: s.pointee.current.count))
         }
         return Label(id: id)
     }
@@ -84,20 +113,27 @@ public final class JITAssembler<Kind: BranchKind> {
     /// pass, so shrinking code can no longer move anything.
     @inlinable @inline(__always)
     public func bind(_ label: Label) {
+        let s = state
         let id = Int(label.id)
-        if padding, lastBound >= 0, hasPrevious, id < previous.count, previous[id] >= 0,
-           previous[Int(lastBound)] >= 0 {
-            let previousLength = Int(previous[id] - previous[Int(lastBound)])
-            let currentLength = code.count - Int(current[Int(lastBound)])
-            if currentLength < previousLength { padder(code, previousLength - currentLength) }
-        }
-        current[id] = Int32(code.count)
-        lastBound = label.id
+        if s.pointee.padding { padBeforeBinding(id) }
+        s.pointee.current[id] = Int32(code.count)
+        s.pointee.lastBound = label.id
+    }
+
+    @usableFromInline
+    func padBeforeBinding(_ id: Int) {
+        let s = state
+        let last = Int(s.pointee.lastBound)
+        guard last >= 0, s.pointee.hasPrevious, id < s.pointee.previous.count,
+              s.pointee.previous[id] >= 0, s.pointee.previous[last] >= 0 else { return }
+        let previousLength = Int(s.pointee.previous[id] - s.pointee.previous[last])
+        let currentLength = code.count - Int(s.pointee.current[last])
+        if currentLength < previousLength { padder(code, previousLength - currentLength) }
     }
 
     /// The position of `label` in this pass, if already placed.
     public func position(of label: Label) -> Int? {
-        let p = current[Int(label.id)]
+        let p = state.pointee.current[Int(label.id)]
         return p >= 0 ? Int(p) : nil
     }
 
@@ -107,14 +143,16 @@ public final class JITAssembler<Kind: BranchKind> {
     /// otherwise, nil when nothing is known yet (then use the long form).
     @inlinable @inline(__always)
     public func estimatedDisplacement(to label: Label, length: Int) -> Int? {
+        let s = state
         let id = Int(label.id)
         let end = code.count + length
-        let placed = current[id]
+        let placed = s.pointee.current[id]
         if placed >= 0 { return Int(placed) - end }
-        guard hasPrevious, id < previous.count, lastBound >= 0 else { return nil }
-        let target = previous[id], anchor = previous[Int(lastBound)]
+        let last = Int(s.pointee.lastBound)
+        guard s.pointee.hasPrevious, id < s.pointee.previous.count, last >= 0 else { return nil }
+        let target = s.pointee.previous[id], anchor = s.pointee.previous[last]
         guard target >= 0, anchor >= 0 else { return nil }
-        let endThen = Int(anchor) + (end - Int(current[Int(lastBound)]))
+        let endThen = Int(anchor) + (end - Int(s.pointee.current[last]))
         return Int(target) - endThen
     }
 
@@ -124,10 +162,11 @@ public final class JITAssembler<Kind: BranchKind> {
     /// `addFixup` (for both forms).
     @inlinable @inline(__always)
     public func chooseShort(to label: Label, shortLength: Int, short: Kind) -> (useShort: Bool, site: Int32) {
-        let site = siteCount
-        siteCount += 1
-        if Int(site) >= forcedLong.count { forcedLong.append(false) }
-        if forcedLong[Int(site)] { return (false, site) }
+        let s = state
+        let site = s.pointee.siteCount
+        s.pointee.siteCount += 1
+        if Int(site) >= s.pointee.forcedLong.count { s.pointee.forcedLong.append(false) }
+        if s.pointee.forcedLong[Int(site)] { return (false, site) }
         guard let d = estimatedDisplacement(to: label, length: shortLength) else { return (false, site) }
         return (short.canEncode(d), site)
     }
@@ -136,32 +175,34 @@ public final class JITAssembler<Kind: BranchKind> {
     /// `anchor` to `label`, in the encoding of `kind`.
     @inlinable @inline(__always)
     public func addFixup(_ label: Label, kind: Kind, field: Int, anchor: Int, site: Int32 = -1) {
-        fixups.append(Fixup(field: Int32(field), anchor: Int32(anchor), label: label.id, kind: kind, site: site))
+        state.pointee.fixups.append(Fixup(field: Int32(field), anchor: Int32(anchor), label: label.id, kind: kind, site: site))
     }
 
     // MARK: Driver interface
 
     @usableFromInline
     func beginPass(address: UInt?, capacity: Int, padding: Bool) {
-        pass += 1
-        imageAddress = address
-        imageCapacity = capacity
-        self.padding = padding
+        let s = state
+        s.pointee.pass += 1
+        s.pointee.imageAddress = address
+        s.pointee.imageCapacity = capacity
+        s.pointee.padding = padding
         code.reset()
-        fixups.removeAll(keepingCapacity: true)
-        siteCount = 0
-        flipped = false
-        lastBound = -1
-        labelCount = fixedLabelCount
-        for i in current.indices { current[i] = -1 }
+        s.pointee.fixups.removeAll(keepingCapacity: true)
+        s.pointee.siteCount = 0
+        s.pointee.flipped = false
+        s.pointee.lastBound = -1
+        s.pointee.labelCount = fixedLabelCount
+        s.pointee.current.withUnsafeMutableBufferPointer { $0.update(repeating: -1) }
     }
 
     /// Fills every displacement of this pass (the driver calls it; encoder
-    /// tests too). A short form that does not
-    /// reach is forced long for the next pass; any other failure poisons.
+    /// tests too). A short form that does not reach is forced long for the
+    /// next pass; any other failure poisons.
     public func resolveFixups() {
-        for fixup in fixups {
-            let target = current[Int(fixup.label)]
+        let s = state
+        for fixup in s.pointee.fixups {
+            let target = s.pointee.current[Int(fixup.label)]
             guard target >= 0 else {
                 code.poison("branch to a label that was never placed (\(fixup.label))")
                 continue
@@ -169,9 +210,9 @@ public final class JITAssembler<Kind: BranchKind> {
             let displacement = Int(target) - Int(fixup.anchor)
             if fixup.kind.canEncode(displacement) {
                 fixup.kind.patch(code, field: Int(fixup.field), displacement: displacement)
-            } else if fixup.site >= 0, !forcedLong[Int(fixup.site)] {
-                forcedLong[Int(fixup.site)] = true
-                flipped = true
+            } else if fixup.site >= 0, !s.pointee.forcedLong[Int(fixup.site)] {
+                s.pointee.forcedLong[Int(fixup.site)] = true
+                s.pointee.flipped = true
             } else {
                 code.poison("branch displacement \(displacement) does not fit its encoding")
             }
@@ -182,26 +223,45 @@ public final class JITAssembler<Kind: BranchKind> {
     /// no branch changed its form: the layout has converged.
     @usableFromInline
     func converged() -> Bool {
-        guard hasPrevious, !flipped, Int(labelCount) <= previous.count else { return false }
-        for i in 0..<Int(labelCount) where current[i] != previous[i] { return false }
-        return true
+        let s = state
+        let count = Int(s.pointee.labelCount)
+        guard s.pointee.hasPrevious, !s.pointee.flipped, count <= s.pointee.previous.count else { return false }
+        return s.pointee.current.withUnsafeBufferPointer { current in
+            s.pointee.previous.withUnsafeBufferPointer { previous in
+                memcmpEqual(current.baseAddress!, previous.baseAddress!, count)
+            }
+        }
     }
 
     /// Keeps this pass's positions as the estimates for the next.
     @usableFromInline
     func finishPass() {
-        if previous.count < current.count {
-            previous.append(contentsOf: repeatElement(-1, count: current.count - previous.count))
+        let s = state
+        if s.pointee.previous.count < s.pointee.current.count {
+            s.pointee.previous.append(contentsOf: repeatElement(-1, count: s.pointee.current.count - s.pointee.previous.count))
         }
-        for i in 0..<Int(labelCount) { previous[i] = current[i] }
-        for i in Int(labelCount)..<previous.count { previous[i] = -1 }
-        hasPrevious = true
+        let count = Int(s.pointee.labelCount)
+        s.pointee.current.withUnsafeBufferPointer { current in
+            s.pointee.previous.withUnsafeMutableBufferPointer { previous in
+                previous.baseAddress!.update(from: current.baseAddress!, count: count)
+                for i in count..<previous.count { previous[i] = -1 }
+            }
+        }
+        s.pointee.hasPrevious = true
     }
 
     /// Positions of the instruction, function-entry and epilogue labels of this pass.
     @usableFromInline
     func layout() -> (instructions: [Int32], functions: [Int32], epilogues: [Int32]) {
         let n = instructionCount + 1, f = functionCount
+        let current = state.pointee.current
         return (Array(current[0..<n]), Array(current[n..<n + f]), Array(current[n + f..<n + 2 * f]))
     }
+}
+
+/// Whether `count` positions are equal.
+@usableFromInline
+func memcmpEqual(_ a: UnsafePointer<Int32>, _ b: UnsafePointer<Int32>, _ count: Int) -> Bool {
+    for i in 0..<count where a[i] != b[i] { return false }
+    return true
 }

@@ -39,9 +39,13 @@ public enum X86Branch: BranchKind {
 /// Emits x86-64 instructions, one method per instruction form, named like
 /// the mnemonic. This file holds the prefix/REX/ModRM machinery; the forms
 /// are in the `Encoder+…` extensions by category.
+///
+/// It holds its assembler unretained: encoders are made per instruction
+/// while the driver keeps the assembler alive, and reference counting here
+/// would cost more than the encoding itself.
 public struct X86Encoder {
-    public let asm: JITAssembler<X86Branch>
-    public let code: CodeBuffer
+    public unowned(unsafe) let asm: JITAssembler<X86Branch>
+    public unowned(unsafe) let code: CodeBuffer
 
     public init(_ asm: JITAssembler<X86Branch>) {
         self.asm = asm
