@@ -34,6 +34,9 @@ public final class CodeBuffer {
         storage.deallocate()
     }
 
+    /// A non-owning view for encoders (no reference counting per byte).
+    @inlinable public var view: CodeView { CodeView(storage: storage) }
+
     /// Bytes emitted so far in this pass; the offset of the next byte.
     @inlinable public var count: Int { storage.pointee.used }
 
@@ -46,11 +49,48 @@ public final class CodeBuffer {
         storage.pointee.poisoned = nil
     }
 
-    /// Makes room for `extra` more bytes without a reallocation later.
-    @inlinable
-    public func reserve(_ extra: Int) {
-        if storage.pointee.used + extra > storage.pointee.capacity { grow(to: storage.pointee.used + extra) }
+    /// Appends one byte.
+    @inlinable public func byte(_ value: UInt8) { view.byte(value) }
+    /// Appends two bytes.
+    @inlinable public func bytes(_ b0: UInt8, _ b1: UInt8) { view.bytes(b0, b1) }
+    /// Appends a 32-bit value, little-endian.
+    @inlinable public func uint32(_ value: UInt32) { view.uint32(value) }
+    /// Overwrites `value` at `offset` in `size` bytes, little-endian.
+    @inlinable public func patch(at offset: Int, value: UInt64, size: Int) { view.patch(at: offset, value: value, size: size) }
+    /// Records that an operand could not be encoded. The first reason wins.
+    public func poison(_ reason: @autoclosure () -> String) { view.poison(reason()) }
+
+    /// The byte at `offset` (tests, dumps).
+    public subscript(offset: Int) -> UInt8 {
+        precondition(offset >= 0 && offset < count, "offset outside the emitted code")
+        return storage.pointee.base[offset]
     }
+
+    /// Reads `size` bytes at `offset` as a little-endian value (fixed-width
+    /// backends merge a displacement into an instruction word).
+    public func read(at offset: Int, size: Int) -> UInt64 {
+        precondition(offset >= 0 && offset + size <= count, "read outside the emitted code")
+        var value: UInt64 = 0
+        for i in 0..<size { value |= UInt64(storage.pointee.base[offset + i]) << (8 * UInt64(i)) }
+        return value
+    }
+
+    /// A copy of the emitted bytes.
+    public var bytes: [UInt8] {
+        Array(UnsafeBufferPointer(start: storage.pointee.base, count: count))
+    }
+}
+
+/// A non-owning view of a `CodeBuffer`, what encoders write through: a
+/// pointer to the buffer's state, so emitting costs no retain or release.
+/// Valid while the buffer lives (the driver keeps it for the whole compile).
+public struct CodeView {
+    @usableFromInline let storage: UnsafeMutablePointer<CodeBuffer.Storage>
+
+    @inlinable init(storage: UnsafeMutablePointer<CodeBuffer.Storage>) { self.storage = storage }
+
+    /// Bytes emitted so far in this pass; the offset of the next byte.
+    @inlinable public var count: Int { storage.pointee.used }
 
     @usableFromInline @inline(never)
     func grow(to needed: Int) {
@@ -75,9 +115,7 @@ public final class CodeBuffer {
 
     /// Appends one byte.
     @inlinable @inline(__always)
-    public func byte(_ value: UInt8) {
-        claim(1).pointee = value
-    }
+    public func byte(_ value: UInt8) { claim(1).pointee = value }
 
     /// Appends two bytes.
     @inlinable @inline(__always)
@@ -118,12 +156,6 @@ public final class CodeBuffer {
         UnsafeMutableRawPointer(claim(8)).storeBytes(of: value.littleEndian, as: UInt64.self)
     }
 
-    /// The byte at `offset` (tests, dumps).
-    public subscript(offset: Int) -> UInt8 {
-        precondition(offset >= 0 && offset < count, "offset outside the emitted code")
-        return storage.pointee.base[offset]
-    }
-
     /// Overwrites `value` at `offset`, little-endian, in `size` bytes (1, 2, 4 or 8):
     /// how fixups fill in displacements once labels are placed.
     @inlinable @inline(__always)
@@ -138,22 +170,8 @@ public final class CodeBuffer {
         }
     }
 
-    /// Reads `size` bytes at `offset` as a little-endian value (fixed-width
-    /// backends merge a displacement into an instruction word).
-    public func read(at offset: Int, size: Int) -> UInt64 {
-        precondition(offset >= 0 && offset + size <= count, "read outside the emitted code")
-        var value: UInt64 = 0
-        for i in 0..<size { value |= UInt64(storage.pointee.base[offset + i]) << (8 * UInt64(i)) }
-        return value
-    }
-
     /// Records that an operand could not be encoded. The first reason wins.
     public func poison(_ reason: @autoclosure () -> String) {
         if storage.pointee.poisoned == nil { storage.pointee.poisoned = reason() }
-    }
-
-    /// A copy of the emitted bytes.
-    public var bytes: [UInt8] {
-        Array(UnsafeBufferPointer(start: storage.pointee.base, count: count))
     }
 }

@@ -4,10 +4,15 @@
 /// Branch displacements are always resolved against the positions of the
 /// pass that emitted them, so every pass's bytes are self-consistent. What
 /// varies between passes is only the *choice* of branch form, which a
-/// backend makes from `estimatedDisplacement` (exact for labels already
-/// placed in this pass, taken from the previous pass otherwise). A short form
-/// that turns out not to reach is remembered and forced long in later passes,
-/// so each site changes its mind at most once and the passes converge.
+/// backend makes with `chooseShort`: exact for labels already placed in this
+/// pass, from the previous pass's positions otherwise, and optimistic (short)
+/// when nothing is known yet. A short form that turns out not to reach is
+/// remembered and forced long in later passes. Sites only ever go from short
+/// to long, so positions only grow, an estimate that says "too far" stays
+/// true, and the passes converge on the smallest layout in a few passes
+/// (relaxation from below, as assemblers do). Past the pass bound
+/// (`padding`), unknown distances are taken as long and shrunk code is
+/// padded, so that the layout must settle.
 ///
 /// The mutable state lives behind a pointer (`State`), not in stored
 /// properties: the hot paths (`bind`, `chooseShort`, `addFixup`) then pay
@@ -81,43 +86,26 @@ public final class JITAssembler<Kind: BranchKind> {
     /// Passes run so far, this one included.
     public var pass: Int { state.pointee.pass }
 
-    // MARK: Labels
+    /// A non-owning view for backends: the same operations without
+    /// reference counting on every call.
+    @inlinable public var emitter: JITEmitter<Kind> { JITEmitter(self) }
 
-    /// The label of instruction slot `pc` (`instructionCount` is the end of the body).
-    @inlinable @inline(__always)
-    public func instruction(_ pc: Int) -> Label { Label(id: Int32(pc)) }
+    // MARK: Labels (forwarded to the emitter, for drivers and tests)
 
-    /// The label of function `index`'s entry (its prologue).
-    @inlinable @inline(__always)
-    public func function(_ index: Int) -> Label { Label(id: Int32(instructionCount + 1 + index)) }
-
-    /// The label of function `index`'s epilogue.
-    @inlinable @inline(__always)
-    public func epilogue(_ index: Int) -> Label { Label(id: Int32(instructionCount + 1 + functionCount + index)) }
-
-    /// A new label; passes make their labels in the same order, so the n-th
-    /// label of a pass is the same place in every pass.
-    @inlinable @inline(__always)
-    public func makeLabel() -> Label {
-        let s = state
-        let id = s.pointee.labelCount
-        s.pointee.labelCount += 1
-        if Int(id) >= s.pointee.current.count {
-            s.pointee.current.append(contentsOf: repeatElement(-1, count: s.pointee.current.count))
-        }
-        return Label(id: id)
+    @inlinable public func instruction(_ pc: Int) -> Label { emitter.instruction(pc) }
+    @inlinable public func function(_ index: Int) -> Label { emitter.function(index) }
+    @inlinable public func epilogue(_ index: Int) -> Label { emitter.epilogue(index) }
+    @inlinable public func makeLabel() -> Label { emitter.makeLabel() }
+    @inlinable public func bind(_ label: Label) { emitter.bind(label) }
+    public func position(of label: Label) -> Int? { emitter.position(of: label) }
+    @inlinable public func estimatedDisplacement(to label: Label, length: Int) -> Int? {
+        emitter.estimatedDisplacement(to: label, length: length)
     }
-
-    /// Places `label` at the current position. In padding passes the code
-    /// since the previous label is first padded to its length in the previous
-    /// pass, so shrinking code can no longer move anything.
-    @inlinable @inline(__always)
-    public func bind(_ label: Label) {
-        let s = state
-        let id = Int(label.id)
-        if s.pointee.padding { padBeforeBinding(id) }
-        s.pointee.current[id] = Int32(code.count)
-        s.pointee.lastBound = label.id
+    @inlinable public func chooseShort(to label: Label, shortLength: Int, short: Kind) -> (useShort: Bool, site: Int32) {
+        emitter.chooseShort(to: label, shortLength: shortLength, short: short)
+    }
+    @inlinable public func addFixup(_ label: Label, kind: Kind, field: Int, anchor: Int, site: Int32 = -1) {
+        emitter.addFixup(label, kind: kind, field: field, anchor: anchor, site: site)
     }
 
     @usableFromInline
@@ -129,53 +117,6 @@ public final class JITAssembler<Kind: BranchKind> {
         let previousLength = Int(s.pointee.previous[id] - s.pointee.previous[last])
         let currentLength = code.count - Int(s.pointee.current[last])
         if currentLength < previousLength { padder(code, previousLength - currentLength) }
-    }
-
-    /// The position of `label` in this pass, if already placed.
-    public func position(of label: Label) -> Int? {
-        let p = state.pointee.current[Int(label.id)]
-        return p >= 0 ? Int(p) : nil
-    }
-
-    /// The displacement a branch starting here, `length` bytes long and
-    /// measured from its end, would need to reach `label`: exact when the
-    /// label is already placed in this pass, estimated from the previous pass
-    /// otherwise, nil when nothing is known yet (then use the long form).
-    @inlinable @inline(__always)
-    public func estimatedDisplacement(to label: Label, length: Int) -> Int? {
-        let s = state
-        let id = Int(label.id)
-        let end = code.count + length
-        let placed = s.pointee.current[id]
-        if placed >= 0 { return Int(placed) - end }
-        let last = Int(s.pointee.lastBound)
-        guard s.pointee.hasPrevious, id < s.pointee.previous.count, last >= 0 else { return nil }
-        let target = s.pointee.previous[id], anchor = s.pointee.previous[last]
-        guard target >= 0, anchor >= 0 else { return nil }
-        let endThen = Int(anchor) + (end - Int(s.pointee.current[last]))
-        return Int(target) - endThen
-    }
-
-    /// Decides whether a branch site with a short and a long form may use the
-    /// short one: the estimate must fit, and the site must not have been
-    /// caught out by a short form before. Returns the site number to pass to
-    /// `addFixup` (for both forms).
-    @inlinable @inline(__always)
-    public func chooseShort(to label: Label, shortLength: Int, short: Kind) -> (useShort: Bool, site: Int32) {
-        let s = state
-        let site = s.pointee.siteCount
-        s.pointee.siteCount += 1
-        if Int(site) >= s.pointee.forcedLong.count { s.pointee.forcedLong.append(false) }
-        if s.pointee.forcedLong[Int(site)] { return (false, site) }
-        guard let d = estimatedDisplacement(to: label, length: shortLength) else { return (false, site) }
-        return (short.canEncode(d), site)
-    }
-
-    /// Records that the field at `field` must hold the displacement from
-    /// `anchor` to `label`, in the encoding of `kind`.
-    @inlinable @inline(__always)
-    public func addFixup(_ label: Label, kind: Kind, field: Int, anchor: Int, site: Int32 = -1) {
-        state.pointee.fixups.append(Fixup(field: Int32(field), anchor: Int32(anchor), label: label.id, kind: kind, site: site))
     }
 
     // MARK: Driver interface
@@ -264,4 +205,118 @@ public final class JITAssembler<Kind: BranchKind> {
 func memcmpEqual(_ a: UnsafePointer<Int32>, _ b: UnsafePointer<Int32>, _ count: Int) -> Bool {
     for i in 0..<count where a[i] != b[i] { return false }
     return true
+}
+
+/// What a backend emits through: a non-owning view of a `JITAssembler`
+/// (its state pointer and code view), so that the per-instruction work of a
+/// pass costs no reference counting. Valid while the assembler lives.
+public struct JITEmitter<Kind: BranchKind> {
+    @usableFromInline let state: UnsafeMutablePointer<JITAssembler<Kind>.State>
+    /// The bytes of this pass.
+    public let code: CodeView
+    @usableFromInline let instructionCount: Int
+    @usableFromInline let functionCount: Int
+    @usableFromInline let owner: Unmanaged<JITAssembler<Kind>>
+
+    @inlinable
+    public init(_ assembler: JITAssembler<Kind>) {
+        state = assembler.state
+        code = assembler.code.view
+        instructionCount = assembler.instructionCount
+        functionCount = assembler.functionCount
+        owner = Unmanaged.passUnretained(assembler)
+    }
+
+    /// Where the image will run; nil while sizing before allocation.
+    @inlinable public var imageAddress: UInt? { state.pointee.imageAddress }
+    /// The room allocated for the image, once known.
+    @inlinable public var imageCapacity: Int { state.pointee.imageCapacity }
+
+
+    /// The label of instruction slot `pc` (`instructionCount` is the end of the body).
+    @inlinable @inline(__always)
+    public func instruction(_ pc: Int) -> Label { Label(id: Int32(pc)) }
+
+    /// The label of function `index`'s entry (its prologue).
+    @inlinable @inline(__always)
+    public func function(_ index: Int) -> Label { Label(id: Int32(instructionCount + 1 + index)) }
+
+    /// The label of function `index`'s epilogue.
+    @inlinable @inline(__always)
+    public func epilogue(_ index: Int) -> Label { Label(id: Int32(instructionCount + 1 + functionCount + index)) }
+
+    /// A new label; passes make their labels in the same order, so the n-th
+    /// label of a pass is the same place in every pass.
+    @inlinable @inline(__always)
+    public func makeLabel() -> Label {
+        let s = state
+        let id = s.pointee.labelCount
+        s.pointee.labelCount += 1
+        if Int(id) >= s.pointee.current.count {
+            s.pointee.current.append(contentsOf: repeatElement(-1, count: s.pointee.current.count))
+        }
+        return Label(id: id)
+    }
+
+    /// Places `label` at the current position. In padding passes the code
+    /// since the previous label is first padded to its length in the previous
+    /// pass, so shrinking code can no longer move anything.
+    @inlinable @inline(__always)
+    public func bind(_ label: Label) {
+        let s = state
+        let id = Int(label.id)
+        if s.pointee.padding { owner._withUnsafeGuaranteedRef { $0.padBeforeBinding(id) } }
+        s.pointee.current[id] = Int32(code.count)
+        s.pointee.lastBound = label.id
+    }
+
+    /// The position of `label` in this pass, if already placed.
+    public func position(of label: Label) -> Int? {
+        let p = state.pointee.current[Int(label.id)]
+        return p >= 0 ? Int(p) : nil
+    }
+
+    /// The displacement a branch starting here, `length` bytes long and
+    /// measured from its end, would need to reach `label`: exact when the
+    /// label is already placed in this pass, estimated from the previous pass
+    /// otherwise, nil when nothing is known yet (then use the long form).
+    @inlinable @inline(__always)
+    public func estimatedDisplacement(to label: Label, length: Int) -> Int? {
+        let s = state
+        let id = Int(label.id)
+        let end = code.count + length
+        let placed = s.pointee.current[id]
+        if placed >= 0 { return Int(placed) - end }
+        let last = Int(s.pointee.lastBound)
+        guard s.pointee.hasPrevious, id < s.pointee.previous.count, last >= 0 else { return nil }
+        let target = s.pointee.previous[id], anchor = s.pointee.previous[last]
+        guard target >= 0, anchor >= 0 else { return nil }
+        let endThen = Int(anchor) + (end - Int(s.pointee.current[last]))
+        return Int(target) - endThen
+    }
+
+    /// Decides whether a branch site with a short and a long form may use the
+    /// short one: the estimate must fit, and the site must not have been
+    /// caught out by a short form before. Returns the site number to pass to
+    /// `addFixup` (for both forms).
+    @inlinable @inline(__always)
+    public func chooseShort(to label: Label, shortLength: Int, short: Kind) -> (useShort: Bool, site: Int32) {
+        let s = state
+        let site = s.pointee.siteCount
+        s.pointee.siteCount += 1
+        if Int(site) >= s.pointee.forcedLong.count { s.pointee.forcedLong.append(false) }
+        if s.pointee.forcedLong[Int(site)] { return (false, site) }
+        // Unknown distance: optimistic while the pass bound allows, so that
+        // the layout grows from the smallest one (see the type's comment).
+        guard let d = estimatedDisplacement(to: label, length: shortLength) else { return (!s.pointee.padding, site) }
+        return (short.canEncode(d), site)
+    }
+
+    /// Records that the field at `field` must hold the displacement from
+    /// `anchor` to `label`, in the encoding of `kind`.
+    @inlinable @inline(__always)
+    public func addFixup(_ label: Label, kind: Kind, field: Int, anchor: Int, site: Int32 = -1) {
+        state.pointee.fixups.append(Fixup(field: Int32(field), anchor: Int32(anchor), label: label.id, kind: kind, site: site))
+    }
+
 }

@@ -11,11 +11,13 @@ public enum ImagePlacement {
 /// The pass driver shared by every backend.
 ///
 /// 1. Sizing passes with the image address unknown: address-dependent
-///    sequences take their longest form, branches start long and shrink as
-///    estimates allow, until a pass places every label where the one before
-///    did. After `paddingFromPass` passes, code that shrank is padded back to
-///    its previous length so that the layout must converge (the kernel pads
-///    after pass 15 of 20); more than `maxPasses` is an error.
+///    sequences take their longest form, branches start short and grow
+///    where they must (see `JITAssembler`), until a pass places every label
+///    where the one before did and no branch changed its form. After
+///    `paddingFromPass` passes, unknown distances are taken as long and code
+///    that shrank is padded back to its previous length, so that the layout
+///    must converge (the kernel pads after pass 15 of 20); more than
+///    `maxPasses` is an error.
 /// 2. Allocation: the converged size is reserved in executable memory, which
 ///    fixes the final address.
 /// 3. Passes at the real address, where backends pick direct calls that now
@@ -67,7 +69,7 @@ public enum JITDriver {
                     while pc < function.end {
                         asm.bind(asm.instruction(pc))
                         let instruction = instructions[pc]
-                        if instruction == .immediate64Tail {
+                        if case .immediate64Tail = instruction {
                             pc += 1
                             continue
                         }

@@ -12,6 +12,9 @@ import BPFISA
 import BPFJIT
 import BPFJITX86_64
 import BPFRuntime
+#if canImport(Glibc)
+import Glibc
+#endif
 
 let clock = ContinuousClock()
 
@@ -34,8 +37,11 @@ func format(_ value: Double, _ digits: Int = 1) -> String {
     return "\(rounded)"
 }
 
-/// A deterministic program of `count` slots mixing ALU operations, stack
-/// loads and stores, short forward branches and a few loops.
+/// A deterministic program of `count` slots with the instruction mix of
+/// compiled C (clang -O2 BPF output is mostly moves, adds, masks, loads,
+/// stores and branches): about 30% register ALU, 25% immediate ALU, 15%
+/// loads, 10% stores, 15% forward branches, 5% multiplication, division and
+/// shifts by a register.
 func syntheticProgram(_ count: Int) -> Program {
     var state: UInt64 = 0x9e37_79b9_7f4a_7c15
     func next() -> UInt64 {
@@ -44,25 +50,30 @@ func syntheticProgram(_ count: Int) -> Program {
     }
     let registers: [Register] = [.r0, .r1, .r2, .r3, .r4, .r5, .r6, .r7, .r8, .r9]
     var instructions: [Instruction] = registers.map { .alu(.w64, .mov, dst: $0, .immediate(Int32($0.index))) }
-    let operations: [ALUOperation] = [.add, .sub, .mul, .or, .and, .xor, .lsh, .rsh, .arsh, .mov]
+    let registerOperations: [ALUOperation] = [.add, .sub, .or, .and, .xor, .mov]
+    let immediateOperations: [ALUOperation] = [.add, .and, .lsh, .rsh, .mov]
     while instructions.count < count - 2 {
         let r = next()
         let dst = registers[Int(r % 10)], src = registers[Int(r / 10 % 10)]
-        switch r / 100 % 10 {
-        case 0, 1, 2, 3:
-            let operation = operations[Int(r / 1000 % UInt64(operations.count))]
-            instructions.append(.alu(r & 1 == 0 ? .w64 : .w32, operation, dst: dst, .register(src)))
-        case 4, 5:
-            instructions.append(.alu(.w64, operations[Int(r / 1000 % 6)], dst: dst, .immediate(Int32(truncatingIfNeeded: r >> 32) % 1000)))
-        case 6:
-            instructions.append(.store(.double, dst: .r10, offset: -8 * Int16(1 + r / 1000 % 32), src: src))
-        case 7:
-            instructions.append(.load(.double, dst: dst, src: .r10, offset: -8 * Int16(1 + r / 1000 % 32)))
-        case 8:
+        let pick = Int(r / 100 % 20)
+        let width: Width = r & (1 << 40) == 0 ? .w64 : .w32
+        switch pick {
+        case 0..<6:
+            instructions.append(.alu(width, registerOperations[Int(r / 2000 % 6)], dst: dst, .register(src)))
+        case 6..<11:
+            instructions.append(.alu(width, immediateOperations[Int(r / 2000 % 5)], dst: dst,
+                                     .immediate(Int32(truncatingIfNeeded: r >> 32) % 64)))
+        case 11..<14:
+            instructions.append(.load(.double, dst: dst, src: .r10, offset: -8 * Int16(1 + r / 2000 % 32)))
+        case 14, 15:
+            instructions.append(.store(.double, dst: .r10, offset: -8 * Int16(1 + r / 2000 % 32), src: src))
+        case 16, 17, 18:
             let room = count - 2 - instructions.count
-            instructions.append(.branch(.w64, .gt, dst: dst, .register(src), offset: Int16(min(Int(r / 1000 % 40), max(room - 1, 0)))))
+            instructions.append(.branch(width, [.eq, .ne, .gt, .sgt][Int(r / 2000 % 4)], dst: dst, .register(src),
+                                        offset: Int16(min(Int(r / 5000 % 24), max(room - 1, 0)))))
         default:
-            instructions.append(.alu(.w64, .div, dst: dst, .immediate(Int32(1 + r / 1000 % 13))))
+            let operation: ALUOperation = [.mul, .div, .lsh, .rsh][Int(r / 2000 % 4)]
+            instructions.append(.alu(.w64, operation, dst: dst, .register(src)))
         }
     }
     return Program(instructions + [.alu(.w64, .mov, dst: .r0, .immediate(0)), .exit])
@@ -99,12 +110,14 @@ do {
     for size in [1_000, 10_000, 100_000] {
         let program = syntheticProgram(size)
         var image: NativeProgram?
-        let repeats = size >= 100_000 ? 7 : 21
+        let repeats = CommandLine.arguments.contains("--compile-only") ? 41 : size >= 100_000 ? 7 : 21
         let time = try median(repeats) { image = try jit.compile(program) }
         let perSecond = Double(program.count) / (time / 1e9)
         print("compile \(size) instructions: \(format(time / 1e6, 2)) ms, \(format(perSecond / 1e6, 2)) M instructions/s, "
               + "image \(image!.image.size) bytes (\(format(Double(image!.image.size) / Double(program.count), 2)) bytes/insn), \(image!.image.passes) passes")
     }
+
+    if CommandLine.arguments.contains("--compile-only") { exit(0) }
 
     // Trivial call through the fast path.
     let trivial = try jit.compile(Program([.alu(.w64, .mov, dst: .r0, .immediate(42)), .exit]))

@@ -79,8 +79,12 @@ public struct X86_64Backend: JITBackend {
         var localCalls = false, usesFramePointer = false, context = false, calls = false, entryCalled = false
         var checks = false, allFrames = false
         let checked = options.memoryChecking == .checked
+        var mentioned: UInt16 = 0   // bit per register any instruction names
         for (pc, instruction) in program.instructions.enumerated() {
-            if instruction.mentions(.r10) { usesFramePointer = true }
+            let names = instruction.registerMask
+            mentioned |= names
+            let namesR10 = names & (1 << 10) != 0
+            if namesR10 { usesFramePointer = true }
             switch instruction {
             case .call(.local):
                 localCalls = true; context = true; calls = true
@@ -92,19 +96,18 @@ public struct X86_64Backend: JITBackend {
                 context = true
             case .load, .loadSignExtend, .store, .storeImmediate, .atomic:
                 if checked, Self.accessNeedsCheck(instruction) { context = true; calls = true; checks = true }
-                if instruction.mentions(.r10), Self.accessNeedsCheck(instruction) { allFrames = true }
+                if namesR10, Self.accessNeedsCheck(instruction) { allFrames = true }
                 if case .store(_, _, _, .r10) = instruction { allFrames = true }       // r10 stored to memory
                 if case .atomic(_, _, _, _, .r10) = instruction { allFrames = true }
             case .alu, .movsx:
-                if instruction.mentions(.r10) { allFrames = true }   // r10 escapes into a register
+                if namesR10 { allFrames = true }   // r10 escapes into a register
             default: break
             }
         }
         usesContext = context
         entryIsCallTarget = entryCalled
         var zeroed: [GPR] = [.rax]
-        for register in [Register.r3, .r4, .r5, .r6, .r7, .r8, .r9]
-        where program.instructions.contains(where: { $0.mentions(register) }) {
+        for register in [Register.r3, .r4, .r5, .r6, .r7, .r8, .r9] where mentioned & (1 << register.rawValue) != 0 {
             zeroed.append(RegisterMap.native(register))
         }
         zeroedRegisters = zeroed

@@ -40,15 +40,16 @@ public enum X86Branch: BranchKind {
 /// the mnemonic. This file holds the prefix/REX/ModRM machinery; the forms
 /// are in the `Encoder+…` extensions by category.
 ///
-/// It holds its assembler unretained: encoders are made per instruction
-/// while the driver keeps the assembler alive, and reference counting here
-/// would cost more than the encoding itself.
+/// It writes through the assembler's non-owning views: encoders are made per
+/// instruction while the driver keeps the assembler alive, and reference
+/// counting per byte would cost more than the encoding itself.
 public struct X86Encoder {
-    public unowned(unsafe) let asm: JITAssembler<X86Branch>
-    public unowned(unsafe) let code: CodeBuffer
+    public let asm: JITEmitter<X86Branch>
+    public let code: CodeView
 
-    public init(_ asm: JITAssembler<X86Branch>) {
-        self.asm = asm
+    @inline(__always)
+    public init(_ assembler: JITAssembler<X86Branch>) {
+        asm = assembler.emitter
         code = asm.code
     }
 

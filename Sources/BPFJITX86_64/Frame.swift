@@ -51,17 +51,16 @@ extension X86_64Backend {
     static func frameLayout(_ program: Program, functions: [(entry: Int, end: Int)], stackSize: Int,
                             usesContext: Bool, makesCalls: Bool) -> FrameLayout {
         var saves: [[GPR]] = []
-        var union = Set<GPR>()
+        var union: UInt16 = 0   // bit per BPF register written by any function
         for function in functions {
-            var written = Set<Register>()
+            var written: UInt16 = 0
             for pc in function.entry..<function.end {
-                if let register = program.instructions[pc].writesRegister { written.insert(register) }
+                if let register = program.instructions[pc].writesRegister { written |= 1 << register.rawValue }
             }
-            let homes = RegisterMap.calleeSaved.filter { written.contains($0.0) }.map(\.1)
-            union.formUnion(homes)
-            saves.append(homes)
+            union |= written
+            saves.append(RegisterMap.calleeSaved.filter { written & (1 << $0.0.rawValue) != 0 }.map(\.1))
         }
-        var entry = RegisterMap.calleeSaved.map(\.1).filter { union.contains($0) }
+        var entry = RegisterMap.calleeSaved.filter { union & (1 << $0.0.rawValue) != 0 }.map(\.1)
         if usesContext { entry.append(RegisterMap.context) }
         // Entry: rsp ≡ 8 (mod 16) on arrival; push rbp, the BPF frames (multiples
         // of 16) and the tail-call counter make it ≡ 8 + 8 × saves.

@@ -108,7 +108,10 @@ extension X86_64Backend {
     func divide(_ operation: ALUOperation, _ size: OperandSize, _ d: GPR, checkDivisor: Bool, _ e: X86Encoder) {
         let signed = operation == .sdiv || operation == .smod
         let remainder = operation == .mod || operation == .smod
-        let zero = e.asm.makeLabel(), minusOne = e.asm.makeLabel(), done = e.asm.makeLabel()
+        // Labels only where the divisor is checked (constant divisors need none).
+        let zero = checkDivisor ? e.asm.makeLabel() : Label(id: -1)
+        let minusOne = checkDivisor ? e.asm.makeLabel() : Label(id: -1)
+        let done = checkDivisor ? e.asm.makeLabel() : Label(id: -1)
         if checkDivisor {
             e.test(size, .r11, .r11)                                /* test r11, r11 */
             e.j(.e, zero)                                           /* je divisor-zero */

@@ -117,6 +117,22 @@ public enum RegisterMap {
     /// BPF registers the called function must preserve, and their x86 homes.
     public static let calleeSaved: [(Register, GPR)] = [(.r6, .rbx), (.r7, .r13), (.r8, .r14), (.r9, .r15)]
 
+    /// The table as a switch: lowering asks for every operand, and a switch
+    /// compiles to a constant lookup where a global array would not.
     @inline(__always)
-    public static func native(_ register: Register) -> GPR { table[register.index] }
+    public static func native(_ register: Register) -> GPR {
+        switch register.rawValue {
+        case 0: .rax
+        case 1: .rdi
+        case 2: .rsi
+        case 3: .rdx
+        case 4: .rcx
+        case 5: .r8
+        case 6: .rbx
+        case 7: .r13
+        case 8: .r14
+        case 9: .r15
+        default: .rbp
+        }
+    }
 }
