@@ -117,6 +117,16 @@ public struct CodeView {
     @inlinable @inline(__always)
     public func byte(_ value: UInt8) { claim(1).pointee = value }
 
+    /// Appends the low `count` (at most 8) bytes of `packed`, first byte in
+    /// the lowest bits: a whole short instruction in one store.
+    @inlinable @inline(__always)
+    public func append(packed: UInt64, count n: Int) {
+        let s = storage
+        if s.pointee.used + 8 > s.pointee.capacity { grow(to: s.pointee.used + 8) }
+        UnsafeMutableRawPointer(s.pointee.base + s.pointee.used).storeBytes(of: packed.littleEndian, as: UInt64.self)
+        s.pointee.used += n
+    }
+
     /// Appends two bytes.
     @inlinable @inline(__always)
     public func bytes(_ b0: UInt8, _ b1: UInt8) {

@@ -77,3 +77,25 @@ public protocol JITBackend {
     /// What the last pass emitted.
     var statistics: JITStatistics { get }
 }
+
+extension Program {
+    /// The same as `functionEntries` (0 and every local-call or code-address
+    /// target, sorted) without hashing: the driver and backends ask for it on
+    /// every compile.
+    public var jitFunctionEntries: [Int] {
+        var entries = [0]
+        for (pc, instruction) in instructions.enumerated() {
+            switch instruction {
+            case .call(.local), .loadImmediate64(_, .codeAddress):
+                if let target = instruction.target(at: pc) { entries.append(target) }
+            default:
+                continue
+            }
+        }
+        guard entries.count > 1 else { return entries }
+        entries.sort()
+        var unique = [entries[0]]
+        for entry in entries.dropFirst() where entry != unique[unique.count - 1] { unique.append(entry) }
+        return unique
+    }
+}

@@ -35,7 +35,7 @@ public enum JITDriver {
     @inlinable
     public static func compile<B: JITBackend>(_ program: Program, backend: inout B,
                                               placement: ImagePlacement) throws(JITError) -> (JITImage, CodeAllocation?) {
-        let entries = program.functionEntries
+        let entries = program.jitFunctionEntries
         var functions: [JITFunctionInfo] = []
         functions.reserveCapacity(entries.count)
         for (k, entry) in entries.enumerated() {

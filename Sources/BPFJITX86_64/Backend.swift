@@ -67,7 +67,7 @@ public struct X86_64Backend: JITBackend {
         self.options = options
         self.helpers = helpers
         self.routines = routines
-        let entries = program.functionEntries
+        let entries = program.jitFunctionEntries
         var functions: [(entry: Int, end: Int)] = []
         var functionOfEntry: [Int: Int] = [:]
         for (k, entry) in entries.enumerated() {
@@ -130,7 +130,7 @@ public struct X86_64Backend: JITBackend {
     /// whatever the call depth: it needs no check. Frames are 16-byte
     /// aligned, so an atomic there is aligned when its offset is.
     static func provablyInFrame(base: Register, offset: Int16, size: Int, atomic: Bool = false) -> Bool {
-        base == .r10 && Int(offset) >= -frameBytes && Int(offset) + size <= 0 && (!atomic || Int(offset) % size == 0)
+        base.rawValue == 10 && Int(offset) >= -frameBytes && Int(offset) + size <= 0 && (!atomic || Int(offset) % size == 0)
     }
 
     /// Whether a load, store or atomic needs a run-time check in checked mode.

@@ -47,8 +47,7 @@ extension X86Encoder {
     @inline(__always)
     public func arith(_ kind: ArithmeticKind, _ size: OperandSize, _ dst: GPR, imm: Int32) {
         if Self.isInt8(Int64(imm)) {
-            r(size, 0x83, digit: kind.rawValue, rm: dst)
-            immediate(imm, bytes: 1)
+            r(size, 0x83, digit: kind.rawValue, rm: dst, imm8: UInt8(truncatingIfNeeded: imm))
         } else if dst == .rax {
             prefixes(size, reg: 0, rm: 0)
             code.byte(kind.rawValue << 3 | 5)
@@ -195,8 +194,7 @@ extension X86Encoder {
         if count == 1 {
             r(size, 0xd1, digit: kind.rawValue, rm: dst)
         } else {
-            r(size, 0xc1, digit: kind.rawValue, rm: dst)
-            code.byte(count)
+            r(size, 0xc1, digit: kind.rawValue, rm: dst, imm8: count)
         }
     }
 

@@ -98,20 +98,40 @@ public struct X86Encoder {
         if mod == 1 { code.byte(UInt8(bitPattern: Int8(m.disp))) } else if mod == 2 { code.uint32(UInt32(bitPattern: m.disp)) }
     }
 
+    /// Prefixes, opcode and a register-direct ModRM (mod = 11) packed into
+    /// one word, plus `trailing` bytes (an immediate) after them: the common
+    /// register forms are written with a single store.
+    @inline(__always)
+    func direct(_ size: OperandSize, _ op: UInt16, reg: UInt8, rm: UInt8, regIsByteRegister: Bool,
+                trailing: UInt64 = 0, trailingCount: Int = 0) {
+        var packed: UInt64 = 0, n = 0
+        if size == .word { packed = 0x66; n = 1 }
+        let rex: UInt8 = (size == .qword ? 0x08 : 0) | (reg >> 3) << 2 | (rm >> 3)
+        let force = size == .byte && ((regIsByteRegister && reg >= 4 && reg < 8) || (rm >= 4 && rm < 8))
+        if rex != 0 || force { packed |= UInt64(0x40 | rex) << (8 * n); n += 1 }
+        if op > 0xff { packed |= UInt64(op >> 8) << (8 * n); n += 1 }
+        packed |= UInt64(op & 0xff) << (8 * n); n += 1
+        packed |= UInt64(0xc0 | (reg & 7) << 3 | (rm & 7)) << (8 * n); n += 1
+        packed |= trailing << (8 * n)
+        code.append(packed: packed, count: n + trailingCount)
+    }
+
     /// `op rm, reg` / `op reg, rm` with both operands registers.
     @inline(__always)
     func rr(_ size: OperandSize, _ op: UInt16, reg: GPR, rm: GPR) {
-        prefixes(size, reg: reg.number, rm: rm.number, regIsByteRegister: true, rmIsByteRegister: true)
-        opcode(op)
-        modrmDirect(reg: reg.number, rm: rm.number)
+        direct(size, op, reg: reg.number, rm: rm.number, regIsByteRegister: true)
     }
 
     /// `op rm` with an opcode extension `/digit` in ModRM.reg.
     @inline(__always)
     func r(_ size: OperandSize, _ op: UInt16, digit: UInt8, rm: GPR) {
-        prefixes(size, reg: digit, rm: rm.number, rmIsByteRegister: true)
-        opcode(op)
-        modrmDirect(reg: digit, rm: rm.number)
+        direct(size, op, reg: digit, rm: rm.number, regIsByteRegister: false)
+    }
+
+    /// `op rm, imm8` with an opcode extension, in one store.
+    @inline(__always)
+    func r(_ size: OperandSize, _ op: UInt16, digit: UInt8, rm: GPR, imm8: UInt8) {
+        direct(size, op, reg: digit, rm: rm.number, regIsByteRegister: false, trailing: UInt64(imm8), trailingCount: 1)
     }
 
     /// `op [m], reg` / `op reg, [m]`.
