@@ -24,6 +24,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "BPFISA", targets: ["BPFISA"]),
+        .library(name: "BPFLoader", targets: ["BPFLoader"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -35,5 +36,23 @@ let package = Package(
 
         // What every engine serves programs with: helpers, memory regions, run inputs, engine protocol.
         .target(name: "BPFRuntime", dependencies: ["BPFISA"], swiftSettings: swiftSettings),
+
+        // Maps with the kernel's semantics, in stable host storage the engines' memory checks can see.
+        .target(name: "BPFMaps", dependencies: ["BPFRuntime"], swiftSettings: swiftSettings),
+        .testTarget(name: "BPFMapsTests", dependencies: ["BPFMaps"], swiftSettings: swiftSettings),
+
+        // The kernel's numbered helpers, program types (mem, xdp) and load-time rewriting
+        // (map references, context accesses).
+        .target(name: "BPFHelpers", dependencies: ["BPFISA", "BPFRuntime", "BPFMaps"], swiftSettings: swiftSettings),
+        .testTarget(name: "BPFHelpersTests", dependencies: ["BPFHelpers"], swiftSettings: swiftSettings),
+
+        // ELF64 + BTF + relocations -> a description of programs, maps and global data.
+        .target(name: "BPFELF", dependencies: ["BPFISA", "BPFMaps"], swiftSettings: swiftSettings),
+        .testTarget(name: "BPFELFTests", dependencies: ["BPFELF"], swiftSettings: swiftSettings),
+
+        // Object description -> instantiated maps, rewritten programs, helpers and run inputs.
+        .target(name: "BPFLoader", dependencies: ["BPFELF", "BPFHelpers"], swiftSettings: swiftSettings),
+        .testTarget(name: "BPFLoaderTests", dependencies: ["BPFLoader"],
+                    swiftSettings: swiftSettings),
     ]
 )
