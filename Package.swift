@@ -24,6 +24,8 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "BPFISA", targets: ["BPFISA"]),
+        .library(name: "BPFAssembler", targets: ["BPFAssembler"]),
+        .library(name: "BPFConformance", targets: ["BPFConformance"]),
         .library(name: "BPFLoader", targets: ["BPFLoader"]),
     ],
     dependencies: [
@@ -36,6 +38,40 @@ let package = Package(
 
         // What every engine serves programs with: helpers, memory regions, run inputs, engine protocol.
         .target(name: "BPFRuntime", dependencies: ["BPFISA"], swiftSettings: swiftSettings),
+
+        // Executable memory for JITed code: the program pack allocator,
+        // write-xor-execute copy step, live patching, statistics.
+        .target(name: "CBPFPlatform"),
+        .target(name: "BPFExecMemory", dependencies: ["CBPFPlatform"], swiftSettings: swiftSettings),
+        .testTarget(name: "BPFExecMemoryTests", dependencies: ["BPFExecMemory"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "BPFExecMemoryBenchmark",
+            dependencies: ["BPFExecMemory"],
+            swiftSettings: swiftSettings
+        ),
+
+        // Text front end and back end: the conformance-corpus assembly syntax, and
+        // disassembly in that syntax or in LLVM's (llvm-objdump) syntax.
+        .target(name: "BPFAssembler", dependencies: ["BPFISA"], swiftSettings: swiftSettings),
+
+        // The conformance corpus: the `.data` file format (and, later, the runner).
+        .target(name: "BPFConformance", dependencies: ["BPFISA", "BPFAssembler"], swiftSettings: swiftSettings),
+        .testTarget(name: "BPFAssemblerTests", dependencies: ["BPFISA", "BPFAssembler", "BPFConformance"],
+                    swiftSettings: swiftSettings),
+
+        // C11 atomics on host memory for the ATOMIC instructions (header-only shim).
+        .target(name: "CBPFAtomics"),
+        // The reference interpreter: pre-decoded, checked, RFC 9669 exact.
+        .target(name: "BPFInterpreter", dependencies: ["BPFISA", "BPFRuntime", "CBPFAtomics"], swiftSettings: swiftSettings),
+        .testTarget(name: "BPFInterpreterTests", dependencies: ["BPFInterpreter", "BPFTestSuite", "BPFRuntime"],
+                    swiftSettings: swiftSettings),
+
+        // A quick release-mode speed figure for the interpreter (FNV-1a over 1,500 bytes).
+        .executableTarget(name: "BPFInterpreterBench", dependencies: ["BPFInterpreter", "BPFRuntime", "BPFTestSuite"],
+                          swiftSettings: swiftSettings),
+
+        // Generated programs with independently computed results, run by every engine's tests.
+        .target(name: "BPFTestSuite", dependencies: ["BPFISA"], swiftSettings: swiftSettings),
 
         // Maps with the kernel's semantics, in stable host storage the engines' memory checks can see.
         .target(name: "BPFMaps", dependencies: ["BPFRuntime"], swiftSettings: swiftSettings),
@@ -52,7 +88,8 @@ let package = Package(
 
         // Object description -> instantiated maps, rewritten programs, helpers and run inputs.
         .target(name: "BPFLoader", dependencies: ["BPFELF", "BPFHelpers"], swiftSettings: swiftSettings),
-        .testTarget(name: "BPFLoaderTests", dependencies: ["BPFLoader"],
+        // Examples built with clang and run on every engine, the kernel differential, corrupted objects.
+        .testTarget(name: "BPFLoaderTests", dependencies: ["BPFLoader", "BPFInterpreter"],
                     swiftSettings: swiftSettings),
     ]
 )
