@@ -53,8 +53,8 @@ public struct ObjectMap: Sendable, Hashable {
 public struct ObjectFile: Sendable {
     /// Byte order of the object (`-target bpfel` or `bpfeb`).
     public let byteOrder: ByteOrder
-    /// Programs: functions of executable sections other than `.text` first, in
-    /// section order; global `.text` functions after them.
+    /// Programs: the global functions of executable sections other than `.text`,
+    /// in section order; when there are none, the global functions of `.text`.
     public let programs: [ObjectProgram]
     public let maps: [ObjectMap]
     /// The `license` section's string (`"GPL"`, ...), if present.

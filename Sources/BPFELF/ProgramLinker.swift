@@ -53,7 +53,9 @@ struct ProgramLinker {
         for program in programs + textPrograms where !names.insert(program.name).inserted {
             throw .contradiction("two programs are named '\(program.name)'")
         }
-        return programs + textPrograms
+        // libbpf treats `.text` functions as subprograms; only an object without
+        // program sections (hand-written `mem` programs) offers them as programs.
+        return programs.isEmpty ? textPrograms : programs
     }
 
     private func code(_ section: ELFFile.Section) throws(ELFError) -> Code {
