@@ -11,7 +11,8 @@ let engines: [any ExecutionEngine] = [Interpreter()]
 let examplesDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("examples")
 /// C programs used only by tests.
-let testProgramsDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Programs")
+let testProgramsDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Fixtures/bpf-programs")
 
 /// Compiles C sources with clang for BPF, as users do (`-O2 -g -target bpf`), once per source and options.
 enum Clang {
