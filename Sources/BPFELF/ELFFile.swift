@@ -1,4 +1,5 @@
 import BPFISA
+import BPFMaps
 
 /// A minimal ELF64 reader for relocatable BPF objects, little or big endian.
 ///
@@ -128,7 +129,9 @@ struct ELFFile {
     /// The bytes of a section (zeros for `.bss`-like NOBITS sections).
     func contents(_ section: Section) throws(ELFError) -> [UInt8] {
         if section.type == Section.nobits {
-            guard section.size <= 1 << 30 else { throw .badSection(name: section.name, reason: "NOBITS size \(section.size) is absurd") }
+            guard section.size <= MapDefinition.maxValueSize else {
+                throw .badSection(name: section.name, reason: "\(section.size) zero-filled bytes exceed the \(MapDefinition.maxValueSize)-byte limit of a global data map")
+            }
             return Array(repeating: 0, count: section.size)
         }
         return try ByteReader(bytes, byteOrder: byteOrder).array(section.offset, section.size, "contents of '\(section.name)'")

@@ -95,6 +95,9 @@ struct MapCollector {
             let v = try btf.type(variable.type)
             guard v.kind == .variable else { throw .badBTF("'.maps' entry \(variable.type) is a \(v.kind), not a variable") }
             let offset = symbols.first { $0.name == v.name }?.value ?? UInt64(variable.offset)
+            guard offset < UInt64(section.size) else {
+                throw .badMap(name: v.name, reason: "offset \(offset) is outside '.maps' (\(section.size) bytes)")
+            }
             let (definition, valuesOffset) = try readDefinition(name: v.name, type: v.sizeOrType, btf: btf)
             found.append((offset, ObjectMap(definition: definition, origin: .btf, initialData: nil, initialSlots: []), valuesOffset))
         }

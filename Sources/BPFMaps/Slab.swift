@@ -20,11 +20,13 @@ public final class Slab: @unchecked Sendable {
         self.stride = stride
         self.usableSize = usableSize
         self.writable = writable
-        base = .allocate(byteCount: count * stride, alignment: 16)
-        base.initializeMemory(as: UInt8.self, repeating: 0, count: count * stride)
+        // calloc: zeroed, 16-byte aligned, and for large maps the pages are
+        // only touched when used (the kernel's maps are lazily backed too).
+        guard let memory = calloc(count * stride, 1) else { fatalError("out of memory allocating \(count * stride) bytes of map storage") }
+        base = memory
     }
 
-    deinit { base.deallocate() }
+    deinit { free(base) }
 
     /// Host address of element `index` (what lookups return to programs).
     @inlinable public func address(of index: Int) -> UInt64 { start + UInt64(index * stride) }
