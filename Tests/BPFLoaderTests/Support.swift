@@ -133,3 +133,18 @@ final class Collected: @unchecked Sendable {
     func append(_ item: String) { lock.lock(); _items.append(item); lock.unlock() }
     var items: [String] { lock.lock(); defer { lock.unlock() }; return _items }
 }
+
+extension Clang {
+    /// Compiles C source text (written to a temporary file named `name.c`).
+    static func object(source: String, name: String, cpu: String = "v3", target: String = "bpf", debugInfo: Bool = true) throws -> [UInt8] {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bpfkit-sources-\(getpid())", isDirectory: true)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let file = directory.appendingPathComponent("\(name).c")
+        try ("#include \"\(examplesDirectory.path)/common.h\"\n" + source).write(to: file, atomically: true, encoding: .utf8)
+        if debugInfo { return try object(file, cpu: cpu, target: target) }
+        let out = directory.appendingPathComponent("\(name).nodebug.o")
+        let (status, _, errors) = try runProcess(path!, ["-O2", "-target", target, "-mcpu=\(cpu)"] + includes + ["-c", file.path, "-o", out.path])
+        guard status == 0 else { throw CompileError(message: errors) }
+        return try [UInt8](Data(contentsOf: out))
+    }
+}
