@@ -23,7 +23,8 @@ let package = Package(
     name: "BPFKit",
     platforms: [.macOS(.v14)],
     products: [
-        .library(name: "BPFISA", targets: ["BPFISA"]),
+        .library(name: "BPFKit", targets: ["BPFKit"]),
+        .executable(name: "bpfkit", targets: ["bpfkit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -35,5 +36,16 @@ let package = Package(
 
         // What every engine serves programs with: helpers, memory regions, run inputs, engine protocol.
         .target(name: "BPFRuntime", dependencies: ["BPFISA"], swiftSettings: swiftSettings),
+
+        // The facade: program files, engine choice, loading and running; the conformance runner.
+        .target(name: "BPFKit", dependencies: ["BPFISA", "BPFRuntime", "BPFAssembler", "BPFConformance", "BPFInterpreter"],
+                swiftSettings: swiftSettings),
+        // The commands of `bpfkit`, as a testable library; `bpfkit` itself is a thin @main.
+        .target(name: "BPFCommandLine", dependencies: [
+            "BPFKit", "BPFAssembler",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: swiftSettings),
+        .executableTarget(name: "bpfkit", dependencies: ["BPFCommandLine"], swiftSettings: swiftSettings),
+        .testTarget(name: "BPFCommandLineTests", dependencies: ["bpfkit"], swiftSettings: swiftSettings),
     ]
 )
