@@ -25,6 +25,8 @@ let package = Package(
     products: [
         .library(name: "BPFKit", targets: ["BPFKit"]),
         .executable(name: "bpfkit", targets: ["bpfkit"]),
+        .library(name: "BPFISA", targets: ["BPFISA"]),
+        .library(name: "BPFAssembler", targets: ["BPFAssembler"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -47,5 +49,25 @@ let package = Package(
         ], swiftSettings: swiftSettings),
         .executableTarget(name: "bpfkit", dependencies: ["BPFCommandLine"], swiftSettings: swiftSettings),
         .testTarget(name: "BPFCommandLineTests", dependencies: ["bpfkit"], swiftSettings: swiftSettings),
+
+        // Executable memory for JITed code: the program pack allocator,
+        // write-xor-execute copy step, live patching, statistics.
+        .target(name: "CBPFPlatform"),
+        .target(name: "BPFExecMemory", dependencies: ["CBPFPlatform"], swiftSettings: swiftSettings),
+        .testTarget(name: "BPFExecMemoryTests", dependencies: ["BPFExecMemory"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "BPFExecMemoryBenchmark",
+            dependencies: ["BPFExecMemory"],
+            swiftSettings: swiftSettings
+        ),
+
+        // Text front end and back end: the conformance-corpus assembly syntax, and
+        // disassembly in that syntax or in LLVM's (llvm-objdump) syntax.
+        .target(name: "BPFAssembler", dependencies: ["BPFISA"], swiftSettings: swiftSettings),
+
+        // The conformance corpus: the `.data` file format (and, later, the runner).
+        .target(name: "BPFConformance", dependencies: ["BPFISA", "BPFAssembler"], swiftSettings: swiftSettings),
+        .testTarget(name: "BPFAssemblerTests", dependencies: ["BPFISA", "BPFAssembler", "BPFConformance"],
+                    swiftSettings: swiftSettings),
     ]
 )

@@ -1,0 +1,179 @@
+import Foundation
+import Testing
+
+@testable import BPFExecMemory
+
+/// The W^X logic checked through a recording stand-in for the system.
+@Suite struct PlatformTests {
+    /// A workload touching every write path: chunk creation, copy, patch,
+    /// free with trap fill, chunk release, dedicated mappings.
+    private func exercise(_ pack: ProgramPack, after check: () -> Void) throws {
+        let a = try pack.allocate(size: 6)
+        check()
+        try pack.copy([0x90, 0x90, 0x90, 0x90, 0x90, 0xC3], into: a)
+        check()
+        let b = try pack.allocate(size: 200)
+        try pack.copy([UInt8](repeating: 0x90, count: 200), into: b)
+        try pack.patch(b, at: 8, bytes: [0xCC, 0xCC])
+        check()
+        let large = try pack.allocate(size: (2 << 20) + 4096)
+        try pack.copy([0xC3], into: large)
+        check()
+        pack.free(a)
+        check()
+        pack.free(large)
+        pack.free(b)
+        check()
+    }
+
+    @Test func nothingIsEverMappedWritableAndExecutable() throws {
+        let platform = RecordingPlatform()
+        let pack = ProgramPack(trap: .x86_64, configuration: .init(name: uniqueName("fake-wx")), platform: platform)
+        try exercise(pack) {}
+        let events = platform.events
+        #expect(!events.isEmpty)
+        for event in events {
+            switch event {
+            case .map(_, _, let protection, _, _), .protect(_, _, let protection):
+                #expect(!protection.isWritableAndExecutable, "\(event)")
+            default:
+                break
+            }
+        }
+        // Executable views are only ever mapped read+execute, never changed.
+        #expect(!events.contains { if case .protect = $0 { true } else { false } })
+    }
+
+    @Test func writableViewsExistOnlyDuringAWrite() throws {
+        let platform = RecordingPlatform()
+        let pack = ProgramPack(trap: .x86_64, configuration: .init(name: uniqueName("fake-rw")), platform: platform)
+        var checks = 0
+        try exercise(pack) {
+            #expect(platform.liveBytes(.readWrite) == 0, "a writable view outlived its write")
+            checks += 1
+        }
+        #expect(checks == 6)
+        let writableMaps = platform.events.filter {
+            if case .map(_, _, .readWrite, _, _) = $0 { true } else { false }
+        }
+        #expect(writableMaps.count >= 6, "fills, copies and the patch each map a writable view")
+        #expect(platform.liveBytes(.readExecute) == 0, "everything was released at the end")
+        #expect(platform.openFiles.isEmpty)
+    }
+
+    @Test func copyAndPatchFlushTheWrittenRangeWhenTheHostNeedsIt() throws {
+        let platform = RecordingPlatform(.init(pretendCacheMaintenance: true))
+        let pack = ProgramPack(trap: .x86_64, configuration: .init(name: uniqueName("fake-flush")), platform: platform)
+        let slot = try pack.allocate(size: 40, alignment: 16)
+        let before = platform.events.count
+        try pack.copy([UInt8](repeating: 0x90, count: 24), into: slot)
+        // The whole slot was written (image, then traps for the rest).
+        #expect(Array(platform.events[before...]).contains(.flush(address: slot.address.rawValue, length: 40)))
+
+        let beforePatch = platform.events.count
+        try pack.patch(slot, at: 9, bytes: [0xCC, 0xCC])
+        let word = (slot.address.rawValue + 9) & ~7
+        #expect(Array(platform.events[beforePatch...]).contains(.flush(address: word, length: 8)))
+        pack.free(slot)
+    }
+
+    @Test func noFlushWhenTheHostIsCoherent() throws {
+        let platform = RecordingPlatform()
+        guard !platform.requiresInstructionCacheMaintenance else {
+            return  // arm64 hosts always flush; covered by the test above
+        }
+        let pack = ProgramPack(trap: .x86_64, configuration: .init(name: uniqueName("fake-noflush")), platform: platform)
+        let slot = try pack.allocate(size: 40)
+        try pack.copy([0xC3], into: slot)
+        try pack.patch(slot, at: 0, bytes: [0xC3])
+        pack.free(slot)
+        #expect(!platform.events.contains { if case .flush = $0 { true } else { false } })
+    }
+
+    @Test func hugeTLBFirstThenTransparentHugePagesOnAnAlignedView() throws {
+        let platform = RecordingPlatform(.init(refuseHugeTLB: true, pretendTransparentHugePages: true))
+        let pack = ProgramPack(trap: .x86_64, configuration: .init(name: uniqueName("fake-thp")), platform: platform)
+        let slot = try pack.allocate(size: 64)
+        let created = platform.events.compactMap { event -> Bool? in
+            if case .createFile(_, let hugeTLB) = event { hugeTLB } else { nil }
+        }
+        #expect(created == [false], "the refused hugetlb file is not created, the normal one is")
+        let advised = platform.events.compactMap { event -> UInt? in
+            if case .advise(let address, let length) = event, length == 2 << 20 { address } else { nil }
+        }
+        #expect(advised.count == 2, "both the fill view and the executable view are advised")
+        #expect(advised.allSatisfy { $0 % UInt(2 << 20) == 0 }, "THP needs 2 MiB-aligned views")
+        #expect(pack.statistics.chunks.first?.hugePages == .transparent)
+        #expect(pack.statistics.description.contains("1 thp"))
+        pack.free(slot)
+        #expect(platform.liveBytes(.inaccessible) == 0, "reservations were trimmed away")
+    }
+
+    @Test func refusedHugePagesFallBackToNormalPages() throws {
+        let platform = RecordingPlatform(.init(refuseHugeTLB: true, refuseAdvice: true))
+        let pack = ProgramPack(trap: .x86_64, configuration: .init(name: uniqueName("fake-4k")), platform: platform)
+        let slot = try pack.allocate(size: 64)
+        try pack.copy([0xC3], into: slot)
+        #expect(pack.statistics.chunks.first?.hugePages == .normal)
+        pack.free(slot)
+    }
+
+    @Test func policyNeverAsksForNoHugePages() throws {
+        let platform = RecordingPlatform()
+        let pack = ProgramPack(
+            trap: .x86_64, configuration: .init(hugePages: .never, name: uniqueName("fake-never")), platform: platform)
+        let slot = try pack.allocate(size: 64)
+        #expect(!platform.events.contains { if case .advise = $0 { true } else { false } })
+        #expect(!platform.events.contains(where: { if case .createFile(_, true) = $0 { true } else { false } }))
+        #expect(pack.statistics.chunks.first?.hugePages == .normal)
+        pack.free(slot)
+    }
+
+    @Test func aFailedMapLeavesNothingBehind() throws {
+        for limit in 0..<4 {
+            let platform = RecordingPlatform(.init(refuseHugeTLB: true, failMapsAfter: limit))
+            let pack = ProgramPack(
+                trap: .x86_64, configuration: .init(name: uniqueName("fake-fail")), platform: platform)
+            #expect(throws: ExecMemoryError.systemCall("mmap", errno: ENOMEM)) { try pack.allocate(size: 64) }
+            #expect(platform.openFiles.isEmpty, "limit \(limit): files leaked")
+            #expect(platform.liveBytes(.readExecute) + platform.liveBytes(.readWrite) == 0)
+            #expect(platform.liveBytes(.inaccessible) == 0)
+            #expect(pack.statistics.chunks.isEmpty)
+        }
+    }
+
+    @Test func roomWhoseTrapFillFailedIsNotReusedUntilTheChunkGoes() throws {
+        let platform = RecordingPlatform()
+        let pack = ProgramPack(
+            trap: .x86_64, configuration: .init(placement: .lowest, name: uniqueName("fake-unreclaimed")),
+            platform: platform)
+        let a = try pack.allocate(size: 64)
+        let b = try pack.allocate(size: 64)
+        platform.failAllMaps.update { $0 = true }
+        #expect(throws: ExecMemoryError.systemCall("mmap", errno: ENOMEM)) { try pack.copy([0xC3], into: b) }
+        pack.free(a)
+        platform.failAllMaps.update { $0 = false }
+        #expect(pack.statistics.unreclaimedBytes == 64)
+        #expect(pack.statistics.description.contains("unreclaimed"))
+        let c = try pack.allocate(size: 64)
+        #expect(c.address != a.address, "room that may hold stale code must not be handed out")
+        pack.free(b)
+        pack.free(c)
+        #expect(pack.statistics.chunks.isEmpty)
+        #expect(pack.statistics.unreclaimedBytes == 0)
+        #expect(platform.openFiles.isEmpty)
+    }
+
+    @Test func theSystemPlatformRefusesWritableAndExecutable() throws {
+        let system = SystemPlatform()
+        #expect(throws: ExecMemoryError.writableAndExecutable) {
+            try system.map(length: 4096, protection: [.read, .write, .execute], backing: .anonymous, fixedAt: nil)
+        }
+        let page = try system.map(length: 4096, protection: .readWrite, backing: .anonymous, fixedAt: nil)
+        #expect(throws: ExecMemoryError.writableAndExecutable) {
+            try system.protect(page, length: 4096, protection: [.write, .execute])
+        }
+        try system.protect(page, length: 4096, protection: .readExecute)
+        system.unmap(page, length: 4096)
+    }
+}
