@@ -35,7 +35,7 @@ public struct ConformanceRunner: Sendable {
         do {
             file = try ProgramFile.load(path: path)
         } catch {
-            return judgeError(error.description, expected: expectation(of: path))
+            return judgeError(error.message, expected: expectation(of: path))
         }
         guard let conformance = file.conformance else { return .failed("not a conformance (.data) file") }
         let result: UInt64
@@ -65,9 +65,7 @@ public struct ConformanceRunner: Sendable {
 
     /// The expectation of a file that could not be loaded, if the file itself parses.
     private func expectation(of path: String) -> ConformanceFile.Expectation? {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8),
-              let file = try? ConformanceFile(contents: text, name: path) else { return nil }
-        return file.expected
+        (try? ConformanceFile(path: path))?.expected
     }
 
     /// `.data` files under each path (files are taken as given, folders searched), sorted.
@@ -76,7 +74,7 @@ public struct ConformanceRunner: Sendable {
         for path in paths {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-                throw LoadError("\(path): no such file or directory")
+                throw LoadError(path: path, "no such file or directory")
             }
             if !isDirectory.boolValue { result.append(path); continue }
             let found = (FileManager.default.enumerator(atPath: path)?.compactMap { $0 as? String } ?? [])

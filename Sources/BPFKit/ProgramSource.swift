@@ -25,8 +25,17 @@ public enum ProgramFormat: String, Sendable, CaseIterable {
 
 /// Errors reading a program file, each naming the file and, where it applies, the line or instruction.
 public struct LoadError: Error, Sendable, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
+    /// The file, or nil when the error is not about one file.
+    public var path: String?
+    /// What is wrong, starting with `line N:` or `instruction N:` where that applies.
+    public var message: String
+
+    public init(path: String? = nil, _ message: String) {
+        self.path = path
+        self.message = message
+    }
+
+    public var description: String { path.map { "\($0): \(message)" } ?? message }
 }
 
 /// A program read from a file, with the input memory the file carries (conformance files).
@@ -40,11 +49,11 @@ public struct ProgramFile: Sendable {
     /// Reads and decodes `path`; the program is also structurally validated.
     public static func load(path: String) throws(LoadError) -> ProgramFile {
         guard let format = ProgramFormat(path: path) else {
-            throw LoadError("\(path): unknown program format (expected .s, .asm, .data or .bin)")
+            throw LoadError(path: path, "unknown program format (expected .s, .asm, .data or .bin)")
         }
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw LoadError("\(path): cannot read file: \(error.localizedDescription)")
+            throw LoadError(path: path, "cannot read file: \(error.localizedDescription)")
         }
         let name = (path as NSString).lastPathComponent
         var file: ProgramFile
@@ -53,18 +62,20 @@ public struct ProgramFile: Sendable {
             case .raw:
                 file = ProgramFile(program: try Program(bytes: Array(data), name: name))
             case .assembly:
-                guard let text = String(data: data, encoding: .utf8) else { throw LoadError("\(path): not UTF-8 text") }
+                guard let text = String(data: data, encoding: .utf8) else { throw LoadError(path: path, "not UTF-8 text") }
                 file = ProgramFile(program: try Assembler.assemble(text, name: name))
             case .conformance:
-                guard let text = String(data: data, encoding: .utf8) else { throw LoadError("\(path): not UTF-8 text") }
+                guard let text = String(data: data, encoding: .utf8) else { throw LoadError(path: path, "not UTF-8 text") }
                 let conformance = try ConformanceFile(contents: text, name: name)
                 file = ProgramFile(program: try conformance.program(), memory: conformance.memory, conformance: conformance)
             }
             try file.program.validate()
         } catch let error as LoadError {
             throw error
+        } catch let error as ConformanceFileError {
+            throw LoadError(path: path, error.line.map { "line \($0): \(error.reason)" } ?? "\(error.reason)")
         } catch {
-            throw LoadError("\(path): \(error)")
+            throw LoadError(path: path, "\(error)")
         }
         return file
     }

@@ -34,8 +34,8 @@ import Testing
         #expect(result.stderr.hasPrefix("error: "), "\(result.stderr)")
         if name.hasPrefix("unused-") {
             #expect(result.stderr.contains("instruction 0"), "\(result.stderr)")
-        } else if name != "invalid_unknown_directive.data" {
-            #expect(result.stderr.contains("line"), "\(result.stderr)")
+        } else {
+            #expect(result.stderr.contains("\(name): line "), "\(result.stderr)")
         }
         #expect(result.stdout.isEmpty)
     }
