@@ -47,6 +47,7 @@ let package = Package(
             "BPFKit", "BPFAssembler",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swiftSettings),
+        .testTarget(name: "BPFKitTests", dependencies: ["BPFKit", "BPFAssembler"], swiftSettings: swiftSettings),
         .executableTarget(name: "bpfkit", dependencies: ["BPFCommandLine"], swiftSettings: swiftSettings),
         .testTarget(name: "BPFCommandLineTests", dependencies: ["bpfkit"], swiftSettings: swiftSettings),
 
