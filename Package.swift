@@ -23,9 +23,10 @@ let package = Package(
     name: "BPFKit",
     platforms: [.macOS(.v14)],
     products: [
+        .library(name: "BPFKit", targets: ["BPFKit"]),
+        .executable(name: "bpfkit", targets: ["bpfkit"]),
         .library(name: "BPFISA", targets: ["BPFISA"]),
         .library(name: "BPFAssembler", targets: ["BPFAssembler"]),
-        .library(name: "BPFConformance", targets: ["BPFConformance"]),
         .library(name: "BPFLoader", targets: ["BPFLoader"]),
     ],
     dependencies: [
@@ -38,6 +39,18 @@ let package = Package(
 
         // What every engine serves programs with: helpers, memory regions, run inputs, engine protocol.
         .target(name: "BPFRuntime", dependencies: ["BPFISA"], swiftSettings: swiftSettings),
+
+        // The facade: program files, engine choice, loading and running; the conformance runner.
+        .target(name: "BPFKit", dependencies: ["BPFISA", "BPFRuntime", "BPFAssembler", "BPFConformance", "BPFInterpreter"],
+                swiftSettings: swiftSettings),
+        // The commands of `bpfkit`, as a testable library; `bpfkit` itself is a thin @main.
+        .target(name: "BPFCommandLine", dependencies: [
+            "BPFKit", "BPFAssembler",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: swiftSettings),
+        .testTarget(name: "BPFKitTests", dependencies: ["BPFKit", "BPFAssembler"], swiftSettings: swiftSettings),
+        .executableTarget(name: "bpfkit", dependencies: ["BPFCommandLine"], swiftSettings: swiftSettings),
+        .testTarget(name: "BPFCommandLineTests", dependencies: ["bpfkit"], swiftSettings: swiftSettings),
 
         // Executable memory for JITed code: the program pack allocator,
         // write-xor-execute copy step, live patching, statistics.
