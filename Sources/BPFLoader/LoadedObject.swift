@@ -38,7 +38,7 @@ public final class LoadedObject: Sendable {
     /// What `populateProgramArrays` fills (libbpf does it at load time).
     public let programSlots: [ProgramSlot]
 
-    public init(_ object: ObjectFile, options: LoadOptions = LoadOptions()) throws(LoadError) {
+    public init(_ object: ObjectFile, options: LoadOptions = LoadOptions()) throws(ObjectLoadError) {
         guard object.byteOrder == .host else { throw .byteOrder(object: object.byteOrder, host: .host) }
         self.object = object
         var instances: [any BPFMap] = []
@@ -70,7 +70,7 @@ public final class LoadedObject: Sendable {
     }
 
     /// Parses `bytes` as an object file and loads it.
-    public convenience init(bytes: [UInt8], options: LoadOptions = LoadOptions()) throws(LoadError) {
+    public convenience init(bytes: [UInt8], options: LoadOptions = LoadOptions()) throws(ObjectLoadError) {
         let object: ObjectFile
         do { object = try ObjectFile(bytes: bytes) } catch { throw .object(error) }
         try self.init(object, options: options)
@@ -82,7 +82,7 @@ public final class LoadedObject: Sendable {
     /// Chooses a program (by function name, by section, or the only / first one)
     /// and prepares it for `type` (default: inferred from its section, else an error).
     public func program(named name: String? = nil, section: String? = nil,
-                        type: (any ProgramType)? = nil) throws(LoadError) -> LoadedProgram {
+                        type: (any ProgramType)? = nil) throws(ObjectLoadError) -> LinkedProgram {
         var candidates = object.programs
         if let name { candidates = candidates.filter { $0.name == name } }
         if let section { candidates = candidates.filter { $0.section == section } }
@@ -97,7 +97,7 @@ public final class LoadedObject: Sendable {
         }
         do {
             let ready = try LoadTimeRewriting.prepare(chosen.program, type: type, maps: maps.maps, helpers: helpers)
-            return LoadedProgram(name: chosen.name, section: chosen.section, program: ready, type: type, helpers: helpers, maps: maps)
+            return LinkedProgram(name: chosen.name, section: chosen.section, program: ready, type: type, helpers: helpers, maps: maps)
         } catch {
             throw .program(name: chosen.name, error)
         }
@@ -105,7 +105,7 @@ public final class LoadedObject: Sendable {
 
     /// Fills the statically initialised program-array slots with `prepare(program)`,
     /// typically an engine's prepared program for the tail-call issue.
-    public func populateProgramArrays(_ prepare: (LoadedProgram) throws -> any Sendable) throws {
+    public func populateProgramArrays(_ prepare: (LinkedProgram) throws -> any Sendable) throws {
         for slot in programSlots {
             let program = try program(named: slot.program)
             try slot.map.set(try prepare(program), at: slot.index)
@@ -117,7 +117,7 @@ public final class LoadedObject: Sendable {
 /// addresses, context accesses rewritten, helpers checked. Engines never see
 /// ELF; they get `program` and `engineConfiguration`, and each run's memory
 /// comes from `makeRun(input:)`.
-public struct LoadedProgram: Sendable {
+public struct LinkedProgram: Sendable {
     public let name: String
     public let section: String
     public let program: Program
@@ -137,7 +137,7 @@ public struct LoadedProgram: Sendable {
     /// Prepares a program that did not come from an object (assembled, raw bytes):
     /// the same passes, with `maps` standing for `.mapByIndex` / `.mapByFD` numbers.
     public init(program: Program, type: any ProgramType, maps: [any BPFMap] = [], fileDescriptors: [Int32: Int] = [:],
-                options: LoadOptions = LoadOptions()) throws(LoadError) {
+                options: LoadOptions = LoadOptions()) throws(ObjectLoadError) {
         let table = MapTable(maps)
         var registry = KernelHelpers.registry(HelperEnvironment(maps: table, trace: options.trace))
         registry.merge(options.extraHelpers)
@@ -155,7 +155,7 @@ public struct LoadedProgram: Sendable {
     }
 
     /// Memory and registers for one run over `input`; keep the result alive during the run.
-    public func makeRun(input: [UInt8]) throws(LoadError) -> any ProgramRun {
+    public func makeRun(input: [UInt8]) throws(ObjectLoadError) -> any ProgramRun {
         do { return try type.makeRun(input: input, maps: maps.regions) } catch { throw .runInput(error) }
     }
 }

@@ -12,8 +12,8 @@ import Testing
 struct LoaderErrorTests {
     static let license = "\nchar LICENSE[] SEC(\"license\") = \"GPL\";\n"
 
-    func loadError(_ body: () throws -> Void) -> LoadError? {
-        do { try body(); return nil } catch let error as LoadError { return error } catch { Issue.record("untyped \(error)"); return nil }
+    func loadError(_ body: () throws -> Void) -> ObjectLoadError? {
+        do { try body(); return nil } catch let error as ObjectLoadError { return error } catch { Issue.record("untyped \(error)"); return nil }
     }
 
     @Test func unknownHelperIsALoadTimeErrorNamingTheInstruction() throws {

@@ -79,7 +79,7 @@ func runProcess(_ path: String, _ arguments: [String]) throws -> (Int32, String,
 }
 
 /// One run of a loaded program on an engine: the return value and the output bytes.
-func run(_ program: LoadedProgram, on engine: any ExecutionEngine, input: [UInt8]) throws -> (UInt64, [UInt8]) {
+func run(_ program: LinkedProgram, on engine: any ExecutionEngine, input: [UInt8]) throws -> (UInt64, [UInt8]) {
     let prepared = try engine.prepare(program.program, configuration: program.engineConfiguration())
     let run = try program.makeRun(input: input)
     let value = try prepared.run(run.input)

@@ -4,7 +4,7 @@ import BPFISA
 import BPFMaps
 
 /// Why an object or program could not be loaded or set up for a run.
-public enum LoadError: Error, Sendable, CustomStringConvertible {
+public enum ObjectLoadError: Error, Sendable, CustomStringConvertible {
     /// The object file is malformed.
     case object(ELFError)
     /// A map definition makes no sense, or its initial contents do not fit.
