@@ -126,7 +126,10 @@ struct ContextTracker {
                 for r in 1...5 { callee.registers[r] = s.registers[r] }
                 merge(callee, into: target)
                 callers[target, default: []].insert(pc)
-                s.registers[0] = returns[target] ?? .none
+                // Continue after the call only once the callee's return value is known
+                // (its exits re-queue this call site), so no guess has to be joined away.
+                guard let returned = returns[target] else { continue }
+                s.registers[0] = returned
                 for r in 1...5 { s.registers[r] = .none }
             case .call:
                 for r in 0...5 { s.registers[r] = .none }
