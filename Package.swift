@@ -102,7 +102,7 @@ let package = Package(
         // Object description -> instantiated maps, rewritten programs, helpers and run inputs.
         .target(name: "BPFLoader", dependencies: ["BPFELF", "BPFHelpers"], swiftSettings: swiftSettings),
         // Examples built with clang and run on every engine, the kernel differential, corrupted objects.
-        .testTarget(name: "BPFLoaderTests", dependencies: ["BPFLoader", "BPFELF", "BPFHelpers", "BPFMaps", "BPFInterpreter"],
+        .testTarget(name: "BPFLoaderTests", dependencies: ["BPFLoader", "BPFELF", "BPFHelpers", "BPFMaps", "BPFInterpreter", "BPFKit"],
                     swiftSettings: swiftSettings),
     ]
 )

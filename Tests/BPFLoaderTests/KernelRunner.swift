@@ -17,7 +17,19 @@ final class KernelObject {
         return (probe, probe ? "" : "the kernel refused to load a trivial XDP program")
     }()
 
+    /// Pins left by test processes that died before cleaning up.
+    private static func removeStalePins() {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/bpf")) ?? []
+        for entry in entries where entry.hasPrefix("bpfkit-test-") {
+            let pid = entry.dropFirst("bpfkit-test-".count).prefix { $0.isNumber }
+            if let pid = Int32(pid), pid != getpid(), kill(pid, 0) != 0 {
+                try? FileManager.default.removeItem(atPath: "/sys/fs/bpf/\(entry)")
+            }
+        }
+    }
+
     private static func probe() throws -> Bool {
+        removeStalePins()
         guard Clang.available else { return false }
         let source = FileManager.default.temporaryDirectory.appendingPathComponent("bpfkit-probe-\(getpid()).c")
         try "#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\nSEC(\"xdp\") int probe(struct xdp_md *c) { return XDP_PASS; }\nchar LICENSE[] SEC(\"license\") = \"GPL\";\n"

@@ -1,11 +1,13 @@
 import BPFInterpreter
+import BPFKit
 import BPFLoader
 import BPFRuntime
 import Foundation
 import Testing
 
-/// Every engine the examples run on. Add the JIT here when it lands on main.
-let engines: [any ExecutionEngine] = [Interpreter()]
+/// Every engine the examples run on: the interpreter, and the host's JIT once
+/// the facade's catalog has one (it lists every backend in one place).
+let engines: [any ExecutionEngine] = [Interpreter()] + [try? EngineCatalog.engine(.jit)].compactMap { $0 }
 
 /// The repository's `examples/` directory.
 let examplesDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
