@@ -15,6 +15,7 @@ public enum KernelHelper: Int32, Sendable, CaseIterable, CustomStringConvertible
     case tailCall = 12
     case csumDiff = 28
     case xdpAdjustHead = 44
+    case xdpAdjustMeta = 54
     case xdpAdjustTail = 65
     case ktimeGetBootNs = 125
     case ringbufOutput = 130
@@ -41,6 +42,7 @@ public enum KernelHelper: Int32, Sendable, CaseIterable, CustomStringConvertible
         case .tailCall: "bpf_tail_call"
         case .csumDiff: "bpf_csum_diff"
         case .xdpAdjustHead: "bpf_xdp_adjust_head"
+        case .xdpAdjustMeta: "bpf_xdp_adjust_meta"
         case .xdpAdjustTail: "bpf_xdp_adjust_tail"
         case .ktimeGetBootNs: "bpf_ktime_get_boot_ns"
         case .ringbufOutput: "bpf_ringbuf_output"
@@ -71,7 +73,7 @@ public enum KernelHelper: Int32, Sendable, CaseIterable, CustomStringConvertible
         case .getPrandomU32, .getSmpProcessorID: return HelperPrototype([], returns: u32)
         case .tailCall: return HelperPrototype([.context, .map, u32], returns: u64)
         case .csumDiff: return HelperPrototype([input, .size, input, .size, u32], returns: u64)
-        case .xdpAdjustHead, .xdpAdjustTail: return HelperPrototype([.context, u32], returns: u64)
+        case .xdpAdjustHead, .xdpAdjustTail, .xdpAdjustMeta: return HelperPrototype([.context, u32], returns: u64)
         case .ringbufOutput: return HelperPrototype([.map, input, .size, u64], returns: u64)
         case .ringbufReserve: return HelperPrototype([.map, u64, u64], returns: .mapValueOrNull)
         case .ringbufSubmit, .ringbufDiscard: return HelperPrototype([.mapValueOrNull, u64], returns: .void)
@@ -86,7 +88,7 @@ public enum KernelHelper: Int32, Sendable, CaseIterable, CustomStringConvertible
     /// Whether the helper only makes sense for XDP programs (it takes an `xdp_md` context).
     public var requiresXDP: Bool {
         switch self {
-        case .xdpAdjustHead, .xdpAdjustTail, .xdpGetBuffLen, .xdpLoadBytes, .xdpStoreBytes: true
+        case .xdpAdjustHead, .xdpAdjustTail, .xdpAdjustMeta, .xdpGetBuffLen, .xdpLoadBytes, .xdpStoreBytes: true
         default: false
         }
     }

@@ -24,7 +24,8 @@ public protocol ProgramRun: AnyObject, Sendable {
     /// Registers and regions to hand to `PreparedProgram.run`.
     var input: RunInput { get }
     /// The bytes a test run returns afterwards (`data_out`): the input buffer
-    /// for `mem`, the packet between `data` and `data_end` for `xdp`.
+    /// for `mem`; for `xdp` the packet from `data_meta` (metadata the program
+    /// left, usually none) to `data_end`, as the kernel's test run returns it.
     func output() -> [UInt8]
 }
 

@@ -54,9 +54,11 @@ public final class XDPFrame: Sendable {
         return address >= low && address <= high && UInt64(size) <= high - address
     }
 
-    /// The packet between `data` and `data_end`.
+    /// What `BPF_PROG_TEST_RUN` returns as `data_out`: the bytes from
+    /// `data_meta` to `data_end` (the packet, preceded by any metadata the
+    /// program left with `bpf_xdp_adjust_meta`).
     public var packet: [UInt8] {
-        buffer.read(at: Int(data - hardStart), count: Int(dataEnd - data))
+        buffer.read(at: Int(dataMeta - hardStart), count: Int(dataEnd - dataMeta))
     }
 
     /// `bpf_xdp_adjust_head`: moves `data` by `delta`; the packet keeps at least an
@@ -74,6 +76,20 @@ public final class XDPFrame: Sendable {
         }
         context.store(UInt64(bitPattern: Int64(bitPattern: dataMeta) + Int64(delta)), at: XDPContext.dataMeta)
         context.store(UInt64(bitPattern: newData), at: XDPContext.data)
+        return 0
+    }
+
+    /// `bpf_xdp_adjust_meta`: moves `data_meta` by `delta`; the metadata stays
+    /// between the frame header and `data`, in whole words, and no longer than
+    /// `skb_shared_info.meta_len` (a `u8`) can record.
+    func adjustMeta(_ delta: Int32) -> Int64 {
+        let meta = Int64(bitPattern: dataMeta) + Int64(delta)
+        guard meta >= Int64(bitPattern: hardStart) + Int64(Self.frameHeaderSize), meta <= Int64(bitPattern: data) else {
+            return -Int64(Errno.EINVAL)
+        }
+        let length = Int64(bitPattern: data) - meta
+        guard length & 3 == 0, length <= 255 else { return -Int64(Errno.EACCES) }
+        context.store(UInt64(bitPattern: meta), at: XDPContext.dataMeta)
         return 0
     }
 

@@ -21,6 +21,9 @@ extension KernelHelpers {
             helper(.xdpAdjustTail) { call throws(HelperError) in
                 UInt64(bitPattern: try frame(call, .xdpAdjustTail).adjustTail(Int32(truncatingIfNeeded: call.argument(2))))
             },
+            helper(.xdpAdjustMeta) { call throws(HelperError) in
+                UInt64(bitPattern: try frame(call, .xdpAdjustMeta).adjustMeta(Int32(truncatingIfNeeded: call.argument(2))))
+            },
             helper(.xdpGetBuffLen) { call throws(HelperError) in
                 let frame = try frame(call, .xdpGetBuffLen)
                 return frame.dataEnd - frame.data

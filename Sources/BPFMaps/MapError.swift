@@ -5,6 +5,7 @@ public enum Errno {
     public static let E2BIG: Int32 = 7
     public static let EAGAIN: Int32 = 11
     public static let ENOMEM: Int32 = 12
+    public static let EACCES: Int32 = 13
     public static let EBUSY: Int32 = 16
     public static let EEXIST: Int32 = 17
     public static let EINVAL: Int32 = 22

@@ -24,6 +24,8 @@ public final class RingBuffer: BPFMap, @unchecked Sendable {
     /// Records not yet consumed, oldest first.
     private var records: [Record] = []
     private var recordHead = 0
+    /// Index of the oldest record still busy (or `records.count` when none is).
+    private var busyHead = 0
     private var producer = 0
     private var consumer = 0
 
@@ -47,7 +49,7 @@ public final class RingBuffer: BPFMap, @unchecked Sendable {
     public func reserve(_ length: Int) -> UInt64? {
         guard length >= 0, length <= size, footprint(length) <= size else { return nil }
         return lock.withLock { () -> UInt64? in
-            let pending = recordHead < records.count ? records[recordHead...].first { $0.state == .busy }?.position ?? producer : producer
+            let pending = busyHead < records.count ? records[busyHead].position : producer
             let next = producer + footprint(length)
             guard next - consumer <= size - 1, next - pending <= size - 1 else { return nil }
             let record = Record(position: producer, length: length, state: .busy)
@@ -65,6 +67,7 @@ public final class RingBuffer: BPFMap, @unchecked Sendable {
             for i in stride(from: records.count - 1, through: recordHead, by: -1)
             where data.start + UInt64(records[i].position % size + Self.headerSize) == address && records[i].state == .busy {
                 records[i].state = discard ? .discarded : .committed
+                while busyHead < records.count, records[busyHead].state != .busy { busyHead += 1 }
                 return true
             }
             return false
@@ -107,6 +110,7 @@ public final class RingBuffer: BPFMap, @unchecked Sendable {
                 consumer = record.position + footprint(record.length)
                 if recordHead > 64, recordHead * 2 > records.count {
                     records.removeFirst(recordHead)
+                    busyHead -= recordHead
                     recordHead = 0
                 }
                 if record.state == .committed {
