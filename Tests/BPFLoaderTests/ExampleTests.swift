@@ -171,4 +171,23 @@ struct ExampleTests {
             }
         }
     }
+
+    /// Examples without fetching atomics also build for cpu v1 and v2 (no JMP32, no
+    /// fetch forms) and must give the same results as their v3 build.
+    @Test(arguments: ["xdp_proto_count", "xdp_swap_mac", "global_data", "ringbuf_events", "xdp_adjust"])
+    func olderCPUVersionsAgree(name: String) throws {
+        let packets = [Packets.ipv4(protocol: 17, payload: Packets.bytes(90)), Packets.ethernet(0x0806, payload: Packets.bytes(30)),
+                       Packets.ethernet(0x88b5, payload: [1, 2, 8, 0] + Packets.bytes(40))]
+        for engine in engines {
+            var results: [String: [(UInt64, [UInt8])]] = [:]
+            for cpu in ["v1", "v2", "v3"] {
+                let program = try load(name, cpu: cpu).program()
+                results[cpu] = try packets.map { try run(program, on: engine, input: $0) }
+            }
+            for cpu in ["v1", "v2"] {
+                #expect(results[cpu]!.map(\.0) == results["v3"]!.map(\.0) && results[cpu]!.map(\.1) == results["v3"]!.map(\.1),
+                        "\(name) -mcpu=\(cpu) on \(engine.name)")
+            }
+        }
+    }
 }
