@@ -41,11 +41,12 @@ let package = Package(
         .target(name: "BPFRuntime", dependencies: ["BPFISA"], swiftSettings: swiftSettings),
 
         // The facade: program files, engine choice, loading and running; the conformance runner.
-        .target(name: "BPFKit", dependencies: ["BPFISA", "BPFRuntime", "BPFAssembler", "BPFConformance", "BPFInterpreter"],
+        .target(name: "BPFKit", dependencies: ["BPFISA", "BPFRuntime", "BPFAssembler", "BPFConformance", "BPFInterpreter",
+                                              "BPFMaps", "BPFHelpers", "BPFLoader"],
                 swiftSettings: swiftSettings),
         // The commands of `bpfkit`, as a testable library; `bpfkit` itself is a thin @main.
         .target(name: "BPFCommandLine", dependencies: [
-            "BPFKit", "BPFAssembler",
+            "BPFKit", "BPFAssembler", "BPFMaps",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swiftSettings),
         .testTarget(name: "BPFKitTests", dependencies: ["BPFKit", "BPFAssembler"], swiftSettings: swiftSettings),

@@ -20,7 +20,7 @@ struct AssembleCommand: ParsableCommand {
     func run() throws {
         let file: ProgramFile
         do { file = try ProgramFile.load(path: input) } catch { throw fail(error.description) }
-        let bytes = file.program.bytes(bigEndian ? .big : .little)
+        let bytes = file.original.bytes(bigEndian ? .big : .little)
         if let output { return try writeFile(output, bytes) }
         for slot in stride(from: 0, to: bytes.count, by: 8) {
             print(bytes[slot..<slot + 8].map { String(format: "%02x", $0) }.joined(separator: " "))
@@ -54,7 +54,7 @@ struct DisassembleCommand: ParsableCommand {
                 throw fail("\(input): \(error)")
             }
         } else {
-            do { program = try ProgramFile.load(path: input).program } catch { throw fail(error.description) }
+            do { program = try ProgramFile.load(path: input).original } catch { throw fail(error.description) }
         }
         print(Disassembler.disassemble(program, style: syntax), terminator: "")
     }

@@ -65,7 +65,7 @@ struct ConformancePluginCommand: ParsableCommand {
             let program = try Program(bytes: programBytes, name: "stdin")
             try program.validate()
             let loaded = try LoadedProgram(program, engine: engine, architecture: architecture, helpers: ConformanceRunner.helpers)
-            print(String(try loaded.run(memory: memoryBytes).returnValue, radix: 16))
+            print(String(try loaded.run(input: memoryBytes).returnValue, radix: 16))
         } catch {
             throw fail("\(error)")
         }

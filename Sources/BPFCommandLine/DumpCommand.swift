@@ -17,11 +17,13 @@ struct DumpCommand: ParsableCommand {
         @Option(name: .long, help: "Syntax: conformance or llvm.")
         var style: String = "llvm"
 
+        @OptionGroup var objectOptions: ObjectOptions
+
         func run() throws {
             let file: ProgramFile
-            do { file = try ProgramFile.load(path: program) } catch { throw fail(error.description) }
+            do { file = try ProgramFile.load(path: program, objectOptions.request()) } catch { throw fail(error.description) }
             let syntax: DisassemblyStyle = style == "conformance" ? .conformance : .llvm
-            for (pc, instruction) in file.program.instructions.enumerated() where instruction != .immediate64Tail {
+            for (pc, instruction) in file.linked.program.instructions.enumerated() where instruction != .immediate64Tail {
                 print(String(format: "%4d: ", pc) + Disassembler.text(of: instruction, at: pc, style: syntax))
             }
         }

@@ -1,26 +1,27 @@
 import ArgumentParser
 import Foundation
 import BPFKit
+import BPFMaps
 import BPFRuntime
 
 /// `bpfkit run`: load a program, run it, print r0.
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run a program: assembly (.s/.asm), a corpus test (.data) or raw bytes (.bin).",
-        discussion: "r1 points to the input memory and r2 holds its length. Prints r0."
+        abstract: "Run a program: assembly (.s/.asm), a corpus test (.data), raw bytes (.bin), an ELF object (.o) or C (.c).",
+        discussion: "For --type mem, r1 points to the input memory and r2 holds its length; for xdp the input is the packet. Prints r0."
     )
 
     @Argument(help: "The program file.")
     var program: String
 
-    @Option(name: .customLong("data-in"), help: "File whose bytes are the input memory.")
+    @Option(name: .customLong("data-in"), help: "File whose bytes are the input memory (the packet for xdp).")
     var dataIn: String?
 
     @Option(name: .long, help: "Input memory as hex bytes, e.g. \"00 01 ff\".")
     var mem: String?
 
-    @Option(name: .customLong("data-out"), help: "Write the memory as the program left it to this file.")
+    @Option(name: .customLong("data-out"), help: "Write the memory as the program left it (the packet for xdp) to this file.")
     var dataOut: String?
 
     @Option(name: .long, help: "Run this many times; the duration is the mean per run.")
@@ -30,6 +31,10 @@ struct RunCommand: ParsableCommand {
     var instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit
 
     @OptionGroup var engineOptions: EngineOptions
+    @OptionGroup var objectOptions: ObjectOptions
+
+    @Flag(name: .customLong("dump-maps"), help: "Print every map's contents after the run.")
+    var dumpMaps = false
 
     @Flag(name: .long, help: "Print one JSON object: retval, duration_ns, engine.")
     var json = false
@@ -40,32 +45,63 @@ struct RunCommand: ParsableCommand {
         let (engine, architecture) = try engineOptions.resolve()
 
         let file: ProgramFile
-        do { file = try ProgramFile.load(path: program) } catch { throw fail(error.description) }
-        var memory = file.memory ?? []
-        if let dataIn { memory = Array(try readFile(dataIn)) }
-        if let mem { memory = try parseHexBytes(mem, what: "--mem") }
+        do { file = try ProgramFile.load(path: program, objectOptions.request()) } catch { throw fail(error.description) }
+        var input = file.memory ?? []
+        if let dataIn { input = Array(try readFile(dataIn)) }
+        if let mem { input = try parseHexBytes(mem, what: "--mem") }
 
         let loaded: LoadedProgram
         do {
-            loaded = try LoadedProgram(file.program, engine: engine, architecture: architecture,
-                                       helpers: ConformanceRunner.helpers, instructionLimit: instructionLimit)
+            loaded = try LoadedProgram(file.linked, engine: engine, architecture: architecture, instructionLimit: instructionLimit)
         } catch { throw fail("\(program): \(error)") }
 
-        let guest = GuestMemory(bytes: memory)
-        var r0: UInt64 = 0
-        var total: UInt64 = 0
-        for _ in 0..<self.repeat {
-            if self.repeat > 1 { guest.write(memory, at: 0) }
-            let start = DispatchTime.now().uptimeNanoseconds
-            do { r0 = try loaded.run(guest) } catch { throw fail("\(program): \(error)") }
-            total += DispatchTime.now().uptimeNanoseconds - start
-        }
-        if let dataOut { try writeFile(dataOut, guest.read()) }
-        let duration = total / UInt64(self.repeat)
+        let measured: (result: RunResult, meanNanoseconds: UInt64)
+        do { measured = try loaded.measure(input: input, count: self.repeat) } catch { throw fail("\(program): \(error)") }
+        if let dataOut { try writeFile(dataOut, measured.result.output) }
+        let r0 = measured.result.returnValue
         if json {
-            print("{\"retval\":\(r0),\"duration_ns\":\(duration),\"engine\":\"\(loaded.engineName)\",\"repeat\":\(self.repeat)}")
+            print("{\"retval\":\(r0),\"duration_ns\":\(measured.meanNanoseconds),\"engine\":\"\(loaded.engineName)\",\"repeat\":\(self.repeat)}")
         } else {
             print("0x\(String(r0, radix: 16))")
         }
+        if dumpMaps {
+            for map in file.linked.maps.maps { print(MapDump.text(map)) }
+        }
     }
+}
+
+/// Options that pick and compile programs from ELF objects and C.
+struct ObjectOptions: ParsableArguments {
+    @Option(name: .long, help: "Program type: mem or xdp (default: from the ELF section, else mem).")
+    var type: String?
+
+    @Option(name: .long, help: "ELF section of the program (e.g. xdp).")
+    var section: String?
+
+    @Option(name: .customLong("program"), help: "Function name of the program in the ELF object.")
+    var programName: String?
+
+    @Option(name: .long, help: "clang used for .c files (default: the Swift toolchain's).")
+    var clang: String?
+
+    @Option(name: .long, help: "-mcpu for .c files: v1, v2, v3 or v4.")
+    var cpu: String = "v3"
+
+    func request() -> LoadRequest {
+        LoadRequest(type: type, section: section, programName: programName, clang: clang, cpu: cpu, helpers: ConformanceRunner.helpers)
+    }
+}
+
+/// Map contents as text: one line per entry, keys and values in hex.
+enum MapDump {
+    static func text(_ map: any BPFMap) -> String {
+        let d = map.definition
+        var lines = ["map \(d.name): \(d.type) key \(d.keySize) value \(d.valueSize) max_entries \(d.maxEntries)"]
+        for (key, value) in map.entries() {
+            lines.append("  \(hex(key)) => \(hex(value))")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined(separator: " ") }
 }

@@ -33,15 +33,15 @@ public struct ConformanceRunner: Sendable {
     public func run(path: String) -> Outcome {
         let file: ProgramFile
         do {
-            file = try ProgramFile.load(path: path)
+            file = try ProgramFile.load(path: path, LoadRequest(helpers: Self.helpers))
         } catch {
             return judgeError(error.message, expected: expectation(of: path))
         }
         guard let conformance = file.conformance else { return .failed("not a conformance (.data) file") }
         let result: UInt64
         do {
-            let loaded = try LoadedProgram(file.program, engine: engine, architecture: architecture, helpers: Self.helpers)
-            result = try loaded.run(memory: conformance.memory).returnValue
+            let loaded = try LoadedProgram(file.linked, engine: engine, architecture: architecture)
+            result = try loaded.run(input: conformance.memory).returnValue
         } catch let error as EngineSelectionError {
             return .skipped(error.description)
         } catch {

@@ -1,48 +1,70 @@
 import BPFISA
+import BPFHelpers
+import BPFLoader
 import BPFRuntime
 
 /// The result of one run.
 public struct RunResult: Sendable {
     /// r0 at exit.
     public var returnValue: UInt64
-    /// The input memory as the program left it.
-    public var memory: [UInt8]
+    /// The input as the program left it (`mem`), or the packet (`xdp`), as the
+    /// kernel's test run returns it.
+    public var output: [UInt8]
 }
 
 /// A program prepared for one engine, ready to run many times from any thread.
 ///
 /// This is the embedding API: build or load a `Program`, make a
-/// `LoadedProgram`, call `run(memory:)`.
+/// `LoadedProgram`, call `run(input:)`.
 ///
 ///     let program = try Assembler.assemble("mov %r0, 42\nexit")
 ///     let loaded = try LoadedProgram(program, engine: .interpreter)
-///     let r0 = try loaded.run(memory: []).returnValue   // 42
+///     let r0 = try loaded.run(input: []).returnValue   // 42
 public final class LoadedProgram: Sendable {
-    public let program: Program
+    public let linked: LinkedProgram
     public let engineName: String
-    private let prepared: any PreparedProgram
+    public let prepared: any PreparedProgram
 
-    public init(_ program: Program, engine: EngineKind = .interpreter, architecture: Architecture? = nil,
-                helpers: HelperRegistry = HelperRegistry(),
+    /// Prepares a linked program (from `ProgramFile` or `BPFLoader`) for an engine.
+    public init(_ linked: LinkedProgram, engine: EngineKind = .interpreter, architecture: Architecture? = nil,
                 instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit) throws {
         let engine = try EngineCatalog.engine(engine, architecture: architecture)
-        self.program = program
+        self.linked = linked
         self.engineName = engine.name
-        self.prepared = try engine.prepare(program, configuration: EngineConfiguration(helpers: helpers, instructionLimit: instructionLimit))
+        self.prepared = try engine.prepare(linked.program, configuration: linked.engineConfiguration(instructionLimit: instructionLimit))
     }
 
-    /// Runs with r1 = the address of a copy of `memory` and r2 = its length
-    /// (the conformance convention and the `mem` program type).
-    public func run(memory: [UInt8]) throws(ExecutionError) -> RunResult {
-        let guest = GuestMemory(bytes: memory)
-        let r0 = try run(guest)
-        return RunResult(returnValue: r0, memory: guest.read())
+    /// Prepares a bare program as the `mem` type (r1 = input, r2 = its length)
+    /// with the kernel's helpers and `helpers` over them.
+    public convenience init(_ program: Program, engine: EngineKind = .interpreter, architecture: Architecture? = nil,
+                            helpers: HelperRegistry = HelperRegistry(),
+                            instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit) throws {
+        let linked = try LinkedProgram(program: program, type: ProgramTypes.mem, options: LoadOptions(extraHelpers: helpers))
+        try self.init(linked, engine: engine, architecture: architecture, instructionLimit: instructionLimit)
     }
 
-    /// Runs on memory the caller owns (no copy in or out): for repeated runs.
-    public func run(_ guest: GuestMemory) throws(ExecutionError) -> UInt64 {
-        let input = RunInput(r1: guest.count == 0 ? 0 : guest.address, r2: UInt64(guest.count),
-                             regions: MemoryRegions([guest.region(.input)]))
-        return try prepared.run(input)
+    public var program: Program { linked.program }
+
+    /// Runs once over `input`.
+    public func run(input: [UInt8]) throws -> RunResult {
+        let run = try linked.makeRun(input: input)
+        let r0 = try prepared.run(run.input)
+        return RunResult(returnValue: r0, output: run.output())
+    }
+
+    /// Runs `count` times over fresh copies of `input`, timing only the runs
+    /// themselves; returns the last result and the mean nanoseconds per run.
+    public func measure(input: [UInt8], count: Int) throws -> (result: RunResult, meanNanoseconds: UInt64) {
+        var total: UInt64 = 0
+        var last = RunResult(returnValue: 0, output: input)
+        for _ in 0..<max(count, 1) {
+            let run = try linked.makeRun(input: input)
+            let start = ContinuousClock.now
+            let r0 = try prepared.run(run.input)
+            let elapsed = ContinuousClock.now - start
+            total += UInt64(elapsed.components.seconds) * 1_000_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000)
+            last = RunResult(returnValue: r0, output: run.output())
+        }
+        return (last, total / UInt64(max(count, 1)))
     }
 }

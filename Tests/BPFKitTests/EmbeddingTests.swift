@@ -9,7 +9,7 @@ import BPFKit
     @Test func assembleLoadRunRead() throws {
         let program = try Assembler.assemble("mov %r0, 42\nexit")
         let loaded = try LoadedProgram(program, engine: .interpreter)
-        #expect(try loaded.run(memory: []).returnValue == 42)
+        #expect(try loaded.run(input: []).returnValue == 42)
     }
 
     /// Memory goes in through r1/r2 and comes back as the program left it.
@@ -20,9 +20,9 @@ import BPFKit
             .storeImmediate(.byte, dst: .r1, offset: 1, imm: 0x55),
             .exit,
         ])
-        let result = try LoadedProgram(program).run(memory: [7, 0, 0])
+        let result = try LoadedProgram(program).run(input: [7, 0, 0])
         #expect(result.returnValue == 7 + 3)
-        #expect(result.memory == [7, 0x55, 0])
+        #expect(result.output == [7, 0x55, 0])
     }
 
     /// An embedder registers a helper in Swift; the program calls it by number.
@@ -32,14 +32,14 @@ import BPFKit
         }
         let program = try Assembler.assemble("mov %r1, 14\ncall 1000\nexit")
         let loaded = try LoadedProgram(program, helpers: HelperRegistry([triple]))
-        #expect(try loaded.run(memory: []).returnValue == 42)
+        #expect(try loaded.run(input: []).returnValue == 42)
     }
 
     @Test func errorsAreTyped() throws {
         let program = try Assembler.assemble("ldxdw %r0, [%r1+0]\nexit")
         let loaded = try LoadedProgram(program)
         #expect(throws: ExecutionError.outOfBounds(pc: 0, address: 0, size: 8, write: false)) {
-            try loaded.run(memory: [])
+            try loaded.run(input: [])
         }
         #expect(throws: EngineSelectionError.self) {
             try LoadedProgram(program, engine: .interpreter, architecture: .mips32be)
