@@ -23,12 +23,14 @@ let package = Package(
     name: "BPFKit",
     platforms: [.macOS(.v14)],
     products: [
+        .library(name: "BPFKit", targets: ["BPFKit"]),
+        .executable(name: "bpfkit", targets: ["bpfkit"]),
         .library(name: "BPFISA", targets: ["BPFISA"]),
         .library(name: "BPFJIT", targets: ["BPFJIT"]),
         .library(name: "BPFJITX86_64", targets: ["BPFJITX86_64"]),
         .library(name: "BPFNativeDisassembler", targets: ["BPFNativeDisassembler"]),
         .library(name: "BPFAssembler", targets: ["BPFAssembler"]),
-        .library(name: "BPFConformance", targets: ["BPFConformance"]),
+        .library(name: "BPFLoader", targets: ["BPFLoader"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -57,6 +59,19 @@ let package = Package(
         .executableTarget(name: "BPFJITBenchmark",
                           dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFJITX86_64", "BPFExecMemory", "BPFInterpreter"],
                           swiftSettings: swiftSettings),
+        // The facade: program files, engine choice, loading and running; the conformance runner.
+        .target(name: "BPFKit", dependencies: ["BPFISA", "BPFRuntime", "BPFAssembler", "BPFConformance", "BPFInterpreter",
+                                              "BPFMaps", "BPFHelpers", "BPFLoader"],
+                swiftSettings: swiftSettings),
+        // The commands of `bpfkit`, as a testable library; `bpfkit` itself is a thin @main.
+        .target(name: "BPFCommandLine", dependencies: [
+            "BPFKit", "BPFAssembler", "BPFMaps",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: swiftSettings),
+        .testTarget(name: "BPFKitTests", dependencies: ["BPFKit", "BPFAssembler"], swiftSettings: swiftSettings),
+        .executableTarget(name: "bpfkit", dependencies: ["BPFCommandLine"], swiftSettings: swiftSettings),
+        .testTarget(name: "BPFCommandLineTests", dependencies: ["bpfkit"], swiftSettings: swiftSettings),
+
         // Executable memory for JITed code: the program pack allocator,
         // write-xor-execute copy step, live patching, statistics.
         .target(name: "CBPFPlatform"),
@@ -90,5 +105,24 @@ let package = Package(
 
         // Generated programs with independently computed results, run by every engine's tests.
         .target(name: "BPFTestSuite", dependencies: ["BPFISA"], swiftSettings: swiftSettings),
+
+        // Maps with the kernel's semantics, in stable host storage the engines' memory checks can see.
+        .target(name: "BPFMaps", dependencies: ["BPFRuntime"], swiftSettings: swiftSettings),
+        .testTarget(name: "BPFMapsTests", dependencies: ["BPFMaps"], swiftSettings: swiftSettings),
+
+        // The kernel's numbered helpers, program types (mem, xdp) and load-time rewriting
+        // (map references, context accesses).
+        .target(name: "BPFHelpers", dependencies: ["BPFISA", "BPFRuntime", "BPFMaps"], swiftSettings: swiftSettings),
+        .testTarget(name: "BPFHelpersTests", dependencies: ["BPFHelpers"], swiftSettings: swiftSettings),
+
+        // ELF64 + BTF + relocations -> a description of programs, maps and global data.
+        .target(name: "BPFELF", dependencies: ["BPFISA", "BPFMaps"], swiftSettings: swiftSettings),
+        .testTarget(name: "BPFELFTests", dependencies: ["BPFELF"], swiftSettings: swiftSettings),
+
+        // Object description -> instantiated maps, rewritten programs, helpers and run inputs.
+        .target(name: "BPFLoader", dependencies: ["BPFELF", "BPFHelpers"], swiftSettings: swiftSettings),
+        // Examples built with clang and run on every engine, the kernel differential, corrupted objects.
+        .testTarget(name: "BPFLoaderTests", dependencies: ["BPFLoader", "BPFELF", "BPFHelpers", "BPFMaps", "BPFInterpreter", "BPFKit"],
+                    swiftSettings: swiftSettings),
     ]
 )

@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import BPFISA
+import BPFKit
+
+/// `bpfkit conformance`: run corpus files and summarise.
+struct ConformanceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "conformance",
+        abstract: "Run bpf_conformance .data files; prints each failure and 'N passed, M failed'.")
+
+    @Argument(help: ".data files or folders holding them.")
+    var paths: [String]
+
+    @OptionGroup var engineOptions: EngineOptions
+
+    @Flag(name: .shortAndLong, help: "Also print passing files.")
+    var verbose = false
+
+    func run() throws {
+        let (engine, architecture) = try engineOptions.resolve()
+        let files: [String]
+        do { files = try ConformanceRunner.files(in: paths) } catch { throw fail(error.description) }
+        let runner = ConformanceRunner(engine: engine, architecture: architecture)
+        var passed = 0, failed = 0, skipped = 0
+        for file in files {
+            switch runner.run(path: file) {
+            case .passed:
+                passed += 1
+                if verbose { print("PASS \(file)") }
+            case .failed(let reason):
+                failed += 1
+                print("FAIL \(file): \(reason)")
+            case .skipped(let reason):
+                skipped += 1
+                print("SKIP \(file): \(reason)")
+            }
+        }
+        print("\(passed) passed, \(failed) failed" + (skipped > 0 ? ", \(skipped) skipped" : ""))
+        if failed > 0 || files.isEmpty { throw ExitCode(1) }
+    }
+}
+
+/// `bpfkit conformance-plugin`: the upstream bpf_conformance plugin contract.
+///
+/// The program arrives on standard input as space-separated hex bytes, the
+/// memory as the first argument in hex; r0 is printed in hex. Errors go to
+/// standard error with a non-zero exit.
+struct ConformancePluginCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "conformance-plugin",
+        abstract: "Act as a bpf_conformance plugin: program hex on stdin, memory hex as argument, prints r0 in hex.")
+
+    @Argument(help: "Input memory as hex.")
+    var memory: String = ""
+
+    @OptionGroup var engineOptions: EngineOptions
+
+    func run() throws {
+        let (engine, architecture) = try engineOptions.resolve()
+        let input = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+        let programBytes = try parseHexBytes(input, what: "program on standard input")
+        let memoryBytes = try parseHexBytes(memory, what: "memory argument")
+        do {
+            let program = try Program(bytes: programBytes, name: "stdin")
+            try program.validate()
+            let loaded = try LoadedProgram(program, engine: engine, architecture: architecture, helpers: ConformanceRunner.helpers)
+            print(String(try loaded.run(input: memoryBytes).returnValue, radix: 16))
+        } catch {
+            throw fail("\(error)")
+        }
+    }
+}

@@ -1,0 +1,107 @@
+import ArgumentParser
+import Foundation
+import BPFKit
+import BPFMaps
+import BPFRuntime
+
+/// `bpfkit run`: load a program, run it, print r0.
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a program: assembly (.s/.asm), a corpus test (.data), raw bytes (.bin), an ELF object (.o) or C (.c).",
+        discussion: "For --type mem, r1 points to the input memory and r2 holds its length; for xdp the input is the packet. Prints r0."
+    )
+
+    @Argument(help: "The program file.")
+    var program: String
+
+    @Option(name: .customLong("data-in"), help: "File whose bytes are the input memory (the packet for xdp).")
+    var dataIn: String?
+
+    @Option(name: .long, help: "Input memory as hex bytes, e.g. \"00 01 ff\".")
+    var mem: String?
+
+    @Option(name: .customLong("data-out"), help: "Write the memory as the program left it (the packet for xdp) to this file.")
+    var dataOut: String?
+
+    @Option(name: .long, help: "Run this many times; the duration is the mean per run.")
+    var `repeat`: Int = 1
+
+    @Option(name: .customLong("instruction-limit"), help: "Stop a run after this many instructions.")
+    var instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit
+
+    @OptionGroup var engineOptions: EngineOptions
+    @OptionGroup var objectOptions: ObjectOptions
+
+    @Flag(name: .customLong("dump-maps"), help: "Print every map's contents after the run.")
+    var dumpMaps = false
+
+    @Flag(name: .long, help: "Print one JSON object: retval, duration_ns, engine.")
+    var json = false
+
+    func run() throws {
+        guard self.repeat >= 1 else { throw fail("--repeat must be at least 1") }
+        if dataIn != nil && mem != nil { throw fail("give --data-in or --mem, not both") }
+        let (engine, architecture) = try engineOptions.resolve()
+
+        let file: ProgramFile
+        do { file = try ProgramFile.load(path: program, objectOptions.request()) } catch { throw fail(error.description) }
+        var input = file.memory ?? []
+        if let dataIn { input = Array(try readFile(dataIn)) }
+        if let mem { input = try parseHexBytes(mem, what: "--mem") }
+
+        let loaded: LoadedProgram
+        do {
+            loaded = try LoadedProgram(file.linked, engine: engine, architecture: architecture, instructionLimit: instructionLimit)
+        } catch { throw fail("\(program): \(error)") }
+
+        let measured: (result: RunResult, meanNanoseconds: UInt64)
+        do { measured = try loaded.measure(input: input, count: self.repeat) } catch { throw fail("\(program): \(error)") }
+        if let dataOut { try writeFile(dataOut, measured.result.output) }
+        let r0 = measured.result.returnValue
+        if json {
+            print("{\"retval\":\(r0),\"duration_ns\":\(measured.meanNanoseconds),\"engine\":\"\(loaded.engineName)\",\"repeat\":\(self.repeat)}")
+        } else {
+            print("0x\(String(r0, radix: 16))")
+        }
+        if dumpMaps {
+            for map in file.linked.maps.maps { print(MapDump.text(map)) }
+        }
+    }
+}
+
+/// Options that pick and compile programs from ELF objects and C.
+struct ObjectOptions: ParsableArguments {
+    @Option(name: .long, help: "Program type: mem or xdp (default: from the ELF section, else mem).")
+    var type: String?
+
+    @Option(name: .long, help: "ELF section of the program (e.g. xdp).")
+    var section: String?
+
+    @Option(name: .customLong("program"), help: "Function name of the program in the ELF object.")
+    var programName: String?
+
+    @Option(name: .long, help: "clang used for .c files (default: the Swift toolchain's).")
+    var clang: String?
+
+    @Option(name: .long, help: "-mcpu for .c files: v1, v2, v3 or v4.")
+    var cpu: String = "v3"
+
+    func request() -> LoadRequest {
+        LoadRequest(type: type, section: section, programName: programName, clang: clang, cpu: cpu, helpers: ConformanceRunner.helpers)
+    }
+}
+
+/// Map contents as text: one line per entry, keys and values in hex.
+enum MapDump {
+    static func text(_ map: any BPFMap) -> String {
+        let d = map.definition
+        var lines = ["map \(d.name): \(d.type) key \(d.keySize) value \(d.valueSize) max_entries \(d.maxEntries)"]
+        for (key, value) in map.entries() {
+            lines.append("  \(hex(key)) => \(hex(value))")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined(separator: " ") }
+}

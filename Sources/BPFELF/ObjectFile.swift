@@ -1,0 +1,92 @@
+import BPFISA
+import BPFMaps
+
+/// A program found in an object: one function of an executable section, with
+/// the `.text` subprograms it calls appended and every relocation applied.
+///
+/// Map references are `.loadImmediate64(dst, .mapByIndex(i))` and global data
+/// references `.mapValueByIndex(index: i, offset:)`, where `i` indexes
+/// `ObjectFile.maps`; the loader turns them into host values.
+public struct ObjectProgram: Sendable, Hashable {
+    /// The function's name (`--program`).
+    public let name: String
+    /// The ELF section it came from, as `SEC("...")` named it (`--section`).
+    public let section: String
+    public let program: Program
+    /// Slot where the appended `.text` subprograms start, if any were needed.
+    public let subprogramsStart: Int?
+}
+
+/// A map an object defines: in `.maps` (BTF), in a legacy `maps` section
+/// (`struct bpf_map_def`), or implicitly by a global data section.
+public struct ObjectMap: Sendable, Hashable {
+    public enum Origin: Sendable, Hashable {
+        case btf
+        case legacy
+        /// `.data`, `.rodata`, `.bss`, `.rodata.str1.1`, ...: a one-element array holding the section.
+        case globalData(section: String)
+    }
+
+    /// A slot of a map-of-programs (or map-of-maps) initialised statically
+    /// with `__array(values, ...)`, as libbpf fills it at load time.
+    public struct InitialSlot: Sendable, Hashable {
+        public enum Target: Sendable, Hashable {
+            case program(String)
+            case map(String)
+        }
+        public let index: Int
+        public let target: Target
+    }
+
+    public let definition: MapDefinition
+    public let origin: Origin
+    /// The initial value of a global data map (the section's bytes; zeros for `.bss`).
+    public let initialData: [UInt8]?
+    public let initialSlots: [InitialSlot]
+
+    public var name: String { definition.name }
+}
+
+/// A relocatable BPF object as `clang -O2 -g -target bpf -c` (or `bpfeb`) writes
+/// it, read into programs, maps and global data. Pure description: nothing is
+/// instantiated here (see `BPFLoader`).
+public struct ObjectFile: Sendable {
+    /// Byte order of the object (`-target bpfel` or `bpfeb`).
+    public let byteOrder: ByteOrder
+    /// Programs: the global functions of executable sections other than `.text`,
+    /// in section order; when there are none, the global functions of `.text`.
+    public let programs: [ObjectProgram]
+    public let maps: [ObjectMap]
+    /// The `license` section's string (`"GPL"`, ...), if present.
+    public let license: String?
+
+    public init(bytes: [UInt8]) throws(ELFError) {
+        let elf = try ELFFile(bytes: bytes)
+        byteOrder = elf.byteOrder
+        if let section = elf.section(named: "license") {
+            license = try elf.reader(section).string(0, "license string")
+        } else {
+            license = nil
+        }
+        let collected = try MapCollector(elf: elf).collect()
+        maps = collected.maps
+        programs = try ProgramLinker(elf: elf, maps: collected).link()
+        let names = Set(programs.map(\.name))
+        for map in maps {
+            for slot in map.initialSlots {
+                if case .program(let name) = slot.target, !names.contains(name) {
+                    throw .badMap(name: map.name, reason: "slot \(slot.index) names '\(name)', which is not a program of this object")
+                }
+            }
+        }
+    }
+
+    /// The program whose function is named `name`.
+    public func program(named name: String) -> ObjectProgram? { programs.first { $0.name == name } }
+
+    /// Programs of a section, in order.
+    public func programs(inSection section: String) -> [ObjectProgram] { programs.filter { $0.section == section } }
+
+    /// Index in `maps` of the map named `name`.
+    public func mapIndex(named name: String) -> Int? { maps.firstIndex { $0.name == name } }
+}

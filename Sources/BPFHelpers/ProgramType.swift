@@ -1,0 +1,109 @@
+import BPFISA
+import BPFMaps
+import BPFRuntime
+
+/// A kind of program (the kernel's `bpf_prog_type`): what its context is,
+/// which context accesses are allowed and how they are rewritten, and how a
+/// test run's input becomes memory and registers, and its output bytes.
+public protocol ProgramType: Sendable {
+    /// `mem`, `xdp`.
+    var name: String { get }
+    /// Rewrites every access through the context pointer into BPFKit's own
+    /// context layout, or refuses it (the kernel's `convert_ctx_access`).
+    func rewriteContextAccesses(in program: Program) throws(ContextAccessError) -> Program
+    /// Whether programs of this type may call `helper`.
+    func allows(_ helper: KernelHelper) -> Bool
+    /// Builds the memory, regions and argument registers for one run over
+    /// `input`; `maps` answers for map values (the resolver).
+    func makeRun(input: [UInt8], maps: MapRegionTable) throws(ProgramRunError) -> any ProgramRun
+}
+
+/// The memory of one run. Keep it alive while the program runs: `input`
+/// holds raw addresses into it.
+public protocol ProgramRun: AnyObject, Sendable {
+    /// Registers and regions to hand to `PreparedProgram.run`.
+    var input: RunInput { get }
+    /// The bytes a test run returns afterwards (`data_out`): the input buffer
+    /// for `mem`; for `xdp` the packet from `data_meta` (metadata the program
+    /// left, usually none) to `data_end`, as the kernel's test run returns it.
+    func output() -> [UInt8]
+}
+
+/// Program types by name and by ELF section.
+public enum ProgramTypes {
+    public static let mem: any ProgramType = MemProgramType()
+    public static let xdp: any ProgramType = XDPProgramType()
+
+    /// `mem` or `xdp`.
+    public static func named(_ name: String) -> (any ProgramType)? {
+        switch name {
+        case "mem": mem
+        case "xdp": xdp
+        default: nil
+        }
+    }
+
+    /// The type libbpf would infer from a section name (`xdp`, `xdp/...`, `xdp.frags`), if BPFKit has it.
+    public static func forSection(_ section: String) -> (any ProgramType)? {
+        section == "xdp" || section.hasPrefix("xdp/") || section.hasPrefix("xdp.") ? xdp : nil
+    }
+}
+
+/// Why a test run's input cannot be set up.
+public enum ProgramRunError: Error, Sendable, Hashable, CustomStringConvertible {
+    case inputTooSmall(type: String, size: Int, minimum: Int)
+    case inputTooLarge(type: String, size: Int, maximum: Int)
+
+    public var description: String {
+        switch self {
+        case .inputTooSmall(let type, let size, let minimum):
+            "\(type) input is \(size) bytes; it needs at least \(minimum) (an Ethernet header)"
+        case .inputTooLarge(let type, let size, let maximum):
+            "\(type) input is \(size) bytes; at most \(maximum) fit one frame (multi-buffer frames are not supported)"
+        }
+    }
+}
+
+/// A context access the program type does not allow, found at load time.
+public struct ContextAccessError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// Slot index of the offending instruction.
+    public let pc: Int
+    public let reason: String
+
+    public init(pc: Int, reason: String) {
+        self.pc = pc
+        self.reason = reason
+    }
+
+    public var description: String { "instruction \(pc): \(reason)" }
+}
+
+/// `mem`: r1 = the input buffer (writable), r2 = its length; the output is
+/// the buffer after the run (the conformance suite's convention). There is
+/// no context struct, so nothing is rewritten.
+public struct MemProgramType: ProgramType {
+    public init() {}
+    public var name: String { "mem" }
+
+    public func rewriteContextAccesses(in program: Program) throws(ContextAccessError) -> Program { program }
+
+    public func allows(_ helper: KernelHelper) -> Bool { !helper.requiresXDP }
+
+    public func makeRun(input: [UInt8], maps: MapRegionTable) throws(ProgramRunError) -> any ProgramRun {
+        MemRun(input, maps: maps)
+    }
+
+    final class MemRun: ProgramRun {
+        let memory: GuestMemory
+        let input: RunInput
+
+        init(_ bytes: [UInt8], maps: MapRegionTable) {
+            memory = GuestMemory(bytes: bytes)
+            let regions = bytes.isEmpty ? [] : [memory.region(.input)]
+            input = RunInput(r1: bytes.isEmpty ? 0 : memory.address, r2: UInt64(bytes.count),
+                             regions: MemoryRegions(regions, resolver: maps.regions.isEmpty ? nil : maps.resolver))
+        }
+
+        func output() -> [UInt8] { memory.read() }
+    }
+}

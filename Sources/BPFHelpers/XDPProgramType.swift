@@ -1,0 +1,107 @@
+import BPFISA
+import BPFMaps
+import BPFRuntime
+
+/// `xdp`: r1 points to the context, which programs declare as the kernel's
+///
+///     struct xdp_md {            // offset
+///         __u32 data;            //  0  -> XDPContext.data      (64-bit load)
+///         __u32 data_end;        //  4  -> XDPContext.dataEnd   (64-bit load)
+///         __u32 data_meta;       //  8  -> XDPContext.dataMeta  (64-bit load)
+///         __u32 ingress_ifindex; // 12  -> XDPContext.ingressInterface
+///         __u32 rx_queue_index;  // 16  -> XDPContext.receiveQueue
+///         __u32 egress_ifindex;  // 20  (devmap programs only: refused)
+///     };
+///
+/// and whose 4-byte loads are rewritten at load time into loads of
+/// `XDPContext`, which holds real 64-bit pointers. As in the kernel's
+/// `xdp_is_valid_access`, only aligned 4-byte reads are allowed; writes,
+/// other sizes, sign-extending loads and offsets outside the struct are
+/// load-time errors. A run's defaults match `BPF_PROG_TEST_RUN` (loopback's
+/// ifindex 1, queue 0).
+public struct XDPProgramType: ProgramType {
+    public var ingressInterface: UInt32
+    public var receiveQueue: UInt32
+
+    public init(ingressInterface: UInt32 = 1, receiveQueue: UInt32 = 0) {
+        self.ingressInterface = ingressInterface
+        self.receiveQueue = receiveQueue
+    }
+
+    public var name: String { "xdp" }
+
+    public func allows(_ helper: KernelHelper) -> Bool { true }
+
+    /// Kernel `xdp_md` field offsets, names, and where BPFKit's context keeps them.
+    static let fields: [Int16: (name: String, size: AccessSize, offset: Int)] = [
+        0: ("data", .double, XDPContext.data),
+        4: ("data_end", .double, XDPContext.dataEnd),
+        8: ("data_meta", .double, XDPContext.dataMeta),
+        12: ("ingress_ifindex", .word, XDPContext.ingressInterface),
+        16: ("rx_queue_index", .word, XDPContext.receiveQueue),
+    ]
+    static let kernelContextSize: Int16 = 24
+
+    public func rewriteContextAccesses(in program: Program) throws(ContextAccessError) -> Program {
+        var rewritten = program
+        for access in ContextTracker(program: program).contextAccesses() {
+            let pc = access.pc
+            switch access.tag {
+            case .maybe:
+                throw ContextAccessError(pc: pc, reason: "\(access.base) holds the context pointer on some paths and not on others; the access cannot be rewritten")
+            case .modified:
+                throw ContextAccessError(pc: pc, reason: "dereference of a modified context pointer (\(access.base)); read xdp_md fields at constant offsets from the context")
+            case .none, .context:
+                break
+            }
+            switch program.instructions[pc] {
+            case .load(let size, let dst, let src, let offset):
+                guard offset >= 0, offset < Self.kernelContextSize else {
+                    throw ContextAccessError(pc: pc, reason: "read at offset \(offset) is outside struct xdp_md (\(Self.kernelContextSize) bytes)")
+                }
+                if offset == 20 {
+                    throw ContextAccessError(pc: pc, reason: "xdp_md.egress_ifindex is only available to devmap programs")
+                }
+                guard let field = Self.fields[offset], size == .word else {
+                    throw ContextAccessError(pc: pc, reason: "\(size.bytes)-byte read at offset \(offset) of struct xdp_md; its fields are read as whole aligned 4-byte values")
+                }
+                rewritten.replace(at: pc, with: .load(field.size, dst: dst, src: src, offset: Int16(field.offset)))
+            case .loadSignExtend(_, _, _, let offset):
+                throw ContextAccessError(pc: pc, reason: "sign-extending read at offset \(offset) of struct xdp_md is not allowed")
+            case .store(_, _, let offset, _), .storeImmediate(_, _, let offset, _), .atomic(_, _, _, let offset, _):
+                let what = Self.fields[offset].map { "xdp_md.\($0.name)" } ?? "offset \(offset) of struct xdp_md"
+                throw ContextAccessError(pc: pc, reason: "write to \(what): the XDP context is read-only")
+            default:
+                break
+            }
+        }
+        return rewritten
+    }
+
+    public func makeRun(input: [UInt8], maps: MapRegionTable) throws(ProgramRunError) -> any ProgramRun {
+        guard input.count >= XDPFrame.ethernetHeaderSize else {
+            throw .inputTooSmall(type: name, size: input.count, minimum: XDPFrame.ethernetHeaderSize)
+        }
+        guard input.count <= XDPFrame.maxPacketSize else {
+            throw .inputTooLarge(type: name, size: input.count, maximum: XDPFrame.maxPacketSize)
+        }
+        return XDPRun(XDPFrame(packet: input, ingressInterface: ingressInterface, receiveQueue: receiveQueue), maps: maps)
+    }
+
+    final class XDPRun: ProgramRun {
+        let frame: XDPFrame
+        let input: RunInput
+
+        init(_ frame: XDPFrame, maps: MapRegionTable) {
+            self.frame = frame
+            // The packet is not a static region: its ends move with the adjust helpers.
+            let resolver: @Sendable (UInt64, Int, Bool) -> Bool = { [frame] address, size, write in
+                frame.permits(address, size: size) || maps.permits(address, size: size, write: write)
+            }
+            input = RunInput(r1: frame.context.address, r2: 0,
+                             regions: MemoryRegions([frame.context.region(.context, writable: false)], resolver: resolver))
+        }
+
+        func output() -> [UInt8] { frame.packet }
+    }
+}

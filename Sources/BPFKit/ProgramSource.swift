@@ -1,0 +1,159 @@
+import Foundation
+import BPFISA
+import BPFAssembler
+import BPFConformance
+import BPFHelpers
+import BPFLoader
+import BPFRuntime
+
+/// A program as it arrives: a file on disk in one of the formats BPFKit reads.
+public enum ProgramFormat: String, Sendable, CaseIterable {
+    /// Assembly in the conformance-corpus syntax (`.s`, `.asm`).
+    case assembly
+    /// Raw instruction bytes, little endian (`.bin`).
+    case raw
+    /// A conformance corpus test (`.data`): assembly or raw, plus memory and expectation.
+    case conformance
+    /// An ELF object from `clang -target bpf` (`.o`).
+    case object
+    /// C source, compiled with clang `-O2 -g -target bpf` first (`.c`).
+    case c
+
+    /// The format a file name's extension implies.
+    public init?(path: String) {
+        switch (path as NSString).pathExtension.lowercased() {
+        case "s", "asm": self = .assembly
+        case "bin", "raw": self = .raw
+        case "data": self = .conformance
+        case "o", "elf": self = .object
+        case "c": self = .c
+        default: return nil
+        }
+    }
+}
+
+/// Errors reading a program file, each naming the file and, where it applies, the line or instruction.
+public struct LoadError: Error, Sendable, CustomStringConvertible {
+    /// The file, or nil when the error is not about one file.
+    public var path: String?
+    /// What is wrong, starting with `line N:` or `instruction N:` where that applies.
+    public var message: String
+
+    public init(path: String? = nil, _ message: String) {
+        self.path = path
+        self.message = message
+    }
+
+    public var description: String { path.map { "\($0): \(message)" } ?? message }
+}
+
+/// How to pick and prepare a program from a file.
+public struct LoadRequest: Sendable {
+    /// `mem` or `xdp`; default: from the ELF section, else `mem`.
+    public var type: String?
+    /// ELF section to take the program from.
+    public var section: String?
+    /// Function name of the program in an ELF object.
+    public var programName: String?
+    /// clang for `.c` files (default: the Swift toolchain's).
+    public var clang: String?
+    /// `-mcpu` for `.c` files.
+    public var cpu: String
+    /// Embedder helpers, over the kernel's.
+    public var helpers: HelperRegistry
+    /// Where `bpf_trace_printk` output goes.
+    public var trace: @Sendable (String) -> Void
+
+    public init(type: String? = nil, section: String? = nil, programName: String? = nil, clang: String? = nil,
+                cpu: String = "v3", helpers: HelperRegistry = HelperRegistry(),
+                trace: @escaping @Sendable (String) -> Void = HelperEnvironment.standardError) {
+        self.type = type
+        self.section = section
+        self.programName = programName
+        self.clang = clang
+        self.cpu = cpu
+        self.helpers = helpers
+        self.trace = trace
+    }
+}
+
+/// A program read from a file and linked for its program type: maps exist,
+/// map references and context accesses are rewritten, helpers are checked.
+public struct ProgramFile: Sendable {
+    /// The program as decoded, before the loader's rewrites.
+    public var original: Program
+    /// The program as engines receive it.
+    public var linked: LinkedProgram
+    /// Memory the file provides (`-- mem` of a `.data` file), if any.
+    public var memory: [UInt8]?
+    /// The conformance file, for `.data` inputs.
+    public var conformance: ConformanceFile?
+    /// The object with its maps, for `.o` and `.c` inputs.
+    public var object: LoadedObject?
+
+    /// Reads, decodes, validates and links `path`.
+    public static func load(path: String, _ request: LoadRequest = LoadRequest()) throws(LoadError) -> ProgramFile {
+        guard let format = ProgramFormat(path: path) else {
+            throw LoadError(path: path, "unknown program format (expected .s, .asm, .data, .bin, .o or .c)")
+        }
+        do {
+            switch format {
+            case .object, .c:
+                let bytes = format == .c ? try CCompiler(path: request.clang).compile(path, cpu: request.cpu)
+                                         : try read(path)
+                return try linkObject(bytes, path: path, request)
+            case .raw:
+                return try linkStandalone(try Program(bytes: try read(path), name: name(path)), request)
+            case .assembly:
+                return try linkStandalone(try Assembler.assemble(try text(path), name: name(path)), request)
+            case .conformance:
+                let conformance = try ConformanceFile(contents: try text(path), name: name(path))
+                var file = try linkStandalone(try conformance.program(), request)
+                file.memory = conformance.memory
+                file.conformance = conformance
+                return file
+            }
+        } catch let error as LoadError {
+            throw error.path == nil ? LoadError(path: path, error.message) : error
+        } catch let error as ConformanceFileError {
+            throw LoadError(path: path, error.line.map { "line \($0): \(error.reason)" } ?? "\(error.reason)")
+        } catch {
+            throw LoadError(path: path, "\(error)")
+        }
+    }
+
+    private static func linkStandalone(_ program: Program, _ request: LoadRequest) throws -> ProgramFile {
+        try program.validate()
+        let type = try programType(request.type) ?? ProgramTypes.mem
+        let linked = try LinkedProgram(program: program, type: type,
+                                       options: LoadOptions(trace: request.trace, extraHelpers: request.helpers))
+        return ProgramFile(original: program, linked: linked)
+    }
+
+    private static func linkObject(_ bytes: [UInt8], path: String, _ request: LoadRequest) throws -> ProgramFile {
+        let object = try LoadedObject(bytes: bytes, options: LoadOptions(trace: request.trace, extraHelpers: request.helpers))
+        let linked = try object.program(named: request.programName, section: request.section, type: try programType(request.type))
+        try linked.program.validate()
+        let original = object.object.programs.first { $0.name == linked.name }?.program ?? linked.program
+        return ProgramFile(original: original, linked: linked, object: object)
+    }
+
+    private static func programType(_ name: String?) throws(LoadError) -> (any ProgramType)? {
+        guard let name else { return nil }
+        guard let type = ProgramTypes.named(name) else { throw LoadError("unknown program type '\(name)' (choose mem or xdp)") }
+        return type
+    }
+
+    private static func read(_ path: String) throws(LoadError) -> [UInt8] {
+        do { return Array(try Data(contentsOf: URL(fileURLWithPath: path))) } catch {
+            throw LoadError(path: path, "cannot read file: \(error.localizedDescription)")
+        }
+    }
+
+    private static func text(_ path: String) throws(LoadError) -> String {
+        guard let text = String(bytes: try read(path), encoding: .utf8) else { throw LoadError(path: path, "not UTF-8 text") }
+        return text
+    }
+
+    private static func name(_ path: String) -> String { (path as NSString).lastPathComponent }
+}

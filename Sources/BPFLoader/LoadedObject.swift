@@ -1,0 +1,161 @@
+import BPFELF
+import BPFHelpers
+import BPFISA
+import BPFMaps
+import BPFRuntime
+
+/// Settings for loading an object.
+public struct LoadOptions: Sendable {
+    /// Where `bpf_trace_printk` output goes (standard error by default).
+    public var trace: @Sendable (String) -> Void
+    /// Embedder helpers, merged over the kernel's by number.
+    public var extraHelpers: HelperRegistry
+
+    public init(trace: @escaping @Sendable (String) -> Void = HelperEnvironment.standardError,
+                extraHelpers: HelperRegistry = HelperRegistry()) {
+        self.trace = trace
+        self.extraHelpers = extraHelpers
+    }
+}
+
+/// An object whose maps exist: global data holds its initial values, and
+/// every program of the object shares the maps and helpers. Programs are
+/// prepared for a type on demand (`program(named:section:type:)`).
+public final class LoadedObject: Sendable {
+    public let object: ObjectFile
+    /// Map instances in the object's order (`object.maps[i]` is `maps.maps[i]`).
+    public let maps: MapTable
+    /// Kernel helpers over these maps, plus the embedder's.
+    public let helpers: HelperRegistry
+
+    /// A program-array slot the object initialises statically (`__array(values, ...)`):
+    /// the engine-prepared program named `program` belongs in `map` at `index`.
+    public struct ProgramSlot: Sendable {
+        public let map: ProgramArray
+        public let index: Int
+        public let program: String
+    }
+    /// What `populateProgramArrays` fills (libbpf does it at load time).
+    public let programSlots: [ProgramSlot]
+
+    public init(_ object: ObjectFile, options: LoadOptions = LoadOptions()) throws(ObjectLoadError) {
+        guard object.byteOrder == .host else { throw .byteOrder(object: object.byteOrder, host: .host) }
+        self.object = object
+        var instances: [any BPFMap] = []
+        var slots: [ProgramSlot] = []
+        for description in object.maps {
+            let map: any BPFMap
+            do { map = try makeMap(description.definition) } catch { throw .map(name: description.name, error) }
+            if let data = description.initialData {
+                do { try map.update(key: [0, 0, 0, 0], value: data) } catch { throw .map(name: description.name, error) }
+            }
+            for slot in description.initialSlots {
+                switch slot.target {
+                case .program(let name):
+                    guard let array = map as? ProgramArray else {
+                        throw .map(name: description.name, .invalidArgument("only prog_array maps can be initialised with programs"))
+                    }
+                    slots.append(ProgramSlot(map: array, index: slot.index, program: name))
+                case .map(let inner):
+                    throw .map(name: description.name, .unsupported("initialising with inner map '\(inner)' (map-in-map)"))
+                }
+            }
+            instances.append(map)
+        }
+        maps = MapTable(instances)
+        programSlots = slots
+        var registry = KernelHelpers.registry(HelperEnvironment(maps: maps, trace: options.trace))
+        registry.merge(options.extraHelpers)
+        helpers = registry
+    }
+
+    /// Parses `bytes` as an object file and loads it.
+    public convenience init(bytes: [UInt8], options: LoadOptions = LoadOptions()) throws(ObjectLoadError) {
+        let object: ObjectFile
+        do { object = try ObjectFile(bytes: bytes) } catch { throw .object(error) }
+        try self.init(object, options: options)
+    }
+
+    /// The map named `name` (a `.maps` variable, a legacy map symbol, or a data section such as `.bss`).
+    public func map(named name: String) -> (any BPFMap)? { maps[name] }
+
+    /// Chooses a program (by function name, by section, or the only / first one)
+    /// and prepares it for `type` (default: inferred from its section, else an error).
+    public func program(named name: String? = nil, section: String? = nil,
+                        type: (any ProgramType)? = nil) throws(ObjectLoadError) -> LinkedProgram {
+        var candidates = object.programs
+        if let name { candidates = candidates.filter { $0.name == name } }
+        if let section { candidates = candidates.filter { $0.section == section } }
+        guard let chosen = candidates.first else {
+            let available = object.programs.map { "\($0.name) (section \($0.section))" }.joined(separator: ", ")
+            let wanted = [name.map { "named '\($0)'" }, section.map { "in section '\($0)'" }].compactMap { $0 }.joined(separator: " ")
+            throw .programSelection(object.programs.isEmpty ? "the object has no programs"
+                                    : "no program \(wanted.isEmpty ? "found" : wanted); available: \(available)")
+        }
+        guard let type = type ?? ProgramTypes.forSection(chosen.section) else {
+            throw .programType("cannot infer the program type of section '\(chosen.section)'; choose one (mem, xdp)")
+        }
+        do {
+            let ready = try LoadTimeRewriting.prepare(chosen.program, type: type, maps: maps.maps, helpers: helpers)
+            return LinkedProgram(name: chosen.name, section: chosen.section, program: ready, type: type, helpers: helpers, maps: maps)
+        } catch {
+            throw .program(name: chosen.name, error)
+        }
+    }
+
+    /// Fills the statically initialised program-array slots with `prepare(program)`,
+    /// typically an engine's prepared program for the tail-call issue.
+    public func populateProgramArrays(_ prepare: (LinkedProgram) throws -> any Sendable) throws {
+        for slot in programSlots {
+            let program = try program(named: slot.program)
+            try slot.map.set(try prepare(program), at: slot.index)
+        }
+    }
+}
+
+/// A program ready for any engine: map references resolved to handles and
+/// addresses, context accesses rewritten, helpers checked. Engines never see
+/// ELF; they get `program` and `engineConfiguration`, and each run's memory
+/// comes from `makeRun(input:)`.
+public struct LinkedProgram: Sendable {
+    public let name: String
+    public let section: String
+    public let program: Program
+    public let type: any ProgramType
+    public let helpers: HelperRegistry
+    public let maps: MapTable
+
+    public init(name: String, section: String, program: Program, type: any ProgramType, helpers: HelperRegistry, maps: MapTable) {
+        self.name = name
+        self.section = section
+        self.program = program
+        self.type = type
+        self.helpers = helpers
+        self.maps = maps
+    }
+
+    /// Prepares a program that did not come from an object (assembled, raw bytes):
+    /// the same passes, with `maps` standing for `.mapByIndex` / `.mapByFD` numbers.
+    public init(program: Program, type: any ProgramType, maps: [any BPFMap] = [], fileDescriptors: [Int32: Int] = [:],
+                options: LoadOptions = LoadOptions()) throws(ObjectLoadError) {
+        let table = MapTable(maps)
+        var registry = KernelHelpers.registry(HelperEnvironment(maps: table, trace: options.trace))
+        registry.merge(options.extraHelpers)
+        do {
+            let ready = try LoadTimeRewriting.prepare(program, type: type, maps: maps, helpers: registry, fileDescriptors: fileDescriptors)
+            self.init(name: program.name, section: "", program: ready, type: type, helpers: registry, maps: table)
+        } catch {
+            throw .program(name: program.name, error)
+        }
+    }
+
+    /// What to pass to `ExecutionEngine.prepare`.
+    public func engineConfiguration(instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit) -> EngineConfiguration {
+        EngineConfiguration(helpers: helpers, instructionLimit: instructionLimit)
+    }
+
+    /// Memory and registers for one run over `input`; keep the result alive during the run.
+    public func makeRun(input: [UInt8]) throws(ObjectLoadError) -> any ProgramRun {
+        do { return try type.makeRun(input: input, maps: maps.regions) } catch { throw .runInput(error) }
+    }
+}

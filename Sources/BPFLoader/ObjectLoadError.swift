@@ -1,0 +1,36 @@
+import BPFELF
+import BPFHelpers
+import BPFISA
+import BPFMaps
+
+/// Why an object or program could not be loaded or set up for a run.
+public enum ObjectLoadError: Error, Sendable, CustomStringConvertible {
+    /// The object file is malformed.
+    case object(ELFError)
+    /// A map definition makes no sense, or its initial contents do not fit.
+    case map(name: String, MapError)
+    /// A program failed a load-time pass (context access, helper, map reference, structure).
+    case program(name: String, LoadTimeError)
+    /// No program matches the selection, or several do.
+    case programSelection(String)
+    /// The program type is unknown or cannot be inferred.
+    case programType(String)
+    /// The object's byte order is not the host's: its programs would compute with swapped values.
+    case byteOrder(object: ByteOrder, host: ByteOrder)
+    /// The run input does not suit the program type.
+    case runInput(ProgramRunError)
+
+    public var description: String {
+        switch self {
+        case .object(let error): error.description
+        case .map(let name, let error):
+            if case .invalidDefinition = error { error.description } else { "map '\(name)': \(error)" }
+        case .program(let name, let error): "program '\(name)': \(error)"
+        case .programSelection(let why): why
+        case .programType(let why): why
+        case .byteOrder(let object, let host):
+            "object is \(object == .big ? "big" : "little")-endian (bpf\(object == .big ? "eb" : "el")) but this host is \(host == .big ? "big" : "little")-endian; compile with -target bpf"
+        case .runInput(let error): error.description
+        }
+    }
+}

@@ -1,0 +1,90 @@
+/// `BPF_MAP_TYPE_ARRAY` and `BPF_MAP_TYPE_PERCPU_ARRAY`: preallocated values
+/// indexed by a 4-byte key; elements always exist (zero-initialised) and
+/// cannot be deleted. Global data sections (`.data`, `.rodata`, `.bss`) are
+/// single-element arrays.
+public final class ArrayMap: BPFMap {
+    public let definition: MapDefinition
+    public let descriptor: Slab
+    /// Element `index` for CPU slot `s` is at `index * slots + s`.
+    let values: Slab
+    let slots: Int
+
+    init(validated definition: MapDefinition) {
+        self.definition = definition
+        descriptor = MapDescriptor.make(definition)
+        slots = definition.type.isPerCPU ? CPUSlots.count : 1
+        values = Slab(count: definition.maxEntries * slots, stride: definition.valueStride,
+                      usableSize: definition.valueSize, writable: !definition.flags.contains(.readOnlyProgram))
+    }
+
+    public var valueRegions: [SlabRegion] { [values.region] }
+
+    /// Address of element `index`'s value (slot 0 for per-CPU arrays): what a
+    /// `.mapValueByIndex` load of global data is rewritten to.
+    public func valueAddress(index: Int) -> UInt64 {
+        precondition(index >= 0 && index < definition.maxEntries)
+        return values.address(of: index * slots)
+    }
+
+    private func index(_ key: UnsafeRawBufferPointer) -> Int? {
+        guard key.count == 4 else { return nil }
+        let i = Int(key.loadUnaligned(as: UInt32.self))
+        return i < definition.maxEntries ? i : nil
+    }
+
+    public func programLookup(key: UnsafeRawBufferPointer) -> UInt64 {
+        guard let i = index(key) else { return 0 }
+        return values.address(of: i * slots + (slots == 1 ? 0 : CPUSlots.current))
+    }
+
+    public func programUpdate(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, flags: UInt64) throws(MapError) {
+        let flags = try UpdateFlags(raw: flags)
+        guard let i = index(key) else { throw .full }
+        // Elements of an array always exist.
+        if flags == .noExist { throw .keyExists }
+        values.copyIn(UnsafeRawBufferPointer(rebasing: value.prefix(definition.valueSize)),
+                      to: i * slots + (slots == 1 ? 0 : CPUSlots.current))
+    }
+
+    public func programDelete(key: UnsafeRawBufferPointer) throws(MapError) {
+        throw .invalidArgument("elements of an \(definition.type) map cannot be deleted")
+    }
+
+    private func hostIndex(_ key: [UInt8]) throws(MapError) -> Int {
+        try checkKey(key)
+        let i = Int(key.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) })
+        guard i < definition.maxEntries else { throw .noSuchKey }
+        return i
+    }
+
+    public func lookup(key: [UInt8]) throws(MapError) -> [UInt8] {
+        let i = try hostIndex(key)
+        if slots == 1 { return values.copyOut(i, count: definition.valueSize) }
+        var out: [UInt8] = []
+        out.reserveCapacity(hostValueSize)
+        for s in 0..<slots { out += values.copyOut(i * slots + s, count: definition.valueStride) }
+        return out
+    }
+
+    public func update(key: [UInt8], value: [UInt8], flags: UpdateFlags) throws(MapError) {
+        try checkKey(key)
+        try checkValue(value)
+        let i = Int(key.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) })
+        guard i < definition.maxEntries else { throw .full }
+        if flags == .noExist { throw .keyExists }
+        if slots == 1 { values.copyIn(value, to: i); return }
+        let stride = definition.valueStride
+        for s in 0..<slots {
+            values.copyIn(Array(value[s * stride..<s * stride + definition.valueSize]), to: i * slots + s)
+        }
+    }
+
+    public func delete(key: [UInt8]) throws(MapError) {
+        _ = try hostIndex(key)
+        throw .invalidArgument("elements of an \(definition.type) map cannot be deleted")
+    }
+
+    public func keys() -> [[UInt8]] {
+        (0..<definition.maxEntries).map { i in withUnsafeBytes(of: UInt32(i)) { Array($0) } }
+    }
+}

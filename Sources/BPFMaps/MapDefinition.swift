@@ -1,0 +1,118 @@
+/// Map types BPFKit implements, numbered as `enum bpf_map_type` in `<linux/bpf.h>`.
+public enum MapType: UInt32, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    case hash = 1
+    case array = 2
+    case programArray = 3
+    case perCPUHash = 5
+    case perCPUArray = 6
+    case lruHash = 9
+    case lruPerCPUHash = 10
+    case ringBuffer = 27
+
+    public var description: String {
+        switch self {
+        case .hash: "hash"
+        case .array: "array"
+        case .programArray: "prog_array"
+        case .perCPUHash: "percpu_hash"
+        case .perCPUArray: "percpu_array"
+        case .lruHash: "lru_hash"
+        case .lruPerCPUHash: "lru_percpu_hash"
+        case .ringBuffer: "ringbuf"
+        }
+    }
+
+    /// Whether each element holds one value per CPU slot (see `CPUSlots`).
+    public var isPerCPU: Bool { self == .perCPUArray || self == .perCPUHash || self == .lruPerCPUHash }
+}
+
+/// Map creation flags (`BPF_F_*`) BPFKit honours or accepts.
+public struct MapFlags: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    /// `BPF_F_NO_PREALLOC`: accepted; BPFKit always preallocates (values must never move).
+    public static let noPrealloc = MapFlags(rawValue: 1 << 0)
+    /// `BPF_F_NO_COMMON_LRU`: accepted; BPFKit keeps one LRU list per map.
+    public static let noCommonLRU = MapFlags(rawValue: 1 << 1)
+    /// `BPF_F_RDONLY`: the host may not update (accepted, not enforced for the host).
+    public static let readOnly = MapFlags(rawValue: 1 << 3)
+    /// `BPF_F_WRONLY`.
+    public static let writeOnly = MapFlags(rawValue: 1 << 4)
+    /// `BPF_F_RDONLY_PROG`: programs may read values but not write them (`.rodata`).
+    public static let readOnlyProgram = MapFlags(rawValue: 1 << 7)
+    /// `BPF_F_WRONLY_PROG`.
+    public static let writeOnlyProgram = MapFlags(rawValue: 1 << 8)
+    /// `BPF_F_MMAPABLE`: global data maps set it; harmless here.
+    public static let mmapable = MapFlags(rawValue: 1 << 10)
+
+    static let known: MapFlags = [.noPrealloc, .noCommonLRU, .readOnly, .writeOnly, .readOnlyProgram, .writeOnlyProgram, .mmapable]
+}
+
+/// What a map is: the same fields as `bpf_attr` for `BPF_MAP_CREATE`, typed.
+public struct MapDefinition: Sendable, Hashable, CustomStringConvertible {
+    public var name: String
+    public var type: MapType
+    public var keySize: Int
+    public var valueSize: Int
+    public var maxEntries: Int
+    public var flags: MapFlags
+
+    public init(name: String, type: MapType, keySize: Int, valueSize: Int, maxEntries: Int, flags: MapFlags = []) {
+        self.name = name
+        self.type = type
+        self.keySize = keySize
+        self.valueSize = valueSize
+        self.maxEntries = maxEntries
+        self.flags = flags
+    }
+
+    /// The kernel's limit on key sizes (`MAX_BPF_STACK`: a key is built on the stack).
+    public static let maxKeySize = 512
+    /// BPFKit's limit on one value (1 MiB), far below the kernel's kmalloc limit but
+    /// plenty for packet programs.
+    public static let maxValueSize = 1 << 20
+    /// BPFKit's limit on the storage of one map (1 GiB), so a nonsensical
+    /// definition fails with an error instead of exhausting memory.
+    public static let maxMapBytes = 1 << 30
+
+    /// Bytes between consecutive values: the kernel rounds values up to 8.
+    public var valueStride: Int { (valueSize + 7) & ~7 }
+
+    /// Checks the definition the way `BPF_MAP_CREATE` does for its type.
+    public func validate() throws(MapError) {
+        func bad(_ reason: String) -> MapError { .invalidDefinition(map: name, reason: reason) }
+        guard flags.isSubset(of: MapFlags.known) else {
+            throw bad("unknown map flags 0x\(String(flags.subtracting(MapFlags.known).rawValue, radix: 16))")
+        }
+        guard maxEntries > 0 else { throw bad("max_entries must be at least 1") }
+        switch type {
+        case .ringBuffer:
+            guard keySize == 0, valueSize == 0 else { throw bad("a ring buffer has key and value size 0") }
+            guard maxEntries >= 4096, maxEntries & (maxEntries - 1) == 0, maxEntries <= Self.maxMapBytes / 2 else {
+                throw bad("ring buffer size \(maxEntries) must be a power of 2, at least 4096 (a page) and at most \(Self.maxMapBytes / 2)")
+            }
+            return
+        case .array, .perCPUArray, .programArray:
+            guard keySize == 4 else { throw bad("\(type) keys are 4-byte indices, not \(keySize) bytes") }
+        case .hash, .lruHash, .perCPUHash, .lruPerCPUHash:
+            guard keySize > 0 else { throw bad("key size must be at least 1") }
+            guard keySize <= Self.maxKeySize else { throw bad("key size \(keySize) exceeds \(Self.maxKeySize) bytes") }
+        }
+        if type == .programArray {
+            guard valueSize == 4 else { throw bad("prog_array values are 4-byte program descriptors, not \(valueSize) bytes") }
+            return
+        }
+        guard valueSize > 0 else { throw bad("value size must be at least 1") }
+        guard valueSize <= Self.maxValueSize else { throw bad("value size \(valueSize) exceeds \(Self.maxValueSize) bytes") }
+        let copies = type.isPerCPU ? CPUSlots.count : 1
+        let (bytes, overflow) = maxEntries.multipliedReportingOverflow(by: valueStride * copies + keySize)
+        guard !overflow, bytes <= Self.maxMapBytes else {
+            throw bad("\(maxEntries) entries of \(valueStride * copies + keySize) bytes exceed the \(Self.maxMapBytes >> 20) MiB map limit")
+        }
+    }
+
+    public var description: String {
+        "\(name): \(type) key \(keySize) value \(valueSize) max_entries \(maxEntries)" + (flags.isEmpty ? "" : " flags 0x\(String(flags.rawValue, radix: 16))")
+    }
+}

@@ -1,0 +1,3 @@
+import BPFCommandLine
+
+BPFKitCommand.main()

@@ -1,0 +1,98 @@
+import Testing
+@testable import BPFMaps
+
+@Suite struct DefinitionTests {
+    @Test(arguments: [
+        MapDefinition(name: "k0", type: .hash, keySize: 0, valueSize: 8, maxEntries: 4),
+        MapDefinition(name: "m0", type: .hash, keySize: 4, valueSize: 8, maxEntries: 0),
+        MapDefinition(name: "v0", type: .array, keySize: 4, valueSize: 0, maxEntries: 4),
+        MapDefinition(name: "big", type: .array, keySize: 4, valueSize: 1 << 21, maxEntries: 1),
+        MapDefinition(name: "huge", type: .hash, keySize: 4, valueSize: 1 << 19, maxEntries: 1 << 20),
+        MapDefinition(name: "ak", type: .array, keySize: 8, valueSize: 8, maxEntries: 4),
+        MapDefinition(name: "rb", type: .ringBuffer, keySize: 0, valueSize: 0, maxEntries: 5000),
+        MapDefinition(name: "rbk", type: .ringBuffer, keySize: 4, valueSize: 0, maxEntries: 4096),
+        MapDefinition(name: "pa", type: .programArray, keySize: 4, valueSize: 8, maxEntries: 4),
+        MapDefinition(name: "kbig", type: .hash, keySize: 513, valueSize: 8, maxEntries: 4),
+        MapDefinition(name: "fl", type: .hash, keySize: 4, valueSize: 8, maxEntries: 4, flags: MapFlags(rawValue: 1 << 20)),
+    ])
+    func nonsenseIsRejectedWithTheMapsName(_ definition: MapDefinition) {
+        do {
+            _ = try makeMap(definition)
+            Issue.record("accepted \(definition)")
+        } catch {
+            guard case .invalidDefinition(let name, _) = error else { Issue.record("\(error)"); return }
+            #expect(name == definition.name)
+        }
+    }
+}
+
+@Suite struct ProgramArrayTests {
+    final class Token: Sendable { let id: Int; init(_ id: Int) { self.id = id } }
+
+    @Test func setClearAndGenerations() throws {
+        let m = try #require(try map(.programArray, value: 4, max: 4) as? ProgramArray)
+        #expect(m.entry(at: 0).program == nil)
+        try m.set(Token(1), at: 2)
+        let (p, g) = m.entry(at: 2)
+        #expect((p as? Token)?.id == 1 && g == 1)
+        try m.set(Token(2), at: 2)
+        #expect(m.entry(at: 2).generation == 2 && m.generation == 2)
+        #expect(m.keys() == [le32(2)])
+        try m.clear(at: 2)
+        #expect(throws: MapError.noSuchKey) { try m.clear(at: 2) }
+        #expect(throws: MapError.full) { try m.set(Token(3), at: 4) }
+        #expect(m.pLookup(le32(0)) == 0)
+        #expect(m.pUpdate(le32(0), le32(0))?.errno == Errno.EOPNOTSUPP)
+    }
+}
+
+@Suite struct RingBufferTests {
+    func ring(_ size: Int = 4096) throws -> RingBuffer {
+        try #require(try makeMap(MapDefinition(name: "rb", type: .ringBuffer, keySize: 0, valueSize: 0, maxEntries: size)) as? RingBuffer)
+    }
+
+    func write(_ address: UInt64, _ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { UnsafeMutableRawPointer(bitPattern: UInt(address))!.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+    }
+
+    @Test func recordsComeOutInOrderSkippingDiscardedAndStoppingAtBusy() throws {
+        let rb = try ring()
+        let a = try #require(rb.reserve(3)), b = try #require(rb.reserve(5)), c = try #require(rb.reserve(2))
+        write(a, [1, 2, 3]); write(b, [9, 9, 9, 9, 9]); write(c, [7, 8])
+        #expect(rb.finish(c, discard: false))
+        #expect(rb.consume().isEmpty, "a is still busy")
+        rb.finish(a, discard: false)
+        #expect(rb.consume() == [[1, 2, 3]])
+        rb.finish(b, discard: true)
+        #expect(rb.consume() == [[7, 8]])
+        #expect(!rb.finish(b, discard: false), "already finished")
+        #expect(rb.availableData == 0)
+    }
+
+    @Test func capacityFollowsTheKernelAndRecordsWrap() throws {
+        let rb = try ring()
+        // 8-byte header + 1000 bytes -> 1008; four fit (4032 <= 4095), a fifth does not.
+        var addresses: [UInt64] = []
+        for i in 0..<4 {
+            let p = try #require(rb.reserve(1000))
+            write(p, Array(repeating: UInt8(i), count: 1000))
+            addresses.append(p)
+        }
+        #expect(rb.reserve(1000) == nil)
+        for p in addresses { rb.finish(p, discard: false) }
+        #expect(rb.consume().map(\.first) == [0, 1, 2, 3])
+        // Positions are now at 4032: this record wraps past the end and stays contiguous.
+        let w = try #require(rb.reserve(200))
+        write(w, Array(repeating: 0xab, count: 200))
+        rb.finish(w, discard: false)
+        #expect(rb.consume() == [Array(repeating: 0xab, count: 200)])
+        #expect(MapRegionTable(maps: [rb]).permits(w, size: 200, write: true))
+        #expect(rb.reserve(4096) == nil)
+    }
+
+    @Test func outputCopies() throws {
+        let rb = try ring()
+        try [UInt8](arrayLiteral: 5, 6).withUnsafeBytes { try rb.output($0) }
+        #expect(rb.consume() == [[5, 6]])
+    }
+}
