@@ -61,11 +61,11 @@ let package = Package(
                           swiftSettings: swiftSettings),
         // The facade: program files, engine choice, loading and running; the conformance runner.
         .target(name: "BPFKit", dependencies: ["BPFISA", "BPFRuntime", "BPFAssembler", "BPFConformance", "BPFInterpreter",
-                                              "BPFMaps", "BPFHelpers", "BPFLoader"],
+                                              "BPFMaps", "BPFHelpers", "BPFLoader", "BPFJIT", "BPFJITX86_64"],
                 swiftSettings: swiftSettings),
         // The commands of `bpfkit`, as a testable library; `bpfkit` itself is a thin @main.
         .target(name: "BPFCommandLine", dependencies: [
-            "BPFKit", "BPFAssembler", "BPFMaps",
+            "BPFKit", "BPFAssembler", "BPFMaps", "BPFNativeDisassembler",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swiftSettings),
         .testTarget(name: "BPFKitTests", dependencies: ["BPFKit", "BPFAssembler"], swiftSettings: swiftSettings),

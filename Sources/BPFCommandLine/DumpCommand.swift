@@ -1,12 +1,13 @@
 import ArgumentParser
 import BPFAssembler
 import BPFKit
+import BPFNativeDisassembler
 
 /// `bpfkit dump`: show a program as the loader and the JITs see it.
 struct DumpCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dump", abstract: "Show a program after loading (xlated) or as native code (jited).",
-        subcommands: [Xlated.self])
+        subcommands: [Xlated.self, Jited.self])
 
     struct Xlated: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "xlated", abstract: "The BPF program after the loader's rewrites.")
@@ -25,6 +26,42 @@ struct DumpCommand: ParsableCommand {
             let syntax: DisassemblyStyle = style == "conformance" ? .conformance : .llvm
             for (pc, instruction) in file.linked.program.instructions.enumerated() where instruction != .immediate64Tail {
                 print(String(format: "%4d: ", pc) + Disassembler.text(of: instruction, at: pc, style: syntax))
+            }
+        }
+    }
+
+    struct Jited: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "jited",
+            abstract: "Each BPF instruction followed by its native code (Capstone), the image size and call statistics.")
+
+        @Argument(help: "Program file.")
+        var program: String
+
+        @Option(name: .long, help: "Target architecture (default: the host).")
+        var arch: String?
+
+        @OptionGroup var objectOptions: ObjectOptions
+
+        func run() throws {
+            let architecture: Architecture
+            if let arch {
+                guard let parsed = Architecture(name: arch) else { throw fail("unknown architecture '\(arch)'") }
+                architecture = parsed
+            } else {
+                guard let host = Architecture.host else { throw fail("no JIT backend for this host; choose one with --arch") }
+                architecture = host
+            }
+            let file: ProgramFile
+            do { file = try ProgramFile.load(path: program, objectOptions.request()) } catch { throw fail(error.description) }
+            do {
+                let image = try EngineCatalog.jitImage(file.linked.program, architecture: architecture, helpers: file.linked.helpers)
+                let listing = try JITListing(image: image, program: file.linked.program) {
+                    Disassembler.text(of: $0, at: 0, style: .llvm)
+                }
+                print(listing.text, terminator: "")
+            } catch {
+                throw fail("\(program): \(error)")
             }
         }
     }

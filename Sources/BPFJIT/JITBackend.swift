@@ -1,8 +1,24 @@
 import BPFISA
 
-/// Architectures BPFKit's JITs target (or will).
-public enum JITArchitecture: String, Sendable, Hashable, CaseIterable {
-    case x86_64 = "x86_64", arm64, arm32, mips32, mips32be, riscv64
+/// Architectures BPFKit's JITs target (or will). The one list of them: the
+/// facade and the command line use it too (`BPFKit.Architecture`).
+public enum JITArchitecture: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    case x86_64 = "x86_64", arm64, arm32, mips32le, mips32be, riscv64
+
+    public var description: String { rawValue }
+
+    /// Parses the names people type (`x86-64`, `aarch64`, `mipsel`...).
+    public init?(name: String) {
+        switch name.lowercased() {
+        case "x86_64", "x86-64", "amd64", "x64": self = .x86_64
+        case "arm64", "aarch64": self = .arm64
+        case "arm32", "arm", "armv7": self = .arm32
+        case "mips32le", "mipsel", "mips32el": self = .mips32le
+        case "mips32be", "mips", "mips32": self = .mips32be
+        case "riscv64", "riscv", "rv64": self = .riscv64
+        default: return nil
+        }
+    }
 
     /// The architecture of the machine BPFKit runs on, if a native JIT could target it.
     public static var host: JITArchitecture? {

@@ -1,6 +1,8 @@
 import BPFISA
 import BPFRuntime
 import BPFInterpreter
+import BPFJIT
+import BPFJITX86_64
 
 /// The engines a program can run on, as the command line names them.
 public enum EngineKind: String, Sendable, CaseIterable, CustomStringConvertible {
@@ -12,41 +14,8 @@ public enum EngineKind: String, Sendable, CaseIterable, CustomStringConvertible 
     public var description: String { rawValue }
 }
 
-/// Target architectures of the JIT backends.
-public enum Architecture: String, Sendable, CaseIterable, CustomStringConvertible {
-    case x86_64 = "x86_64"
-    case arm64
-    case arm32
-    case mips32le
-    case mips32be
-    case riscv64
-
-    /// The architecture BPFKit itself runs on, if it is one of ours.
-    public static var host: Architecture? {
-        #if arch(x86_64)
-        return .x86_64
-        #elseif arch(arm64)
-        return .arm64
-        #else
-        return nil
-        #endif
-    }
-
-    public var description: String { rawValue }
-
-    /// Parses the names people type (`x86-64`, `aarch64`, `mips`...).
-    public init?(name: String) {
-        switch name.lowercased() {
-        case "x86_64", "x86-64", "amd64", "x64": self = .x86_64
-        case "arm64", "aarch64": self = .arm64
-        case "arm32", "arm", "armv7": self = .arm32
-        case "mips32le", "mipsel", "mips32el": self = .mips32le
-        case "mips32be", "mips", "mips32": self = .mips32be
-        case "riscv64", "riscv", "rv64": self = .riscv64
-        default: return nil
-        }
-    }
-}
+/// Target architectures of the JIT backends (defined once, in the JIT core).
+public typealias Architecture = JITArchitecture
 
 /// Why no engine could be chosen.
 public struct EngineSelectionError: Error, Sendable, CustomStringConvertible {
@@ -74,8 +43,29 @@ public enum EngineCatalog {
         }
     }
 
-    /// The JIT backends built so far, by architecture.
+    /// The JIT backends built so far, by architecture. A backend for the host
+    /// runs natively; one for another architecture runs under the emulator.
     static func jitEngine(for architecture: Architecture) throws(EngineSelectionError) -> any ExecutionEngine {
-        throw EngineSelectionError(description: "the \(architecture) JIT backend is not built yet")
+        switch architecture {
+        case .x86_64:
+            guard Architecture.host == .x86_64 else {
+                throw EngineSelectionError(description: "the x86_64 JIT runs natively only on x86-64 hosts; this host is \(Architecture.host?.rawValue ?? "unknown")")
+            }
+            return X86_64JIT()
+        case .arm64, .arm32, .mips32le, .mips32be, .riscv64:
+            throw EngineSelectionError(description: "the \(architecture) JIT backend is not built yet")
+        }
+    }
+
+    /// Compiles a program for `architecture` without running it, for listings
+    /// (`bpfkit dump jited`): the image at a nominal address, with its
+    /// pc-to-native map and call statistics.
+    public static func jitImage(_ program: Program, architecture: Architecture, helpers: HelperRegistry) throws -> JITImage {
+        switch architecture {
+        case .x86_64:
+            return try X86_64JIT.assemble(program, configuration: EngineConfiguration(helpers: helpers), at: 0x1000_0000)
+        case .arm64, .arm32, .mips32le, .mips32be, .riscv64:
+            throw EngineSelectionError(description: "the \(architecture) JIT backend is not built yet")
+        }
     }
 }

@@ -26,7 +26,7 @@ public final class NativeDisassembler {
         case .x86_64: (CS_ARCH_X86, CS_MODE_64)
         case .arm64: (CS_ARCH_ARM64, CS_MODE_LITTLE_ENDIAN)
         case .arm32: (CS_ARCH_ARM, CS_MODE_ARM)
-        case .mips32: (CS_ARCH_MIPS, cs_mode(CS_MODE_MIPS32.rawValue | CS_MODE_LITTLE_ENDIAN.rawValue))
+        case .mips32le: (CS_ARCH_MIPS, cs_mode(CS_MODE_MIPS32.rawValue | CS_MODE_LITTLE_ENDIAN.rawValue))
         case .mips32be: (CS_ARCH_MIPS, cs_mode(CS_MODE_MIPS32.rawValue | CS_MODE_BIG_ENDIAN.rawValue))
         case .riscv64: throw DisassemblerError(message: "this Capstone has no RISC-V support")
         }
