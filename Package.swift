@@ -26,6 +26,7 @@ let package = Package(
         .library(name: "BPFISA", targets: ["BPFISA"]),
         .library(name: "BPFAssembler", targets: ["BPFAssembler"]),
         .library(name: "BPFConformance", targets: ["BPFConformance"]),
+        .library(name: "BPFEmulator", targets: ["BPFEmulator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -57,5 +58,12 @@ let package = Package(
         .target(name: "BPFConformance", dependencies: ["BPFISA", "BPFAssembler"], swiftSettings: swiftSettings),
         .testTarget(name: "BPFAssemblerTests", dependencies: ["BPFISA", "BPFAssembler", "BPFConformance"],
                     swiftSettings: swiftSettings),
+
+        // Foreign-architecture JIT output under the Unicorn CPU emulator: the
+        // shared emulated machine every non-host backend (arm64, arm32, MIPS32,
+        // RISC-V) runs and is tested on.
+        .systemLibrary(name: "CUnicorn", pkgConfig: "unicorn", providers: [.apt(["libunicorn-dev"])]),
+        .target(name: "BPFEmulator", dependencies: ["CUnicorn", "BPFRuntime", "BPFISA"], swiftSettings: swiftSettings),
+        .testTarget(name: "BPFEmulatorTests", dependencies: ["BPFEmulator", "BPFRuntime"], swiftSettings: swiftSettings),
     ]
 )

@@ -1,0 +1,72 @@
+// CUnicorn: the Unicorn CPU emulator (libunicorn-dev 2.x) for BPFEmulator.
+//
+// Swift cannot call C variadic functions, and Unicorn's uc_hook_add and
+// uc_ctl are variadic. These wrappers give each use a fixed, typed signature.
+// The one piece of policy here is the instruction-counting hook: it runs
+// before every emulated instruction of a program image, so it is written in
+// C (a Swift callback per instruction would cost several times more).
+#ifndef BPFKIT_CUNICORN_SHIM_H
+#define BPFKIT_CUNICORN_SHIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <unicorn/unicorn.h>
+
+static inline uc_err bpfkit_uc_set_cpu_model(uc_engine *uc, int model) {
+    return uc_ctl(uc, UC_CTL_WRITE(UC_CTL_CPU_MODEL, 1), model);
+}
+
+static inline uc_err bpfkit_uc_hook_code(uc_engine *uc, uc_hook *hook, uc_cb_hookcode_t callback,
+                                         void *user_data, uint64_t begin, uint64_t end) {
+    return uc_hook_add(uc, hook, UC_HOOK_CODE, (void *)callback, user_data, begin, end);
+}
+
+static inline uc_err bpfkit_uc_hook_memory_invalid(uc_engine *uc, uc_hook *hook, uc_cb_eventmem_t callback,
+                                                   void *user_data) {
+    return uc_hook_add(uc, hook, UC_HOOK_MEM_INVALID, (void *)callback, user_data, 1, 0);
+}
+
+static inline uc_err bpfkit_uc_hook_interrupt(uc_engine *uc, uc_hook *hook, uc_cb_hookintr_t callback,
+                                              void *user_data) {
+    return uc_hook_add(uc, hook, UC_HOOK_INTR, (void *)callback, user_data, 1, 0);
+}
+
+static inline uc_err bpfkit_uc_hook_invalid_instruction(uc_engine *uc, uc_hook *hook,
+                                                        uc_cb_hookinsn_invalid_t callback, void *user_data) {
+    return uc_hook_add(uc, hook, UC_HOOK_INSN_INVALID, (void *)callback, user_data, 1, 0);
+}
+
+/// Per-run instruction accounting, shared between Swift and the C hook.
+typedef struct bpfkit_instruction_counter {
+    /// Instructions of the image executed so far in this run.
+    uint64_t executed;
+    /// Budget: the hook stops the run before instruction `limit + 1`.
+    uint64_t limit;
+    /// Address of the last image instruction about to execute; where a fault
+    /// happened. (Unicorn's own PC register is only exact at code hooks.)
+    uint64_t last_address;
+    /// Set when the budget stopped the run.
+    bool limit_reached;
+} bpfkit_instruction_counter;
+
+/// Runs before every instruction of the image: counts it, or stops the run
+/// before it executes when the budget is spent.
+static inline void bpfkit_count_instruction(uc_engine *uc, uint64_t address, uint32_t size, void *user_data) {
+    (void)size;
+    bpfkit_instruction_counter *counter = (bpfkit_instruction_counter *)user_data;
+    counter->last_address = address;
+    if (counter->executed >= counter->limit) {
+        counter->limit_reached = true;
+        uc_emu_stop(uc);
+        return;
+    }
+    counter->executed += 1;
+}
+
+/// Installs `bpfkit_count_instruction` over [begin, end] (inclusive, as Unicorn takes it).
+static inline uc_err bpfkit_uc_hook_counter(uc_engine *uc, uc_hook *hook, bpfkit_instruction_counter *counter,
+                                            uint64_t begin, uint64_t end) {
+    return uc_hook_add(uc, hook, UC_HOOK_CODE, (void *)bpfkit_count_instruction, counter, begin, end);
+}
+
+#endif
