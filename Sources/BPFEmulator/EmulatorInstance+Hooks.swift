@@ -77,7 +77,8 @@ extension EmulatorInstance {
         let pc = bpfPC(native)
         let trap = architecture.trap
         if let bytes = image.bytes(at: native, count: trap.count), bytes == trap {
-            return .invalidProgramCounter(pc: pc)
+            // Trap fill around the image: name the instruction that jumped there.
+            return .invalidProgramCounter(pc: pc >= 0 ? pc : bpfPC(counter.pointee.previous_address))
         }
         let word = image.bytes(at: native, count: 4).map { bytes in
             let value = bytes.reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }

@@ -81,7 +81,8 @@ final class EmulatorInstance: @unchecked Sendable {
 
     func execute(entry: UInt64, arguments: [EmulatedArgument], regions: MemoryRegions,
                  limit: UInt64) throws(ExecutionError) -> EmulatedRun {
-        counter.pointee = bpfkit_instruction_counter(executed: 0, limit: limit, last_address: entry, limit_reached: false)
+        counter.pointee = bpfkit_instruction_counter(executed: 0, limit: limit, last_address: entry, previous_address: entry,
+                                                     limit_reached: false)
         try prepareMemory(regions)
 
         // Registers: poison what the program must not read, seed what it must preserve.

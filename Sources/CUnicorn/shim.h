@@ -45,6 +45,8 @@ typedef struct bpfkit_instruction_counter {
     /// Address of the last image instruction about to execute; where a fault
     /// happened. (Unicorn's own PC register is only exact at code hooks.)
     uint64_t last_address;
+    /// The image instruction before it: the jump that led to a trap.
+    uint64_t previous_address;
     /// Set when the budget stopped the run.
     bool limit_reached;
 } bpfkit_instruction_counter;
@@ -54,6 +56,7 @@ typedef struct bpfkit_instruction_counter {
 static inline void bpfkit_count_instruction(uc_engine *uc, uint64_t address, uint32_t size, void *user_data) {
     (void)size;
     bpfkit_instruction_counter *counter = (bpfkit_instruction_counter *)user_data;
+    counter->previous_address = counter->last_address;
     counter->last_address = address;
     if (counter->executed >= counter->limit) {
         counter->limit_reached = true;

@@ -126,6 +126,16 @@ enum TestPrograms {
         }
     }
 
+    /// A register the test programs use for addresses.
+    static func scratch(_ a: EmulatedArchitecture) -> String {
+        switch a.name {
+        case "arm64": "x9"
+        case "riscv64": "t0"
+        case "arm32": "r12"
+        default: "$t0"
+        }
+    }
+
     /// The instruction sequence putting a code or data address in a register.
     static func loadAddress(_ address: UInt64, into register: String, _ a: EmulatedArchitecture) -> String {
         let h = (0..<4).map { (address >> (16 * UInt64($0))) & 0xFFFF }
