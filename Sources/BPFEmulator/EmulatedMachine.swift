@@ -9,9 +9,11 @@
 //   fixed layout: a 64 KiB trampoline area of trap-filled 16-byte slots, and
 //   code areas near (direct-call range) and far from it. Backends ask it for
 //   helper and runtime-call addresses and image addresses before emitting.
-// - `EmulatedProgram` is an image loaded at its address; it keeps a pool of
-//   Unicorn engines with image, trampolines and stack already mapped, one
-//   run per engine at a time, so runs from many threads proceed in parallel.
+// - `EmulatedProgram` is an image loaded at its address. The machine keeps a
+//   pool of Unicorn engines (trampolines and a private stack mapped; images
+//   mapped on first use, unmapped when their program goes), one run per
+//   engine at a time: runs from many threads proceed in parallel, and the
+//   engine count follows concurrency, not the number of programs.
 // - Addresses: 64-bit targets use host addresses unchanged (identity; code
 //   and trampoline addresses are reserved PROT_NONE in the host so they can
 //   never collide with data). 32-bit targets map host pages into windows of
@@ -71,6 +73,10 @@ public final class EmulatedMachine: Sendable {
     let trampolines = Mutex(Trampolines())
     private let nearCode: CodeArea
     private let farCode = Mutex<CodeArea?>(nil)
+    /// Engines not running anything, shared by all the machine's programs.
+    private let idleEngines = Mutex<[EmulatorInstance]>([])
+    /// Ids of loaded images whose programs still exist, and the next id to give.
+    private let images = Mutex<(live: Set<UInt64>, next: UInt64)>(([], 1))
 
     public init(
         architecture: EmulatedArchitecture,
@@ -183,6 +189,51 @@ public final class EmulatedMachine: Sendable {
         var space = GuestAddressSpace(model: addressModel)
         try space.place(regions.regions)
         return space
+    }
+
+    // MARK: Engines
+
+    /// Runs `body` on an engine of its own, taken from the pool (or built)
+    /// and returned afterwards; images of released programs are unmapped first.
+    func withEngine<R>(_ body: (EmulatorInstance) throws(ExecutionError) -> R) throws(ExecutionError) -> R {
+        let engine: EmulatorInstance
+        do {
+            engine = try takeEngine()
+        } catch {
+            throw .unsupported(pc: 0, what: "an emulator engine: \(error)")
+        }
+        defer { idleEngines.withLock { $0.append(engine) } }
+        return try body(engine)
+    }
+
+    /// Maps a new image into an engine, so that failures surface at load time.
+    func prepareEngine(for image: LoadedImage) throws(EmulatorError) {
+        let engine = try takeEngine()
+        defer { idleEngines.withLock { $0.append(engine) } }
+        try engine.attach(image)
+    }
+
+    private func takeEngine() throws(EmulatorError) -> EmulatorInstance {
+        let engine: EmulatorInstance
+        if let idle = idleEngines.withLock({ $0.popLast() }) {
+            engine = idle
+        } else {
+            engine = try EmulatorInstance(machine: self)
+        }
+        try engine.detachImages(except: images.withLock { $0.live })
+        return engine
+    }
+
+    func registerImage() -> UInt64 {
+        images.withLock { images in
+            defer { images.next += 1 }
+            images.live.insert(images.next)
+            return images.next
+        }
+    }
+
+    func retireImage(_ id: UInt64) {
+        _ = images.withLock { $0.live.remove(id) }
     }
 
     /// The far code area, created on first use: in guest space a fixed

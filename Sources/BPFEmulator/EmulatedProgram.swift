@@ -1,5 +1,4 @@
 import BPFRuntime
-import Synchronization
 
 /// One entry argument of an emulated run.
 public enum EmulatedArgument: Hashable, Sendable, ExpressibleByIntegerLiteral {
@@ -25,11 +24,13 @@ public struct EmulatedRun: Hashable, Sendable {
 /// A JIT image loaded into an emulated machine, ready to run many times and
 /// from many threads at once.
 ///
-/// Each concurrent run takes a Unicorn engine from the program's pool (or
-/// builds one: about half a millisecond), with the image, the trampolines and
-/// a private stack already mapped, and gives it back afterwards. Engines
+/// Each concurrent run takes a Unicorn engine from the machine's pool (or
+/// builds one: about half a millisecond and 3 MiB), with the trampolines and
+/// a private stack already mapped, maps the image into it if that engine
+/// has not run the program before, and gives it back afterwards. Engines
 /// keep their translated code between runs, so repeated runs cost a few
-/// microseconds plus the emulation itself.
+/// microseconds plus the emulation itself; the number of engines follows
+/// the number of concurrent runs, not the number of programs.
 public final class EmulatedProgram: PreparedProgram {
     public let machine: EmulatedMachine
     /// Address of the image's first byte.
@@ -44,7 +45,6 @@ public final class EmulatedProgram: PreparedProgram {
 
     let image: LoadedImage
     private let reservation: ImageReservation?
-    private let idle = Mutex<[EmulatorInstance]>([])
 
     init(machine: EmulatedMachine, image bytes: [UInt8], address: UInt64, entryOffset: Int, pcMap: NativePCMap?,
          instructionLimit: UInt64, reservation: ImageReservation?) throws(EmulatorError) {
@@ -59,7 +59,8 @@ public final class EmulatedProgram: PreparedProgram {
         let pages = try HostPages(count: Int(address - base) + bytes.count)
         pages.fill(with: machine.architecture.trap)
         pages.write(bytes, at: Int(address - base))
-        image = LoadedImage(address: address, size: bytes.count, base: base, pages: pages, pcMap: pcMap)
+        image = LoadedImage(id: machine.registerImage(), address: address, size: bytes.count, base: base, pages: pages,
+                            pcMap: pcMap)
         self.machine = machine
         self.address = address
         self.size = bytes.count
@@ -67,11 +68,12 @@ public final class EmulatedProgram: PreparedProgram {
         self.pcMap = pcMap
         self.instructionLimit = instructionLimit
         self.reservation = reservation
-        // Build the first engine now, so that a CPU or mapping Unicorn
+        // Map the image into an engine now, so that a CPU or a mapping Unicorn
         // refuses is a load error rather than a failure of every run.
-        let first = try EmulatorInstance(machine: machine, image: image)
-        idle.withLock { $0.append(first) }
+        try machine.prepareEngine(for: image)
     }
+
+    deinit { machine.retireImage(image.id) }
 
     /// Runs the program once.
     ///
@@ -85,10 +87,10 @@ public final class EmulatedProgram: PreparedProgram {
         guard arguments.count <= 5 else {
             throw .unsupported(pc: 0, what: "more than five entry arguments")
         }
-        let instance = try takeInstance()
-        defer { idle.withLock { $0.append(instance) } }
-        return try instance.execute(entry: entryAddress, arguments: arguments, regions: regions,
-                                    limit: instructionLimit ?? self.instructionLimit)
+        let limit = instructionLimit ?? self.instructionLimit
+        return try machine.withEngine { engine throws(ExecutionError) in
+            try engine.execute(image, entry: entryAddress, arguments: arguments, regions: regions, limit: limit)
+        }
     }
 
     /// The engine protocol's run: r1 and r2 are entry arguments, passed as
@@ -101,18 +103,12 @@ public final class EmulatedProgram: PreparedProgram {
         return try run(arguments: [argument(input.r1), argument(input.r2)], regions: input.regions).value
     }
 
-    private func takeInstance() throws(ExecutionError) -> EmulatorInstance {
-        if let instance = idle.withLock({ $0.popLast() }) { return instance }
-        do {
-            return try EmulatorInstance(machine: machine, image: image)
-        } catch {
-            throw .unsupported(pc: 0, what: "a new emulator engine: \(error)")
-        }
-    }
 }
 
 /// The parts of a loaded program its engines need.
 struct LoadedImage: Sendable {
+    /// Unique within the machine; engines track what they have mapped by it.
+    let id: UInt64
     let address: UInt64
     let size: Int
     /// First mapped page; the pages hold traps around the image.

@@ -76,6 +76,7 @@ extension EmulatorInstance {
     func trapError(at native: UInt64, exception: UInt32?) -> ExecutionError {
         let pc = bpfPC(native)
         let trap = architecture.trap
+        guard let image = state.image else { return .invalidProgramCounter(pc: pc) }
         if let bytes = image.bytes(at: native, count: trap.count), bytes == trap {
             // Trap fill around the image: name the instruction that jumped there.
             return .invalidProgramCounter(pc: pc >= 0 ? pc : bpfPC(counter.pointee.previous_address))

@@ -1,13 +1,16 @@
 import BPFRuntime
 import CUnicorn
 
-/// One Unicorn engine prepared for one program: image, trampolines and a
-/// private stack mapped, hooks installed. A run uses it exclusively (the
-/// program's pool hands it to one thread at a time, which is why it may be
-/// marked Sendable although nothing in it is synchronized).
+/// One Unicorn engine of a machine: trampolines and a private stack mapped,
+/// hooks installed, and the images of the programs it has run mapped too.
+/// A run uses it exclusively (the machine's pool hands it to one thread at a
+/// time, which is why it may be marked Sendable although nothing in it is
+/// synchronized).
 final class EmulatorInstance: @unchecked Sendable {
     /// What the hooks need to know about the run in progress.
     struct RunState {
+        /// The program being run.
+        var image: LoadedImage?
         /// The run's regions plus the stack: what helpers may touch (host addresses).
         var regions = MemoryRegions()
         var space: GuestAddressSpace
@@ -16,17 +19,26 @@ final class EmulatorInstance: @unchecked Sendable {
         var calls = 0
     }
 
-    let machine: EmulatedMachine
+    /// An image mapped into this engine, with the counting hook over it.
+    private struct MappedImage {
+        /// Keeps the pages alive while Unicorn maps them, even after the program is gone.
+        let image: LoadedImage
+        let counterHook: uc_hook
+    }
+
+    /// Unowned: engines live in the machine's pool, and a run's program keeps the machine alive.
+    unowned let machine: EmulatedMachine
     let architecture: EmulatedArchitecture
-    let image: LoadedImage
     let unicorn: UnicornHandle
     let shadows: ShadowMemory
-    /// Shared with the C counting hook; owned here.
+    /// Shared with the C counting hooks; owned here.
     let counter: UnsafeMutablePointer<bpfkit_instruction_counter>
     let stack: HostPages
     /// Guest address of the stack's lowest byte (the host address under identity).
     let stackGuest: UInt64
     var state: RunState
+    /// By image id.
+    private var mapped: [UInt64: MappedImage] = [:]
 
     /// Bytes above the entry stack pointer: the caller's outgoing-argument
     /// area, where stack arguments live (and O32's home area for a0–a3).
@@ -34,10 +46,9 @@ final class EmulatorInstance: @unchecked Sendable {
     static let seedTag: UInt64 = 0x5EED_5EED_0000_0000
     static let poison: UInt64 = 0xDEAD_BEEF_DEAD_BEEF
 
-    init(machine: EmulatedMachine, image: LoadedImage) throws(EmulatorError) {
+    init(machine: EmulatedMachine) throws(EmulatorError) {
         self.machine = machine
         self.architecture = machine.architecture
-        self.image = image
         let identity = machine.addressModel == .identity
         unicorn = try UnicornHandle(cpu: architecture.cpu, wordSize: architecture.wordSize)
         shadows = ShadowMemory(unicorn: unicorn)
@@ -50,11 +61,9 @@ final class EmulatorInstance: @unchecked Sendable {
 
         try unicorn.map(machine.trampolineBase, count: Trampolines.areaSize, [.read, .execute],
                         host: machine.trampolinePages.base)
-        try unicorn.map(image.base, count: image.pages.count, [.read, .execute], host: image.pages.base)
         try unicorn.map(stackGuest, count: stack.count, [.read, .write], host: stack.base)
 
         let context = Unmanaged.passUnretained(self).toOpaque()
-        try unicorn.hookCounter(image.mappedRange, counter: counter)
         let area = machine.trampolineArea
         try unicorn.hookCode(area.lowerBound...area.upperBound - 1, context: context, trampolineHook)
         try unicorn.hookInvalidMemory(context: context, invalidMemoryHook)
@@ -66,7 +75,7 @@ final class EmulatorInstance: @unchecked Sendable {
 
     var stackTop: UInt64 { stackGuest + UInt64(stack.count) }
 
-    func bpfPC(_ native: UInt64) -> Int { image.bpfPC(forNativeAddress: native) }
+    func bpfPC(_ native: UInt64) -> Int { state.image?.bpfPC(forNativeAddress: native) ?? -1 }
 
     /// Where the run is: the last image instruction that began executing.
     var currentPC: Int { bpfPC(counter.pointee.last_address) }
@@ -77,13 +86,55 @@ final class EmulatorInstance: @unchecked Sendable {
         unicorn.stop()
     }
 
+    // MARK: - Images
+
+    /// Maps a program's image (read and execute) with a counting hook over
+    /// it, unless it is mapped already. Images it overlaps (a released
+    /// address reused, or two images sharing a page) are unmapped first, and
+    /// code translated from the old bytes is dropped (Unicorn 2.0.1 already
+    /// drops it on unmap; asking explicitly keeps correctness off that detail).
+    func attach(_ image: LoadedImage) throws(EmulatorError) {
+        guard mapped[image.id] == nil else { return }
+        for (id, other) in mapped where other.image.mappedRange.overlaps(image.mappedRange) {
+            try detach(id, other)
+        }
+        try unicorn.map(image.base, count: image.pages.count, [.read, .execute], host: image.pages.base)
+        let hook: uc_hook
+        do {
+            hook = try unicorn.hookCounter(image.mappedRange, counter: counter)
+            try unicorn.invalidateCode(image.mappedRange)
+        } catch {
+            try? unicorn.unmap(image.base, count: image.pages.count)
+            throw error
+        }
+        mapped[image.id] = MappedImage(image: image, counterHook: hook)
+    }
+
+    /// Unmaps the images of programs that no longer exist.
+    func detachImages(except live: Set<UInt64>) throws(EmulatorError) {
+        for (id, other) in mapped where !live.contains(id) {
+            try detach(id, other)
+        }
+    }
+
+    private func detach(_ id: UInt64, _ other: MappedImage) throws(EmulatorError) {
+        unicorn.removeHook(other.counterHook)
+        try unicorn.unmap(other.image.base, count: other.image.pages.count)
+        mapped[id] = nil
+    }
+
     // MARK: - A run
 
-    func execute(entry: UInt64, arguments: [EmulatedArgument], regions: MemoryRegions,
+    func execute(_ image: LoadedImage, entry: UInt64, arguments: [EmulatedArgument], regions: MemoryRegions,
                  limit: UInt64) throws(ExecutionError) -> EmulatedRun {
+        do {
+            try attach(image)
+        } catch {
+            throw .unsupported(pc: 0, what: "mapping the image: \(error)")
+        }
         counter.pointee = bpfkit_instruction_counter(executed: 0, limit: limit, last_address: entry, previous_address: entry,
                                                      limit_reached: false)
-        try prepareMemory(regions)
+        try prepareMemory(regions, image: image)
 
         // Registers: poison what the program must not read, seed what it must preserve.
         for register in architecture.callerSaved { unicorn.write(register, Self.poison) }
@@ -124,7 +175,7 @@ final class EmulatorInstance: @unchecked Sendable {
     }
 
     /// Places the run's regions (windows under translation) and maps their pages.
-    private func prepareMemory(_ regions: MemoryRegions) throws(ExecutionError) {
+    private func prepareMemory(_ regions: MemoryRegions, image: LoadedImage) throws(ExecutionError) {
         var space = GuestAddressSpace(model: machine.addressModel)
         if machine.addressModel == .translated {
             space.addWindow(host: stack.address, guest: stackGuest, length: UInt64(stack.count))
@@ -145,7 +196,8 @@ final class EmulatorInstance: @unchecked Sendable {
             throw .unsupported(pc: 0, what: "mapping the run's memory: \(error)")
         }
         let stackRegion = MemoryRegion(start: stack.address, count: stack.count, writable: true, kind: .stack)
-        state = RunState(regions: MemoryRegions(regions.regions + [stackRegion], resolver: regions.resolver), space: space)
+        state = RunState(image: image, regions: MemoryRegions(regions.regions + [stackRegion], resolver: regions.resolver),
+                         space: space)
     }
 
     /// Why `uc_emu_start` returned, as a result or an error.

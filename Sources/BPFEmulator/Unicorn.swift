@@ -105,10 +105,22 @@ final class UnicornHandle {
         hooks.append(hook)
     }
 
-    func hookCounter(_ range: ClosedRange<UInt64>, counter: UnsafeMutablePointer<bpfkit_instruction_counter>) throws(EmulatorError) {
+    /// Adds the C counting hook over `range`; returns it so that it can be removed with its image.
+    func hookCounter(_ range: ClosedRange<UInt64>, counter: UnsafeMutablePointer<bpfkit_instruction_counter>) throws(EmulatorError) -> uc_hook {
         var hook: uc_hook = 0
         try Self.check(bpfkit_uc_hook_counter(engine, &hook, counter, range.lowerBound, range.upperBound), "add counting hook")
         hooks.append(hook)
+        return hook
+    }
+
+    func removeHook(_ hook: uc_hook) {
+        uc_hook_del(engine, hook)
+        hooks.removeAll { $0 == hook }
+    }
+
+    /// Drops code translated from `range`, which now holds other instructions.
+    func invalidateCode(_ range: ClosedRange<UInt64>) throws(EmulatorError) {
+        try Self.check(bpfkit_uc_remove_cache(engine, range.lowerBound, range.upperBound &+ 1), "drop translated code")
     }
 
     func hookInvalidMemory(context: UnsafeMutableRawPointer, _ callback: uc_cb_eventmem_t) throws(EmulatorError) {

@@ -16,6 +16,11 @@ static inline uc_err bpfkit_uc_set_cpu_model(uc_engine *uc, int model) {
     return uc_ctl(uc, UC_CTL_WRITE(UC_CTL_CPU_MODEL, 1), model);
 }
 
+/// Drops translated code for [begin, end): a new image now lives there.
+static inline uc_err bpfkit_uc_remove_cache(uc_engine *uc, uint64_t begin, uint64_t end) {
+    return uc_ctl(uc, UC_CTL_WRITE(UC_CTL_TB_REMOVE_CACHE, 2), begin, end);
+}
+
 static inline uc_err bpfkit_uc_hook_code(uc_engine *uc, uc_hook *hook, uc_cb_hookcode_t callback,
                                          void *user_data, uint64_t begin, uint64_t end) {
     return uc_hook_add(uc, hook, UC_HOOK_CODE, (void *)callback, user_data, begin, end);

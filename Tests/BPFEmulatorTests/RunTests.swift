@@ -102,6 +102,34 @@ struct RunTests {
         #expect(space.guestAddress(forHost: 0x1000) == nil)
     }
 
+    @Test(arguments: [EmulatedArchitecture.arm64, .mips32le])
+    func aReleasedAddressRunsTheNewImageLoadedThere(_ architecture: EmulatedArchitecture) throws {
+        let machine = try Harness.machine(architecture)
+        var address: UInt64 = 0
+        do {
+            let first = try Harness.program(TestPrograms.constant(1, architecture), on: machine)
+            #expect(try first.run().value == 1)
+            address = first.address
+        }
+        // Same machine, same engine, same address: the old translation must not run.
+        let second = try Harness.program(TestPrograms.constant(2, architecture), on: machine)
+        #expect(second.address == address)
+        #expect(try second.run().value == 2)
+    }
+
+    @Test func imagesSharingAPageTakeTurnsOnOneEngine() throws {
+        let machine = try Harness.machine(.arm64)
+        let room = try machine.reserveImage(size: 4096)
+        let programs = try [7, 8].enumerated().map { index, value in
+            try machine.load(image: TargetAssembler.assemble(TestPrograms.constant(UInt64(value), .arm64), for: .arm64),
+                             at: room.address + UInt64(64 * index))
+        }
+        for round in 0..<3 {
+            #expect(try programs[0].run().value == 7, "round \(round)")
+            #expect(try programs[1].run().value == 8, "round \(round)")
+        }
+    }
+
     @Test func identityAddressesAreHostAddresses() throws {
         let machine = try Harness.machine(.arm64)
         #expect(machine.addressModel == .identity)
