@@ -27,12 +27,13 @@
 //   and a stray write into a shared page is reported, never applied.
 //   Map values are mapped on first touch, when `MemoryRegions.resolver`
 //   allows the access.
-// - Calls: a code hook on the trampoline area reads the arguments, runs the
-//   Swift helper or runtime call, writes the result, poisons caller-saved
-//   registers and resumes at the link register.
-// - Counting: a C code hook over the image counts every instruction, enforces
-//   the limit exactly, and records the faulting address (Unicorn's PC is not
-//   exact in memory hooks); it costs about 2.5 ns per emulated instruction.
+// - One C code hook runs before every instruction. In the trampoline area it
+//   calls Swift, which reads the arguments, runs the helper or runtime call,
+//   writes the result, poisons caller-saved registers and resumes at the
+//   link register. Elsewhere it counts the instruction, enforces the limit
+//   exactly, and records the address (Unicorn's PC is not exact in memory
+//   hooks, so this is how faults find their instruction). Cost: about 2 ns
+//   per emulated instruction on top of Unicorn's 1 (arm64, x86-64 host).
 //   Faults, traps and limits become `ExecutionError`s naming the BPF pc via
 //   the backend's `NativePCMap`.
 

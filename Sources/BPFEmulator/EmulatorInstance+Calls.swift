@@ -29,7 +29,7 @@ extension EmulatorInstance {
             stop(.unknownHelper(pc: callSite, id: id))
             return
         }
-        guard var arguments = readArguments(5, callSite: callSite) else { return }
+        guard var arguments = readArguments(5, required: helper.prototype.arguments.count, callSite: callSite) else { return }
         let translated = machine.addressModel == .translated
         if translated {
             for (index, kind) in helper.prototype.arguments.enumerated() where kind.isPointer {
@@ -62,7 +62,7 @@ extension EmulatorInstance {
     /// Runtime calls report failures as `helperFailed` with id -1; the
     /// message names the routine.
     private func callRuntime(_ call: RuntimeCall, callSite: Int, returnAddress: UInt64) {
-        guard let arguments = readArguments(call.argumentCount, callSite: callSite),
+        guard let arguments = readArguments(call.argumentCount, required: call.argumentCount, callSite: callSite),
               synchronizeBeforeCall(callSite: callSite) else { return }
         let memory = TargetMemory(byteOrder: architecture.byteOrder, addressSpace: state.space,
                                   host: MemoryAccess(regions: state.regions))
@@ -107,10 +107,12 @@ extension EmulatorInstance {
     }
 
     /// The first `count` arguments of a call, or nil (and the run stopped)
-    /// when a stack slot lies outside the stack.
-    private func readArguments(_ count: Int, callSite: Int) -> [UInt64]? {
+    /// when the stack slot of one of the first `required` lies outside the
+    /// stack. Slots past `required` (arguments the callee does not declare)
+    /// that fall outside read as 0: a caller need not have pushed them.
+    private func readArguments(_ count: Int, required: Int, callSite: Int) -> [UInt64]? {
         var values: [UInt64] = []
-        for location in architecture.arguments.prefix(count) {
+        for (index, location) in architecture.arguments.prefix(count).enumerated() {
             switch location {
             case .register(let register):
                 values.append(unicorn.read(register))
@@ -119,6 +121,10 @@ extension EmulatorInstance {
             case .stack(let offset):
                 let address = unicorn.read(architecture.stackPointer) &+ UInt64(offset)
                 guard let slot = stackSlot(at: address) else {
+                    guard index < required else {
+                        values.append(0)
+                        continue
+                    }
                     stop(.outOfBounds(pc: callSite, address: address, size: 8, write: false))
                     return nil
                 }

@@ -1,10 +1,12 @@
 import BPFRuntime
 import CUnicorn
 
-// Unicorn calls these C-convention functions with the instance as user data.
-// They may not capture anything, so each recovers the instance and forwards.
+// Unicorn (and the C code hook) call these C-convention functions with the
+// instance as user data. They may not capture anything, so each recovers
+// the instance and forwards.
 
-let trampolineHook: uc_cb_hookcode_t = { _, address, _, context in
+/// Called by the C code hook for instructions in the trampoline area.
+let trampolineHandler: bpfkit_trampoline_handler = { address, context in
     EmulatorInstance.from(context).handleTrampoline(at: address)
 }
 

@@ -19,31 +19,28 @@ final class EmulatorInstance: @unchecked Sendable {
         var calls = 0
     }
 
-    /// An image mapped into this engine, with the counting hook over it.
-    private struct MappedImage {
-        /// Keeps the pages alive while Unicorn maps them, even after the program is gone.
-        let image: LoadedImage
-        let counterHook: uc_hook
-    }
 
     /// Unowned: engines live in the machine's pool, and a run's program keeps the machine alive.
     unowned let machine: EmulatedMachine
     let architecture: EmulatedArchitecture
     let unicorn: UnicornHandle
     let shadows: ShadowMemory
-    /// Shared with the C counting hooks; owned here.
+    /// Shared with the C code hook; owned here.
     let counter: UnsafeMutablePointer<bpfkit_instruction_counter>
     let stack: HostPages
     /// Guest address of the stack's lowest byte (the host address under identity).
     let stackGuest: UInt64
     var state: RunState
-    /// By image id.
-    private var mapped: [UInt64: MappedImage] = [:]
+    /// Images mapped into this engine, by id. Holding them keeps their pages
+    /// alive while Unicorn maps them, even after their program is gone.
+    private var mapped: [UInt64: LoadedImage] = [:]
 
     /// Bytes above the entry stack pointer: the caller's outgoing-argument
     /// area, where stack arguments live (and O32's home area for a0–a3).
     static let outgoingArea: UInt64 = 64
-    static let seedTag: UInt64 = 0x5EED_5EED_0000_0000
+    /// Callee-saved register `i` holds `seedTag | i` on entry (its low 32
+    /// bits are distinctive too, for the 32-bit targets).
+    static let seedTag: UInt64 = 0x5EED_5EED_5EED_5E00
     static let poison: UInt64 = 0xDEAD_BEEF_DEAD_BEEF
 
     init(machine: EmulatedMachine) throws(EmulatorError) {
@@ -57,15 +54,20 @@ final class EmulatorInstance: @unchecked Sendable {
         stackGuest = identity ? stack.address : GuestLayout.stackTop - UInt64(stack.count)
         state = RunState(space: GuestAddressSpace(model: machine.addressModel))
         counter = .allocate(capacity: 1)
-        counter.initialize(to: bpfkit_instruction_counter())
+        let area = machine.trampolineArea
+        var initial = bpfkit_instruction_counter()
+        initial.trampoline_begin = area.lowerBound
+        initial.trampoline_size = UInt64(area.count)
+        initial.trampoline_handler = trampolineHandler
+        counter.initialize(to: initial)
 
         try unicorn.map(machine.trampolineBase, count: Trampolines.areaSize, [.read, .execute],
                         host: machine.trampolinePages.base)
         try unicorn.map(stackGuest, count: stack.count, [.read, .write], host: stack.base)
 
         let context = Unmanaged.passUnretained(self).toOpaque()
-        let area = machine.trampolineArea
-        try unicorn.hookCode(area.lowerBound...area.upperBound - 1, context: context, trampolineHook)
+        counter.pointee.trampoline_context = context
+        try unicorn.hookInstructions(counter)
         try unicorn.hookInvalidMemory(context: context, invalidMemoryHook)
         try unicorn.hookInterrupt(context: context, interruptHook)
         try unicorn.hookInvalidInstruction(context: context, invalidInstructionHook)
@@ -88,26 +90,19 @@ final class EmulatorInstance: @unchecked Sendable {
 
     // MARK: - Images
 
-    /// Maps a program's image (read and execute) with a counting hook over
-    /// it, unless it is mapped already. Images it overlaps (a released
-    /// address reused, or two images sharing a page) are unmapped first, and
-    /// code translated from the old bytes is dropped (Unicorn 2.0.1 already
-    /// drops it on unmap; asking explicitly keeps correctness off that detail).
+    /// Maps a program's image (read and execute) unless it is mapped
+    /// already. Images it overlaps (a released address reused, or two images
+    /// sharing a page) are unmapped first, and code translated from the old
+    /// bytes is dropped (Unicorn 2.0.1 already drops it on unmap; asking
+    /// explicitly keeps correctness off that detail).
     func attach(_ image: LoadedImage) throws(EmulatorError) {
         guard mapped[image.id] == nil else { return }
-        for (id, other) in mapped where other.image.mappedRange.overlaps(image.mappedRange) {
+        for (id, other) in mapped where other.mappedRange.overlaps(image.mappedRange) {
             try detach(id, other)
         }
         try unicorn.map(image.base, count: image.pages.count, [.read, .execute], host: image.pages.base)
-        let hook: uc_hook
-        do {
-            hook = try unicorn.hookCounter(image.mappedRange, counter: counter)
-            try unicorn.invalidateCode(image.mappedRange)
-        } catch {
-            try? unicorn.unmap(image.base, count: image.pages.count)
-            throw error
-        }
-        mapped[image.id] = MappedImage(image: image, counterHook: hook)
+        mapped[image.id] = image
+        try unicorn.invalidateCode(image.mappedRange)
     }
 
     /// Unmaps the images of programs that no longer exist.
@@ -117,9 +112,8 @@ final class EmulatorInstance: @unchecked Sendable {
         }
     }
 
-    private func detach(_ id: UInt64, _ other: MappedImage) throws(EmulatorError) {
-        unicorn.removeHook(other.counterHook)
-        try unicorn.unmap(other.image.base, count: other.image.pages.count)
+    private func detach(_ id: UInt64, _ image: LoadedImage) throws(EmulatorError) {
+        try unicorn.unmap(image.base, count: image.pages.count)
         mapped[id] = nil
     }
 
@@ -132,8 +126,11 @@ final class EmulatorInstance: @unchecked Sendable {
         } catch {
             throw .unsupported(pc: 0, what: "mapping the image: \(error)")
         }
-        counter.pointee = bpfkit_instruction_counter(executed: 0, limit: limit, last_address: entry, previous_address: entry,
-                                                     limit_reached: false)
+        counter.pointee.executed = 0
+        counter.pointee.limit = limit
+        counter.pointee.last_address = entry
+        counter.pointee.previous_address = entry
+        counter.pointee.limit_reached = false
         try prepareMemory(regions, image: image)
 
         // Registers: poison what the program must not read, seed what it must preserve.
@@ -215,10 +212,13 @@ final class EmulatorInstance: @unchecked Sendable {
             return .success(())
         case UC_ERR_FETCH_UNMAPPED, UC_ERR_FETCH_PROT, UC_ERR_FETCH_UNALIGNED:
             return .failure(.invalidProgramCounter(pc: bpfPC(last)))
-        case UC_ERR_READ_UNMAPPED, UC_ERR_READ_PROT, UC_ERR_READ_UNALIGNED:
+        case UC_ERR_READ_UNMAPPED, UC_ERR_READ_PROT:
+            // The memory hook records these with their address; this is a fallback.
             return .failure(.outOfBounds(pc: bpfPC(last), address: 0, size: 0, write: false))
-        case UC_ERR_WRITE_UNMAPPED, UC_ERR_WRITE_PROT, UC_ERR_WRITE_UNALIGNED:
+        case UC_ERR_WRITE_UNMAPPED, UC_ERR_WRITE_PROT:
             return .failure(.outOfBounds(pc: bpfPC(last), address: 0, size: 0, write: true))
+        case UC_ERR_READ_UNALIGNED, UC_ERR_WRITE_UNALIGNED:
+            return .failure(.unsupported(pc: bpfPC(last), what: "an unaligned access the \(architecture.name) CPU refuses"))
         case UC_ERR_INSN_INVALID, UC_ERR_EXCEPTION:
             return .failure(trapError(at: last, exception: nil))
         default:

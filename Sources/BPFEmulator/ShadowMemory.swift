@@ -102,7 +102,10 @@ final class ShadowMemory {
         // The whole host page is readable: it holds at least one region byte.
         let host = UnsafeRawPointer(bitPattern: UInt(page.host))!
         page.live.copyMemory(from: host, byteCount: EmulatorPage.size)
-        page.snapshot.copyMemory(from: host, byteCount: EmulatorPage.size)
+        // From the copy, not from the host again: other threads may be changing
+        // the rest of the page (other heap objects), and a difference between
+        // two reads would look like a write by the program.
+        page.snapshot.copyMemory(from: page.live, byteCount: EmulatorPage.size)
     }
 
     /// Emulator → host: writes every byte the program changed since the last

@@ -10,9 +10,9 @@ enum TrampolineTarget: Sendable {
 /// filled with the architecture's trap instruction.
 ///
 /// A helper's native address is its slot. Emulated code calls it like any
-/// function (`bl`, `blx`, `jalr`); a Unicorn code hook on the area runs
-/// before the slot's first instruction executes, does the call in Swift,
-/// and resumes at the link register, so the trap itself never executes. It
+/// function (`bl`, `blx`, `jalr`); the code hook sees the slot's first
+/// instruction before it executes, does the call in Swift, and resumes at
+/// the link register, so the trap itself never executes. It
 /// is there for everything else: a jump into the area that is not a call,
 /// or into a slot nobody assigned, stops on the trap instead of running on.
 ///

@@ -98,24 +98,11 @@ final class UnicornHandle {
 
     // MARK: Hooks
 
-    func hookCode(_ range: ClosedRange<UInt64>, context: UnsafeMutableRawPointer,
-                  _ callback: uc_cb_hookcode_t) throws(EmulatorError) {
+    /// Installs the C code hook (counting and trampoline dispatch) over every address.
+    func hookInstructions(_ counter: UnsafeMutablePointer<bpfkit_instruction_counter>) throws(EmulatorError) {
         var hook: uc_hook = 0
-        try Self.check(bpfkit_uc_hook_code(engine, &hook, callback, context, range.lowerBound, range.upperBound), "add code hook")
+        try Self.check(bpfkit_uc_hook_instructions(engine, &hook, counter), "add code hook")
         hooks.append(hook)
-    }
-
-    /// Adds the C counting hook over `range`; returns it so that it can be removed with its image.
-    func hookCounter(_ range: ClosedRange<UInt64>, counter: UnsafeMutablePointer<bpfkit_instruction_counter>) throws(EmulatorError) -> uc_hook {
-        var hook: uc_hook = 0
-        try Self.check(bpfkit_uc_hook_counter(engine, &hook, counter, range.lowerBound, range.upperBound), "add counting hook")
-        hooks.append(hook)
-        return hook
-    }
-
-    func removeHook(_ hook: uc_hook) {
-        uc_hook_del(engine, hook)
-        hooks.removeAll { $0 == hook }
     }
 
     /// Drops code translated from `range`, which now holds other instructions.

@@ -1,6 +1,7 @@
 import BPFEmulator
 import BPFRuntime
 import Dispatch
+import Foundation
 import Synchronization
 import Testing
 
@@ -33,6 +34,35 @@ struct ConcurrencyTests {
         }
         #expect(failures.withLock { $0 } == [])
         #expect(log.all.count == threads * runsPerThread)
+    }
+
+    /// Other threads change the rest of a region's page (other heap objects)
+    /// while programs run: those changes are neither reported as the
+    /// program's writes nor overwritten by them.
+    @Test(arguments: [EmulatedArchitecture.riscv64, .mips32le])
+    func hostChangesBesideARegionAreLeftAlone(_ architecture: EmulatedArchitecture) throws {
+        let machine = try Harness.machine(architecture)
+        let program = try Harness.program(TestPrograms.copyWord(architecture), on: machine)
+        let memory = GuestMemory(count: 3 * 4096)
+        let page = Int((memory.address + 4095) & ~4095 - memory.address)
+        let region = MemoryRegion(start: memory.address + UInt64(page), count: 64, writable: true, kind: .packet)
+        memory.write(Harness.bytes(1, architecture.byteOrder), at: page + 8)
+        let running = Atomic<Bool>(true)
+        let scribbler = Thread {
+            var value: UInt8 = 0
+            while running.load(ordering: .relaxed) {
+                value &+= 1
+                memory.write([UInt8](repeating: value, count: 256), at: page + 1024)
+            }
+        }
+        scribbler.start()
+        defer { running.store(false, ordering: .relaxed) }
+        for _ in 0..<20000 {
+            let run = try program.run(arguments: [.hostPointer(region.start), .hostPointer(region.start)],
+                                      regions: MemoryRegions([region]))
+            #expect(run.value == 1)
+        }
+        #expect(Harness.word(memory, at: page + 16, architecture.byteOrder) == 2)
     }
 
     @Test func programsOfOneMachineRunConcurrently() throws {
