@@ -64,6 +64,6 @@ let package = Package(
         // RISC-V) runs and is tested on.
         .systemLibrary(name: "CUnicorn", pkgConfig: "unicorn", providers: [.apt(["libunicorn-dev"])]),
         .target(name: "BPFEmulator", dependencies: ["CUnicorn", "BPFRuntime", "BPFISA"], swiftSettings: swiftSettings),
-        .testTarget(name: "BPFEmulatorTests", dependencies: ["BPFEmulator", "BPFRuntime"], swiftSettings: swiftSettings),
+        .testTarget(name: "BPFEmulatorTests", dependencies: ["BPFEmulator", "BPFRuntime", "BPFISA"], swiftSettings: swiftSettings),
     ]
 )

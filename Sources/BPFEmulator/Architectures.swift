@@ -1,3 +1,4 @@
+import BPFISA
 import CUnicorn
 
 /// The targets BPFKit's foreign backends generate code for, as the emulated

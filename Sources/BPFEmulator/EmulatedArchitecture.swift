@@ -1,3 +1,5 @@
+import BPFISA
+
 /// Everything a JIT backend tells the emulated machine about its target:
 /// which CPU Unicorn emulates, where the calling convention puts arguments
 /// and results, which registers hold the stack pointer and the return
@@ -131,9 +133,6 @@ public struct UnicornCPU: Hashable, Sendable {
     }
 }
 
-public enum ByteOrder: Hashable, Sendable {
-    case little, big
-}
 
 /// Where one 64-bit argument travels.
 public enum ArgumentLocation: Hashable, Sendable {

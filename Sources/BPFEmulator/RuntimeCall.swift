@@ -1,3 +1,4 @@
+import BPFISA
 import BPFRuntime
 
 /// A routine a backend's generated code calls like a helper but that is not

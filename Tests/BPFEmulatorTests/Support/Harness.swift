@@ -1,4 +1,5 @@
 import BPFEmulator
+import BPFISA
 import BPFRuntime
 import Synchronization
 

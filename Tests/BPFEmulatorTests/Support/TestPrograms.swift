@@ -1,4 +1,5 @@
 import BPFEmulator
+import BPFISA
 
 /// Small hand-written functions for every target, in LLVM assembly syntax,
 /// written to the calling convention of the architecture table (every
