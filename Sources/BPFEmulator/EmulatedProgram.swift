@@ -130,6 +130,6 @@ struct LoadedImage: Sendable {
     /// The `count` bytes of code at `native`, when they lie in the mapped pages.
     func bytes(at native: UInt64, count: Int) -> [UInt8]? {
         guard native >= base, native - base + UInt64(count) <= UInt64(pages.count) else { return nil }
-        return Array(UnsafeRawBufferPointer(start: pages.base + Int(native - base), count: count))
+        return pages.read(at: Int(native - base), count: count)
     }
 }

@@ -120,7 +120,7 @@ extension EmulatorInstance {
                 values.append(unicorn.read(low) & 0xFFFF_FFFF | unicorn.read(high) << 32)
             case .stack(let offset):
                 let address = unicorn.read(architecture.stackPointer) &+ UInt64(offset)
-                guard let slot = stackSlot(at: address) else {
+                guard let offset = stackOffset(of: address) else {
                     guard index < required else {
                         values.append(0)
                         continue
@@ -128,8 +128,7 @@ extension EmulatorInstance {
                     stop(.outOfBounds(pc: callSite, address: address, size: 8, write: false))
                     return nil
                 }
-                let raw = slot.loadUnaligned(as: UInt64.self)
-                values.append(architecture.byteOrder == .big ? UInt64(bigEndian: raw) : UInt64(littleEndian: raw))
+                values.append(stack.load(at: offset, architecture.byteOrder))
             }
         }
         return values
@@ -145,18 +144,17 @@ extension EmulatorInstance {
             unicorn.write(high, value >> 32)
         case .stack(let offset):
             let address = unicorn.read(architecture.stackPointer) &+ UInt64(offset)
-            guard let slot = stackSlot(at: address) else { return false }
-            let ordered = architecture.byteOrder == .big ? value.bigEndian : value.littleEndian
-            slot.storeBytes(of: ordered, toByteOffset: 0, as: UInt64.self)
+            guard let offset = stackOffset(of: address) else { return false }
+            stack.store(value, at: offset, architecture.byteOrder)
         }
         return true
     }
 
-    /// The host bytes of an 8-byte stack slot at a guest address. The stack is
-    /// BPFKit's own memory mapped directly, so it needs no copying.
-    private func stackSlot(at guest: UInt64) -> UnsafeMutableRawPointer? {
+    /// Where an 8-byte stack slot at a guest address lies in the stack's host
+    /// pages. The stack is BPFKit's own memory mapped directly, so it needs no copying.
+    private func stackOffset(of guest: UInt64) -> Int? {
         guard guest >= stackGuest, guest &+ 8 <= stackTop else { return nil }
-        return stack.base + Int(guest - stackGuest)
+        return Int(guest - stackGuest)
     }
 
     /// The guest address for a host pointer a helper returned: in an existing

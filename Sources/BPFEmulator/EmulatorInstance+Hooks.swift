@@ -16,12 +16,12 @@ let invalidMemoryHook: uc_cb_eventmem_t = { _, type, address, size, _, context i
 
 let interruptHook: uc_cb_hookintr_t = { _, exception, context in
     let instance = EmulatorInstance.from(context)
-    instance.stop(instance.trapError(at: instance.counter.pointee.last_address, exception: exception))
+    instance.stop(instance.trapError(at: instance.counter.lastAddress, exception: exception))
 }
 
 let invalidInstructionHook: uc_cb_hookinsn_invalid_t = { _, context in
     let instance = EmulatorInstance.from(context)
-    instance.stop(instance.trapError(at: instance.counter.pointee.last_address, exception: nil))
+    instance.stop(instance.trapError(at: instance.counter.lastAddress, exception: nil))
     return false
 }
 
@@ -81,7 +81,7 @@ extension EmulatorInstance {
         guard let image = state.image else { return .invalidProgramCounter(pc: pc) }
         if let bytes = image.bytes(at: native, count: trap.count), bytes == trap {
             // Trap fill around the image: name the instruction that jumped there.
-            return .invalidProgramCounter(pc: pc >= 0 ? pc : bpfPC(counter.pointee.previous_address))
+            return .invalidProgramCounter(pc: pc >= 0 ? pc : bpfPC(counter.previousAddress))
         }
         let word = image.bytes(at: native, count: 4).map { bytes in
             let value = bytes.reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }

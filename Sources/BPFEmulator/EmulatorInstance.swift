@@ -25,8 +25,8 @@ final class EmulatorInstance: @unchecked Sendable {
     let architecture: EmulatedArchitecture
     let unicorn: UnicornHandle
     let shadows: ShadowMemory
-    /// Shared with the C code hook; owned here.
-    let counter: UnsafeMutablePointer<bpfkit_instruction_counter>
+    /// Counts, limits and locates instructions; dispatches trampoline slots.
+    let counter: CodeHook
     let stack: HostPages
     /// Guest address of the stack's lowest byte (the host address under identity).
     let stackGuest: UInt64
@@ -53,34 +53,25 @@ final class EmulatorInstance: @unchecked Sendable {
         stack = try HostPages(count: machine.configuration.stackSize, guardBelow: identity ? EmulatorPage.size : 0)
         stackGuest = identity ? stack.address : GuestLayout.stackTop - UInt64(stack.count)
         state = RunState(space: GuestAddressSpace(model: machine.addressModel))
-        counter = .allocate(capacity: 1)
-        let area = machine.trampolineArea
-        var initial = bpfkit_instruction_counter()
-        initial.trampoline_begin = area.lowerBound
-        initial.trampoline_size = UInt64(area.count)
-        initial.trampoline_handler = trampolineHandler
-        counter.initialize(to: initial)
+        counter = CodeHook(trampolines: machine.trampolineArea, handler: trampolineHandler)
 
         try unicorn.map(machine.trampolineBase, count: Trampolines.areaSize, [.read, .execute],
                         host: machine.trampolinePages.base)
         try unicorn.map(stackGuest, count: stack.count, [.read, .write], host: stack.base)
 
         let context = Unmanaged.passUnretained(self).toOpaque()
-        counter.pointee.trampoline_context = context
-        try unicorn.hookInstructions(counter)
+        try counter.install(on: unicorn, context: context)
         try unicorn.hookInvalidMemory(context: context, invalidMemoryHook)
         try unicorn.hookInterrupt(context: context, interruptHook)
         try unicorn.hookInvalidInstruction(context: context, invalidInstructionHook)
     }
-
-    deinit { counter.deallocate() }
 
     var stackTop: UInt64 { stackGuest + UInt64(stack.count) }
 
     func bpfPC(_ native: UInt64) -> Int { state.image?.bpfPC(forNativeAddress: native) ?? -1 }
 
     /// Where the run is: the last image instruction that began executing.
-    var currentPC: Int { bpfPC(counter.pointee.last_address) }
+    var currentPC: Int { bpfPC(counter.lastAddress) }
 
     /// Records why the run must stop (the first reason wins) and stops it.
     func stop(_ error: ExecutionError) {
@@ -126,11 +117,7 @@ final class EmulatorInstance: @unchecked Sendable {
         } catch {
             throw .unsupported(pc: 0, what: "mapping the image: \(error)")
         }
-        counter.pointee.executed = 0
-        counter.pointee.limit = limit
-        counter.pointee.last_address = entry
-        counter.pointee.previous_address = entry
-        counter.pointee.limit_reached = false
+        counter.reset(limit: limit, entry: entry)
         try prepareMemory(regions, image: image)
 
         // Registers: poison what the program must not read, seed what it must preserve.
@@ -168,7 +155,7 @@ final class EmulatorInstance: @unchecked Sendable {
             outcome = .failure(.outOfBounds(pc: currentPC, address: refused.address, size: refused.count, write: true))
         }
         let value = try outcome.get()
-        return EmulatedRun(value: value, instructionCount: counter.pointee.executed, calls: state.calls)
+        return EmulatedRun(value: value, instructionCount: counter.executed, calls: state.calls)
     }
 
     /// Places the run's regions (windows under translation) and maps their pages.
@@ -200,9 +187,9 @@ final class EmulatorInstance: @unchecked Sendable {
     /// Why `uc_emu_start` returned, as a result or an error.
     private func outcome(of code: uc_err) -> Result<Void, ExecutionError> {
         if let stop = state.stop { return .failure(stop) }
-        let last = counter.pointee.last_address
-        if counter.pointee.limit_reached {
-            return .failure(.instructionLimit(pc: bpfPC(last), limit: counter.pointee.limit))
+        let last = counter.lastAddress
+        if counter.limitReached {
+            return .failure(.instructionLimit(pc: bpfPC(last), limit: counter.limit))
         }
         switch code {
         case UC_ERR_OK:

@@ -1,3 +1,4 @@
+import BPFISA
 import Glibc
 
 /// The emulator's page: the granularity of every emulated mapping. Unicorn
@@ -58,6 +59,25 @@ final class HostPages: @unchecked Sendable {
                 offset += pattern.count
             }
         }
+    }
+
+    /// A copy of `count` bytes at `offset`.
+    func read(at offset: Int, count: Int) -> [UInt8] {
+        precondition(offset >= 0 && count >= 0 && offset + count <= self.count, "read outside host pages")
+        return Array(UnsafeRawBufferPointer(start: base + offset, count: count))
+    }
+
+    /// The 8 bytes at `offset` as a 64-bit value stored in `order`.
+    func load(at offset: Int, _ order: ByteOrder) -> UInt64 {
+        precondition(offset >= 0 && offset + 8 <= count, "load outside host pages")
+        let raw = (base + offset).loadUnaligned(as: UInt64.self)
+        return order == .big ? UInt64(bigEndian: raw) : UInt64(littleEndian: raw)
+    }
+
+    /// Stores a 64-bit value at `offset` in `order`.
+    func store(_ value: UInt64, at offset: Int, _ order: ByteOrder) {
+        precondition(offset >= 0 && offset + 8 <= count, "store outside host pages")
+        (base + offset).storeBytes(of: order == .big ? value.bigEndian : value.littleEndian, toByteOffset: 0, as: UInt64.self)
     }
 
     /// Copies bytes in at `offset`.

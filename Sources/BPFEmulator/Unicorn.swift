@@ -98,7 +98,8 @@ final class UnicornHandle {
 
     // MARK: Hooks
 
-    /// Installs the C code hook (counting and trampoline dispatch) over every address.
+    /// Installs the C code hook (counting and trampoline dispatch) over every
+    /// address; `CodeHook` owns its state.
     func hookInstructions(_ counter: UnsafeMutablePointer<bpfkit_instruction_counter>) throws(EmulatorError) {
         var hook: uc_hook = 0
         try Self.check(bpfkit_uc_hook_instructions(engine, &hook, counter), "add code hook")
