@@ -19,7 +19,6 @@ final class EmulatorInstance: @unchecked Sendable {
         var calls = 0
     }
 
-
     /// Unowned: engines live in the machine's pool, and a run's program keeps the machine alive.
     unowned let machine: EmulatedMachine
     let architecture: EmulatedArchitecture
@@ -41,6 +40,7 @@ final class EmulatorInstance: @unchecked Sendable {
     /// Callee-saved register `i` holds `seedTag | i` on entry (its low 32
     /// bits are distinctive too, for the 32-bit targets).
     static let seedTag: UInt64 = 0x5EED_5EED_5EED_5E00
+    /// What caller-saved registers hold after a call and on entry.
     static let poison: UInt64 = 0xDEAD_BEEF_DEAD_BEEF
 
     init(machine: EmulatedMachine) throws(EmulatorError) {

@@ -48,19 +48,20 @@ struct FaultTests {
     func aStrayWriteIntoARegionsPageIsReportedAndNeverReachesTheHost(_ architecture: EmulatedArchitecture) throws {
         let machine = try Harness.machine(architecture)
         let (program, bytes) = try Self.load(TestPrograms.store(offset: 40, architecture), machine)
-        // The region is the first 16 bytes; byte 40 shares its page but belongs to the host.
-        let memory = GuestMemory(count: 64)
-        let region = MemoryRegion(start: memory.address, count: 16, writable: true, kind: .input)
+        // The region is 16 bytes at the start of a page; byte 40 shares the page but belongs to the host.
+        let memory = GuestMemory(count: 2 * 4096)
+        let page = Int((memory.address + 4095) & ~4095 - memory.address)
+        let region = MemoryRegion(start: memory.address + UInt64(page), count: 16, writable: true, kind: .input)
         let error = Harness.error { () throws(ExecutionError) in
-            try program.run(arguments: [.hostPointer(memory.address), .value(0x1234_5678)], regions: MemoryRegions([region]))
+            try program.run(arguments: [.hostPointer(region.start), .value(0x1234_5678)], regions: MemoryRegions([region]))
         }
         guard case .outOfBounds(let pc, let address, let size, true) = error else {
             Issue.record("unexpected \(String(describing: error))")
             return
         }
-        #expect(address == memory.address + 40 && (1...4).contains(size))
+        #expect(address == region.start + 40 && (1...4).contains(size))
         #expect(pc == bytes.count / 4 - 1, "found when memory is written back, at the end of the run")
-        #expect(memory.read() == [UInt8](repeating: 0, count: 64))
+        #expect(memory.read() == [UInt8](repeating: 0, count: 2 * 4096))
     }
 
     @Test(arguments: EmulatedArchitecture.all)

@@ -82,20 +82,22 @@ struct MemoryTests {
     @Test func regionsSharingAPageKeepTheirOwnPermissions() throws {
         let machine = try Harness.machine(.riscv64)
         let program = try Harness.program(TestPrograms.store(offset: 0, .riscv64), on: machine)
-        // Two regions in one allocation, hence one page: the first read-only, the second writable.
-        let memory = GuestMemory(count: 64)
+        // Two regions in one page: the first read-only, the second writable.
+        let memory = GuestMemory(count: 2 * 4096)
+        let page = Int((memory.address + 4095) & ~4095 - memory.address)
+        let start = memory.address + UInt64(page)
         let regions = MemoryRegions([
-            MemoryRegion(start: memory.address, count: 32, writable: false, kind: .context),
-            MemoryRegion(start: memory.address + 32, count: 32, writable: true, kind: .packet),
+            MemoryRegion(start: start, count: 32, writable: false, kind: .context),
+            MemoryRegion(start: start + 32, count: 32, writable: true, kind: .packet),
         ])
-        _ = try program.run(arguments: [.hostPointer(memory.address + 32), .value(0x0102_0304)], regions: regions)
-        #expect(memory.load(UInt32.self, at: 32) == 0x0102_0304)
+        _ = try program.run(arguments: [.hostPointer(start + 32), .value(0x0102_0304)], regions: regions)
+        #expect(memory.load(UInt32.self, at: page + 32) == 0x0102_0304)
         let error = Harness.error { () throws(ExecutionError) in
-            try program.run(arguments: [.hostPointer(memory.address + 8), .value(0x0506_0708)], regions: regions)
+            try program.run(arguments: [.hostPointer(start + 8), .value(0x0506_0708)], regions: regions)
         }
         // The page is writable, so the store lands in the shadow and is refused at
         // write-back: the pc is the last instruction's (byte offset 8, without a pc map).
-        #expect(error == .outOfBounds(pc: 8, address: memory.address + 8, size: 4, write: true))
-        #expect(memory.load(UInt32.self, at: 8) == 0)
+        #expect(error == .outOfBounds(pc: 8, address: start + 8, size: 4, write: true))
+        #expect(memory.load(UInt32.self, at: page + 8) == 0)
     }
 }
