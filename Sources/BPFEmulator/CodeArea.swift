@@ -62,7 +62,8 @@ final class CodeArea: Sendable {
             return candidate
         }
         guard let start else {
-            throw .addressSpaceExhausted("no room for an image of \(size) bytes in the code area at 0x\(String(range.lowerBound, radix: 16))")
+            let area = String(range.lowerBound, radix: 16)
+            throw .addressSpaceExhausted("no room for an image of \(size) bytes in the code area at 0x\(area)")
         }
         return ImageReservation(address: start, size: Int(length), placement: placement, area: self)
     }

@@ -171,8 +171,9 @@ public final class EmulatedMachine: Sendable {
                 $0.contains(address) && end.partialValue <= $0.upperBound
             }
             guard inArea else {
-                throw .invalidImage("a 32-bit image must lie in a code area (0x\(String(GuestLayout.nearCode.lowerBound, radix: 16))"
-                    + " or 0x\(String(GuestLayout.farCode.lowerBound, radix: 16))); use reserveImage")
+                let near = String(GuestLayout.nearCode.lowerBound, radix: 16)
+                let far = String(GuestLayout.farCode.lowerBound, radix: 16)
+                throw .invalidImage("a 32-bit image must lie in a code area (0x\(near) or 0x\(far)); use reserveImage")
             }
         }
         return try EmulatedProgram(machine: self, image: image, address: address, entryOffset: entryOffset,

@@ -51,7 +51,8 @@ extension EmulatorInstance {
         var result = value
         if translated, helper.prototype.result.isPointer, value != 0 {
             guard let guest = guestPointer(forHost: value) else {
-                stop(.helperFailed(pc: callSite, id: id, message: "returned pointer 0x\(String(value, radix: 16)) is outside the program's memory"))
+                let message = "returned pointer 0x\(String(value, radix: 16)) is outside the program's memory"
+                stop(.helperFailed(pc: callSite, id: id, message: message))
                 return
             }
             result = guest

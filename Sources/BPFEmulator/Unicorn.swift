@@ -44,7 +44,8 @@ final class UnicornHandle {
     // MARK: Memory
 
     /// Maps host memory the caller owns at `address`; it must outlive the mapping.
-    func map(_ address: UInt64, count: Int, _ protection: EmulatedProtection, host: UnsafeMutableRawPointer) throws(EmulatorError) {
+    func map(_ address: UInt64, count: Int, _ protection: EmulatedProtection,
+             host: UnsafeMutableRawPointer) throws(EmulatorError) {
         try Self.check(uc_mem_map_ptr(engine, address, count, protection.rawValue, host),
                        "map \(count) bytes at 0x\(String(address, radix: 16))")
     }
