@@ -66,8 +66,8 @@ public final class EmulatedMachine: Sendable {
     private let farCode = Mutex<CodeArea?>(nil)
     /// Engines not running anything, shared by all the machine's programs.
     private let idleEngines = Mutex<[EmulatorInstance]>([])
-    /// Ids of loaded images whose programs still exist, and the next id to give.
-    private let images = Mutex<(live: Set<UInt64>, next: UInt64)>(([], 1))
+    /// Images whose programs still exist.
+    private let images = Mutex(ImageRegistry())
 
     public init(
         architecture: EmulatedArchitecture,
@@ -218,20 +218,37 @@ public final class EmulatedMachine: Sendable {
         } else {
             engine = try EmulatorInstance(machine: self)
         }
-        try engine.detachImages(except: images.withLock { $0.live })
+        // Only after a program went away is there anything to unmap.
+        let retirements = images.withLock { $0.retirements }
+        if engine.retirementsSeen != retirements {
+            try engine.detachImages(except: images.withLock { Set($0.live.keys) })
+            engine.retirementsSeen = retirements
+        }
         return engine
     }
 
-    func registerImage() -> UInt64 {
-        images.withLock { images in
-            defer { images.next += 1 }
-            images.live.insert(images.next)
-            return images.next
+    /// Gives a new image its id and records it as live.
+    func registerImage(_ make: (UInt64) throws(EmulatorError) -> LoadedImage) throws(EmulatorError) -> LoadedImage {
+        let id = images.withLock { registry in
+            defer { registry.next += 1 }
+            return registry.next
         }
+        let image = try make(id)
+        images.withLock { $0.live[id] = image }
+        return image
     }
 
     func retireImage(_ id: UInt64) {
-        _ = images.withLock { $0.live.remove(id) }
+        images.withLock { registry in
+            registry.live[id] = nil
+            registry.retirements += 1
+        }
+    }
+
+    /// The live image whose pages hold `address`: where a jump from one
+    /// image into another (a tail call) lands.
+    func liveImage(containing address: UInt64) -> LoadedImage? {
+        images.withLock { registry in registry.live.values.first { $0.mappedRange.contains(address) } }
     }
 
     /// The far code area, created on first use: in guest space a fixed
@@ -262,4 +279,12 @@ public final class EmulatedMachine: Sendable {
         }
         return try result.get()
     }
+}
+
+/// The machine's record of loaded images.
+private struct ImageRegistry {
+    var live: [UInt64: LoadedImage] = [:]
+    var next: UInt64 = 1
+    /// How many images have gone; engines compare it to what they last pruned at.
+    var retirements: UInt64 = 0
 }

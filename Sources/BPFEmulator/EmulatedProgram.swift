@@ -56,11 +56,12 @@ public final class EmulatedProgram: PreparedProgram {
             throw .invalidImage("a 32-bit target cannot run code at 0x\(String(address, radix: 16))")
         }
         let base = EmulatorPage.floor(address)
-        let pages = try HostPages(count: Int(address - base) + bytes.count)
-        pages.fill(with: machine.architecture.trap)
-        pages.write(bytes, at: Int(address - base))
-        image = LoadedImage(id: machine.registerImage(), address: address, size: bytes.count, base: base, pages: pages,
-                            pcMap: pcMap)
+        image = try machine.registerImage { id throws(EmulatorError) in
+            let pages = try HostPages(count: Int(address - base) + bytes.count)
+            pages.fill(with: machine.architecture.trap)
+            pages.write(bytes, at: Int(address - base))
+            return LoadedImage(id: id, address: address, size: bytes.count, base: base, pages: pages, pcMap: pcMap)
+        }
         self.machine = machine
         self.address = address
         self.size = bytes.count

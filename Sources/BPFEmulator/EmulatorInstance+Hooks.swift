@@ -38,6 +38,11 @@ extension EmulatorInstance {
         switch type {
         case UC_MEM_READ_UNMAPPED, UC_MEM_READ_PROT: write = false
         case UC_MEM_WRITE_UNMAPPED, UC_MEM_WRITE_PROT: write = true
+        case UC_MEM_FETCH_UNMAPPED:
+            // A jump into another program's image this engine has not mapped yet.
+            if let image = machine.liveImage(containing: address), attachDuringRun(image) { return true }
+            stop(.invalidProgramCounter(pc: currentPC))
+            return false
         default:
             // A fetch from memory that is not code.
             stop(.invalidProgramCounter(pc: currentPC))

@@ -33,6 +33,8 @@ final class EmulatorInstance: @unchecked Sendable {
     /// Images mapped into this engine, by id. Holding them keeps their pages
     /// alive while Unicorn maps them, even after their program is gone.
     private var mapped: [UInt64: LoadedImage] = [:]
+    /// The machine's retirement count when this engine last unmapped images.
+    var retirementsSeen: UInt64 = 0
 
     /// Bytes above the entry stack pointer: the caller's outgoing-argument
     /// area, where stack arguments live (and O32's home area for a0–a3).
@@ -94,6 +96,21 @@ final class EmulatorInstance: @unchecked Sendable {
         try unicorn.map(image.base, count: image.pages.count, [.read, .execute], host: image.pages.base)
         mapped[image.id] = image
         try unicorn.invalidateCode(image.mappedRange)
+    }
+
+    /// Maps, during a run, another live image of the machine that the
+    /// program jumped into (a tail call). Its range was unmapped, so nothing
+    /// was translated from it: no code to drop, and none is dropped mid-run.
+    func attachDuringRun(_ image: LoadedImage) -> Bool {
+        guard mapped[image.id] == nil,
+              !mapped.values.contains(where: { $0.mappedRange.overlaps(image.mappedRange) }) else { return false }
+        do {
+            try unicorn.map(image.base, count: image.pages.count, [.read, .execute], host: image.pages.base)
+        } catch {
+            return false
+        }
+        mapped[image.id] = image
+        return true
     }
 
     /// Unmaps the images of programs that no longer exist.

@@ -101,6 +101,35 @@ struct CallTests {
         }
     }
 
+    /// A helper that runs another program (as bpf_loop or a nested engine
+    /// would), and a program that jumps into a third one's image (as a tail
+    /// call does): the nested run gets an engine of its own, which maps the
+    /// jumped-to image when execution first reaches it.
+    @Test(arguments: [EmulatedArchitecture.arm64, .mips32le])
+    func nestedRunsAndJumpsIntoAnotherImage(_ architecture: EmulatedArchitecture) throws {
+        final class Slot: Sendable { let program = Mutex<EmulatedProgram?>(nil) }
+        let slot = Slot()
+        let runNested = Helper(id: 5, name: "test_nested", prototype: HelperPrototype([], returns: .scalar(bits: 64))) {
+            _ throws(HelperError) in
+            guard let program = slot.program.withLock({ $0 }) else { throw HelperError("nothing to run") }
+            do {
+                return try program.run().value
+            } catch {
+                throw HelperError("nested run: \(error)")
+            }
+        }
+        let machine = try Harness.machine(architecture, helpers: [runNested])
+        let target = try Harness.program(TestPrograms.constant(99, architecture), on: machine)
+        let jumper = try Harness.program(TestPrograms.jump(to: target.entryAddress, architecture), on: machine)
+        slot.program.withLock { $0 = jumper }
+        let outer = try Harness.program(TestPrograms.call(try machine.helperAddress(for: 5), addWordAtArg2: false, architecture),
+                                        on: machine)
+        let run = try outer.run()
+        #expect(run.value == 99)
+        #expect(run.calls == 1)
+        #expect(try jumper.run().value == 99)
+    }
+
     @Test func callerSavedRegistersArePoisonedAcrossCalls() throws {
         let machine = try Harness.machine(.arm64)
         let quiet = RuntimeCall(name: "nothing", argumentCount: 0) { _ throws(HelperError) in 0 }
