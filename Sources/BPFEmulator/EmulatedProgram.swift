@@ -15,7 +15,7 @@ public enum EmulatedArgument: Hashable, Sendable, ExpressibleByIntegerLiteral {
 public struct EmulatedRun: Hashable, Sendable {
     /// The program's 64-bit result (r0).
     public var value: UInt64
-    /// Native instructions of the image executed (helper calls not included).
+    /// Native instructions executed (the trampolines, where helper calls happen, not included).
     public var instructionCount: UInt64
     /// Helper and runtime calls made.
     public var calls: Int

@@ -8,7 +8,9 @@ import BPFRuntime
 /// Natively such a call goes to a C function (the kernel's `jit_udiv64`...);
 /// in emulation it goes, like a helper call, through a trampoline slot to a
 /// Swift closure. Arguments arrive as 64-bit values under the architecture's
-/// convention (the first `argumentCount` of its argument locations).
+/// convention (the first `argumentCount` of its argument locations). A
+/// failure stops the run with `ExecutionError.helperFailed` naming the call
+/// site, helper id -1 and the routine's name.
 public struct RuntimeCall: Sendable {
     public typealias Body = @Sendable (borrowing RuntimeCallContext) throws(HelperError) -> UInt64
 
