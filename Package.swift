@@ -31,6 +31,9 @@ let package = Package(
         .library(name: "BPFNativeDisassembler", targets: ["BPFNativeDisassembler"]),
         .library(name: "BPFAssembler", targets: ["BPFAssembler"]),
         .library(name: "BPFLoader", targets: ["BPFLoader"]),
+
+        .library(name: "BPFConformance", targets: ["BPFConformance"]),
+        .library(name: "BPFEmulator", targets: ["BPFEmulator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -124,5 +127,12 @@ let package = Package(
         // Examples built with clang and run on every engine, the kernel differential, corrupted objects.
         .testTarget(name: "BPFLoaderTests", dependencies: ["BPFLoader", "BPFELF", "BPFHelpers", "BPFMaps", "BPFInterpreter", "BPFKit"],
                     swiftSettings: swiftSettings),
+
+        // Foreign-architecture JIT output under the Unicorn CPU emulator: the
+        // shared emulated machine every non-host backend (arm64, arm32, MIPS32,
+        // RISC-V) runs and is tested on.
+        .systemLibrary(name: "CUnicorn", pkgConfig: "unicorn", providers: [.apt(["libunicorn-dev"])]),
+        .target(name: "BPFEmulator", dependencies: ["CUnicorn", "BPFRuntime", "BPFISA"], swiftSettings: swiftSettings),
+        .testTarget(name: "BPFEmulatorTests", dependencies: ["BPFEmulator", "BPFRuntime", "BPFISA"], swiftSettings: swiftSettings),
     ]
 )

@@ -1,0 +1,182 @@
+import BPFRuntime
+
+/// Helper and runtime calls: what happens when emulated code reaches a
+/// trampoline slot. The hook runs before the slot's trap executes, so the
+/// call is complete when it resumes the program at the link register.
+extension EmulatorInstance {
+    func handleTrampoline(at address: UInt64) {
+        let returnAddress = unicorn.read(architecture.linkRegister)
+        let callSite = bpfPC(returnAddress &- UInt64(architecture.returnAddressOffset))
+        let offset = Int(address - machine.trampolineBase)
+        guard offset % Trampolines.slotSize == 0,
+              let target = machine.trampolines.withLock({ $0.target(atSlot: offset / Trampolines.slotSize) }) else {
+            // Not a slot anyone was given: a stray jump, not a call.
+            stop(.invalidProgramCounter(pc: currentPC))
+            return
+        }
+        switch target {
+        case .exit:
+            unicorn.stop()
+        case .helper(let id):
+            callHelper(id, callSite: callSite, returnAddress: returnAddress)
+        case .runtimeCall(let call):
+            callRuntime(call, callSite: callSite, returnAddress: returnAddress)
+        }
+    }
+
+    private func callHelper(_ id: Int32, callSite: Int, returnAddress: UInt64) {
+        guard let helper = machine.helpers[id] else {
+            stop(.unknownHelper(pc: callSite, id: id))
+            return
+        }
+        guard var arguments = readArguments(5, required: helper.prototype.arguments.count, callSite: callSite) else { return }
+        let translated = machine.addressModel == .translated
+        if translated {
+            for (index, kind) in helper.prototype.arguments.enumerated() where kind.isPointer {
+                arguments[index] = state.space.hostAddress(forGuest: arguments[index]) ?? arguments[index]
+            }
+        }
+        guard synchronizeBeforeCall(callSite: callSite) else { return }
+        let call = HelperCall(helperID: id, arguments: (arguments[0], arguments[1], arguments[2], arguments[3], arguments[4]),
+                              memory: MemoryAccess(regions: state.regions))
+        let value: UInt64
+        do {
+            value = try helper.body(call)
+        } catch {
+            shadows.copyIn()
+            stop(.helperFailed(pc: callSite, id: id, message: error.message))
+            return
+        }
+        shadows.copyIn()
+        var result = value
+        if translated, helper.prototype.result.isPointer, value != 0 {
+            guard let guest = guestPointer(forHost: value) else {
+                let message = "returned pointer 0x\(String(value, radix: 16)) is outside the program's memory"
+                stop(.helperFailed(pc: callSite, id: id, message: message))
+                return
+            }
+            result = guest
+        }
+        finishCall(result: result, returnAddress: returnAddress)
+    }
+
+    /// Runtime calls report failures as `helperFailed` with id -1; the
+    /// message names the routine.
+    private func callRuntime(_ call: RuntimeCall, callSite: Int, returnAddress: UInt64) {
+        guard let arguments = readArguments(call.argumentCount, required: call.argumentCount, callSite: callSite),
+              synchronizeBeforeCall(callSite: callSite) else { return }
+        let memory = TargetMemory(byteOrder: architecture.byteOrder, addressSpace: state.space,
+                                  host: MemoryAccess(regions: state.regions))
+        let value: UInt64
+        do {
+            value = try call.body(RuntimeCallContext(arguments: arguments, memory: memory))
+        } catch {
+            shadows.copyIn()
+            stop(.helperFailed(pc: callSite, id: -1, message: "runtime call \(call.name): \(error.message)"))
+            return
+        }
+        shadows.copyIn()
+        finishCall(result: value, returnAddress: returnAddress)
+    }
+
+    /// Makes host memory current before Swift code reads it.
+    private func synchronizeBeforeCall(callSite: Int) -> Bool {
+        state.calls += 1
+        if let refused = shadows.writeBack(permitsWrite: { state.regions.permits($0, size: $1, write: true) }) {
+            stop(.outOfBounds(pc: callSite, address: refused.address, size: refused.count, write: true))
+            return false
+        }
+        return true
+    }
+
+    /// Result in place, caller-saved registers poisoned, back to the caller.
+    private func finishCall(result: UInt64, returnAddress: UInt64) {
+        if machine.configuration.poisonsCallerSavedRegisters {
+            let results = architecture.result.registers
+            for register in architecture.callerSaved where !results.contains(register) {
+                unicorn.write(register, Self.poison)
+            }
+        }
+        switch architecture.result {
+        case .register(let register):
+            unicorn.write(register, result)
+        case .registerPair(let low, let high):
+            unicorn.write(low, result & 0xFFFF_FFFF)
+            unicorn.write(high, result >> 32)
+        }
+        unicorn.write(architecture.programCounter, returnAddress)
+    }
+
+    /// The first `count` arguments of a call, or nil (and the run stopped)
+    /// when the stack slot of one of the first `required` lies outside the
+    /// stack. Slots past `required` (arguments the callee does not declare)
+    /// that fall outside read as 0: a caller need not have pushed them.
+    private func readArguments(_ count: Int, required: Int, callSite: Int) -> [UInt64]? {
+        var values: [UInt64] = []
+        for (index, location) in architecture.arguments.prefix(count).enumerated() {
+            switch location {
+            case .register(let register):
+                values.append(unicorn.read(register))
+            case .registerPair(let low, let high):
+                values.append(unicorn.read(low) & 0xFFFF_FFFF | unicorn.read(high) << 32)
+            case .stack(let offset):
+                let address = unicorn.read(architecture.stackPointer) &+ UInt64(offset)
+                guard let offset = stackOffset(of: address) else {
+                    guard index < required else {
+                        values.append(0)
+                        continue
+                    }
+                    stop(.outOfBounds(pc: callSite, address: address, size: 8, write: false))
+                    return nil
+                }
+                values.append(stack.load(at: offset, architecture.byteOrder))
+            }
+        }
+        return values
+    }
+
+    /// Passes one entry argument; false when a stack slot falls outside the stack.
+    func writeArgument(_ value: UInt64, to location: ArgumentLocation) -> Bool {
+        switch location {
+        case .register(let register):
+            unicorn.write(register, value)
+        case .registerPair(let low, let high):
+            unicorn.write(low, value & 0xFFFF_FFFF)
+            unicorn.write(high, value >> 32)
+        case .stack(let offset):
+            let address = unicorn.read(architecture.stackPointer) &+ UInt64(offset)
+            guard let offset = stackOffset(of: address) else { return false }
+            stack.store(value, at: offset, architecture.byteOrder)
+        }
+        return true
+    }
+
+    /// Where an 8-byte stack slot at a guest address lies in the stack's host
+    /// pages. The stack is BPFKit's own memory mapped directly, so it needs no copying.
+    private func stackOffset(of guest: UInt64) -> Int? {
+        guard guest >= stackGuest, guest &+ 8 <= stackTop else { return nil }
+        return Int(guest - stackGuest)
+    }
+
+    /// The guest address for a host pointer a helper returned: in an existing
+    /// window, or in a new one if the regions permit the memory (a map value).
+    private func guestPointer(forHost host: UInt64) -> UInt64? {
+        if let guest = state.space.guestAddress(forHost: host) { return guest }
+        guard state.regions.permits(host, size: 1, write: false),
+              let window = state.space.window(host: EmulatorPage.floor(host), length: GuestLayout.dynamicWindowLength) else {
+            return nil
+        }
+        return window.guest + (host - window.host)
+    }
+}
+
+extension ValueKind {
+    /// Whether values of this kind are addresses the program dereferences
+    /// (and so are translated on 32-bit targets). Map handles are opaque.
+    var isPointer: Bool {
+        switch self {
+        case .pointer, .context, .mapValueOrNull: true
+        default: false
+        }
+    }
+}

@@ -1,0 +1,100 @@
+import BPFRuntime
+import CUnicorn
+
+// Unicorn (and the C code hook) call these C-convention functions with the
+// instance as user data. They may not capture anything, so each recovers
+// the instance and forwards.
+
+/// Called by the C code hook for instructions in the trampoline area.
+let trampolineHandler: bpfkit_trampoline_handler = { address, context in
+    EmulatorInstance.from(context).handleTrampoline(at: address)
+}
+
+let invalidMemoryHook: uc_cb_eventmem_t = { _, type, address, size, _, context in
+    EmulatorInstance.from(context).handleInvalidAccess(type, address: address, size: Int(size))
+}
+
+let interruptHook: uc_cb_hookintr_t = { _, exception, context in
+    let instance = EmulatorInstance.from(context)
+    instance.stop(instance.trapError(at: instance.counter.lastAddress, exception: exception))
+}
+
+let invalidInstructionHook: uc_cb_hookinsn_invalid_t = { _, context in
+    let instance = EmulatorInstance.from(context)
+    instance.stop(instance.trapError(at: instance.counter.lastAddress, exception: nil))
+    return false
+}
+
+extension EmulatorInstance {
+    static func from(_ context: UnsafeMutableRawPointer?) -> EmulatorInstance {
+        Unmanaged<EmulatorInstance>.fromOpaque(context!).takeUnretainedValue()
+    }
+
+    /// An access Unicorn could not complete: memory the resolver allows
+    /// (a map value) is mapped and the access retried; anything else stops
+    /// the run with the faulting instruction and address.
+    func handleInvalidAccess(_ type: uc_mem_type, address: UInt64, size: Int) -> Bool {
+        let write: Bool
+        switch type {
+        case UC_MEM_READ_UNMAPPED, UC_MEM_READ_PROT: write = false
+        case UC_MEM_WRITE_UNMAPPED, UC_MEM_WRITE_PROT: write = true
+        case UC_MEM_FETCH_UNMAPPED:
+            // A jump into another program's image this engine has not mapped yet.
+            if let image = machine.liveImage(containing: address), attachDuringRun(image) { return true }
+            stop(.invalidProgramCounter(pc: currentPC))
+            return false
+        default:
+            // A fetch from memory that is not code.
+            stop(.invalidProgramCounter(pc: currentPC))
+            return false
+        }
+        if mapOnDemand(guest: address, size: size, write: write) { return true }
+        let host = state.space.hostAddress(forGuest: address) ?? address
+        stop(.outOfBounds(pc: currentPC, address: host, size: size, write: write))
+        return false
+    }
+
+    /// Maps (or makes writable) the pages of an access that the regions
+    /// permit but are not mapped yet: memory found through the resolver.
+    private func mapOnDemand(guest: UInt64, size: Int, write: Bool) -> Bool {
+        guard size > 0, let host = state.space.hostAddress(forGuest: guest),
+              state.regions.permits(host, size: size, write: write) else { return false }
+        var page = EmulatorPage.floor(guest)
+        while page < guest + UInt64(size) {
+            // Pages of the stack, image and trampolines are always mapped; only shadows get here.
+            guard let hostPage = state.space.hostAddress(forGuest: page) else { return false }
+            do {
+                if !shadows.isMapped(guestPage: page) {
+                    try shadows.map(guestPage: page, hostPage: hostPage, writable: write)
+                } else if write, !shadows.isWritable(guestPage: page) {
+                    try shadows.makeWritable(guestPage: page)
+                }
+            } catch {
+                return false
+            }
+            page += UInt64(EmulatorPage.size)
+        }
+        return true
+    }
+
+    /// What a trap, an undefined instruction or another CPU exception at
+    /// `native` means: control reached trap fill (a jump to where no code
+    /// was generated), or the backend emitted something the CPU rejects.
+    func trapError(at native: UInt64, exception: UInt32?) -> ExecutionError {
+        let pc = bpfPC(native)
+        let trap = architecture.trap
+        guard let image = state.image else { return .invalidProgramCounter(pc: pc) }
+        if let bytes = image.bytes(at: native, count: trap.count), bytes == trap {
+            // Trap fill around the image: name the instruction that jumped there.
+            return .invalidProgramCounter(pc: pc >= 0 ? pc : bpfPC(counter.previousAddress))
+        }
+        let word = image.bytes(at: native, count: 4).map { bytes in
+            let value = bytes.reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+            let ordered = architecture.byteOrder == .big ? value.byteSwapped : value
+            return "0x" + String(ordered, radix: 16)
+        } ?? "outside the image"
+        let cause = exception.map { "CPU exception \($0)" } ?? "an invalid-instruction fault"
+        return .unsupported(pc: pc, what: "\(architecture.name) instruction \(word) at offset "
+            + "\(Int64(bitPattern: native &- image.address)) raised \(cause)")
+    }
+}

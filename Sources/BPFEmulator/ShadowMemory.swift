@@ -1,0 +1,150 @@
+import Glibc
+
+/// The emulator's copies of host pages that hold program memory (input,
+/// context, packet, map values): the one place that moves bytes between
+/// host memory and what the emulated CPU sees.
+///
+/// Why copies and not the host pages themselves: a region is rarely page
+/// aligned, and the rest of its page is host data (other heap objects) that
+/// a buggy JIT must not be able to change. Each shadow is a private page
+/// mapped at the region's guest address, plus a snapshot of what was copied
+/// in. Writing back applies only the bytes the program changed, and only
+/// where the regions permit a write; anything else is reported as an
+/// out-of-bounds write and never reaches the host. Host memory stays
+/// authoritative: it is copied in before the run and after every helper call
+/// (a helper may change it), and written back before every helper call and
+/// at the end of the run.
+///
+/// Mappings persist between runs of the same engine when the next run uses
+/// the same pages (remapping makes Unicorn drop translated code, costing
+/// about 15 µs per run); pages a run no longer needs are unmapped.
+final class ShadowMemory {
+    private struct Page {
+        /// The host page it mirrors.
+        let host: UInt64
+        var writable: Bool
+        /// The live page (mapped into the emulator) followed by the snapshot.
+        let buffer: UnsafeMutableRawPointer
+
+        var live: UnsafeMutableRawPointer { buffer }
+        var snapshot: UnsafeMutableRawPointer { buffer + EmulatorPage.size }
+    }
+
+    private let unicorn: UnicornHandle
+    /// By guest page address.
+    private var pages: [UInt64: Page] = [:]
+    private var spare: [UnsafeMutableRawPointer] = []
+
+    init(unicorn: UnicornHandle) { self.unicorn = unicorn }
+
+    deinit {
+        for (guest, page) in pages {
+            try? unicorn.unmap(guest, count: EmulatorPage.size)
+            page.buffer.deallocate()
+        }
+        for buffer in spare { buffer.deallocate() }
+    }
+
+    func isMapped(guestPage: UInt64) -> Bool { pages[guestPage] != nil }
+
+    func isWritable(guestPage: UInt64) -> Bool { pages[guestPage]?.writable ?? false }
+
+    /// Makes the mapped pages exactly `plan` (guest page → host page and
+    /// whether it is writable), then copies every page in from the host.
+    func prepare(_ plan: [UInt64: (host: UInt64, writable: Bool)]) throws(EmulatorError) {
+        for (guest, page) in pages {
+            if let wanted = plan[guest], wanted.host == page.host {
+                if wanted.writable != page.writable {
+                    try unicorn.protect(guest, count: EmulatorPage.size, wanted.writable ? [.read, .write] : .read)
+                    pages[guest]?.writable = wanted.writable
+                }
+                continue
+            }
+            try unicorn.unmap(guest, count: EmulatorPage.size)
+            spare.append(page.buffer)
+            pages[guest] = nil
+        }
+        for (guest, wanted) in plan where pages[guest] == nil {
+            try map(guestPage: guest, hostPage: wanted.host, writable: wanted.writable, copy: false)
+        }
+        copyIn()
+    }
+
+    /// Maps one more page during a run (memory reached through the regions'
+    /// resolver), with the host's current contents.
+    func map(guestPage: UInt64, hostPage: UInt64, writable: Bool, copy: Bool = true) throws(EmulatorError) {
+        let buffer = spare.popLast() ?? UnsafeMutableRawPointer.allocate(byteCount: 2 * EmulatorPage.size,
+                                                                         alignment: EmulatorPage.size)
+        let page = Page(host: hostPage, writable: writable, buffer: buffer)
+        if copy { copyIn(page) }
+        do {
+            try unicorn.map(guestPage, count: EmulatorPage.size, writable ? [.read, .write] : .read, host: page.live)
+        } catch {
+            spare.append(buffer)
+            throw error
+        }
+        pages[guestPage] = page
+    }
+
+    /// Lets the program write a page it could only read so far.
+    func makeWritable(guestPage: UInt64) throws(EmulatorError) {
+        guard pages[guestPage] != nil else { return }
+        try unicorn.protect(guestPage, count: EmulatorPage.size, [.read, .write])
+        pages[guestPage]?.writable = true
+    }
+
+    /// Host → emulator, for every page.
+    func copyIn() {
+        for page in pages.values { copyIn(page) }
+    }
+
+    private func copyIn(_ page: Page) {
+        // The whole host page is readable: it holds at least one region byte.
+        let host = UnsafeRawPointer(bitPattern: UInt(page.host))!
+        page.live.copyMemory(from: host, byteCount: EmulatorPage.size)
+        // From the copy, not from the host again: other threads may be changing
+        // the rest of the page (other heap objects), and a difference between
+        // two reads would look like a write by the program.
+        page.snapshot.copyMemory(from: page.live, byteCount: EmulatorPage.size)
+    }
+
+    /// Emulator → host: writes every byte the program changed since the last
+    /// copy-in where `permitsWrite(hostAddress, count)` allows it. Returns
+    /// the first run of changed bytes it refused (address and length).
+    func writeBack(permitsWrite: (UInt64, Int) -> Bool) -> (address: UInt64, count: Int)? {
+        var refused: (address: UInt64, count: Int)?
+        for page in pages.values where page.writable {
+            guard memcmp(page.live, page.snapshot, EmulatorPage.size) != 0 else { continue }
+            let live = page.live.assumingMemoryBound(to: UInt8.self)
+            let snapshot = page.snapshot.assumingMemoryBound(to: UInt8.self)
+            let host = UnsafeMutablePointer<UInt8>(bitPattern: UInt(page.host))!
+            func apply(_ bytes: Range<Int>) {
+                for byte in bytes {
+                    host[byte] = live[byte]
+                    snapshot[byte] = live[byte]
+                }
+            }
+            var index = 0
+            while index < EmulatorPage.size {
+                guard live[index] != snapshot[index] else { index += 1; continue }
+                let start = index
+                while index < EmulatorPage.size, live[index] != snapshot[index] { index += 1 }
+                if permitsWrite(page.host + UInt64(start), index - start) {
+                    apply(start..<index)
+                    continue
+                }
+                // Part of the run may be permitted (two regions meet inside it): go byte by byte.
+                for byte in start..<index {
+                    if permitsWrite(page.host + UInt64(byte), 1) {
+                        apply(byte..<byte + 1)
+                    } else if refused == nil {
+                        refused = (page.host + UInt64(byte), 1)
+                    } else if let first = refused, first.address + UInt64(first.count) == page.host + UInt64(byte) {
+                        refused = (first.address, first.count + 1)
+                    }
+                }
+            }
+        }
+        return refused
+    }
+}
