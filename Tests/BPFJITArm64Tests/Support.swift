@@ -31,10 +31,9 @@ func emulated(_ instructions: [Instruction], helpers: [Helper] = [], limit: UInt
                        placement: { if case .emulated(let p) = engine.execution { return p } else { return .nearHelpers } }())
 }
 
-/// One run on an engine over a fresh copy of `bytes` (r1 = its address, r2 = its length).
-func outcome(_ program: Program, memory bytes: [UInt8], on engine: some ExecutionEngine,
+/// One run on an engine over `memory` (r1 = its address, r2 = its length).
+func outcome(_ program: Program, memory: GuestMemory, on engine: some ExecutionEngine,
              helpers: HelperRegistry = HelperRegistry(), limit: UInt64 = 100_000) -> Outcome {
-    let memory = GuestMemory(bytes: bytes)
     let prepared: any PreparedProgram
     do {
         prepared = try engine.prepare(program, configuration: EngineConfiguration(helpers: helpers, instructionLimit: limit))
@@ -49,12 +48,21 @@ func outcome(_ program: Program, memory bytes: [UInt8], on engine: some Executio
     }
 }
 
-/// Runs on the arm64 JIT (emulated) and on the interpreter with the same input.
+/// One run on an engine over a fresh copy of `bytes`.
+func outcome(_ program: Program, memory bytes: [UInt8], on engine: some ExecutionEngine,
+             helpers: HelperRegistry = HelperRegistry(), limit: UInt64 = 100_000) -> Outcome {
+    outcome(program, memory: GuestMemory(bytes: bytes), on: engine, helpers: helpers, limit: limit)
+}
+
+/// Runs on the arm64 JIT (emulated) and on the interpreter over the same
+/// input memory (the same addresses, the bytes reset in between).
 func bothEngines(_ instructions: [Instruction], memory bytes: [UInt8] = [], helpers: [Helper] = [],
                  limit: UInt64 = 100_000, engine: Arm64JIT = arm64()) -> (jit: Outcome, interpreter: Outcome) {
     let program = Program(instructions), registry = HelperRegistry(helpers)
-    return (outcome(program, memory: bytes, on: engine, helpers: registry, limit: limit),
-            outcome(program, memory: bytes, on: Interpreter(), helpers: registry, limit: limit))
+    let memory = GuestMemory(bytes: bytes)
+    let jit = outcome(program, memory: memory, on: engine, helpers: registry, limit: limit)
+    memory.write(bytes, at: 0)
+    return (jit, outcome(program, memory: memory, on: Interpreter(), helpers: registry, limit: limit))
 }
 
 /// Short spellings for building programs in tests.
