@@ -1,6 +1,7 @@
 import BPFISA
 import BPFJIT
 import BPFJITArm64
+import BPFNativeDisassembler
 import Foundation
 import Testing
 
@@ -339,6 +340,38 @@ import Testing
     }
 
     static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined(separator: " ") }
+
+    /// Capstone 4 predates the LSE atomics; the listing names them itself.
+    /// Its text must be what `llvm-mc --disassemble` prints for the same words.
+    @Test func lseAtomicsDisassembleAsLLVMDoes() throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.llvmMC) else { return }
+        let c = Collector()
+        Self.atomics(c)
+        let lse = ["ldadd", "ldclr", "ldeor", "ldset", "swp", "cas"]
+        let words = c.collect().filter { form in lse.contains { form.text.hasPrefix($0) } }.map(\.bytes)
+        #expect(words.count > 50)
+        let disassembler = try NativeDisassembler(.arm64)
+        let ours = words.map { disassembler.disassemble($0, address: 0).map(\.text).joined() }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.llvmMC)
+        process.arguments = ["-triple=aarch64", "-mattr=+lse", "--disassemble"]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        let text = words.map { $0.map { "0x" + String($0, radix: 16) }.joined(separator: ",") }.joined(separator: "\n") + "\n"
+        input.fileHandleForWriting.write(text.data(using: .utf8)!)
+        try input.fileHandleForWriting.close()
+        let lines = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            .split(separator: "\n").map { line in
+                (line.range(of: "//").map { line[..<$0.lowerBound] } ?? line[...]).trimmingCharacters(in: .whitespaces)
+            }.filter { !$0.hasPrefix(".") && !$0.isEmpty }
+        process.waitUntilExit()
+        try #require(lines.count == ours.count)
+        for (mine, llvm) in zip(ours, lines) {
+            #expect(mine == llvm.replacingOccurrences(of: "\t", with: " "), "\(mine) vs \(llvm)")
+        }
+    }
 
     @Test func unencodableOperandsPoisonThePass() {
         let asm = JITAssembler<Arm64Branch>(instructionCount: 0, functionCount: 0, capacityHint: 64, padder: { _, _ in })
