@@ -139,7 +139,7 @@ public struct Arm64Backend: JITBackend {
         self.functionOfEntry = functionOfEntry
 
         var localCalls = false, usesFramePointer = false, context = false, entryCalled = false
-        var checks = false, allFrames = false, dynamic = false
+        var checks = false, allFrames = false, dynamic = false, guarded = false
         let checked = options.memoryChecking == .checked
         let hostRoutine: Bool = if case .hostRoutine = targets.helpers { true } else { false }
         var mentioned: UInt16 = 0   // bit per register any instruction names
@@ -150,7 +150,7 @@ public struct Arm64Backend: JITBackend {
             if namesR10 { usesFramePointer = true }
             switch instruction {
             case .call(.local):
-                localCalls = true; context = true
+                localCalls = true; context = true; guarded = true
                 if instruction.target(at: pc) == 0 { entryCalled = true }
             case .call(.helper):
                 if hostRoutine { context = true }
@@ -160,7 +160,7 @@ public struct Arm64Backend: JITBackend {
             case .call(.kfunc):
                 context = true
             case .jump, .jumpLong, .branch:
-                if let target = instruction.target(at: pc), target <= pc { context = true }
+                if let target = instruction.target(at: pc), target <= pc { context = true; guarded = true }
             case .loadImmediate64(_, let kind) where kind.sourceField != 0:
                 context = true
             case .load, .loadSignExtend, .store, .storeImmediate, .atomic:
@@ -186,8 +186,8 @@ public struct Arm64Backend: JITBackend {
         // the stack escapes (the interpreter's stack is always all frames);
         // one frame when r10 only ever addresses its own frame directly.
         let frames = localCalls || allFrames ? ExecutionLimits.maxCallFrames : (usesFramePointer ? 1 : 0)
-        frame = Arm64Frame(program, functions: functions, stackSize: frames * Self.frameBytes, usesContext: context,
-                           mentioned: mentioned)
+        frame = Arm64Frame(program, functions: functions, stackSize: frames * Self.frameBytes,
+                           pinned: Arm64Frame.Pinned(context: context, budget: guarded, inputStart: checks), mentioned: mentioned)
         liveAcrossCalls = ArgumentLiveness.liveAcrossCalls(program, functions: functions)
         statistics.usesRunContext = context
     }

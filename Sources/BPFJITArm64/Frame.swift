@@ -9,8 +9,8 @@ import BPFJIT
 ///            |  x29, x30: frame record                      |
 ///  x29  ---> +----------------------------------------------+
 ///            |  saved x19–x27 the image uses, in pairs      |    x19–x22: the r6–r9 it names;
-///            |  (an odd one out paired with xzr)            |    x23, x24, x26, x27: the run
-///            |                                              |    context; x25: r10
+///            |  (an odd one out paired with xzr)            |    x23, x24, x26, x27: pinned by
+///            |                                              |    checks, calls, guard; x25: r10
 ///            +----------------------------------------------+ <- x25 = BPF r10 of frame 0 (stack top)
 ///            |  BPF frame 0: 512 bytes                      |
 ///            +----------------------------------------------+ <- r10 of frame 1 (first local call)
@@ -37,8 +37,19 @@ struct Arm64Frame {
     let entrySaves: [Arm64Register]
     /// Per function: the r6–r9 homes it writes, in pair order.
     let functionSaves: [[Arm64Register]]
+    let pinned: Pinned
 
-    init(_ program: Program, functions: [(entry: Int, end: Int)], stackSize: Int, usesContext: Bool, mentioned: UInt16) {
+    /// Which pinned registers the image uses.
+    struct Pinned {
+        /// x26: the run context.
+        var context = false
+        /// x27: the guard's budget (backward jumps, local calls).
+        var budget = false
+        /// x23: the first input region's start (inline bounds checks).
+        var inputStart = false
+    }
+
+    init(_ program: Program, functions: [(entry: Int, end: Int)], stackSize: Int, pinned: Pinned, mentioned: UInt16) {
         self.stackSize = stackSize
         var saves: [[Arm64Register]] = []
         for function in functions {
@@ -52,10 +63,13 @@ struct Arm64Frame {
         // The entry saves every r6–r9 home the program names: the prologue
         // clears those it reads, so a read-only one is written too.
         var entry = Arm64RegisterMap.calleeSaved.filter { mentioned & (1 << $0.0.rawValue) != 0 }.map(\.1)
-        if usesContext {
-            entry += [Arm64RegisterMap.inputStart, Arm64RegisterMap.stackBase, Arm64RegisterMap.context, Arm64RegisterMap.budget]
-        }
+        if pinned.inputStart { entry.append(Arm64RegisterMap.inputStart) }
+        // x24 holds the stack's bottom for checks and local calls, both of which use the context.
+        if pinned.context && stackSize > 0 { entry.append(Arm64RegisterMap.stackBase) }
         if stackSize > 0 { entry.append(Arm64RegisterMap.native(.r10)) }
+        if pinned.context { entry.append(Arm64RegisterMap.context) }
+        if pinned.budget { entry.append(Arm64RegisterMap.budget) }
+        self.pinned = pinned
         entrySaves = entry
     }
 }
@@ -77,10 +91,16 @@ extension Arm64Backend {
             e.mov(.x, context, .x(2))                       /* mov x26, x2: run context (3rd argument) */
             e.movSP(scratch, .sp)                           /* mov x10, sp */
             e.str(.double, scratch, context, offset: Int(layout.exitStack)) /* str x10, [x26, #exitStack] */
-            e.movSP(Arm64RegisterMap.stackBase, .sp)        /* mov x24, sp: bottom of the BPF stack */
-            e.str(.double, Arm64RegisterMap.stackBase, context, offset: Int(layout.stackBase)) /* str x24, [x26, #stackBase] */
-            e.ldr(.double, Arm64RegisterMap.budget, context, offset: Int(layout.budget))       /* ldr x27, [x26, #budget] */
-            e.ldr(.double, Arm64RegisterMap.inputStart, context, offset: Int(layout.inputStart)) /* ldr x23, [x26, #inputStart] */
+            if frame.stackSize > 0 {
+                e.movSP(Arm64RegisterMap.stackBase, .sp)    /* mov x24, sp: bottom of the BPF stack */
+                e.str(.double, Arm64RegisterMap.stackBase, context, offset: Int(layout.stackBase)) /* str x24, [x26, #stackBase] */
+            }
+            if frame.pinned.budget {
+                e.ldr(.double, Arm64RegisterMap.budget, context, offset: Int(layout.budget))  /* ldr x27, [x26, #budget] */
+            }
+            if frame.pinned.inputStart {
+                e.ldr(.double, Arm64RegisterMap.inputStart, context, offset: Int(layout.inputStart)) /* ldr x23, [x26, #inputStart] */
+            }
         }
         for register in zeroedRegisters { e.movz(.x, register, 0) } /* mov xN, #0 */
     }
