@@ -1,9 +1,9 @@
-/// Data-processing instructions (Arm ARM, C4.1.2 "Data Processing --
-/// Immediate" and C4.1.6 "Data Processing -- Register"). Aliases are built
+/// Data-processing instructions (Arm ARM, chapter C4 "A64 Instruction Set
+/// Encoding": "Data Processing -- Immediate" and "-- Register"). Aliases are built
 /// from their base encodings: CMP is SUBS to the zero register, MOV is ORR
 /// from it, NEG is SUB from it, LSL/LSR/ASR by an immediate are UBFM/SBFM.
 extension Arm64Encoder {
-    // MARK: Add and subtract, immediate (C6.2.4 ADD, C6.2.9 ADDS, C6.2.357 SUB, C6.2.364 SUBS)
+    // MARK: Add and subtract, immediate (C6.2 "ADD (immediate)", "ADDS", "SUB", "SUBS")
     //   |sf|op|S|1 0 0 0 1 0|sh|   imm12   |  Rn  |  Rd  |
 
     /// `add rd, rn, #imm` — rd = rn + imm (rn and rd may be sp).
@@ -42,7 +42,7 @@ extension Arm64Encoder {
     @inline(__always)
     public func movSP(_ rd: Arm64Register, _ rn: Arm64Register) { add(.x, rd, rn, ArithmeticImmediate(0)!) }
 
-    // MARK: Add and subtract, shifted register (C6.2.5 ADD, C6.2.358 SUB, C6.2.365 SUBS)
+    // MARK: Add and subtract, shifted register (C6.2 "ADD (shifted register)", "SUB", "SUBS")
     //   |sf|op|S|0 1 0 1 1|shift|0|  Rm  | imm6 |  Rn  |  Rd  |   (shift LSL #0 here)
 
     /// `add rd, rn, rm` — rd = rn + rm.
@@ -71,7 +71,7 @@ extension Arm64Encoder {
     @inline(__always)
     public func neg(_ s: Arm64Size, _ rd: Arm64Register, _ rm: Arm64Register) { sub(s, rd, .zr, rm) }
 
-    // MARK: Logical, shifted register (C6.2.13 AND, C6.2.205 ORR, C6.2.85 EOR, C6.2.15 ANDS, C6.2.203 ORN)
+    // MARK: Logical, shifted register (C6.2 "AND (shifted register)", "ORR", "EOR", "ANDS", "ORN")
     //   |sf| opc |0 1 0 1 0|shift|N|  Rm  | imm6 |  Rn  |  Rd  |
 
     /// `and rd, rn, rm` — rd = rn & rm.
@@ -116,7 +116,7 @@ extension Arm64Encoder {
     @inline(__always)
     public func mvn(_ s: Arm64Size, _ rd: Arm64Register, _ rm: Arm64Register) { orn(s, rd, .zr, rm) }
 
-    // MARK: Logical, immediate (C6.2.12 AND, C6.2.204 ORR, C6.2.84 EOR, C6.2.14 ANDS)
+    // MARK: Logical, immediate (C6.2 "AND (immediate)", "ORR", "EOR", "ANDS")
     //   |sf| opc |1 0 0 1 0 0|N| immr | imms |  Rn  |  Rd  |
 
     /// `and rd, rn, #bitmask` — rd = rn & imm.
@@ -147,7 +147,7 @@ extension Arm64Encoder {
     @inline(__always)
     public func tst(_ s: Arm64Size, _ rn: Arm64Register, _ imm: LogicalImmediate) { ands(s, .zr, rn, imm) }
 
-    // MARK: Move wide (C6.2.191 MOVZ, C6.2.190 MOVN, C6.2.189 MOVK)
+    // MARK: Move wide (C6.2 "MOVZ", "MOVN", "MOVK")
     //   |sf| opc |1 0 0 1 0 1| hw |        imm16        |  Rd  |
 
     /// `movz rd, #imm16, lsl #shift` — rd = imm16 << shift.
@@ -174,7 +174,7 @@ extension Arm64Encoder {
         emit(base | Self.sf(s) | shift.rawValue << 21 | UInt32(imm16) << 5 | Self.rd(rd))
     }
 
-    // MARK: Multiply and divide (C6.2.218 MUL = MADD, C6.2.181 MSUB, C6.2.388 UDIV, C6.2.264 SDIV)
+    // MARK: Multiply and divide (C6.2 "MADD" (MUL), "MSUB", "UDIV", "SDIV")
     //   MADD/MSUB: |sf|0 0|1 1 0 1 1|0 0 0|  Rm  |o0|  Ra  |  Rn  |  Rd  |
     //   DIV:       |sf|0|0|1 1 0 1 0 1 1 0|  Rm  |0 0 0 0 1|o1|  Rn  |  Rd  |
 
@@ -206,7 +206,7 @@ extension Arm64Encoder {
         dataProcessing2(0b000011, s, rd, rn, rm)
     }
 
-    // MARK: Shifts (C6.2.178 LSLV, C6.2.181 LSRV, C6.2.17 ASRV: the count is taken modulo the size)
+    // MARK: Shifts (C6.2 "LSLV", "LSRV", "ASRV": the count is taken modulo the size)
 
     /// `lsl rd, rn, rm` — rd = rn << (rm mod size).
     @inline(__always)
@@ -231,7 +231,7 @@ extension Arm64Encoder {
         emit(0x1ac0_0000 | Self.sf(s) | Self.rm(rm) | opcode << 10 | Self.rn(rn) | Self.rd(rd))
     }
 
-    // MARK: Bitfield moves (C6.2.265 SBFM, C6.2.390 UBFM) and their aliases
+    // MARK: Bitfield moves (C6.2 "SBFM", "UBFM") and their aliases
     //   |sf| opc |1 0 0 1 1 0|N| immr | imms |  Rn  |  Rd  |   (N = sf)
 
     /// `sbfm rd, rn, #immr, #imms` — signed bitfield move.
@@ -285,7 +285,7 @@ extension Arm64Encoder {
         ubfm(.w, rd, rn, immr: 0, imms: bits - 1)
     }
 
-    // MARK: Byte reversal (C6.2.242 REV16, C6.2.243 REV32, C6.2.241 REV)
+    // MARK: Byte reversal (C6.2 "REV16", "REV")
     //   |sf|1|0|1 1 0 1 0 1 1 0|0 0 0 0 0|0 0 0 0|opc|  Rn  |  Rd  |
 
     /// `rev16 rd, rn` — swaps the bytes of each half-word.

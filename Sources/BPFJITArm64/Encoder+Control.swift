@@ -1,7 +1,7 @@
 import BPFJIT
 
-/// Branches, calls and system instructions (Arm ARM, C4.1.3 "Branches,
-/// Exception Generating and System instructions").
+/// Branches, calls and system instructions (Arm ARM, chapter C4:
+/// "Branches, Exception Generating and System instructions").
 ///
 /// A branch to a label is emitted with its field zero and a fixup the
 /// assembler fills once the pass has placed every label. Conditional

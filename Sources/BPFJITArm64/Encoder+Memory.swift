@@ -1,6 +1,6 @@
 import BPFISA
 
-/// Loads, stores, pairs, exclusives and the LSE atomics (Arm ARM, C4.1.4
+/// Loads, stores, pairs, exclusives and the LSE atomics (Arm ARM, chapter C4:
 /// "Loads and Stores"). Sizes are BPF's access sizes; the `size` field is
 /// their log2 (bits 31–30).
 extension Arm64Encoder {

@@ -107,7 +107,7 @@ public struct Arm64Encoder {
 }
 
 /// The immediate of ADD/SUB (immediate): 12 bits, optionally shifted left by
-/// 12 (Arm ARM, C6.2.4 "ADD (immediate)": `sh`, `imm12`).
+/// 12 (Arm ARM, C6.2 "ADD (immediate)": `sh`, `imm12`).
 public struct ArithmeticImmediate: Hashable, Sendable {
     public let imm12: UInt32
     public let shifted: Bool

@@ -3,7 +3,7 @@ import BPFJIT
 
 extension Arm64Backend {
     /// dst = dst op operand, for every ALU and ALU64 operation. W forms write
-    /// the low half and zero the upper one (Arm ARM, C1.2.5), so 32-bit
+    /// the low half and zero the upper one (Arm ARM, chapter C1, "Registers in AArch64 state"), so 32-bit
     /// results need no extra instruction. Immediates take the instruction's
     /// immediate form where one exists (ADD/SUB imm12, logical bitmasks,
     /// shift amounts, move-wide), else go through x10.

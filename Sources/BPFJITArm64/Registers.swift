@@ -1,6 +1,6 @@
 import BPFISA
 
-/// A general-purpose AArch64 register by its 5-bit encoding (Arm ARM, C1.2.5
+/// A general-purpose AArch64 register by its 5-bit encoding (Arm ARM, chapter C1,
 /// "Register names"). Number 31 means the zero register (`xzr`/`wzr`) in most
 /// operand positions and the stack pointer in a few (the base of loads and
 /// stores, ADD/SUB immediate); the instruction decides, as in hardware, so
@@ -38,7 +38,7 @@ public struct Arm64Register: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// Operand size of a data-processing instruction: the `sf` bit (Arm ARM,
-/// C4.1.2). W forms write the low 32 bits and zero the upper 32, which is
+/// chapter C4). W forms write the low 32 bits and zero the upper 32, which is
 /// exactly what BPF's ALU32 asks of every result.
 public enum Arm64Size: UInt32, Sendable, CaseIterable {
     case w = 0, x = 1
@@ -49,7 +49,7 @@ public enum Arm64Size: UInt32, Sendable, CaseIterable {
     @inlinable public var bits: Int { self == .x ? 64 : 32 }
 }
 
-/// Condition codes of B.cond and friends (Arm ARM, C1.2.4, table C1-1).
+/// Condition codes of B.cond and friends (Arm ARM, chapter C1, "Condition code").
 /// Inverting a condition flips its lowest bit (AL has no inverse we use).
 public enum Arm64Condition: UInt32, Sendable, CaseIterable {
     case eq = 0, ne, hs, lo, mi, pl, vs, vc, hi, ls, ge, lt, gt, le, al
