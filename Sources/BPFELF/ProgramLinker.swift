@@ -186,8 +186,9 @@ struct ProgramLinker {
             return
         }
         if let index = maps.dataSections[symbol.sectionIndex] {
-            let offset = Int64(symbol.value) + Int64(slots[pc].imm)
             let size = maps.maps[index].definition.valueSize
+            // A corrupted symbol value may not even fit an Int64.
+            let offset = Int64(exactly: symbol.value).map { $0 + Int64(slots[pc].imm) } ?? -1
             guard offset >= 0, offset <= Int64(size) else {
                 throw bad("'\(symbol.name)' + \(slots[pc].imm) is outside '\(maps.maps[index].name)' (\(size) bytes)")
             }
