@@ -3,7 +3,7 @@ import BPFExecMemory
 import BPFISA
 import BPFJIT
 import BPFRuntime
-#if os(Linux) && arch(arm64)
+#if canImport(Glibc)
 import Glibc
 #endif
 
@@ -53,10 +53,28 @@ public struct Arm64JIT: ExecutionEngine {
     /// `AT_HWCAP` (`HWCAP_ATOMICS`); every Apple arm64 CPU has it.
     public static var hostAtomics: Arm64Atomics {
         #if os(Linux) && arch(arm64)
-        return getauxval(UInt(AT_HWCAP)) & (1 << 8) != 0 ? .lse : .exclusive
+        guard let capabilities = linuxHardwareCapabilities() else { return .exclusive }
+        return capabilities & (1 << 8) != 0 ? .lse : .exclusive
         #else
         return .lse
         #endif
+    }
+
+    /// `AT_HWCAP` (16) from the kernel's auxiliary vector, read from
+    /// `/proc/self/auxv` (pairs of 64-bit type and value, ending with type 0):
+    /// Swift's Glibc module does not offer `getauxval`. nil when unreadable.
+    static func linuxHardwareCapabilities() -> UInt64? {
+        #if os(Linux)
+        let file = open("/proc/self/auxv", O_RDONLY)
+        guard file >= 0 else { return nil }
+        defer { close(file) }
+        var entry: (type: UInt64, value: UInt64) = (0, 0)
+        while withUnsafeMutableBytes(of: &entry, { read(file, $0.baseAddress, $0.count) }) == 16 {
+            if entry.type == 16 { return entry.value }
+            if entry.type == 0 { break }
+        }
+        #endif
+        return nil
     }
 
     public func prepare(_ program: Program, configuration: EngineConfiguration) throws(EngineError) -> any PreparedProgram {
@@ -102,6 +120,15 @@ public struct Arm64JIT: ExecutionEngine {
     public func compileNative(_ program: Program, configuration: EngineConfiguration = EngineConfiguration(),
                               memory: any CodeMemory = ProgramPack.jit) throws(EngineError) -> NativeProgram {
         #if arch(arm64)
+        return try place(program, configuration: configuration, memory: memory)
+        #else
+        throw EngineError.unsupportedHost(engine: name, reason: "native arm64 code runs on arm64 hosts only; this one runs it under the emulator")
+        #endif
+    }
+
+    /// The native path's compile and placement, built on every host (so that
+    /// it is type-checked everywhere) though only an arm64 host calls it.
+    func place(_ program: Program, configuration: EngineConfiguration, memory: any CodeMemory) throws(EngineError) -> NativeProgram {
         let helpers = try Self.helperTable(program, configuration: configuration)
         var backend = try Self.backend(program, helpers: helpers, options: options, targets: .hostRoutines)
         do throws(JITError) {
@@ -114,9 +141,6 @@ public struct Arm64JIT: ExecutionEngine {
         } catch {
             throw Self.engineError(error)
         }
-        #else
-        throw EngineError.unsupportedHost(engine: name, reason: "native arm64 code runs on arm64 hosts only; this one runs it under the emulator")
-        #endif
     }
 
     /// Assembles `program` for `address` against the given call targets,
