@@ -187,9 +187,9 @@ struct ProgramLinker {
         }
         if let index = maps.dataSections[symbol.sectionIndex] {
             let size = maps.maps[index].definition.valueSize
-            // A corrupted symbol value may not even fit an Int64.
-            let offset = Int64(exactly: symbol.value).map { $0 + Int64(slots[pc].imm) } ?? -1
-            guard offset >= 0, offset <= Int64(size) else {
+            // A corrupted symbol value can exceed every signed width: compare before converting.
+            guard symbol.value <= UInt64(min(size, Int(Int32.max))), case let offset = Int64(symbol.value) + Int64(slots[pc].imm),
+                  offset >= 0, offset <= Int64(size) else {
                 throw bad("'\(symbol.name)' + \(slots[pc].imm) is outside '\(maps.maps[index].name)' (\(size) bytes)")
             }
             slots[pc].src = 6 // BPF_PSEUDO_MAP_IDX_VALUE
