@@ -23,7 +23,6 @@ import Testing
             programs.append([.store(size, dst: .r1, offset: 16, src: .r1), .exit])
             programs.append([.storeImmediate(size, dst: .r1, offset: -8, imm: 1), .exit])
             programs.append([.loadSignExtend(size == .double ? .word : size, dst: .r0, src: .r1, offset: 100), .exit])
-            programs.append([.load(size, dst: .r0, src: .r1, offset: 5000), .exit])
             // In bounds, as a control.
             programs.append([.load(size, dst: .r0, src: .r1, offset: Int16(16 - size.bytes)), .exit])
         }
