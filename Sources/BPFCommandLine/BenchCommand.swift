@@ -67,9 +67,12 @@ struct BenchCommand: ParsableCommand {
         defer { try? FileManager.default.removeItem(at: scratch) }
 
         let engines = BPFKitEngine.available()
-        let kernelState = noKernel ? (available: false, reason: "--no-kernel") : KernelBench.availability()
-        if kernelState.available { KernelBench.removeStalePins() }
         let kernel = KernelBench(scratch: scratch)
+        var kernelState = noKernel ? (available: false, reason: "--no-kernel") : KernelBench.availability()
+        if kernelState.available {
+            KernelBench.removeStalePins()
+            kernelState = kernel.probe(compiler)
+        }
         let native = NativeBench(clang: compiler.clang, suite: folder, scratch: scratch)
         var report = BenchReport(
             date: ISO8601DateFormatter().string(from: Date()), mode: quick ? "quick" : "full", samples: samples,
@@ -78,6 +81,7 @@ struct BenchCommand: ParsableCommand {
                 + [BenchReport.Column(key: BenchReport.kernelKey, title: "kernel JIT"),
                    BenchReport.Column(key: BenchReport.nativeKey, title: "native")],
             rows: [])
+        if !kernelState.available { report.kernelUnavailable = kernelState.reason }
         log("bpfkit bench: \(cases.count) programs on \(engines.map(\.title).joined(separator: ", "))"
             + (kernelState.available ? ", the kernel" : " (kernel: \(kernelState.reason))") + " and native; \(samples) samples each")
 

@@ -56,6 +56,8 @@ struct BenchReport: Codable, Sendable {
     /// Engine columns in report order: BPFKit's engines, then the kernel, then native.
     var columns: [Column]
     var rows: [Row]
+    /// Why the kernel's column is empty, when it is.
+    var kernelUnavailable: String?
     /// The interpreter on the hand-written FNV-1a (examples/fnv1a.s, `mem` type) over 1,500 bytes.
     var interpreterReference: Samples?
 
@@ -222,7 +224,8 @@ struct BenchReport: Codable, Sendable {
     var machineLines: [String] {
         ["CPU: \(machine.cpu), \(machine.cores) cores", "kernel: \(machine.kernel)", "Swift: \(machine.swift)",
          "clang (BPF and native builds): \(machine.clang)", "bpftool: \(machine.bpftool)",
-         "load average (1 min) before / after: \(machine.loadBefore) / \(machine.loadAfter)",
+         "load average (1 min) before / after: \(machine.loadBefore) / \(machine.loadAfter)"]
+            + (kernelUnavailable.map { ["kernel JIT not measured: \($0)"] } ?? []) + [
          "\(mode) run of \(date); each time is the median of \(samples) samples (min–max in parentheses), in ns per run"]
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import BPFKit
 
 /// The same objects in the running kernel, through bpftool: `prog loadall`
 /// (maps pinned too, so that program arrays keep their slots), `prog run
@@ -16,6 +17,26 @@ struct KernelBench {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: "/sys/fs/bpf", isDirectory: &isDirectory), isDirectory.boolValue else {
             return (false, "/sys/fs/bpf (bpffs) is not mounted")
+        }
+        return (true, "")
+    }
+
+    /// Whether the kernel loads and runs a trivial XDP program here (bpf() may
+    /// be refused even to root, e.g. in a container), or why not.
+    func probe(_ compiler: CCompiler) -> (available: Bool, reason: String) {
+        let source = scratch.appendingPathComponent("probe.c")
+        let object = scratch.appendingPathComponent("probe.o")
+        let probe = BenchCase(name: "probe", source: "probe.c", program: "probe", summary: "", packet: BenchPackets.tcp(frameSize: 64))
+        do {
+            try "#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\nSEC(\"xdp\") int probe(struct xdp_md *c) { return XDP_PASS; }\nchar LICENSE[] SEC(\"license\") = \"GPL\";\n"
+                .write(to: source, atomically: true, encoding: .utf8)
+            try Data(try compiler.compile(source.path)).write(to: object)
+        } catch {
+            return (false, "cannot build the probe program: \(error)")
+        }
+        let outcome = measure(probe, object: object.path, settings: BenchSettings(samples: 1, sampleNanoseconds: 0, fixedRuns: 1, compileRepeats: 1))
+        guard outcome.status == .measured, outcome.result == 2 else {
+            return (false, "the kernel refused a trivial XDP program (\(outcome.note ?? "returned \(outcome.result.map(String.init) ?? "nothing")"))")
         }
         return (true, "")
     }
