@@ -11,6 +11,14 @@ struct MachineInfo: Codable, Sendable {
     /// /proc/loadavg's one-minute figure before and after the run (other work on the machine adds noise).
     var loadBefore: String
     var loadAfter: String
+    /// How bpfkit itself was built: times of a debug build say little.
+    var build: String = MachineInfo.buildConfiguration
+
+    #if DEBUG
+    static let buildConfiguration = "debug (BPFKit's times are not representative; build with -c release)"
+    #else
+    static let buildConfiguration = "release"
+    #endif
 
     static func current(clang: String?) -> MachineInfo {
         let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
@@ -223,7 +231,7 @@ struct BenchReport: Codable, Sendable {
 
     var machineLines: [String] {
         ["CPU: \(machine.cpu), \(machine.cores) cores", "kernel: \(machine.kernel)", "Swift: \(machine.swift)",
-         "clang (BPF and native builds): \(machine.clang)", "bpftool: \(machine.bpftool)",
+         "clang (BPF and native builds): \(machine.clang)", "bpftool: \(machine.bpftool)", "bpfkit build: \(machine.build)",
          "load average (1 min) before / after: \(machine.loadBefore) / \(machine.loadAfter)"]
             + (kernelUnavailable.map { ["kernel JIT not measured: \($0)"] } ?? []) + [
          "\(mode) run of \(date); each time is the median of \(samples) samples (min–max in parentheses), in ns per run"]
