@@ -68,7 +68,7 @@ let package = Package(
                 swiftSettings: swiftSettings),
         // The commands of `bpfkit`, as a testable library; `bpfkit` itself is a thin @main.
         .target(name: "BPFCommandLine", dependencies: [
-            "BPFKit", "BPFAssembler", "BPFMaps", "BPFNativeDisassembler", "BPFJIT", "BPFLoader", "BPFRuntime",
+            "BPFKit", "BPFAssembler", "BPFMaps", "BPFNativeDisassembler", "BPFExecMemory", "BPFJIT", "BPFLoader", "BPFRuntime",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swiftSettings),
         .testTarget(name: "BPFKitTests", dependencies: ["BPFKit", "BPFAssembler"], swiftSettings: swiftSettings),
@@ -82,7 +82,7 @@ let package = Package(
         .testTarget(name: "BPFExecMemoryTests", dependencies: ["BPFExecMemory"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "BPFExecMemoryBenchmark",
-            dependencies: ["BPFExecMemory"],
+            dependencies: ["BPFExecMemory", "BPFISA", "BPFJITX86_64"],
             swiftSettings: swiftSettings
         ),
 

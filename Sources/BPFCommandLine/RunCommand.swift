@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import BPFExecMemory
+import BPFJIT
 import BPFKit
 import BPFMaps
 import BPFRuntime
@@ -36,6 +38,9 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .customLong("dump-maps"), help: "Print every map's contents after the run.")
     var dumpMaps = false
 
+    @Flag(name: .long, help: "Print the executable-memory pack's statistics to standard error after the run.")
+    var stats = false
+
     @Flag(name: .long, help: "Print one JSON object: retval, duration_ns, engine.")
     var json = false
 
@@ -66,6 +71,10 @@ struct RunCommand: ParsableCommand {
         }
         if dumpMaps {
             for map in file.linked.maps.maps { print(MapDump.text(map)) }
+        }
+        if stats {
+            fflush(nil)  // stdout first, so the result line precedes the statistics
+            FileHandle.standardError.write(Data((ProgramPack.jit.statistics.description + "\n").utf8))
         }
     }
 }
