@@ -41,6 +41,11 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .customLong("no-kernel"), help: "Do not load the programs into the kernel even where bpf() is permitted.")
     var noKernel = false
 
+    @Flag(name: .long, help: ArgumentHelp(
+        "Also run the x86-64 JIT with memory checks off (an analysis figure).",
+        discussion: "Safe only because every program of the suite is one the kernel's verifier accepts; never the headline figure."))
+    var unchecked = false
+
     func run() throws {
         let samples = self.repeat ?? (quick ? 3 : 11)
         guard samples >= 1 else { throw fail("--repeat must be at least 1") }
@@ -66,7 +71,7 @@ struct BenchCommand: ParsableCommand {
         }
         defer { try? FileManager.default.removeItem(at: scratch) }
 
-        let engines = BPFKitEngine.available()
+        let engines = BPFKitEngine.available(unchecked: unchecked)
         let kernel = KernelBench(scratch: scratch)
         var kernelState = noKernel ? (available: false, reason: "--no-kernel") : KernelBench.availability()
         if kernelState.available {

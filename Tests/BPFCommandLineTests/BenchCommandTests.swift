@@ -16,7 +16,8 @@ struct BenchCommandTests {
         try "# Kept\n\nprose before\n\n<!-- bench:begin -->\nold results\n<!-- bench:end -->\n\nprose after\n"
             .write(to: document, atomically: true, encoding: .utf8)
 
-        let result = try bpfkit(["bench", "--quick", "--no-kernel", "--only", "int_loop", "map_updates", "--output", output.path])
+        let result = try bpfkit(["bench", "--quick", "--no-kernel", "--only", "int_loop", "map_updates", "--unchecked",
+                                 "--output", output.path])
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
         #expect(result.stdout.contains("int_loop") && result.stdout.contains("map_updates"))
         #expect(!result.stdout.contains("fnv1a"), "--only keeps the other programs out")
@@ -41,6 +42,10 @@ struct BenchCommandTests {
             #expect(results.count == 1, "every engine returns the same value: \(outcomes)")
             #expect(outcomes["native"]?["status"] as? String == "measured")
             #expect(outcomes["kernel"]?["status"] as? String == "unavailable")
+            #if arch(x86_64)
+            #expect(outcomes["jit-x86_64"]?["status"] as? String == "measured")
+            #expect(outcomes["jit-x86_64-unchecked"]?["status"] as? String == "measured")
+            #endif
         }
     }
 

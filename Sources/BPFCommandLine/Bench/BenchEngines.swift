@@ -1,5 +1,6 @@
 import Foundation
 import BPFJIT
+import BPFJITX86_64
 import BPFKit
 import BPFLoader
 import BPFRuntime
@@ -68,13 +69,20 @@ struct BPFKitEngine: Sendable {
     let architecture: Architecture?
     /// Runs under the CPU emulator: report code size, not time.
     let emulated: Bool
+    /// The host's x86-64 JIT with memory checks off (an analysis figure: safe
+    /// only for programs a verifier accepted, as the kernel accepts the suite).
+    var unchecked = false
 
-    /// Every engine the catalog offers here.
-    static func available() -> [BPFKitEngine] {
+    /// Every engine the catalog offers here, and the unchecked x86-64 JIT if asked for.
+    static func available(unchecked: Bool = false) -> [BPFKitEngine] {
         var engines = [BPFKitEngine(key: "interpreter", title: "interpreter", kind: .interpreter, architecture: nil, emulated: false)]
         if let host = Architecture.host, (try? EngineCatalog.engine(.jit, architecture: host)) != nil {
             engines.append(BPFKitEngine(key: "jit-\(host.rawValue)", title: "\(host.rawValue) JIT", kind: .jit,
                                         architecture: host, emulated: false))
+        }
+        if unchecked, Architecture.host == .x86_64 {
+            engines.append(BPFKitEngine(key: "jit-x86_64-unchecked", title: "x86_64 JIT unchecked", kind: .jit,
+                                        architecture: .x86_64, emulated: false, unchecked: true))
         }
         for architecture in Architecture.allCases where architecture != Architecture.host {
             if (try? EngineCatalog.engine(.jit, architecture: architecture)) != nil {
@@ -93,7 +101,8 @@ struct BPFKitEngine: Sendable {
         let engine: any ExecutionEngine
         do {
             file = try ProgramFile.load(path: object, LoadRequest(programName: bench.program, trace: { _ in }))
-            engine = try EngineCatalog.engine(kind, architecture: architecture)
+            engine = unchecked ? X86_64JIT(options: JITOptions(memoryChecking: .unchecked))
+                               : try EngineCatalog.engine(kind, architecture: architecture)
         } catch {
             return .failed("load: \(error)")
         }
