@@ -164,7 +164,11 @@ struct BPFKitEngine: Sendable {
             }
             outcome.samples = Samples(values, runsPerSample: runs)
         } catch ExecutionError.helperFailed(_, id: 12, let message) {
-            return .unsupported("bpf_tail_call is not supported by this build (\(message))")
+            // Compiled (its size and compile time stand), but it cannot run here.
+            outcome.status = .unsupported
+            outcome.note = "bpf_tail_call is not supported by this build (\(message))"
+            outcome.result = nil
+            return outcome
         } catch {
             return .failed("run: \(error)")
         }
