@@ -7,6 +7,24 @@ import BPFRuntime
 struct RunHost {
     let program: NativeProgram
     let regions: MemoryRegions
+    /// Bytes of BPF stack, kept here so that the slow check does not touch
+    /// (and retain) the program object.
+    let stackSize: UInt64
+
+    init(program: NativeProgram, regions: MemoryRegions) {
+        self.program = program
+        self.regions = regions
+        stackSize = UInt64(program.stackSize)
+    }
+
+    /// Whether a static region or the resolver admits the access. It works on
+    /// `regions` in place, borrowing its array and closure rather than copying
+    /// the whole `MemoryRegions` (a retain and release each) on every call.
+    func permits(_ address: UInt64, size: Int, write: Bool) -> Bool {
+        for region in regions.regions where region.permits(address, size: size, write: write) { return true }
+        guard let resolver = regions.resolver else { return false }
+        return resolver(address, size, write)
+    }
     /// Regions plus the BPF stack, built on the first helper call of the run.
     var access: MemoryAccess?
     var error: ExecutionError?
@@ -79,10 +97,10 @@ public enum JITHostRoutines {
         let context = raw.assumingMemoryBound(to: JITRunContext.self)
         let pc = Int(info >> 8), size = Int(info & 0xf), write = info & 0x10 != 0, atomic = info & 0x20 != 0
         let host = context.pointee.host!.assumingMemoryBound(to: RunHost.self)
-        let stackSize = UInt64(host.pointee.program.stackSize)
+        let stackSize = host.pointee.stackSize
         let base = context.pointee.stackBase
         let inStack = stackSize > 0 && address >= base && address <= base + stackSize && UInt64(size) <= base + stackSize - address
-        guard inStack || host.pointee.regions.permits(address, size: size, write: write) else {
+        guard inStack || host.pointee.permits(address, size: size, write: write) else {
             host.pointee.error = .outOfBounds(pc: pc, address: address, size: size, write: write)
             context.pointee.status = UInt64(JITStatus.word(JITStatus.host, pc: pc))
             return 1
