@@ -30,7 +30,8 @@ struct InterpretedProgram: PreparedProgram {
                 program: self, layout: layout,
                 registers: words, frames: words + RunLayout.registerSlots,
                 stackTop: stackLow + UInt64(layout.stackBytes),
-                memory: HostMemory(stackLow: stackLow, stackBytes: layout.stackBytes, regions: input.regions))
+                memory: HostMemory(stackLow: stackLow, stackBytes: layout.stackBytes, regions: input.regions,
+                                   dynamicRegion: input.dynamicRegion))
             machine.registers[1] = input.r1
             machine.registers[2] = input.r2
             machine.registers[10] = machine.stackTop

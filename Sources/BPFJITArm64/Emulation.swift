@@ -176,7 +176,8 @@ public final class Arm64EmulatedProgram: PreparedProgram {
         let host = context.pointee.host!.assumingMemoryBound(to: EmulatedRunHost.self)
         let info = call.argument(3)
         guard let error = JITHostRoutines.accessError(address: call.argument(2), info: info, stackBase: context.pointee.stackBase,
-                                                      stackSize: host.pointee.stackSize, regions: host.pointee.regions) else {
+                                                      stackSize: UInt64(host.pointee.stackSize),
+                                                      permits: { host.pointee.regions.permits($0, size: $1, write: $2) }) else {
             return 0
         }
         host.pointee.error = error
