@@ -95,7 +95,7 @@ extension Code.Item {
 }
 
 /// Program arrays and programs of the `mem` type for one engine.
-final class Fixture {
+final class Fixture: Sendable {
     let engine: any ExecutionEngine
     let arrays: [ProgramArray]
     let type: any ProgramType
