@@ -28,6 +28,7 @@ let package = Package(
         .library(name: "BPFISA", targets: ["BPFISA"]),
         .library(name: "BPFJIT", targets: ["BPFJIT"]),
         .library(name: "BPFJITX86_64", targets: ["BPFJITX86_64"]),
+        .library(name: "BPFJITArm64", targets: ["BPFJITArm64"]),
         .library(name: "BPFNativeDisassembler", targets: ["BPFNativeDisassembler"]),
         .library(name: "BPFAssembler", targets: ["BPFAssembler"]),
         .library(name: "BPFLoader", targets: ["BPFLoader"]),
@@ -62,13 +63,27 @@ let package = Package(
         .executableTarget(name: "BPFJITBenchmark",
                           dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFJITX86_64", "BPFExecMemory", "BPFInterpreter"],
                           swiftSettings: swiftSettings),
+        // The arm64 backend: registers, encoder, frame and ABI, lowering; runs
+        // natively on arm64 hosts and under the emulator everywhere.
+        .target(name: "BPFJITArm64", dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFExecMemory", "BPFEmulator"],
+                swiftSettings: swiftSettings),
+        // Uses the emulator: `scripts/test` runs it in a process of its own.
+        .testTarget(name: "BPFJITArm64Tests",
+                    dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFJITArm64", "BPFEmulator", "BPFNativeDisassembler",
+                                   "BPFConformance", "BPFInterpreter", "BPFTestSuite", "BPFKit", "BPFLoader", "BPFHelpers",
+                                   "BPFMaps"],
+                    swiftSettings: swiftSettings),
+        .executableTarget(name: "BPFJITArm64Benchmark",
+                          dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFJITArm64", "BPFJITX86_64", "BPFEmulator",
+                                         "BPFTestSuite", "BPFKit", "BPFLoader"],
+                          swiftSettings: swiftSettings),
         // The facade: program files, engine choice, loading and running; the conformance runner.
         .target(name: "BPFKit", dependencies: ["BPFISA", "BPFRuntime", "BPFAssembler", "BPFConformance", "BPFInterpreter",
-                                              "BPFMaps", "BPFHelpers", "BPFLoader", "BPFJIT", "BPFJITX86_64"],
+                                              "BPFMaps", "BPFHelpers", "BPFLoader", "BPFJIT", "BPFJITX86_64", "BPFJITArm64"],
                 swiftSettings: swiftSettings),
         // The commands of `bpfkit`, as a testable library; `bpfkit` itself is a thin @main.
         .target(name: "BPFCommandLine", dependencies: [
-            "BPFKit", "BPFAssembler", "BPFMaps", "BPFNativeDisassembler",
+            "BPFKit", "BPFAssembler", "BPFMaps", "BPFNativeDisassembler", "BPFExecMemory", "BPFJIT", "BPFJITX86_64", "BPFLoader", "BPFRuntime",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swiftSettings),
         .testTarget(name: "BPFKitTests", dependencies: ["BPFKit", "BPFAssembler"], swiftSettings: swiftSettings),
@@ -87,7 +102,7 @@ let package = Package(
         .testTarget(name: "BPFExecMemoryTests", dependencies: ["BPFExecMemory"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "BPFExecMemoryBenchmark",
-            dependencies: ["BPFExecMemory"],
+            dependencies: ["BPFExecMemory", "BPFISA", "BPFJITX86_64"],
             swiftSettings: swiftSettings
         ),
 

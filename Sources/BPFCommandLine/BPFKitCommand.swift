@@ -7,7 +7,8 @@ public struct BPFKitCommand: ParsableCommand {
         commandName: "bpfkit",
         abstract: "Assemble, inspect and run eBPF programs on BPFKit's interpreter and JITs.",
         subcommands: [RunCommand.self, AssembleCommand.self, DisassembleCommand.self,
-                      ConformanceCommand.self, ConformancePluginCommand.self, DumpCommand.self]
+                      ConformanceCommand.self, ConformancePluginCommand.self, DumpCommand.self,
+                      BenchCommand.self]
     )
 
     public init() {}

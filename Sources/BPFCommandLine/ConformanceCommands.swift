@@ -22,9 +22,11 @@ struct ConformanceCommand: ParsableCommand {
         let files: [String]
         do { files = try ConformanceRunner.files(in: paths) } catch { throw fail(error.description) }
         let runner = ConformanceRunner(engine: engine, architecture: architecture)
-        var passed = 0, failed = 0, skipped = 0
+        var passed = 0, failed = 0, skipped = 0, prepared = 0
         for file in files {
-            switch runner.run(path: file) {
+            let (outcome, wasPrepared) = runner.runReporting(path: file)
+            if wasPrepared { prepared += 1 }
+            switch outcome {
             case .passed:
                 passed += 1
                 if verbose { print("PASS \(file)") }
@@ -36,7 +38,9 @@ struct ConformanceCommand: ParsableCommand {
                 print("SKIP \(file): \(reason)")
             }
         }
-        print("\(passed) passed, \(failed) failed" + (skipped > 0 ? ", \(skipped) skipped" : ""))
+        // As the kernel's test_bpf says how many programs its JIT took: `[N/M JIT'ed]`.
+        let jited = engine == .jit ? " [\(prepared)/\(files.count) JIT'ed]" : ""
+        print("\(passed) passed, \(failed) failed" + (skipped > 0 ? ", \(skipped) skipped" : "") + jited)
         if failed > 0 || files.isEmpty { throw ExitCode(1) }
     }
 }

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import BPFExecMemory
+import BPFJIT
 import BPFKit
 import BPFMaps
 import BPFRuntime
@@ -46,6 +48,9 @@ struct RunCommand: ParsableCommand {
         valueName: "MAP:INDEX"))
     var clearedTailCalls: [String] = []
 
+    @Flag(name: .long, help: "Print the executable-memory pack's statistics to standard error after the run.")
+    var stats = false
+
     @Flag(name: .long, help: "Print one JSON object: retval, duration_ns, engine.")
     var json = false
 
@@ -77,6 +82,10 @@ struct RunCommand: ParsableCommand {
         }
         if dumpMaps {
             for map in file.linked.maps.maps { print(MapDump.text(map)) }
+        }
+        if stats {
+            fflush(nil)  // stdout first, so the result line precedes the statistics
+            FileHandle.standardError.write(Data((ProgramPack.jit.statistics.description + "\n").utf8))
         }
     }
 }

@@ -186,9 +186,10 @@ struct ProgramLinker {
             return
         }
         if let index = maps.dataSections[symbol.sectionIndex] {
-            let offset = Int64(symbol.value) + Int64(slots[pc].imm)
             let size = maps.maps[index].definition.valueSize
-            guard offset >= 0, offset <= Int64(size) else {
+            // A corrupted symbol value can exceed every signed width: compare before converting.
+            guard symbol.value <= UInt64(min(size, Int(Int32.max))), case let offset = Int64(symbol.value) + Int64(slots[pc].imm),
+                  offset >= 0, offset <= Int64(size) else {
                 throw bad("'\(symbol.name)' + \(slots[pc].imm) is outside '\(maps.maps[index].name)' (\(size) bytes)")
             }
             slots[pc].src = 6 // BPF_PSEUDO_MAP_IDX_VALUE

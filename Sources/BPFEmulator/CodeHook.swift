@@ -38,6 +38,13 @@ final class CodeHook {
         state.pointee.limit_reached = false
     }
 
+    /// Forgets that the last instruction began, so that restarting the run
+    /// there counts it once (a fault aborted it before it took effect).
+    func restartLastInstruction() {
+        state.pointee.executed -= 1
+        state.pointee.last_address = state.pointee.previous_address
+    }
+
     /// Instructions executed outside the trampolines this run.
     var executed: UInt64 { state.pointee.executed }
     var limit: UInt64 { state.pointee.limit }

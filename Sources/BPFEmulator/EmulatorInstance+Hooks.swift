@@ -48,33 +48,62 @@ extension EmulatorInstance {
             stop(.invalidProgramCounter(pc: currentPC))
             return false
         }
-        if mapOnDemand(guest: address, size: size, write: write) { return true }
+        switch mapOnDemand(guest: address, size: size, write: write) {
+        case .mapped:
+            return true
+        case .madeWritable:
+            // Unicorn 2.0.1 may complete the faulting access against the stale
+            // read-only translation (an atomic instruction's store is then lost),
+            // so the instruction is not resumed but restarted (see `execute`).
+            state.restartAfterFault = true
+            return false
+        case .refused:
+            break
+        }
         let host = state.space.hostAddress(forGuest: address) ?? address
         stop(.outOfBounds(pc: currentPC, address: host, size: size, write: write))
         return false
     }
 
+    /// What `mapOnDemand` did.
+    enum OnDemand {
+        /// Mapped pages that were not: the access can be retried in place.
+        case mapped
+        /// Made a read-only page writable: the instruction must be restarted.
+        case madeWritable
+        /// The regions do not permit the access.
+        case refused
+    }
+
     /// Maps (or makes writable) the pages of an access that the regions
     /// permit but are not mapped yet: memory found through the resolver.
-    private func mapOnDemand(guest: UInt64, size: Int, write: Bool) -> Bool {
+    private func mapOnDemand(guest: UInt64, size: Int, write: Bool) -> OnDemand {
         guard size > 0, let host = state.space.hostAddress(forGuest: guest),
-              state.regions.permits(host, size: size, write: write) else { return false }
+              state.regions.permits(host, size: size, write: write) else { return .refused }
+        // Memory the program may write is mapped writable on its first read
+        // already, as static regions are. Besides saving a fault, this keeps
+        // protection faults away from atomic instructions: when one faults on
+        // a read-only page and the hook makes it writable, Unicorn 2.0.1 can
+        // lose the atomic's store.
+        let writable = write || state.regions.permits(host, size: size, write: true)
         var page = EmulatorPage.floor(guest)
+        var result = OnDemand.mapped
         while page < guest + UInt64(size) {
             // Pages of the stack, image and trampolines are always mapped; only shadows get here.
-            guard let hostPage = state.space.hostAddress(forGuest: page) else { return false }
+            guard let hostPage = state.space.hostAddress(forGuest: page) else { return .refused }
             do {
                 if !shadows.isMapped(guestPage: page) {
-                    try shadows.map(guestPage: page, hostPage: hostPage, writable: write)
+                    try shadows.map(guestPage: page, hostPage: hostPage, writable: writable)
                 } else if write, !shadows.isWritable(guestPage: page) {
                     try shadows.makeWritable(guestPage: page)
+                    result = .madeWritable
                 }
             } catch {
-                return false
+                return .refused
             }
             page += UInt64(EmulatorPage.size)
         }
-        return true
+        return result
     }
 
     /// What a trap, an undefined instruction or another CPU exception at

@@ -17,6 +17,8 @@ final class EmulatorInstance: @unchecked Sendable {
         /// Why a hook stopped the run, if one did.
         var stop: ExecutionError?
         var calls = 0
+        /// A fault handler made a page writable: restart the faulting instruction.
+        var restartAfterFault = false
     }
 
     /// Unowned: engines live in the machine's pool, and a run's program keeps the machine alive.
@@ -161,7 +163,13 @@ final class EmulatorInstance: @unchecked Sendable {
             }
         }
 
-        let code = unicorn.start(at: entry, until: machine.exitAddress)
+        var code = unicorn.start(at: entry, until: machine.exitAddress)
+        while state.restartAfterFault, state.stop == nil, !counter.limitReached {
+            state.restartAfterFault = false
+            let faulting = counter.lastAddress
+            counter.restartLastInstruction()
+            code = unicorn.start(at: faulting, until: machine.exitAddress)
+        }
         var outcome = self.outcome(of: code)
             .flatMap { checkPreserved(stackPointer: stackPointer) }
             .map { result() }

@@ -2,7 +2,7 @@ import BPFExecMemory
 
 /// Where the benchmark's programs come from. Today: hand-encoded x86-64
 /// `mov eax, imm32; ret`; a JIT backend's output slots in here later.
-protocol ImageSource {
+protocol ImageSource: Sendable {
     /// The machine code of program `index`.
     func image(for index: Int) -> [UInt8]
     /// What program `index` returns when called as `() -> UInt32`.
@@ -120,3 +120,32 @@ final class PagePerProgramLayout: ProgramLayout {
         pages.removeAll()
     }
 }
+
+#if arch(x86_64)
+import BPFISA
+import BPFJITX86_64
+
+/// Real x86-64 JIT output: program `index` is `r0 = index; r0 += 7; r0 *= 3; exit`,
+/// compiled by the x86-64 backend. It makes no host calls, so its image does
+/// not depend on where it is placed; entered without a run context, it returns
+/// r0 in rax, which a `() -> UInt32` call reads as eax.
+struct JITImages: ImageSource {
+    func image(for index: Int) -> [UInt8] {
+        let program = BPFISA.Program([
+            .alu(.w64, .mov, dst: .r0, .immediate(Int32(index))),
+            .alu(.w64, .add, dst: .r0, .immediate(7)),
+            .alu(.w64, .mul, dst: .r0, .immediate(3)),
+            .exit,
+        ])
+        do {
+            return try X86_64JIT.assemble(program, at: 0x1000_0000).bytes
+        } catch {
+            fatalError("the benchmark's program \(index) did not compile: \(error)")
+        }
+    }
+
+    func expectedResult(for index: Int) -> UInt32 {
+        UInt32(truncatingIfNeeded: (index + 7) * 3)
+    }
+}
+#endif

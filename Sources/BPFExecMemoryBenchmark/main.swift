@@ -2,7 +2,9 @@
 // pack and with one page-aligned mapping per program, and compares resident
 // memory, load latency and the time to call every program round-robin.
 //
-//   swift run -c release BPFExecMemoryBenchmark [programs] [repeats]
+//   swift run -c release BPFExecMemoryBenchmark [programs] [repeats] [--hand-encoded]
+//
+// The programs are compiled by the x86-64 JIT (see `JITImages`).
 
 import BPFExecMemory
 import Foundation
@@ -16,7 +18,8 @@ let arguments = CommandLine.arguments.dropFirst().compactMap { Int($0) }
 let programCount = arguments.first ?? 10_000
 let repeats = arguments.dropFirst().first ?? 5
 let callPasses = 5
-let source = MoveReturnImages()
+/// `--hand-encoded` measures six-byte `mov eax, i; ret` images instead of JIT output.
+let source: any ImageSource = CommandLine.arguments.contains("--hand-encoded") ? MoveReturnImages() : JITImages()
 
 /// What one repeat measured for one layout.
 struct Sample {

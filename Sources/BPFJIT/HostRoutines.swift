@@ -111,24 +111,33 @@ public enum JITHostRoutines {
     /// `info` is `JITAccessInfo.word`.
     public static let checkAccess: CheckRoutine = { raw, address, info in
         let context = raw.assumingMemoryBound(to: JITRunContext.self)
-        let pc = Int(info >> 8), size = Int(info & 0xf), write = info & 0x10 != 0, atomic = info & 0x20 != 0
         let host = context.pointee.host!.assumingMemoryBound(to: RunHost.self)
-        let stackSize = UInt64(host.pointee.program(context).stackSize)
-        let base = context.pointee.stackBase
-        let inStack = stackSize > 0 && address >= base && address <= base + stackSize && UInt64(size) <= base + stackSize - address
-        guard inStack || host.pointee.regions.permits(address, size: size, write: write) else {
-            host.pointee.error = .outOfBounds(pc: pc, address: address, size: size, write: write)
-            context.pointee.status = UInt64(JITStatus.word(JITStatus.host, pc: pc))
-            return 1
+        guard let error = accessError(address: address, info: info, stackBase: context.pointee.stackBase,
+                                      stackSize: host.pointee.program(context).stackSize, regions: host.pointee.regions) else { return 0 }
+        host.pointee.error = error
+        context.pointee.status = UInt64(JITStatus.word(JITStatus.host, pc: Int(info >> 8)))
+        return 1
+    }
+
+    /// The slow bounds check's verdict, for `checkAccess` and for backends
+    /// whose check routine runs elsewhere (under an emulator): nil when
+    /// `[address, address + size)` lies in the BPF stack or the run's
+    /// regions (and, for an atomic, is naturally aligned); otherwise the
+    /// interpreter's error. `info` is `JITAccessInfo.word`.
+    public static func accessError(address: UInt64, info: UInt64, stackBase base: UInt64, stackSize: Int,
+                                   regions: MemoryRegions) -> ExecutionError? {
+        let pc = Int(info >> 8), size = Int(info & 0xf), write = info & 0x10 != 0, atomic = info & 0x20 != 0
+        let stack = UInt64(stackSize)
+        let inStack = stack > 0 && address >= base && address <= base + stack && UInt64(size) <= base + stack - address
+        guard inStack || regions.permits(address, size: size, write: write) else {
+            return .outOfBounds(pc: pc, address: address, size: size, write: write)
         }
         // Atomics must be naturally aligned, as the interpreter (and the
         // kernel's verifier) require: some hosts fault on misaligned ones.
         if atomic && address & UInt64(size - 1) != 0 {
-            host.pointee.error = .unsupported(pc: pc, what: "an atomic operation on the unaligned address 0x\(String(address, radix: 16))")
-            context.pointee.status = UInt64(JITStatus.word(JITStatus.host, pc: pc))
-            return 1
+            return .unsupported(pc: pc, what: "an atomic operation on the unaligned address 0x\(String(address, radix: 16))")
         }
-        return 0
+        return nil
     }
 
     /// Address of `callHelper`, for call sites.

@@ -174,6 +174,11 @@ public final class JITAssembler<Kind: BranchKind> {
         }
     }
 
+    /// Whether no branch site of this pass was caught out by its short form
+    /// (the pass would be repeated exactly, though nobody compared it yet).
+    @usableFromInline
+    func grewNoBranch() -> Bool { !state.pointee.flipped && code.poisoned == nil }
+
     /// Keeps this pass's positions as the estimates for the next.
     @usableFromInline
     func finishPass() {

@@ -13,7 +13,9 @@ public enum ImagePlacement {
 /// 1. Sizing passes with the image address unknown: address-dependent
 ///    sequences take their longest form, branches start short and grow
 ///    where they must (see `JITAssembler`), until a pass places every label
-///    where the one before did and no branch changed its form. After
+///    where the one before did and no branch changed its form, or, for code
+///    that step 3 compiles again anyway, until a pass forces no branch long
+///    (usually the first: seed 000's single sizing pass). After
 ///    `paddingFromPass` passes, unknown distances are taken as long and code
 ///    that shrank is padded back to its previous length, so that the layout
 ///    must converge (the kernel pads after pass 15 of 20); more than
@@ -85,11 +87,18 @@ public enum JITDriver {
                 asm.resolveFixups()
                 if let why = asm.code.poisoned { throw JITError.unencodable(why) }
                 let stable = asm.converged()
-                asm.finishPass()
-                guard stable else { continue }
                 // Code with no address-dependent sequence (no calls into the
                 // host) is position-independent: the converged pass is final.
                 let positionIndependent = backend.statistics.directCalls + backend.statistics.indirectCalls == 0
+                // Before the address is known, a pass of address-dependent code
+                // only sizes the allocation, and the passes at the address check
+                // their own agreement. A sizing pass that forced no branch long
+                // is already the layout another pass would repeat (every short
+                // form it chose reached), so its size is final: with fixed-width
+                // code that is the first pass (seed 000: size, decide, write).
+                let sized = address == nil && memory != nil && !positionIndependent && asm.grewNoBranch()
+                asm.finishPass()
+                guard stable || sized else { continue }
                 if address == nil, let memory, positionIndependent {
                     do throws(CodeMemoryError) {
                         allocation = try memory.allocate(size: asm.code.count, alignment: 16)

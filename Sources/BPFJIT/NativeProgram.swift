@@ -106,18 +106,7 @@ public final class NativeProgram: TailCallable, @unchecked Sendable {
 
     /// Runs with the given argument registers and memory regions.
     public func run(r1: UInt64, r2: UInt64, regions: MemoryRegions) throws(ExecutionError) -> UInt64 {
-        var context = JITRunContext()
-        context.budget = Int64(clamping: instructionLimit)
-        if let first = regions.regions.first {
-            context.inputStart = first.start
-            let count = UInt64(max(first.count, 0))
-            func limit(_ size: UInt64) -> UInt64 { count >= size ? count - size + 1 : 0 }
-            context.read1 = limit(1); context.read2 = limit(2); context.read4 = limit(4); context.read8 = limit(8)
-            if first.writable {
-                context.write1 = context.read1; context.write2 = context.read2
-                context.write4 = context.read4; context.write8 = context.read8
-            }
-        }
+        var context = JITRunContext(instructionLimit: instructionLimit, regions: regions)
         var host = RunHost(entry: info, regions: regions)
         let r0 = withUnsafeMutablePointer(to: &host) { hostPointer in
             context.host = UnsafeMutableRawPointer(hostPointer)

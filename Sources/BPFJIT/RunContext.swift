@@ -1,4 +1,5 @@
 import BPFISA
+import BPFRuntime
 
 /// The block of memory one run of JITed code shares with the host, reached
 /// from native code through a pinned register (x86-64: r12) at the offsets
@@ -41,6 +42,20 @@ public struct JITRunContext {
     public var program: UnsafeRawPointer?
 
     public init() {}
+
+    /// The context a run starts with: the guard's budget and the first
+    /// input region's bounds (native runs and emulated ones fill it alike).
+    public init(instructionLimit: UInt64, regions: MemoryRegions) {
+        budget = Int64(clamping: instructionLimit)
+        guard let first = regions.regions.first else { return }
+        inputStart = first.start
+        let count = UInt64(max(first.count, 0))
+        func limit(_ size: UInt64) -> UInt64 { count >= size ? count - size + 1 : 0 }
+        read1 = limit(1); read2 = limit(2); read4 = limit(4); read8 = limit(8)
+        if first.writable {
+            write1 = read1; write2 = read2; write4 = read4; write8 = read8
+        }
+    }
 
     /// Byte offsets of the fields native code touches.
     public struct Layout: Sendable {

@@ -127,7 +127,7 @@ public struct X86_64Backend: JITBackend {
         let frames = localCalls || allFrames ? ExecutionLimits.maxCallFrames : (usesFramePointer ? 1 : 0)
         let stackSize = frames * Self.frameBytes
         frame = Self.frameLayout(program, functions: functions, stackSize: stackSize,
-                                 usesContext: context, makesCalls: calls || entryCalled)
+                                 usesContext: context, makesCalls: calls || entryCalled, zeroedAtEntry: mentioned)
         statistics.usesRunContext = context
     }
 

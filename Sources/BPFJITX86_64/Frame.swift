@@ -61,8 +61,12 @@ struct FrameLayout {
 }
 
 extension X86_64Backend {
+    /// `zeroedAtEntry`: bit per BPF register the entry prologue clears; the
+    /// callee-saved homes among them are host registers too, so the entry
+    /// saves them even when no instruction writes them (a program that only
+    /// reads r6 still gets a zeroed rbx, and the host gets its rbx back).
     static func frameLayout(_ program: Program, functions: [(entry: Int, end: Int)], stackSize: Int,
-                            usesContext: Bool, makesCalls: Bool) -> FrameLayout {
+                            usesContext: Bool, makesCalls: Bool, zeroedAtEntry: UInt16) -> FrameLayout {
         var saves: [[GPR]] = []
         var union: UInt16 = 0   // bit per BPF register written by any function
         for function in functions {
@@ -73,7 +77,7 @@ extension X86_64Backend {
             union |= written
             saves.append(RegisterMap.calleeSaved.filter { written & (1 << $0.0.rawValue) != 0 }.map(\.1))
         }
-        var entry = RegisterMap.calleeSaved.filter { union & (1 << $0.0.rawValue) != 0 }.map(\.1)
+        var entry = RegisterMap.calleeSaved.filter { (union | zeroedAtEntry) & (1 << $0.0.rawValue) != 0 }.map(\.1)
         if usesContext { entry.append(RegisterMap.context) }
         // Entry: rsp ≡ 8 (mod 16) on arrival; push rbp and the BPF frames
         // (multiples of 16) make it ≡ 0, the saves ≡ 8 × saves.

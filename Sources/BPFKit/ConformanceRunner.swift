@@ -30,24 +30,36 @@ public struct ConformanceRunner: Sendable {
     ])
 
     /// Judges one file.
-    public func run(path: String) -> Outcome {
+    public func run(path: String) -> Outcome { runReporting(path: path).outcome }
+
+    /// Judges one file and says whether the engine prepared (for a JIT: compiled) its program.
+    public func runReporting(path: String) -> (outcome: Outcome, prepared: Bool) {
         let file: ProgramFile
         do {
             file = try ProgramFile.load(path: path, LoadRequest(helpers: Self.helpers))
         } catch {
-            return judgeError(error.message, expected: expectation(of: path))
+            return (judgeError(error.message, expected: expectation(of: path)), false)
         }
-        guard let conformance = file.conformance else { return .failed("not a conformance (.data) file") }
+        guard let conformance = file.conformance else { return (.failed("not a conformance (.data) file"), false) }
+        let loaded: LoadedProgram
+        do {
+            loaded = try LoadedProgram(file.linked, engine: engine, architecture: architecture)
+        } catch let error as EngineSelectionError {
+            return (.skipped(error.description), false)
+        } catch {
+            return (judgeError("\(error)", expected: conformance.expected), false)
+        }
         let result: UInt64
         do {
-            let loaded = try LoadedProgram(file.linked, engine: engine, architecture: architecture)
             result = try loaded.run(input: conformance.memory).returnValue
-        } catch let error as EngineSelectionError {
-            return .skipped(error.description)
         } catch {
-            return judgeError("\(error)", expected: conformance.expected)
+            return (judgeError("\(error)", expected: conformance.expected), true)
         }
-        switch conformance.expected {
+        return (judge(result, expected: conformance.expected), true)
+    }
+
+    private func judge(_ result: UInt64, expected: ConformanceFile.Expectation) -> Outcome {
+        switch expected {
         case .result(let expected):
             return expected == result ? .passed
                 : .failed("returned 0x\(String(result, radix: 16)), expected 0x\(String(expected, radix: 16))")

@@ -2,6 +2,7 @@ import BPFISA
 import BPFRuntime
 import BPFInterpreter
 import BPFJIT
+import BPFJITArm64
 import BPFJITX86_64
 
 /// The engines a program can run on, as the command line names them.
@@ -52,7 +53,8 @@ public enum EngineCatalog {
                 throw EngineSelectionError(description: "the x86_64 JIT runs natively only on x86-64 hosts; this host is \(Architecture.host?.rawValue ?? "unknown")")
             }
             return X86_64JIT()
-        case .arm64, .arm32, .mips32le, .mips32be, .riscv64:
+        case .arm64: return Arm64JIT()
+        case .arm32, .mips32le, .mips32be, .riscv64:
             throw EngineSelectionError(description: "the \(architecture) JIT backend is not built yet")
         }
     }
@@ -68,7 +70,8 @@ public enum EngineCatalog {
         case .x86_64:
             return try X86_64JIT.assemble(program, configuration: EngineConfiguration(helpers: helpers, tailCalls: tailCalls),
                                           at: 0x1000_0000)
-        case .arm64, .arm32, .mips32le, .mips32be, .riscv64:
+        case .arm64: return try Arm64JIT.listingImage(program, helpers: helpers)
+        case .arm32, .mips32le, .mips32be, .riscv64:
             throw EngineSelectionError(description: "the \(architecture) JIT backend is not built yet")
         }
     }

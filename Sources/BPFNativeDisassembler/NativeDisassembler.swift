@@ -20,8 +20,10 @@ public struct DisassemblerError: Error, Sendable, Hashable, CustomStringConverti
 /// holds a Capstone handle. Not thread-safe; make one per thread.
 public final class NativeDisassembler {
     private var handle: csh = 0
+    private let architecture: JITArchitecture
 
     public init(_ architecture: JITArchitecture) throws(DisassemblerError) {
+        self.architecture = architecture
         let (arch, mode): (cs_arch, cs_mode) = switch architecture {
         case .x86_64: (CS_ARCH_X86, CS_MODE_64)
         case .arm64: (CS_ARCH_ARM64, CS_MODE_LITTLE_ENDIAN)
@@ -49,6 +51,15 @@ public final class NativeDisassembler {
                 cs_disasm(handle, buffer.baseAddress, buffer.count, address + UInt64(position), 0, &insn)
             }
             guard decoded > 0, let insn else {
+                // Fixed-width code goes on a word at a time, named by the fallback if it can.
+                if let width = wordSize, position + width <= bytes.count {
+                    let word = bytes[position..<position + width].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+                    let text = architecture == .arm64 ? Arm64Fallback.text(word) : nil
+                    result.append(NativeInstruction(offset: baseOffset + position, bytes: Array(bytes[position..<position + width]),
+                                                    text: text ?? ".inst 0x" + String(word, radix: 16)))
+                    position += width
+                    continue
+                }
                 result.append(NativeInstruction(offset: baseOffset + position, bytes: [bytes[position]],
                                                 text: ".byte 0x" + String(bytes[position], radix: 16)))
                 position += 1
@@ -67,5 +78,49 @@ public final class NativeDisassembler {
             cs_free(insn, decoded)
         }
         return result
+    }
+}
+
+extension NativeDisassembler {
+    /// Bytes per instruction on fixed-width, little-endian targets (nil: variable or big-endian).
+    private var wordSize: Int? {
+        switch architecture {
+        case .arm64, .arm32, .mips32le, .riscv64: 4
+        case .x86_64, .mips32be: nil
+        }
+    }
+}
+
+/// The AArch64 instructions Capstone 4 predates: the ARMv8.1 LSE atomics
+/// (LD<op>, SWP, CAS), which the arm64 backend emits. Arm ARM C6.2 "LDADD",
+/// "SWP", "CAS"; mnemonics as llvm-mc prints them.
+enum Arm64Fallback {
+    static func text(_ word: UInt32) -> String? {
+        let size = word >> 30, rs = (word >> 16) & 31, rn = (word >> 5) & 31, rt = word & 31
+        func register(_ n: UInt32) -> String {
+            let wide = size == 3
+            return n == 31 ? (wide ? "xzr" : "wzr") : (wide ? "x" : "w") + String(n)
+        }
+        let base = rn == 31 ? "sp" : "x\(rn)"
+        let suffix = ["b", "h", "", ""][Int(size)]
+        if word & 0x3f20_0c00 == 0x3820_0000 {
+            // LD<op>/SWP: |size|111|0|00|A|R|1|Rs|o3|opc|00|Rn|Rt|
+            let ordering = ["", "l", "a", "al"][Int((word >> 22) & 3)]
+            let o3 = (word >> 15) & 1, opc = (word >> 12) & 7
+            let operation: String
+            if o3 == 1 {
+                guard opc == 0 else { return nil }
+                operation = "swp"
+            } else {
+                operation = ["ldadd", "ldclr", "ldeor", "ldset", "ldsmax", "ldsmin", "ldumax", "ldumin"][Int(opc)]
+            }
+            return "\(operation)\(ordering)\(suffix) \(register(rs)), \(register(rt)), [\(base)]"
+        }
+        if word & 0x3fa0_7c00 == 0x08a0_7c00 {
+            // CAS: |size|001000|1|L|1|Rs|o0|11111|Rn|Rt|
+            let ordering = ["", "l", "a", "al"][Int((word >> 22) & 1) << 1 | Int((word >> 15) & 1)]
+            return "cas\(ordering)\(suffix) \(register(rs)), \(register(rt)), [\(base)]"
+        }
+        return nil
     }
 }

@@ -9,6 +9,13 @@ import Testing
         #expect(result.status == 0)
     }
 
+    @Test(.enabled(if: isX86_64, "the native JIT exists for x86-64 hosts"))
+    func everyCorpusTestPassesOnTheJIT() throws {
+        let result = try bpfkit(["conformance", Paths.corpus.appendingPathComponent("tests").path, "--engine", "jit"])
+        #expect(result.stdout.hasSuffix("313 passed, 0 failed [313/313 JIT'ed]\n"), "\(result.stdout)")
+        #expect(result.status == 0)
+    }
+
     /// These four are well-formed but do not do what they claim; the runner must say so.
     @Test func fourNegativeFilesReportedAsFailed() throws {
         let names = ["empty", "empty_instructions", "error", "incorrect_return_value_high_bits"]

@@ -32,6 +32,31 @@ struct MemoryTests {
         #expect(Harness.word(value, at: 0, architecture.byteOrder) == 43)
     }
 
+    /// A static read-only region maps its page read-only; a map value on the
+    /// same page is writable through the resolver. A program that reads the
+    /// page and then stores to the value (plainly or atomically) must see
+    /// every run's store land: Unicorn 2.0.1 discards a store resumed after
+    /// its protection fault was resolved against a cached read-only
+    /// translation, so the machine restarts the instruction instead.
+    @Test func storesToResolverMemoryOnAReadOnlyPageLandEveryRun() throws {
+        let machine = try Harness.machine(.arm64)
+        let memory = GuestMemory(count: 2 * 4096)
+        let page = (memory.address + 4095) & ~4095, offset = Int(page - memory.address)
+        let target = page + 64
+        let regions = MemoryRegions([MemoryRegion(start: page, count: 32, writable: false, kind: .context)]) { address, size, _ in
+            address >= target && address + UInt64(size) <= target + 8
+        }
+        // x0: the read-only region, x1: the value, x2: the target.
+        for (name, store) in [("str", "str x1, [x2]"), ("ldaddal", "ldaddal x1, xzr, [x2]"), ("stxr", "1: ldxr x9, [x2]\nadd x9, x9, x1\nstxr w10, x9, [x2]\ncbnz w10, 1b")] {
+            let program = try Harness.program("ldr x9, [x0]\n\(store)\nmov x0, #0\nret", on: machine)
+            memory.store(UInt64(0), at: offset + 64)
+            for run in 1...5 {
+                _ = try program.run(arguments: [.value(page), .value(1), .value(target)], regions: regions)
+                #expect(memory.load(UInt64.self, at: offset + 64) == (name == "str" ? 1 : UInt64(run)), "\(name), run \(run)")
+            }
+        }
+    }
+
     @Test(arguments: EmulatedArchitecture.all)
     func aHelperCanReadTheProgramsStack(_ architecture: EmulatedArchitecture) throws {
         let readWord = Helper(id: 2, name: "test_read",

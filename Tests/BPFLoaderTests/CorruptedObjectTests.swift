@@ -25,7 +25,11 @@ struct SplitMix64: RandomNumberGenerator {
 @Suite(.enabled(if: Clang.available, "clang is needed to build the objects to corrupt"))
 struct CorruptedObjectTests {
     static let sources = ["xdp_proto_count", "xdp_swap_mac", "global_data", "ringbuf_events", "atomics", "xdp_adjust"]
-    static let mutationsPerObject = 700
+    /// `BPFKIT_FUZZ_MUTATIONS` and `BPFKIT_FUZZ_SEED` run longer or different
+    /// campaigns (the objects' bytes also vary with the checkout's path, which
+    /// clang records in the debug information).
+    static let mutationsPerObject = ProcessInfo.processInfo.environment["BPFKIT_FUZZ_MUTATIONS"].flatMap { Int($0) } ?? 700
+    static let seed = ProcessInfo.processInfo.environment["BPFKIT_FUZZ_SEED"].flatMap { UInt64($0) } ?? 0x5EED_0000
 
     enum Outcome: Hashable { case parseError, loadError, programError, ran, runError }
 
@@ -57,7 +61,7 @@ struct CorruptedObjectTests {
     func byteMutationsFailCleanly(_ name: String) throws {
         let original = try Clang.object(examplesDirectory.appendingPathComponent("\(name).c"))
         #expect(Self.exercise(original) == .ran)
-        var rng = SplitMix64(state: name.utf8.reduce(0x5EED_0000) { $0 &* 31 &+ UInt64($1) })
+        var rng = SplitMix64(state: name.utf8.reduce(Self.seed) { $0 &* 31 &+ UInt64($1) })
         var outcomes: [Outcome: Int] = [:]
         for _ in 0..<Self.mutationsPerObject {
             var bytes = original
