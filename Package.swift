@@ -87,6 +87,11 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swiftSettings),
         .testTarget(name: "BPFKitTests", dependencies: ["BPFKit", "BPFAssembler"], swiftSettings: swiftSettings),
+        // Tail calls on every engine: semantics, limits, frames, live patching under concurrency.
+        .testTarget(name: "BPFTailCallTests",
+                    dependencies: ["BPFKit", "BPFISA", "BPFRuntime", "BPFMaps", "BPFLoader", "BPFHelpers", "BPFInterpreter",
+                                   "BPFJIT", "BPFJITX86_64", "BPFExecMemory", "BPFNativeDisassembler"],
+                    swiftSettings: swiftSettings),
         .executableTarget(name: "bpfkit", dependencies: ["BPFCommandLine"], swiftSettings: swiftSettings),
         .testTarget(name: "BPFCommandLineTests", dependencies: ["bpfkit"], swiftSettings: swiftSettings),
 
@@ -125,8 +130,8 @@ let package = Package(
         .target(name: "BPFTestSuite", dependencies: ["BPFISA"], swiftSettings: swiftSettings),
 
         // Maps with the kernel's semantics, in stable host storage the engines' memory checks can see.
-        .target(name: "BPFMaps", dependencies: ["BPFRuntime"], swiftSettings: swiftSettings),
-        .testTarget(name: "BPFMapsTests", dependencies: ["BPFMaps"], swiftSettings: swiftSettings),
+        .target(name: "BPFMaps", dependencies: ["BPFRuntime", "CBPFAtomics"], swiftSettings: swiftSettings),
+        .testTarget(name: "BPFMapsTests", dependencies: ["BPFMaps", "BPFRuntime"], swiftSettings: swiftSettings),
 
         // The kernel's numbered helpers, program types (mem, xdp) and load-time rewriting
         // (map references, context accesses).

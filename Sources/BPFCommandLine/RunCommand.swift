@@ -38,6 +38,16 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .customLong("dump-maps"), help: "Print every map's contents after the run.")
     var dumpMaps = false
 
+    @Option(name: .customLong("tail-call"), help: ArgumentHelp(
+        "Put the object's program PROGRAM in slot INDEX of prog_array MAP before the run (repeatable).",
+        valueName: "MAP:INDEX=PROGRAM"))
+    var tailCalls: [String] = []
+
+    @Option(name: .customLong("clear-tail-call"), help: ArgumentHelp(
+        "Empty slot INDEX of prog_array MAP before the run (repeatable; applied before --tail-call).",
+        valueName: "MAP:INDEX"))
+    var clearedTailCalls: [String] = []
+
     @Flag(name: .long, help: "Print the executable-memory pack's statistics to standard error after the run.")
     var stats = false
 
@@ -57,8 +67,9 @@ struct RunCommand: ParsableCommand {
 
         let loaded: LoadedProgram
         do {
-            loaded = try LoadedProgram(file.linked, engine: engine, architecture: architecture, instructionLimit: instructionLimit)
+            loaded = try LoadedProgram(file, engine: engine, architecture: architecture, instructionLimit: instructionLimit)
         } catch { throw fail("\(program): \(error)") }
+        try applyTailCallOptions(loaded)
 
         let measured: (result: RunResult, meanNanoseconds: UInt64)
         do { measured = try loaded.measure(input: input, count: self.repeat) } catch { throw fail("\(program): \(error)") }
@@ -76,6 +87,34 @@ struct RunCommand: ParsableCommand {
             fflush(nil)  // stdout first, so the result line precedes the statistics
             FileHandle.standardError.write(Data((ProgramPack.jit.statistics.description + "\n").utf8))
         }
+    }
+}
+
+extension RunCommand {
+    /// `--clear-tail-call MAP:INDEX`, then `--tail-call MAP:INDEX=PROGRAM`.
+    func applyTailCallOptions(_ loaded: LoadedProgram) throws {
+        for option in clearedTailCalls {
+            let (map, index) = try Self.slot(option, option: "--clear-tail-call")
+            do { try loaded.clearTailCall(map: map, index: index) } catch { throw fail("--clear-tail-call \(option): \(error)") }
+        }
+        for option in tailCalls {
+            guard let equals = option.lastIndex(of: "=") else {
+                throw fail("--tail-call \(option): expected MAP:INDEX=PROGRAM")
+            }
+            let (map, index) = try Self.slot(String(option[..<equals]), option: "--tail-call")
+            let name = String(option[option.index(after: equals)...])
+            guard !name.isEmpty else { throw fail("--tail-call \(option): expected MAP:INDEX=PROGRAM") }
+            do { try loaded.setTailCall(map: map, index: index, program: name) } catch { throw fail("--tail-call \(option): \(error)") }
+        }
+    }
+
+    /// `MAP:INDEX`.
+    static func slot(_ text: String, option: String) throws(ExitCode) -> (String, Int) {
+        guard let colon = text.lastIndex(of: ":"), let index = Int(text[text.index(after: colon)...]), index >= 0,
+              colon != text.startIndex else {
+            throw fail("\(option) \(text): expected MAP:INDEX with a non-negative INDEX")
+        }
+        return (String(text[..<colon]), index)
     }
 }
 

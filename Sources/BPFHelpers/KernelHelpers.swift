@@ -51,9 +51,11 @@ public enum KernelHelpers {
             },
             helper(.getSmpProcessorID) { _ in UInt64(CPUSlots.current) },
             helper(.tailCall) { _ throws(HelperError) in
-                // Tail calls replace the caller's frame, which only an engine can do;
-                // the engines implement them in the tail-call issue.
-                throw HelperError("bpf_tail_call: tail calls are not supported yet (engines implement them in the tail-call issue)")
+                // A tail call replaces the caller's frame, which only an engine can do:
+                // engines given a `TailCallEnvironment` (every program the loader links)
+                // run `call 12` themselves and never reach this body. It is here for the
+                // number, name and prototype, and for engines run without the environment.
+                throw HelperError("bpf_tail_call: the engine runs tail calls itself, given the program arrays (EngineConfiguration.tailCalls); this program was prepared without them")
             },
             helper(.csumDiff) { call throws(HelperError) in
                 let fromSize = Int(UInt32(truncatingIfNeeded: call.argument(2)))

@@ -81,6 +81,9 @@ enum Op: UInt8 {
     case callRegister
     /// A local function at slot `offset`, in a new stack frame.
     case callLocal
+    /// `bpf_tail_call` (helper 12 when the program arrays are known): the
+    /// program in slot r3 of the array r2 replaces the current frame.
+    case tailCall
     case exit
 
     // MARK: Loads and stores (section 5)

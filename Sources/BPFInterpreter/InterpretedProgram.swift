@@ -4,7 +4,7 @@ import BPFRuntime
 /// A program decoded for the interpreter. Immutable and `Sendable`: every
 /// run gets its own registers, frames and stack, so any number of threads
 /// may run the same prepared program at once.
-struct InterpretedProgram: PreparedProgram {
+struct InterpretedProgram: TailCallable {
     let code: [DecodedInstruction]
     /// Helpers called by number, indexed by the `imm` of `callHelper`.
     let helpers: [Helper]
@@ -13,13 +13,37 @@ struct InterpretedProgram: PreparedProgram {
     /// Why each `unsupported` instruction cannot run, indexed by its `imm`.
     let unsupported: [String]
     let instructionLimit: UInt64
+    /// The program arrays the program loads: the only values r2 may hold at a
+    /// tail call. Their attachments keep them alive and check their entries.
+    let tailCallArrays: [TailCallAttachment]
+
+    var tailCallEngine: TailCallEngine { .interpreter }
+    var tailCallEntry: UInt64 { 0 }
 
     func run(_ input: RunInput) throws(ExecutionError) -> UInt64 {
+        var state = RunState(budget: instructionLimit, limit: instructionLimit, dynamicRegion: input.dynamicRegion)
+        return try run(r1: input.r1, r2: input.r2, regions: input.regions, state: &state)
+    }
+
+    /// Runs this program and, in its place, whatever it tail-calls from its
+    /// entry function (the outermost frame is replaced, so the chain is a
+    /// loop here, not a recursion).
+    func run(r1: UInt64, r2: UInt64, regions: MemoryRegions, state: inout RunState) throws(ExecutionError) -> UInt64 {
+        var outcome = try runOnce(r1: r1, r2: r2, regions: regions, state: &state)
+        while case .tailCall(let target, let a1, let a2) = outcome {
+            outcome = try target.runOnce(r1: a1, r2: a2, regions: regions, state: &state)
+        }
+        guard case .returned(let r0) = outcome else { preconditionFailure("unreachable") }
+        return r0
+    }
+
+    /// One program from its first instruction, with fresh registers and stack.
+    private func runOnce(r1: UInt64, r2: UInt64, regions: MemoryRegions, state: inout RunState) throws(ExecutionError) -> Outcome {
         let layout = RunLayout()
         // Registers, frames and stack live in one block per run, on the
         // thread's stack when it fits: no heap traffic and no sharing.
         return try withUnsafeTemporaryAllocation(byteCount: layout.byteCount, alignment: 16) {
-            (block) throws(ExecutionError) -> UInt64 in
+            (block) throws(ExecutionError) -> Outcome in
             let base = block.baseAddress.unsafelyUnwrapped
             let words = base.initializeMemory(as: UInt64.self, repeating: 0, count: layout.wordCount)
             // The stack starts zeroed so that a program never reads what a
@@ -30,16 +54,37 @@ struct InterpretedProgram: PreparedProgram {
                 program: self, layout: layout,
                 registers: words, frames: words + RunLayout.registerSlots,
                 stackTop: stackLow + UInt64(layout.stackBytes),
-                memory: HostMemory(stackLow: stackLow, stackBytes: layout.stackBytes, regions: input.regions,
-                                   dynamicRegion: input.dynamicRegion))
-            machine.registers[1] = input.r1
-            machine.registers[2] = input.r2
+                memory: HostMemory(stackLow: stackLow, stackBytes: layout.stackBytes, regions: regions,
+                                   dynamicRegion: state.dynamicRegion))
+            machine.registers[1] = r1
+            machine.registers[2] = r2
             machine.registers[10] = machine.stackTop
-            return try code.withUnsafeBufferPointer { (code) throws(ExecutionError) -> UInt64 in
-                try machine.execute(code.baseAddress.unsafelyUnwrapped)
+            return try code.withUnsafeBufferPointer { (code) throws(ExecutionError) -> Outcome in
+                try machine.execute(code.baseAddress.unsafelyUnwrapped, state: &state)
             }
         }
     }
+
+    /// How one program's run ended.
+    enum Outcome {
+        /// The entry function exited with r0.
+        case returned(UInt64)
+        /// The entry function tail-called `target` with these r1 and r2.
+        case tailCall(InterpretedProgram, UInt64, UInt64)
+    }
+}
+
+/// What a whole run shares across the programs it tail-calls: the
+/// instruction budget and the tail-call count (the kernel keeps one count
+/// per run, reached from every frame, since its "tail call hierarchy" fix).
+struct RunState {
+    var budget: UInt64
+    /// The budget the run started with, for the error message.
+    let limit: UInt64
+    var tailCalls = 0
+    /// The run's inline-checked region whose bounds live in memory (the XDP
+    /// packet); every program a tail call enters checks against it too.
+    var dynamicRegion: DynamicRegion? = nil
 }
 
 /// Where one run keeps its state, in a single block:
@@ -107,6 +152,23 @@ struct Machine {
         } catch {
             throw .helperFailed(pc: pc, id: helper.id, message: error.message)
         }
+    }
+
+    /// `bpf_tail_call(r1, r2 = program array, r3 = index)`: the program to
+    /// continue with, or nil when the call falls through (index out of range,
+    /// the run's 33 tail calls used up, or an empty slot), as the kernel's
+    /// interpreter checks them. The count grows only when a program is found.
+    @inline(never)
+    func tailCallTarget(pc: Int, state: inout RunState) throws(ExecutionError) -> InterpretedProgram? {
+        let r = registers
+        guard let array = program.tailCallArrays.first(where: { $0.slots.handle == r[2] })?.slots else {
+            throw .notAProgramArray(pc: pc, value: r[2])
+        }
+        let index = UInt32(truncatingIfNeeded: r[3])
+        guard Int(index) < array.maxEntries, state.tailCalls < TailCalls.maxCount,
+              let target = array.target(at: Int(index), for: .interpreter) as? InterpretedProgram else { return nil }
+        state.tailCalls += 1
+        return target
     }
 
     /// Resolves `callx`: the register holds a helper number. A value that is

@@ -19,11 +19,19 @@ import BPFRuntime
 ///   aligned; a misaligned one stops the run with `.unsupported`.
 /// - `call %reg` (callx) calls the helper whose number the register holds; a
 ///   value outside the 32-bit range stops the run with `.unsupported`.
+/// - With the program arrays in the configuration (`tailCalls`), `call 12` is
+///   `bpf_tail_call`: an index out of range, an empty slot or a run that
+///   already made 33 tail calls fall through with r0–r5 unchanged; otherwise
+///   the target starts with the caller's r1 and r2, r0 and r3–r9 zero, a
+///   fresh zeroed stack, and the run's shared budget and tail-call count.
+///   From the entry function it replaces the program; from a subprogram it
+///   replaces that subprogram's frame, and its r0 goes to the subprogram's caller.
 /// - Maps, variables and code addresses in 64-bit immediate loads, and kfunc
 ///   calls, must be resolved by the runtime first; if one is reached the run
 ///   stops with `.unsupported`.
 public struct Interpreter: ExecutionEngine {
     public let name = "interpreter"
+    public var tailCallEngine: TailCallEngine? { .interpreter }
 
     public init() {}
 
@@ -33,9 +41,11 @@ public struct Interpreter: ExecutionEngine {
         } catch {
             throw .invalidProgram(error)
         }
-        let decoded = Predecoder(program: program, helpers: configuration.helpers)
+        let attachments = try configuration.tailCalls?.attach(program, engine: .interpreter) ?? []
+        let decoded = Predecoder(program: program, helpers: configuration.helpers, tailCalls: configuration.tailCalls != nil)
         return InterpretedProgram(
             code: decoded.code, helpers: decoded.helpers, registry: configuration.helpers,
-            unsupported: decoded.unsupported, instructionLimit: configuration.instructionLimit)
+            unsupported: decoded.unsupported, instructionLimit: configuration.instructionLimit,
+            tailCallArrays: attachments)
     }
 }

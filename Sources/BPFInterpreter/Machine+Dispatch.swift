@@ -8,13 +8,13 @@ import BPFRuntime
 /// retains or goes through an existential. Rare paths (helper calls, errors)
 /// are out of line.
 extension Machine {
-    func execute(_ code: UnsafePointer<DecodedInstruction>) throws(ExecutionError) -> UInt64 {
+    func execute(_ code: UnsafePointer<DecodedInstruction>, state: inout RunState) throws(ExecutionError) -> InterpretedProgram.Outcome {
         typealias S = Semantics
         let r = registers
         let memory = memory
-        let limit = program.instructionLimit
+        let limit = state.limit
         let frameBytes = UInt64(layout.frameBytes)
-        var budget = limit
+        var budget = state.budget
         var depth = 0
         var helperAccess: MemoryAccess? = nil
         var pc = 0
@@ -168,8 +168,25 @@ extension Machine {
                 r[10] = stackTop - UInt64(depth) * frameBytes
                 pc = Int(insn.offset)
                 continue
+            case .tailCall:
+                state.budget = budget
+                guard let target = try tailCallTarget(pc: pc, state: &state) else { break }
+                // From the entry function: the target replaces this program.
+                if depth == 0 { return .tailCall(target, r[1], r[2]) }
+                // From a subprogram: the target replaces the subprogram's frame,
+                // so its result goes to the subprogram's caller. It runs on a
+                // fresh stack of its own (as on the JIT, and in the kernel,
+                // where a target gets its own frames whatever the depth).
+                r[0] = try target.run(r1: r[1], r2: r[2], regions: memory.regions, state: &state)
+                budget = state.budget
+                depth -= 1
+                let frame = frames + depth * RunLayout.frameWords
+                r[6] = frame[1]; r[7] = frame[2]; r[8] = frame[3]; r[9] = frame[4]
+                r[10] = stackTop - UInt64(depth) * frameBytes
+                pc = Int(frame[0])
+                continue
             case .exit:
-                if depth == 0 { return r[0] }
+                if depth == 0 { return .returned(r[0]) }
                 depth -= 1
                 let frame = frames + depth * RunLayout.frameWords
                 r[6] = frame[1]; r[7] = frame[2]; r[8] = frame[3]; r[9] = frame[4]

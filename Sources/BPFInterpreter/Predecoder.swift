@@ -16,9 +16,12 @@ struct Predecoder {
     private(set) var unsupported: [String] = []
     private let registry: HelperRegistry
     private var helperIndex: [Int32: Int] = [:]
+    /// Whether `call 12` is a tail call (the configuration has the program arrays).
+    private let tailCalls: Bool
 
-    init(program: Program, helpers registry: HelperRegistry) {
+    init(program: Program, helpers registry: HelperRegistry, tailCalls: Bool = false) {
         self.registry = registry
+        self.tailCalls = tailCalls
         code.reserveCapacity(program.count)
         for (pc, instruction) in program.instructions.enumerated() {
             code.append(decode(instruction, at: pc))
@@ -61,6 +64,8 @@ struct Predecoder {
             case (.w32, .register(let src)): return DecodedInstruction(ops.2, dst: dst.rawValue, src: src.rawValue, offset: target)
             case (.w32, .immediate(let imm)): return DecodedInstruction(ops.3, dst: dst.rawValue, offset: target, imm: Self.zeroExtended(imm))
             }
+        case .call(.helper(let id)) where tailCalls && id == TailCalls.helperID:
+            return DecodedInstruction(.tailCall)
         case .call(.helper(let id)):
             return helperCall(id)
         case .call(.local(let offset)):

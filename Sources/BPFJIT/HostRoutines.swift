@@ -1,22 +1,38 @@
 import BPFISA
 import BPFRuntime
 
+/// What the host routines need to know about the program whose code is
+/// running: its helpers, its BPF stack size, and why its unsupported
+/// instructions cannot run. Each entry prologue stores the address of its
+/// program's info in `JITRunContext.program`; the `NativeProgram` keeps it alive.
+public final class JITProgramInfo: @unchecked Sendable {
+    public let helpers: JITHelperTable
+    /// Bytes of BPF stack the image reserves (all frames).
+    public let stackSize: Int
+    /// Why the instructions compiled to an `unsupported` stop cannot run, by slot.
+    public let unsupported: [Int: String]
+
+    public init(helpers: JITHelperTable, stackSize: Int, unsupported: [Int: String] = [:]) {
+        self.helpers = helpers
+        self.stackSize = stackSize
+        self.unsupported = unsupported
+    }
+
+    /// The value native code stores in `JITRunContext.program`.
+    public var address: UInt64 { UInt64(UInt(bitPattern: Unmanaged.passUnretained(self).toOpaque())) }
+
+    static func at(_ pointer: UnsafeRawPointer) -> JITProgramInfo {
+        Unmanaged<JITProgramInfo>.fromOpaque(pointer).takeUnretainedValue()
+    }
+}
+
 /// The host side of one run: what the C-ABI host routines need beyond the
 /// run context. It lives on the Swift stack during the run; the context's
 /// `host` field points at it.
 struct RunHost {
-    let program: NativeProgram
+    /// The program the host entered (used until an entry prologue names one).
+    let entry: JITProgramInfo
     let regions: MemoryRegions
-    /// Bytes of BPF stack, kept here so that the slow check does not touch
-    /// (and retain) the program object.
-    let stackSize: UInt64
-
-    init(program: NativeProgram, regions: MemoryRegions) {
-        self.program = program
-        self.regions = regions
-        stackSize = UInt64(program.stackSize)
-    }
-
     /// Whether a static region or the resolver admits the access. It works on
     /// `regions` in place, borrowing its array and closure rather than copying
     /// the whole `MemoryRegions` (a retain and release each) on every call.
@@ -25,19 +41,28 @@ struct RunHost {
         guard let resolver = regions.resolver else { return false }
         return resolver(address, size, write)
     }
-    /// Regions plus the BPF stack, built on the first helper call of the run.
+
+    /// Regions plus the BPF stack, built on the first helper call of the run
+    /// and again when a tail call moved to another stack.
     var access: MemoryAccess?
+    var accessStack: (base: UInt64, size: Int) = (0, -1)
     var error: ExecutionError?
 
+    /// The program whose code runs now.
+    func program(_ context: UnsafeMutablePointer<JITRunContext>) -> JITProgramInfo {
+        context.pointee.program.map(JITProgramInfo.at) ?? entry
+    }
+
     mutating func memoryAccess(_ context: UnsafeMutablePointer<JITRunContext>) -> MemoryAccess {
-        if let access { return access }
+        let stack = (base: context.pointee.stackBase, size: program(context).stackSize)
+        if let access, accessStack == stack { return access }
         var all = regions
-        if program.stackSize > 0 {
-            all.regions.append(MemoryRegion(start: context.pointee.stackBase, count: program.stackSize,
-                                            writable: true, kind: .stack))
+        if stack.size > 0 {
+            all.regions.append(MemoryRegion(start: stack.base, count: stack.size, writable: true, kind: .stack))
         }
         let made = MemoryAccess(regions: all)
         access = made
+        accessStack = stack
         return made
     }
 }
@@ -69,14 +94,14 @@ public enum JITHostRoutines {
                 context.pointee.status = UInt64(JITStatus.word(JITStatus.host, pc: pc))
                 return 0
             }
-            guard let found = host.pointee.program.helpers.registry[id] else {
+            guard let found = host.pointee.program(context).helpers.registry[id] else {
                 host.pointee.error = .unknownHelper(pc: pc, id: id)
                 context.pointee.status = UInt64(JITStatus.word(JITStatus.host, pc: pc))
                 return 0
             }
             helper = found
         } else {
-            helper = host.pointee.program.helpers.helpers[slot]
+            helper = host.pointee.program(context).helpers.helpers[slot]
         }
         let call = HelperCall(helperID: helper.id, arguments: (a1, a2, a3, a4, a5),
                               memory: host.pointee.memoryAccess(context))
@@ -97,7 +122,7 @@ public enum JITHostRoutines {
         let context = raw.assumingMemoryBound(to: JITRunContext.self)
         let host = context.pointee.host!.assumingMemoryBound(to: RunHost.self)
         guard let error = accessError(address: address, info: info, stackBase: context.pointee.stackBase,
-                                      stackSize: host.pointee.stackSize,
+                                      stackSize: UInt64(host.pointee.program(context).stackSize),
                                       permits: { host.pointee.permits($0, size: $1, write: $2) }) else { return 0 }
         host.pointee.error = error
         context.pointee.status = UInt64(JITStatus.word(JITStatus.host, pc: Int(info >> 8)))

@@ -60,6 +60,10 @@ public struct JITStatistics: Sendable, Hashable {
     /// Whether the code touches the run context at all; code that does not
     /// (no checks, calls or guards) can be entered without one.
     public var usesRunContext = false
+    /// Tail calls to a constant slot of a constant program array, live-patched (`JITImage.tailCallSites`).
+    public var directTailCalls = 0
+    /// Tail calls that look their target up at run time.
+    public var indirectTailCalls = 0
     public init() {}
 }
 
@@ -92,6 +96,13 @@ public protocol JITBackend {
     mutating func emitTrailer(_ asm: JITAssembler<Branch>)
     /// What the last pass emitted.
     var statistics: JITStatistics { get }
+    /// The direct tail-call sites the last pass emitted (backends without
+    /// direct tail calls keep the default: none).
+    var tailCallSites: [JITTailCallSite] { get }
+}
+
+extension JITBackend {
+    public var tailCallSites: [JITTailCallSite] { [] }
 }
 
 extension Program {

@@ -135,7 +135,8 @@ public enum JITDriver {
             let layout = asm.layout()
             let image = JITImage(architecture: B.architecture, bytes: bytes, address: address!,
                                  instructionOffsets: layout.instructions, functionOffsets: layout.functions,
-                                 epilogueOffsets: layout.epilogues, passes: totalPasses, statistics: backend.statistics)
+                                 epilogueOffsets: layout.epilogues, passes: totalPasses, statistics: backend.statistics,
+                                 tailCallSites: backend.tailCallSites)
             return (image, allocation)
         } catch {
             if let memory, let allocation { memory.free(allocation) }

@@ -18,9 +18,14 @@ public struct JITImage: Sendable {
     /// Passes the driver ran, the writing pass included.
     public let passes: Int
     public let statistics: JITStatistics
+    /// The direct tail-call sites, whose bypass and target the program
+    /// arrays patch while the image runs.
+    public let tailCallSites: [JITTailCallSite]
 
     public init(architecture: JITArchitecture, bytes: [UInt8], address: UInt, instructionOffsets: [Int32],
-                functionOffsets: [Int32], epilogueOffsets: [Int32], passes: Int, statistics: JITStatistics) {
+                functionOffsets: [Int32], epilogueOffsets: [Int32], passes: Int, statistics: JITStatistics,
+                tailCallSites: [JITTailCallSite] = []) {
+        self.tailCallSites = tailCallSites
         self.architecture = architecture
         self.bytes = bytes
         self.address = address

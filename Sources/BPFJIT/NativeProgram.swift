@@ -25,38 +25,80 @@ public struct JITOptions: Sendable, Hashable {
 /// Entry ABI (every native backend): a C function
 /// `(r1: UInt64, r2: UInt64, context: JITRunContext *) -> UInt64`
 /// returning r0; the context may be nil when `image.usesRunContext` is false.
+/// Tail calls enter a target through the same entry, with the caller's r1,
+/// r2 and run context (so the entry is also the program's tail-call entry).
 /// Safe to run from several threads at once: each run has its own context and
-/// stack, and the image is never written after it is placed.
-public final class NativeProgram: PreparedProgram, @unchecked Sendable {
+/// stack, and the image is written after it is placed only by the atomic
+/// patches of its direct tail-call sites.
+public final class NativeProgram: TailCallable, @unchecked Sendable {
     public typealias Entry = @convention(c) (UInt64, UInt64, UnsafeMutableRawPointer?) -> UInt64
 
     public let image: JITImage
-    /// Bytes of BPF stack the image reserves (all frames).
-    public let stackSize: Int
+    /// What the host routines consult while this program's code runs.
+    public let info: JITProgramInfo
     /// Whether the code reads or writes the run context (guards, checks, calls).
     public let usesRunContext: Bool
     public let instructionLimit: UInt64
-    let helpers: JITHelperTable
-    /// Why the instructions compiled to an `unsupported` stop cannot run, by slot.
-    let unsupported: [Int: String]
     private let memory: any CodeMemory
     private let allocation: CodeAllocation
+    /// Registrations with the program arrays it loads (kept alive with it).
+    private let tailCalls: JITTailCallLinks?
+    /// Its direct tail-call sites, registered with their program arrays.
+    private let pokes: [(poke: JITTailCallPoke, slots: any TailCallSlots)]
     @usableFromInline let entry: Entry
 
-    public init(image: JITImage, memory: any CodeMemory, allocation: CodeAllocation, helpers: JITHelperTable,
-                stackSize: Int, usesRunContext: Bool, instructionLimit: UInt64, unsupported: [Int: String] = [:]) {
+    /// Places a compiled image's program. With `tailCalls`, each direct
+    /// tail-call site of the image is registered with its program array,
+    /// which patches it now and whenever the slot changes.
+    public init(image: JITImage, memory: any CodeMemory, allocation: CodeAllocation, info: JITProgramInfo,
+                usesRunContext: Bool, instructionLimit: UInt64, tailCalls: JITTailCallLinks? = nil) {
         self.image = image
-        self.unsupported = unsupported
+        self.info = info
         self.memory = memory
         self.allocation = allocation
-        self.helpers = helpers
-        self.stackSize = stackSize
         self.usesRunContext = usesRunContext
         self.instructionLimit = instructionLimit
+        self.tailCalls = tailCalls
         entry = unsafeBitCast(UnsafeRawPointer(bitPattern: allocation.address)!, to: Entry.self)
+        var pokes: [(poke: JITTailCallPoke, slots: any TailCallSlots)] = []
+        if let tailCalls, let patching = tailCalls.patching {
+            for site in image.tailCallSites {
+                guard let slots = tailCalls.attachments.first(where: { $0.slots.handle == site.arrayHandle })?.slots else { continue }
+                let poke = JITTailCallPoke(engine: tailCalls.engine, site: site, memory: memory, allocation: allocation,
+                                           patching: patching)
+                slots.addPoke(poke, at: site.index)
+                pokes.append((poke, slots))
+            }
+        }
+        self.pokes = pokes
     }
 
-    deinit { memory.free(allocation) }
+    /// A program without tail calls, from its helpers and stack size.
+    public convenience init(image: JITImage, memory: any CodeMemory, allocation: CodeAllocation, helpers: JITHelperTable,
+                            stackSize: Int, usesRunContext: Bool, instructionLimit: UInt64, unsupported: [Int: String] = [:]) {
+        self.init(image: image, memory: memory, allocation: allocation,
+                  info: JITProgramInfo(helpers: helpers, stackSize: stackSize, unsupported: unsupported),
+                  usesRunContext: usesRunContext, instructionLimit: instructionLimit)
+    }
+
+    deinit {
+        // No array may patch the image once it is freed: unregister first.
+        for (poke, slots) in pokes { slots.removePoke(poke) }
+        memory.free(allocation)
+    }
+
+    /// Bytes of BPF stack the image reserves (all frames).
+    public var stackSize: Int { info.stackSize }
+
+    public var tailCallEngine: TailCallEngine { tailCalls?.engine ?? .jit(image.architecture) }
+    /// The entry a tail call jumps to: the program's own entry.
+    public var tailCallEntry: UInt64 { UInt64(allocation.address) }
+
+    /// Where each direct tail-call site stands now.
+    public var tailCallSiteStates: [JITTailCallSiteState] {
+        pokes.map { JITTailCallSiteState(site: $0.poke.site, bypassActive: $0.poke.bypassActive,
+                                         target: $0.poke.target, patchFailures: $0.poke.failures) }
+    }
 
     /// Runs the program with the interpreter's input conventions.
     public func run(_ input: RunInput) throws(ExecutionError) -> UInt64 {
@@ -67,7 +109,7 @@ public final class NativeProgram: PreparedProgram, @unchecked Sendable {
     public func run(r1: UInt64, r2: UInt64, regions: MemoryRegions,
                     dynamicRegion: DynamicRegion? = nil) throws(ExecutionError) -> UInt64 {
         var context = JITRunContext(instructionLimit: instructionLimit, regions: regions)
-        var host = RunHost(program: self, regions: regions)
+        var host = RunHost(entry: info, regions: regions)
         let r0 = withUnsafeMutablePointer(to: &host) { hostPointer in
             context.host = UnsafeMutableRawPointer(hostPointer)
             return withUnsafeMutablePointer(to: &context) {
@@ -75,16 +117,22 @@ public final class NativeProgram: PreparedProgram, @unchecked Sendable {
                 return entry(r1, r2, UnsafeMutableRawPointer($0))
             }
         }
-        if context.status != 0 { throw failure(status: context.status, host: host) }
+        if context.status != 0 {
+            // The program that stopped: its prologue named itself, and an error
+            // unwinding out of a tail-called program leaves its name in place.
+            let failed = context.program.map(JITProgramInfo.at) ?? info
+            throw failure(status: context.status, context: context, program: failed, host: host)
+        }
         return r0
     }
 
-    private func failure(status: UInt64, host: RunHost) -> ExecutionError {
+    private func failure(status: UInt64, context: JITRunContext, program: JITProgramInfo, host: RunHost) -> ExecutionError {
         let kind = UInt32(truncatingIfNeeded: status >> 24), pc = Int(status & 0xff_ffff)
         switch kind {
         case JITStatus.instructionLimit: return .instructionLimit(pc: pc, limit: instructionLimit)
         case JITStatus.callDepth: return .callDepthExceeded(pc: pc, limit: ExecutionLimits.maxCallFrames)
-        case JITStatus.unsupported: return .unsupported(pc: pc, what: unsupported[pc] ?? "this instruction")
+        case JITStatus.unsupported: return .unsupported(pc: pc, what: program.unsupported[pc] ?? "this instruction")
+        case JITStatus.notAProgramArray: return .notAProgramArray(pc: pc, value: context.dynamicHelper)
         default: return host.error ?? .unsupported(pc: pc, what: "an unknown JIT status \(status)")
         }
     }

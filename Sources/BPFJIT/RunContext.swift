@@ -40,6 +40,15 @@ public struct JITRunContext {
     public var dynamicWriteStart: UInt64 = 0, dynamicWriteEnd: UInt64 = 0
     /// Bounds no access passes (start `UInt64.max`, end 0).
     public var noStart: UInt64 = .max, noEnd: UInt64 = 0
+    /// Tail calls made so far in this run: one counter per run, which every
+    /// frame of every program the run enters reaches through the context
+    /// (the kernel's "tail call hierarchy" fix gives each frame a pointer to
+    /// the entry frame's counter for the same reason).
+    public var tailCallCount: UInt64 = 0
+    /// The `JITProgramInfo` of the program whose code runs now: each entry
+    /// prologue stores its own, so that after a tail call the host routines
+    /// use the target's helpers and stack size.
+    public var program: UnsafeRawPointer?
 
     public init() {}
 
@@ -61,6 +70,7 @@ public struct JITRunContext {
     public struct Layout: Sendable {
         public let budget: Int32, status: Int32, site: Int32, dynamicHelper: Int32
         public let exitStack: Int32, stackBase: Int32, inputStart: Int32
+        public let tailCallCount: Int32, program: Int32
 
         /// Offset of the read or write limit for an access of `size` bytes.
         public func limit(size: Int, write: Bool) -> Int32 {
@@ -100,6 +110,7 @@ public struct JITRunContext {
         let layout = Layout(budget: offset(\.budget), status: offset(\.status), site: offset(\.site),
                             dynamicHelper: offset(\.dynamicHelper), exitStack: offset(\.exitStack),
                             stackBase: offset(\.stackBase), inputStart: offset(\.inputStart),
+                            tailCallCount: offset(\.tailCallCount), program: offset(\.program),
                             read1: offset(\.read1), write1: offset(\.write1),
                             dynamicReadStart: offset(\.dynamicReadStart), dynamicWriteStart: offset(\.dynamicWriteStart))
         // The per-size limits are read as arrays of four.
@@ -121,6 +132,9 @@ public enum JITStatus {
     public static let callDepth: UInt32 = 2
     /// An instruction the engine cannot execute was reached (kfunc calls).
     public static let unsupported: UInt32 = 3
+    /// A tail call whose r2 is no program array the program loads; the
+    /// value is in `JITRunContext.dynamicHelper`.
+    public static let notAProgramArray: UInt32 = 4
     /// The host recorded the error (helper failure, bounds violation, unknown helper).
     public static let host: UInt32 = 0xff
 

@@ -30,8 +30,15 @@ public struct X86_64Backend: JITBackend {
     let hasCheckedAccesses: Bool
     /// Host routine addresses (their own addresses, or substitutes in tests).
     let routines: HostRoutineAddresses
+    /// The program arrays of `bpf_tail_call`; nil when `call 12` is a plain helper call.
+    let tailCalls: JITTailCallPlan?
+    /// The address of the program's `JITProgramInfo`, which the entry
+    /// prologue stores in the run context (0: store nothing).
+    public var programInfo: UInt64 = 0
 
     public internal(set) var statistics = JITStatistics()
+    /// Direct tail-call sites of this pass.
+    public internal(set) var tailCallSites: [JITTailCallSite] = []
 
     // Per-pass state.
     var stubs: [Stub] = []
@@ -62,12 +69,13 @@ public struct X86_64Backend: JITBackend {
     }
 
     public init(program: Program, helpers: JITHelperTable, options: JITOptions,
-                routines: HostRoutineAddresses = HostRoutineAddresses()) throws(JITError) {
+                routines: HostRoutineAddresses = HostRoutineAddresses(), tailCalls: JITTailCallPlan? = nil) throws(JITError) {
         guard program.count <= JITStatus.maxPC else { throw .tooLarge("more than \(JITStatus.maxPC) instruction slots") }
         self.program = program
         self.options = options
         self.helpers = helpers
         self.routines = routines
+        self.tailCalls = tailCalls
         let entries = program.jitFunctionEntries
         var functions: [(entry: Int, end: Int)] = []
         var functionOfEntry: [Int: Int] = [:]
@@ -153,6 +161,7 @@ public struct X86_64Backend: JITBackend {
 
     public mutating func beginPass(_ asm: JITAssembler<X86Branch>) {
         stubs.removeAll(keepingCapacity: true)
+        tailCallSites.removeAll(keepingCapacity: true)
         let keep = statistics.usesRunContext
         statistics = JITStatistics()
         statistics.usesRunContext = keep
@@ -206,6 +215,8 @@ public struct X86_64Backend: JITBackend {
             lowerJump(to: pc + 1 + Int(offset), at: pc, e)
         case .branch(let width, let condition, let dst, let operand, let offset):
             lowerBranch(width, condition, dst: dst, operand, to: pc + 1 + Int(offset), at: pc, e)
+        case .call(.helper(TailCalls.helperID)) where tailCalls != nil:
+            lowerTailCall(at: pc, in: function, e)
         case .call(let target):
             lowerCall(target, at: pc, e)
         case .exit:

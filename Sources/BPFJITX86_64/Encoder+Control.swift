@@ -31,6 +31,19 @@ extension X86Encoder {
         }
     }
 
+    /// `jmp label` always in the rel32 form (E9 cd): a tail-call bypass,
+    /// which is patched to a 5-byte no-op and back.
+    @inline(__always)
+    public func jmpRel32(_ label: Label) {
+        code.byte(0xe9)
+        code.uint32(0)
+        asm.addFixup(label, kind: .rel32, field: code.count - 4, anchor: code.count)
+    }
+
+    /// `jmp reg` — FF /4.
+    @inline(__always)
+    public func jmp(_ target: GPR) { r(.dword, 0xff, digit: 4, rm: target) }
+
     // MARK: Calls and returns (SDM vol. 2A "CALL", vol. 2B "RET", "LEAVE")
 
     /// `call label` — E8 cd to code in this image.
@@ -105,6 +118,16 @@ extension X86Encoder {
         while left > 0 {
             let n = min(left, 9)
             for byte in nops[n] { code.byte(byte) }
+            left -= n
+        }
+    }
+
+    /// Exactly `count` bytes of NOPs, here.
+    public func nop(_ count: Int) {
+        var left = count
+        while left > 0 {
+            let n = min(left, 9)
+            for byte in Self.nops[n] { code.byte(byte) }
             left -= n
         }
     }

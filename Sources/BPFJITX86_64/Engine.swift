@@ -27,18 +27,27 @@ public struct X86_64JIT: ExecutionEngine {
         try compile(program, configuration: configuration)
     }
 
+    /// The engine's identity for tail calls: its column in program arrays.
+    public static let tailCallEngine = TailCallEngine.jit(.x86_64)
+    public var tailCallEngine: TailCallEngine? { Self.tailCallEngine }
+
     /// Compiles and places `program`, returning the concrete program (with
-    /// its image and the fast call path).
+    /// its image and the fast call path). With program arrays in the
+    /// configuration, the program is registered as a caller of those it
+    /// loads and its direct tail-call sites with their slots.
     public func compile(_ program: Program, configuration: EngineConfiguration = EngineConfiguration()) throws(EngineError) -> NativeProgram {
         #if arch(x86_64)
+        let attachments = try configuration.tailCalls?.attach(program, engine: Self.tailCallEngine) ?? []
         let (backend, helpers) = try Self.backend(program, configuration: configuration, options: options, routines: routines)
         var b = backend
+        let info = JITProgramInfo(helpers: helpers, stackSize: b.stackSize, unsupported: JITUnsupported.reasons(program))
+        b.programInfo = info.address
         do throws(JITError) {
             let (image, allocation) = try JITDriver.compile(program, backend: &b, placement: .memory(memory))
-            return NativeProgram(image: image, memory: memory, allocation: allocation!, helpers: helpers,
-                                 stackSize: b.stackSize, usesRunContext: b.statistics.usesRunContext,
-                                 instructionLimit: configuration.instructionLimit,
-                                 unsupported: JITUnsupported.reasons(program))
+            let links = JITTailCallLinks(engine: Self.tailCallEngine, attachments: attachments, patching: X86TailCallPatching())
+            return NativeProgram(image: image, memory: memory, allocation: allocation!, info: info,
+                                 usesRunContext: b.statistics.usesRunContext,
+                                 instructionLimit: configuration.instructionLimit, tailCalls: links)
         } catch {
             throw Self.engineError(error)
         }
@@ -66,9 +75,10 @@ public struct X86_64JIT: ExecutionEngine {
         } catch {
             throw .invalidProgram(error)
         }
+        let plan = configuration.tailCalls.map { JITTailCallPlan(program, environment: $0, engine: tailCallEngine) }
         do throws(JITError) {
             let helpers = try JITHelperTable(program: program, registry: configuration.helpers)
-            return (try X86_64Backend(program: program, helpers: helpers, options: options, routines: routines), helpers)
+            return (try X86_64Backend(program: program, helpers: helpers, options: options, routines: routines, tailCalls: plan), helpers)
         } catch {
             throw engineError(error)
         }

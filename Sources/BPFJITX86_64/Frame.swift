@@ -12,7 +12,6 @@ import BPFRuntime
 ///            +-----------------------------------+ <- r10 of frame 1 (first local call)
 ///            |  BPF frames 1..7: 512 bytes each  |    (only with local calls)
 ///            +-----------------------------------+ <- context.stackBase
-///            |  tail-call counter (0 on entry)   |    seed 002: "push rax" zero-init
 ///            |  saved rbx, r13, r14, r15         |    only those any function writes
 ///            |  saved r12                        |    when the run context is used
 ///            |  8 bytes of alignment, if needed  | <- rsp at exits = context.exitStack
@@ -31,6 +30,20 @@ import BPFRuntime
 /// ABI wants at calls into the host. An error anywhere unwinds in one step:
 /// rsp = context.exitStack, rbp = rsp + `entryFrameBytes`, then the entry
 /// epilogue.
+///
+/// Tail calls. The kernel keeps the tail-call counter in a slot of this
+/// frame (seed 002's `push rax`), passes it on in rax, and since its "tail
+/// call hierarchy" fix hands every frame a pointer to the entry frame's slot.
+/// Here every frame of every program a run enters already reaches one block
+/// per run, the run context (r12), so the counter lives there
+/// (`JITRunContext.tailCallCount`) and the frame has no slot for it. A tail
+/// call from the entry function unwinds this whole frame (callee-saved
+/// registers popped, `leave`) and jumps to the target's entry with the
+/// context in rdx, exactly as the host calls a program: the target builds its
+/// own frame of its own size in the same place and returns to the host. From
+/// a subprogram (or from an entry function that is also a call target) the
+/// target is called instead and the subprogram returns its r0 (see
+/// `lowerTailCall`).
 struct FrameLayout {
     /// BPF stack bytes reserved (0, 512 or 8 × 512).
     let stackSize: Int
@@ -44,7 +57,7 @@ struct FrameLayout {
 
     /// Bytes from rsp after the entry prologue up to rbp (frame 0's r10):
     /// how the error exit finds rbp again from any depth.
-    var entryFrameBytes: Int { stackSize + 8 + 8 * entrySaves.count + (entryPad ? 8 : 0) }
+    var entryFrameBytes: Int { stackSize + 8 * entrySaves.count + (entryPad ? 8 : 0) }
 }
 
 extension X86_64Backend {
@@ -66,9 +79,9 @@ extension X86_64Backend {
         }
         var entry = RegisterMap.calleeSaved.filter { (union | zeroedAtEntry) & (1 << $0.0.rawValue) != 0 }.map(\.1)
         if usesContext { entry.append(RegisterMap.context) }
-        // Entry: rsp ≡ 8 (mod 16) on arrival; push rbp, the BPF frames (multiples
-        // of 16) and the tail-call counter make it ≡ 8 + 8 × saves.
-        let entryPad = makesCalls && entry.count % 2 == 0
+        // Entry: rsp ≡ 8 (mod 16) on arrival; push rbp and the BPF frames
+        // (multiples of 16) make it ≡ 0, the saves ≡ 8 × saves.
+        let entryPad = makesCalls && entry.count % 2 == 1
         // A local call arrives with rsp ≡ 8; its saves add 8 each.
         let pads = saves.map { makesCalls && $0.count % 2 == 0 }
         return FrameLayout(stackSize: stackSize, entrySaves: entry, entryPad: entryPad,
@@ -83,7 +96,6 @@ extension X86_64Backend {
             e.arith(.sub, .qword, .rsp, imm: Int32(frame.stackSize)) /* sub rsp, frames: the BPF stack */
         }
         if frame.stackSize > 0 { emitStackClear(e) }
-        e.push(imm: 0)                                      /* push 0: tail-call counter */
         for register in frame.entrySaves { e.push(register) } /* push callee-saved the program clobbers */
         if frame.entryPad { e.arith(.sub, .qword, .rsp, imm: 8) } /* sub rsp, 8: 16-byte alignment */
         if usesContext {
@@ -92,6 +104,10 @@ extension X86_64Backend {
             if frame.stackSize > 0 {
                 e.lea(.r11, Memory(.rbp, -Int32(frame.stackSize))) /* lea r11, [rbp - frames] */
                 e.store(.qword, Memory(RegisterMap.context, layout.stackBase), .r11) /* mov [r12+stackBase], r11 */
+            }
+            if programInfo != 0 {
+                e.movabs(.r10, imm: programInfo)            /* movabs r10, info: this program */
+                e.store(.qword, Memory(RegisterMap.context, layout.program), .r10) /* mov [r12+program], r10 */
             }
         }
         for register in zeroedRegisters { e.arith(.xor, .dword, register, register) } /* xor reg32, reg32 */
@@ -111,10 +127,18 @@ extension X86_64Backend {
 
     /// Entry function: undo the prologue; rsp is where the prologue left it.
     func emitEntryEpilogue(_ e: X86Encoder) {
+        emitEntryUnwind(e)
+        e.ret()                                             /* ret: r0 is in rax */
+    }
+
+    /// The entry epilogue up to its `ret`: afterwards the callee-saved
+    /// registers hold the host's values and rsp points at the return address
+    /// into the host, as on entry (a tail call from the entry function jumps
+    /// to its target from here).
+    func emitEntryUnwind(_ e: X86Encoder) {
         if frame.entryPad { e.arith(.add, .qword, .rsp, imm: 8) } /* add rsp, 8 */
         for register in frame.entrySaves.reversed() { e.pop(register) } /* pop callee-saved */
-        e.leave()                                           /* leave: rsp = rbp; pop rbp (drops frames, counter) */
-        e.ret()                                             /* ret: r0 is in rax */
+        e.leave()                                           /* leave: rsp = rbp; pop rbp (drops the frames) */
     }
 
     /// Local-call target: save the r6–r9 homes this function writes.

@@ -1,4 +1,5 @@
 import BPFISA
+import BPFMaps
 import BPFHelpers
 import BPFLoader
 import BPFRuntime
@@ -24,14 +25,35 @@ public final class LoadedProgram: Sendable {
     public let linked: LinkedProgram
     public let engineName: String
     public let prepared: any PreparedProgram
+    /// The engine the program was prepared for.
+    public let engine: any ExecutionEngine
+    /// The object the program came from, when it came from one: its maps,
+    /// and the programs its program arrays can hold.
+    public let object: LoadedObject?
+    private let instructionLimit: UInt64
 
-    /// Prepares a linked program (from `ProgramFile` or `BPFLoader`) for an engine.
-    public init(_ linked: LinkedProgram, engine: EngineKind = .interpreter, architecture: Architecture? = nil,
+    /// Prepares a linked program (from `ProgramFile` or `BPFLoader`) for an
+    /// engine. With its `object`, the program arrays the object initialises
+    /// statically are filled first with the object's programs prepared for
+    /// the same engine (libbpf fills them at load time), and entries can be
+    /// set from the host by program name (`setTailCall`).
+    public init(_ linked: LinkedProgram, object: LoadedObject? = nil, engine: EngineKind = .interpreter,
+                architecture: Architecture? = nil,
                 instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit) throws {
         let engine = try EngineCatalog.engine(engine, architecture: architecture)
         self.linked = linked
+        self.engine = engine
         self.engineName = engine.name
+        self.object = object
+        self.instructionLimit = instructionLimit
+        try object?.populateProgramArrays(for: engine, instructionLimit: instructionLimit)
         self.prepared = try engine.prepare(linked.program, configuration: linked.engineConfiguration(instructionLimit: instructionLimit))
+    }
+
+    /// Prepares the program a file holds (with its object, for `.o` and `.c` files).
+    public convenience init(_ file: ProgramFile, engine: EngineKind = .interpreter, architecture: Architecture? = nil,
+                            instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit) throws {
+        try self.init(file.linked, object: file.object, engine: engine, architecture: architecture, instructionLimit: instructionLimit)
     }
 
     /// Prepares a bare program as the `mem` type (r1 = input, r2 = its length)
@@ -41,6 +63,24 @@ public final class LoadedProgram: Sendable {
                             instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit) throws {
         let linked = try LinkedProgram(program: program, type: ProgramTypes.mem, options: LoadOptions(extraHelpers: helpers))
         try self.init(linked, engine: engine, architecture: architecture, instructionLimit: instructionLimit)
+    }
+
+    /// Puts the object's program named `program`, prepared for this engine,
+    /// in slot `index` of the program array `map` (keeping the preparations
+    /// for other engines when the slot already holds that program).
+    public func setTailCall(map: String, index: Int, program: String) throws {
+        guard let object else { throw TailCallSetupError("tail calls need the program's object (a .o or .c file)") }
+        let array = try object.programArray(named: map)
+        let linked = try object.program(named: program)
+        let current = array.entry(at: index).target
+        let target = try TailCallTargets.make(linked, engine: engine, adding: current, instructionLimit: instructionLimit)
+        try array.set(target, at: index)
+    }
+
+    /// Empties slot `index` of the program array `map`.
+    public func clearTailCall(map: String, index: Int) throws {
+        guard let object else { throw TailCallSetupError("tail calls need the program's object (a .o or .c file)") }
+        try object.programArray(named: map).clear(at: index)
     }
 
     public var program: Program { linked.program }

@@ -103,14 +103,20 @@ public final class LoadedObject: Sendable {
         }
     }
 
-    /// Fills the statically initialised program-array slots with `prepare(program)`,
-    /// typically an engine's prepared program for the tail-call issue.
-    public func populateProgramArrays(_ prepare: (LinkedProgram) throws -> any Sendable) throws {
+    /// Fills the statically initialised program-array slots (libbpf does it at
+    /// load time): `prepare` makes each named program a target, given the
+    /// target the slot holds now (nil when empty), so that preparations for
+    /// several engines can be gathered in one entry.
+    public func populateProgramArrays(_ prepare: (LinkedProgram, TailCallTarget?) throws -> TailCallTarget) throws {
         for slot in programSlots {
             let program = try program(named: slot.program)
-            try slot.map.set(try prepare(program), at: slot.index)
+            let current = slot.map.entry(at: slot.index).target
+            try slot.map.set(try prepare(program, current?.name == program.name ? current : nil), at: slot.index)
         }
     }
+
+    /// The object's program arrays.
+    public var programArrays: [ProgramArray] { maps.maps.compactMap { $0 as? ProgramArray } }
 }
 
 /// A program ready for any engine: map references resolved to handles and
@@ -149,9 +155,15 @@ public struct LinkedProgram: Sendable {
         }
     }
 
-    /// What to pass to `ExecutionEngine.prepare`.
+    /// What to pass to `ExecutionEngine.prepare`: the helpers, the budget, and
+    /// the object's program arrays for `bpf_tail_call`.
     public func engineConfiguration(instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit) -> EngineConfiguration {
-        EngineConfiguration(helpers: helpers, instructionLimit: instructionLimit)
+        EngineConfiguration(helpers: helpers, instructionLimit: instructionLimit, tailCalls: tailCallEnvironment)
+    }
+
+    /// The program arrays of the program's object, as engines see them.
+    public var tailCallEnvironment: TailCallEnvironment {
+        TailCallEnvironment(programType: type.name, arrays: maps.maps.compactMap { $0 as? ProgramArray })
     }
 
     /// Memory and registers for one run over `input`; keep the result alive during the run.

@@ -101,6 +101,10 @@ public struct MapDefinition: Sendable, Hashable, CustomStringConvertible {
         }
         if type == .programArray {
             guard valueSize == 4 else { throw bad("prog_array values are 4-byte program descriptors, not \(valueSize) bytes") }
+            // Each slot has a word per engine in the native table, plus the target itself.
+            guard maxEntries <= Self.maxMapBytes / 128 else {
+                throw bad("prog_array of \(maxEntries) entries exceeds the \(Self.maxMapBytes >> 20) MiB map limit (\(Self.maxMapBytes / 128) entries)")
+            }
             return
         }
         guard valueSize > 0 else { throw bad("value size must be at least 1") }

@@ -20,6 +20,10 @@ public struct JITListing: Sendable {
     public let indirectCalls: Int
     public let passes: Int
     public let sections: [Section]
+    /// Tail calls live-patched through their program array (seed 002's bypass and target).
+    public let tailCallSites: [JITTailCallSite]
+    /// Tail calls that look their program up at run time.
+    public let indirectTailCalls: Int
 
     /// Disassembles `image` section by section.
     public init(image: JITImage, program: Program, describe: (Instruction) -> String = { "\($0)" }) throws(DisassemblerError) {
@@ -30,6 +34,8 @@ public struct JITListing: Sendable {
         directCalls = image.statistics.directCalls
         indirectCalls = image.statistics.indirectCalls
         passes = image.passes
+        tailCallSites = image.tailCallSites
+        indirectTailCalls = image.statistics.indirectTailCalls
 
         // Cut the image at every boundary the driver recorded.
         var cuts: [(offset: Int, pc: Int?, title: String)] = []
@@ -72,6 +78,14 @@ public struct JITListing: Sendable {
         }
         lines.append("; image: \(imageSize) bytes at 0x\(String(address, radix: 16)), \(passes) passes; "
                      + "host calls: \(directCalls) direct, \(indirectCalls) indirect")
+        if !tailCallSites.isEmpty || indirectTailCalls > 0 {
+            lines.append("; direct tail call sites: \(tailCallSites.count), indirect tail calls: \(indirectTailCalls)")
+        }
+        for site in tailCallSites {
+            lines.append("; tail call at \(site.pc): prog_array 0x\(String(site.arrayHandle, radix: 16)) slot \(site.index), "
+                         + "bypass at \(String(site.bypassOffset, radix: 16)), \(site.kind == .jump ? "jump" : "call") "
+                         + "patched at \(String(site.targetOffset, radix: 16))")
+        }
         return lines.joined(separator: "\n")
     }
 }

@@ -79,10 +79,16 @@ public struct EngineConfiguration: Sendable {
     public var helpers: HelperRegistry
     /// Executed-instruction budget per run (interpreter; JITs use an equivalent).
     public var instructionLimit: UInt64
+    /// The program arrays the program may tail-call through. When set, the
+    /// engine runs `call 12` (`bpf_tail_call`) itself; when nil, `call 12` is
+    /// an ordinary call of whatever helper 12 the registry has.
+    public var tailCalls: TailCallEnvironment?
 
-    public init(helpers: HelperRegistry = HelperRegistry(), instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit) {
+    public init(helpers: HelperRegistry = HelperRegistry(), instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit,
+                tailCalls: TailCallEnvironment? = nil) {
         self.helpers = helpers
         self.instructionLimit = instructionLimit
+        self.tailCalls = tailCalls
     }
 }
 
@@ -97,6 +103,9 @@ public enum EngineError: Error, Sendable, Hashable, CustomStringConvertible {
     case invalidProgram(ISAError)
     case unsupportedHost(engine: String, reason: String)
     case compilationFailed(pc: Int?, reason: String)
+    /// The program references a program array it cannot tail-call through
+    /// (entries of another program type, or not prepared for this engine).
+    case incompatibleProgramArray(String)
 
     public var description: String {
         switch self {
@@ -104,6 +113,7 @@ public enum EngineError: Error, Sendable, Hashable, CustomStringConvertible {
         case .unsupportedHost(let engine, let reason): "engine \(engine) cannot run here: \(reason)"
         case .compilationFailed(let pc, let reason):
             pc.map { "instruction \($0): \(reason)" } ?? reason
+        case .incompatibleProgramArray(let why): why
         }
     }
 }
@@ -113,4 +123,11 @@ public protocol ExecutionEngine: Sendable {
     /// Short name used on the command line (`interpreter`, `jit`).
     var name: String { get }
     func prepare(_ program: Program, configuration: EngineConfiguration) throws(EngineError) -> any PreparedProgram
+    /// The engine's identity in program arrays, if its prepared programs can
+    /// be tail-call targets (`TailCallable`).
+    var tailCallEngine: TailCallEngine? { get }
+}
+
+extension ExecutionEngine {
+    public var tailCallEngine: TailCallEngine? { nil }
 }

@@ -95,6 +95,7 @@ import Testing
             c.add("push \(d)") { $0.push(d) }
             c.add("pop \(d)") { $0.pop(d) }
             c.add("call \(d)") { $0.call(d) }
+            c.add("jmp \(d)") { $0.jmp(d) }
         }
         // Memory: every base register (rsp/r12 need SIB, rbp/r13 a displacement) and displacement size.
         for base in regs {

@@ -1,3 +1,4 @@
+import BPFRuntime
 import Testing
 @testable import BPFMaps
 
@@ -27,22 +28,80 @@ import Testing
 }
 
 @Suite struct ProgramArrayTests {
-    final class Token: Sendable { let id: Int; init(_ id: Int) { self.id = id } }
+    /// A stand-in prepared program: an engine, an entry word, a result.
+    struct Prepared: TailCallable {
+        let tailCallEngine: TailCallEngine
+        let tailCallEntry: UInt64
+        func run(_ input: RunInput) throws(ExecutionError) -> UInt64 { tailCallEntry }
+    }
+    static let native = TailCallEngine(name: "native", column: 3)
 
-    @Test func setClearAndGenerations() throws {
+    func target(_ name: String, type: String = "xdp", entry: UInt64, engines: [TailCallEngine] = [native]) -> TailCallTarget {
+        TailCallTarget(name: name, programType: type,
+                       preparations: engines.map { Prepared(tailCallEngine: $0, tailCallEntry: entry) })
+    }
+
+    func word(_ m: ProgramArray, _ engine: TailCallEngine, _ index: Int) -> UInt64 {
+        UnsafePointer<UInt64>(bitPattern: UInt(m.nativeEntries(for: engine)))![index]
+    }
+
+    final class Poke: TailCallPoke, @unchecked Sendable {
+        let engine = ProgramArrayTests.native
+        var seen: [UInt64?] = []
+        func retarget(_ entry: UInt64?) { seen.append(entry) }
+    }
+
+    @Test func setClearGenerationsAndNativeEntries() throws {
         let m = try #require(try map(.programArray, value: 4, max: 4) as? ProgramArray)
-        #expect(m.entry(at: 0).program == nil)
-        try m.set(Token(1), at: 2)
-        let (p, g) = m.entry(at: 2)
-        #expect((p as? Token)?.id == 1 && g == 1)
-        try m.set(Token(2), at: 2)
+        #expect(m.entry(at: 0).target == nil)
+        let a = target("a", entry: 0x1000)
+        try m.set(a, at: 2)
+        let (t, g) = m.entry(at: 2)
+        #expect(t === a && g == 1)
+        #expect(word(m, Self.native, 2) == 0x1000 && word(m, .interpreter, 2) == 0)
+        try m.set(target("b", entry: 0x2000), at: 2)
         #expect(m.entry(at: 2).generation == 2 && m.generation == 2)
+        #expect(word(m, Self.native, 2) == 0x2000)
         #expect(m.keys() == [le32(2)])
+        #expect(m.target(at: 2, for: Self.native)?.tailCallEntry == 0x2000)
+        #expect(m.target(at: 2, for: .interpreter) == nil)
         try m.clear(at: 2)
+        #expect(word(m, Self.native, 2) == 0)
         #expect(throws: MapError.noSuchKey) { try m.clear(at: 2) }
-        #expect(throws: MapError.full) { try m.set(Token(3), at: 4) }
+        #expect(throws: MapError.full) { try m.set(a, at: 4) }
         #expect(m.pLookup(le32(0)) == 0)
         #expect(m.pUpdate(le32(0), le32(0))?.errno == Errno.EOPNOTSUPP)
+    }
+
+    @Test func programTypeAndCallerEnginesAreChecked() throws {
+        let m = try #require(try map(.programArray, value: 4, max: 4) as? ProgramArray)
+        try m.set(target("a", entry: 1), at: 0)
+        #expect(m.programType == "xdp")
+        #expect(throws: MapError.self) { try m.set(target("b", type: "mem", entry: 2), at: 1) }
+        #expect(throws: TailCallError.self) { _ = try m.attachCaller(engine: Self.native, programType: "mem") }
+        #expect(throws: TailCallError.self) { _ = try m.attachCaller(engine: .interpreter, programType: "xdp") }
+        var attachment: TailCallAttachment? = try m.attachCaller(engine: Self.native, programType: "xdp")
+        #expect(throws: MapError.self) { try m.set(target("c", entry: 3, engines: [.interpreter]), at: 1) }
+        attachment = nil
+        try m.set(target("c", entry: 3, engines: [.interpreter]), at: 1)
+        _ = attachment
+    }
+
+    /// Direct sites hear of every change of their slot, and at once when registered.
+    @Test func pokesAreRetargeted() throws {
+        let m = try #require(try map(.programArray, value: 4, max: 4) as? ProgramArray)
+        try m.set(target("a", entry: 0x10), at: 1)
+        let poke = Poke()
+        m.addPoke(poke, at: 1)
+        try m.set(target("b", entry: 0x20), at: 1)
+        try m.clear(at: 1)
+        try m.set(target("c", entry: 0x30), at: 2)
+        m.removePoke(poke)
+        try m.set(target("d", entry: 0x40), at: 1)
+        #expect(poke.seen == [0x10, 0x20, nil])
+        #expect(m.pokeCount(at: 1) == 0)
+        m.removeAll()
+        #expect(m.keys().isEmpty)
     }
 }
 
