@@ -6,6 +6,7 @@ import BPFISA
 import BPFKit
 import BPFMaps
 import BPFRuntime
+import BPFTestSuite
 import Testing
 
 /// `bpf_tail_call` with the kernel's semantics, on every engine.
