@@ -75,7 +75,9 @@ public enum TailCallCases {
             Instruction.add(.r6, 1)
             Instruction.stw(.r1, 0, .r6)
             if viaSubprogram {
+                Instruction.mov(.r8, .r1)                   // r1–r5 do not survive a local call
                 Code.Item.call("sub")
+                Instruction.mov(.r1, .r8)
             } else if indirect {
                 Instruction.ldw(.r7, .r1, 4)
                 Code.Item.tailCall(indexIn: .r7)
@@ -134,7 +136,9 @@ public enum TailCallCases {
         Instruction.load(.double, dst: .r6, src: .r10, offset: -8)
         Instruction.mov(.r7, 0x11)
         Instruction.store(.double, dst: .r10, offset: -8, src: .r7)
+        Instruction.mov(.r8, .r1)
         Code.Item.call("deeper")
+        Instruction.mov(.r1, .r8)
         Instruction.add(.r6, .r0)
         Instruction.stw(.r1, 8, .r6)
         Code.Item.tailCall(index: 2)
