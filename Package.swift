@@ -90,7 +90,7 @@ let package = Package(
         // Tail calls on every engine: semantics, limits, frames, live patching under concurrency.
         .testTarget(name: "BPFTailCallTests",
                     dependencies: ["BPFKit", "BPFISA", "BPFRuntime", "BPFMaps", "BPFLoader", "BPFHelpers", "BPFInterpreter",
-                                   "BPFJIT", "BPFJITX86_64", "BPFExecMemory", "BPFNativeDisassembler"],
+                                   "BPFJIT", "BPFJITX86_64", "BPFExecMemory", "BPFNativeDisassembler", "BPFTestSuite"],
                     swiftSettings: swiftSettings),
         .executableTarget(name: "bpfkit", dependencies: ["BPFCommandLine"], swiftSettings: swiftSettings),
         .testTarget(name: "BPFCommandLineTests", dependencies: ["bpfkit"], swiftSettings: swiftSettings),
@@ -145,7 +145,8 @@ let package = Package(
         // Object description -> instantiated maps, rewritten programs, helpers and run inputs.
         .target(name: "BPFLoader", dependencies: ["BPFELF", "BPFHelpers"], swiftSettings: swiftSettings),
         // Examples built with clang and run on every engine, the kernel differential, corrupted objects.
-        .testTarget(name: "BPFLoaderTests", dependencies: ["BPFLoader", "BPFELF", "BPFHelpers", "BPFMaps", "BPFInterpreter", "BPFKit"],
+        .testTarget(name: "BPFLoaderTests", dependencies: ["BPFLoader", "BPFELF", "BPFHelpers", "BPFMaps", "BPFInterpreter", "BPFKit",
+                                                         "BPFTestSuite"],
                     swiftSettings: swiftSettings),
 
         // Foreign-architecture JIT output under the Unicorn CPU emulator: the

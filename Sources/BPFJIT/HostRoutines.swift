@@ -24,6 +24,12 @@ public final class JITProgramInfo: @unchecked Sendable {
     static func at(_ pointer: UnsafeRawPointer) -> JITProgramInfo {
         Unmanaged<JITProgramInfo>.fromOpaque(pointer).takeUnretainedValue()
     }
+
+    /// The info of the program whose code runs (or stopped) in `context`,
+    /// if its prologue named one.
+    public static func current(in context: JITRunContext) -> JITProgramInfo? {
+        context.program.map(JITProgramInfo.at)
+    }
 }
 
 /// The host side of one run: what the C-ABI host routines need beyond the

@@ -2,9 +2,17 @@ import BPFISA
 import BPFRuntime
 
 extension TailCallEngine {
-    /// The JIT backend for `architecture` (columns 1 and up of the program arrays' tables).
+    /// The JIT backend for `architecture`, running natively (columns 1 and up
+    /// of the program arrays' tables).
     public static func jit(_ architecture: JITArchitecture) -> TailCallEngine {
         TailCallEngine(name: "jit (\(architecture))", column: 1 + JITArchitecture.allCases.firstIndex(of: architecture)!)
+    }
+
+    /// The JIT backend for `architecture` under the emulator, whose images
+    /// live in an emulated machine's address space: a column of its own.
+    public static func emulatedJIT(_ architecture: JITArchitecture) -> TailCallEngine {
+        TailCallEngine(name: "jit (\(architecture), emulated)",
+                       column: 1 + JITArchitecture.allCases.count + JITArchitecture.allCases.firstIndex(of: architecture)!)
     }
 }
 

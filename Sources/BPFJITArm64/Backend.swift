@@ -99,6 +99,12 @@ public struct Arm64Backend: JITBackend {
     /// again, so that only those are kept across the call.
     let liveAcrossCalls: [Int: UInt8]
 
+    /// The program arrays of `bpf_tail_call`; nil when `call 12` is a plain helper call.
+    let tailCalls: JITTailCallPlan?
+    /// The address of the program's `JITProgramInfo`, which the entry
+    /// prologue stores in the run context (0: store nothing).
+    public var programInfo: UInt64 = 0
+
     public internal(set) var statistics = JITStatistics()
     /// Size of the image each pass produced, in order: the driver's passes
     /// as this backend saw them (seed 000's assertion reads the last two).
@@ -123,12 +129,13 @@ public struct Arm64Backend: JITBackend {
     }
 
     public init(program: Program, helpers: JITHelperTable, options: Arm64Options = Arm64Options(),
-                targets: Arm64CallTargets) throws(JITError) {
+                targets: Arm64CallTargets, tailCalls: JITTailCallPlan? = nil) throws(JITError) {
         guard program.count <= JITStatus.maxPC else { throw .tooLarge("more than \(JITStatus.maxPC) instruction slots") }
         self.program = program
         self.options = options
         self.helpers = helpers
         self.targets = targets
+        self.tailCalls = tailCalls
         let entries = program.jitFunctionEntries
         var functions: [(entry: Int, end: Int)] = []
         var functionOfEntry: [Int: Int] = [:]
@@ -152,8 +159,8 @@ public struct Arm64Backend: JITBackend {
             case .call(.local):
                 localCalls = true; context = true; guarded = true
                 if instruction.target(at: pc) == 0 { entryCalled = true }
-            case .call(.helper):
-                if hostRoutine { context = true }
+            case .call(.helper(let id)):
+                if hostRoutine || (tailCalls != nil && id == TailCalls.helperID) { context = true }
             case .call(.register):
                 context = true
                 if !hostRoutine { dynamic = true }
@@ -282,6 +289,8 @@ public struct Arm64Backend: JITBackend {
             lowerJump(to: pc + 1 + Int(offset), at: pc, e)
         case .branch(let width, let condition, let dst, let operand, let offset):
             lowerBranch(width, condition, dst: dst, operand, to: pc + 1 + Int(offset), at: pc, e)
+        case .call(.helper(TailCalls.helperID)) where tailCalls != nil:
+            lowerTailCall(at: pc, in: function, e)
         case .call(let target):
             lowerCall(target, at: pc, e)
         case .exit:

@@ -57,7 +57,7 @@ struct EmulatedRunHost {
 /// slow bounds checks call `checkAccessCall`; a runaway program stops on the
 /// image's own guard, and the emulator's count of native instructions is a
 /// backstop behind it.
-public final class Arm64EmulatedProgram: PreparedProgram {
+public final class Arm64EmulatedProgram: TailCallable {
     public let image: JITImage
     public let machine: EmulatedMachine
     public let program: EmulatedProgram
@@ -70,7 +70,16 @@ public final class Arm64EmulatedProgram: PreparedProgram {
     public let nativeInstructionLimit: UInt64
     /// Image size after each pass of the compile (the last two agree).
     public let passSizes: [Int]
-    let unsupported: [Int: String]
+    /// What the check routine and error reports consult while this program's code runs.
+    public let info: JITProgramInfo
+    let tailCalls: TailCalls
+
+    /// A program's registrations with the program arrays it loads, and the
+    /// tables of native entries its runs must be able to read.
+    struct TailCalls: Sendable {
+        var attachments: [TailCallAttachment] = []
+        var tables: [MemoryRegion] = []
+    }
     /// Context pages not in use, by address (pointers are not Sendable).
     private let contexts = Mutex<[UInt]>([])
 
@@ -81,14 +90,15 @@ public final class Arm64EmulatedProgram: PreparedProgram {
     static let pageSize = 4096
 
     init(image: JITImage, machine: EmulatedMachine, reservation: ImageReservation, backend: Arm64Backend,
-         instructionLimit: UInt64, unsupported: [Int: String]) throws(EmulatorError) {
+         instructionLimit: UInt64, info: JITProgramInfo, tailCalls: TailCalls = TailCalls()) throws(EmulatorError) {
         self.image = image
         self.machine = machine
         self.stackSize = backend.stackSize
         self.usesRunContext = backend.statistics.usesRunContext
         self.instructionLimit = instructionLimit
         self.passSizes = backend.passSizes
-        self.unsupported = unsupported
+        self.info = info
+        self.tailCalls = tailCalls
         let scaled = instructionLimit.multipliedReportingOverflow(by: Self.nativePerBudgetUnit)
         nativeInstructionLimit = scaled.overflow ? .max : scaled.partialValue.addingReportingOverflow(1 << 20).partialValue
         let map = NativePCMap { [image] offset in image.instruction(containing: offset) }
@@ -103,6 +113,10 @@ public final class Arm64EmulatedProgram: PreparedProgram {
     public func run(_ input: RunInput) throws(ExecutionError) -> UInt64 {
         try execute(input).value
     }
+
+    public var tailCallEngine: TailCallEngine { .emulatedJIT(.arm64) }
+    /// Where a tail call enters: the image's entry, at its address in the machine.
+    public var tailCallEntry: UInt64 { UInt64(image.address) + UInt64(image.functionOffsets[0]) }
 
     /// Runs once; the result says how many native instructions the
     /// emulated CPU executed (helpers not included).
@@ -123,6 +137,7 @@ public final class Arm64EmulatedProgram: PreparedProgram {
         // program's own accesses are checked against `input.regions` only.
         var regions = input.regions
         regions.regions.append(MemoryRegion(start: address, count: MemoryLayout<JITRunContext>.size, writable: true, kind: .other))
+        regions.regions += tailCalls.tables
         let outcome: Result<EmulatedRun, ExecutionError> = withUnsafeMutablePointer(to: &host) { hostPointer in
             context.pointee.host = UnsafeMutableRawPointer(hostPointer)
             do throws(ExecutionError) {
@@ -151,7 +166,11 @@ public final class Arm64EmulatedProgram: PreparedProgram {
         switch kind {
         case JITStatus.instructionLimit: return .instructionLimit(pc: pc, limit: instructionLimit)
         case JITStatus.callDepth: return .callDepthExceeded(pc: pc, limit: ExecutionLimits.maxCallFrames)
-        case JITStatus.unsupported: return .unsupported(pc: pc, what: unsupported[pc] ?? "this instruction")
+        case JITStatus.unsupported:
+            // The program that stopped (after a tail call, not necessarily this one).
+            let program = JITProgramInfo.current(in: context) ?? info
+            return .unsupported(pc: pc, what: program.unsupported[pc] ?? "this instruction")
+        case JITStatus.notAProgramArray: return .notAProgramArray(pc: pc, value: context.dynamicHelper)
         case Arm64Status.dynamicHelperMissing:
             let value = context.dynamicHelper
             guard let id = Int32(exactly: Int64(bitPattern: value)) else {
@@ -175,8 +194,10 @@ public final class Arm64EmulatedProgram: PreparedProgram {
         let context = raw.assumingMemoryBound(to: JITRunContext.self)
         let host = context.pointee.host!.assumingMemoryBound(to: EmulatedRunHost.self)
         let info = call.argument(3)
+        // After a tail call the stack is the target's, of its own size.
+        let stackSize = JITProgramInfo.current(in: context.pointee)?.stackSize ?? host.pointee.stackSize
         guard let error = JITHostRoutines.accessError(address: call.argument(2), info: info, stackBase: context.pointee.stackBase,
-                                                      stackSize: UInt64(host.pointee.stackSize),
+                                                      stackSize: UInt64(stackSize),
                                                       permits: { host.pointee.regions.permits($0, size: $1, write: $2) }) else {
             return 0
         }

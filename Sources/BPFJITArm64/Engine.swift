@@ -3,6 +3,7 @@ import BPFExecMemory
 import BPFISA
 import BPFJIT
 import BPFRuntime
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -84,19 +85,42 @@ public struct Arm64JIT: ExecutionEngine {
         }
     }
 
-    /// Compiles `program` for a new emulated machine and loads it there.
+    /// The engine's identity in program arrays: natively, or under the
+    /// emulator (whose images live in an emulated machine).
+    public var tailCallEngine: TailCallEngine? {
+        switch execution {
+        case .native: .jit(.arm64)
+        case .emulated: .emulatedJIT(.arm64)
+        }
+    }
+
+    /// Compiles `program` for an emulated machine and loads it there: a new
+    /// machine, or, for programs with program arrays, the machine every
+    /// program sharing those arrays runs on (a tail call branches from one
+    /// image into another, which must be one of the same machine).
     public func emulate(_ program: Program, configuration: EngineConfiguration = EngineConfiguration(),
                         placement: BPFEmulator.ImagePlacement = .nearHelpers) throws(EngineError) -> Arm64EmulatedProgram {
+        let engine = TailCallEngine.emulatedJIT(.arm64)
+        let attachments = try configuration.tailCalls?.attach(program, engine: engine) ?? []
+        return try emulate(program, configuration: configuration, placement: placement, attachments: attachments)
+    }
+
+    func emulate(_ program: Program, configuration: EngineConfiguration, placement: BPFEmulator.ImagePlacement,
+                 attachments: [TailCallAttachment]) throws(EngineError) -> Arm64EmulatedProgram {
+        let engine = TailCallEngine.emulatedJIT(.arm64)
         let helpers = try Self.helperTable(program, configuration: configuration)
         let machine: EmulatedMachine
         let targets: Arm64CallTargets
         do throws(EmulatorError) {
-            machine = try EmulatedMachine(architecture: .arm64, helpers: configuration.helpers)
+            machine = try Arm64Machines.machine(for: configuration, placement: placement)
             targets = try Self.targets(on: machine)
         } catch {
             throw .unsupportedHost(engine: name, reason: "the arm64 emulator: \(error)")
         }
-        var backend = try Self.backend(program, helpers: helpers, options: options, targets: targets)
+        let plan = configuration.tailCalls.map { JITTailCallPlan(program, environment: $0, engine: engine) }
+        var backend = try Self.backend(program, helpers: helpers, options: options, targets: targets, tailCalls: plan)
+        let info = JITProgramInfo(helpers: helpers, stackSize: backend.stackSize, unsupported: JITUnsupported.reasons(program))
+        backend.programInfo = info.address
         let image: JITImage, allocation: CodeAllocation?
         do throws(JITError) {
             (image, allocation) = try JITDriver.compile(program, backend: &backend,
@@ -105,10 +129,14 @@ public struct Arm64JIT: ExecutionEngine {
         } catch {
             throw Self.engineError(error)
         }
+        // The tables of native entries the code reads (this engine's column of every array).
+        let tables = (configuration.tailCalls?.allArrays ?? []).map {
+            MemoryRegion(start: $0.nativeEntries(for: engine), count: 8 * $0.maxEntries, writable: false, kind: .other)
+        }
         do throws(EmulatorError) {
             return try Arm64EmulatedProgram(image: image, machine: machine, reservation: allocation!.token as! ImageReservation,
-                                            backend: backend, instructionLimit: configuration.instructionLimit,
-                                            unsupported: JITUnsupported.reasons(program))
+                                            backend: backend, instructionLimit: configuration.instructionLimit, info: info,
+                                            tailCalls: Arm64EmulatedProgram.TailCalls(attachments: attachments, tables: tables))
         } catch {
             throw .compilationFailed(pc: nil, reason: "loading the arm64 image into the emulator: \(error)")
         }
@@ -129,15 +157,21 @@ public struct Arm64JIT: ExecutionEngine {
     /// The native path's compile and placement, built on every host (so that
     /// it is type-checked everywhere) though only an arm64 host calls it.
     func place(_ program: Program, configuration: EngineConfiguration, memory: any CodeMemory) throws(EngineError) -> NativeProgram {
+        let engine = TailCallEngine.jit(.arm64)
+        let attachments = try configuration.tailCalls?.attach(program, engine: engine) ?? []
         let helpers = try Self.helperTable(program, configuration: configuration)
-        var backend = try Self.backend(program, helpers: helpers, options: options, targets: .hostRoutines)
+        let plan = configuration.tailCalls.map { JITTailCallPlan(program, environment: $0, engine: engine) }
+        var backend = try Self.backend(program, helpers: helpers, options: options, targets: .hostRoutines, tailCalls: plan)
+        let info = JITProgramInfo(helpers: helpers, stackSize: backend.stackSize, unsupported: JITUnsupported.reasons(program))
+        backend.programInfo = info.address
         do throws(JITError) {
             let (image, allocation) = try JITDriver.compile(program, backend: &backend, placement: .memory(memory))
             try Self.checkLastPassesAgree(backend.passSizes, image: image)
-            return NativeProgram(image: image, memory: memory, allocation: allocation!, helpers: helpers,
-                                 stackSize: backend.stackSize, usesRunContext: backend.statistics.usesRunContext,
+            // Indirect tail calls only: nothing to patch.
+            return NativeProgram(image: image, memory: memory, allocation: allocation!, info: info,
+                                 usesRunContext: backend.statistics.usesRunContext,
                                  instructionLimit: configuration.instructionLimit,
-                                 unsupported: JITUnsupported.reasons(program))
+                                 tailCalls: JITTailCallLinks(engine: engine, attachments: attachments, patching: nil))
         } catch {
             throw Self.engineError(error)
         }
@@ -149,7 +183,8 @@ public struct Arm64JIT: ExecutionEngine {
                                 options: Arm64Options = Arm64Options(), at address: UInt,
                                 targets: Arm64CallTargets = .hostRoutines) throws(EngineError) -> JITImage {
         let helpers = try helperTable(program, configuration: configuration)
-        var backend = try backend(program, helpers: helpers, options: options, targets: targets)
+        let plan = configuration.tailCalls.map { JITTailCallPlan(program, environment: $0, engine: .jit(.arm64)) }
+        var backend = try backend(program, helpers: helpers, options: options, targets: targets, tailCalls: plan)
         do throws(JITError) {
             let image = try JITDriver.compile(program, backend: &backend, placement: .address(address)).0
             try checkLastPassesAgree(backend.passSizes, image: image)
@@ -162,10 +197,12 @@ public struct Arm64JIT: ExecutionEngine {
     /// The image `bpfkit dump jited --arch arm64` lists: compiled as an
     /// emulated run would be, next to a machine's helper trampolines.
     public static func listingImage(_ program: Program, helpers registry: HelperRegistry,
-                                    options: Arm64Options = Arm64Options(),
+                                    tailCalls: TailCallEnvironment? = nil, options: Arm64Options = Arm64Options(),
                                     placement: BPFEmulator.ImagePlacement = .nearHelpers) throws(EngineError) -> JITImage {
         let engine = Arm64JIT(options: options, execution: .emulated(placement))
-        return try engine.emulate(program, configuration: EngineConfiguration(helpers: registry), placement: placement).image
+        // A listing registers no caller with the program arrays.
+        return try engine.emulate(program, configuration: EngineConfiguration(helpers: registry, tailCalls: tailCalls),
+                                  placement: placement, attachments: []).image
     }
 
     // MARK: Shared steps
@@ -193,9 +230,9 @@ public struct Arm64JIT: ExecutionEngine {
     }
 
     static func backend(_ program: Program, helpers: JITHelperTable, options: Arm64Options,
-                        targets: Arm64CallTargets) throws(EngineError) -> Arm64Backend {
+                        targets: Arm64CallTargets, tailCalls: JITTailCallPlan? = nil) throws(EngineError) -> Arm64Backend {
         do throws(JITError) {
-            return try Arm64Backend(program: program, helpers: helpers, options: options, targets: targets)
+            return try Arm64Backend(program: program, helpers: helpers, options: options, targets: targets, tailCalls: tailCalls)
         } catch {
             throw engineError(error)
         }
@@ -214,5 +251,41 @@ public struct Arm64JIT: ExecutionEngine {
 
     static func engineError(_ error: JITError) -> EngineError {
         .compilationFailed(pc: error.pc, reason: error.description)
+    }
+}
+
+/// The emulated machines programs that share program arrays run on, so that
+/// a tail call's branch lands in an image of the caller's own machine.
+/// Keyed by the arrays (their handles) and the placement; a machine lives as
+/// long as a program on it (the table holds it weakly). Its helpers are the
+/// first program's: programs sharing arrays come from one object and share
+/// its helpers. Its native stack is larger than a lone program's: a tail call
+/// from a subprogram keeps the caller's frames while the target runs, up to
+/// 33 deep.
+enum Arm64Machines {
+    struct Key: Hashable {
+        let arrays: [UInt64]
+        let near: Bool
+    }
+    final class Weak: @unchecked Sendable {
+        weak var machine: EmulatedMachine?
+        init(_ machine: EmulatedMachine) { self.machine = machine }
+    }
+    static let shared = Mutex<[Key: Weak]>([:])
+    static let tailCallStackSize = 1 << 20
+
+    static func machine(for configuration: EngineConfiguration,
+                        placement: BPFEmulator.ImagePlacement) throws(EmulatorError) -> EmulatedMachine {
+        let arrays = (configuration.tailCalls?.allArrays ?? []).map(\.handle)
+        guard !arrays.isEmpty else { return try EmulatedMachine(architecture: .arm64, helpers: configuration.helpers) }
+        let key = Key(arrays: arrays, near: placement == .nearHelpers)
+        return try shared.withLock { (table) throws(EmulatorError) -> EmulatedMachine in
+            table = table.filter { $0.value.machine != nil }
+            if let machine = table[key]?.machine { return machine }
+            let machine = try EmulatedMachine(architecture: .arm64, helpers: configuration.helpers,
+                                              configuration: EmulatedMachine.Configuration(stackSize: tailCallStackSize))
+            table[key] = Weak(machine)
+            return machine
+        }
     }
 }

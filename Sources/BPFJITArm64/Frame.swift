@@ -101,6 +101,10 @@ extension Arm64Backend {
             if frame.pinned.inputStart {
                 e.ldr(.double, Arm64RegisterMap.inputStart, context, offset: Int(layout.inputStart)) /* ldr x23, [x26, #inputStart] */
             }
+            if tailCalls != nil && programInfo != 0 {
+                loadConstant(scratch, programInfo, e)       /* movz/movk x10, info: this program */
+                e.str(.double, scratch, context, offset: Int(layout.program)) /* str x10, [x26, #program] */
+            }
         }
         for register in zeroedRegisters { e.movz(.x, register, 0) } /* mov xN, #0 */
     }
@@ -120,10 +124,23 @@ extension Arm64Backend {
     /// Entry function: undo the prologue; sp is where the prologue left it.
     func emitEntryEpilogue(_ e: Arm64Encoder) {
         e.mov(.x, .x(0), Arm64RegisterMap.native(.r0))      /* mov x0, x7: return r0 */
+        emitEntryUnwind(e)
+        e.ret()                                             /* ret */
+    }
+
+    /// The entry epilogue between setting x0 and `ret`: afterwards the
+    /// callee-saved registers, x29 and x30 hold the host's values and sp is
+    /// as on entry (a tail call from the entry function branches to its
+    /// target from here). The budget goes back to the context first, so that
+    /// a program that tail-called this one from a subprogram goes on with
+    /// what is left.
+    func emitEntryUnwind(_ e: Arm64Encoder) {
+        if frame.pinned.budget && tailCalls != nil {
+            e.str(.double, Arm64RegisterMap.budget, Arm64RegisterMap.context, offset: Int(layout.budget)) /* str x27, [x26, #budget] */
+        }
         if frame.stackSize > 0 { adjustSP(by: frame.stackSize, e) } /* add sp, sp, #frames */
         pop(frame.entrySaves, e)                            /* ldp callee-saved */
         e.ldp(.fp, .lr, .sp, offset: 16, .postIndex)        /* ldp x29, x30, [sp], #16 */
-        e.ret()                                             /* ret */
     }
 
     /// Local-call target: a frame record and the r6–r9 homes this function writes.

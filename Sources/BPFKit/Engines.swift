@@ -70,7 +70,7 @@ public enum EngineCatalog {
         case .x86_64:
             return try X86_64JIT.assemble(program, configuration: EngineConfiguration(helpers: helpers, tailCalls: tailCalls),
                                           at: 0x1000_0000)
-        case .arm64: return try Arm64JIT.listingImage(program, helpers: helpers)
+        case .arm64: return try Arm64JIT.listingImage(program, helpers: helpers, tailCalls: tailCalls)
         case .arm32, .mips32le, .mips32be, .riscv64:
             throw EngineSelectionError(description: "the \(architecture) JIT backend is not built yet")
         }

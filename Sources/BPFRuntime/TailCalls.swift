@@ -28,7 +28,7 @@ public enum TailCalls {
 /// array's table.
 public struct TailCallEngine: Hashable, Sendable, CustomStringConvertible {
     /// Columns of every program array's native table.
-    public static let columnCount = 8
+    public static let columnCount = 16
 
     /// Shown in error messages: `interpreter`, `jit (x86_64)`.
     public let name: String
@@ -175,6 +175,9 @@ public struct TailCallEnvironment: Sendable {
 
     /// The program array whose handle is `handle`.
     public func array(handle: UInt64) -> (any TailCallSlots)? { arrays[handle] }
+
+    /// Every program array of the environment, by handle.
+    public var allArrays: [any TailCallSlots] { arrays.keys.sorted().map { arrays[$0]! } }
 
     /// The program arrays `program` loads into a register (its 64-bit
     /// immediate loads of a program array's handle), in order of first

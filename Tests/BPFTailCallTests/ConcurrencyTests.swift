@@ -3,6 +3,7 @@ import BPFJIT
 import BPFKit
 import BPFMaps
 import BPFRuntime
+import BPFTestSuite
 import Foundation
 import Testing
 

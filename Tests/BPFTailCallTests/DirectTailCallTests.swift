@@ -7,6 +7,7 @@ import BPFKit
 import BPFMaps
 import BPFNativeDisassembler
 import BPFRuntime
+import BPFTestSuite
 import Testing
 
 /// Direct tail calls on the x86-64 JIT: the sites, their patching, their listing.

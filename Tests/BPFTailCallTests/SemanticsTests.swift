@@ -6,6 +6,7 @@ import BPFISA
 import BPFKit
 import BPFMaps
 import BPFRuntime
+import BPFTestSuite
 import Testing
 
 /// `bpf_tail_call` with the kernel's semantics, on every engine.
@@ -107,8 +108,9 @@ import Testing
             Instruction.ldw(.r6, .r1, 0)
             Instruction.add(.r6, 1)
             Instruction.stw(.r1, 0, .r6)
+            Instruction.mov(.r8, .r1)                       // r1–r5 do not survive a local call
             Code.Item.call("sub")
-            Instruction.ldw(.r0, .r1, 0)
+            Instruction.ldw(.r0, .r8, 0)
             Instruction.exit
             Code.Item.label("sub")
             Code.Item.tailCall(index: 0)
@@ -239,7 +241,9 @@ import Testing
             Instruction.load(.double, dst: .r6, src: .r10, offset: -8)     // 0: fresh stack
             Instruction.mov(.r7, 0x11)
             Instruction.store(.double, dst: .r10, offset: -8, src: .r7)
+            Instruction.mov(.r8, .r1)
             Code.Item.call("deeper")
+            Instruction.mov(.r1, .r8)
             Instruction.add(.r6, .r0)
             Instruction.stw(.r1, 8, .r6)
             Code.Item.tailCall(index: 2)

@@ -5,6 +5,7 @@ import BPFJIT
 import BPFJITX86_64
 import BPFKit
 import BPFLoader
+import BPFTestSuite
 import BPFMaps
 import BPFRuntime
 import Testing
@@ -18,81 +19,6 @@ let engines: [any ExecutionEngine] = {
     #endif
     return all
 }()
-
-/// A small assembler for test programs: instructions plus named labels for
-/// local calls and jumps (64-bit loads take two slots).
-struct Code {
-    enum Item {
-        case instruction(Instruction)
-        case label(String)
-        case call(String)
-        case jump(String)
-        case branch(JumpCondition, Register, Int32, String)
-    }
-    var items: [Item] = []
-
-    init(@CodeBuilder _ body: () -> [Item]) { items = body() }
-
-    func program(_ name: String = "program") -> Program {
-        var slots: [String: Int] = [:]
-        var pc = 0
-        for item in items {
-            switch item {
-            case .label(let name): slots[name] = pc
-            case .instruction(let i): pc += i.slotCount
-            case .call, .jump, .branch: pc += 1
-            }
-        }
-        var out: [Instruction] = []
-        pc = 0
-        for item in items {
-            switch item {
-            case .label: continue
-            case .instruction(let i): out.append(i); pc += i.slotCount; continue
-            case .call(let l): out.append(.call(.local(offset: Int32(slots[l]! - pc - 1))))
-            case .jump(let l): out.append(.jump(offset: Int16(slots[l]! - pc - 1)))
-            case .branch(let c, let r, let imm, let l):
-                out.append(.branch(.w64, c, dst: r, .immediate(imm), offset: Int16(slots[l]! - pc - 1)))
-            }
-            pc += 1
-        }
-        return Program(out, name: name)
-    }
-}
-
-@resultBuilder enum CodeBuilder {
-    static func buildExpression(_ i: Instruction) -> [Code.Item] { [.instruction(i)] }
-    static func buildExpression(_ item: Code.Item) -> [Code.Item] { [item] }
-    static func buildExpression(_ items: [Code.Item]) -> [Code.Item] { items }
-    static func buildBlock(_ parts: [Code.Item]...) -> [Code.Item] { parts.flatMap { $0 } }
-    static func buildArray(_ parts: [[Code.Item]]) -> [Code.Item] { parts.flatMap { $0 } }
-    static func buildOptional(_ part: [Code.Item]?) -> [Code.Item] { part ?? [] }
-    static func buildEither(first: [Code.Item]) -> [Code.Item] { first }
-    static func buildEither(second: [Code.Item]) -> [Code.Item] { second }
-}
-
-extension Instruction {
-    static func mov(_ d: Register, _ imm: Int32) -> Instruction { .alu(.w64, .mov, dst: d, .immediate(imm)) }
-    static func mov(_ d: Register, _ s: Register) -> Instruction { .alu(.w64, .mov, dst: d, .register(s)) }
-    static func add(_ d: Register, _ imm: Int32) -> Instruction { .alu(.w64, .add, dst: d, .immediate(imm)) }
-    static func add(_ d: Register, _ s: Register) -> Instruction { .alu(.w64, .add, dst: d, .register(s)) }
-    static func ldw(_ d: Register, _ s: Register, _ off: Int16) -> Instruction { .load(.word, dst: d, src: s, offset: off) }
-    static func stw(_ d: Register, _ off: Int16, _ s: Register) -> Instruction { .store(.word, dst: d, offset: off, src: s) }
-    static func stb(_ d: Register, _ off: Int16, _ imm: Int32) -> Instruction { .storeImmediate(.byte, dst: d, offset: off, imm: imm) }
-    static let tailCallHelper = Instruction.call(.helper(TailCalls.helperID))
-}
-
-extension Code.Item {
-    /// `r2 = map k; r3 = index; call bpf_tail_call` (a direct site on the x86 JIT).
-    static func tailCall(map: Int32 = 0, index: Int32) -> [Code.Item] {
-        [.instruction(.loadImmediate64(dst: .r2, .mapByIndex(map))), .instruction(.mov(.r3, index)), .instruction(.tailCallHelper)]
-    }
-
-    /// `r2 = map k; r3 = <register>; call bpf_tail_call` (indirect).
-    static func tailCall(map: Int32 = 0, indexIn register: Register) -> [Code.Item] {
-        [.instruction(.loadImmediate64(dst: .r2, .mapByIndex(map))), .instruction(.mov(.r3, register)), .instruction(.tailCallHelper)]
-    }
-}
 
 /// Program arrays and programs of the `mem` type for one engine.
 final class Fixture: Sendable {
