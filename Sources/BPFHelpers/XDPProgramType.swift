@@ -98,8 +98,17 @@ public struct XDPProgramType: ProgramType {
             let resolver: @Sendable (UInt64, Int, Bool) -> Bool = { [frame] address, size, write in
                 frame.permits(address, size: size) || maps.permits(address, size: size, write: write)
             }
+            // The engines check the packet inline at its live ends, read from
+            // the context the adjust helpers update. The start is `data_meta`,
+            // not `data`: programs may touch their metadata, and the resolver
+            // (`XDPFrame.permits`) admits exactly [data_meta, data_end),
+            // writable, which this mirrors. The frame (and so the context
+            // holding both words) lives as long as this run.
+            let packet = DynamicRegion(startWord: frame.context.address + UInt64(XDPContext.dataMeta),
+                                       endWord: frame.context.address + UInt64(XDPContext.dataEnd), writable: true)
             input = RunInput(r1: frame.context.address, r2: 0,
-                             regions: MemoryRegions([frame.context.region(.context, writable: false)], resolver: resolver))
+                             regions: MemoryRegions([frame.context.region(.context, writable: false)], resolver: resolver),
+                             dynamicRegion: packet)
         }
 
         func output() -> [UInt8] { frame.packet }

@@ -7,7 +7,8 @@ import CBPFAtomics
 /// Every access is first checked against the run's regions. Two regions are
 /// checked inline, because nearly every access of a real program hits one of
 /// them: the stack (all frames, one contiguous block) and the first input
-/// region (the context or packet r1 points to). Anything else falls back to
+/// region (the context or packet r1 points to); then the run's dynamic region
+/// (the XDP packet) at its live bounds. Anything else falls back to
 /// the full region list and its resolver, out of line.
 struct HostMemory {
     /// The stack: all frames of the run, `stackBytes` from `stackLow`.
@@ -17,13 +18,38 @@ struct HostMemory {
     /// The first input region again for writes, or empty when it is read-only,
     /// so writes to it take the slow path, which refuses them.
     private let writeStart: UInt64, writeCount: UInt64
+    /// The live bounds of the run's dynamic region (the XDP packet), for
+    /// reads; both point at `Self.never` when the run has none.
+    private let dynamicStart: UnsafePointer<UInt64>, dynamicEnd: UnsafePointer<UInt64>
+    /// The same for writes, or `Self.never` when the region is read-only.
+    private let dynamicWriteStart: UnsafePointer<UInt64>, dynamicWriteEnd: UnsafePointer<UInt64>
     /// Every region the run may touch besides the stack.
     let regions: MemoryRegions
 
-    init(stackLow: UInt64, stackBytes: Int, regions: MemoryRegions) {
+    /// Bounds no access passes (start `UInt64.max`, end 0), so that the
+    /// inline check needs no branch on whether a dynamic region exists.
+    /// Allocated once and never written: safe to share between threads.
+    nonisolated(unsafe) private static let never: (start: UnsafePointer<UInt64>, end: UnsafePointer<UInt64>) = {
+        let words = UnsafeMutablePointer<UInt64>.allocate(capacity: 2)
+        words.initialize(to: .max)
+        (words + 1).initialize(to: 0)
+        return (UnsafePointer(words), UnsafePointer(words + 1))
+    }()
+
+    init(stackLow: UInt64, stackBytes: Int, regions: MemoryRegions, dynamicRegion: DynamicRegion? = nil) {
         self.stackLow = stackLow
         self.stackBytes = UInt64(stackBytes)
         self.regions = regions
+        if let dynamic = dynamicRegion,
+           let start = UnsafePointer<UInt64>(bitPattern: UInt(dynamic.startWord)),
+           let end = UnsafePointer<UInt64>(bitPattern: UInt(dynamic.endWord)) {
+            dynamicStart = start; dynamicEnd = end
+            dynamicWriteStart = dynamic.writable ? start : Self.never.start
+            dynamicWriteEnd = dynamic.writable ? end : Self.never.end
+        } else {
+            dynamicStart = Self.never.start; dynamicEnd = Self.never.end
+            dynamicWriteStart = Self.never.start; dynamicWriteEnd = Self.never.end
+        }
         // A region at address 0, or one wrapping around the address space,
         // would let a null pointer through the fast path; leave such a region
         // to the slow path, which refuses address 0.
@@ -46,6 +72,11 @@ struct HostMemory {
         let start = write ? writeStart : readStart, count = write ? writeCount : readCount
         let offset = address &- start
         if offset < count && count &- offset >= size { return true }
+        // The dynamic region at its bounds of this moment: two loads, as the
+        // adjust helpers may have moved them since the last access.
+        let low = (write ? dynamicWriteStart : dynamicStart).pointee
+        let high = (write ? dynamicWriteEnd : dynamicEnd).pointee
+        if address >= low && address <= high && size <= high &- address { return true }
         return permitsSlowly(address, size, write: write)
     }
 

@@ -21,7 +21,7 @@ struct InterpretedProgram: TailCallable {
     var tailCallEntry: UInt64 { 0 }
 
     func run(_ input: RunInput) throws(ExecutionError) -> UInt64 {
-        var state = RunState(budget: instructionLimit, limit: instructionLimit)
+        var state = RunState(budget: instructionLimit, limit: instructionLimit, dynamicRegion: input.dynamicRegion)
         return try run(r1: input.r1, r2: input.r2, regions: input.regions, state: &state)
     }
 
@@ -54,7 +54,8 @@ struct InterpretedProgram: TailCallable {
                 program: self, layout: layout,
                 registers: words, frames: words + RunLayout.registerSlots,
                 stackTop: stackLow + UInt64(layout.stackBytes),
-                memory: HostMemory(stackLow: stackLow, stackBytes: layout.stackBytes, regions: regions))
+                memory: HostMemory(stackLow: stackLow, stackBytes: layout.stackBytes, regions: regions,
+                                   dynamicRegion: state.dynamicRegion))
             machine.registers[1] = r1
             machine.registers[2] = r2
             machine.registers[10] = machine.stackTop
@@ -81,6 +82,9 @@ struct RunState {
     /// The budget the run started with, for the error message.
     let limit: UInt64
     var tailCalls = 0
+    /// The run's inline-checked region whose bounds live in memory (the XDP
+    /// packet); every program a tail call enters checks against it too.
+    var dynamicRegion: DynamicRegion? = nil
 }
 
 /// Where one run keeps its state, in a single block:

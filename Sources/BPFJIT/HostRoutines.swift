@@ -39,6 +39,15 @@ struct RunHost {
     /// The program the host entered (used until an entry prologue names one).
     let entry: JITProgramInfo
     let regions: MemoryRegions
+    /// Whether a static region or the resolver admits the access. It works on
+    /// `regions` in place, borrowing its array and closure rather than copying
+    /// the whole `MemoryRegions` (a retain and release each) on every call.
+    func permits(_ address: UInt64, size: Int, write: Bool) -> Bool {
+        for region in regions.regions where region.permits(address, size: size, write: write) { return true }
+        guard let resolver = regions.resolver else { return false }
+        return resolver(address, size, write)
+    }
+
     /// Regions plus the BPF stack, built on the first helper call of the run
     /// and again when a tail call moved to another stack.
     var access: MemoryAccess?
@@ -119,7 +128,8 @@ public enum JITHostRoutines {
         let context = raw.assumingMemoryBound(to: JITRunContext.self)
         let host = context.pointee.host!.assumingMemoryBound(to: RunHost.self)
         guard let error = accessError(address: address, info: info, stackBase: context.pointee.stackBase,
-                                      stackSize: host.pointee.program(context).stackSize, regions: host.pointee.regions) else { return 0 }
+                                      stackSize: UInt64(host.pointee.program(context).stackSize),
+                                      permits: { host.pointee.permits($0, size: $1, write: $2) }) else { return 0 }
         host.pointee.error = error
         context.pointee.status = UInt64(JITStatus.word(JITStatus.host, pc: Int(info >> 8)))
         return 1
@@ -127,15 +137,14 @@ public enum JITHostRoutines {
 
     /// The slow bounds check's verdict, for `checkAccess` and for backends
     /// whose check routine runs elsewhere (under an emulator): nil when
-    /// `[address, address + size)` lies in the BPF stack or the run's
-    /// regions (and, for an atomic, is naturally aligned); otherwise the
-    /// interpreter's error. `info` is `JITAccessInfo.word`.
-    public static func accessError(address: UInt64, info: UInt64, stackBase base: UInt64, stackSize: Int,
-                                   regions: MemoryRegions) -> ExecutionError? {
+    /// `[address, address + size)` lies in the BPF stack or `permits` admits it
+    /// (the run's regions, read in place), and, for an atomic, is naturally
+    /// aligned; otherwise the interpreter's error. `info` is `JITAccessInfo.word`.
+    public static func accessError(address: UInt64, info: UInt64, stackBase base: UInt64, stackSize stack: UInt64,
+                                   permits: (UInt64, Int, Bool) -> Bool) -> ExecutionError? {
         let pc = Int(info >> 8), size = Int(info & 0xf), write = info & 0x10 != 0, atomic = info & 0x20 != 0
-        let stack = UInt64(stackSize)
         let inStack = stack > 0 && address >= base && address <= base + stack && UInt64(size) <= base + stack - address
-        guard inStack || regions.permits(address, size: size, write: write) else {
+        guard inStack || permits(address, size, write) else {
             return .outOfBounds(pc: pc, address: address, size: size, write: write)
         }
         // Atomics must be naturally aligned, as the interpreter (and the

@@ -4,7 +4,8 @@ import BPFRuntime
 /// How JITed code guards its memory accesses.
 public enum MemoryChecking: String, Sendable, Hashable, CaseIterable {
     /// Every load, store and atomic not proven safe at compile time is checked:
-    /// inline against the first input region and the BPF stack, then by a call
+    /// inline against the first input region and the BPF stack, then (out of
+    /// line, per access) against the run's dynamic region, then by a call
     /// into the host against all the run's regions. Out of bounds stops the run
     /// with `ExecutionError.outOfBounds`, exactly as in the interpreter. The default.
     case checked
@@ -101,16 +102,20 @@ public final class NativeProgram: TailCallable, @unchecked Sendable {
 
     /// Runs the program with the interpreter's input conventions.
     public func run(_ input: RunInput) throws(ExecutionError) -> UInt64 {
-        try run(r1: input.r1, r2: input.r2, regions: input.regions)
+        try run(r1: input.r1, r2: input.r2, regions: input.regions, dynamicRegion: input.dynamicRegion)
     }
 
     /// Runs with the given argument registers and memory regions.
-    public func run(r1: UInt64, r2: UInt64, regions: MemoryRegions) throws(ExecutionError) -> UInt64 {
+    public func run(r1: UInt64, r2: UInt64, regions: MemoryRegions,
+                    dynamicRegion: DynamicRegion? = nil) throws(ExecutionError) -> UInt64 {
         var context = JITRunContext(instructionLimit: instructionLimit, regions: regions)
         var host = RunHost(entry: info, regions: regions)
         let r0 = withUnsafeMutablePointer(to: &host) { hostPointer in
             context.host = UnsafeMutableRawPointer(hostPointer)
-            return withUnsafeMutablePointer(to: &context) { entry(r1, r2, UnsafeMutableRawPointer($0)) }
+            return withUnsafeMutablePointer(to: &context) {
+                JITRunContext.setDynamicRegion(dynamicRegion, in: $0)
+                return entry(r1, r2, UnsafeMutableRawPointer($0))
+            }
         }
         if context.status != 0 {
             // The program that stopped: its prologue named itself, and an error

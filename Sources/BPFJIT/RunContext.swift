@@ -31,6 +31,15 @@ public struct JITRunContext {
     public var write1: UInt64 = 0, write2: UInt64 = 0, write4: UInt64 = 0, write8: UInt64 = 0
     /// The host side of the run (`RunHost`), for the host routines.
     public var host: UnsafeMutableRawPointer?
+    /// Addresses of the words holding the run's dynamic region's live start
+    /// and end (`DynamicRegion`), for reads and for writes. JITed code loads
+    /// them and compares against their targets on every access that misses
+    /// the stack and the first input region. Without a region (or for writes
+    /// to a read-only one) they point at `noStart`/`noEnd` in this context.
+    public var dynamicReadStart: UInt64 = 0, dynamicReadEnd: UInt64 = 0
+    public var dynamicWriteStart: UInt64 = 0, dynamicWriteEnd: UInt64 = 0
+    /// Bounds no access passes (start `UInt64.max`, end 0).
+    public var noStart: UInt64 = .max, noEnd: UInt64 = 0
     /// Tail calls made so far in this run: one counter per run, which every
     /// frame of every program the run enters reaches through the context
     /// (the kernel's "tail call hierarchy" fix gives each frame a pointer to
@@ -69,7 +78,29 @@ public struct JITRunContext {
             return (write ? write1 : read1) + 8 * index
         }
 
+        /// Offsets of the words holding the addresses of the dynamic
+        /// region's start and end for an access of this direction.
+        public func dynamicBounds(write: Bool) -> (start: Int32, end: Int32) {
+            write ? (dynamicWriteStart, dynamicWriteStart + 8) : (dynamicReadStart, dynamicReadStart + 8)
+        }
+
         let read1: Int32, write1: Int32
+        let dynamicReadStart: Int32, dynamicWriteStart: Int32
+    }
+
+    /// Points the dynamic-region fields at `region`'s words, or at this
+    /// context's own never-passing bounds. Call it where the context will
+    /// stay for the run (its address is taken for the no-region case).
+    public static func setDynamicRegion(_ region: DynamicRegion?, in context: UnsafeMutablePointer<JITRunContext>) {
+        let raw = UInt64(UInt(bitPattern: context))
+        let noStart = raw + UInt64(MemoryLayout<JITRunContext>.offset(of: \.noStart)!)
+        let noEnd = raw + UInt64(MemoryLayout<JITRunContext>.offset(of: \.noEnd)!)
+        let start = region?.startWord ?? noStart, end = region?.endWord ?? noEnd
+        context.pointee.dynamicReadStart = start
+        context.pointee.dynamicReadEnd = end
+        let writable = region?.writable ?? false
+        context.pointee.dynamicWriteStart = writable ? start : noStart
+        context.pointee.dynamicWriteEnd = writable ? end : noEnd
     }
 
     public static let layout: Layout = {
@@ -80,10 +111,14 @@ public struct JITRunContext {
                             dynamicHelper: offset(\.dynamicHelper), exitStack: offset(\.exitStack),
                             stackBase: offset(\.stackBase), inputStart: offset(\.inputStart),
                             tailCallCount: offset(\.tailCallCount), program: offset(\.program),
-                            read1: offset(\.read1), write1: offset(\.write1))
+                            read1: offset(\.read1), write1: offset(\.write1),
+                            dynamicReadStart: offset(\.dynamicReadStart), dynamicWriteStart: offset(\.dynamicWriteStart))
         // The per-size limits are read as arrays of four.
         precondition(offset(\.read8) == layout.read1 + 24 && offset(\.write8) == layout.write1 + 24,
                      "JITRunContext limits must be contiguous")
+        precondition(offset(\.dynamicReadEnd) == layout.dynamicReadStart + 8
+                     && offset(\.dynamicWriteEnd) == layout.dynamicWriteStart + 8,
+                     "JITRunContext dynamic bounds must be pairs")
         return layout
     }()
 }

@@ -197,7 +197,8 @@ public final class Arm64EmulatedProgram: TailCallable {
         // After a tail call the stack is the target's, of its own size.
         let stackSize = JITProgramInfo.current(in: context.pointee)?.stackSize ?? host.pointee.stackSize
         guard let error = JITHostRoutines.accessError(address: call.argument(2), info: info, stackBase: context.pointee.stackBase,
-                                                      stackSize: stackSize, regions: host.pointee.regions) else {
+                                                      stackSize: UInt64(stackSize),
+                                                      permits: { host.pointee.regions.permits($0, size: $1, write: $2) }) else {
             return 0
         }
         host.pointee.error = error

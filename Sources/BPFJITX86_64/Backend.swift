@@ -52,8 +52,9 @@ public struct X86_64Backend: JITBackend {
     enum Stub {
         /// `mov r10d, status; jmp raise`.
         case raise(Label, status: UInt32)
+        /// The run's dynamic region at its live bounds, then (at `host`)
         /// `mov r10d, info; call checkRoutine; jmp resume`.
-        case check(Label, info: UInt32, resume: Label)
+        case check(Label, host: Label, size: Int, write: Bool, info: UInt32, resume: Label)
     }
 
     /// Where calls into the host go.
@@ -253,8 +254,23 @@ public struct X86_64Backend: JITBackend {
                 asm.bind(label)
                 e.mov32(.r10, imm: status)                  /* mov r10d, kind << 24 | pc */
                 e.jmp(raiseLabel)                           /* jmp raise */
-            case .check(let label, let info, let resume):
+            case .check(let label, let host, let size, let write, let info, let resume):
                 asm.bind(label)
+                // The dynamic region (the XDP packet): its bounds are read
+                // through the context at each access, as helpers move them.
+                // r11 holds the address; "low <= a <= high && size <= high - a".
+                let bounds = layout.dynamicBounds(write: write)
+                let context = RegisterMap.context
+                e.load(.qword, .r10, Memory(context, bounds.start)) /* mov r10, [r12+dynamicStart] */
+                e.arith(.cmp, .qword, .r11, Memory(.r10, 0)) /* cmp r11, [r10]: below the start? */
+                e.j(.b, host)                               /* jb host */
+                e.load(.qword, .r10, Memory(context, bounds.end)) /* mov r10, [r12+dynamicEnd] */
+                e.load(.qword, .r10, Memory(.r10, 0))       /* mov r10, [r10]: the end */
+                e.arith(.sub, .qword, .r10, .r11)           /* sub r10, r11: bytes left */
+                e.j(.b, host)                               /* jb host: past the end */
+                e.arith(.cmp, .qword, .r10, imm: Int32(size)) /* cmp r10, size */
+                e.j(.ae, resume)                            /* jae back to the access */
+                asm.bind(host)
                 e.mov32(.r10, imm: info)                    /* mov r10d, pc << 8 | write << 4 | size */
                 e.call(checkRoutineLabel)                   /* call check routine */
                 e.jmp(resume)                               /* jmp back to the access */

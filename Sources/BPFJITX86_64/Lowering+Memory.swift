@@ -19,9 +19,30 @@ extension X86_64Backend {
     ///     <access [r11]>
     /// ```
     ///
-    /// `.slow` is a stub after the body: `mov r10d, info; call checkRoutine;
-    /// jmp .ok`; the routine asks `JITHostRoutines.checkAccess` about all the
-    /// run's regions and leaves through the error exit on a violation.
+    /// `.slow` is a stub after the body. It first checks the run's dynamic
+    /// region (the XDP packet) against its live bounds, read through the
+    /// context because helpers move them:
+    ///
+    /// ```
+    /// .slow:
+    ///     mov  r10, [r12 + dynamicStart]   ; address of the start word
+    ///     cmp  r11, [r10]
+    ///     jb   .host
+    ///     mov  r10, [r12 + dynamicEnd]
+    ///     mov  r10, [r10]                  ; the end
+    ///     sub  r10, r11                    ; bytes left (borrow: past the end)
+    ///     jb   .host
+    ///     cmp  r10, size
+    ///     jae  .ok
+    /// .host:
+    ///     mov  r10d, info
+    ///     call checkRoutine
+    ///     jmp  .ok
+    /// ```
+    ///
+    /// The routine asks `JITHostRoutines.checkAccess` about all the run's
+    /// regions and leaves through the error exit on a violation. Misaligned
+    /// atomics go straight to `.host`, which reports them.
     /// `[r10 + offset]` inside the current frame needs no check at all.
     mutating func checkedAddress(base: Register, offset: Int16, size: Int, write: Bool, atomic: Bool = false,
                                  pc: Int, _ e: X86Encoder) -> Memory {
@@ -36,10 +57,10 @@ extension X86_64Backend {
         } else {
             e.lea(.r11, Memory(b, Int32(offset)))                   /* lea r11, [base + offset] */
         }
-        let ok = e.asm.makeLabel(), slow = e.asm.makeLabel()
+        let ok = e.asm.makeLabel(), slow = e.asm.makeLabel(), host = e.asm.makeLabel()
         if atomic {
             e.test(.dword, .r11, imm: Int32(size - 1))              /* test r11d, size - 1: aligned? */
-            e.j(.ne, slow)                                          /* jne slow path (reports it) */
+            e.j(.ne, host)                                          /* jne host check (reports it) */
         }
         e.mov(.qword, .r10, .r11)                                   /* mov r10, r11 */
         e.arith(.sub, .qword, .r10, Memory(context, layout.inputStart)) /* sub r10, [r12+inputStart] */
@@ -52,7 +73,8 @@ extension X86_64Backend {
         }
         e.j(.ae, slow)                                              /* jae slow path */
         e.asm.bind(ok)
-        stubs.append(.check(slow, info: JITAccessInfo.word(pc: pc, size: size, write: write, atomic: atomic), resume: ok))
+        stubs.append(.check(slow, host: host, size: size, write: write,
+                            info: JITAccessInfo.word(pc: pc, size: size, write: write, atomic: atomic), resume: ok))
         return Memory(.r11)
     }
 

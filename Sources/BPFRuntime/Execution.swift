@@ -62,11 +62,15 @@ public struct RunInput: Sendable {
     public var r1: UInt64
     public var r2: UInt64
     public var regions: MemoryRegions
+    /// A region with moving ends (the XDP packet) that engines check inline
+    /// at its live bounds; `regions` admits the same bytes on the slow path.
+    public var dynamicRegion: DynamicRegion?
 
-    public init(r1: UInt64, r2: UInt64 = 0, regions: MemoryRegions) {
+    public init(r1: UInt64, r2: UInt64 = 0, regions: MemoryRegions, dynamicRegion: DynamicRegion? = nil) {
         self.r1 = r1
         self.r2 = r2
         self.regions = regions
+        self.dynamicRegion = dynamicRegion
     }
 }
 

@@ -3,8 +3,12 @@
 ///
 /// It is 16-byte aligned, zero-filled, and never moves, so its address can be
 /// placed in a register and stay valid for the whole run.
+///
+/// Its accessors are `@inlinable` so that callers in other modules (the XDP
+/// frame's checks, hosts) get them specialised instead of going through
+/// generic metadata at run time.
 public final class GuestMemory: @unchecked Sendable {
-    private let base: UnsafeMutableRawPointer
+    @usableFromInline let base: UnsafeMutableRawPointer
     public let count: Int
 
     public init(count: Int) {
@@ -21,7 +25,7 @@ public final class GuestMemory: @unchecked Sendable {
     deinit { base.deallocate() }
 
     /// The address programs see.
-    public var address: UInt64 { UInt64(UInt(bitPattern: base)) }
+    @inlinable public var address: UInt64 { UInt64(UInt(bitPattern: base)) }
 
     /// The region covering the whole block.
     public func region(_ kind: MemoryRegion.Kind, writable: Bool = true) -> MemoryRegion {
@@ -29,6 +33,7 @@ public final class GuestMemory: @unchecked Sendable {
     }
 
     /// A copy of `count` bytes from `offset`.
+    @inlinable
     public func read(at offset: Int = 0, count: Int? = nil) -> [UInt8] {
         let n = count ?? self.count - offset
         precondition(offset >= 0 && n >= 0 && offset + n <= self.count, "read outside guest memory")
@@ -36,18 +41,21 @@ public final class GuestMemory: @unchecked Sendable {
     }
 
     /// Copies bytes in at `offset`.
+    @inlinable
     public func write(_ bytes: [UInt8], at offset: Int) {
         precondition(offset >= 0 && offset + bytes.count <= count, "write outside guest memory")
         bytes.withUnsafeBytes { (base + offset).copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
     }
 
     /// Reads an integer in host order.
+    @inlinable
     public func load<T: FixedWidthInteger>(_: T.Type, at offset: Int) -> T {
         precondition(offset >= 0 && offset + MemoryLayout<T>.size <= count, "load outside guest memory")
         return (base + offset).loadUnaligned(as: T.self)
     }
 
     /// Writes an integer in host order.
+    @inlinable
     public func store<T: FixedWidthInteger>(_ value: T, at offset: Int) {
         precondition(offset >= 0 && offset + MemoryLayout<T>.size <= count, "store outside guest memory")
         (base + offset).storeBytes(of: value, toByteOffset: 0, as: T.self)

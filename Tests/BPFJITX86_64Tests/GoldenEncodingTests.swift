@@ -51,6 +51,7 @@ import Testing
                     for disp in displacements {
                         let m = Memory(base, disp)
                         c.add("\(kind.mnemonic) \(GPR.r10.name(size)), \(m.text(size))") { $0.arith(kind, size, .r10, m) }
+                        c.add("\(kind.mnemonic) \(GPR.r11.name(size)), \(m.text(size))") { $0.arith(kind, size, .r11, m) }
                         c.add("\(kind.mnemonic) \(m.text(size)), 1") { $0.arith(kind, size, m, imm: 1) }
                         c.add("\(kind.mnemonic) \(m.text(size)), 300") { $0.arith(kind, size, m, imm: 300) }
                     }
