@@ -123,22 +123,3 @@ enum ArgumentLiveness {
         }
     }
 }
-
-extension Instruction {
-    /// One bit per register any field of the instruction names.
-    var namedRegisters: UInt16 {
-        switch self {
-        case .alu(_, _, let dst, .register(let src)), .branch(_, _, let dst, .register(let src), _),
-             .movsx(_, let dst, let src, _), .load(_, let dst, let src, _), .loadSignExtend(_, let dst, let src, _),
-             .store(_, let dst, _, let src), .atomic(_, _, let dst, _, let src):
-            1 << dst.rawValue | 1 << src.rawValue
-        case .alu(_, _, let dst, .immediate), .branch(_, _, let dst, .immediate, _), .neg(_, let dst),
-             .byteSwap(_, let dst, _), .loadImmediate64(let dst, _), .storeImmediate(_, let dst, _, _):
-            1 << dst.rawValue
-        case .call(.register(let r)):
-            1 << r.rawValue
-        default:
-            0
-        }
-    }
-}

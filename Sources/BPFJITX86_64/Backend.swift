@@ -90,7 +90,7 @@ public struct X86_64Backend: JITBackend {
         let checked = options.memoryChecking == .checked
         var mentioned: UInt16 = 0   // bit per register any instruction names
         for (pc, instruction) in program.instructions.enumerated() {
-            let names = instruction.registerMask
+            let names = instruction.namedRegisters
             mentioned |= names
             let namesR10 = names & (1 << 10) != 0
             if namesR10 { usesFramePointer = true }

@@ -119,23 +119,6 @@ extension X86_64Backend {
 }
 
 extension Instruction {
-    /// One bit per register any field of the instruction names.
-    var registerMask: UInt16 {
-        switch self {
-        case .alu(_, _, let dst, .register(let src)), .branch(_, _, let dst, .register(let src), _),
-             .movsx(_, let dst, let src, _), .load(_, let dst, let src, _), .loadSignExtend(_, let dst, let src, _),
-             .store(_, let dst, _, let src), .atomic(_, _, let dst, _, let src):
-            1 << dst.rawValue | 1 << src.rawValue
-        case .alu(_, _, let dst, .immediate), .branch(_, _, let dst, .immediate, _), .neg(_, let dst),
-             .byteSwap(_, let dst, _), .loadImmediate64(let dst, _), .storeImmediate(_, let dst, _, _):
-            1 << dst.rawValue
-        case .call(.register(let r)):
-            1 << r.rawValue
-        default:
-            0
-        }
-    }
-
     /// Whether any register field of the instruction names `register`.
-    func mentions(_ register: Register) -> Bool { registerMask & (1 << register.rawValue) != 0 }
+    func mentions(_ register: Register) -> Bool { namedRegisters & (1 << register.rawValue) != 0 }
 }
