@@ -83,12 +83,16 @@ public struct EngineConfiguration: Sendable {
     /// engine runs `call 12` (`bpf_tail_call`) itself; when nil, `call 12` is
     /// an ordinary call of whatever helper 12 the registry has.
     public var tailCalls: TailCallEnvironment?
+    /// What the verifier proved about the program (JITs leave out the checks
+    /// it makes unnecessary); ignored unless it `applies(to:)` the program.
+    public var proofs: ProgramProofs?
 
     public init(helpers: HelperRegistry = HelperRegistry(), instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit,
-                tailCalls: TailCallEnvironment? = nil) {
+                tailCalls: TailCallEnvironment? = nil, proofs: ProgramProofs? = nil) {
         self.helpers = helpers
         self.instructionLimit = instructionLimit
         self.tailCalls = tailCalls
+        self.proofs = proofs
     }
 }
 
