@@ -22,13 +22,19 @@ public struct ProgramProofs: Sendable, Hashable {
     /// When `terminates`: no run of the program executes more instructions
     /// than this (local calls included; tail-called programs not).
     public let maxInstructions: UInt64
+    /// No path reads a register before writing it (other than those the
+    /// program type sets at entry: r1, r10, and r2 for `mem`), so an engine
+    /// need not clear the others at entry to keep host values from leaking in.
+    public let initializesRegistersBeforeUse: Bool
 
-    package init(instructions: [Instruction], safeAccesses: [Bool], terminates: Bool, maxInstructions: UInt64) {
+    package init(instructions: [Instruction], safeAccesses: [Bool], terminates: Bool, maxInstructions: UInt64,
+                 initializesRegistersBeforeUse: Bool) {
         precondition(safeAccesses.count == instructions.count, "one fact per instruction slot")
         self.instructions = instructions
         self.safe = safeAccesses
         self.terminates = terminates
         self.maxInstructions = terminates ? maxInstructions : .max
+        self.initializesRegistersBeforeUse = initializesRegistersBeforeUse
     }
 
     /// Whether these facts were made from exactly `program`'s instructions.
