@@ -83,7 +83,7 @@ let package = Package(
                 swiftSettings: swiftSettings),
         // The commands of `bpfkit`, as a testable library; `bpfkit` itself is a thin @main.
         .target(name: "BPFCommandLine", dependencies: [
-            "BPFKit", "BPFAssembler", "BPFMaps", "BPFNativeDisassembler", "BPFExecMemory", "BPFJIT", "BPFJITX86_64", "BPFLoader", "BPFRuntime",
+            "BPFKit", "BPFAssembler", "BPFMaps", "BPFNativeDisassembler", "BPFExecMemory", "BPFJIT", "BPFJITX86_64", "BPFJITArm64", "BPFLoader", "BPFRuntime",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swiftSettings),
         .testTarget(name: "BPFKitTests", dependencies: ["BPFKit", "BPFAssembler"], swiftSettings: swiftSettings),

@@ -1,5 +1,6 @@
 import Foundation
 import BPFJIT
+import BPFJITArm64
 import BPFJITX86_64
 import BPFKit
 import BPFLoader
@@ -10,7 +11,8 @@ struct EngineOutcome: Codable, Sendable {
     enum Status: String, Codable, Sendable {
         /// Ran, timed, and returned what the interpreter returned.
         case measured
-        /// Compiled, not timed (emulated backends): code size only.
+        /// Compiled and run once under the emulator, not timed: code size and
+        /// native instructions executed.
         case compiled
         /// This engine cannot run the program in this build (e.g. tail calls not landed).
         case unsupported
@@ -33,6 +35,8 @@ struct EngineOutcome: Codable, Sendable {
     var codeBytes: Int?
     /// BPF instruction slots the native code was made from.
     var instructions: Int?
+    /// Emulated backends: native instructions one run executed (helpers not included).
+    var executedInstructions: UInt64?
 
     static func failed(_ note: String) -> EngineOutcome { EngineOutcome(status: .failed, note: note) }
     static func unsupported(_ note: String) -> EngineOutcome { EngineOutcome(status: .unsupported, note: note) }
@@ -131,7 +135,21 @@ struct BPFKitEngine: Sendable {
                 outcome.codeBytes = image.size
             }
             outcome.status = .compiled
-            outcome.note = "emulated: code size only"
+            guard let emulatedProgram = program as? Arm64EmulatedProgram else {
+                outcome.note = "emulated: code size only"
+                return outcome
+            }
+            // One run under the emulator: its result (checked against the
+            // interpreter's like every engine's) and the instructions it executed.
+            do {
+                let run = try linked.makeRun(input: bench.packet)
+                let executed = try withExtendedLifetime(run) { try emulatedProgram.execute(run.input) }
+                outcome.result = UInt32(truncatingIfNeeded: executed.value)
+                outcome.executedInstructions = executed.instructionCount
+                outcome.note = "emulated: code size and executed instructions"
+            } catch {
+                return .failed("emulated run: \(error)")
+            }
             return outcome
         }
 

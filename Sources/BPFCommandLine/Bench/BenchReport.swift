@@ -165,6 +165,9 @@ struct BenchReport: Codable, Sendable {
         for column in compiled {
             header += ["\(column.title) insns", "\(column.title) bytes", "bytes/insn"]
         }
+        // Emulated backends are not timed: the native instructions one run executed stand in.
+        let executedColumns = compiled.filter { column in rows.contains { $0.outcomes[column.key]?.executedInstructions != nil } }
+        header += executedColumns.map { "\($0.title) executed insns/run" }
         let compileColumns = columns.filter { column in rows.contains { $0.outcomes[column.key]?.compileNanoseconds != nil } }
         header += compileColumns.map { "\($0.key == Self.interpreterKey ? "pre-decode" : "\($0.title) compile") µs" }
         var lines: [[String]] = []
@@ -176,6 +179,9 @@ struct BenchReport: Codable, Sendable {
                 cells.append(outcome?.codeBytes.map { BenchFormat.grouped($0) } ?? "—")
                 cells.append(outcome?.bytesPerInstruction.map { String(format: "%.2f", $0) } ?? "—")
             }
+            cells += executedColumns.map { column in
+                row.outcomes[column.key]?.executedInstructions.map { BenchFormat.grouped(Int($0)) } ?? "—"
+            }
             cells += compileColumns.map { column in row.outcomes[column.key]?.compileNanoseconds.map(BenchFormat.microseconds) ?? "—" }
             lines.append(cells)
         }
@@ -184,6 +190,7 @@ struct BenchReport: Codable, Sendable {
             let perInstruction = BenchMath.geometricMean(rows.compactMap { $0.outcomes[column.key]?.bytesPerInstruction })
             total += ["", "", perInstruction.map { String(format: "%.2f", $0) } ?? "—"]
         }
+        total += executedColumns.map { _ in "" }
         total += compileColumns.map { column in
             BenchMath.geometricMean(rows.compactMap { $0.outcomes[column.key]?.compileNanoseconds }).map(BenchFormat.microseconds) ?? "—"
         }
