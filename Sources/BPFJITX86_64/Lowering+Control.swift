@@ -61,7 +61,8 @@ extension X86_64Backend {
         let context = RegisterMap.context
         switch target {
         case .helper(let id):
-            callHelper(site: JITHelperTable.site(slot: helpers.slot(of: id), pc: pc), e)
+            let slot = helpers.slot(of: id)
+            callHelper(site: JITHelperTable.site(slot: slot, pc: pc), native: helpers.helpers[slot].native, e)
         case .register(let register):
             e.store(.qword, Memory(context, layout.dynamicHelper), RegisterMap.native(register)) /* mov [r12+dynamicHelper], reg */
             callHelper(site: JITHelperTable.site(slot: JITHelperTable.dynamicSlot, pc: pc), e)
@@ -90,27 +91,36 @@ extension X86_64Backend {
         stubs.append(.raise(stop, status: JITStatus.word(JITStatus.unsupported, pc: pc)))
     }
 
-    /// A call into `JITHostRoutines.callHelper`: r1–r5 are already the first
-    /// five SysV argument registers; the context goes sixth. r1–r5 are kept
-    /// across the call, as the interpreter (and the kernel's) keeps them.
+    /// A helper call: r1–r5 are already the first five SysV argument
+    /// registers; the context goes sixth. A helper with a native entry
+    /// (`NativeHelper`) is called directly, its data as the seventh argument
+    /// (on the stack); any other through `JITHostRoutines.callHelper`. Both
+    /// find the call site (for the fallback and for errors) in the context.
+    /// r1–r5 are kept across the call, as the interpreter keeps them.
     ///
     /// ```
-    ///     push rdi, rsi, rdx, rcx, r8; sub rsp, 8   ; keep r1–r5, stay aligned
-    ///     mov  r9, r12                     ; 6th argument: run context
+    ///     push rdi, rsi, rdx, rcx, r8              ; keep r1–r5
+    ///     movabs r10, data; push r10               ; native: 7th argument (else sub rsp, 8)
+    ///     mov  r9, r12                             ; 6th argument: run context
     ///     mov  dword [r12 + site], slot << 24 | pc
-    ///     call callHelper                  ; or movabs rax, callHelper; call rax
+    ///     call entry                               ; or movabs rax, entry; call rax
     ///     add rsp, 8; pop r8, rcx, rdx, rsi, rdi
     ///     cmp  qword [r12 + status], 0
-    ///     jne  errorExit                   ; the helper failed
+    ///     jne  errorExit                           ; the helper failed
     /// ```
-    mutating func callHelper(site: UInt32, _ e: X86Encoder) {
+    mutating func callHelper(site: UInt32, native: NativeHelper? = nil, _ e: X86Encoder) {
         let context = RegisterMap.context
         let arguments: [GPR] = [.rdi, .rsi, .rdx, .rcx, .r8]
         for register in arguments { e.push(register) }              /* push r1–r5 */
-        e.arith(.sub, .qword, .rsp, imm: 8)                         /* sub rsp, 8: alignment */
+        if let native {
+            e.movabs(.r10, imm: native.dataWord)                    /* movabs r10, data */
+            e.push(.r10)                                            /* push r10: 7th argument, keeps alignment */
+        } else {
+            e.arith(.sub, .qword, .rsp, imm: 8)                     /* sub rsp, 8: alignment */
+        }
         e.mov(.qword, .r9, context)                                 /* mov r9, r12: 6th argument */
         e.store(.dword, Memory(context, layout.site), imm: Int32(bitPattern: site)) /* mov dword [r12+site], site */
-        callHost(routines.callHelper, e)
+        callHost(native?.address ?? routines.callHelper, e)
         e.arith(.add, .qword, .rsp, imm: 8)                         /* add rsp, 8 */
         for register in arguments.reversed() { e.pop(register) }    /* pop r5–r1 */
         e.arith(.cmp, .qword, Memory(context, layout.status), imm: 0) /* cmp qword [r12+status], 0 */
