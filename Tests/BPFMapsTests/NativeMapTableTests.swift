@@ -37,7 +37,7 @@ import Testing
             let entry = try #require(NativeMapTable.entry(table.address, handle: p.handle))
             let slot1 = CPUSlots.withSlot(1) { withKey(le32(2)) { NativeMapTable.lookup(entry, key: $0) } }
             #expect(slot1 == CPUSlots.withSlot(1) { p.pLookup(le32(2)) })
-            #expect(slot1 != withKey(le32(2)) { NativeMapTable.lookup(entry, key: $0) })
+            #expect(slot1 != CPUSlots.withSlot(0) { withKey(le32(2)) { NativeMapTable.lookup(entry, key: $0) } })
         }
     }
 
