@@ -18,8 +18,8 @@ public enum KernelHelpers {
     }
 
     /// A `Helper` whose number, name and prototype come from the table.
-    static func helper(_ kind: KernelHelper, _ body: @escaping Helper.Body) -> Helper {
-        Helper(id: kind.rawValue, name: kind.name, prototype: kind.prototype, body: body)
+    static func helper(_ kind: KernelHelper, native: NativeHelper? = nil, _ body: @escaping Helper.Body) -> Helper {
+        Helper(id: kind.rawValue, name: kind.name, prototype: kind.prototype, native: native, body: body)
     }
 
     static func clock(_ id: clockid_t) -> UInt64 {
@@ -30,7 +30,7 @@ public enum KernelHelpers {
 
     static func basicHelpers(_ env: HelperEnvironment) -> [Helper] {
         [
-            helper(.ktimeGetNs) { _ in clock(CLOCK_MONOTONIC) },
+            helper(.ktimeGetNs, native: NativeHelper(NativeEntries.ktimeGetNs)) { _ in clock(CLOCK_MONOTONIC) },
             helper(.ktimeGetBootNs) { _ in
                 #if os(Linux)
                 clock(CLOCK_BOOTTIME)
@@ -49,7 +49,7 @@ public enum KernelHelpers {
                 var generator = SystemRandomNumberGenerator()
                 return UInt64(UInt32.random(in: .min ... .max, using: &generator))
             },
-            helper(.getSmpProcessorID) { _ in UInt64(CPUSlots.current) },
+            helper(.getSmpProcessorID, native: NativeHelper(NativeEntries.smpProcessorID)) { _ in UInt64(CPUSlots.current) },
             helper(.tailCall) { _ throws(HelperError) in
                 // A tail call replaces the caller's frame, which only an engine can do:
                 // engines given a `TailCallEnvironment` (every program the loader links)

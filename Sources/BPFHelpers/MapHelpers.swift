@@ -5,14 +5,18 @@ import BPFRuntime
 /// (a rewritten 64-bit map load), then work on key and value bytes in place.
 extension KernelHelpers {
     static func mapHelpers(_ env: HelperEnvironment) -> [Helper] {
-        [
-            helper(.mapLookupElem) { call throws(HelperError) in
+        let table = NativeMapTable(env.maps)
+        func native(_ function: NativeHelper.Function) -> NativeHelper {
+            NativeHelper(function, data: table.address, owner: table)
+        }
+        return [
+            helper(.mapLookupElem, native: native(NativeEntries.mapLookup)) { call throws(HelperError) in
                 let map = try env.map(call.argument(1), argument: 1, of: .mapLookupElem)
                 return try call.memory.withBytes(at: call.argument(2), count: map.definition.keySize, write: false) { key in
                     map.programLookup(key: UnsafeRawBufferPointer(key))
                 }
             },
-            helper(.mapUpdateElem) { call throws(HelperError) in
+            helper(.mapUpdateElem, native: native(NativeEntries.mapUpdate)) { call throws(HelperError) in
                 let map = try env.map(call.argument(1), argument: 1, of: .mapUpdateElem)
                 let flags = call.argument(4)
                 return try call.memory.withBytes(at: call.argument(2), count: map.definition.keySize, write: false) { key throws(HelperError) in
@@ -23,7 +27,7 @@ extension KernelHelpers {
                     }
                 }
             },
-            helper(.mapDeleteElem) { call throws(HelperError) in
+            helper(.mapDeleteElem, native: native(NativeEntries.mapDelete)) { call throws(HelperError) in
                 let map = try env.map(call.argument(1), argument: 1, of: .mapDeleteElem)
                 return try call.memory.withBytes(at: call.argument(2), count: map.definition.keySize, write: false) { key in
                     errnoResult { () throws(MapError) in try map.programDelete(key: UnsafeRawBufferPointer(key)) }

@@ -40,11 +40,14 @@ struct RunHost {
     let entry: JITProgramInfo
     let regions: MemoryRegions
     /// Whether a static region or the resolver admits the access. It works on
-    /// `regions` in place, borrowing its array and closure rather than copying
-    /// the whole `MemoryRegions` (a retain and release each) on every call.
-    func permits(_ address: UInt64, size: Int, write: Bool) -> Bool {
-        for region in regions.regions where region.permits(address, size: size, write: write) { return true }
-        guard let resolver = regions.resolver else { return false }
+    /// `regions` in place through the pointer, borrowing its array and closure
+    /// rather than copying the run host (a retain and release each) on every call.
+    static func permits(_ host: UnsafeMutablePointer<RunHost>, _ address: UInt64, size: Int, write: Bool) -> Bool {
+        let found = host.pointee.regions.regions.withUnsafeBufferPointer { regions in
+            regions.contains { $0.permits(address, size: size, write: write) }
+        }
+        if found { return true }
+        guard let resolver = host.pointee.regions.resolver else { return false }
         return resolver(address, size, write)
     }
 
@@ -124,12 +127,17 @@ public enum JITHostRoutines {
     /// regions or the BPF stack (and, for atomics, naturally aligned)?
     /// Returns 0 when it is; otherwise records the error and returns 1.
     /// `info` is `JITAccessInfo.word`.
+    ///
+    /// The stack's bounds come from the context (`helperFrame`, which every
+    /// entry prologue fills), and the regions are read in place, so that the
+    /// check copies nothing and retains nothing on its way to the resolver.
     public static let checkAccess: CheckRoutine = { raw, address, info in
         let context = raw.assumingMemoryBound(to: JITRunContext.self)
         let host = context.pointee.host!.assumingMemoryBound(to: RunHost.self)
-        guard let error = accessError(address: address, info: info, stackBase: context.pointee.stackBase,
-                                      stackSize: UInt64(host.pointee.program(context).stackSize),
-                                      permits: { host.pointee.permits($0, size: $1, write: $2) }) else { return 0 }
+        let frame = context.pointee.helperFrame
+        guard let error = accessError(address: address, info: info, stackBase: frame.stackBase,
+                                      stackSize: frame.stackEnd &- frame.stackBase,
+                                      permits: { RunHost.permits(host, $0, size: $1, write: $2) }) else { return 0 }
         host.pointee.error = error
         context.pointee.status = UInt64(JITStatus.word(JITStatus.host, pc: Int(info >> 8)))
         return 1

@@ -11,6 +11,10 @@ import BPFRuntime
 /// to the host routines (helper calls, slow bounds checks) as their last
 /// argument.
 public struct JITRunContext {
+    /// What native helper entries see: the BPF stack's bounds and the full
+    /// helper call as their fallback. First, so that the context's address
+    /// is the frame's (`NativeHelper` entries get it as their sixth argument).
+    public var helperFrame = NativeHelperFrame()
     /// Remaining runaway-guard budget; JITed code stops the run when it goes negative.
     public var budget: Int64 = 0
     /// 0 while running; otherwise `JITStatus` of why the run stopped.
@@ -21,8 +25,12 @@ public struct JITRunContext {
     public var dynamicHelper: UInt64 = 0
     /// Native stack pointer of the entry frame, restored to unwind on an error.
     public var exitStack: UInt64 = 0
-    /// Lowest byte of the BPF stack (all frames); set by the entry prologue.
-    public var stackBase: UInt64 = 0
+    /// Lowest byte of the BPF stack (all frames); set by the entry prologue
+    /// (with `helperFrame.stackEnd`, one past its last byte).
+    public var stackBase: UInt64 {
+        get { helperFrame.stackBase }
+        set { helperFrame.stackBase = newValue }
+    }
     /// First byte of the first input region.
     public var inputStart: UInt64 = 0
     /// For accesses of 1, 2, 4 and 8 bytes: how many start offsets into the
@@ -50,11 +58,12 @@ public struct JITRunContext {
     /// use the target's helpers and stack size.
     public var program: UnsafeRawPointer?
 
-    public init() {}
+    public init() { helperFrame.fallback = JITHostRoutines.callHelper }
 
     /// The context a run starts with: the guard's budget and the first
     /// input region's bounds (native runs and emulated ones fill it alike).
     public init(instructionLimit: UInt64, regions: MemoryRegions) {
+        self.init()
         budget = Int64(clamping: instructionLimit)
         guard let first = regions.regions.first else { return }
         inputStart = first.start
@@ -69,7 +78,7 @@ public struct JITRunContext {
     /// Byte offsets of the fields native code touches.
     public struct Layout: Sendable {
         public let budget: Int32, status: Int32, site: Int32, dynamicHelper: Int32
-        public let exitStack: Int32, stackBase: Int32, inputStart: Int32
+        public let exitStack: Int32, stackBase: Int32, stackEnd: Int32, inputStart: Int32
         public let tailCallCount: Int32, program: Int32
 
         /// Offset of the read or write limit for an access of `size` bytes.
@@ -109,10 +118,12 @@ public struct JITRunContext {
         }
         let layout = Layout(budget: offset(\.budget), status: offset(\.status), site: offset(\.site),
                             dynamicHelper: offset(\.dynamicHelper), exitStack: offset(\.exitStack),
-                            stackBase: offset(\.stackBase), inputStart: offset(\.inputStart),
+                            stackBase: offset(\.helperFrame.stackBase), stackEnd: offset(\.helperFrame.stackEnd),
+                            inputStart: offset(\.inputStart),
                             tailCallCount: offset(\.tailCallCount), program: offset(\.program),
                             read1: offset(\.read1), write1: offset(\.write1),
                             dynamicReadStart: offset(\.dynamicReadStart), dynamicWriteStart: offset(\.dynamicWriteStart))
+        precondition(offset(\.helperFrame) == 0, "JITRunContext must start with its NativeHelperFrame")
         // The per-size limits are read as arrays of four.
         precondition(offset(\.read8) == layout.read1 + 24 && offset(\.write8) == layout.write1 + 24,
                      "JITRunContext limits must be contiguous")

@@ -32,6 +32,9 @@ public struct X86_64Backend: JITBackend {
     let routines: HostRoutineAddresses
     /// The program arrays of `bpf_tail_call`; nil when `call 12` is a plain helper call.
     let tailCalls: JITTailCallPlan?
+    /// Per helper-call pc, bit `i - 1` for each r`i` (1–5) read after the call:
+    /// the registers the call site keeps (`ArgumentLiveness`).
+    let liveAcrossCalls: [Int: UInt8]
     /// The address of the program's `JITProgramInfo`, which the entry
     /// prologue stores in the run context (0: store nothing).
     public var programInfo: UInt64 = 0
@@ -84,6 +87,7 @@ public struct X86_64Backend: JITBackend {
             functionOfEntry[entry] = k
         }
         self.functionOfEntry = functionOfEntry
+        liveAcrossCalls = ArgumentLiveness.liveAcrossCalls(program, functions: functions)
 
         var localCalls = false, usesFramePointer = false, context = false, calls = false, entryCalled = false
         var checks = false, allFrames = false

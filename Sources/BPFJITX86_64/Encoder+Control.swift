@@ -76,6 +76,10 @@ extension X86Encoder {
     @inline(__always)
     public func leave() { code.byte(0xc9) }
 
+    /// `rep stosq` — stores rax at [rdi] rcx times, rdi += 8 each (F3 REX.W AB).
+    @inline(__always)
+    public func repStosq() { code.bytes(0xf3, 0x48, 0xab) }
+
     /// `push reg` — 50+r.
     @inline(__always)
     public func push(_ register: GPR) {

@@ -61,10 +61,13 @@ extension X86_64Backend {
         let context = RegisterMap.context
         switch target {
         case .helper(let id):
-            callHelper(site: JITHelperTable.site(slot: helpers.slot(of: id), pc: pc), e)
+            let slot = helpers.slot(of: id)
+            callHelper(site: JITHelperTable.site(slot: slot, pc: pc), native: helpers.helpers[slot].native,
+                       keep: liveAcrossCalls[pc] ?? 0b11111, e)
         case .register(let register):
             e.store(.qword, Memory(context, layout.dynamicHelper), RegisterMap.native(register)) /* mov [r12+dynamicHelper], reg */
-            callHelper(site: JITHelperTable.site(slot: JITHelperTable.dynamicSlot, pc: pc), e)
+            callHelper(site: JITHelperTable.site(slot: JITHelperTable.dynamicSlot, pc: pc),
+                       keep: liveAcrossCalls[pc] ?? 0b11111, e)
         case .local(let offset):
             let callee = pc + 1 + Int(offset)
             let index = functionOfEntry[callee]!
@@ -90,29 +93,43 @@ extension X86_64Backend {
         stubs.append(.raise(stop, status: JITStatus.word(JITStatus.unsupported, pc: pc)))
     }
 
-    /// A call into `JITHostRoutines.callHelper`: r1–r5 are already the first
-    /// five SysV argument registers; the context goes sixth. r1–r5 are kept
-    /// across the call, as the interpreter (and the kernel's) keeps them.
+    /// A helper call: r1–r5 are already the first five SysV argument
+    /// registers; the context goes sixth. A helper with a native entry
+    /// (`NativeHelper`) is called directly, its data as the seventh argument
+    /// (on the stack); any other through `JITHostRoutines.callHelper`. Both
+    /// find the call site (for the fallback and for errors) in the context.
+    /// Of r1–r5, those read after the call (`keep`, from `ArgumentLiveness`)
+    /// are kept across it, as the interpreter keeps them all.
     ///
     /// ```
-    ///     push rdi, rsi, rdx, rcx, r8; sub rsp, 8   ; keep r1–r5, stay aligned
-    ///     mov  r9, r12                     ; 6th argument: run context
+    ///     push <live of rdi, rsi, rdx, rcx, r8>    ; keep r1–r5 read later
+    ///     sub rsp, 8                               ; if the words pushed are odd
+    ///     movabs r10, data; push r10               ; native: 7th argument
+    ///     mov  r9, r12                             ; 6th argument: run context
     ///     mov  dword [r12 + site], slot << 24 | pc
-    ///     call callHelper                  ; or movabs rax, callHelper; call rax
-    ///     add rsp, 8; pop r8, rcx, rdx, rsi, rdi
+    ///     call entry                               ; or movabs rax, entry; call rax
+    ///     add rsp, 8 or 16; pop <live>
     ///     cmp  qword [r12 + status], 0
-    ///     jne  errorExit                   ; the helper failed
+    ///     jne  errorExit                           ; the helper failed
     /// ```
-    mutating func callHelper(site: UInt32, _ e: X86Encoder) {
+    mutating func callHelper(site: UInt32, native: NativeHelper? = nil, keep: UInt8 = 0b11111, _ e: X86Encoder) {
         let context = RegisterMap.context
         let arguments: [GPR] = [.rdi, .rsi, .rdx, .rcx, .r8]
-        for register in arguments { e.push(register) }              /* push r1–r5 */
-        e.arith(.sub, .qword, .rsp, imm: 8)                         /* sub rsp, 8: alignment */
+        let kept = arguments.indices.filter { keep & (1 << $0) != 0 }.map { arguments[$0] }
+        let words = kept.count + (native == nil ? 0 : 1)
+        let padded = words % 2 == 1                                 // rsp stays 16-byte aligned at the call
+        for register in kept { e.push(register) }                   /* push live r1–r5 */
+        if padded { e.arith(.sub, .qword, .rsp, imm: 8) }           /* sub rsp, 8: alignment */
+        if let native {
+            e.movabs(.r10, imm: native.dataWord)                    /* movabs r10, data */
+            e.push(.r10)                                            /* push r10: 7th argument */
+        }
         e.mov(.qword, .r9, context)                                 /* mov r9, r12: 6th argument */
         e.store(.dword, Memory(context, layout.site), imm: Int32(bitPattern: site)) /* mov dword [r12+site], site */
-        callHost(routines.callHelper, e)
-        e.arith(.add, .qword, .rsp, imm: 8)                         /* add rsp, 8 */
-        for register in arguments.reversed() { e.pop(register) }    /* pop r5–r1 */
+        callHost(native?.address ?? routines.callHelper, e)
+        let drop = (padded ? 8 : 0) + (native == nil ? 0 : 8)
+        if drop > 0 { e.arith(.add, .qword, .rsp, imm: Int32(drop)) } /* add rsp, drop: data and padding */
+        for register in kept.reversed() { e.pop(register) }         /* pop live r5–r1 */
         e.arith(.cmp, .qword, Memory(context, layout.status), imm: 0) /* cmp qword [r12+status], 0 */
         e.j(.ne, errorExitLabel)                                    /* jne error exit */
     }

@@ -16,7 +16,7 @@ import BPFRuntime
 ///   straight to the host, as if the host had called it.
 /// - From a subprogram (or an entry function that is also a call target) the
 ///   target is called, with the context fields its prologue overwrites
-///   (exitStack, stackBase, program) saved around the call, and the
+///   (exitStack, stackBase, stackEnd, program) saved around the call, and the
 ///   subprogram then returns the target's r0 to its own caller: the
 ///   subprogram's frame is replaced, as the kernel specifies, at the cost of
 ///   a few words of native stack while the target runs. An error inside the
@@ -153,14 +153,14 @@ extension X86_64Backend {
     }
 
     /// Before calling a target from a subprogram: keep the context fields
-    /// its prologue overwrites, align rsp, pass the context.
+    /// its prologue overwrites (four words: rsp stays 16-byte aligned), pass
+    /// the context.
     func emitSaveForTailCall(_ e: X86Encoder) {
         let context = RegisterMap.context
-        for field in [layout.exitStack, layout.stackBase, layout.program] {
+        for field in [layout.exitStack, layout.stackBase, layout.stackEnd, layout.program] {
             e.load(.qword, .r11, Memory(context, field))    /* mov r11, [r12+field] */
             e.push(.r11)                                    /* push r11 */
         }
-        e.arith(.sub, .qword, .rsp, imm: 8)                 /* sub rsp, 8: 16-byte alignment at the call */
         e.mov(.qword, .rdx, context)                        /* mov rdx, r12: the target's run context */
     }
 
@@ -169,9 +169,8 @@ extension X86_64Backend {
     /// report), else return the target's r0 from this function.
     func emitReturnFromTailCall(_ function: JITFunctionInfo, _ e: X86Encoder) {
         let context = RegisterMap.context
-        e.arith(.add, .qword, .rsp, imm: 8)                 /* add rsp, 8 */
         e.pop(.r11)                                         /* pop r11: this program's info */
-        for field in [layout.stackBase, layout.exitStack] {
+        for field in [layout.stackEnd, layout.stackBase, layout.exitStack] {
             e.pop(.r10)                                     /* pop r10 */
             e.store(.qword, Memory(context, field), .r10)   /* mov [r12+field], r10 */
         }

@@ -62,6 +62,8 @@ public final class HashMap: BPFMap {
     private func upsert(_ key: UnsafeRawBufferPointer, _ fill: Fill, flags: UpdateFlags) throws(MapError) {
         let hash = Slab.hash(key)
         try table.lock.withLock { () throws(MapError) in
+            table.beginWrite()
+            defer { table.endWrite() }
             let old = table.find(key, hash: hash)
             if old >= 0, flags == .noExist { throw .keyExists }
             if old < 0, flags == .exist { throw .noSuchKey }
@@ -89,7 +91,13 @@ public final class HashMap: BPFMap {
     // MARK: Program side
 
     public func programLookup(key: UnsafeRawBufferPointer) -> UInt64 {
-        table.lock.withLock {
+        if !isLRU, let base = key.baseAddress, key.count == definition.keySize {
+            // No recency to update: the lock-free read side.
+            let e = table.lookup(base, hash: Slab.hash(key))
+            guard e >= 0 else { return 0 }
+            return table.values.address(of: table.valueIndex(e, slot: slots == 1 ? 0 : CPUSlots.current))
+        }
+        return table.lock.withLock {
             let e = find(key, touching: true)
             guard e >= 0 else { return 0 }
             return table.values.address(of: table.valueIndex(e, slot: slots == 1 ? 0 : CPUSlots.current))
@@ -104,7 +112,9 @@ public final class HashMap: BPFMap {
         try table.lock.withLock { () throws(MapError) in
             let e = find(key, touching: false)
             guard e >= 0 else { throw .noSuchKey }
+            table.beginWrite()
             table.remove(e)
+            table.endWrite()
         }
     }
 

@@ -76,6 +76,12 @@ public final class Slab: @unchecked Sendable {
         return memcmp(base + index * stride, other, bytes.count) == 0
     }
 
+    /// Whether the `count` bytes at element `index` equal those at `bytes`.
+    @inline(__always)
+    func equals(_ index: Int, _ bytes: UnsafeRawPointer, count: Int) -> Bool {
+        memcmp(base + index * stride, bytes, count) == 0
+    }
+
     /// A hash of the first `count` bytes of element `index` (the key hash).
     func hash(_ index: Int, count: Int) -> UInt64 {
         Slab.hash(UnsafeRawBufferPointer(start: base + index * stride, count: count))

@@ -89,11 +89,14 @@ public struct Helper: Sendable {
     public var name: String
     public var prototype: HelperPrototype
     public var body: Body
+    /// A native entry JITs may call instead of `body` (same results); nil for most helpers.
+    public var native: NativeHelper?
 
-    public init(id: Int32, name: String, prototype: HelperPrototype, body: @escaping Body) {
+    public init(id: Int32, name: String, prototype: HelperPrototype, native: NativeHelper? = nil, body: @escaping Body) {
         self.id = id
         self.name = name
         self.prototype = prototype
+        self.native = native
         self.body = body
     }
 }

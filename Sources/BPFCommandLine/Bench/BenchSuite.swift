@@ -41,6 +41,8 @@ enum BenchSuite {
                       summary: "pipeline of 4 programs joined by tail calls", packet: full),
             BenchCase(name: "map_updates", source: "map_updates.c", program: "map_updates",
                       summary: "64 map updates (hash and array)", packet: full),
+            BenchCase(name: "helper_calls", source: "helper_calls.c", program: "helper_calls",
+                      summary: "64 helper calls (hash-map lookups)", packet: full),
         ]
     }
 

@@ -43,4 +43,21 @@ static inline uint32_t bpf_atomic_compare_exchange32(uint32_t *p, uint32_t expec
     return expected;
 }
 
+// Orderings for the hash maps' sequence lock (BPFMaps.HashTable): readers
+// walk a bucket without the map's mutex and retry if a writer was active.
+// Every word a reader follows is read and written through these.
+
+/// Load with acquire ordering.
+static inline uint64_t bpf_load_acquire64(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+/// Store with release ordering.
+static inline void bpf_store_release64(uint64_t *p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+/// Relaxed load and store of 32- and 64-bit words.
+static inline uint64_t bpf_load_relaxed64(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+static inline void bpf_store_relaxed64(uint64_t *p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
+static inline int32_t bpf_load_relaxed32(const int32_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+static inline void bpf_store_relaxed32(int32_t *p, int32_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
+/// Fences.
+static inline void bpf_fence_acquire(void) { __atomic_thread_fence(__ATOMIC_ACQUIRE); }
+static inline void bpf_fence_release(void) { __atomic_thread_fence(__ATOMIC_RELEASE); }
+
 #endif

@@ -17,12 +17,14 @@ import BPFISA
 ///   (its caller sees them);
 /// - kfunc calls and unresolved 64-bit loads stop the run: nothing is live.
 ///
-/// The emulator fills every caller-saved register with a poison value after
-/// each call, so a register wrongly left out shows up as a wrong result in
-/// the parity tests rather than going unnoticed.
-enum ArgumentLiveness {
+/// Every backend shares it (x86-64 and arm64 push only the live registers
+/// around helper calls). The arm64 emulator fills every caller-saved
+/// register with a poison value after each call, so a register wrongly left
+/// out shows up as a wrong result in the parity tests rather than going
+/// unnoticed.
+public enum ArgumentLiveness {
     /// Bit `i - 1` set for each r`i` (1–5) read after the call at each helper-call pc.
-    static func liveAcrossCalls(_ program: Program, functions: [(entry: Int, end: Int)]) -> [Int: UInt8] {
+    public static func liveAcrossCalls(_ program: Program, functions: [(entry: Int, end: Int)]) -> [Int: UInt8] {
         let instructions = program.instructions
         let calls = instructions.indices.filter {
             if case .call(.helper) = instructions[$0] { return true }
