@@ -12,10 +12,15 @@ public struct LoadOptions: Sendable {
     /// Embedder helpers, merged over the kernel's by number.
     public var extraHelpers: HelperRegistry
 
+    /// How far the verifier may go (nil: do not verify; nothing is proven
+    /// and every access stays checked).
+    public var verifierLimits: VerifierLimits?
+
     public init(trace: @escaping @Sendable (String) -> Void = HelperEnvironment.standardError,
-                extraHelpers: HelperRegistry = HelperRegistry()) {
+                extraHelpers: HelperRegistry = HelperRegistry(), verifierLimits: VerifierLimits? = VerifierLimits()) {
         self.trace = trace
         self.extraHelpers = extraHelpers
+        self.verifierLimits = verifierLimits
     }
 
     /// Kernel helper numbers the embedder did not replace.
@@ -36,6 +41,8 @@ public final class LoadedObject: Sendable {
     /// The helper numbers that are BPFKit's own kernel helpers (not replaced
     /// by the embedder's): what the verifier may assume about them.
     public let kernelHelpers: Set<Int32>
+    /// The verifier's limits for the object's programs (nil: not verified).
+    public let verifierLimits: VerifierLimits?
 
     /// A program-array slot the object initialises statically (`__array(values, ...)`):
     /// the engine-prepared program named `program` belongs in `map` at `index`.
@@ -77,6 +84,7 @@ public final class LoadedObject: Sendable {
         registry.merge(options.extraHelpers)
         helpers = registry
         kernelHelpers = options.kernelHelperNumbers
+        verifierLimits = options.verifierLimits
     }
 
     /// Parses `bytes` as an object file and loads it.
@@ -108,7 +116,7 @@ public final class LoadedObject: Sendable {
         do {
             let ready = try LoadTimeRewriting.prepare(chosen.program, type: type, maps: maps.maps, helpers: helpers)
             return LinkedProgram(name: chosen.name, section: chosen.section, program: ready, type: type, helpers: helpers, maps: maps,
-                                 kernelHelpers: kernelHelpers)
+                                 kernelHelpers: kernelHelpers, verifierLimits: verifierLimits)
         } catch {
             throw .program(name: chosen.name, error)
         }
@@ -147,8 +155,9 @@ public struct LinkedProgram: Sendable {
 
     /// `kernelHelpers`: the helper numbers whose registered helper is
     /// BPFKit's own kernel helper; the verifier assumes nothing of the others.
+    /// `verifierLimits`: nil leaves the program unverified (nothing proven).
     public init(name: String, section: String, program: Program, type: any ProgramType, helpers: HelperRegistry, maps: MapTable,
-                kernelHelpers: Set<Int32> = []) {
+                kernelHelpers: Set<Int32> = [], verifierLimits: VerifierLimits? = VerifierLimits()) {
         self.name = name
         self.section = section
         self.program = program
@@ -156,7 +165,8 @@ public struct LinkedProgram: Sendable {
         self.helpers = helpers
         self.maps = maps
         let environment = VerifierEnvironment.forProgram(type: type, maps: maps.maps, kernelHelpers: kernelHelpers)
-        verification = Verifier.verify(program, environment: environment)
+        verification = verifierLimits.map { Verifier.verify(program, environment: environment, limits: $0) }
+            ?? Verifier.unverified(program)
     }
 
     /// The verifier's facts, which engines use to leave out checks.
@@ -172,7 +182,7 @@ public struct LinkedProgram: Sendable {
         do {
             let ready = try LoadTimeRewriting.prepare(program, type: type, maps: maps, helpers: registry, fileDescriptors: fileDescriptors)
             self.init(name: program.name, section: "", program: ready, type: type, helpers: registry, maps: table,
-                      kernelHelpers: options.kernelHelperNumbers)
+                      kernelHelpers: options.kernelHelperNumbers, verifierLimits: options.verifierLimits)
         } catch {
             throw .program(name: program.name, error)
         }

@@ -68,6 +68,12 @@ struct State: Hashable, Sendable {
     /// packet id `self` must know too.
     func isIncluded(in old: State) -> Bool {
         guard pc == old.pc, frames.count == old.frames.count else { return false }
+        // A quick pass without the id bookkeeping rules most candidates out.
+        for f in frames.indices {
+            guard frames[f].returnPC == old.frames[f].returnPC else { return false }
+            let mine = frames[f].registers, theirs = old.frames[f].registers
+            for r in mine.indices where !roughlyIncluded(mine[r], in: theirs[r]) { return false }
+        }
         var packetMap: [Int: Int] = [:]
         var nullMap: [Int: Int] = [:]
         for f in frames.indices {
@@ -78,6 +84,27 @@ struct State: Hashable, Sendable {
             }
         }
         return true
+    }
+
+    /// `included` without ids and packet ranges: a necessary condition.
+    private func roughlyIncluded(_ new: Value, in old: Value) -> Bool {
+        switch (new, old) {
+        case (_, .uninitialized): return true
+        case (.uninitialized, _): return false
+        case (.scalar(let a), .scalar(let b)): return a.isSubset(of: b)
+        case (_, .scalar(let b)): return b.isUnknown
+        case (.packet(_, let a, let va), .packet(_, let b, let vb)): return a == b && vb.contains(va)
+        case (.mapValueOrNull(_, let ra), .mapValueOrNull(_, let rb)): return ra == rb
+        default: return new == old || (new.isPointer && old.isPointer && sameKind(new, old))
+        }
+    }
+
+    private func sameKind(_ a: Value, _ b: Value) -> Bool {
+        switch (a, b) {
+        case (.stack(let x, let va), .stack(let y, let vb)): x == y && vb.contains(va)
+        case (.region(let ra, let x, let va), .region(let rb, let y, let vb)): ra == rb && x == y && vb.contains(va)
+        default: false
+        }
     }
 
     private func included(_ new: Value, in old: Value, old oldState: State,
