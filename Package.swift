@@ -85,7 +85,7 @@ let package = Package(
                           swiftSettings: swiftSettings),
         // The facade: program files, engine choice, loading and running; the conformance runner.
         .target(name: "BPFKit", dependencies: ["BPFISA", "BPFRuntime", "BPFAssembler", "BPFConformance", "BPFInterpreter",
-                                              "BPFMaps", "BPFHelpers", "BPFLoader", "BPFJIT", "BPFJITX86_64", "BPFJITArm64"],
+                                              "BPFMaps", "BPFHelpers", "BPFLoader", "BPFVerifier", "BPFJIT", "BPFJITX86_64", "BPFJITArm64"],
                 swiftSettings: swiftSettings),
         // The commands of `bpfkit`, as a testable library; `bpfkit` itself is a thin @main.
         .target(name: "BPFCommandLine", dependencies: [

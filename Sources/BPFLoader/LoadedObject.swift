@@ -194,7 +194,7 @@ public struct LinkedProgram: Sendable {
     public func engineConfiguration(instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit,
                                     verified: Bool = true) -> EngineConfiguration {
         EngineConfiguration(helpers: helpers, instructionLimit: instructionLimit, tailCalls: tailCallEnvironment,
-                            proofs: verified ? proofs : nil)
+                            proofs: verified && verification.gaveUp == nil ? proofs : nil)
     }
 
     /// The program arrays of the program's object, as engines see them.
