@@ -47,6 +47,12 @@ let package = Package(
         // What every engine serves programs with: helpers, memory regions, run inputs, engine protocol.
         .target(name: "BPFRuntime", dependencies: ["BPFISA"], swiftSettings: swiftSettings),
 
+        // The verifier: proves accesses safe and runs bounded so engines may drop checks.
+        .target(name: "BPFVerifier", dependencies: ["BPFISA", "BPFRuntime"], swiftSettings: swiftSettings),
+        .testTarget(name: "BPFVerifierTests",
+                    dependencies: ["BPFVerifier", "BPFISA", "BPFRuntime", "BPFInterpreter", "BPFLoader", "BPFHelpers", "BPFMaps", "BPFKit"],
+                    swiftSettings: swiftSettings),
+
         // The JIT core every backend shares: code buffer, labels and fixups, pass driver,
         // run context and host routines, native programs.
         .target(name: "BPFJIT", dependencies: ["BPFISA", "BPFRuntime", "BPFExecMemory"], swiftSettings: swiftSettings),
@@ -79,11 +85,12 @@ let package = Package(
                           swiftSettings: swiftSettings),
         // The facade: program files, engine choice, loading and running; the conformance runner.
         .target(name: "BPFKit", dependencies: ["BPFISA", "BPFRuntime", "BPFAssembler", "BPFConformance", "BPFInterpreter",
-                                              "BPFMaps", "BPFHelpers", "BPFLoader", "BPFJIT", "BPFJITX86_64", "BPFJITArm64"],
+                                              "BPFMaps", "BPFHelpers", "BPFLoader", "BPFVerifier", "BPFJIT", "BPFJITX86_64", "BPFJITArm64"],
                 swiftSettings: swiftSettings),
         // The commands of `bpfkit`, as a testable library; `bpfkit` itself is a thin @main.
         .target(name: "BPFCommandLine", dependencies: [
             "BPFKit", "BPFAssembler", "BPFMaps", "BPFNativeDisassembler", "BPFExecMemory", "BPFJIT", "BPFJITX86_64", "BPFJITArm64", "BPFLoader", "BPFRuntime",
+            "BPFHelpers", "BPFVerifier",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swiftSettings),
         .testTarget(name: "BPFKitTests", dependencies: ["BPFKit", "BPFAssembler"], swiftSettings: swiftSettings),
@@ -135,7 +142,7 @@ let package = Package(
 
         // The kernel's numbered helpers, program types (mem, xdp) and load-time rewriting
         // (map references, context accesses).
-        .target(name: "BPFHelpers", dependencies: ["BPFISA", "BPFRuntime", "BPFMaps"], swiftSettings: swiftSettings),
+        .target(name: "BPFHelpers", dependencies: ["BPFISA", "BPFRuntime", "BPFMaps", "BPFVerifier"], swiftSettings: swiftSettings),
         .testTarget(name: "BPFHelpersTests", dependencies: ["BPFHelpers"], swiftSettings: swiftSettings),
 
         // ELF64 + BTF + relocations -> a description of programs, maps and global data.
@@ -143,7 +150,7 @@ let package = Package(
         .testTarget(name: "BPFELFTests", dependencies: ["BPFELF"], swiftSettings: swiftSettings),
 
         // Object description -> instantiated maps, rewritten programs, helpers and run inputs.
-        .target(name: "BPFLoader", dependencies: ["BPFELF", "BPFHelpers"], swiftSettings: swiftSettings),
+        .target(name: "BPFLoader", dependencies: ["BPFELF", "BPFHelpers", "BPFVerifier"], swiftSettings: swiftSettings),
         // Examples built with clang and run on every engine, the kernel differential, corrupted objects.
         .testTarget(name: "BPFLoaderTests", dependencies: ["BPFLoader", "BPFELF", "BPFHelpers", "BPFMaps", "BPFInterpreter", "BPFKit",
                                                          "BPFTestSuite"],

@@ -54,13 +54,18 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .long, help: "Print one JSON object: retval, duration_ns, engine.")
     var json = false
 
+    @Flag(name: .customLong("no-verify"), help: "Do not run the verifier: every access keeps its run-time check.")
+    var noVerify = false
+
     func run() throws {
         guard self.repeat >= 1 else { throw fail("--repeat must be at least 1") }
         if dataIn != nil && mem != nil { throw fail("give --data-in or --mem, not both") }
         let (engine, architecture) = try engineOptions.resolve()
 
         let file: ProgramFile
-        do { file = try ProgramFile.load(path: program, objectOptions.request()) } catch { throw fail(error.description) }
+        var request = objectOptions.request()
+        request.verify = !noVerify
+        do { file = try ProgramFile.load(path: program, request) } catch { throw fail(error.description) }
         var input = file.memory ?? []
         if let dataIn { input = Array(try readFile(dataIn)) }
         if let mem { input = try parseHexBytes(mem, what: "--mem") }

@@ -1,6 +1,7 @@
 import BPFISA
 import BPFMaps
 import BPFRuntime
+import BPFVerifier
 
 /// A kind of program (the kernel's `bpf_prog_type`): what its context is,
 /// which context accesses are allowed and how they are rewritten, and how a
@@ -16,6 +17,16 @@ public protocol ProgramType: Sendable {
     /// Builds the memory, regions and argument registers for one run over
     /// `input`; `maps` answers for map values (the resolver).
     func makeRun(input: [UInt8], maps: MapRegionTable) throws(ProgramRunError) -> any ProgramRun
+    /// What r1 points to at entry, for the verifier (after context rewriting).
+    var verifierContext: ContextDescription { get }
+    /// Whether r2 holds a value at entry.
+    var setsR2AtEntry: Bool { get }
+}
+
+extension ProgramType {
+    /// By default the verifier knows nothing of the context.
+    public var verifierContext: ContextDescription { .unknown }
+    public var setsR2AtEntry: Bool { false }
 }
 
 /// The memory of one run. Keep it alive while the program runs: `input`
@@ -88,6 +99,10 @@ public struct MemProgramType: ProgramType {
     public func rewriteContextAccesses(in program: Program) throws(ContextAccessError) -> Program { program }
 
     public func allows(_ helper: KernelHelper) -> Bool { !helper.requiresXDP }
+
+    /// r1 is the input buffer, whose size only r2 knows: nothing is proven through it.
+    public var verifierContext: ContextDescription { .unknown }
+    public var setsR2AtEntry: Bool { true }
 
     public func makeRun(input: [UInt8], maps: MapRegionTable) throws(ProgramRunError) -> any ProgramRun {
         MemRun(input, maps: maps)

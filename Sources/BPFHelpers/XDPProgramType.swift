@@ -1,6 +1,7 @@
 import BPFISA
 import BPFMaps
 import BPFRuntime
+import BPFVerifier
 
 /// `xdp`: r1 points to the context, which programs declare as the kernel's
 ///
@@ -31,6 +32,13 @@ public struct XDPProgramType: ProgramType {
     public var name: String { "xdp" }
 
     public func allows(_ helper: KernelHelper) -> Bool { true }
+
+    /// After rewriting, programs read `XDPContext` (read-only) with 8-byte
+    /// loads of its pointer fields.
+    public var verifierContext: ContextDescription {
+        .packetContext(size: XDPContext.size, fields: [XDPContext.data: .packetStart, XDPContext.dataEnd: .packetEnd,
+                                                      XDPContext.dataMeta: .packetMeta])
+    }
 
     /// Kernel `xdp_md` field offsets, names, and where BPFKit's context keeps them.
     static let fields: [Int16: (name: String, size: AccessSize, offset: Int)] = [

@@ -5,6 +5,7 @@ import BPFConformance
 import BPFHelpers
 import BPFLoader
 import BPFRuntime
+import BPFVerifier
 
 /// A program as it arrives: a file on disk in one of the formats BPFKit reads.
 public enum ProgramFormat: String, Sendable, CaseIterable {
@@ -63,6 +64,9 @@ public struct LoadRequest: Sendable {
     public var helpers: HelperRegistry
     /// Where `bpf_trace_printk` output goes.
     public var trace: @Sendable (String) -> Void
+    /// Whether the verifier runs (engines then leave out the checks it makes
+    /// unnecessary); false runs everything fully checked.
+    public var verify: Bool = true
 
     public init(type: String? = nil, section: String? = nil, programName: String? = nil, clang: String? = nil,
                 cpu: String = "v3", helpers: HelperRegistry = HelperRegistry(),
@@ -74,6 +78,12 @@ public struct LoadRequest: Sendable {
         self.cpu = cpu
         self.helpers = helpers
         self.trace = trace
+    }
+}
+
+extension LoadRequest {
+    var loadOptions: LoadOptions {
+        LoadOptions(trace: trace, extraHelpers: helpers, verifierLimits: verify ? VerifierLimits() : nil)
     }
 }
 
@@ -126,12 +136,12 @@ public struct ProgramFile: Sendable {
         try program.validate()
         let type = try programType(request.type) ?? ProgramTypes.mem
         let linked = try LinkedProgram(program: program, type: type,
-                                       options: LoadOptions(trace: request.trace, extraHelpers: request.helpers))
+                                       options: request.loadOptions)
         return ProgramFile(original: program, linked: linked)
     }
 
     private static func linkObject(_ bytes: [UInt8], path: String, _ request: LoadRequest) throws -> ProgramFile {
-        let object = try LoadedObject(bytes: bytes, options: LoadOptions(trace: request.trace, extraHelpers: request.helpers))
+        let object = try LoadedObject(bytes: bytes, options: request.loadOptions)
         let linked = try object.program(named: request.programName, section: request.section, type: try programType(request.type))
         try linked.program.validate()
         let original = object.object.programs.first { $0.name == linked.name }?.program ?? linked.program

@@ -3,6 +3,7 @@ import BPFHelpers
 import BPFISA
 import BPFMaps
 import BPFRuntime
+import BPFVerifier
 
 /// Settings for loading an object.
 public struct LoadOptions: Sendable {
@@ -11,10 +12,20 @@ public struct LoadOptions: Sendable {
     /// Embedder helpers, merged over the kernel's by number.
     public var extraHelpers: HelperRegistry
 
+    /// How far the verifier may go (nil: do not verify; nothing is proven
+    /// and every access stays checked).
+    public var verifierLimits: VerifierLimits?
+
     public init(trace: @escaping @Sendable (String) -> Void = HelperEnvironment.standardError,
-                extraHelpers: HelperRegistry = HelperRegistry()) {
+                extraHelpers: HelperRegistry = HelperRegistry(), verifierLimits: VerifierLimits? = VerifierLimits()) {
         self.trace = trace
         self.extraHelpers = extraHelpers
+        self.verifierLimits = verifierLimits
+    }
+
+    /// Kernel helper numbers the embedder did not replace.
+    var kernelHelperNumbers: Set<Int32> {
+        Set(KernelHelper.allCases.map(\.rawValue)).subtracting(extraHelpers.all.map(\.id))
     }
 }
 
@@ -27,6 +38,11 @@ public final class LoadedObject: Sendable {
     public let maps: MapTable
     /// Kernel helpers over these maps, plus the embedder's.
     public let helpers: HelperRegistry
+    /// The helper numbers that are BPFKit's own kernel helpers (not replaced
+    /// by the embedder's): what the verifier may assume about them.
+    public let kernelHelpers: Set<Int32>
+    /// The verifier's limits for the object's programs (nil: not verified).
+    public let verifierLimits: VerifierLimits?
 
     /// A program-array slot the object initialises statically (`__array(values, ...)`):
     /// the engine-prepared program named `program` belongs in `map` at `index`.
@@ -67,6 +83,8 @@ public final class LoadedObject: Sendable {
         var registry = KernelHelpers.registry(HelperEnvironment(maps: maps, trace: options.trace))
         registry.merge(options.extraHelpers)
         helpers = registry
+        kernelHelpers = options.kernelHelperNumbers
+        verifierLimits = options.verifierLimits
     }
 
     /// Parses `bytes` as an object file and loads it.
@@ -97,7 +115,8 @@ public final class LoadedObject: Sendable {
         }
         do {
             let ready = try LoadTimeRewriting.prepare(chosen.program, type: type, maps: maps.maps, helpers: helpers)
-            return LinkedProgram(name: chosen.name, section: chosen.section, program: ready, type: type, helpers: helpers, maps: maps)
+            return LinkedProgram(name: chosen.name, section: chosen.section, program: ready, type: type, helpers: helpers, maps: maps,
+                                 kernelHelpers: kernelHelpers, verifierLimits: verifierLimits)
         } catch {
             throw .program(name: chosen.name, error)
         }
@@ -130,15 +149,28 @@ public struct LinkedProgram: Sendable {
     public let type: any ProgramType
     public let helpers: HelperRegistry
     public let maps: MapTable
+    /// What BPFKit's verifier proved about `program` (it runs when the
+    /// program is linked; what it cannot prove stays checked at run time).
+    public let verification: VerificationReport
 
-    public init(name: String, section: String, program: Program, type: any ProgramType, helpers: HelperRegistry, maps: MapTable) {
+    /// `kernelHelpers`: the helper numbers whose registered helper is
+    /// BPFKit's own kernel helper; the verifier assumes nothing of the others.
+    /// `verifierLimits`: nil leaves the program unverified (nothing proven).
+    public init(name: String, section: String, program: Program, type: any ProgramType, helpers: HelperRegistry, maps: MapTable,
+                kernelHelpers: Set<Int32> = [], verifierLimits: VerifierLimits? = VerifierLimits()) {
         self.name = name
         self.section = section
         self.program = program
         self.type = type
         self.helpers = helpers
         self.maps = maps
+        let environment = VerifierEnvironment.forProgram(type: type, maps: maps.maps, kernelHelpers: kernelHelpers)
+        verification = verifierLimits.map { Verifier.verify(program, environment: environment, limits: $0) }
+            ?? Verifier.unverified(program)
     }
+
+    /// The verifier's facts, which engines use to leave out checks.
+    public var proofs: ProgramProofs { verification.proofs }
 
     /// Prepares a program that did not come from an object (assembled, raw bytes):
     /// the same passes, with `maps` standing for `.mapByIndex` / `.mapByFD` numbers.
@@ -149,16 +181,20 @@ public struct LinkedProgram: Sendable {
         registry.merge(options.extraHelpers)
         do {
             let ready = try LoadTimeRewriting.prepare(program, type: type, maps: maps, helpers: registry, fileDescriptors: fileDescriptors)
-            self.init(name: program.name, section: "", program: ready, type: type, helpers: registry, maps: table)
+            self.init(name: program.name, section: "", program: ready, type: type, helpers: registry, maps: table,
+                      kernelHelpers: options.kernelHelperNumbers, verifierLimits: options.verifierLimits)
         } catch {
             throw .program(name: program.name, error)
         }
     }
 
-    /// What to pass to `ExecutionEngine.prepare`: the helpers, the budget, and
-    /// the object's program arrays for `bpf_tail_call`.
-    public func engineConfiguration(instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit) -> EngineConfiguration {
-        EngineConfiguration(helpers: helpers, instructionLimit: instructionLimit, tailCalls: tailCallEnvironment)
+    /// What to pass to `ExecutionEngine.prepare`: the helpers, the budget,
+    /// the object's program arrays for `bpf_tail_call`, and (unless
+    /// `verified` is false) the verifier's proofs.
+    public func engineConfiguration(instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit,
+                                    verified: Bool = true) -> EngineConfiguration {
+        EngineConfiguration(helpers: helpers, instructionLimit: instructionLimit, tailCalls: tailCallEnvironment,
+                            proofs: verified && verification.gaveUp == nil ? proofs : nil)
     }
 
     /// The program arrays of the program's object, as engines see them.

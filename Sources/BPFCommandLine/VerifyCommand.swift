@@ -1,0 +1,51 @@
+import ArgumentParser
+import BPFKit
+import BPFHelpers
+import BPFLoader
+
+/// `bpfkit verify`: what BPFKit's verifier proves about each program of a file.
+struct VerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Show what the verifier proves: accesses safe without run-time checks, termination, register initialization.",
+        discussion: """
+            BPFKit runs every program safely whether or not it is verified: what the verifier cannot prove keeps \
+            its run-time check. For an object (.o, .c) every program is verified unless --program or --section picks one.
+            """
+    )
+
+    @Argument(help: "The program file.")
+    var program: String
+
+    @OptionGroup var objectOptions: ObjectOptions
+
+    @Flag(name: .long, help: "Exit with status 1 if anything is not proven (as the kernel would reject the program).")
+    var strict = false
+
+    @Flag(name: .long, help: "List every access that keeps its check, with the reason.")
+    var log = false
+
+    func run() throws {
+        let file: ProgramFile
+        do { file = try ProgramFile.load(path: program, objectOptions.request()) } catch { throw fail(error.description) }
+        var programs: [LinkedProgram] = [file.linked]
+        if let object = file.object, objectOptions.programName == nil, objectOptions.section == nil {
+            programs = []
+            for candidate in object.object.programs {
+                let type = objectOptions.type.flatMap { ProgramTypes.named($0) }
+                do { programs.append(try object.program(named: candidate.name, section: candidate.section, type: type)) } catch {
+                    print("\(candidate.name) (section \(candidate.section)): not loadable: \(error)")
+                }
+            }
+        }
+        var everything = true
+        for linked in programs {
+            let report = linked.verification
+            let title = linked.section.isEmpty ? linked.name : "\(linked.name) (section \(linked.section))"
+            print("\(title): \(report.summary)")
+            if log { for line in report.log { print("  \(line)") } }
+            everything = everything && report.provesEverything
+        }
+        if strict && !everything { throw ExitCode(1) }
+    }
+}

@@ -1,0 +1,116 @@
+import BPFISA
+import BPFRuntime
+
+/// What the verifier knows about a program's surroundings: the registers it
+/// starts with, the constants its 64-bit immediate loads may hold (map
+/// handles and global-data addresses, after the loader's rewrites), and the
+/// helpers it may call.
+///
+/// Everything left out is assumed to be the worst: an unknown constant is a
+/// plain number, an unknown helper clobbers r1–r5, returns an unknown number
+/// and may move the packet.
+public struct VerifierEnvironment: Sendable {
+    /// r1 at entry.
+    public var context: ContextDescription
+    /// Whether r2 holds a value at entry (`mem`: the input length).
+    public var r2IsSetAtEntry: Bool
+    /// Maps by handle (the value a rewritten `ld_imm64` of a map loads).
+    public var maps: [UInt64: MapDescription]
+    /// Global-data values (the one-element array maps `.data`, `.rodata`,
+    /// `.bss`) whose addresses rewritten `ld_imm64` loads hold.
+    public var dataRegions: [DataRegion]
+    /// Helpers by number, described by what they do to registers and the packet.
+    public var helpers: [Int32: HelperDescription]
+
+    public init(context: ContextDescription = .unknown, r2IsSetAtEntry: Bool = false, maps: [UInt64: MapDescription] = [:],
+                dataRegions: [DataRegion] = [], helpers: [Int32: HelperDescription] = [:]) {
+        self.context = context
+        self.r2IsSetAtEntry = r2IsSetAtEntry
+        self.maps = maps
+        self.dataRegions = dataRegions
+        self.helpers = helpers
+    }
+}
+
+/// What r1 points to at entry.
+public enum ContextDescription: Sendable, Hashable {
+    /// A pointer the verifier proves nothing about (the `mem` input buffer):
+    /// r1 is treated as an unknown number.
+    case unknown
+    /// A read-only context of `size` bytes, 8-byte aligned, whose 8-byte
+    /// fields at the given offsets load as packet pointers.
+    case packetContext(size: Int, fields: [Int: ContextField])
+}
+
+/// What an 8-byte load of a context field gives.
+public enum ContextField: Sendable, Hashable {
+    /// The first byte of the packet (`data`).
+    case packetStart
+    /// One past the last byte of the packet (`data_end`).
+    case packetEnd
+    /// The start of the packet's metadata (`data_meta`); nothing is proven through it.
+    case packetMeta
+}
+
+/// A map the program can name.
+public struct MapDescription: Sendable, Hashable {
+    /// Bytes of each value.
+    public var valueSize: Int
+    /// Whether `bpf_map_lookup_elem` returns a pointer to a value of
+    /// `valueSize` bytes (array, hash and their per-CPU and LRU kinds), or
+    /// null; false for maps whose lookup returns something else (program
+    /// arrays, ring buffers).
+    public var lookupReturnsValue: Bool
+    /// Whether programs may write values (false for `BPF_F_RDONLY_PROG`).
+    public var writable: Bool
+
+    public init(valueSize: Int, lookupReturnsValue: Bool, writable: Bool) {
+        self.valueSize = valueSize
+        self.lookupReturnsValue = lookupReturnsValue
+        self.writable = writable
+    }
+}
+
+/// The value of a global-data map: `size` bytes at `start`, 8-byte aligned.
+public struct DataRegion: Sendable, Hashable {
+    public var start: UInt64
+    public var size: Int
+    public var writable: Bool
+
+    public init(start: UInt64, size: Int, writable: Bool) {
+        self.start = start
+        self.size = size
+        self.writable = writable
+    }
+}
+
+/// What a helper does, as far as registers and the packet are concerned.
+/// (Memory behind pointer arguments is not tracked: every load gives an
+/// unknown number, so what helpers write there does not matter.)
+public struct HelperDescription: Sendable, Hashable {
+    public enum Result: Sendable, Hashable {
+        /// An unknown number.
+        case scalar
+        /// `bpf_map_lookup_elem`: a pointer to a value of r1's map, or null.
+        case mapValueOrNull
+        /// `bpf_tail_call`: on success the run continues in another program
+        /// and does not come back; otherwise r0 is unknown.
+        case tailCall
+    }
+    /// How many of r1–r5 it reads.
+    public var arguments: Int
+    public var result: Result
+    /// Whether it may move the packet (`bpf_xdp_adjust_head/meta/tail`):
+    /// afterwards no packet pointer is trusted, as in the kernel's
+    /// `clear_all_pkt_pointers`.
+    public var movesPacket: Bool
+
+    public init(arguments: Int, result: Result = .scalar, movesPacket: Bool = false) {
+        self.arguments = arguments
+        self.result = result
+        self.movesPacket = movesPacket
+    }
+
+    /// An unknown helper: reads r1–r5, returns an unknown number, may move the packet.
+    public static let unknown = HelperDescription(arguments: 5, result: .scalar, movesPacket: true)
+}

@@ -1,0 +1,172 @@
+import BPFISA
+
+/// Path-sensitive depth-first exploration with state pruning.
+///
+/// Pruning points are jump targets and function entries. A state reaching
+/// one is pruned when it is included in a state seen there before. Each
+/// such point starts a node of the exploration tree; a node is complete
+/// when its whole subtree has been explored. Pruning against a complete
+/// node keeps the termination argument (every run maps to a walk through
+/// explored instruction visits in which completion times strictly
+/// decrease, so no visit repeats and the number of visits bounds the run);
+/// pruning against an incomplete one (an ancestor: a loop whose state
+/// repeats) is sound for memory safety but proves nothing about termination.
+extension Analysis {
+    struct Node {
+        var parent: Int32
+        var outstanding: Int32
+        var pc: Int32
+        /// Ancestors at the same pc along the path (loop iterations so far).
+        var iterations: Int32
+        var completed: Bool
+    }
+
+    struct Stored {
+        var node: Int32
+        var state: State
+    }
+
+    struct WorkItem {
+        var state: State
+        var node: Int32
+    }
+
+    /// Explores every feasible path from the entry. Sets `gaveUp` when a limit is hit.
+    func explore() {
+        var points = Array(repeating: false, count: instructions.count)
+        points[0] = true
+        for (pc, instruction) in instructions.enumerated() {
+            if let target = instruction.target(at: pc), target >= 0, target < points.count { points[target] = true }
+        }
+        var nodes: [Node] = []
+        var seen: [Int: [Stored]] = [:]
+        var storedCount = 0
+        var work = [WorkItem(state: entryState(), node: -1)]
+
+        func release(_ index: Int32) {
+            var i = index
+            while i >= 0 {
+                nodes[Int(i)].outstanding -= 1
+                guard nodes[Int(i)].outstanding == 0 else { return }
+                nodes[Int(i)].completed = true
+                i = nodes[Int(i)].parent
+            }
+        }
+
+        while let item = work.popLast() {
+            var state = item.state
+            var node = item.node
+            while true {
+                let pc = state.pc
+                if points[pc] {
+                    state.dropUnusedRanges()
+                    var pruned = false
+                    if let candidates = seen[pc] {
+                        var complete = false, any = false
+                        for stored in candidates where state.isIncluded(in: stored.state) {
+                            any = true
+                            if nodes[Int(stored.node)].completed { complete = true; break }
+                        }
+                        if any {
+                            if !complete { stopTermination("instruction \(pc): a loop repeats a state the verifier cannot bound") }
+                            pruned = true
+                        }
+                    }
+                    if pruned { release(node); break }
+                    // A new node; the path's hold on its parent passes to it.
+                    var iterations: Int32 = 0
+                    var ancestor = node, walked = 0
+                    while ancestor >= 0, walked < 256 {
+                        if nodes[Int(ancestor)].pc == Int32(pc) { iterations = nodes[Int(ancestor)].iterations + 1; break }
+                        ancestor = nodes[Int(ancestor)].parent
+                        walked += 1
+                    }
+                    if iterations >= Int32(limits.unrollLimit), let last = seen[pc]?.last {
+                        state.widen(toward: last.state)
+                    }
+                    nodes.append(Node(parent: node, outstanding: 1, pc: Int32(pc), iterations: iterations, completed: false))
+                    node = Int32(nodes.count - 1)
+                    if storedCount < limits.maxStoredStates {
+                        var list = seen[pc] ?? []
+                        if list.count >= limits.statesPerPoint { list.removeFirst() } else { storedCount += 1 }
+                        list.append(Stored(node: node, state: state))
+                        seen[pc] = list
+                    }
+                }
+                steps += 1
+                if steps > limits.maxSteps {
+                    gaveUp = "gave up after \(limits.maxSteps) instruction visits (the paths are too many or too long)"
+                    return
+                }
+                let successors = step(state)
+                if successors.isEmpty { release(node); break }
+                for extra in successors.dropFirst() {
+                    nodes[Int(node)].outstanding += 1
+                    work.append(WorkItem(state: extra, node: node))
+                }
+                state = successors[0]
+            }
+        }
+    }
+
+    /// The successors of one instruction on one state (none: the path ends).
+    func step(_ state: State) -> [State] {
+        let pc = state.pc
+        var next = state
+        next.pc = pc + 1
+        switch instructions[pc] {
+        case .alu(let width, let op, let dst, let operand):
+            alu(&next, width, op, dst: dst, operand, at: pc)
+        case .neg(let width, let dst):
+            negate(&next, width, dst: dst, at: pc)
+        case .movsx(let width, let dst, let src, let bits):
+            moveSignExtend(&next, width, dst: dst, src: src, bits: Int(bits), at: pc)
+        case .byteSwap(let kind, let dst, let bits):
+            byteSwap(&next, kind, dst: dst, bits: Int(bits), at: pc)
+        case .jump, .jumpLong:
+            next.pc = instructions[pc].target(at: pc)!
+        case .branch(let width, let cond, let dst, let operand, _):
+            return branch(state, width, cond, dst: dst, operand, target: instructions[pc].target(at: pc)!, at: pc)
+        case .call(.helper(let id)):
+            return callHelper(state, id: id, at: pc)
+        case .call(.register(let r)):
+            _ = read(state, r, at: pc)
+            return callHelper(state, id: nil, at: pc)
+        case .call(.local):
+            return callLocal(state, target: instructions[pc].target(at: pc)!, at: pc)
+        case .call(.kfunc):
+            return []   // every engine stops the run here
+        case .exit:
+            _ = read(state, .r0, at: pc)
+            return state.depth > 1 ? [returnToCaller(state)] : []
+        case .loadImmediate64(let dst, let kind):
+            loadImmediate(&next, dst: dst, kind)
+            next.pc = pc + 2
+        case .immediate64Tail:
+            return []   // never executed (validation keeps jumps off it)
+        case .load(let size, let dst, let src, let offset):
+            load(&next, size, dst: dst, src: src, offset: offset, signed: false, at: pc)
+        case .loadSignExtend(let size, let dst, let src, let offset):
+            load(&next, size, dst: dst, src: src, offset: offset, signed: true, at: pc)
+        case .store, .storeImmediate, .atomic:
+            store(&next, instructions[pc], at: pc)
+        }
+        return [next]
+    }
+}
+
+extension State {
+    /// Makes every register that differs from `other` unknown, so that a
+    /// loop whose registers keep changing reaches a state that repeats.
+    /// The result includes `self`.
+    mutating func widen(toward other: State) {
+        guard other.frames.count == frames.count else { return }
+        for f in frames.indices {
+            for r in frames[f].registers.indices where frames[f].registers[r] != other.frames[f].registers[r] {
+                if case .uninitialized = frames[f].registers[r] { continue }
+                frames[f].registers[r] = .unknown
+            }
+        }
+        dropUnusedRanges()
+    }
+}

@@ -1,0 +1,138 @@
+/// The registers of one call frame. Caller frames keep only what survives
+/// the call (r6–r9); `returnPC` is where the caller resumes.
+struct Frame: Hashable, Sendable {
+    var registers: [Value]
+    var returnPC: Int
+}
+
+/// An abstract machine state: where execution is, the frames, and what is
+/// known readable from each packet id.
+struct State: Hashable, Sendable {
+    var pc: Int
+    var frames: [Frame]
+    /// Per packet id k: `data + v_k + range <= data_end` is known.
+    var packetRanges: [Int: Int]
+
+    subscript(register: Int) -> Value {
+        get { frames[frames.count - 1].registers[register] }
+        set { frames[frames.count - 1].registers[register] = newValue }
+    }
+
+    var depth: Int { frames.count }
+
+    /// Every value of every frame.
+    func allValues() -> some Sequence<Value> { frames.lazy.flatMap(\.registers) }
+
+    /// An id no register uses.
+    func freshID() -> Int {
+        var high = -1
+        for value in allValues() {
+            if let id = value.packetID ?? value.nullID { high = max(high, id) }
+        }
+        for id in packetRanges.keys { high = max(high, id) }
+        return high + 1
+    }
+
+    /// Replaces every value (in every frame) for which `transform` returns one.
+    mutating func rewriteAll(_ transform: (Value) -> Value?) {
+        for f in frames.indices {
+            for r in frames[f].registers.indices {
+                if let new = transform(frames[f].registers[r]) { frames[f].registers[r] = new }
+            }
+        }
+    }
+
+    /// After a helper that may move the packet: no packet pointer or end is trusted.
+    mutating func forgetPacket() {
+        rewriteAll { value in
+            switch value {
+            case .packet, .packetEnd: .unknown
+            default: nil
+            }
+        }
+        packetRanges = [:]
+    }
+
+    /// Drops ranges of ids no register holds any more.
+    mutating func dropUnusedRanges() {
+        guard !packetRanges.isEmpty else { return }
+        var used = Set<Int>()
+        for value in allValues() { if let id = value.packetID { used.insert(id) } }
+        packetRanges = packetRanges.filter { used.contains($0.key) }
+    }
+
+    /// Whether every concrete state `self` stands for is one `old` stands for.
+    ///
+    /// Registers that share an id in `old` must share one in `self` (a
+    /// function from old ids to new ids), and what `old` knows readable of a
+    /// packet id `self` must know too.
+    func isIncluded(in old: State) -> Bool {
+        guard pc == old.pc, frames.count == old.frames.count else { return false }
+        // A quick pass without the id bookkeeping rules most candidates out.
+        for f in frames.indices {
+            guard frames[f].returnPC == old.frames[f].returnPC else { return false }
+            let mine = frames[f].registers, theirs = old.frames[f].registers
+            for r in mine.indices where !roughlyIncluded(mine[r], in: theirs[r]) { return false }
+        }
+        var packetMap: [Int: Int] = [:]
+        var nullMap: [Int: Int] = [:]
+        for f in frames.indices {
+            guard frames[f].returnPC == old.frames[f].returnPC else { return false }
+            let mine = frames[f].registers, theirs = old.frames[f].registers
+            for r in mine.indices {
+                guard included(mine[r], in: theirs[r], old: old, packetMap: &packetMap, nullMap: &nullMap) else { return false }
+            }
+        }
+        return true
+    }
+
+    /// `included` without ids and packet ranges: a necessary condition.
+    private func roughlyIncluded(_ new: Value, in old: Value) -> Bool {
+        switch (new, old) {
+        case (_, .uninitialized): return true
+        case (.uninitialized, _): return false
+        case (.scalar(let a), .scalar(let b)): return a.isSubset(of: b)
+        case (_, .scalar(let b)): return b.isUnknown
+        case (.packet(_, let a, let va), .packet(_, let b, let vb)): return a == b && vb.contains(va)
+        case (.mapValueOrNull(_, let ra), .mapValueOrNull(_, let rb)): return ra == rb
+        default: return new == old || (new.isPointer && old.isPointer && sameKind(new, old))
+        }
+    }
+
+    private func sameKind(_ a: Value, _ b: Value) -> Bool {
+        switch (a, b) {
+        case (.stack(let x, let va), .stack(let y, let vb)): x == y && vb.contains(va)
+        case (.region(let ra, let x, let va), .region(let rb, let y, let vb)): ra == rb && x == y && vb.contains(va)
+        default: false
+        }
+    }
+
+    private func included(_ new: Value, in old: Value, old oldState: State,
+                          packetMap: inout [Int: Int], nullMap: inout [Int: Int]) -> Bool {
+        switch (new, old) {
+        case (_, .uninitialized): return true
+        case (.uninitialized, _): return false
+        case (.scalar(let a), .scalar(let b)): return a.isSubset(of: b)
+        case (_, .scalar(let b)): return b.isUnknown
+        case (.context(let a), .context(let b)): return a == b
+        case (.stack(let a, let va), .stack(let b, let vb)): return a == b && vb.contains(va)
+        case (.packet(let ia, let a, let va), .packet(let ib, let b, let vb)):
+            guard a == b, vb.contains(va) else { return false }
+            if let mapped = packetMap[ib] { guard mapped == ia else { return false } } else { packetMap[ib] = ia }
+            if let need = oldState.packetRanges[ib] {
+                guard let have = packetRanges[ia], have >= need else { return false }
+            }
+            return true
+        case (.packetEnd, .packetEnd): return true
+        case (.region(let ra, let a, let va), .region(let rb, let b, let vb)):
+            return ra == rb && a == b && vb.contains(va)
+        case (.mapValueOrNull(let ia, let ra), .mapValueOrNull(let ib, let rb)):
+            guard ra == rb else { return false }
+            if let mapped = nullMap[ib] { return mapped == ia }
+            nullMap[ib] = ia
+            return true
+        case (.mapHandle(let a), .mapHandle(let b)): return a == b
+        default: return false
+        }
+    }
+}

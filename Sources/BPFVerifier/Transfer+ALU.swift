@@ -1,0 +1,126 @@
+import BPFISA
+
+/// Offsets a pointer may carry, constant or variable, so that no address
+/// arithmetic can wrap (the kernel keeps packet offsets under 0xffff).
+enum PointerLimits {
+    static let offset = 1 << 29
+    static let packetVariable = 0xffff
+}
+
+extension Analysis {
+    /// `dst = dst op operand`.
+    func alu(_ state: inout State, _ width: Width, _ op: ALUOperation, dst: Register, _ operand: Operand, at pc: Int) {
+        let source: Value
+        switch operand {
+        case .register(let r): source = read(state, r, at: pc)
+        case .immediate(let imm):
+            source = .scalar(Scalar(constant: width == .w64 ? UInt64(bitPattern: Int64(imm)) : UInt64(UInt32(bitPattern: imm))))
+        }
+        if op == .mov {
+            if width == .w64 { state[dst.index] = source; return }
+            state[dst.index] = .scalar(source.scalar?.low32 ?? .any32)
+            return
+        }
+        let target = read(state, dst, at: pc)
+        if case .scalar(let a) = target, case .scalar(let b) = source {
+            state[dst.index] = .scalar(Scalar.apply(op, width, a, b))
+            return
+        }
+        guard width == .w64 else { state[dst.index] = .scalar(.any32); return }
+        switch (op, target, source) {
+        case (.add, _, .scalar(let s)) where target.isPointer:
+            state[dst.index] = offsetPointer(target, by: s, negate: false, in: state)
+        case (.add, .scalar(let s), _) where source.isPointer:
+            state[dst.index] = offsetPointer(source, by: s, negate: false, in: state)
+        case (.sub, _, .scalar(let s)) where target.isPointer:
+            state[dst.index] = offsetPointer(target, by: s, negate: true, in: state)
+        default:
+            // ptr - ptr, ptr op anything else: a number nothing is known about.
+            state[dst.index] = .unknown
+        }
+    }
+
+    /// `pointer ± s`: a constant moves the offset, a bounded non-negative
+    /// variable added goes to the variable part (a new packet id);
+    /// anything else is no longer a pointer the verifier can bound.
+    func offsetPointer(_ pointer: Value, by s: Scalar, negate: Bool, in state: State) -> Value {
+        if let c = s.constant {
+            let delta = Int64(bitPattern: c)
+            guard delta > -Int64(PointerLimits.offset), delta < Int64(PointerLimits.offset) else { return .unknown }
+            let d = negate ? -Int(delta) : Int(delta)
+            func moved(_ off: Int) -> Int? {
+                let o = off + d
+                return abs(o) < PointerLimits.offset ? o : nil
+            }
+            switch pointer {
+            case .context(let off): return moved(off).map { .context(offset: $0) } ?? .unknown
+            case .stack(let off, let v): return moved(off).map { .stack(offset: $0, variable: v) } ?? .unknown
+            case .packet(let id, let off, let v): return moved(off).map { .packet(id: id, offset: $0, variable: v) } ?? .unknown
+            case .region(let r, let off, let v): return moved(off).map { .region(r, offset: $0, variable: v) } ?? .unknown
+            default: return .unknown
+            }
+        }
+        guard !negate, s.umax < UInt64(PointerLimits.offset) else { return .unknown }
+        let low = Int(s.umin), high = Int(s.umax)
+        switch pointer {
+        case .stack(let off, let v):
+            let w = Span(low: v.low + low, high: v.high + high)
+            return w.high < PointerLimits.offset ? .stack(offset: off, variable: w) : .unknown
+        case .region(let r, let off, let v):
+            let w = Span(low: v.low + low, high: v.high + high)
+            return w.high < PointerLimits.offset ? .region(r, offset: off, variable: w) : .unknown
+        case .packet(_, let off, let v):
+            let w = Span(low: v.low + low, high: v.high + high)
+            return w.high <= PointerLimits.packetVariable ? .packet(id: state.freshID(), offset: off, variable: w) : .unknown
+        default:
+            return .unknown
+        }
+    }
+
+    /// `dst = -dst`.
+    func negate(_ state: inout State, _ width: Width, dst: Register, at pc: Int) {
+        let value = read(state, dst, at: pc)
+        state[dst.index] = .scalar(value.scalar.map { Scalar.negate(width, $0) } ?? (width == .w64 ? .unknown : .any32))
+    }
+
+    /// `dst = (signed) src`.
+    func moveSignExtend(_ state: inout State, _ width: Width, dst: Register, src: Register, bits: Int, at pc: Int) {
+        let value = read(state, src, at: pc)
+        state[dst.index] = .scalar(value.scalar.map { Scalar.signExtend(width, $0, bits: bits) } ?? (width == .w64 ? .unknown : .any32))
+    }
+
+    /// Byte-order conversions.
+    func byteSwap(_ state: inout State, _ kind: ByteSwapKind, dst: Register, bits: Int, at pc: Int) {
+        let value = read(state, dst, at: pc)
+        state[dst.index] = .scalar(Scalar.byteSwap(kind, value.scalar ?? .unknown, bits: bits))
+    }
+
+    /// `dst = imm64`: a map handle, an address in global data, or a number.
+    func loadImmediate(_ state: inout State, dst: Register, _ kind: Immediate64) {
+        guard case .value(let v) = kind else {
+            // Unresolved maps, variables, code addresses: nothing known.
+            state[dst.index] = .unknown
+            return
+        }
+        if environment.maps[v] != nil {
+            state[dst.index] = .mapHandle(v)
+            return
+        }
+        for region in environment.dataRegions where v >= region.start && v - region.start < UInt64(region.size) {
+            state[dst.index] = .region(Region(kind: .globalData, size: region.size, writable: region.writable),
+                                       offset: Int(v - region.start), variable: .zero)
+            return
+        }
+        state[dst.index] = .scalar(Scalar(constant: v))
+    }
+}
+
+extension Value {
+    /// Whether arithmetic on the value is pointer arithmetic.
+    var isPointer: Bool {
+        switch self {
+        case .uninitialized, .scalar: false
+        default: true
+        }
+    }
+}

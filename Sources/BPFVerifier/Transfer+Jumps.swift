@@ -1,0 +1,185 @@
+import BPFISA
+
+extension JumpCondition {
+    /// The condition that holds exactly when this one does not (`set` has none: nil).
+    var negated: JumpCondition? {
+        switch self {
+        case .eq: .ne
+        case .ne: .eq
+        case .gt: .le
+        case .le: .gt
+        case .ge: .lt
+        case .lt: .ge
+        case .sgt: .sle
+        case .sle: .sgt
+        case .sge: .slt
+        case .slt: .sge
+        case .set: nil
+        }
+    }
+
+    /// The condition with its operands swapped (`a < b` is `b > a`).
+    var swapped: JumpCondition {
+        switch self {
+        case .gt: .lt
+        case .lt: .gt
+        case .ge: .le
+        case .le: .ge
+        case .sgt: .slt
+        case .slt: .sgt
+        case .sge: .sle
+        case .sle: .sge
+        default: self
+        }
+    }
+}
+
+extension Scalar {
+    /// `a` and `b` narrowed to the members for which `a cond b` holds (64-bit
+    /// comparison); nil when no pair of members satisfies it.
+    static func refine(_ cond: JumpCondition, _ a: Scalar, _ b: Scalar) -> (Scalar, Scalar)? {
+        var a = a, b = b
+        switch cond {
+        case .eq:
+            guard let both = a.intersection(b) else { return nil }
+            return (both, both)
+        case .ne:
+            if let x = a.constant, let y = b.constant { return x == y ? nil : (a, b) }
+            if let y = b.constant { guard let n = a.excluding(y) else { return nil }; a = n }
+            if let x = a.constant { guard let n = b.excluding(x) else { return nil }; b = n }
+            return (a, b)
+        case .gt:
+            guard b.umin < .max, a.umax > 0 else { return nil }
+            a.umin = max(a.umin, b.umin + 1)
+            b.umax = min(b.umax, a.umax - 1)
+        case .ge:
+            a.umin = max(a.umin, b.umin)
+            b.umax = min(b.umax, a.umax)
+        case .sgt:
+            guard b.smin < .max, a.smax > .min else { return nil }
+            a.smin = max(a.smin, b.smin + 1)
+            b.smax = min(b.smax, a.smax - 1)
+        case .sge:
+            a.smin = max(a.smin, b.smin)
+            b.smax = min(b.smax, a.smax)
+        case .lt, .le, .slt, .sle:
+            guard let (nb, na) = refine(cond.swapped, b, a) else { return nil }
+            return (na, nb)
+        case .set:
+            if let x = a.constant, let y = b.constant { return x & y != 0 ? (a, b) : nil }
+            if a.umax == 0 || b.umax == 0 { return nil }
+            return (a, b)
+        }
+        guard let na = a.normalized(), let nb = b.normalized() else { return nil }
+        return (na, nb)
+    }
+
+    /// `a cond b` does not hold: the negated refinement (for `set`: both
+    /// operands kept unless both are constants).
+    static func refineNot(_ cond: JumpCondition, _ a: Scalar, _ b: Scalar) -> (Scalar, Scalar)? {
+        if let negated = cond.negated { return refine(negated, a, b) }
+        if let x = a.constant, let y = b.constant { return x & y == 0 ? (a, b) : nil }
+        return (a, b)
+    }
+
+    /// The members other than `value` (only an end of a range can be removed).
+    func excluding(_ value: UInt64) -> Scalar? {
+        var s = self
+        if s.umin == value { guard s.umin < s.umax else { return nil }; s.umin += 1 }
+        if s.umax == value { guard s.umin < s.umax else { return nil }; s.umax -= 1 }
+        let signed = Int64(bitPattern: value)
+        if s.smin == signed { guard s.smin < s.smax else { return nil }; s.smin += 1 }
+        if s.smax == signed { guard s.smin < s.smax else { return nil }; s.smax -= 1 }
+        return s.normalized()
+    }
+}
+
+extension Analysis {
+    /// `if dst cond operand goto target`: the feasible successors, each with
+    /// what the outcome teaches about the operands.
+    func branch(_ state: State, _ width: Width, _ cond: JumpCondition, dst: Register, _ operand: Operand,
+                target: Int, at pc: Int) -> [State] {
+        let a = read(state, dst, at: pc)
+        let b: Value
+        var sourceRegister: Register? = nil
+        switch operand {
+        case .register(let r): b = read(state, r, at: pc); sourceRegister = r
+        case .immediate(let imm):
+            let signed = cond.isSigned
+            // JMP32 compares low halves: an unsigned (or equality) immediate
+            // is its 32 bits zero-extended, a signed one sign-extended.
+            b = .scalar(Scalar(constant: width == .w64 || signed ? UInt64(bitPattern: Int64(imm)) : UInt64(UInt32(bitPattern: imm))))
+        }
+        var taken = state, fallThrough = state
+        taken.pc = target
+        fallThrough.pc = pc + 1
+        var takenFeasible = true, fallFeasible = true
+
+        switch (a, b) {
+        case (.scalar(let x), .scalar(let y)):
+            if let cx = x.constant, let cy = y.constant {
+                let holds = cond.holds(cx, cy, width: width)
+                return [holds ? taken : fallThrough]
+            }
+            if sourceRegister == dst { break }   // `r op r`: learn nothing
+            guard width == .w64 || Self.comparesLikeW64(cond, x, y) else { break }
+            if let (nx, ny) = Scalar.refine(cond, x, y) {
+                taken[dst.index] = .scalar(nx)
+                if let s = sourceRegister { taken[s.index] = .scalar(ny) }
+            } else { takenFeasible = false }
+            if let (nx, ny) = Scalar.refineNot(cond, x, y) {
+                fallThrough[dst.index] = .scalar(nx)
+                if let s = sourceRegister { fallThrough[s.index] = .scalar(ny) }
+            } else { fallFeasible = false }
+        case (.packet(let id, let off, _), .packetEnd) where width == .w64:
+            learnPacket(cond, id: id, offset: off, pointerFirst: true, taken: &taken, fallThrough: &fallThrough)
+        case (.packetEnd, .packet(let id, let off, _)) where width == .w64:
+            learnPacket(cond, id: id, offset: off, pointerFirst: false, taken: &taken, fallThrough: &fallThrough)
+        case (.mapValueOrNull(let id, let region), .scalar(let zero)) where width == .w64 && zero.constant == 0 && (cond == .eq || cond == .ne),
+             (.scalar(let zero), .mapValueOrNull(let id, let region)) where width == .w64 && zero.constant == 0 && (cond == .eq || cond == .ne):
+            // The null check: every copy of the lookup's result learns it.
+            let isNull: (Value) -> Value? = { $0.nullID == id ? .scalar(Scalar(constant: 0)) : nil }
+            let isValue: (Value) -> Value? = { $0.nullID == id ? .region(region, offset: 0, variable: .zero) : nil }
+            taken.rewriteAll(cond == .eq ? isNull : isValue)
+            fallThrough.rewriteAll(cond == .eq ? isValue : isNull)
+        default:
+            break
+        }
+        var successors: [State] = []
+        if fallFeasible { successors.append(fallThrough) }
+        if takenFeasible { successors.append(taken) }
+        return successors
+    }
+
+    /// Whether a JMP32 comparison of these operands gives the same answer as
+    /// the 64-bit one, so that the 64-bit refinement is exact: both halves
+    /// are the whole values (unsigned), or non-negative 32-bit numbers (signed,
+    /// where an immediate is already sign-extended).
+    static func comparesLikeW64(_ cond: JumpCondition, _ a: Scalar, _ b: Scalar) -> Bool {
+        if cond.isSigned {
+            let limit = UInt64(Int32.max)
+            let bOK = b.umax <= limit || (b.isConstant && b.smin >= Int64(Int32.min) && b.smin < 0)
+            return a.umax <= limit && bOK
+        }
+        return a.fits32 && b.fits32
+    }
+
+    /// `pkt cond pkt_end` (or the reverse): on the edge where
+    /// `data + v + offset <= data_end` (or `<`) holds, the id's range grows.
+    func learnPacket(_ cond: JumpCondition, id: Int, offset: Int, pointerFirst: Bool,
+                     taken: inout State, fallThrough: inout State) {
+        guard offset >= 0 else { return }
+        // Normalize to `pkt cond' end`.
+        let c = pointerFirst ? cond : cond.swapped
+        func grow(_ state: inout State, _ readable: Int) {
+            state.packetRanges[id] = max(state.packetRanges[id] ?? readable, readable)
+        }
+        switch c {
+        case .gt: grow(&fallThrough, offset)        // not (pkt > end): pkt <= end
+        case .ge: grow(&fallThrough, offset + 1)    // not (pkt >= end): pkt < end
+        case .lt: grow(&taken, offset + 1)          // pkt < end
+        case .le: grow(&taken, offset)              // pkt <= end
+        default: break
+        }
+    }
+}

@@ -1,0 +1,109 @@
+import BPFISA
+import BPFRuntime
+
+extension Analysis {
+    /// Why an access of `size` bytes at `base + offset` might leave the
+    /// run's memory, or nil when it cannot on this state.
+    func accessProblem(_ state: State, base: Value, offset: Int, size: Int, write: Bool, atomic: Bool) -> String? {
+        let what = "\(size)-byte \(atomic ? "atomic" : write ? "write" : "read")"
+        switch base {
+        case .stack(let off, let v):
+            let low = off + offset + v.low, high = off + offset + v.high + size
+            guard low >= -ExecutionLimits.stackSizePerFrame, high <= 0 else {
+                return "\(what) at frame offsets [\(low), \(high)) leaves the \(ExecutionLimits.stackSizePerFrame)-byte stack frame"
+            }
+            if atomic, v != .zero || (off + offset) % size != 0 { return "\(what) not known to be naturally aligned" }
+            return nil
+        case .context(let off):
+            guard case .packetContext(let contextSize, _) = environment.context else { return "\(what) of an unknown context" }
+            guard !write, !atomic else { return "\(what): the context is read-only" }
+            let low = off + offset
+            guard low >= 0, low + size <= contextSize else { return "\(what) at context offset \(low) is outside its \(contextSize) bytes" }
+            return nil
+        case .packet(let id, let off, let v):
+            guard !atomic else { return "\(what) on the packet (alignment unknown)" }
+            guard off + offset + v.low >= 0 else { return "\(what) may start before the packet" }
+            guard let range = state.packetRanges[id], off + offset + size <= range else {
+                return "\(what) past the checked packet range"
+            }
+            return nil
+        case .region(let r, let off, let v):
+            let low = off + offset + v.low, high = off + offset + v.high + size
+            guard low >= 0, high <= r.size else { return "\(what) at offsets [\(low), \(high)) is outside the \(r.size)-byte value" }
+            if (write || atomic) && !r.writable { return "\(what) to read-only memory" }
+            if atomic, v != .zero || (off + offset) % size != 0 { return "\(what) not known to be naturally aligned" }
+            return nil
+        case .mapValueOrNull:
+            return "\(what) through a map lookup's result before its null check"
+        case .uninitialized, .scalar, .packetEnd, .mapHandle:
+            return "\(what) through a pointer the verifier cannot bound"
+        }
+    }
+
+    /// Checks one access and records the outcome; the base is read as an operand.
+    func access(_ state: State, base r: Register, offset: Int16, size: Int, write: Bool, atomic: Bool, at pc: Int) {
+        let base = read(state, r, at: pc)
+        if let problem = accessProblem(state, base: base, offset: Int(offset), size: size, write: write, atomic: atomic) {
+            var description = "\(base.packetID.flatMap { state.packetRanges[$0] }.map { "range \($0)" } ?? "")"
+            if !description.isEmpty { description = ", " + description }
+            record(access: pc, problem: "instruction \(pc): \(r) + \(offset) (\(base.summary)\(description)): \(problem)")
+        } else {
+            record(access: pc, problem: nil)
+        }
+    }
+
+    /// `dst = *(size *)(src + offset)`: an unknown number of the size's
+    /// range, or for the context's pointer fields the packet pointers.
+    func load(_ state: inout State, _ size: AccessSize, dst: Register, src: Register, offset: Int16, signed: Bool, at pc: Int) {
+        access(state, base: src, offset: offset, size: size.bytes, write: false, atomic: false, at: pc)
+        var result: Value = .scalar(signed ? .signExtended(bytes: size.bytes) : .loaded(bytes: size.bytes))
+        if case .context(let off) = state[src.index], !signed, size == .double,
+           case .packetContext(_, let fields) = environment.context, let field = fields[off + Int(offset)] {
+            switch field {
+            case .packetStart:
+                // `data` itself: the variable part is 0; share the id of any copy already held.
+                let existing = state.allValues().first { if case .packet(_, _, .zero) = $0 { true } else { false } }
+                if let id = existing?.packetID, state.packetRangesAreForData(id) {
+                    result = .packet(id: id, offset: 0, variable: .zero)
+                } else {
+                    result = .packet(id: state.freshID(), offset: 0, variable: .zero)
+                }
+            case .packetEnd: result = .packetEnd
+            case .packetMeta: result = .unknown
+            }
+        }
+        state[dst.index] = result
+    }
+
+    /// Stores and atomics: memory is not tracked, so only the access is checked
+    /// and the registers an atomic writes become unknown.
+    func store(_ state: inout State, _ instruction: Instruction, at pc: Int) {
+        switch instruction {
+        case .storeImmediate(let size, let dst, let offset, _):
+            access(state, base: dst, offset: offset, size: size.bytes, write: true, atomic: false, at: pc)
+        case .store(let size, let dst, let offset, let src):
+            _ = read(state, src, at: pc)
+            access(state, base: dst, offset: offset, size: size.bytes, write: true, atomic: false, at: pc)
+        case .atomic(let width, let op, let dst, let offset, let src):
+            _ = read(state, src, at: pc)
+            if op == .cmpxchg { _ = read(state, .r0, at: pc) }
+            let bytes = width == .w64 ? 8 : 4
+            access(state, base: dst, offset: offset, size: bytes, write: true, atomic: true, at: pc)
+            let old = Value.scalar(.loaded(bytes: bytes))
+            if op == .cmpxchg { state[0] = old } else if op.fetches { state[src.index] = old }
+        default:
+            break
+        }
+    }
+}
+
+extension State {
+    /// Whether packet id `id` is one whose variable part is exactly 0
+    /// everywhere it appears (so a fresh load of `data` may share it).
+    func packetRangesAreForData(_ id: Int) -> Bool {
+        allValues().allSatisfy { value in
+            if case .packet(id, _, let v) = value { return v == .zero }
+            return true
+        }
+    }
+}

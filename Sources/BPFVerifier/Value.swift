@@ -1,0 +1,86 @@
+/// A range of offsets `[low, high]` added to a pointer at run time (its variable part).
+struct Span: Hashable, Sendable {
+    var low: Int
+    var high: Int
+    static let zero = Span(low: 0, high: 0)
+
+    func contains(_ other: Span) -> Bool { other.low >= low && other.high <= high }
+}
+
+/// Memory a pointer into which the verifier can bound: a map value (from a
+/// lookup) or a global-data value (from a 64-bit immediate load). Both start
+/// at least 8-byte aligned.
+struct Region: Hashable, Sendable {
+    enum Kind: Hashable, Sendable { case mapValue, globalData }
+    var kind: Kind
+    var size: Int
+    var writable: Bool
+}
+
+/// What a register holds, abstractly. Anything that is not one of the
+/// pointer kinds below is a `scalar`: a number, or a pointer nothing is
+/// known about (no access through it is ever proven).
+enum Value: Hashable, Sendable {
+    /// Never written on this path.
+    case uninitialized
+    case scalar(Scalar)
+    /// The context plus a constant.
+    case context(offset: Int)
+    /// The top of some frame's stack (its r10) plus `offset` plus a value in `variable`.
+    case stack(offset: Int, variable: Span)
+    /// `data + v + offset` where v is in `variable` and is the same run-time
+    /// value for every register with this `id`; `State.packetRanges[id]` bounds
+    /// what is known readable from `data + v`.
+    case packet(id: Int, offset: Int, variable: Span)
+    /// `data_end`.
+    case packetEnd
+    /// A map value or global data plus `offset` plus a value in `variable`.
+    case region(Region, offset: Int, variable: Span)
+    /// A lookup's result before its null check; every register with this id
+    /// holds the same value.
+    case mapValueOrNull(id: Int, Region)
+    /// A map handle.
+    case mapHandle(UInt64)
+
+    static let unknown = Value.scalar(.unknown)
+
+    var scalar: Scalar? {
+        if case .scalar(let s) = self { return s }
+        return nil
+    }
+
+    var isInitialized: Bool { self != .uninitialized }
+
+    /// The packet id or null-check id this value shares with other registers.
+    var packetID: Int? {
+        if case .packet(let id, _, _) = self { return id }
+        return nil
+    }
+    var nullID: Int? {
+        if case .mapValueOrNull(let id, _) = self { return id }
+        return nil
+    }
+
+    /// A short description for the report.
+    var summary: String {
+        switch self {
+        case .uninitialized: "uninitialized"
+        case .scalar(let s):
+            if let c = s.constant { "scalar \(Int64(bitPattern: c))" }
+            else if s.isUnknown { "unknown scalar" }
+            else { "scalar [\(s.umin), \(s.umax)]" }
+        case .context(let off): "context, off \(off)"
+        case .stack(let off, let v): "stack, off \(off)\(Self.describe(v))"
+        case .packet(_, let off, let v): "packet, off \(off)\(Self.describe(v))"
+        case .packetEnd: "packet end"
+        case .region(let r, let off, let v):
+            "\(r.kind == .mapValue ? "map value" : "global data") of \(r.size) bytes, off \(off)\(Self.describe(v))"
+        case .mapValueOrNull(_, let r): "map value of \(r.size) bytes or null"
+        case .mapHandle: "map handle"
+        }
+    }
+
+    static func describe(_ v: Span) -> String {
+        v == .zero ? "" : ", var [\(v.low), \(v.high)]"
+    }
+}

@@ -1,0 +1,117 @@
+import BPFISA
+import BPFRuntime
+
+/// BPFKit's verifier: proves what it can about a loaded program (after the
+/// loader's rewrites) so that engines may leave out run-time checks.
+///
+/// It never rejects a program: what it cannot prove stays checked at run
+/// time. See docs/ARCHITECTURE.md ("The verifier") for the abstract domain,
+/// the exploration and the soundness argument.
+public enum Verifier {
+    /// Verifies `program` in `environment`.
+    public static func verify(_ program: Program, environment: VerifierEnvironment,
+                              limits: VerifierLimits = VerifierLimits()) -> VerificationReport {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let analysis = Analysis(program: program, environment: environment, limits: limits)
+        do {
+            try program.validate()
+            analysis.explore()
+        } catch {
+            analysis.gaveUp = "the program is malformed: \(error)"
+        }
+        return VerificationReport(analysis, duration: clock.now - start)
+    }
+
+    /// The report of a program left unverified: nothing proven.
+    public static func unverified(_ program: Program) -> VerificationReport {
+        let analysis = Analysis(program: program, environment: VerifierEnvironment(), limits: VerifierLimits())
+        analysis.gaveUp = "not verified"
+        return VerificationReport(analysis, duration: .zero)
+    }
+}
+
+/// What one verification found.
+public struct VerificationReport: Sendable {
+    /// One load, store or atomic that keeps its run-time check.
+    public struct UnprovenAccess: Sendable, Hashable {
+        public let pc: Int
+        public let reason: String
+    }
+
+    /// The facts engines use.
+    public let proofs: ProgramProofs
+    /// Loads, stores and atomics in the program.
+    public let accessCount: Int
+    /// Those the verifier could not prove, with a reason each, by slot.
+    public let unproven: [UnprovenAccess]
+    /// Instruction visits of the exploration.
+    public let steps: Int
+    public let duration: Duration
+    /// Why verification stopped early (then nothing is proven).
+    public let gaveUp: String?
+    /// Why termination is not proven, when it is not.
+    public let terminationProblem: String?
+    /// The first read of a register before any write, if any.
+    public let uninitializedRead: String?
+
+    public var provenAccessCount: Int { proofs.safeAccessCount }
+    /// Whether everything was proven: every access, termination, initialization.
+    public var provesEverything: Bool {
+        unproven.isEmpty && proofs.terminates && proofs.initializesRegistersBeforeUse
+    }
+
+    init(_ analysis: Analysis, duration: Duration) {
+        let instructions = analysis.instructions
+        var safe = Array(repeating: false, count: instructions.count)
+        var unproven: [UnprovenAccess] = []
+        var accesses = 0
+        let complete = analysis.gaveUp == nil
+        for (pc, instruction) in instructions.enumerated() {
+            switch instruction {
+            case .load, .loadSignExtend, .store, .storeImmediate, .atomic:
+                accesses += 1
+                if !complete {
+                    unproven.append(UnprovenAccess(pc: pc, reason: "instruction \(pc): not verified"))
+                } else if let reason = analysis.unprovenReason[pc] {
+                    unproven.append(UnprovenAccess(pc: pc, reason: reason))
+                } else if !analysis.reached[pc] {
+                    unproven.append(UnprovenAccess(pc: pc, reason: "instruction \(pc): never reached (left checked)"))
+                } else {
+                    safe[pc] = true
+                }
+            default:
+                break
+            }
+        }
+        let terminates = complete && analysis.terminationProblem == nil
+        proofs = ProgramProofs(instructions: instructions, safeAccesses: safe, terminates: terminates,
+                               maxInstructions: UInt64(analysis.steps),
+                               initializesRegistersBeforeUse: complete && analysis.uninitializedRead == nil)
+        accessCount = accesses
+        self.unproven = unproven
+        steps = analysis.steps
+        self.duration = duration
+        gaveUp = analysis.gaveUp
+        terminationProblem = complete ? analysis.terminationProblem : analysis.gaveUp
+        uninitializedRead = analysis.uninitializedRead
+    }
+
+    /// One line: accesses proven, termination, steps, time.
+    public var summary: String {
+        let ends = proofs.terminates ? "yes, within \(proofs.maxInstructions) instructions" : "not proven"
+        let micros = duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000
+        let ms = "\(micros / 1000).\(String(micros % 1000 / 10).count == 1 ? "0" : "")\(micros % 1000 / 10)"
+        return "accesses proven \(provenAccessCount) of \(accessCount); terminates: \(ends); registers written before read: \(proofs.initializesRegistersBeforeUse ? "yes" : "not proven"); \(steps) steps, \(ms) ms"
+    }
+
+    /// The summary, then every reason something was not proven.
+    public var log: [String] {
+        var lines: [String] = []
+        if let gaveUp { lines.append(gaveUp) }
+        lines += unproven.map(\.reason)
+        if gaveUp == nil, let terminationProblem { lines.append(terminationProblem) }
+        if let uninitializedRead { lines.append(uninitializedRead) }
+        return lines
+    }
+}
