@@ -45,7 +45,8 @@ import BPFRuntime
 /// target is called instead and the subprogram returns its r0 (see
 /// `lowerTailCall`).
 struct FrameLayout {
-    /// BPF stack bytes reserved (0, 512 or 8 × 512).
+    /// BPF stack bytes reserved (8 × 512, 512, what the program's direct
+    /// `[r10 + offset]` accesses reach, or 0: see `X86_64Backend.stackSize`).
     let stackSize: Int
     /// Registers the entry prologue saves for the host, in push order.
     let entrySaves: [GPR]
@@ -58,6 +59,11 @@ struct FrameLayout {
     /// Bytes from rsp after the entry prologue up to rbp (frame 0's r10):
     /// how the error exit finds rbp again from any depth.
     var entryFrameBytes: Int { stackSize + 8 * entrySaves.count + (entryPad ? 8 : 0) }
+
+    /// Whether the entry builds a frame on rbp (`push rbp; mov rbp, rsp …
+    /// leave`): only for a BPF stack. A program that never names r10 leaves
+    /// rbp alone, like any leaf function.
+    var hasFramePointer: Bool { stackSize > 0 }
 }
 
 extension X86_64Backend {
@@ -80,8 +86,9 @@ extension X86_64Backend {
         var entry = RegisterMap.calleeSaved.filter { (union | zeroedAtEntry) & (1 << $0.0.rawValue) != 0 }.map(\.1)
         if usesContext { entry.append(RegisterMap.context) }
         // Entry: rsp ≡ 8 (mod 16) on arrival; push rbp and the BPF frames
-        // (multiples of 16) make it ≡ 0, the saves ≡ 8 × saves.
-        let entryPad = makesCalls && entry.count % 2 == 1
+        // (multiples of 16) make it ≡ 0, the saves ≡ 8 × saves. Without a
+        // BPF stack there is no push rbp.
+        let entryPad = makesCalls && entry.count % 2 == (stackSize > 0 ? 1 : 0)
         // A local call arrives with rsp ≡ 8; its saves add 8 each.
         let pads = saves.map { makesCalls && $0.count % 2 == 0 }
         return FrameLayout(stackSize: stackSize, entrySaves: entry, entryPad: entryPad,
@@ -90,12 +97,12 @@ extension X86_64Backend {
 
     /// Entry function: build the frame of the picture; load the context.
     mutating func emitEntryPrologue(_ e: X86Encoder) {
-        e.push(.rbp)                                        /* push rbp */
-        e.mov(.qword, .rbp, .rsp)                           /* mov rbp, rsp: r10 = top of frame 0 */
-        if frame.stackSize > 0 {
+        if frame.hasFramePointer {
+            e.push(.rbp)                                    /* push rbp */
+            e.mov(.qword, .rbp, .rsp)                       /* mov rbp, rsp: r10 = top of frame 0 */
             e.arith(.sub, .qword, .rsp, imm: Int32(frame.stackSize)) /* sub rsp, frames: the BPF stack */
+            emitStackClear(e)
         }
-        if frame.stackSize > 0 { emitStackClear(e) }
         for register in frame.entrySaves { e.push(register) } /* push callee-saved the program clobbers */
         if frame.entryPad { e.arith(.sub, .qword, .rsp, imm: 8) } /* sub rsp, 8: 16-byte alignment */
         if usesContext {
@@ -113,9 +120,17 @@ extension X86_64Backend {
         for register in zeroedRegisters { e.arith(.xor, .dword, register, register) } /* xor reg32, reg32 */
     }
 
-    /// Zeroes the BPF stack, 32 bytes a turn, so that no run reads what the
-    /// host or an earlier run left (the interpreter starts from zero too).
+    /// Zeroes the BPF stack, so that no run reads what the host or an
+    /// earlier run left (the interpreter starts from zero too): up to 64
+    /// bytes with a store per word, more 32 bytes a turn.
     func emitStackClear(_ e: X86Encoder) {
+        if frame.stackSize <= 64 {
+            e.arith(.xor, .dword, .r11, .r11)               /* xor r11d, r11d */
+            for k in stride(from: 8, through: frame.stackSize, by: 8) {
+                e.store(.qword, Memory(.rbp, -Int32(k)), .r11) /* mov [rbp - k], r11 */
+            }
+            return
+        }
         e.lea(.r11, Memory(.rbp, -Int32(frame.stackSize)))  /* lea r11, [rbp - frames] */
         let loop = e.asm.makeLabel()
         e.asm.bind(loop)
@@ -138,7 +153,7 @@ extension X86_64Backend {
     func emitEntryUnwind(_ e: X86Encoder) {
         if frame.entryPad { e.arith(.add, .qword, .rsp, imm: 8) } /* add rsp, 8 */
         for register in frame.entrySaves.reversed() { e.pop(register) } /* pop callee-saved */
-        e.leave()                                           /* leave: rsp = rbp; pop rbp (drops the frames) */
+        if frame.hasFramePointer { e.leave() }              /* leave: rsp = rbp; pop rbp (drops the frames) */
     }
 
     /// Local-call target: save the r6–r9 homes this function writes.
