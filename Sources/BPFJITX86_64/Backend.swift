@@ -137,12 +137,13 @@ public struct X86_64Backend: JITBackend {
         for register in [Register.r0, .r3, .r4, .r5, .r6, .r7, .r8, .r9] where cleared & (1 << register.rawValue) != 0 {
             zeroed.append(RegisterMap.native(register))
         }
-        zeroedRegisters = zeroed
         hasCheckedAccesses = checks
         let stackSize = Self.stackSize(usesFramePointer: usesFramePointer, localCalls: localCalls,
                                        escapes: allFrames && (unproven || helperCalls), oneFrame: !allFrames, depth: depth)
         frame = Self.frameLayout(program, functions: functions, stackSize: stackSize,
                                  usesContext: context, makesCalls: calls || entryCalled, zeroedAtEntry: cleared)
+        if Self.stackClearZeroes(stackSize: stackSize) { zeroed.removeAll { $0 == .rax || $0 == .rcx } }
+        zeroedRegisters = zeroed
         statistics.usesRunContext = context
     }
 
@@ -165,7 +166,7 @@ public struct X86_64Backend: JITBackend {
         if localCalls || escapes { return ExecutionLimits.maxCallFrames * frameBytes }
         guard usesFramePointer else { return 0 }
         guard oneFrame else { return frameBytes }
-        return depth <= 64 ? max(16, (depth + 15) & ~15) : (depth + 31) & ~31   // the stack clear's units
+        return max(16, (depth + 15) & ~15)   // rsp stays 16-byte aligned
     }
 
     /// How far below r10 a direct access `[r10 + offset]` inside the frame reaches (0: none).

@@ -94,6 +94,11 @@ extension X86Encoder {
     @inline(__always)
     public func push(imm: Int8) { code.bytes(0x6a, UInt8(bitPattern: imm)) }
 
+    /// `rep stosq` — store rax at [rdi], rdi += 8, rcx times (F3 REX.W AB;
+    /// SDM vol. 2B "STOS", "REP"). The SysV ABI clears the direction flag at calls.
+    @inline(__always)
+    public func repStosq() { code.bytes(0xf3, 0x48, 0xab) }
+
     /// `int3` — CC, the trap that fills unused executable memory.
     @inline(__always)
     public func int3() { code.byte(0xcc) }

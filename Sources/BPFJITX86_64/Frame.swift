@@ -122,7 +122,9 @@ extension X86_64Backend {
 
     /// Zeroes the BPF stack, so that no run reads what the host or an
     /// earlier run left (the interpreter starts from zero too): up to 64
-    /// bytes with a store per word, more 32 bytes a turn.
+    /// bytes with a store per word, more with `rep stosq` from rsp (just
+    /// below the stack), which leaves r0 (rax) and r4 (rcx) zero as the
+    /// entry wants them (`zeroedRegisters` leaves them out then).
     func emitStackClear(_ e: X86Encoder) {
         if frame.stackSize <= 64 {
             e.arith(.xor, .dword, .r11, .r11)               /* xor r11d, r11d */
@@ -131,14 +133,22 @@ extension X86_64Backend {
             }
             return
         }
-        e.lea(.r11, Memory(.rbp, -Int32(frame.stackSize)))  /* lea r11, [rbp - frames] */
-        let loop = e.asm.makeLabel()
-        e.asm.bind(loop)
-        for k: Int32 in 0..<4 { e.store(.qword, Memory(.r11, 8 * k), imm: 0) } /* mov qword [r11 + 8k], 0 */
-        e.arith(.add, .qword, .r11, imm: 32)                /* add r11, 32 */
-        e.arith(.cmp, .qword, .r11, .rbp)                   /* cmp r11, rbp */
-        e.j(.b, loop)                                       /* jb loop */
+        e.push(.rdi)                                        /* push rdi: keep r1 */
+        e.lea(.rdi, Memory(.rsp, 8))                        /* lea rdi, [rsp + 8]: the stack's lowest byte */
+        let words = frame.stackSize / 8
+        if words <= Int(Int8.max) {
+            e.push(imm: Int8(words))                        /* push words */
+            e.pop(.rcx)                                     /* pop rcx: count */
+        } else {
+            e.mov32(.rcx, imm: UInt32(words))               /* mov ecx, words */
+        }
+        e.arith(.xor, .dword, .rax, .rax)                   /* xor eax, eax */
+        e.repStosq()                                        /* rep stosq: zero the words */
+        e.pop(.rdi)                                         /* pop rdi */
     }
+
+    /// Whether the stack clear leaves rax and rcx zero (`rep stosq`).
+    static func stackClearZeroes(stackSize: Int) -> Bool { stackSize > 64 }
 
     /// Entry function: undo the prologue; rsp is where the prologue left it.
     func emitEntryEpilogue(_ e: X86Encoder) {
