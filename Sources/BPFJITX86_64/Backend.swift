@@ -94,7 +94,7 @@ public struct X86_64Backend: JITBackend {
         self.functionOfEntry = functionOfEntry
 
         var localCalls = false, usesFramePointer = false, context = false, calls = false, entryCalled = false
-        var checks = false, allFrames = false, helperCalls = false, unproven = false
+        var checks = false, escapes = false, helperCalls = false, unproven = false
         var depth = 0   // the deepest byte below r10 a direct [r10 + offset] access reaches
         let checked = options.memoryChecking == .checked
         var mentioned: UInt16 = 0   // bit per register any instruction names
@@ -118,14 +118,14 @@ public struct X86_64Backend: JITBackend {
                     unproven = true
                     if checked { context = true; calls = true; checks = true }
                 }
-                depth = max(depth, Self.frameDepth(instruction))
-                // Not whether it is checked: a proven access through an escaped
-                // stack pointer may reach any frame, so it sizes them all too.
-                if namesR10, Self.accessNeedsCheck(instruction) { allFrames = true }
-                if case .store(_, _, _, .r10) = instruction { allFrames = true }       // r10 stored to memory
-                if case .atomic(_, _, _, _, .r10) = instruction { allFrames = true }
+                depth = max(depth, JITStackSizing.depth(of: instruction))
+                // Static, not whether the access is checked: proofs never shrink
+                // the stack below what an escaped pointer may reach.
+                if namesR10, Self.accessNeedsCheck(instruction) { escapes = true }
+                if case .store(_, _, _, .r10) = instruction { escapes = true }       // r10 stored to memory
+                if case .atomic(_, _, _, _, .r10) = instruction { escapes = true }
             case .alu, .movsx:
-                if namesR10 { allFrames = true }   // r10 escapes into a register
+                if namesR10 { escapes = true }   // r10 escapes into a register
             default: break
             }
         }
@@ -138,8 +138,9 @@ public struct X86_64Backend: JITBackend {
             zeroed.append(RegisterMap.native(register))
         }
         hasCheckedAccesses = checks
-        let stackSize = Self.stackSize(usesFramePointer: usesFramePointer, localCalls: localCalls,
-                                       escapes: allFrames && (unproven || helperCalls), oneFrame: !allFrames, depth: depth)
+        // See `JITStackSizing` (the stack clear works in words).
+        let stackSize = JITStackSizing.stackSize(usesFramePointer: usesFramePointer, localCalls: localCalls, escapes: escapes,
+                                                 reachable: unproven || helperCalls, depth: depth, granule: 16)
         frame = Self.frameLayout(program, functions: functions, stackSize: stackSize,
                                  usesContext: context, makesCalls: calls || entryCalled, zeroedAtEntry: cleared)
         if Self.stackClearZeroes(stackSize: stackSize) { zeroed.removeAll { $0 == .rax || $0 == .rcx } }
@@ -150,44 +151,14 @@ public struct X86_64Backend: JITBackend {
     /// BPF stack bytes the image reserves.
     public var stackSize: Int { frame.stackSize }
 
-    /// BPF stack bytes to reserve (and clear at entry).
-    ///
-    /// All eight frames when a local call can use them, or when a pointer
-    /// into the stack escapes (into a register, a helper, a computed access)
-    /// and may be used beyond its frame — by an access that is neither inside
-    /// the frame by its form nor proven safe, or by a helper: the
-    /// interpreter's stack is always all frames, and such a program could
-    /// tell. Otherwise one frame: all of it when a pointer escapes (every
-    /// access through one is proven to stay in [-512, 0) of it, and there is
-    /// no other frame), else, when r10 only ever addresses its own frame
-    /// directly, just the `depth` bytes those accesses reach (at least 16, so
-    /// that r10 is a real frame pointer whenever the program names it).
-    static func stackSize(usesFramePointer: Bool, localCalls: Bool, escapes: Bool, oneFrame: Bool, depth: Int) -> Int {
-        if localCalls || escapes { return ExecutionLimits.maxCallFrames * frameBytes }
-        guard usesFramePointer else { return 0 }
-        guard oneFrame else { return frameBytes }
-        return max(16, (depth + 15) & ~15)   // rsp stays 16-byte aligned
-    }
-
-    /// How far below r10 a direct access `[r10 + offset]` inside the frame reaches (0: none).
-    static func frameDepth(_ instruction: Instruction) -> Int {
-        switch instruction {
-        case .load(_, _, .r10, let offset), .loadSignExtend(_, _, .r10, let offset),
-             .store(_, .r10, let offset, _), .storeImmediate(_, .r10, let offset, _), .atomic(_, _, .r10, let offset, _):
-            accessNeedsCheck(instruction) ? 0 : -Int(offset)
-        default:
-            0
-        }
-    }
-
     /// An access `[r10 + offset]` of `size` bytes lies in the current frame
     /// whatever the call depth: it needs no check. Frames are 16-byte
     /// aligned, so an atomic there is aligned when its offset is.
     static func provablyInFrame(base: Register, offset: Int16, size: Int, atomic: Bool = false) -> Bool {
-        base.rawValue == 10 && Int(offset) >= -frameBytes && Int(offset) + size <= 0 && (!atomic || Int(offset) % size == 0)
+        JITStackSizing.inFrame(base: base, offset: offset, size: size, atomic: atomic)
     }
 
-    /// Whether a load, store or atomic needs a run-time check in checked mode.
+    /// Whether a load, store or atomic needs a run-time check in checked mode (without proofs).
     static func accessNeedsCheck(_ instruction: Instruction) -> Bool {
         switch instruction {
         case .load(let size, _, let base, let offset), .loadSignExtend(let size, _, let base, let offset),
