@@ -14,7 +14,7 @@ import BPFRuntime
 /// Proofs only remove checks: with `nil` (no proofs, or proofs of another
 /// program) every property is false and the code is what it was without.
 public struct JITProofs: Sendable {
-    private let proofs: ProgramProofs?
+    @usableFromInline let proofs: ProgramProofs?
     /// No run executes more instructions than the budget: no runaway guard.
     public let unguarded: Bool
     /// Registers are written before they are read: no clearing at entry.
@@ -37,7 +37,7 @@ public struct JITProofs: Sendable {
     }
 
     /// Whether the access at slot `pc` was proven to stay inside memory the run owns.
-    @inline(__always)
+    @inlinable
     public func isSafeAccess(at pc: Int) -> Bool { proofs?.isSafeAccess(at: pc) ?? false }
 
     /// Whether the load, store or atomic `instruction` at `pc` needs no

@@ -13,13 +13,14 @@ import BPFRuntime
 /// frame), else, when r10 only ever addresses its own frame directly, just
 /// the bytes those accesses reach.
 public enum JITStackSizing {
-    /// Bytes of one BPF frame.
+    /// Bytes of one BPF frame (`inFrame` spells it out: it is inlined into the backends' hot paths).
     public static let frameBytes = ExecutionLimits.stackSizePerFrame
 
     /// Whether `[r10 + offset]` of `size` bytes lies inside the current frame
     /// (and, for an atomic, is aligned: frames are 16-byte aligned).
+    @inlinable
     public static func inFrame(base: Register, offset: Int16, size: Int, atomic: Bool = false) -> Bool {
-        base == .r10 && Int(offset) >= -frameBytes && Int(offset) + size <= 0 && (!atomic || Int(offset) % size == 0)
+        base == .r10 && Int(offset) >= -512 && Int(offset) + size <= 0 && (!atomic || Int(offset) % size == 0)
     }
 
     /// How far below r10 a direct access `[r10 + offset]` inside the frame reaches (0: none).
