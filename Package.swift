@@ -64,7 +64,8 @@ let package = Package(
         .target(name: "BPFNativeDisassembler", dependencies: ["CCapstone", "BPFISA", "BPFJIT"], swiftSettings: swiftSettings),
         .testTarget(name: "BPFJITX86_64Tests",
                     dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFJITX86_64", "BPFNativeDisassembler",
-                                   "BPFExecMemory", "BPFAssembler", "BPFConformance", "BPFInterpreter", "BPFTestSuite"],
+                                   "BPFExecMemory", "BPFAssembler", "BPFConformance", "BPFInterpreter", "BPFTestSuite",
+                                   "BPFKit", "BPFLoader"],
                     swiftSettings: swiftSettings),
         .executableTarget(name: "BPFJITBenchmark",
                           dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFJITX86_64", "BPFExecMemory", "BPFInterpreter"],
@@ -134,7 +135,7 @@ let package = Package(
                           swiftSettings: swiftSettings),
 
         // Generated programs with independently computed results, run by every engine's tests.
-        .target(name: "BPFTestSuite", dependencies: ["BPFISA"], swiftSettings: swiftSettings),
+        .target(name: "BPFTestSuite", dependencies: ["BPFISA", "BPFRuntime"], swiftSettings: swiftSettings),
 
         // Maps with the kernel's semantics, in stable host storage the engines' memory checks can see.
         .target(name: "BPFMaps", dependencies: ["BPFRuntime", "CBPFAtomics"], swiftSettings: swiftSettings),

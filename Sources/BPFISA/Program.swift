@@ -83,7 +83,8 @@ public struct Program: Sendable, Hashable {
     /// and of each function cannot fall through.
     public func validate() throws(ISAError) {
         guard !instructions.isEmpty else { throw .emptyProgram }
-        let entries = Set(functionEntries)
+        let entries = functionEntries   // sorted: walked alongside pc, no hashing per slot
+        var nextEntry = 0
         for (pc, instruction) in instructions.enumerated() {
             if let target = instruction.target(at: pc) {
                 guard target >= 0, target < count, instructions[target] != .immediate64Tail else {
@@ -93,7 +94,9 @@ public struct Program: Sendable, Hashable {
             if instruction.writesRegister == .r10 { throw .writesFramePointer(index: pc) }
             // The instruction before a function entry (and the last one) must end its block.
             let next = pc + instruction.slotCount
-            if instruction != .immediate64Tail, next == count || entries.contains(next), !instruction.endsBlock {
+            while nextEntry < entries.count && entries[nextEntry] < next { nextEntry += 1 }
+            let entersFunction = nextEntry < entries.count && entries[nextEntry] == next
+            if instruction != .immediate64Tail, next == count || entersFunction, !instruction.endsBlock {
                 throw .fallsOffEnd(index: pc)
             }
         }
@@ -102,7 +105,7 @@ public struct Program: Sendable, Hashable {
 
 extension Instruction {
     /// The register this instruction writes, if any (helper calls write r0–r5 and are not listed).
-    public var writesRegister: Register? {
+    @inlinable public var writesRegister: Register? {
         switch self {
         case .alu(_, _, let dst, _), .neg(_, let dst), .movsx(_, let dst, _, _), .byteSwap(_, let dst, _),
              .loadImmediate64(let dst, _), .load(_, let dst, _, _), .loadSignExtend(_, let dst, _, _):
@@ -120,7 +123,7 @@ extension Instruction {
 extension Instruction {
     /// One bit per register any field of the instruction names (bit n for rN):
     /// what the JIT backends clear at entry and track for liveness.
-    public var namedRegisters: UInt16 {
+    @inlinable public var namedRegisters: UInt16 {
         switch self {
         case .alu(_, _, let dst, .register(let src)), .branch(_, _, let dst, .register(let src), _),
              .movsx(_, let dst, let src, _), .load(_, let dst, let src, _), .loadSignExtend(_, let dst, let src, _),

@@ -12,23 +12,25 @@ public struct Register: RawRepresentable, Hashable, Comparable, Sendable, Custom
         self.rawValue = rawValue
     }
 
-    public static let r0 = Register(unchecked: 0)
-    public static let r1 = Register(unchecked: 1)
-    public static let r2 = Register(unchecked: 2)
-    public static let r3 = Register(unchecked: 3)
-    public static let r4 = Register(unchecked: 4)
-    public static let r5 = Register(unchecked: 5)
-    public static let r6 = Register(unchecked: 6)
-    public static let r7 = Register(unchecked: 7)
-    public static let r8 = Register(unchecked: 8)
-    public static let r9 = Register(unchecked: 9)
+    @inlinable public static var r0: Register { Register(unchecked: 0) }
+    @inlinable public static var r1: Register { Register(unchecked: 1) }
+    @inlinable public static var r2: Register { Register(unchecked: 2) }
+    @inlinable public static var r3: Register { Register(unchecked: 3) }
+    @inlinable public static var r4: Register { Register(unchecked: 4) }
+    @inlinable public static var r5: Register { Register(unchecked: 5) }
+    @inlinable public static var r6: Register { Register(unchecked: 6) }
+    @inlinable public static var r7: Register { Register(unchecked: 7) }
+    @inlinable public static var r8: Register { Register(unchecked: 8) }
+    @inlinable public static var r9: Register { Register(unchecked: 9) }
     /// The frame pointer: read-only, points just past the top of the stack frame.
-    public static let r10 = Register(unchecked: 10)
+    @inlinable public static var r10: Register { Register(unchecked: 10) }
 
     /// All registers in number order.
     public static let all: [Register] = (0...10).map { Register(unchecked: UInt8($0)) }
 
-    private init(unchecked value: UInt8) { rawValue = value }
+    /// Constants, not globals: engines compare against them in their hot
+    /// loops, where a global's lazy initialisation check would cost a call.
+    @usableFromInline init(unchecked value: UInt8) { rawValue = value }
 
     /// Register number as an array index.
     @inlinable public var index: Int { Int(rawValue) }

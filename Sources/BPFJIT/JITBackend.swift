@@ -57,6 +57,9 @@ public struct JITStatistics: Sendable, Hashable {
     public var indirectCalls = 0
     /// Bounds checks emitted inline (memory accesses not proven safe at compile time).
     public var checkedAccesses = 0
+    /// Runaway-guard charges emitted (backward jumps and local calls not
+    /// proven to end within the run budget).
+    public var guardCharges = 0
     /// Whether the code touches the run context at all; code that does not
     /// (no checks, calls or guards) can be entered without one.
     public var usesRunContext = false

@@ -93,6 +93,8 @@ public struct Arm64Backend: JITBackend {
     let zeroedRegisters: [Arm64Register]
     /// Whether any access is checked at run time (then the check routine is emitted).
     let hasCheckedAccesses: Bool
+    /// What a verifier proved about this program (`JITProofs.none` without proofs).
+    let proofs: JITProofs
     /// Whether `callx` needs the helper table and its walk (per-helper targets only).
     let hasDispatchTable: Bool
     /// Per helper-call site: which of r1–r5 are read before being written
@@ -129,10 +131,11 @@ public struct Arm64Backend: JITBackend {
     }
 
     public init(program: Program, helpers: JITHelperTable, options: Arm64Options = Arm64Options(),
-                targets: Arm64CallTargets, tailCalls: JITTailCallPlan? = nil) throws(JITError) {
+                targets: Arm64CallTargets, tailCalls: JITTailCallPlan? = nil, proofs: JITProofs = .none) throws(JITError) {
         guard program.count <= JITStatus.maxPC else { throw .tooLarge("more than \(JITStatus.maxPC) instruction slots") }
         self.program = program
         self.options = options
+        self.proofs = proofs
         self.helpers = helpers
         self.targets = targets
         self.tailCalls = tailCalls
@@ -146,7 +149,8 @@ public struct Arm64Backend: JITBackend {
         self.functionOfEntry = functionOfEntry
 
         var localCalls = false, usesFramePointer = false, context = false, entryCalled = false
-        var checks = false, allFrames = false, dynamic = false, guarded = false
+        var checks = false, escapes = false, dynamic = false, guarded = false, helperCalls = false, unproven = false
+        var depth = 0   // the deepest byte below r10 a direct [r10 + offset] access reaches
         let checked = options.memoryChecking == .checked
         let hostRoutine: Bool = if case .hostRoutine = targets.helpers { true } else { false }
         var mentioned: UInt16 = 0   // bit per register any instruction names
@@ -157,26 +161,35 @@ public struct Arm64Backend: JITBackend {
             if namesR10 { usesFramePointer = true }
             switch instruction {
             case .call(.local):
-                localCalls = true; context = true; guarded = true
+                localCalls = true; context = true                  // the depth check reads the context
+                if !proofs.unguarded { guarded = true }
                 if instruction.target(at: pc) == 0 { entryCalled = true }
             case .call(.helper(let id)):
+                helperCalls = true
                 if hostRoutine || (tailCalls != nil && id == TailCalls.helperID) { context = true }
             case .call(.register):
-                context = true
+                context = true; helperCalls = true
                 if !hostRoutine { dynamic = true }
             case .call(.kfunc):
-                context = true
+                context = true; helperCalls = true
             case .jump, .jumpLong, .branch:
-                if let target = instruction.target(at: pc), target <= pc { context = true; guarded = true }
+                // Backward: charged to the runaway guard, unless proven to end in time.
+                if let target = instruction.target(at: pc), target <= pc, !proofs.unguarded { context = true; guarded = true }
             case .loadImmediate64(_, let kind) where kind.sourceField != 0:
                 context = true
             case .load, .loadSignExtend, .store, .storeImmediate, .atomic:
-                if checked, Self.accessNeedsCheck(instruction) { context = true; checks = true }
-                if namesR10, Self.accessNeedsCheck(instruction) { allFrames = true }
-                if case .store(_, _, _, .r10) = instruction { allFrames = true }       // r10 stored to memory
-                if case .atomic(_, _, _, _, .r10) = instruction { allFrames = true }
+                if Self.accessNeedsCheck(instruction), !proofs.provesSafe(instruction, at: pc) {
+                    unproven = true
+                    if checked { context = true; checks = true }
+                }
+                depth = max(depth, JITStackSizing.depth(of: instruction))
+                // Static, not whether the access is checked: proofs never shrink
+                // the stack below what an escaped pointer may reach.
+                if namesR10, Self.accessNeedsCheck(instruction) { escapes = true }
+                if case .store(_, _, _, .r10) = instruction { escapes = true }       // r10 stored to memory
+                if case .atomic(_, _, _, _, .r10) = instruction { escapes = true }
             case .alu, .movsx:
-                if namesR10 { allFrames = true }   // r10 escapes into a register
+                if namesR10 { escapes = true }   // r10 escapes into a register
             default: break
             }
         }
@@ -184,17 +197,18 @@ public struct Arm64Backend: JITBackend {
         entryIsCallTarget = entryCalled
         hasCheckedAccesses = checks
         hasDispatchTable = dynamic
-        var zeroed: [Arm64Register] = [Arm64RegisterMap.native(.r0)]
-        for register in [Register.r3, .r4, .r5, .r6, .r7, .r8, .r9] where mentioned & (1 << register.rawValue) != 0 {
+        // Proven to write every register before reading it: nothing to clear.
+        let cleared: UInt16 = proofs.registersInitialized ? 0 : mentioned | 1
+        var zeroed: [Arm64Register] = []
+        for register in [Register.r0, .r3, .r4, .r5, .r6, .r7, .r8, .r9] where cleared & (1 << register.rawValue) != 0 {
             zeroed.append(Arm64RegisterMap.native(register))
         }
         zeroedRegisters = zeroed
-        // All eight frames when a local call can use them or a pointer into
-        // the stack escapes (the interpreter's stack is always all frames);
-        // one frame when r10 only ever addresses its own frame directly.
-        let frames = localCalls || allFrames ? ExecutionLimits.maxCallFrames : (usesFramePointer ? 1 : 0)
-        frame = Arm64Frame(program, functions: functions, stackSize: frames * Self.frameBytes,
-                           pinned: Arm64Frame.Pinned(context: context, budget: guarded, inputStart: checks), mentioned: mentioned)
+        // See `JITStackSizing` (the stack clear works in pairs of words, 64 bytes a turn).
+        let stackSize = JITStackSizing.stackSize(usesFramePointer: usesFramePointer, localCalls: localCalls, escapes: escapes,
+                                                 reachable: unproven || helperCalls, depth: depth, granule: 64)
+        frame = Arm64Frame(program, functions: functions, stackSize: stackSize,
+                           pinned: Arm64Frame.Pinned(context: context, budget: guarded, inputStart: checks), cleared: cleared)
         liveAcrossCalls = ArgumentLiveness.liveAcrossCalls(program, functions: functions)
         statistics.usesRunContext = context
     }
@@ -206,7 +220,7 @@ public struct Arm64Backend: JITBackend {
     /// whatever the call depth: it needs no check. Frames are 16-byte
     /// aligned, so an atomic there is aligned when its offset is.
     static func provablyInFrame(base: Register, offset: Int16, size: Int, atomic: Bool = false) -> Bool {
-        base.rawValue == 10 && Int(offset) >= -frameBytes && Int(offset) + size <= 0 && (!atomic || Int(offset) % size == 0)
+        JITStackSizing.inFrame(base: base, offset: offset, size: size, atomic: atomic)
     }
 
     /// Whether a load, store or atomic needs a run-time check in checked mode.

@@ -118,7 +118,8 @@ public struct Arm64JIT: ExecutionEngine {
             throw .unsupportedHost(engine: name, reason: "the arm64 emulator: \(error)")
         }
         let plan = configuration.tailCalls.map { JITTailCallPlan(program, environment: $0, engine: engine) }
-        var backend = try Self.backend(program, helpers: helpers, options: options, targets: targets, tailCalls: plan)
+        var backend = try Self.backend(program, configuration: configuration, helpers: helpers, options: options, targets: targets,
+                                       tailCalls: plan)
         let info = JITProgramInfo(helpers: helpers, stackSize: backend.stackSize, unsupported: JITUnsupported.reasons(program))
         backend.programInfo = info.address
         let image: JITImage, allocation: CodeAllocation?
@@ -161,7 +162,8 @@ public struct Arm64JIT: ExecutionEngine {
         let attachments = try configuration.tailCalls?.attach(program, engine: engine) ?? []
         let helpers = try Self.helperTable(program, configuration: configuration)
         let plan = configuration.tailCalls.map { JITTailCallPlan(program, environment: $0, engine: engine) }
-        var backend = try Self.backend(program, helpers: helpers, options: options, targets: .hostRoutines, tailCalls: plan)
+        var backend = try Self.backend(program, configuration: configuration, helpers: helpers, options: options,
+                                       targets: .hostRoutines, tailCalls: plan)
         let info = JITProgramInfo(helpers: helpers, stackSize: backend.stackSize, unsupported: JITUnsupported.reasons(program))
         backend.programInfo = info.address
         do throws(JITError) {
@@ -184,7 +186,8 @@ public struct Arm64JIT: ExecutionEngine {
                                 targets: Arm64CallTargets = .hostRoutines) throws(EngineError) -> JITImage {
         let helpers = try helperTable(program, configuration: configuration)
         let plan = configuration.tailCalls.map { JITTailCallPlan(program, environment: $0, engine: .jit(.arm64)) }
-        var backend = try backend(program, helpers: helpers, options: options, targets: targets, tailCalls: plan)
+        var backend = try backend(program, configuration: configuration, helpers: helpers, options: options, targets: targets,
+                                  tailCalls: plan)
         do throws(JITError) {
             let image = try JITDriver.compile(program, backend: &backend, placement: .address(address)).0
             try checkLastPassesAgree(backend.passSizes, image: image)
@@ -229,10 +232,13 @@ public struct Arm64JIT: ExecutionEngine {
         }
     }
 
-    static func backend(_ program: Program, helpers: JITHelperTable, options: Arm64Options,
+    /// The backend for `program`, with whatever of `configuration.proofs` applies to it.
+    static func backend(_ program: Program, configuration: EngineConfiguration, helpers: JITHelperTable, options: Arm64Options,
                         targets: Arm64CallTargets, tailCalls: JITTailCallPlan? = nil) throws(EngineError) -> Arm64Backend {
+        let proofs = JITProofs(configuration.proofs, program: program, instructionLimit: configuration.instructionLimit)
         do throws(JITError) {
-            return try Arm64Backend(program: program, helpers: helpers, options: options, targets: targets, tailCalls: tailCalls)
+            return try Arm64Backend(program: program, helpers: helpers, options: options, targets: targets, tailCalls: tailCalls,
+                                    proofs: proofs)
         } catch {
             throw engineError(error)
         }

@@ -31,7 +31,8 @@ import BPFJIT
 /// requires of every access through sp. An error anywhere unwinds in one
 /// step: sp = context.exitStack, then the entry epilogue.
 struct Arm64Frame {
-    /// BPF stack bytes reserved (0, 512 or 8 × 512).
+    /// BPF stack bytes reserved (8 × 512, 512, what the program's direct
+    /// `[r10 + offset]` accesses reach, or 0: see `JITStackSizing`).
     let stackSize: Int
     /// Callee-saved registers the entry prologue saves for the host, in pair order.
     let entrySaves: [Arm64Register]
@@ -49,20 +50,23 @@ struct Arm64Frame {
         var inputStart = false
     }
 
-    init(_ program: Program, functions: [(entry: Int, end: Int)], stackSize: Int, pinned: Pinned, mentioned: UInt16) {
+    /// `cleared`: bit per BPF register the entry prologue clears.
+    init(_ program: Program, functions: [(entry: Int, end: Int)], stackSize: Int, pinned: Pinned, cleared: UInt16) {
         self.stackSize = stackSize
         var saves: [[Arm64Register]] = []
+        var union: UInt16 = 0   // bit per BPF register written by any function
         for function in functions {
             var written: UInt16 = 0
             for pc in function.entry..<function.end {
                 if let register = program.instructions[pc].writesRegister { written |= 1 << register.rawValue }
             }
+            union |= written
             saves.append(Arm64RegisterMap.calleeSaved.filter { written & (1 << $0.0.rawValue) != 0 }.map(\.1))
         }
         functionSaves = saves
-        // The entry saves every r6–r9 home the program names: the prologue
-        // clears those it reads, so a read-only one is written too.
-        var entry = Arm64RegisterMap.calleeSaved.filter { mentioned & (1 << $0.0.rawValue) != 0 }.map(\.1)
+        // The entry saves every r6–r9 home the program writes or the prologue
+        // clears (a read-only one is written by the clearing).
+        var entry = Arm64RegisterMap.calleeSaved.filter { (union | cleared) & (1 << $0.0.rawValue) != 0 }.map(\.1)
         if pinned.inputStart { entry.append(Arm64RegisterMap.inputStart) }
         // x24 holds the stack's bottom for checks and local calls, both of which use the context.
         if pinned.context && stackSize > 0 { entry.append(Arm64RegisterMap.stackBase) }
@@ -109,9 +113,14 @@ extension Arm64Backend {
         for register in zeroedRegisters { e.movz(.x, register, 0) } /* mov xN, #0 */
     }
 
-    /// Zeroes the BPF stack, 64 bytes a turn, so that no run reads what the
-    /// host or an earlier run left (the interpreter starts from zero too).
+    /// Zeroes the BPF stack, so that no run reads what the host or an
+    /// earlier run left (the interpreter starts from zero too): up to 64
+    /// bytes a pair of words per store, more 64 bytes a turn.
     func emitStackClear(_ e: Arm64Encoder) {
+        if frame.stackSize <= 64 {
+            for k in stride(from: 0, to: frame.stackSize, by: 16) { e.stp(.zr, .zr, .sp, offset: k) } /* stp xzr, xzr, [sp, #k] */
+            return
+        }
         let cursor = Arm64RegisterMap.immediate
         e.movSP(cursor, .sp)                                /* mov x10, sp */
         let loop = e.asm.makeLabel()

@@ -14,7 +14,10 @@ extension Arm64Backend {
     ///
     /// The same rule as the x86-64 backend's (see docs/ARCHITECTURE.md), so
     /// both JITs stop a runaway program after the same amount of work.
+    /// Nothing when the proofs say every run ends within the budget.
     mutating func chargeGuard(_ charge: Int, pc: Int, _ e: Arm64Encoder) {
+        if proofs.unguarded { return }
+        statistics.guardCharges += 1
         let stop = e.asm.makeLabel(), budget = Arm64RegisterMap.budget
         if let imm = ArithmeticImmediate(UInt64(charge)) {
             e.subs(.x, budget, budget, imm)                         /* subs x27, x27, #charge */

@@ -29,11 +29,13 @@ extension Arm64Backend {
     /// leaves through the error exit on a violation. Atomics also test the
     /// alignment first (`tst x9, #(size - 1); b.ne .slow`), so that a
     /// misaligned one is reported, not executed. `[r10 + offset]` inside the
-    /// current frame needs no check at all.
+    /// current frame needs no check at all, nor does an access a verifier
+    /// proved safe (`JITProofs`).
     mutating func checkedAddress(base: Register, offset: Int16, size: Int, write: Bool, atomic: Bool = false,
                                  pc: Int, _ e: Arm64Encoder) -> Arm64Address {
         let b = Arm64RegisterMap.native(base)
-        if options.memoryChecking == .unchecked || Self.provablyInFrame(base: base, offset: offset, size: size, atomic: atomic) {
+        if options.memoryChecking == .unchecked || (base != .r10 && proofs.isSafeAccess(at: pc))
+            || Self.provablyInFrame(base: base, offset: offset, size: size, atomic: atomic) {
             return Arm64Address(base: b, offset: Int(offset))
         }
         statistics.checkedAccesses += 1

@@ -139,21 +139,33 @@ do {
     let input = RunInput(r1: memory.address, r2: UInt64(memory.count), regions: MemoryRegions([memory.region(.input)]))
     let loopInput = RunInput(r1: 1_000_000, regions: MemoryRegions())
     let interpreter = Interpreter()
-    for (name, instructions, runInput) in [("FNV-1a over 1,500 bytes", fnv1a, input), ("loop of 1,000,000 iterations", countingLoop, loopInput)] {
+    // Proofs as the verifier would make them for these inputs: every access
+    // safe, the run's length bounded (6 instructions a byte, 3 an iteration),
+    // registers written before read.
+    let runs: [(String, [Instruction], RunInput, UInt64)] = [("FNV-1a over 1,500 bytes", fnv1a, input, 6 * 1_500 + 10),
+                                                             ("loop of 1,000,000 iterations", countingLoop, loopInput, 3_000_010)]
+    for (name, instructions, runInput, steps) in runs {
         let program = Program(instructions)
         let interpreted = try interpreter.prepare(program, configuration: EngineConfiguration())
         let checked = try jit.compile(program)
         let unchecked = try uncheckedJIT.compile(program)
+        let proofs = ProgramProofs(instructions: program.instructions, safeAccesses: program.instructions.map {
+            if case .load = $0 { true } else { false }
+        }, terminates: true, maxInstructions: steps, initializesRegistersBeforeUse: true)
+        let proven = try jit.compile(program, configuration: EngineConfiguration(proofs: proofs))
         let expected = try interpreted.run(runInput)
         let checkedResult = try checked.run(runInput), uncheckedResult = try unchecked.run(runInput)
-        precondition(checkedResult == expected && uncheckedResult == expected, "engines disagree")
+        let provenResult = try proven.run(runInput)
+        precondition(checkedResult == expected && uncheckedResult == expected && provenResult == expected, "engines disagree")
         let repeats = 101
         let inner = name.hasPrefix("FNV") ? 100 : 1
         let tInterpreter = try median(repeats / 4) { for _ in 0..<inner { sink &+= try interpreted.run(runInput) } } / Double(inner)
         let tChecked = try median(repeats) { for _ in 0..<inner { sink &+= try checked.run(runInput) } } / Double(inner)
         let tUnchecked = try median(repeats) { for _ in 0..<inner { sink &+= try unchecked.run(runInput) } } / Double(inner)
+        let tProven = try median(repeats) { for _ in 0..<inner { sink &+= try proven.run(runInput) } } / Double(inner)
         print("\(name): interpreter \(format(tInterpreter / 1e3, 2)) µs, JIT checked \(format(tChecked / 1e3, 2)) µs "
-              + "(image \(checked.image.size) bytes), JIT unchecked \(format(tUnchecked / 1e3, 2)) µs (image \(unchecked.image.size) bytes)")
+              + "(image \(checked.image.size) bytes), JIT unchecked \(format(tUnchecked / 1e3, 2)) µs (image \(unchecked.image.size) bytes), "
+              + "JIT with proofs \(format(tProven / 1e3, 2)) µs (image \(proven.image.size) bytes)")
     }
     if sink == 0x1234_5678 { print("") }
 } catch {

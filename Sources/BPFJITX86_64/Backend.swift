@@ -28,6 +28,8 @@ public struct X86_64Backend: JITBackend {
     let zeroedRegisters: [GPR]
     /// Whether any access is checked at run time (then the check routine is emitted).
     let hasCheckedAccesses: Bool
+    /// What a verifier proved about this program (`JITProofs.none` without proofs).
+    let proofs: JITProofs
     /// Host routine addresses (their own addresses, or substitutes in tests).
     let routines: HostRoutineAddresses
     /// The program arrays of `bpf_tail_call`; nil when `call 12` is a plain helper call.
@@ -48,6 +50,9 @@ public struct X86_64Backend: JITBackend {
     var raiseLabel = Label(id: 0)
     var errorExitLabel = Label(id: 0)
     var checkRoutineLabel = Label(id: 0)
+    /// The shared dynamic-region checks (`DynamicCheck.index`), and which of them the pass used.
+    var dynamicCheckLabels: [Label] = []
+    var dynamicChecksUsed: UInt8 = 0
     var entryInnerLabel = Label(id: 0)
     var entryReturnLabel = Label(id: 0)
 
@@ -55,9 +60,10 @@ public struct X86_64Backend: JITBackend {
     enum Stub {
         /// `mov r10d, status; jmp raise`.
         case raise(Label, status: UInt32)
-        /// The run's dynamic region at its live bounds, then (at `host`)
-        /// `mov r10d, info; call checkRoutine; jmp resume`.
-        case check(Label, host: Label, size: Int, write: Bool, info: UInt32, resume: Label)
+        /// `lea r11, address; mov r10d, info; call routine; jmp resume`: the
+        /// shared dynamic-region check of its size and direction, or (nil:
+        /// atomics) the check routine itself.
+        case check(Label, address: Memory, info: UInt32, routine: DynamicCheck?, resume: Label)
     }
 
     /// Where calls into the host go.
@@ -72,10 +78,12 @@ public struct X86_64Backend: JITBackend {
     }
 
     public init(program: Program, helpers: JITHelperTable, options: JITOptions,
-                routines: HostRoutineAddresses = HostRoutineAddresses(), tailCalls: JITTailCallPlan? = nil) throws(JITError) {
+                routines: HostRoutineAddresses = HostRoutineAddresses(), tailCalls: JITTailCallPlan? = nil,
+                proofs: JITProofs = .none) throws(JITError) {
         guard program.count <= JITStatus.maxPC else { throw .tooLarge("more than \(JITStatus.maxPC) instruction slots") }
         self.program = program
         self.options = options
+        self.proofs = proofs
         self.helpers = helpers
         self.routines = routines
         self.tailCalls = tailCalls
@@ -90,7 +98,8 @@ public struct X86_64Backend: JITBackend {
         liveAcrossCalls = ArgumentLiveness.liveAcrossCalls(program, functions: functions)
 
         var localCalls = false, usesFramePointer = false, context = false, calls = false, entryCalled = false
-        var checks = false, allFrames = false
+        var checks = false, escapes = false, helperCalls = false, unproven = false
+        var depth = 0   // the deepest byte below r10 a direct [r10 + offset] access reaches
         let checked = options.memoryChecking == .checked
         var mentioned: UInt16 = 0   // bit per register any instruction names
         for (pc, instruction) in program.instructions.enumerated() {
@@ -102,37 +111,44 @@ public struct X86_64Backend: JITBackend {
             case .call(.local):
                 localCalls = true; context = true; calls = true
                 if instruction.target(at: pc) == 0 { entryCalled = true }
-            case .call: context = true; calls = true
+            case .call: context = true; calls = true; helperCalls = true
             case .jump, .jumpLong, .branch:
-                if let target = instruction.target(at: pc), target <= pc { context = true }
+                // Backward: charged to the runaway guard, unless proven to end in time.
+                if let target = instruction.target(at: pc), target <= pc, !proofs.unguarded { context = true }
             case .loadImmediate64(_, let kind) where kind.sourceField != 0:
                 context = true
             case .load, .loadSignExtend, .store, .storeImmediate, .atomic:
-                if checked, Self.accessNeedsCheck(instruction) { context = true; calls = true; checks = true }
-                if namesR10, Self.accessNeedsCheck(instruction) { allFrames = true }
-                if case .store(_, _, _, .r10) = instruction { allFrames = true }       // r10 stored to memory
-                if case .atomic(_, _, _, _, .r10) = instruction { allFrames = true }
+                if Self.accessNeedsCheck(instruction), !proofs.provesSafe(instruction, at: pc) {
+                    unproven = true
+                    if checked { context = true; calls = true; checks = true }
+                }
+                depth = max(depth, JITStackSizing.depth(of: instruction))
+                // Static, not whether the access is checked: proofs never shrink
+                // the stack below what an escaped pointer may reach.
+                if namesR10, Self.accessNeedsCheck(instruction) { escapes = true }
+                if case .store(_, _, _, .r10) = instruction { escapes = true }       // r10 stored to memory
+                if case .atomic(_, _, _, _, .r10) = instruction { escapes = true }
             case .alu, .movsx:
-                if namesR10 { allFrames = true }   // r10 escapes into a register
+                if namesR10 { escapes = true }   // r10 escapes into a register
             default: break
             }
         }
         usesContext = context
         entryIsCallTarget = entryCalled
-        var zeroed: [GPR] = [.rax]
-        for register in [Register.r3, .r4, .r5, .r6, .r7, .r8, .r9] where mentioned & (1 << register.rawValue) != 0 {
+        // Proven to write every register before reading it: nothing to clear.
+        let cleared: UInt16 = proofs.registersInitialized ? 0 : mentioned | 1
+        var zeroed: [GPR] = []
+        for register in [Register.r0, .r3, .r4, .r5, .r6, .r7, .r8, .r9] where cleared & (1 << register.rawValue) != 0 {
             zeroed.append(RegisterMap.native(register))
         }
-        zeroedRegisters = zeroed
         hasCheckedAccesses = checks
-        // All eight frames when a local call can use them or a pointer into the
-        // stack escapes (into a register, a helper, a computed access): the
-        // interpreter's stack is always all frames, and such a program could
-        // tell. One frame when r10 only ever addresses its own frame directly.
-        let frames = localCalls || allFrames ? ExecutionLimits.maxCallFrames : (usesFramePointer ? 1 : 0)
-        let stackSize = frames * Self.frameBytes
+        // See `JITStackSizing` (the stack clear works in words).
+        let stackSize = JITStackSizing.stackSize(usesFramePointer: usesFramePointer, localCalls: localCalls, escapes: escapes,
+                                                 reachable: unproven || helperCalls, depth: depth, granule: 16)
         frame = Self.frameLayout(program, functions: functions, stackSize: stackSize,
-                                 usesContext: context, makesCalls: calls || entryCalled, zeroedAtEntry: mentioned)
+                                 usesContext: context, makesCalls: calls || entryCalled, zeroedAtEntry: cleared)
+        if Self.stackClearZeroes(stackSize: stackSize) { zeroed.removeAll { $0 == .rax || $0 == .rcx } }
+        zeroedRegisters = zeroed
         statistics.usesRunContext = context
     }
 
@@ -143,10 +159,10 @@ public struct X86_64Backend: JITBackend {
     /// whatever the call depth: it needs no check. Frames are 16-byte
     /// aligned, so an atomic there is aligned when its offset is.
     static func provablyInFrame(base: Register, offset: Int16, size: Int, atomic: Bool = false) -> Bool {
-        base.rawValue == 10 && Int(offset) >= -frameBytes && Int(offset) + size <= 0 && (!atomic || Int(offset) % size == 0)
+        JITStackSizing.inFrame(base: base, offset: offset, size: size, atomic: atomic)
     }
 
-    /// Whether a load, store or atomic needs a run-time check in checked mode.
+    /// Whether a load, store or atomic needs a run-time check in checked mode (without proofs).
     static func accessNeedsCheck(_ instruction: Instruction) -> Bool {
         switch instruction {
         case .load(let size, _, let base, let offset), .loadSignExtend(let size, _, let base, let offset),
@@ -172,6 +188,8 @@ public struct X86_64Backend: JITBackend {
         raiseLabel = asm.makeLabel()
         errorExitLabel = asm.makeLabel()
         checkRoutineLabel = asm.makeLabel()
+        dynamicCheckLabels = (0..<8).map { _ in asm.makeLabel() }
+        dynamicChecksUsed = 0
         entryInnerLabel = asm.makeLabel()
         entryReturnLabel = asm.makeLabel()
     }
@@ -258,35 +276,28 @@ public struct X86_64Backend: JITBackend {
                 asm.bind(label)
                 e.mov32(.r10, imm: status)                  /* mov r10d, kind << 24 | pc */
                 e.jmp(raiseLabel)                           /* jmp raise */
-            case .check(let label, let host, let size, let write, let info, let resume):
+            case .check(let label, let address, let info, let routine, let resume):
                 asm.bind(label)
-                // The dynamic region (the XDP packet): its bounds are read
-                // through the context at each access, as helpers move them.
-                // r11 holds the address; "low <= a <= high && size <= high - a".
-                let bounds = layout.dynamicBounds(write: write)
-                let context = RegisterMap.context
-                e.load(.qword, .r10, Memory(context, bounds.start)) /* mov r10, [r12+dynamicStart] */
-                e.arith(.cmp, .qword, .r11, Memory(.r10, 0)) /* cmp r11, [r10]: below the start? */
-                e.j(.b, host)                               /* jb host */
-                e.load(.qword, .r10, Memory(context, bounds.end)) /* mov r10, [r12+dynamicEnd] */
-                e.load(.qword, .r10, Memory(.r10, 0))       /* mov r10, [r10]: the end */
-                e.arith(.sub, .qword, .r10, .r11)           /* sub r10, r11: bytes left */
-                e.j(.b, host)                               /* jb host: past the end */
-                e.arith(.cmp, .qword, .r10, imm: Int32(size)) /* cmp r10, size */
-                e.j(.ae, resume)                            /* jae back to the access */
-                asm.bind(host)
-                e.mov32(.r10, imm: info)                    /* mov r10d, pc << 8 | write << 4 | size */
-                e.call(checkRoutineLabel)                   /* call check routine */
+                e.lea(.r11, address)                        /* lea r11, [base + offset]: the address */
+                e.mov32(.r10, imm: info)                    /* mov r10d, pc << 8 | atomic << 5 | write << 4 | size */
+                if let routine {
+                    e.call(dynamicCheckLabels[routine.index]) /* call dynamic-region check: returns when allowed */
+                } else {
+                    e.call(checkRoutineLabel)               /* call check routine: returns when allowed */
+                }
                 e.jmp(resume)                               /* jmp back to the access */
             }
         }
+        for routine in DynamicCheck.used(dynamicChecksUsed) { emitDynamicCheck(routine, e) }
         guard usesContext else { return }
         let context = RegisterMap.context
         asm.bind(raiseLabel)
         e.store(.qword, Memory(context, layout.status), .r10)   /* mov [r12+status], r10 */
         asm.bind(errorExitLabel)
         e.load(.qword, .rsp, Memory(context, layout.exitStack)) /* mov rsp, [r12+exitStack]: unwind */
-        e.lea(.rbp, Memory(.rsp, Int32(frame.entryFrameBytes)))  /* lea rbp, [rsp + frame]: r10 of frame 0 */
+        if frame.hasFramePointer {
+            e.lea(.rbp, Memory(.rsp, Int32(frame.entryFrameBytes))) /* lea rbp, [rsp + frame]: r10 of frame 0 */
+        }
         e.jmp(entryIsCallTarget ? entryReturnLabel : asm.epilogue(0)) /* jmp entry epilogue */
         if hasCheckedAccesses { emitCheckRoutine(e) }
     }

@@ -76,10 +76,6 @@ extension X86Encoder {
     @inline(__always)
     public func leave() { code.byte(0xc9) }
 
-    /// `rep stosq` — stores rax at [rdi] rcx times, rdi += 8 each (F3 REX.W AB).
-    @inline(__always)
-    public func repStosq() { code.bytes(0xf3, 0x48, 0xab) }
-
     /// `push reg` — 50+r.
     @inline(__always)
     public func push(_ register: GPR) {
@@ -97,6 +93,11 @@ extension X86Encoder {
     /// `push imm8` — pushes a sign-extended byte (6A ib).
     @inline(__always)
     public func push(imm: Int8) { code.bytes(0x6a, UInt8(bitPattern: imm)) }
+
+    /// `rep stosq` — store rax at [rdi], rdi += 8, rcx times (F3 REX.W AB;
+    /// SDM vol. 2B "STOS", "REP"). The SysV ABI clears the direction flag at calls.
+    @inline(__always)
+    public func repStosq() { code.bytes(0xf3, 0x48, 0xab) }
 
     /// `int3` — CC, the trap that fills unused executable memory.
     @inline(__always)

@@ -78,7 +78,9 @@ public struct X86_64JIT: ExecutionEngine {
         let plan = configuration.tailCalls.map { JITTailCallPlan(program, environment: $0, engine: tailCallEngine) }
         do throws(JITError) {
             let helpers = try JITHelperTable(program: program, registry: configuration.helpers)
-            return (try X86_64Backend(program: program, helpers: helpers, options: options, routines: routines, tailCalls: plan), helpers)
+            let proofs = JITProofs(configuration.proofs, program: program, instructionLimit: configuration.instructionLimit)
+            return (try X86_64Backend(program: program, helpers: helpers, options: options, routines: routines, tailCalls: plan,
+                                      proofs: proofs), helpers)
         } catch {
             throw engineError(error)
         }

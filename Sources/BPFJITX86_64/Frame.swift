@@ -45,7 +45,8 @@ import BPFRuntime
 /// target is called instead and the subprogram returns its r0 (see
 /// `lowerTailCall`).
 struct FrameLayout {
-    /// BPF stack bytes reserved (0, 512 or 8 × 512).
+    /// BPF stack bytes reserved (8 × 512, 512, what the program's direct
+    /// `[r10 + offset]` accesses reach, or 0: see `X86_64Backend.stackSize`).
     let stackSize: Int
     /// Registers the entry prologue saves for the host, in push order.
     let entrySaves: [GPR]
@@ -58,6 +59,11 @@ struct FrameLayout {
     /// Bytes from rsp after the entry prologue up to rbp (frame 0's r10):
     /// how the error exit finds rbp again from any depth.
     var entryFrameBytes: Int { stackSize + 8 * entrySaves.count + (entryPad ? 8 : 0) }
+
+    /// Whether the entry builds a frame on rbp (`push rbp; mov rbp, rsp …
+    /// leave`): only for a BPF stack. A program that never names r10 leaves
+    /// rbp alone, like any leaf function.
+    var hasFramePointer: Bool { stackSize > 0 }
 }
 
 extension X86_64Backend {
@@ -80,8 +86,9 @@ extension X86_64Backend {
         var entry = RegisterMap.calleeSaved.filter { (union | zeroedAtEntry) & (1 << $0.0.rawValue) != 0 }.map(\.1)
         if usesContext { entry.append(RegisterMap.context) }
         // Entry: rsp ≡ 8 (mod 16) on arrival; push rbp and the BPF frames
-        // (multiples of 16) make it ≡ 0, the saves ≡ 8 × saves.
-        let entryPad = makesCalls && entry.count % 2 == 1
+        // (multiples of 16) make it ≡ 0, the saves ≡ 8 × saves. Without a
+        // BPF stack there is no push rbp.
+        let entryPad = makesCalls && entry.count % 2 == (stackSize > 0 ? 1 : 0)
         // A local call arrives with rsp ≡ 8; its saves add 8 each.
         let pads = saves.map { makesCalls && $0.count % 2 == 0 }
         return FrameLayout(stackSize: stackSize, entrySaves: entry, entryPad: entryPad,
@@ -90,12 +97,12 @@ extension X86_64Backend {
 
     /// Entry function: build the frame of the picture; load the context.
     mutating func emitEntryPrologue(_ e: X86Encoder) {
-        e.push(.rbp)                                        /* push rbp */
-        e.mov(.qword, .rbp, .rsp)                           /* mov rbp, rsp: r10 = top of frame 0 */
-        if frame.stackSize > 0 {
+        if frame.hasFramePointer {
+            e.push(.rbp)                                    /* push rbp */
+            e.mov(.qword, .rbp, .rsp)                       /* mov rbp, rsp: r10 = top of frame 0 */
             e.arith(.sub, .qword, .rsp, imm: Int32(frame.stackSize)) /* sub rsp, frames: the BPF stack */
+            emitStackClear(e)
         }
-        if frame.stackSize > 0 { emitStackClear(e) }
         for register in frame.entrySaves { e.push(register) } /* push callee-saved the program clobbers */
         if frame.entryPad { e.arith(.sub, .qword, .rsp, imm: 8) } /* sub rsp, 8: 16-byte alignment */
         if usesContext {
@@ -116,21 +123,35 @@ extension X86_64Backend {
         for register in zeroedRegisters { e.arith(.xor, .dword, register, register) } /* xor reg32, reg32 */
     }
 
-    /// Zeroes the BPF stack with one `rep stosq` (fast-string stores: about
-    /// a cache line a cycle, where a loop of 8-byte stores takes a cycle per
-    /// store; a tail call's target clears its stack on every entry, so this is
-    /// on the tail-call path too), so that no run reads what the host or an
-    /// earlier run left (the interpreter starts from zero too). rax and rcx
-    /// are free here (r0 is cleared below, r4 is the host's); rdi (r1) is kept
-    /// in r11. The SysV ABI guarantees the direction flag is clear on entry.
+    /// Zeroes the BPF stack, so that no run reads what the host or an
+    /// earlier run left (the interpreter starts from zero too): up to 64
+    /// bytes with a store per word, more with `rep stosq` from rsp (just
+    /// below the stack), which leaves r0 (rax) and r4 (rcx) zero as the
+    /// entry wants them (`zeroedRegisters` leaves them out then).
     func emitStackClear(_ e: X86Encoder) {
-        e.mov(.qword, .r11, .rdi)                           /* mov r11, rdi: keep r1 */
-        e.lea(.rdi, Memory(.rbp, -Int32(frame.stackSize)))  /* lea rdi, [rbp - frames] */
-        e.mov32(.rcx, imm: UInt32(frame.stackSize / 8))     /* mov ecx, frames / 8 */
+        if frame.stackSize <= 64 {
+            e.arith(.xor, .dword, .r11, .r11)               /* xor r11d, r11d */
+            for k in stride(from: 8, through: frame.stackSize, by: 8) {
+                e.store(.qword, Memory(.rbp, -Int32(k)), .r11) /* mov [rbp - k], r11 */
+            }
+            return
+        }
+        e.push(.rdi)                                        /* push rdi: keep r1 */
+        e.lea(.rdi, Memory(.rsp, 8))                        /* lea rdi, [rsp + 8]: the stack's lowest byte */
+        let words = frame.stackSize / 8
+        if words <= Int(Int8.max) {
+            e.push(imm: Int8(words))                        /* push words */
+            e.pop(.rcx)                                     /* pop rcx: count */
+        } else {
+            e.mov32(.rcx, imm: UInt32(words))               /* mov ecx, words */
+        }
         e.arith(.xor, .dword, .rax, .rax)                   /* xor eax, eax */
-        e.repStosq()                                        /* rep stosq: zero the BPF stack */
-        e.mov(.qword, .rdi, .r11)                           /* mov rdi, r11: r1 again */
+        e.repStosq()                                        /* rep stosq: zero the words */
+        e.pop(.rdi)                                         /* pop rdi */
     }
+
+    /// Whether the stack clear leaves rax and rcx zero (`rep stosq`).
+    static func stackClearZeroes(stackSize: Int) -> Bool { stackSize > 64 }
 
     /// Entry function: undo the prologue; rsp is where the prologue left it.
     func emitEntryEpilogue(_ e: X86Encoder) {
@@ -145,7 +166,7 @@ extension X86_64Backend {
     func emitEntryUnwind(_ e: X86Encoder) {
         if frame.entryPad { e.arith(.add, .qword, .rsp, imm: 8) } /* add rsp, 8 */
         for register in frame.entrySaves.reversed() { e.pop(register) } /* pop callee-saved */
-        e.leave()                                           /* leave: rsp = rbp; pop rbp (drops the frames) */
+        if frame.hasFramePointer { e.leave() }              /* leave: rsp = rbp; pop rbp (drops the frames) */
     }
 
     /// Local-call target: save the r6–r9 homes this function writes.

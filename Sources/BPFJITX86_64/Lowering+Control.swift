@@ -16,7 +16,10 @@ extension X86_64Backend {
     /// run stops after executing on the order of `instructionLimit` BPF
     /// instructions, as the interpreter does; exactly when depends on the
     /// shape of the loop (see docs/ARCHITECTURE.md).
+    /// Nothing when the proofs say every run ends within the budget.
     mutating func chargeGuard(_ charge: Int, pc: Int, _ e: X86Encoder) {
+        if proofs.unguarded { return }
+        statistics.guardCharges += 1
         let stop = e.asm.makeLabel()
         e.arith(.sub, .qword, Memory(RegisterMap.context, layout.budget), imm: Int32(clamping: charge)) /* sub [r12+budget], charge */
         e.j(.s, stop)                                               /* js stop: budget exhausted */

@@ -3,79 +3,114 @@ import BPFJIT
 
 extension X86_64Backend {
     /// The memory operand for an access of `size` bytes at `base + offset`,
-    /// with the bounds check `MemoryChecking.checked` asks for:
+    /// with the bounds check `MemoryChecking.checked` asks for. The access
+    /// itself always addresses `[base + offset]`; r10 only judges it:
     ///
     /// ```
-    ///     lea  r11, [base + offset]        ; the address
-    ///     mov  r10, r11
+    ///     lea  r10, [base + offset]        ; the address (mov r10, base at offset 0)
     ///     sub  r10, [r12 + inputStart]
     ///     cmp  r10, [r12 + limit(size)]    ; inside the first input region?
     ///     jb   .ok
-    ///     mov  r10, r11
+    ///     lea  r10, [base + offset]
     ///     sub  r10, [r12 + stackBase]
     ///     cmp  r10, stackSize - size + 1   ; inside the BPF stack?
-    ///     jae  .slow                       ; out of line: call the host check
+    ///     jae  .slow                       ; out of line
     /// .ok:
-    ///     <access [r11]>
+    ///     <access [base + offset]>
     /// ```
     ///
-    /// `.slow` is a stub after the body. It first checks the run's dynamic
-    /// region (the XDP packet) against its live bounds, read through the
-    /// context because helpers move them:
+    /// `.slow` is a stub after the body, a few bytes per access, which hands
+    /// the address to a routine shared by all accesses of its size and
+    /// direction (`emitDynamicCheck`): the run's dynamic region (the XDP
+    /// packet) at its live bounds, then the host.
     ///
     /// ```
     /// .slow:
-    ///     mov  r10, [r12 + dynamicStart]   ; address of the start word
-    ///     cmp  r11, [r10]
-    ///     jb   .host
-    ///     mov  r10, [r12 + dynamicEnd]
-    ///     mov  r10, [r10]                  ; the end
-    ///     sub  r10, r11                    ; bytes left (borrow: past the end)
-    ///     jb   .host
-    ///     cmp  r10, size
-    ///     jae  .ok
-    /// .host:
+    ///     lea  r11, [base + offset]
     ///     mov  r10d, info
-    ///     call checkRoutine
+    ///     call dynamicCheck(size, write)   ; returns when allowed
     ///     jmp  .ok
     /// ```
     ///
-    /// The routine asks `JITHostRoutines.checkAccess` about all the run's
-    /// regions and leaves through the error exit on a violation. Misaligned
-    /// atomics go straight to `.host`, which reports them.
-    /// `[r10 + offset]` inside the current frame needs no check at all.
+    /// Atomics test their alignment first and call the check routine
+    /// (`JITHostRoutines.checkAccess`, which reports misalignment) directly.
+    /// `[r10 + offset]` inside the current frame needs no check at all, nor
+    /// does an access a verifier proved safe (`JITProofs`).
     mutating func checkedAddress(base: Register, offset: Int16, size: Int, write: Bool, atomic: Bool = false,
                                  pc: Int, _ e: X86Encoder) -> Memory {
-        let b = RegisterMap.native(base)
-        if options.memoryChecking == .unchecked || Self.provablyInFrame(base: base, offset: offset, size: size, atomic: atomic) {
-            return Memory(b, Int32(offset))
+        let m = Memory(RegisterMap.native(base), Int32(offset))
+        if options.memoryChecking == .unchecked || (base != .r10 && proofs.isSafeAccess(at: pc))
+            || Self.provablyInFrame(base: base, offset: offset, size: size, atomic: atomic) {
+            return m
         }
         statistics.checkedAccesses += 1
         let context = RegisterMap.context
-        if offset == 0 {
-            e.mov(.qword, .r11, b)                                  /* mov r11, base */
-        } else {
-            e.lea(.r11, Memory(b, Int32(offset)))                   /* lea r11, [base + offset] */
-        }
-        let ok = e.asm.makeLabel(), slow = e.asm.makeLabel(), host = e.asm.makeLabel()
+        let ok = e.asm.makeLabel(), slow = e.asm.makeLabel()
+        address(into: .r10, m, e)
         if atomic {
-            e.test(.dword, .r11, imm: Int32(size - 1))              /* test r11d, size - 1: aligned? */
-            e.j(.ne, host)                                          /* jne host check (reports it) */
+            e.test(.dword, .r10, imm: Int32(size - 1))              /* test r10d, size - 1: aligned? */
+            e.j(.ne, slow)                                          /* jne slow (the host reports it) */
         }
-        e.mov(.qword, .r10, .r11)                                   /* mov r10, r11 */
         e.arith(.sub, .qword, .r10, Memory(context, layout.inputStart)) /* sub r10, [r12+inputStart] */
         e.arith(.cmp, .qword, .r10, Memory(context, layout.limit(size: size, write: write))) /* cmp r10, [r12+limit] */
         if frame.stackSize > 0 {
             e.j(.b, ok)                                             /* jb ok: in the input region */
-            e.mov(.qword, .r10, .r11)                               /* mov r10, r11 */
+            address(into: .r10, m, e)
             e.arith(.sub, .qword, .r10, Memory(context, layout.stackBase)) /* sub r10, [r12+stackBase] */
             e.arith(.cmp, .qword, .r10, imm: Int32(frame.stackSize - size + 1)) /* cmp r10, stack - size + 1 */
         }
         e.j(.ae, slow)                                              /* jae slow path */
         e.asm.bind(ok)
-        stubs.append(.check(slow, host: host, size: size, write: write,
-                            info: JITAccessInfo.word(pc: pc, size: size, write: write, atomic: atomic), resume: ok))
-        return Memory(.r11)
+        let routine = atomic ? nil : DynamicCheck(size: size, write: write)
+        if let routine { dynamicChecksUsed |= routine.bit }
+        stubs.append(.check(slow, address: m, info: JITAccessInfo.word(pc: pc, size: size, write: write, atomic: atomic),
+                            routine: routine, resume: ok))
+        return m
+    }
+
+    /// `register = m.base + m.disp`.
+    func address(into register: GPR, _ m: Memory, _ e: X86Encoder) {
+        if m.disp == 0 {
+            e.mov(.qword, register, m.base)                         /* mov reg, base */
+        } else {
+            e.lea(register, m)                                      /* lea reg, [base + offset] */
+        }
+    }
+
+    /// The shared part of the slow check of accesses of one size and
+    /// direction, called from their stubs with the address in r11 and the
+    /// access info in r10d. It returns when the access lies in the run's
+    /// dynamic region, read through the context because helpers move its
+    /// bounds ("start <= a && size <= end - a"); otherwise it continues in
+    /// the check routine, which returns to the stub if the host allows the
+    /// access and leaves through the error exit if not. r9 is scratch.
+    ///
+    /// ```
+    ///     mov  r9, [r12 + dynamicStart]    ; address of the start word
+    ///     cmp  r11, [r9]
+    ///     jb   checkRoutine
+    ///     mov  r9, [r12 + dynamicEnd]
+    ///     mov  r9, [r9]                    ; the end
+    ///     sub  r9, r11                     ; bytes left (borrow: past the end)
+    ///     jb   checkRoutine
+    ///     cmp  r9, size
+    ///     jb   checkRoutine
+    ///     ret
+    /// ```
+    func emitDynamicCheck(_ routine: DynamicCheck, _ e: X86Encoder) {
+        e.asm.bind(dynamicCheckLabels[routine.index])
+        let bounds = layout.dynamicBounds(write: routine.write)
+        let context = RegisterMap.context
+        e.load(.qword, .r9, Memory(context, bounds.start))          /* mov r9, [r12+dynamicStart] */
+        e.arith(.cmp, .qword, .r11, Memory(.r9, 0))                 /* cmp r11, [r9]: below the start? */
+        e.j(.b, checkRoutineLabel)                                  /* jb check routine */
+        e.load(.qword, .r9, Memory(context, bounds.end))            /* mov r9, [r12+dynamicEnd] */
+        e.load(.qword, .r9, Memory(.r9, 0))                         /* mov r9, [r9]: the end */
+        e.arith(.sub, .qword, .r9, .r11)                            /* sub r9, r11: bytes left */
+        e.j(.b, checkRoutineLabel)                                  /* jb check routine: past the end */
+        e.arith(.cmp, .qword, .r9, imm: Int32(routine.size))        /* cmp r9, size */
+        e.j(.b, checkRoutineLabel)                                  /* jb check routine: too few left */
+        e.ret()                                                     /* ret to the stub: allowed */
     }
 
     /// Atomic read-modify-write of `*(width *)(dst + offset)` with src.
@@ -117,5 +152,20 @@ extension X86_64Backend {
             e.mov(size, s, .rax)                                    /* mov src, rax: old value */
             if s != .rax { e.mov(.qword, .rax, .r10) }              /* mov rax, r10: restore r0 */
         }
+    }
+}
+
+/// One of the shared dynamic-region checks: accesses of 1, 2, 4 or 8 bytes, reads or writes.
+struct DynamicCheck: Hashable {
+    let size: Int
+    let write: Bool
+
+    /// 0–7: the size's log2, and 4 for writes.
+    var index: Int { size.trailingZeroBitCount + (write ? 4 : 0) }
+    var bit: UInt8 { 1 << UInt8(index) }
+
+    /// The routines whose bits are set in `mask`, in index order.
+    static func used(_ mask: UInt8) -> [DynamicCheck] {
+        (0..<8).compactMap { k in mask & (1 << k) != 0 ? DynamicCheck(size: 1 << (k & 3), write: k >= 4) : nil }
     }
 }

@@ -133,8 +133,9 @@ import Testing
         }
         c.add("ret") { $0.ret() }
         c.add("leave") { $0.leave() }
-        c.add("rep stosq") { $0.repStosq() }
         c.add("push 0") { $0.push(imm: 0) }
+        c.add("push 64") { $0.push(imm: 64) }
+        c.add("rep stosq") { $0.repStosq() }
         c.add("int3") { $0.int3() }
         return c.collect()
     }

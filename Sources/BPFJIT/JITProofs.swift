@@ -1,0 +1,68 @@
+import BPFISA
+import BPFRuntime
+
+/// What a backend may take from a verifier's `ProgramProofs` for one
+/// compile: nothing unless the proofs were made from exactly this program.
+///
+/// - `isSafeAccess(at:)`: the load, store or atomic at that slot is emitted
+///   without a bounds check, exactly as `MemoryChecking.unchecked` emits it;
+/// - `unguarded`: every run ends within the run budget, so backward jumps
+///   and local calls are not charged to the runaway guard;
+/// - `registersInitialized`: no path reads a register before writing it, so
+///   the entry prologue need not clear r0 and r3–r9.
+///
+/// Proofs only remove checks: with `nil` (no proofs, or proofs of another
+/// program) every property is false and the code is what it was without.
+public struct JITProofs: Sendable {
+    @usableFromInline let proofs: ProgramProofs?
+    /// No run executes more instructions than the budget: no runaway guard.
+    public let unguarded: Bool
+    /// Registers are written before they are read: no clearing at entry.
+    public let registersInitialized: Bool
+
+    /// No proofs at all.
+    public static let none = JITProofs(nil, program: Program([]), instructionLimit: 0)
+
+    /// The usable part of `proofs` for `program` run with a budget of `instructionLimit`.
+    public init(_ proofs: ProgramProofs?, program: Program, instructionLimit: UInt64) {
+        guard let proofs, proofs.applies(to: program) else {
+            self.proofs = nil
+            unguarded = false
+            registersInitialized = false
+            return
+        }
+        self.proofs = proofs
+        unguarded = proofs.endsWithin(instructionLimit)
+        registersInitialized = proofs.initializesRegistersBeforeUse
+    }
+
+    /// Whether the access at slot `pc` was proven to stay inside memory the run owns.
+    @inlinable
+    public func isSafeAccess(at pc: Int) -> Bool { proofs?.isSafeAccess(at: pc) ?? false }
+
+    /// Whether the load, store or atomic `instruction` at `pc` needs no
+    /// check by the proofs. A direct `[r10 + offset]` never does by them:
+    /// inside the frame it needs no check anyway, and outside it no proof
+    /// can be right (the verifier proves stack accesses in [-512, 0) of
+    /// their frame only), so it stays checked whatever the proofs say.
+    @inline(__always)
+    public func provesSafe(_ instruction: Instruction, at pc: Int) -> Bool {
+        isSafeAccess(at: pc) && instruction.accessBase != .r10
+    }
+
+    /// Whether any proof applies.
+    public var applies: Bool { proofs != nil }
+}
+
+extension Instruction {
+    /// The base register of a load, store or atomic; nil for other instructions.
+    public var accessBase: Register? {
+        switch self {
+        case .load(_, _, let base, _), .loadSignExtend(_, _, let base, _), .store(_, let base, _, _),
+             .storeImmediate(_, let base, _, _), .atomic(_, _, let base, _, _):
+            base
+        default:
+            nil
+        }
+    }
+}

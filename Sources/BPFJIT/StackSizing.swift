@@ -1,0 +1,53 @@
+import BPFISA
+import BPFRuntime
+
+/// How much BPF stack an image reserves: the rule both backends follow.
+///
+/// All eight frames when a local call can use them, or when a pointer into
+/// the stack escapes (into a register, a helper, a computed access) and may
+/// be used beyond its frame — by an access that is neither inside the frame
+/// by its form nor proven safe (`JITProofs`), or by a helper: the
+/// interpreter's stack is always all frames, and such a program could tell.
+/// Otherwise one frame: all of it when a pointer escapes (every access
+/// through one is proven to stay in [-512, 0) of it, and there is no other
+/// frame), else, when r10 only ever addresses its own frame directly, just
+/// the bytes those accesses reach.
+public enum JITStackSizing {
+    /// Bytes of one BPF frame (`inFrame` spells it out: it is inlined into the backends' hot paths).
+    public static let frameBytes = ExecutionLimits.stackSizePerFrame
+
+    /// Whether `[r10 + offset]` of `size` bytes lies inside the current frame
+    /// (and, for an atomic, is aligned: frames are 16-byte aligned).
+    @inlinable
+    public static func inFrame(base: Register, offset: Int16, size: Int, atomic: Bool = false) -> Bool {
+        base == .r10 && Int(offset) >= -512 && Int(offset) + size <= 0 && (!atomic || Int(offset) % size == 0)
+    }
+
+    /// How far below r10 a direct access `[r10 + offset]` inside the frame reaches (0: none).
+    public static func depth(of instruction: Instruction) -> Int {
+        switch instruction {
+        case .load(let size, _, .r10, let offset), .loadSignExtend(let size, _, .r10, let offset),
+             .store(let size, .r10, let offset, _), .storeImmediate(let size, .r10, let offset, _):
+            inFrame(base: .r10, offset: offset, size: size.bytes) ? -Int(offset) : 0
+        case .atomic(let width, _, .r10, let offset, _):
+            inFrame(base: .r10, offset: offset, size: width == .w64 ? 8 : 4, atomic: true) ? -Int(offset) : 0
+        default:
+            0
+        }
+    }
+
+    /// The bytes to reserve. `escapes`: a stack pointer leaves r10 (see the
+    /// type's rule for what counts); `reachable`: it may also be used beyond
+    /// its frame; `depth`: the deepest byte direct accesses reach. A partial
+    /// frame is at least 16 bytes (so that r10 is a real frame pointer
+    /// whenever the program names it), a multiple of 16 up to 64 bytes and
+    /// of `granule` above (the backend's stack clear).
+    public static func stackSize(usesFramePointer: Bool, localCalls: Bool, escapes: Bool, reachable: Bool, depth: Int,
+                                 granule: Int) -> Int {
+        if localCalls || (escapes && reachable) { return ExecutionLimits.maxCallFrames * frameBytes }
+        guard usesFramePointer else { return 0 }
+        if escapes { return frameBytes }
+        if depth <= 64 { return max(16, (depth + 15) & ~15) }
+        return min(frameBytes, (depth + granule - 1) / granule * granule)
+    }
+}
