@@ -55,8 +55,8 @@ struct DumpCommand: ParsableCommand {
             let file: ProgramFile
             do { file = try ProgramFile.load(path: program, objectOptions.request()) } catch { throw fail(error.description) }
             do {
-                let image = try EngineCatalog.jitImage(file.linked.program, architecture: architecture, helpers: file.linked.helpers,
-                                                       tailCalls: file.linked.tailCallEnvironment)
+                let image = try EngineCatalog.jitImage(file.linked.program, architecture: architecture,
+                                                       configuration: file.linked.engineConfiguration())
                 let listing = try JITListing(image: image, program: file.linked.program) {
                     Disassembler.text(of: $0, at: 0, style: .llvm)
                 }

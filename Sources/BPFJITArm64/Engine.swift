@@ -199,13 +199,11 @@ public struct Arm64JIT: ExecutionEngine {
 
     /// The image `bpfkit dump jited --arch arm64` lists: compiled as an
     /// emulated run would be, next to a machine's helper trampolines.
-    public static func listingImage(_ program: Program, helpers registry: HelperRegistry,
-                                    tailCalls: TailCallEnvironment? = nil, options: Arm64Options = Arm64Options(),
+    public static func listingImage(_ program: Program, configuration: EngineConfiguration, options: Arm64Options = Arm64Options(),
                                     placement: BPFEmulator.ImagePlacement = .nearHelpers) throws(EngineError) -> JITImage {
         let engine = Arm64JIT(options: options, execution: .emulated(placement))
         // A listing registers no caller with the program arrays.
-        return try engine.emulate(program, configuration: EngineConfiguration(helpers: registry, tailCalls: tailCalls),
-                                  placement: placement, attachments: []).image
+        return try engine.emulate(program, configuration: configuration, placement: placement, attachments: []).image
     }
 
     // MARK: Shared steps

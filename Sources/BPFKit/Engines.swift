@@ -62,15 +62,14 @@ public enum EngineCatalog {
     /// Compiles a program for `architecture` without running it, for listings
     /// (`bpfkit dump jited`): the image at a nominal address, with its
     /// pc-to-native map and call statistics.
-    /// With `tailCalls`, its tail calls are compiled as the engine would
-    /// (direct sites included).
-    public static func jitImage(_ program: Program, architecture: Architecture, helpers: HelperRegistry,
-                                tailCalls: TailCallEnvironment? = nil) throws -> JITImage {
+    /// The configuration is the one the engine would be given (helpers,
+    /// program arrays, the verifier's proofs), so the listing is the code
+    /// that would run.
+    public static func jitImage(_ program: Program, architecture: Architecture, configuration: EngineConfiguration) throws -> JITImage {
         switch architecture {
         case .x86_64:
-            return try X86_64JIT.assemble(program, configuration: EngineConfiguration(helpers: helpers, tailCalls: tailCalls),
-                                          at: 0x1000_0000)
-        case .arm64: return try Arm64JIT.listingImage(program, helpers: helpers, tailCalls: tailCalls)
+            return try X86_64JIT.assemble(program, configuration: configuration, at: 0x1000_0000)
+        case .arm64: return try Arm64JIT.listingImage(program, configuration: configuration)
         case .arm32, .mips32le, .mips32be, .riscv64:
             throw EngineSelectionError(description: "the \(architecture) JIT backend is not built yet")
         }

@@ -22,7 +22,8 @@ import Testing
     ])
 
     @Test func listingCoversTheWholeImage() throws {
-        let image = try EngineCatalog.jitImage(Self.program, architecture: .arm64, helpers: HelperRegistry([Self.helper]))
+        let image = try EngineCatalog.jitImage(Self.program, architecture: .arm64,
+                                               configuration: EngineConfiguration(helpers: HelperRegistry([Self.helper])))
         #expect(image.architecture == .arm64)
         let listing = try JITListing(image: image, program: Self.program)
         #expect(listing.imageSize == image.size)
@@ -41,14 +42,14 @@ import Testing
     }
 
     @Test func farImagesListIndirectCalls() throws {
-        let image = try Arm64JIT.listingImage(Self.program, helpers: HelperRegistry([Self.helper]), placement: .farFromHelpers)
+        let image = try Arm64JIT.listingImage(Self.program, configuration: EngineConfiguration(helpers: HelperRegistry([Self.helper])), placement: .farFromHelpers)
         let listing = try JITListing(image: image, program: Self.program)
         #expect(listing.directCalls == 0 && listing.indirectCalls == 2)
         #expect(listing.text.contains("blr x16") && listing.text.contains("movk x16"))
     }
 
     @Test func exclusiveAtomicsDisassemble() throws {
-        let image = try Arm64JIT.listingImage(Self.program, helpers: HelperRegistry([Self.helper]), options: Arm64Options(atomics: .exclusive))
+        let image = try Arm64JIT.listingImage(Self.program, configuration: EngineConfiguration(helpers: HelperRegistry([Self.helper])), options: Arm64Options(atomics: .exclusive))
         let text = try JITListing(image: image, program: Self.program).text
         for expected in ["ldxr", "stlxr", "dmb ish", "cbnz w12"] {
             #expect(text.contains(expected), "\(expected) missing")

@@ -117,8 +117,8 @@ import Testing
             Instruction.exit
         }.program("main")
         let linked = try f.link(main)
-        let image = try EngineCatalog.jitImage(linked.program, architecture: .x86_64, helpers: linked.helpers,
-                                               tailCalls: linked.tailCallEnvironment)
+        let image = try EngineCatalog.jitImage(linked.program, architecture: .x86_64,
+                                               configuration: linked.engineConfiguration())
         let text = try JITListing(image: image, program: linked.program).text
         #expect(text.contains("; direct tail call sites: 2, indirect tail calls: 1"), "\(text)")
         #expect(text.contains("slot 3, bypass at"))

@@ -131,7 +131,8 @@ struct BPFKitEngine: Sendable {
         guard let program = prepared else { return .failed("prepare: no program") }
         if let native = program as? NativeProgram { outcome.codeBytes = native.image.size }
         if emulated {
-            if let architecture, let image = try? EngineCatalog.jitImage(linked.program, architecture: architecture, helpers: linked.helpers) {
+            if let architecture, let image = try? EngineCatalog.jitImage(linked.program, architecture: architecture,
+                                                                                  configuration: linked.engineConfiguration()) {
                 outcome.codeBytes = image.size
             }
             outcome.status = .compiled
