@@ -7,7 +7,12 @@ import BPFRuntime
 /// - `isSafeAccess(at:)`: the load, store or atomic at that slot is emitted
 ///   without a bounds check, exactly as `MemoryChecking.unchecked` emits it;
 /// - `unguarded`: every run ends within the run budget, so backward jumps
-///   and local calls are not charged to the runaway guard;
+///   and local calls are not charged to the runaway guard. Only for a
+///   program that makes no tail calls: the budget is one per run, shared
+///   along a chain of tail calls, and a program's own bound says nothing
+///   about the programs it enters; so every program that tail-calls keeps
+///   charging the budget, and a guard-free program (a chain's last) can add
+///   at most its own bound to it;
 /// - `registersInitialized`: no path reads a register before writing it, so
 ///   the entry prologue need not clear r0 and r3–r9.
 ///
@@ -23,8 +28,10 @@ public struct JITProofs: Sendable {
     /// No proofs at all.
     public static let none = JITProofs(nil, program: Program([]), instructionLimit: 0)
 
-    /// The usable part of `proofs` for `program` run with a budget of `instructionLimit`.
-    public init(_ proofs: ProgramProofs?, program: Program, instructionLimit: UInt64) {
+    /// The usable part of `proofs` for `program` run with a budget of
+    /// `instructionLimit`; `tailCalls`: the program arrays its `call 12`
+    /// tail-calls through, if any.
+    public init(_ proofs: ProgramProofs?, program: Program, instructionLimit: UInt64, tailCalls: TailCallEnvironment? = nil) {
         guard let proofs, proofs.applies(to: program) else {
             self.proofs = nil
             unguarded = false
@@ -32,7 +39,8 @@ public struct JITProofs: Sendable {
             return
         }
         self.proofs = proofs
-        unguarded = proofs.endsWithin(instructionLimit)
+        let tailCalls = tailCalls != nil && program.instructions.contains(.call(.helper(TailCalls.helperID)))
+        unguarded = proofs.endsWithin(instructionLimit) && !tailCalls
         registersInitialized = proofs.initializesRegistersBeforeUse
     }
 

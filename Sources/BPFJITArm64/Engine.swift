@@ -233,7 +233,8 @@ public struct Arm64JIT: ExecutionEngine {
     /// The backend for `program`, with whatever of `configuration.proofs` applies to it.
     static func backend(_ program: Program, configuration: EngineConfiguration, helpers: JITHelperTable, options: Arm64Options,
                         targets: Arm64CallTargets, tailCalls: JITTailCallPlan? = nil) throws(EngineError) -> Arm64Backend {
-        let proofs = JITProofs(configuration.proofs, program: program, instructionLimit: configuration.instructionLimit)
+        let proofs = JITProofs(configuration.proofs, program: program, instructionLimit: configuration.instructionLimit,
+                                   tailCalls: configuration.tailCalls)
         do throws(JITError) {
             return try Arm64Backend(program: program, helpers: helpers, options: options, targets: targets, tailCalls: tailCalls,
                                     proofs: proofs)

@@ -78,7 +78,8 @@ public struct X86_64JIT: ExecutionEngine {
         let plan = configuration.tailCalls.map { JITTailCallPlan(program, environment: $0, engine: tailCallEngine) }
         do throws(JITError) {
             let helpers = try JITHelperTable(program: program, registry: configuration.helpers)
-            let proofs = JITProofs(configuration.proofs, program: program, instructionLimit: configuration.instructionLimit)
+            let proofs = JITProofs(configuration.proofs, program: program, instructionLimit: configuration.instructionLimit,
+                                   tailCalls: configuration.tailCalls)
             return (try X86_64Backend(program: program, helpers: helpers, options: options, routines: routines, tailCalls: plan,
                                       proofs: proofs), helpers)
         } catch {
