@@ -28,6 +28,9 @@ public struct X86_64Backend: JITBackend {
     let zeroedRegisters: [GPR]
     /// Whether any access is checked at run time (then the check routine is emitted).
     let hasCheckedAccesses: Bool
+    /// Per slot: inside a loop or a subprogram, where a checked access keeps
+    /// its whole slow path in its own stub (empty without checked accesses).
+    let repeats: [Bool]
     /// What a verifier proved about this program (`JITProofs.none` without proofs).
     let proofs: JITProofs
     /// Host routine addresses (their own addresses, or substitutes in tests).
@@ -60,10 +63,20 @@ public struct X86_64Backend: JITBackend {
     enum Stub {
         /// `mov r10d, status; jmp raise`.
         case raise(Label, status: UInt32)
-        /// `lea r11, address; mov r10d, info; call routine; jmp resume`: the
-        /// shared dynamic-region check of its size and direction, or (nil:
-        /// atomics) the check routine itself.
-        case check(Label, address: Memory, info: UInt32, routine: DynamicCheck?, resume: Label)
+        /// The slow path of the bounds check of one access (see `checkedAddress`).
+        case check(Label, address: Memory, info: UInt32, path: SlowPath, resume: Label)
+    }
+
+    /// How an access's stub goes on after the inline check failed.
+    enum SlowPath {
+        /// The dynamic-region check in the stub itself, then the check
+        /// routine (accesses in loops: no call on the packet's fast path).
+        case inline(DynamicCheck)
+        /// A call to the dynamic-region check shared by all accesses of its
+        /// size and direction (accesses that run once: smaller).
+        case shared(DynamicCheck)
+        /// Straight to the check routine (atomics, which it also aligns).
+        case host
     }
 
     /// Where calls into the host go.
@@ -142,6 +155,7 @@ public struct X86_64Backend: JITBackend {
             zeroed.append(RegisterMap.native(register))
         }
         hasCheckedAccesses = checks
+        repeats = checks ? Self.repeatedSlots(program, functions: functions, entryCalled: entryCalled) : []
         // See `JITStackSizing` (the stack clear works in words).
         let stackSize = JITStackSizing.stackSize(usesFramePointer: usesFramePointer, localCalls: localCalls, escapes: escapes,
                                                  reachable: unproven || helperCalls, depth: depth, granule: 16)
@@ -276,16 +290,9 @@ public struct X86_64Backend: JITBackend {
                 asm.bind(label)
                 e.mov32(.r10, imm: status)                  /* mov r10d, kind << 24 | pc */
                 e.jmp(raiseLabel)                           /* jmp raise */
-            case .check(let label, let address, let info, let routine, let resume):
+            case .check(let label, let address, let info, let path, let resume):
                 asm.bind(label)
-                e.lea(.r11, address)                        /* lea r11, [base + offset]: the address */
-                e.mov32(.r10, imm: info)                    /* mov r10d, pc << 8 | atomic << 5 | write << 4 | size */
-                if let routine {
-                    e.call(dynamicCheckLabels[routine.index]) /* call dynamic-region check: returns when allowed */
-                } else {
-                    e.call(checkRoutineLabel)               /* call check routine: returns when allowed */
-                }
-                e.jmp(resume)                               /* jmp back to the access */
+                emitCheckStub(address: address, info: info, path: path, resume: resume, e)
             }
         }
         for routine in DynamicCheck.used(dynamicChecksUsed) { emitDynamicCheck(routine, e) }

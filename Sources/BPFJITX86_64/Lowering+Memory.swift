@@ -19,10 +19,35 @@ extension X86_64Backend {
     ///     <access [base + offset]>
     /// ```
     ///
-    /// `.slow` is a stub after the body, a few bytes per access, which hands
-    /// the address to a routine shared by all accesses of its size and
-    /// direction (`emitDynamicCheck`): the run's dynamic region (the XDP
-    /// packet) at its live bounds, then the host.
+    /// `.slow` is a stub after the body. It checks the run's dynamic region
+    /// (the XDP packet) at its live bounds, read through the context because
+    /// helpers move them, then calls the check routine, which asks the host
+    /// (`JITHostRoutines.checkAccess`) about all the run's regions and leaves
+    /// through the error exit on a violation. An access inside a loop or a
+    /// subprogram keeps that dynamic check in its own stub, so a packet access
+    /// costs no call:
+    ///
+    /// ```
+    /// .slow:
+    ///     lea  r11, [base + offset]
+    ///     mov  r10, [r12 + dynamicStart]   ; address of the start word
+    ///     cmp  r11, [r10]
+    ///     jb   .host
+    ///     mov  r10, [r12 + dynamicEnd]
+    ///     mov  r10, [r10]                  ; the end
+    ///     sub  r10, r11                    ; bytes left (borrow: past the end)
+    ///     jb   .host
+    ///     cmp  r10, size
+    ///     jae  .ok
+    /// .host:
+    ///     mov  r10d, info
+    ///     call checkRoutine
+    ///     jmp  .ok
+    /// ```
+    ///
+    /// An access that runs once per run calls the same check, shared by all
+    /// accesses of its size and direction (`emitDynamicCheck`), from a stub of
+    /// 17–20 bytes instead of about 55:
     ///
     /// ```
     /// .slow:
@@ -33,7 +58,7 @@ extension X86_64Backend {
     /// ```
     ///
     /// Atomics test their alignment first and call the check routine
-    /// (`JITHostRoutines.checkAccess`, which reports misalignment) directly.
+    /// (which reports misalignment) directly.
     /// `[r10 + offset]` inside the current frame needs no check at all, nor
     /// does an access a verifier proved safe (`JITProofs`).
     mutating func checkedAddress(base: Register, offset: Int16, size: Int, write: Bool, atomic: Bool = false,
@@ -61,10 +86,11 @@ extension X86_64Backend {
         }
         e.j(.ae, slow)                                              /* jae slow path */
         e.asm.bind(ok)
-        let routine = atomic ? nil : DynamicCheck(size: size, write: write)
-        if let routine { dynamicChecksUsed |= routine.bit }
+        let routine = DynamicCheck(size: size, write: write)
+        let path: SlowPath = atomic ? .host : repeats[pc] ? .inline(routine) : .shared(routine)
+        if case .shared = path { dynamicChecksUsed |= routine.bit }
         stubs.append(.check(slow, address: m, info: JITAccessInfo.word(pc: pc, size: size, write: write, atomic: atomic),
-                            routine: routine, resume: ok))
+                            path: path, resume: ok))
         return m
     }
 
@@ -75,6 +101,60 @@ extension X86_64Backend {
         } else {
             e.lea(register, m)                                      /* lea reg, [base + offset] */
         }
+    }
+
+    /// The stub of one checked access (see `checkedAddress`).
+    mutating func emitCheckStub(address: Memory, info: UInt32, path: SlowPath, resume: Label, _ e: X86Encoder) {
+        e.lea(.r11, address)                                        /* lea r11, [base + offset]: the address */
+        switch path {
+        case .inline(let routine):
+            let host = e.asm.makeLabel(), context = RegisterMap.context
+            let bounds = layout.dynamicBounds(write: routine.write)
+            e.load(.qword, .r10, Memory(context, bounds.start))     /* mov r10, [r12+dynamicStart] */
+            e.arith(.cmp, .qword, .r11, Memory(.r10, 0))            /* cmp r11, [r10]: below the start? */
+            e.j(.b, host)                                           /* jb host */
+            e.load(.qword, .r10, Memory(context, bounds.end))       /* mov r10, [r12+dynamicEnd] */
+            e.load(.qword, .r10, Memory(.r10, 0))                   /* mov r10, [r10]: the end */
+            e.arith(.sub, .qword, .r10, .r11)                       /* sub r10, r11: bytes left */
+            e.j(.b, host)                                           /* jb host: past the end */
+            e.arith(.cmp, .qword, .r10, imm: Int32(routine.size))   /* cmp r10, size */
+            e.j(.ae, resume)                                        /* jae back to the access */
+            e.asm.bind(host)
+            e.mov32(.r10, imm: info)                                /* mov r10d, pc << 8 | atomic << 5 | write << 4 | size */
+            e.call(checkRoutineLabel)                               /* call check routine: returns when allowed */
+        case .shared(let routine):
+            e.mov32(.r10, imm: info)                                /* mov r10d, pc << 8 | atomic << 5 | write << 4 | size */
+            e.call(dynamicCheckLabels[routine.index])               /* call dynamic-region check: returns when allowed */
+        case .host:
+            e.mov32(.r10, imm: info)                                /* mov r10d, pc << 8 | atomic << 5 | write << 4 | size */
+            e.call(checkRoutineLabel)                               /* call check routine: returns when allowed */
+        }
+        e.jmp(resume)                                               /* jmp back to the access */
+    }
+
+    /// Slots inside a loop (between a backward jump and its target) or in a
+    /// function a local call enters (which a loop may call): where accesses
+    /// run many times.
+    static func repeatedSlots(_ program: Program, functions: [(entry: Int, end: Int)], entryCalled: Bool) -> [Bool] {
+        var depth = [Int](repeating: 0, count: program.count + 1)   // +1 at a loop's start, -1 past its end
+        for (pc, instruction) in program.instructions.enumerated() {
+            switch instruction {
+            case .jump, .jumpLong, .branch:
+                if let target = instruction.target(at: pc), target <= pc { depth[target] += 1; depth[pc + 1] -= 1 }
+            default: continue
+            }
+        }
+        if entryCalled {
+            depth[0] += 1
+        } else if functions.count > 1 {
+            depth[functions[1].entry] += 1                        // subprograms follow the entry function
+        }
+        var repeated = [Bool](repeating: false, count: program.count), open = 0
+        for pc in 0..<program.count {
+            open += depth[pc]
+            repeated[pc] = open > 0
+        }
+        return repeated
     }
 
     /// The shared part of the slow check of accesses of one size and
