@@ -108,6 +108,9 @@ public final class NativeProgram: TailCallable, @unchecked Sendable {
     /// Runs with the given argument registers and memory regions.
     public func run(r1: UInt64, r2: UInt64, regions: MemoryRegions,
                     dynamicRegion: DynamicRegion? = nil) throws(ExecutionError) -> UInt64 {
+        // Code that never touches the context (no checks, calls or guard:
+        // what proofs leave of many programs) cannot fail: no context to build.
+        guard usesRunContext else { return entry(r1, r2, nil) }
         var context = JITRunContext(instructionLimit: instructionLimit, regions: regions)
         var host = RunHost(entry: info, regions: regions)
         let r0 = withUnsafeMutablePointer(to: &host) { hostPointer in
@@ -145,8 +148,9 @@ public final class NativeProgram: TailCallable, @unchecked Sendable {
 /// `let f = program.function; let r0 = try f(r1, r2)`.
 ///
 /// A program that cannot fail (no memory access left to check, no calls,
-/// no backward jumps) is entered directly with no run context: the call is
-/// one indirect native call. Others get a context on the stack.
+/// no runaway guard: no backward jumps, or proofs that it ends in time) is
+/// entered directly with no run context, here and by `run`: the call is one
+/// indirect native call. Others get a context on the stack.
 public struct JITFunction: @unchecked Sendable {
     @usableFromInline let entry: NativeProgram.Entry
     @usableFromInline let direct: Bool
