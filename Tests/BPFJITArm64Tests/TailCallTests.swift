@@ -131,7 +131,13 @@ import Testing
                 }
             }.start()
         }
-        for k in 0..<10_000 {
+        // At least 10,000 rewrites, and on until the runs have seen two
+        // different outcomes (emulated runs are slow and, on a loaded
+        // machine, the readers may barely run during the first 10,000);
+        // at most 20 seconds.
+        let deadline = Date().addingTimeInterval(20)
+        var k = 0
+        while k < 10_000 || (box.lock.withLock { box.seen.count } < 2 && Date() < deadline) {
             switch k % 5 {
             case 0: try f.array.set(a, at: 0)
             case 1: try f.array.set(c, at: 0)
@@ -139,6 +145,7 @@ import Testing
             case 3: try f.array.clear(at: 0)
             default: try? f.array.clear(at: 1)
             }
+            k += 1
         }
         box.lock.lock(); box.done = true; box.lock.unlock()
         group.wait()
