@@ -24,7 +24,13 @@ import BPFISA
 /// unnoticed.
 public enum ArgumentLiveness {
     /// Bit `i - 1` set for each r`i` (1–5) read after the call at each helper-call pc.
-    public static func liveAcrossCalls(_ program: Program, functions: [(entry: Int, end: Int)]) -> [Int: UInt8] {
+    ///
+    /// With `registersInitialized` (the verifier proved that no path reads a
+    /// register before writing it, and it treats r1–r5 as unwritten after
+    /// every call, as the kernel does) nothing is read after any call: every
+    /// call site keeps none of r1–r5.
+    public static func liveAcrossCalls(_ program: Program, functions: [(entry: Int, end: Int)],
+                                       registersInitialized: Bool = false) -> [Int: UInt8] {
         let instructions = program.instructions
         let calls = instructions.indices.filter {
             if case .call(.helper) = instructions[$0] { return true }
@@ -32,6 +38,7 @@ public enum ArgumentLiveness {
             return false
         }
         guard !calls.isEmpty else { return [:] }
+        if registersInitialized { return Dictionary(uniqueKeysWithValues: calls.map { ($0, UInt8(0)) }) }
         let count = instructions.count
         // The entry function's exits return to the host, unless it is called too.
         let entryCalled = instructions.indices.contains {

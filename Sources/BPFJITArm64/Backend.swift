@@ -209,7 +209,8 @@ public struct Arm64Backend: JITBackend {
                                                  reachable: unproven || helperCalls, depth: depth, granule: 64)
         frame = Arm64Frame(program, functions: functions, stackSize: stackSize,
                            pinned: Arm64Frame.Pinned(context: context, budget: guarded, inputStart: checks), cleared: cleared)
-        liveAcrossCalls = ArgumentLiveness.liveAcrossCalls(program, functions: functions)
+        liveAcrossCalls = ArgumentLiveness.liveAcrossCalls(program, functions: functions,
+                                                            registersInitialized: proofs.registersInitialized)
         statistics.usesRunContext = context
     }
 

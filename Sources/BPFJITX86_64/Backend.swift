@@ -108,7 +108,8 @@ public struct X86_64Backend: JITBackend {
             functionOfEntry[entry] = k
         }
         self.functionOfEntry = functionOfEntry
-        liveAcrossCalls = ArgumentLiveness.liveAcrossCalls(program, functions: functions)
+        liveAcrossCalls = ArgumentLiveness.liveAcrossCalls(program, functions: functions,
+                                                            registersInitialized: proofs.registersInitialized)
 
         var localCalls = false, usesFramePointer = false, context = false, calls = false, entryCalled = false
         var checks = false, escapes = false, helperCalls = false, unproven = false
