@@ -12,6 +12,15 @@ import BPFRuntime
 /// through one is proven to stay in [-512, 0) of it, and there is no other
 /// frame), else, when r10 only ever addresses its own frame directly, just
 /// the bytes those accesses reach.
+///
+/// A verified program (proofs apply) that hands stack pointers to helpers
+/// gets one frame too: a helper's accesses are checked against the run's
+/// stack, so one given a pointer beyond the program's own frame fails there
+/// with an out-of-bounds error where the interpreter, whose stack is all
+/// frames, would let it read the zeroed frames below. The kernel's verifier
+/// refuses such programs (a helper's memory argument must lie inside the
+/// frame), and the 4 KiB of all frames would otherwise be cleared on every
+/// run of every program that passes a map key on its stack.
 public enum JITStackSizing {
     /// Bytes of one BPF frame (`inFrame` spells it out: it is inlined into the backends' hot paths).
     public static let frameBytes = ExecutionLimits.stackSizePerFrame

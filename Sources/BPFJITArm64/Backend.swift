@@ -206,7 +206,7 @@ public struct Arm64Backend: JITBackend {
         zeroedRegisters = zeroed
         // See `JITStackSizing` (the stack clear works in pairs of words, 64 bytes a turn).
         let stackSize = JITStackSizing.stackSize(usesFramePointer: usesFramePointer, localCalls: localCalls, escapes: escapes,
-                                                 reachable: unproven || helperCalls, depth: depth, granule: 64)
+                                                 reachable: unproven || (helperCalls && !proofs.applies), depth: depth, granule: 64)
         frame = Arm64Frame(program, functions: functions, stackSize: stackSize,
                            pinned: Arm64Frame.Pinned(context: context, budget: guarded, inputStart: checks), cleared: cleared)
         liveAcrossCalls = ArgumentLiveness.liveAcrossCalls(program, functions: functions,

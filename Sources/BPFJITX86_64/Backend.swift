@@ -159,7 +159,7 @@ public struct X86_64Backend: JITBackend {
         repeats = checks ? Self.repeatedSlots(program, functions: functions, entryCalled: entryCalled) : []
         // See `JITStackSizing` (the stack clear works in words).
         let stackSize = JITStackSizing.stackSize(usesFramePointer: usesFramePointer, localCalls: localCalls, escapes: escapes,
-                                                 reachable: unproven || helperCalls, depth: depth, granule: 16)
+                                                 reachable: unproven || (helperCalls && !proofs.applies), depth: depth, granule: 16)
         frame = Self.frameLayout(program, functions: functions, stackSize: stackSize,
                                  usesContext: context, makesCalls: calls || entryCalled, zeroedAtEntry: cleared)
         if Self.stackClearZeroes(stackSize: stackSize) { zeroed.removeAll { $0 == .rax || $0 == .rcx } }
