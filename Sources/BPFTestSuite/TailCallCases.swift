@@ -1,4 +1,5 @@
 import BPFISA
+import BPFRuntime
 
 /// One tail-call test every engine runs: the programs for the slots of one
 /// program array (the map the programs load as map 0), the program to run,
@@ -34,6 +35,27 @@ public struct TailCallCase: Sendable, CustomStringConvertible {
     }
 
     public var description: String { name }
+
+    /// What a run came to, in the terms of `expected`: `run` returns r0 and
+    /// the input memory afterwards; the errors the corpus expects become
+    /// outcomes (a `bpf_tail_call` failure only when it is exactly "not a
+    /// program array" naming the corpus's r2, 0x1234), any other is rethrown.
+    public func outcome(of run: () throws -> (UInt64, [UInt8])) throws -> Outcome {
+        do {
+            let (r0, output) = try run()
+            if case .value(_, let prefix) = expected { return .value(r0, output: Array(output.prefix(prefix.count))) }
+            return .value(r0)
+        } catch let error as ExecutionError {
+            switch error {
+            case .helperFailed(let pc, TailCalls.helperID, _) where error == .notAProgramArray(pc: pc, value: 0x1234):
+                return .notAProgramArray(pc: pc, value: 0x1234)
+            case .outOfBounds(let pc, let address, _, _):
+                return .outOfBounds(pc: pc, address: address)
+            default:
+                throw error
+            }
+        }
+    }
 }
 
 /// The tail-call corpus: a leaf call, chains of 1 to 4, the limit (direct

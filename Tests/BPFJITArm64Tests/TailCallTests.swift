@@ -63,25 +63,7 @@ import Testing
         let f = try Fixture(arm64(placement: c.placement), maxEntries: c.test.maxEntries)
         for (slot, program) in c.test.slots { try f.array.set(try f.target(program), at: slot) }
         let prepared = try f.prepare(c.test.main, limit: c.test.instructionLimit)
-        let outcome: TailCallCase.Outcome
-        do {
-            let (r0, output) = try f.run(prepared, input: c.test.input)
-            if case .value(_, let prefix) = c.test.expected {
-                outcome = .value(r0, output: Array(output.prefix(prefix.count)))
-            } else {
-                outcome = .value(r0)
-            }
-        } catch let error as ExecutionError {
-            switch error {
-            case .helperFailed(let pc, TailCalls.helperID, _):
-                #expect(error == .notAProgramArray(pc: pc, value: 0x1234))
-                outcome = .notAProgramArray(pc: pc, value: 0x1234)
-            case .outOfBounds(let pc, let address, _, _):
-                outcome = .outOfBounds(pc: pc, address: address)
-            default:
-                throw error
-            }
-        }
+        let outcome = try c.test.outcome { try f.run(prepared, input: c.test.input) }
         #expect(outcome == c.test.expected)
     }
 

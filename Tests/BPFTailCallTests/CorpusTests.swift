@@ -19,25 +19,7 @@ import Testing
         let f = try Fixture(engines.first { $0.name == run.engine }!, maxEntries: [run.test.maxEntries])
         for (slot, program) in run.test.slots { try f.set(slot, program) }
         let prepared = try f.prepare(run.test.main, limit: run.test.instructionLimit)
-        let outcome: TailCallCase.Outcome
-        do {
-            let (r0, output) = try f.run(prepared, input: run.test.input)
-            if case .value(_, let prefix) = run.test.expected {
-                outcome = .value(r0, output: Array(output.prefix(prefix.count)))
-            } else {
-                outcome = .value(r0)
-            }
-        } catch let error as ExecutionError {
-            switch error {
-            case .helperFailed(let pc, TailCalls.helperID, _):
-                outcome = .notAProgramArray(pc: pc, value: 0x1234)
-                #expect(error == .notAProgramArray(pc: pc, value: 0x1234))
-            case .outOfBounds(let pc, let address, _, _):
-                outcome = .outOfBounds(pc: pc, address: address)
-            default:
-                throw error
-            }
-        }
+        let outcome = try run.test.outcome { try f.run(prepared, input: run.test.input) }
         #expect(outcome == run.test.expected)
     }
 }

@@ -176,38 +176,11 @@ import Testing
     @Test(arguments: engineNames)
     func tailCallFromSubprogram(_ name: String) throws {
         let f = try Fixture(engine(name))
-        let main = Code {
-            Instruction.mov(.r6, 1000)
-            Instruction.mov(.r7, 2000)
-            Instruction.mov(.r8, 3000)
-            Instruction.mov(.r9, 4000)
-            Code.Item.call("sub")
-            Instruction.add(.r0, .r6)
-            Instruction.add(.r0, .r7)
-            Instruction.add(.r0, .r8)
-            Instruction.add(.r0, .r9)
-            Instruction.exit
-            Code.Item.label("sub")
-            Instruction.mov(.r6, 1)
-            Instruction.mov(.r7, 2)
-            Code.Item.tailCall(index: 1)
-            Instruction.mov(.r0, 5)
-            Instruction.add(.r0, .r6)
-            Instruction.exit
-        }.program("main")
+        let main = TailCallCases.fromSubprogram
         let prepared = try f.prepare(main)
         #expect(try f.run(prepared).0 == 5 + 1 + 10_000, "empty slot: the subprogram goes on")
         // The target clobbers r6–r9 and uses its stack.
-        let target = Code {
-            Instruction.mov(.r6, 7)
-            Instruction.mov(.r7, 8)
-            Instruction.mov(.r8, 9)
-            Instruction.mov(.r9, 10)
-            Instruction.store(.double, dst: .r10, offset: -8, src: .r6)
-            Instruction.load(.double, dst: .r0, src: .r10, offset: -8)
-            Instruction.add(.r0, .r9)
-            Instruction.exit
-        }.program("target")
+        let target = TailCallCases.clobbering
         try f.set(1, target)
         #expect(try f.run(prepared).0 == 17 + 10_000)
     }
