@@ -5,47 +5,26 @@ import BPFISA
 /// to each, written again from the C source. The kernel agrees (the loader
 /// tests compare both with it where `bpf()` is permitted).
 public enum TailCallPipeline {
-    /// An Ethernet frame from 0a:0b:0c:0d:0e:0f to 01:02:03:04:05:06.
-    public static func ethernet(_ type: UInt16, payload: [UInt8]) -> [UInt8] {
-        [1, 2, 3, 4, 5, 6, 10, 11, 12, 13, 14, 15, UInt8(type >> 8), UInt8(type & 0xff)] + payload
-    }
-
-    /// An IPv4 packet with a correct header checksum.
-    public static func ipv4(protocol proto: UInt8, ttl: UInt8 = 64, payload: [UInt8]) -> [UInt8] {
-        var header: [UInt8] = [0x45, 0, 0, 0, 0x12, 0x34, 0, 0, ttl, proto, 0, 0, 192, 168, 1, 10, 10, 0, 0, 1]
-        let total = header.count + payload.count
-        header[2] = UInt8(total >> 8); header[3] = UInt8(total & 0xff)
-        var sum: UInt32 = 0
-        for i in stride(from: 0, to: header.count, by: 2) { sum += UInt32(header[i]) << 8 | UInt32(header[i + 1]) }
-        while sum >> 16 != 0 { sum = (sum & 0xffff) + (sum >> 16) }
-        header[10] = UInt8(~sum >> 8 & 0xff); header[11] = UInt8(~sum & 0xff)
-        return ethernet(0x0800, payload: header + payload)
-    }
-
-    public static func bytes(_ count: Int, seed: UInt8 = 1) -> [UInt8] {
-        (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ Int(seed)) }
-    }
-
     /// Packets for every path: IPv4 (and a TTL that runs out, a truncated
     /// header), ARP (an empty slot), 0x88b5 (the limit), other EtherTypes
     /// whose first payload byte names the slot the subprogram tail-calls
     /// (each slot, and out of range), a frame with no payload.
     public static let packets: [[UInt8]] = {
         var all = [
-            ipv4(protocol: 6, payload: bytes(100)),
-            ipv4(protocol: 17, ttl: 2, payload: bytes(30, seed: 5)),
-            ethernet(0x0806, payload: bytes(28, seed: 9)),
-            ethernet(0x88b5, payload: [0xbe, 0xef, 0x08, 0x00] + bytes(60)),
-            ethernet(0, payload: bytes(120, seed: 3)),
-            ipv4(protocol: 1, ttl: 1, payload: bytes(50, seed: 7)),
-            ethernet(0x0800, payload: bytes(3)),
-            Array(bytes(64, seed: 11)),
-            ipv4(protocol: 6, payload: bytes(1400, seed: 2)),
+            TestPackets.ipv4(protocol: 6, payload: TestPackets.bytes(100)),
+            TestPackets.ipv4(protocol: 17, ttl: 2, payload: TestPackets.bytes(30, seed: 5)),
+            TestPackets.ethernet(0x0806, payload: TestPackets.bytes(28, seed: 9)),
+            TestPackets.ethernet(0x88b5, payload: [0xbe, 0xef, 0x08, 0x00] + TestPackets.bytes(60)),
+            TestPackets.ethernet(0, payload: TestPackets.bytes(120, seed: 3)),
+            TestPackets.ipv4(protocol: 1, ttl: 1, payload: TestPackets.bytes(50, seed: 7)),
+            TestPackets.ethernet(0x0800, payload: TestPackets.bytes(3)),
+            Array(TestPackets.bytes(64, seed: 11)),
+            TestPackets.ipv4(protocol: 6, payload: TestPackets.bytes(1400, seed: 2)),
         ]
         for slot in [0, 1, 2, 3, 4, 5, 6, 7, 8, 200] as [UInt8] {
-            all.append(ethernet(0x1234, payload: [slot] + bytes(40, seed: slot)))
+            all.append(TestPackets.ethernet(0x1234, payload: [slot] + TestPackets.bytes(40, seed: slot)))
         }
-        all.append(ethernet(0x1234, payload: []))
+        all.append(TestPackets.ethernet(0x1234, payload: []))
         return all
     }()
 

@@ -4,6 +4,7 @@ import BPFKit
 import BPFLoader
 import BPFMaps
 import BPFRuntime
+import BPFTestSuite
 import Foundation
 import Testing
 
@@ -32,20 +33,9 @@ struct ExampleTests {
         func read(_ name: String) -> [UInt8] {
             (try? Data(contentsOf: examplesDirectory.appendingPathComponent("packets/\(name)"))).map(Array.init) ?? []
         }
-        func ethernet(_ type: UInt16, _ payload: [UInt8]) -> [UInt8] {
-            [1, 2, 3, 4, 5, 6, 10, 11, 12, 13, 14, 15, UInt8(type >> 8), UInt8(type & 0xff)] + payload
-        }
-        func bytes(_ count: Int, seed: Int) -> [UInt8] { (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ seed) } }
-        func ipv4(_ proto: UInt8, ttl: UInt8, _ payload: [UInt8]) -> [UInt8] {
-            var header: [UInt8] = [0x45, 0, 0, 0, 0x12, 0x34, 0, 0, ttl, proto, 0, 0, 192, 168, 1, 10, 10, 0, 0, 1]
-            let total = header.count + payload.count
-            header[2] = UInt8(total >> 8); header[3] = UInt8(total & 0xff)
-            var sum: UInt32 = 0
-            for i in stride(from: 0, to: header.count, by: 2) { sum += UInt32(header[i]) << 8 | UInt32(header[i + 1]) }
-            while sum >> 16 != 0 { sum = (sum & 0xffff) + (sum >> 16) }
-            header[10] = UInt8(~sum >> 8 & 0xff); header[11] = UInt8(~sum & 0xff)
-            return ethernet(0x0800, header + payload)
-        }
+        func ethernet(_ type: UInt16, _ payload: [UInt8]) -> [UInt8] { TestPackets.ethernet(type, payload: payload) }
+        func bytes(_ count: Int, seed: UInt8) -> [UInt8] { TestPackets.bytes(count, seed: seed) }
+        func ipv4(_ proto: UInt8, ttl: UInt8, _ payload: [UInt8]) -> [UInt8] { TestPackets.ipv4(protocol: proto, ttl: ttl, payload: payload) }
         return [read("ipv4_tcp.bin"), read("ipv4_udp.bin"), ipv4(6, ttl: 64, bytes(100, seed: 3)), ipv4(17, ttl: 1, bytes(8, seed: 5)),
                 ethernet(0x0806, bytes(28, seed: 1)), ethernet(0x86dd, bytes(40, seed: 2)), ethernet(0x0800, [0x45, 0]),
                 ethernet(0x88b5, [0xbe, 0xef, 0x08, 0x00] + bytes(70, seed: 4)), ethernet(0x0800, bytes(70, seed: 200)),
