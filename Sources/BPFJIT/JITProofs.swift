@@ -39,7 +39,7 @@ public struct JITProofs: Sendable {
             return
         }
         self.proofs = proofs
-        let tailCalls = tailCalls != nil && program.instructions.contains(.call(.helper(TailCalls.helperID)))
+        let tailCalls = tailCalls != nil && TailCallEnvironment.callsTail(program)
         unguarded = proofs.endsWithin(instructionLimit) && !tailCalls
         registersInitialized = proofs.initializesRegistersBeforeUse
     }

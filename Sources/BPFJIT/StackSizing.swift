@@ -32,6 +32,21 @@ public enum JITStackSizing {
         base == .r10 && Int(offset) >= -512 && Int(offset) + size <= 0 && (!atomic || Int(offset) % size == 0)
     }
 
+    /// Whether a load, store or atomic needs a run-time check in checked mode
+    /// without proofs: everything but a direct `[r10 + offset]` inside the frame.
+    @inlinable
+    public static func needsCheck(_ instruction: Instruction) -> Bool {
+        switch instruction {
+        case .load(let size, _, let base, let offset), .loadSignExtend(let size, _, let base, let offset),
+             .store(let size, let base, let offset, _), .storeImmediate(let size, let base, let offset, _):
+            !inFrame(base: base, offset: offset, size: size.bytes)
+        case .atomic(let width, _, let base, let offset, _):
+            !inFrame(base: base, offset: offset, size: width == .w64 ? 8 : 4, atomic: true)
+        default:
+            false
+        }
+    }
+
     /// How far below r10 a direct access `[r10 + offset]` inside the frame reaches (0: none).
     public static func depth(of instruction: Instruction) -> Int {
         switch instruction {
@@ -58,5 +73,58 @@ public enum JITStackSizing {
         if escapes { return frameBytes }
         if depth <= 64 { return max(16, (depth + 15) & ~15) }
         return min(frameBytes, (depth + granule - 1) / granule * granule)
+    }
+}
+
+/// What the stack rule needs to know about a program, gathered by the
+/// backend's own pass over its instructions (`note`), so that both backends
+/// size their stacks from the same facts.
+public struct JITStackUse {
+    /// Some instruction names r10.
+    public private(set) var usesFramePointer = false
+    public private(set) var localCalls = false
+    /// Calls of helpers (by number, through a register, kfuncs).
+    public private(set) var helperCalls = false
+    /// A stack pointer leaves r10: into a register, into memory, or through
+    /// an access outside its frame.
+    public private(set) var escapes = false
+    /// Some access keeps its run-time check (neither inside the frame by its
+    /// form nor proven safe).
+    public private(set) var unproven = false
+    /// The deepest byte below r10 a direct `[r10 + offset]` access reaches.
+    public private(set) var depth = 0
+
+    public init() {}
+
+    /// Takes in the instruction at `pc`; `names` is its `namedRegisters`.
+    public mutating func note(_ instruction: Instruction, at pc: Int, names: UInt16, proofs: JITProofs) {
+        let namesR10 = names & (1 << 10) != 0
+        if namesR10 { usesFramePointer = true }
+        switch instruction {
+        case .call(.local):
+            localCalls = true
+        case .call:
+            helperCalls = true
+        case .load, .loadSignExtend, .store, .storeImmediate, .atomic:
+            let needsCheck = JITStackSizing.needsCheck(instruction)
+            if needsCheck, !proofs.provesSafe(instruction, at: pc) { unproven = true }
+            depth = max(depth, JITStackSizing.depth(of: instruction))
+            // Static, not whether the access is checked: proofs never shrink
+            // the stack below what an escaped pointer may reach.
+            if namesR10, needsCheck { escapes = true }
+            if case .store(_, _, _, .r10) = instruction { escapes = true }       // r10 stored to memory
+            if case .atomic(_, _, _, _, .r10) = instruction { escapes = true }
+        case .alu, .movsx:
+            if namesR10 { escapes = true }   // r10 escapes into a register
+        default:
+            break
+        }
+    }
+
+    /// The bytes to reserve (`JITStackSizing.stackSize`); `granule`: the
+    /// backend's stack clear.
+    public func stackSize(proofs: JITProofs, granule: Int) -> Int {
+        JITStackSizing.stackSize(usesFramePointer: usesFramePointer, localCalls: localCalls, escapes: escapes,
+                                 reachable: unproven || (helperCalls && !proofs.applies), depth: depth, granule: granule)
     }
 }

@@ -148,48 +148,36 @@ public struct Arm64Backend: JITBackend {
         }
         self.functionOfEntry = functionOfEntry
 
-        var localCalls = false, usesFramePointer = false, context = false, entryCalled = false
-        var checks = false, escapes = false, dynamic = false, guarded = false, helperCalls = false, unproven = false
-        var depth = 0   // the deepest byte below r10 a direct [r10 + offset] access reaches
+        var context = false, entryCalled = false, checks = false, dynamic = false, guarded = false
+        var stack = JITStackUse()
         let checked = options.memoryChecking == .checked
         let hostRoutine: Bool = if case .hostRoutine = targets.helpers { true } else { false }
         var mentioned: UInt16 = 0   // bit per register any instruction names
         for (pc, instruction) in program.instructions.enumerated() {
             let names = instruction.namedRegisters
             mentioned |= names
-            let namesR10 = names & (1 << 10) != 0
-            if namesR10 { usesFramePointer = true }
+            stack.note(instruction, at: pc, names: names, proofs: proofs)
             switch instruction {
             case .call(.local):
-                localCalls = true; context = true                  // the depth check reads the context
+                context = true                                     // the depth check reads the context
                 if !proofs.unguarded { guarded = true }
                 if instruction.target(at: pc) == 0 { entryCalled = true }
             case .call(.helper(let id)):
-                helperCalls = true
                 if hostRoutine || (tailCalls != nil && id == TailCalls.helperID) { context = true }
             case .call(.register):
-                context = true; helperCalls = true
+                context = true
                 if !hostRoutine { dynamic = true }
             case .call(.kfunc):
-                context = true; helperCalls = true
+                context = true
             case .jump, .jumpLong, .branch:
                 // Backward: charged to the runaway guard, unless proven to end in time.
                 if let target = instruction.target(at: pc), target <= pc, !proofs.unguarded { context = true; guarded = true }
             case .loadImmediate64(_, let kind) where kind.sourceField != 0:
                 context = true
             case .load, .loadSignExtend, .store, .storeImmediate, .atomic:
-                if Self.accessNeedsCheck(instruction), !proofs.provesSafe(instruction, at: pc) {
-                    unproven = true
-                    if checked { context = true; checks = true }
+                if checked, JITStackSizing.needsCheck(instruction), !proofs.provesSafe(instruction, at: pc) {
+                    context = true; checks = true
                 }
-                depth = max(depth, JITStackSizing.depth(of: instruction))
-                // Static, not whether the access is checked: proofs never shrink
-                // the stack below what an escaped pointer may reach.
-                if namesR10, Self.accessNeedsCheck(instruction) { escapes = true }
-                if case .store(_, _, _, .r10) = instruction { escapes = true }       // r10 stored to memory
-                if case .atomic(_, _, _, _, .r10) = instruction { escapes = true }
-            case .alu, .movsx:
-                if namesR10 { escapes = true }   // r10 escapes into a register
             default: break
             }
         }
@@ -205,8 +193,7 @@ public struct Arm64Backend: JITBackend {
         }
         zeroedRegisters = zeroed
         // See `JITStackSizing` (the stack clear works in pairs of words, 64 bytes a turn).
-        let stackSize = JITStackSizing.stackSize(usesFramePointer: usesFramePointer, localCalls: localCalls, escapes: escapes,
-                                                 reachable: unproven || (helperCalls && !proofs.applies), depth: depth, granule: 64)
+        let stackSize = stack.stackSize(proofs: proofs, granule: 64)
         frame = Arm64Frame(program, functions: functions, stackSize: stackSize,
                            pinned: Arm64Frame.Pinned(context: context, budget: guarded, inputStart: checks), cleared: cleared)
         liveAcrossCalls = ArgumentLiveness.liveAcrossCalls(program, functions: functions,
@@ -222,19 +209,6 @@ public struct Arm64Backend: JITBackend {
     /// aligned, so an atomic there is aligned when its offset is.
     static func provablyInFrame(base: Register, offset: Int16, size: Int, atomic: Bool = false) -> Bool {
         JITStackSizing.inFrame(base: base, offset: offset, size: size, atomic: atomic)
-    }
-
-    /// Whether a load, store or atomic needs a run-time check in checked mode.
-    static func accessNeedsCheck(_ instruction: Instruction) -> Bool {
-        switch instruction {
-        case .load(let size, _, let base, let offset), .loadSignExtend(let size, _, let base, let offset),
-             .store(let size, let base, let offset, _), .storeImmediate(let size, let base, let offset, _):
-            !provablyInFrame(base: base, offset: offset, size: size.bytes)
-        case .atomic(let width, _, let base, let offset, _):
-            !provablyInFrame(base: base, offset: offset, size: width == .w64 ? 8 : 4, atomic: true)
-        default:
-            false
-        }
     }
 
     public static func emitPadding(_ count: Int, into code: CodeBuffer) {

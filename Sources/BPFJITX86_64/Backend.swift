@@ -111,39 +111,28 @@ public struct X86_64Backend: JITBackend {
         liveAcrossCalls = ArgumentLiveness.liveAcrossCalls(program, functions: functions,
                                                             registersInitialized: proofs.registersInitialized)
 
-        var localCalls = false, usesFramePointer = false, context = false, calls = false, entryCalled = false
-        var checks = false, escapes = false, helperCalls = false, unproven = false
-        var depth = 0   // the deepest byte below r10 a direct [r10 + offset] access reaches
+        var context = false, calls = false, entryCalled = false, checks = false
+        var stack = JITStackUse()
         let checked = options.memoryChecking == .checked
         var mentioned: UInt16 = 0   // bit per register any instruction names
         for (pc, instruction) in program.instructions.enumerated() {
             let names = instruction.namedRegisters
             mentioned |= names
-            let namesR10 = names & (1 << 10) != 0
-            if namesR10 { usesFramePointer = true }
+            stack.note(instruction, at: pc, names: names, proofs: proofs)
             switch instruction {
             case .call(.local):
-                localCalls = true; context = true; calls = true
+                context = true; calls = true
                 if instruction.target(at: pc) == 0 { entryCalled = true }
-            case .call: context = true; calls = true; helperCalls = true
+            case .call: context = true; calls = true
             case .jump, .jumpLong, .branch:
                 // Backward: charged to the runaway guard, unless proven to end in time.
                 if let target = instruction.target(at: pc), target <= pc, !proofs.unguarded { context = true }
             case .loadImmediate64(_, let kind) where kind.sourceField != 0:
                 context = true
             case .load, .loadSignExtend, .store, .storeImmediate, .atomic:
-                if Self.accessNeedsCheck(instruction), !proofs.provesSafe(instruction, at: pc) {
-                    unproven = true
-                    if checked { context = true; calls = true; checks = true }
+                if checked, JITStackSizing.needsCheck(instruction), !proofs.provesSafe(instruction, at: pc) {
+                    context = true; calls = true; checks = true
                 }
-                depth = max(depth, JITStackSizing.depth(of: instruction))
-                // Static, not whether the access is checked: proofs never shrink
-                // the stack below what an escaped pointer may reach.
-                if namesR10, Self.accessNeedsCheck(instruction) { escapes = true }
-                if case .store(_, _, _, .r10) = instruction { escapes = true }       // r10 stored to memory
-                if case .atomic(_, _, _, _, .r10) = instruction { escapes = true }
-            case .alu, .movsx:
-                if namesR10 { escapes = true }   // r10 escapes into a register
             default: break
             }
         }
@@ -158,8 +147,7 @@ public struct X86_64Backend: JITBackend {
         hasCheckedAccesses = checks
         repeats = checks ? Self.repeatedSlots(program, functions: functions, entryCalled: entryCalled) : []
         // See `JITStackSizing` (the stack clear works in words).
-        let stackSize = JITStackSizing.stackSize(usesFramePointer: usesFramePointer, localCalls: localCalls, escapes: escapes,
-                                                 reachable: unproven || (helperCalls && !proofs.applies), depth: depth, granule: 16)
+        let stackSize = stack.stackSize(proofs: proofs, granule: 16)
         frame = Self.frameLayout(program, functions: functions, stackSize: stackSize,
                                  usesContext: context, makesCalls: calls || entryCalled, zeroedAtEntry: cleared)
         if Self.stackClearZeroes(stackSize: stackSize) { zeroed.removeAll { $0 == .rax || $0 == .rcx } }
@@ -175,19 +163,6 @@ public struct X86_64Backend: JITBackend {
     /// aligned, so an atomic there is aligned when its offset is.
     static func provablyInFrame(base: Register, offset: Int16, size: Int, atomic: Bool = false) -> Bool {
         JITStackSizing.inFrame(base: base, offset: offset, size: size, atomic: atomic)
-    }
-
-    /// Whether a load, store or atomic needs a run-time check in checked mode (without proofs).
-    static func accessNeedsCheck(_ instruction: Instruction) -> Bool {
-        switch instruction {
-        case .load(let size, _, let base, let offset), .loadSignExtend(let size, _, let base, let offset),
-             .store(let size, let base, let offset, _), .storeImmediate(let size, let base, let offset, _):
-            !provablyInFrame(base: base, offset: offset, size: size.bytes)
-        case .atomic(let width, _, let base, let offset, _):
-            !provablyInFrame(base: base, offset: offset, size: width == .w64 ? 8 : 4, atomic: true)
-        default:
-            false
-        }
     }
 
     public static func emitPadding(_ count: Int, into code: CodeBuffer) {
