@@ -26,16 +26,41 @@ public struct ProgramProofs: Sendable, Hashable {
     /// program type sets at entry: r1, r10, and r2 for `mem`), so an engine
     /// need not clear the others at entry to keep host values from leaking in.
     public let initializesRegistersBeforeUse: Bool
+    /// No path reads a byte of the BPF stack (by a load, an atomic, or as a
+    /// helper's memory argument) that was not written earlier on that path
+    /// in the same frame, so an engine need not clear the stack at entry:
+    /// nothing a run could observe depends on what the memory held before.
+    public let stackReadsInitialized: Bool
+    /// When known: the deepest byte below its frame's r10 that any access of
+    /// the stack reaches, in any frame — direct `[r10 + off]` accesses,
+    /// accesses through stack pointers, and helpers' memory arguments (a
+    /// map's key or value) — and every one of them was proven to lie inside
+    /// its frame. nil when a stack pointer goes somewhere the verifier does
+    /// not follow (stored to memory, handed to a helper it does not
+    /// describe, an access it could not prove).
+    public let stackDepth: Int?
+    /// Per helper-call slot: what holds on every path that reaches it.
+    private let helperCalls: [Int: HelperCallProof]
 
     package init(instructions: [Instruction], safeAccesses: [Bool], terminates: Bool, maxInstructions: UInt64,
-                 initializesRegistersBeforeUse: Bool) {
+                 initializesRegistersBeforeUse: Bool, stackReadsInitialized: Bool = false, stackDepth: Int? = nil,
+                 helperCalls: [Int: HelperCallProof] = [:]) {
         precondition(safeAccesses.count == instructions.count, "one fact per instruction slot")
         self.instructions = instructions
         self.safe = safeAccesses
         self.terminates = terminates
         self.maxInstructions = terminates ? maxInstructions : .max
         self.initializesRegistersBeforeUse = initializesRegistersBeforeUse
+        self.stackReadsInitialized = stackReadsInitialized
+        self.stackDepth = stackDepth
+        self.helperCalls = helperCalls
     }
+
+    /// What was proven of the helper call at slot `pc` (nil: nothing).
+    public func helperCall(at pc: Int) -> HelperCallProof? { helperCalls[pc] }
+
+    /// Helper-call slots with a proof.
+    public var provenHelperCalls: Int { helperCalls.count }
 
     /// Whether these facts were made from exactly `program`'s instructions.
     public func applies(to program: Program) -> Bool { program.instructions == instructions }
@@ -49,4 +74,23 @@ public struct ProgramProofs: Sendable, Hashable {
     /// Whether the runaway guard can be left out for a run budget of `limit`
     /// instructions: the program ends on every path within the budget.
     public func endsWithin(_ limit: UInt64) -> Bool { terminates && maxInstructions <= limit }
+}
+
+/// What the verifier proved about one helper call (`call imm` of a helper
+/// it describes) on every path that reaches it.
+public struct HelperCallProof: Sendable, Hashable {
+    /// The map handle r1 holds (one of the program's maps), or nil when r1
+    /// is not the same map handle on every path.
+    public let mapHandle: UInt64?
+    /// Every memory argument the helper reads or writes (per its
+    /// description: the key, and for an update the value, of r1's map) lies
+    /// with all its bytes inside memory the run owns — the calling frame's
+    /// stack, a map value, global data — so the helper needs no bounds
+    /// check of them.
+    public let memoryArgumentsInBounds: Bool
+
+    package init(mapHandle: UInt64?, memoryArgumentsInBounds: Bool) {
+        self.mapHandle = mapHandle
+        self.memoryArgumentsInBounds = memoryArgumentsInBounds
+    }
 }
