@@ -76,12 +76,46 @@ public struct SystemPlatform: ExecMemoryPlatform {
             descriptor = file.descriptor
             offset = off_t(fileOffset)
         }
+        if address == nil, protection.contains(.execute) || backing == .reservation,
+           let near = Self.mapNearHostCode(length, Self.bits(of: protection), flags, descriptor, offset) {
+            return near
+        }
         let result = mmap(address, length, Self.bits(of: protection), flags, descriptor, offset)
         guard let result, result != MAP_FAILED else {
             throw .systemCall("mmap", errno: errno)
         }
         return result
     }
+
+    /// Maps executable memory (or the reservation it is carved from) close
+    /// below the host's own code, so that JITed code reaches helpers and
+    /// host routines with direct calls (x86-64 `call rel32`, arm64 `bl`
+    /// within ±128 MiB where it can): tries addresses from 32 MiB below the
+    /// code downwards, never replacing a mapping (MAP_FIXED_NOREPLACE);
+    /// nil when no place is free, and the caller maps wherever the kernel
+    /// likes (JITs then call indirectly).
+    private static func mapNearHostCode(_ length: Int, _ protection: Int32, _ flags: Int32, _ descriptor: Int32,
+                                        _ offset: off_t) -> UnsafeMutableRawPointer? {
+        let anchor = bpf_host_code_anchor() & ~UInt(hugeAlignment - 1)
+        let step = UInt(max(length, hugeAlignment) + hugeAlignment - 1) & ~UInt(hugeAlignment - 1)
+        var hint = anchor &- UInt(32 << 20) &- step
+        for _ in 0..<64 {
+            guard hint < anchor, anchor - hint < UInt(1 << 30) else { return nil }
+            let result = mmap(UnsafeMutableRawPointer(bitPattern: hint), length, protection, flags | BPF_MAP_FIXED_NOREPLACE,
+                              descriptor, offset)
+            if let result, result != MAP_FAILED {
+                if UInt(bitPattern: result) == hint { return result }
+                // A kernel without MAP_FIXED_NOREPLACE took the address as a hint only.
+                munmap(result, length)
+                return nil
+            }
+            guard errno == EEXIST else { return nil }
+            hint &-= step
+        }
+        return nil
+    }
+
+    private static let hugeAlignment = 2 << 20
 
     public func unmap(_ address: UnsafeMutableRawPointer, length: Int) {
         // munmap fails only for arguments that were never a mapping of ours:

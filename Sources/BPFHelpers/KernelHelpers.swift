@@ -18,8 +18,9 @@ public enum KernelHelpers {
     }
 
     /// A `Helper` whose number, name and prototype come from the table.
-    static func helper(_ kind: KernelHelper, native: NativeHelper? = nil, _ body: @escaping Helper.Body) -> Helper {
-        Helper(id: kind.rawValue, name: kind.name, prototype: kind.prototype, native: native, body: body)
+    static func helper(_ kind: KernelHelper, native: NativeHelper? = nil,
+                       proven: (@Sendable (UInt64) -> ProvenHelperCall?)? = nil, _ body: @escaping Helper.Body) -> Helper {
+        Helper(id: kind.rawValue, name: kind.name, prototype: kind.prototype, native: native, proven: proven, body: body)
     }
 
     static func clock(_ id: clockid_t) -> UInt64 {

@@ -9,14 +9,18 @@ extension KernelHelpers {
         func native(_ function: NativeHelper.Function) -> NativeHelper {
             NativeHelper(function, data: table.address, owner: table)
         }
+        let maps = env.maps
+        func proven(_ operation: ProvenMapEntries.Operation) -> @Sendable (UInt64) -> ProvenHelperCall? {
+            { handle in maps.map(handle: handle).flatMap { ProvenMapEntries.call(operation, map: $0) } }
+        }
         return [
-            helper(.mapLookupElem, native: native(NativeEntries.mapLookup)) { call throws(HelperError) in
+            helper(.mapLookupElem, native: native(NativeEntries.mapLookup), proven: proven(.lookup)) { call throws(HelperError) in
                 let map = try env.map(call.argument(1), argument: 1, of: .mapLookupElem)
                 return try call.memory.withBytes(at: call.argument(2), count: map.definition.keySize, write: false) { key in
                     map.programLookup(key: UnsafeRawBufferPointer(key))
                 }
             },
-            helper(.mapUpdateElem, native: native(NativeEntries.mapUpdate)) { call throws(HelperError) in
+            helper(.mapUpdateElem, native: native(NativeEntries.mapUpdate), proven: proven(.update)) { call throws(HelperError) in
                 let map = try env.map(call.argument(1), argument: 1, of: .mapUpdateElem)
                 let flags = call.argument(4)
                 return try call.memory.withBytes(at: call.argument(2), count: map.definition.keySize, write: false) { key throws(HelperError) in
@@ -27,7 +31,7 @@ extension KernelHelpers {
                     }
                 }
             },
-            helper(.mapDeleteElem, native: native(NativeEntries.mapDelete)) { call throws(HelperError) in
+            helper(.mapDeleteElem, native: native(NativeEntries.mapDelete), proven: proven(.delete)) { call throws(HelperError) in
                 let map = try env.map(call.argument(1), argument: 1, of: .mapDeleteElem)
                 return try call.memory.withBytes(at: call.argument(2), count: map.definition.keySize, write: false) { key in
                     errnoResult { () throws(MapError) in try map.programDelete(key: UnsafeRawBufferPointer(key)) }

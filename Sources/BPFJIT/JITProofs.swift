@@ -58,6 +58,9 @@ public struct JITProofs: Sendable {
         isSafeAccess(at: pc) && instruction.accessBase != .r10
     }
 
+    /// What was proven of the helper call at slot `pc`, if anything.
+    public func helperCall(at pc: Int) -> HelperCallProof? { proofs?.helperCall(at: pc) }
+
     /// Whether any proof applies.
     public var applies: Bool { proofs != nil }
 }

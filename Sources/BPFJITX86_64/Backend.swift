@@ -40,6 +40,8 @@ public struct X86_64Backend: JITBackend {
     /// Per helper-call pc, bit `i - 1` for each r`i` (1–5) read after the call:
     /// the registers the call site keeps (`ArgumentLiveness`).
     let liveAcrossCalls: [Int: UInt8]
+    /// Helper calls the verifier proved, by pc (`JITHelperTable.provenCalls`).
+    let provenCalls: [Int: ProvenHelperCall]
     /// The address of the program's `JITProgramInfo`, which the entry
     /// prologue stores in the run context (0: store nothing).
     public var programInfo: UInt64 = 0
@@ -111,6 +113,7 @@ public struct X86_64Backend: JITBackend {
         liveAcrossCalls = ArgumentLiveness.liveAcrossCalls(program, functions: functions,
                                                             registersInitialized: proofs.registersInitialized)
 
+        provenCalls = helpers.provenCalls(program, proofs: proofs)
         var context = false, calls = false, entryCalled = false, checks = false
         var stack = JITStackUse()
         let checked = options.memoryChecking == .checked
@@ -123,6 +126,8 @@ public struct X86_64Backend: JITBackend {
             case .call(.local):
                 context = true; calls = true
                 if instruction.target(at: pc) == 0 { entryCalled = true }
+            case .call(.helper) where provenCalls[pc] != nil:
+                if case .function = provenCalls[pc]! { calls = true }   // inline lookups call nothing
             case .call: context = true; calls = true
             case .jump, .jumpLong, .branch:
                 // Backward: charged to the runaway guard, unless proven to end in time.

@@ -63,6 +63,8 @@ extension X86_64Backend {
     mutating func lowerCall(_ target: CallTarget, at pc: Int, _ e: X86Encoder) {
         let context = RegisterMap.context
         switch target {
+        case .helper where provenCalls[pc] != nil:
+            callProvenHelper(provenCalls[pc]!, keep: liveAcrossCalls[pc] ?? 0b11111, e)
         case .helper(let id):
             let slot = helpers.slot(of: id)
             callHelper(site: JITHelperTable.site(slot: slot, pc: pc), native: helpers.helpers[slot].native,
@@ -135,6 +137,58 @@ extension X86_64Backend {
         for register in kept.reversed() { e.pop(register) }         /* pop live r5–r1 */
         e.arith(.cmp, .qword, Memory(context, layout.status), imm: 0) /* cmp qword [r12+status], 0 */
         e.j(.ne, errorExitLabel)                                    /* jne error exit */
+    }
+}
+
+extension X86_64Backend {
+    /// A helper call the verifier proved (`ProvenHelperCall`): a plain C
+    /// call of r1–r5, which cannot fail, or an array lookup inline.
+    ///
+    /// ```
+    ///     push <live of rdi, rsi, rdx, rcx, r8>    ; keep r1–r5 read later
+    ///     sub rsp, 8                               ; if the words pushed are odd
+    ///     call entry                               ; or movabs rax, entry; call rax
+    ///     add rsp, 8; pop <live>
+    /// ```
+    ///
+    /// An array lookup (one value per element), as the kernel's
+    /// `array_map_gen_lookup`:
+    ///
+    /// ```
+    ///     mov   eax, dword [rsi]                   ; the key, an index
+    ///     cmp   eax, maxEntries
+    ///     jae   .null
+    ///     imul  rax, rax, stride
+    ///     movabs r11, values; add rax, r11
+    ///     jmp   .done
+    /// .null:
+    ///     xor   eax, eax
+    /// .done:
+    /// ```
+    mutating func callProvenHelper(_ call: ProvenHelperCall, keep: UInt8, _ e: X86Encoder) {
+        switch call {
+        case .function(let address):
+            let arguments: [GPR] = [.rdi, .rsi, .rdx, .rcx, .r8]
+            let kept = arguments.indices.filter { keep & (1 << $0) != 0 }.map { arguments[$0] }
+            let padded = kept.count % 2 == 1                        // rsp stays 16-byte aligned at the call
+            for register in kept { e.push(register) }               /* push live r1–r5 */
+            if padded { e.arith(.sub, .qword, .rsp, imm: 8) }       /* sub rsp, 8: alignment */
+            callHost(address, e)
+            if padded { e.arith(.add, .qword, .rsp, imm: 8) }       /* add rsp, 8 */
+            for register in kept.reversed() { e.pop(register) }     /* pop live r5–r1 */
+        case .arrayLookup(let values, let stride, let maxEntries):
+            let null = e.asm.makeLabel(), done = e.asm.makeLabel()
+            e.load(.dword, .rax, Memory(.rsi, 0))                   /* mov eax, [rsi]: the index */
+            e.arith(.cmp, .dword, .rax, imm: Int32(truncatingIfNeeded: maxEntries)) /* cmp eax, max_entries */
+            e.j(.ae, null)                                          /* jae null: out of range */
+            e.imul(.qword, .rax, .rax, imm: Int32(stride))          /* imul rax, rax, stride */
+            e.movabs(.r11, imm: values)                             /* movabs r11, values */
+            e.arith(.add, .qword, .rax, .r11)                       /* add rax, r11 */
+            e.jmp(done)                                             /* jmp done */
+            e.asm.bind(null)
+            e.arith(.xor, .dword, .rax, .rax)                       /* xor eax, eax: null */
+            e.asm.bind(done)
+        }
     }
 }
 

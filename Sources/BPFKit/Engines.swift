@@ -68,7 +68,13 @@ public enum EngineCatalog {
     public static func jitImage(_ program: Program, architecture: Architecture, configuration: EngineConfiguration) throws -> JITImage {
         switch architecture {
         case .x86_64:
+            #if arch(x86_64)
+            // Where the engine would place it: calls into the host take the
+            // form they take there (direct when the pack lies within reach).
+            return try X86_64JIT().compile(program, configuration: configuration).image
+            #else
             return try X86_64JIT.assemble(program, configuration: configuration, at: 0x1000_0000)
+            #endif
         case .arm64: return try Arm64JIT.listingImage(program, configuration: configuration)
         case .arm32, .mips32le, .mips32be, .riscv64:
             throw EngineSelectionError(description: "the \(architecture) JIT backend is not built yet")

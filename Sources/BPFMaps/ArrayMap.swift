@@ -15,6 +15,7 @@ public final class ArrayMap: BPFMap {
         slots = definition.type.isPerCPU ? CPUSlots.count : 1
         values = Slab(count: definition.maxEntries * slots, stride: definition.valueStride,
                       usableSize: definition.valueSize, writable: !definition.flags.contains(.readOnlyProgram))
+        MapDescriptor.attach(self, to: descriptor)
     }
 
     public var valueRegions: [SlabRegion] { [values.region] }

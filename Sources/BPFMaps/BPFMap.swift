@@ -79,6 +79,23 @@ enum MapDescriptor {
         slab.store(UInt32(definition.maxEntries), at: 20)
         return slab
     }
+
+    /// Byte offset of the map object's address (unretained) in the block.
+    static let objectOffset = 24
+
+    /// Records `map` in its own descriptor, for `object(handle:)`.
+    static func attach(_ map: AnyObject, to slab: Slab) {
+        slab.store(UInt64(UInt(bitPattern: Unmanaged.passUnretained(map).toOpaque())), at: objectOffset)
+    }
+
+    /// The map object whose handle is `handle`. Only for handles the
+    /// verifier proved to be a map's (`HelperCallProof.mapHandle`): any
+    /// other value would be dereferenced.
+    @inline(__always)
+    static func object<Map: AnyObject>(handle: UInt64, as type: Map.Type) -> Unmanaged<Map> {
+        let raw = UnsafeRawPointer(bitPattern: UInt(handle))!.load(fromByteOffset: objectOffset, as: UInt.self)
+        return Unmanaged<Map>.fromOpaque(UnsafeRawPointer(bitPattern: raw)!)
+    }
 }
 
 /// Creates the map a definition describes, after validating it.

@@ -21,6 +21,7 @@ public final class HashMap: BPFMap {
         table = HashTable(keySize: definition.keySize, valueSize: definition.valueSize, valueStride: definition.valueStride,
                           maxEntries: definition.maxEntries, slotsPerElement: slots,
                           writable: !definition.flags.contains(.readOnlyProgram))
+        MapDescriptor.attach(self, to: descriptor)
     }
 
     public var valueRegions: [SlabRegion] { [table.values.region] }

@@ -91,14 +91,39 @@ public struct Helper: Sendable {
     public var body: Body
     /// A native entry JITs may call instead of `body` (same results); nil for most helpers.
     public var native: NativeHelper?
+    /// For a call whose arguments the verifier proved (`HelperCallProof`:
+    /// r1 is this map handle on every path, every memory argument in
+    /// bounds): how a JIT may run it with no checks and no way to fail, or
+    /// nil (then the call goes through `native` or `body`).
+    public var proven: (@Sendable (_ mapHandle: UInt64) -> ProvenHelperCall?)?
 
-    public init(id: Int32, name: String, prototype: HelperPrototype, native: NativeHelper? = nil, body: @escaping Body) {
+    public init(id: Int32, name: String, prototype: HelperPrototype, native: NativeHelper? = nil,
+                proven: (@Sendable (_ mapHandle: UInt64) -> ProvenHelperCall?)? = nil, body: @escaping Body) {
         self.id = id
         self.name = name
         self.prototype = prototype
         self.native = native
+        self.proven = proven
         self.body = body
     }
+}
+
+/// How a JIT runs a helper call the verifier proved (see `Helper.proven`):
+/// the helper's results, computed from arguments nobody needs to check.
+public enum ProvenHelperCall: Sendable, Hashable {
+    /// A C function of r1–r5 returning r0 (`ProvenHelperCall.Function`):
+    /// it reads its memory arguments unchecked, needs no run context, and
+    /// cannot fail (errors are negative errno results, as the helper's).
+    case function(UInt)
+    /// `bpf_map_lookup_elem` of an array map with one value per element,
+    /// emitted inline as the kernel's `map_gen_lookup` does: with the 32-bit
+    /// key at r2, r0 = key < `maxEntries` ? `values` + key × `stride` : 0.
+    case arrayLookup(values: UInt64, stride: Int, maxEntries: Int)
+
+    public typealias Function = @convention(c) (UInt64, UInt64, UInt64, UInt64, UInt64) -> UInt64
+
+    /// A function's address, for `.function`.
+    public static func address(of function: Function) -> UInt { unsafeBitCast(function, to: UInt.self) }
 }
 
 /// Helpers by number. Embedders add their own; the runtime adds the kernel's.

@@ -16,7 +16,8 @@ public enum TestProofs {
     /// Proofs of `program` with the given facts; `safe` picks the accesses
     /// (by slot) to call safe, all of them by default.
     public static func make(_ program: Program, safe: (Int, Instruction) -> Bool = { _, _ in true }, terminates: Bool,
-                            maxInstructions: UInt64, registersInitialized: Bool) -> ProgramProofs {
+                            maxInstructions: UInt64, registersInitialized: Bool,
+                            helperCalls: [Int: HelperCallProof] = [:]) -> ProgramProofs {
         let flags = program.instructions.enumerated().map { pc, instruction in
             switch instruction {
             case .load, .loadSignExtend, .store, .storeImmediate, .atomic: safe(pc, instruction)
@@ -24,7 +25,39 @@ public enum TestProofs {
             }
         }
         return ProgramProofs(instructions: program.instructions, safeAccesses: flags, terminates: terminates,
-                             maxInstructions: maxInstructions, initializesRegistersBeforeUse: registersInitialized)
+                             maxInstructions: maxInstructions, initializesRegistersBeforeUse: registersInitialized,
+                             helperCalls: helperCalls)
+    }
+
+    /// Full proofs (`full`) plus, for every helper call of `ids`, the map
+    /// handle of the nearest `r1 = imm64` before it in straight-line code and
+    /// in-bounds memory arguments: what the kernel's verifier establishes
+    /// for programs it accepts (the benchmark suite), written by hand for
+    /// tests of what engines do with such facts.
+    public static func fullWithMapCalls(_ program: Program, maxInstructions: UInt64 = 1_000_000,
+                                        ids: Set<Int32> = [1, 2, 3]) -> ProgramProofs {
+        var targets = Set<Int>()
+        for (pc, instruction) in program.instructions.enumerated() {
+            if let target = instruction.target(at: pc) { targets.insert(target) }
+        }
+        var calls: [Int: HelperCallProof] = [:]
+        for (pc, instruction) in program.instructions.enumerated() {
+            guard case .call(.helper(let id)) = instruction, ids.contains(id) else { continue }
+            var k = pc - 1
+            while k >= 0 {
+                if case .loadImmediate64(.r1, .value(let handle)) = program.instructions[k] {
+                    calls[pc] = HelperCallProof(mapHandle: handle, memoryArgumentsInBounds: true)
+                    break
+                }
+                if targets.contains(k + 1) && k + 1 != pc { break }
+                let other = program.instructions[k]
+                if other.writesRegister == .r1 || other.target(at: k) != nil { break }
+                if case .call = other { break }
+                if case .exit = other { break }
+                k -= 1
+            }
+        }
+        return make(program, terminates: true, maxInstructions: maxInstructions, registersInitialized: true, helperCalls: calls)
     }
 
     /// Whether every path through `program` writes each register before it

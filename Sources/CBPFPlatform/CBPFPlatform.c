@@ -48,3 +48,7 @@ uint64_t bpf_atomic_load_u64(const uint64_t *address) {
 void bpf_atomic_store_u64(uint64_t *address, uint64_t value) {
     __atomic_store_n(address, value, __ATOMIC_SEQ_CST);
 }
+
+uintptr_t bpf_host_code_anchor(void) {
+    return (uintptr_t)&bpf_host_code_anchor;
+}

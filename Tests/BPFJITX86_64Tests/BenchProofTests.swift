@@ -45,6 +45,42 @@ struct BenchProofTests {
 
     static func proofs(_ program: Program) -> ProgramProofs { TestProofs.full(program, maxInstructions: 1_000_000) }
 
+    /// With the map-helper facts as well (`TestProofs.fullWithMapCalls`).
+    static func mapCallProofs(_ program: Program) -> ProgramProofs { TestProofs.fullWithMapCalls(program) }
+
+    /// Proven map-helper calls: a plain call (or an inline array lookup) with
+    /// no run context, site word or status test; the same results as the
+    /// interpreter, maps included, run after run.
+    @Test func provenMapCallsReturnWhatTheInterpreterReturns() throws {
+        for (name, source, function, _) in Self.programs where ["flow_lookup", "map_updates"].contains(name) {
+            for size in [64, 1_514] {
+                let packet = Self.packet(size)
+                func result(_ engine: some ExecutionEngine, proven: Bool) throws -> ([UInt64], [[UInt8]]) {
+                    let linked = try Self.load(source, function)
+                    var configuration = linked.engineConfiguration()
+                    if proven { configuration.proofs = Self.mapCallProofs(linked.program) }
+                    let prepared = try engine.prepare(linked.program, configuration: configuration)
+                    var values: [UInt64] = []
+                    for _ in 0..<3 { values.append(try prepared.run(try linked.makeRun(input: packet).input)) }
+                    let maps = linked.maps.maps.flatMap { map in map.entries().flatMap { $0.key + $0.value } }
+                    return (values, [maps])
+                }
+                let reference = try result(Interpreter(), proven: false)
+                let proven = try result(X86_64JIT(), proven: true)
+                #expect(proven.0 == reference.0, "\(name) over \(size) bytes: \(proven.0) vs \(reference.0)")
+                #expect(proven.1 == reference.1, "\(name) over \(size) bytes: map contents differ")
+            }
+        }
+        for (name, source, function, _) in Self.programs where ["flow_lookup", "map_updates"].contains(name) {
+            let linked = try Self.load(source, function)
+            var configuration = linked.engineConfiguration()
+            configuration.proofs = Self.mapCallProofs(linked.program)
+            #expect(configuration.proofs!.provenHelperCalls > 0, "\(name)")
+            let image = try X86_64JIT().compile(linked.program, configuration: configuration).image
+            #expect(!image.statistics.usesRunContext, "\(name): proven calls need no run context")
+        }
+    }
+
     @Test func provenImagesAreNoLargerThanTheKernels() throws {
         var report = ["| program | kernel | checked | unchecked | proven |", "| --- | ---: | ---: | ---: | ---: |"]
         var larger: [String] = []

@@ -27,6 +27,13 @@
 // madvise(2) advice and mmap(2) flags that Glibc's module may hide.
 #define BPF_MADV_HUGEPAGE      14
 #define BPF_MAP_NORESERVE      0x04000
+#define BPF_MAP_FIXED_NOREPLACE 0x100000
+
+/// An address inside the host program's own code (this function's), which
+/// is linked into the same image as BPFKit's helpers and host routines: the
+/// program pack maps its code near it, so that JITed code reaches them with
+/// a direct `call rel32` (x86-64, ±2 GiB) or `bl` (arm64, ±128 MiB).
+uintptr_t bpf_host_code_anchor(void);
 
 /// memfd_create(2) through the raw system call, so that no particular libc
 /// version is needed. Returns the descriptor or -1 with errno set.
