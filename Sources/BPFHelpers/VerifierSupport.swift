@@ -6,15 +6,45 @@ extension KernelHelper {
     /// What the verifier may assume of BPFKit's own implementation of this helper.
     public var verifierDescription: HelperDescription {
         let arguments = prototype.arguments.count
+        let memory = verifierMemoryArguments
         switch self {
         case .mapLookupElem, .mapLookupPercpuElem:
-            return HelperDescription(arguments: arguments, result: .mapValueOrNull)
+            return HelperDescription(arguments: arguments, result: .mapValueOrNull, memoryArguments: memory)
         case .tailCall:
-            return HelperDescription(arguments: arguments, result: .tailCall)
+            return HelperDescription(arguments: arguments, result: .tailCall, memoryArguments: memory)
         case .xdpAdjustHead, .xdpAdjustMeta, .xdpAdjustTail:
-            return HelperDescription(arguments: arguments, result: .scalar, movesPacket: true)
+            return HelperDescription(arguments: arguments, result: .scalar, movesPacket: true, memoryArguments: memory)
         default:
-            return HelperDescription(arguments: arguments, result: .scalar)
+            return HelperDescription(arguments: arguments, result: .scalar, memoryArguments: memory)
+        }
+    }
+
+    /// The memory BPFKit's implementation reads or writes through the
+    /// arguments (at most; a helper that fails early touches less).
+    /// `bpf_trace_printk` also reads strings through r3–r5 for `%s`: a
+    /// stack pointer there is not described, so it counts as escaping.
+    var verifierMemoryArguments: [MemoryArgument] {
+        switch self {
+        case .mapLookupElem, .mapDeleteElem, .mapLookupPercpuElem:
+            return [MemoryArgument(register: 2, size: .keySize, access: .read)]
+        case .mapUpdateElem:
+            return [MemoryArgument(register: 2, size: .keySize, access: .read),
+                    MemoryArgument(register: 3, size: .valueSize, access: .read)]
+        case .tracePrintk:
+            return [MemoryArgument(register: 1, size: .register(2), access: .read)]
+        case .csumDiff:
+            return [MemoryArgument(register: 1, size: .register(2), access: .read),
+                    MemoryArgument(register: 3, size: .register(4), access: .read)]
+        case .ringbufOutput:
+            return [MemoryArgument(register: 2, size: .register(3), access: .read)]
+        case .xdpLoadBytes:
+            return [MemoryArgument(register: 3, size: .register(4), access: .write)]
+        case .xdpStoreBytes:
+            return [MemoryArgument(register: 3, size: .register(4), access: .read)]
+        case .ktimeGetNs, .ktimeGetBootNs, .ktimeGetCoarseNs, .getPrandomU32, .getSmpProcessorID, .tailCall,
+             .xdpAdjustHead, .xdpAdjustTail, .xdpAdjustMeta, .ringbufReserve, .ringbufSubmit, .ringbufDiscard,
+             .ringbufQuery, .xdpGetBuffLen:
+            return []
         }
     }
 }
@@ -35,7 +65,7 @@ extension VerifierEnvironment {
             case .array, .hash, .perCPUArray, .perCPUHash, .lruHash, .lruPerCPUHash: lookup = true
             case .programArray, .ringBuffer: lookup = false
             }
-            descriptions[map.handle] = MapDescription(valueSize: definition.valueSize, lookupReturnsValue: lookup, writable: writable)
+            descriptions[map.handle] = MapDescription(keySize: definition.keySize, valueSize: definition.valueSize, lookupReturnsValue: lookup, writable: writable)
             if let array = map as? ArrayMap, definition.maxEntries == 1 {
                 regions.append(DataRegion(start: array.valueAddress(index: 0), size: definition.valueSize, writable: writable))
             }

@@ -16,6 +16,8 @@ struct InterpretedProgram: TailCallable {
     /// The program arrays the program loads: the only values r2 may hold at a
     /// tail call. Their attachments keep them alive and check their entries.
     let tailCallArrays: [TailCallAttachment]
+    /// What the stack starts as (zeros but in tests).
+    let stackFill: StackFill
 
     var tailCallEngine: TailCallEngine { .interpreter }
     var tailCallEntry: UInt64 { 0 }
@@ -49,6 +51,7 @@ struct InterpretedProgram: TailCallable {
             // The stack starts zeroed so that a program never reads what a
             // previous run (or the host) left there.
             let stack = (base + layout.stackOffset).initializeMemory(as: UInt8.self, repeating: 0, count: layout.stackBytes)
+            if case .garbage(let seed) = stackFill { Self.fill(stack, count: layout.stackBytes, seed: seed) }
             let stackLow = UInt64(UInt(bitPattern: stack))
             let machine = Machine(
                 program: self, layout: layout,
@@ -62,6 +65,19 @@ struct InterpretedProgram: TailCallable {
             return try code.withUnsafeBufferPointer { (code) throws(ExecutionError) -> Outcome in
                 try machine.execute(code.baseAddress.unsafelyUnwrapped, state: &state)
             }
+        }
+    }
+
+    /// Fills `count` bytes with SplitMix64 output from `seed`.
+    private static func fill(_ bytes: UnsafeMutablePointer<UInt8>, count: Int, seed: UInt64) {
+        var state = seed
+        for i in stride(from: 0, to: count, by: 8) {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            z ^= z >> 31
+            for j in 0..<min(8, count - i) { bytes[i + j] = UInt8(truncatingIfNeeded: z >> UInt64(8 * j)) }
         }
     }
 

@@ -14,7 +14,8 @@ import BPFRuntime
 /// - Local calls get a new 512-byte frame each (r10 of the callee is its own
 ///   frame top); the caller's r6–r9 and r10 are restored when the callee exits.
 ///   Up to `ExecutionLimits.maxCallFrames` frames, counting the entry function.
-/// - The stack starts zeroed on every run.
+/// - The stack starts zeroed on every run (unless `stackFill` says otherwise,
+///   which only tests do).
 /// - Atomics are performed atomically on host memory and must be naturally
 ///   aligned; a misaligned one stops the run with `.unsupported`.
 /// - `call %reg` (callx) calls the helper whose number the register holds; a
@@ -33,7 +34,16 @@ public struct Interpreter: ExecutionEngine {
     public let name = "interpreter"
     public var tailCallEngine: TailCallEngine? { .interpreter }
 
-    public init() {}
+    /// What the stack holds when a run starts.
+    public var stackFill: StackFill
+
+    public init() {
+        stackFill = .zero
+    }
+
+    public init(stackFill: StackFill) {
+        self.stackFill = stackFill
+    }
 
     public func prepare(_ program: Program, configuration: EngineConfiguration) throws(EngineError) -> any PreparedProgram {
         do {
@@ -46,6 +56,16 @@ public struct Interpreter: ExecutionEngine {
         return InterpretedProgram(
             code: decoded.code, helpers: decoded.helpers, registry: configuration.helpers,
             unsupported: decoded.unsupported, instructionLimit: configuration.instructionLimit,
-            tailCallArrays: attachments)
+            tailCallArrays: attachments, stackFill: stackFill)
     }
+}
+
+/// What the interpreter's stack (all frames) holds when a run starts.
+public enum StackFill: Sendable, Hashable {
+    /// Zeros, as every engine starts a run.
+    case zero
+    /// The same pseudo-random bytes every run, from `seed`: for tests showing
+    /// that a program proven to read only stack it wrote does not depend on
+    /// what the stack held.
+    case garbage(seed: UInt64)
 }

@@ -39,6 +39,20 @@ final class Analysis {
     /// Why verification stopped early, if it did.
     var gaveUp: String?
     var steps = 0
+    /// The first read of a stack byte not written before on its path (in its frame).
+    var uninitializedStackRead: String?
+    /// The first place a stack pointer went where the verifier does not
+    /// follow it (then neither stack fact holds).
+    var stackEscape: String?
+    /// The first stack access (or helper memory argument on the stack) not
+    /// proven inside its frame.
+    var unprovenStackAccess: String?
+    /// The deepest byte below its frame's r10 that a stack access reaches.
+    var stackDepth = 0
+    /// Per helper-call slot (helpers the environment describes): what held
+    /// on every visit so far, and the first reason an argument was not proven.
+    var helperProofs: [Int: HelperCallProof] = [:]
+    var helperProblems: [Int: String] = [:]
 
     init(program: Program, environment: VerifierEnvironment, limits: VerifierLimits) {
         self.program = program
@@ -57,19 +71,62 @@ final class Analysis {
         case .packetContext: registers[1] = .context(offset: 0)
         }
         if environment.r2IsSetAtEntry { registers[2] = .unknown }
-        registers[10] = .stack(offset: 0, variable: .zero)
+        registers[10] = .stack(frame: 0, offset: 0, variable: .zero)
         return State(pc: 0, frames: [Frame(registers: registers, returnPC: -1)], packetRanges: [:])
     }
 
     /// Reads register `r` as an operand: flags a read before any write.
-    func read(_ state: State, _ r: Register, at pc: Int) -> Value {
+    /// Unless `flows` is false (the value only leaves the program: r0 at
+    /// exit, a helper's number argument), what such a register holds (after
+    /// a call, perhaps a stack address) goes on as an unknown number the
+    /// verifier does not follow.
+    func read(_ state: State, _ r: Register, at pc: Int, flows: Bool = true) -> Value {
         let value = state[r.index]
         if !value.isInitialized {
             if uninitializedRead == nil { uninitializedRead = "instruction \(pc): reads \(r) before writing it" }
+            if flows { stackEscapes("instruction \(pc): \(r) is read before it is written (it may hold a stack address)") }
             return .unknown
         }
         return value
     }
+
+    /// A stack pointer goes where the verifier does not follow it.
+    func stackEscapes(_ why: String) {
+        if stackEscape == nil { stackEscape = why }
+    }
+
+    /// The stack side of one access of `size` bytes (nil: unknown) at
+    /// `base + offset` when `base` is a stack pointer: the depth it reaches,
+    /// for a read that every byte may touch was written on this path, and
+    /// for a write at a constant offset that its bytes are now written.
+    func touchStack(_ state: inout State, base: Value, offset: Int, size: Int?, read: Bool, write: Bool, at pc: Int) {
+        guard case .stack(let frame, let off, let v) = base else { return }
+        let frameSize = ExecutionLimits.stackSizePerFrame
+        guard let size, size < frameSize * 2 else {
+            if unprovenStackAccess == nil { unprovenStackAccess = "instruction \(pc): a stack access of unknown size" }
+            if read, uninitializedStackRead == nil {
+                uninitializedStackRead = "instruction \(pc): uninitialized stack read at pc \(pc) (a read of unknown size)"
+            }
+            return
+        }
+        let low = off + offset + v.low, high = off + offset + v.high + size
+        let inside = low >= -frameSize && high <= 0
+        if inside {
+            stackDepth = max(stackDepth, -low)
+        } else if unprovenStackAccess == nil {
+            unprovenStackAccess = "instruction \(pc): a stack access at frame offsets [\(low), \(high)) is not inside its frame"
+        }
+        let live = frame < state.depth
+        if read, uninitializedStackRead == nil {
+            if !live {
+                uninitializedStackRead = "instruction \(pc): uninitialized stack read at pc \(pc) (through a pointer into a frame that has returned)"
+            } else if let missing = state.frames[frame].stack.firstMissing(low, high) {
+                uninitializedStackRead = "instruction \(pc): uninitialized stack read at pc \(pc): byte \(missing) of frame \(frame) may be read before it is written"
+            }
+        }
+        if write, live, inside, v == .zero { state.frames[frame].stack.insert(low, high) }
+    }
+
 
     /// Records the outcome of one access on one explored state.
     func record(access pc: Int, problem: String?) {

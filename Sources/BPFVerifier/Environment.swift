@@ -54,6 +54,8 @@ public enum ContextField: Sendable, Hashable {
 
 /// A map the program can name.
 public struct MapDescription: Sendable, Hashable {
+    /// Bytes of each key (nil: unknown, so no key argument is proven).
+    public var keySize: Int?
     /// Bytes of each value.
     public var valueSize: Int
     /// Whether `bpf_map_lookup_elem` returns a pointer to a value of
@@ -64,7 +66,8 @@ public struct MapDescription: Sendable, Hashable {
     /// Whether programs may write values (false for `BPF_F_RDONLY_PROG`).
     public var writable: Bool
 
-    public init(valueSize: Int, lookupReturnsValue: Bool, writable: Bool) {
+    public init(keySize: Int? = nil, valueSize: Int, lookupReturnsValue: Bool, writable: Bool) {
+        self.keySize = keySize
         self.valueSize = valueSize
         self.lookupReturnsValue = lookupReturnsValue
         self.writable = writable
@@ -84,9 +87,9 @@ public struct DataRegion: Sendable, Hashable {
     }
 }
 
-/// What a helper does, as far as registers and the packet are concerned.
-/// (Memory behind pointer arguments is not tracked: every load gives an
-/// unknown number, so what helpers write there does not matter.)
+/// What a helper does, as far as registers, the packet and the memory its
+/// pointer arguments name are concerned. (What helpers write to memory is
+/// not tracked: every load gives an unknown number.)
 public struct HelperDescription: Sendable, Hashable {
     public enum Result: Sendable, Hashable {
         /// An unknown number.
@@ -104,13 +107,45 @@ public struct HelperDescription: Sendable, Hashable {
     /// afterwards no packet pointer is trusted, as in the kernel's
     /// `clear_all_pkt_pointers`.
     public var movesPacket: Bool
+    /// The memory it reads or writes through its arguments (empty: none),
+    /// or nil when that is not described (then a stack pointer among its
+    /// arguments goes where the verifier does not follow).
+    public var memoryArguments: [MemoryArgument]?
 
-    public init(arguments: Int, result: Result = .scalar, movesPacket: Bool = false) {
+    public init(arguments: Int, result: Result = .scalar, movesPacket: Bool = false, memoryArguments: [MemoryArgument]? = nil) {
         self.arguments = arguments
         self.result = result
         self.movesPacket = movesPacket
+        self.memoryArguments = memoryArguments
     }
 
-    /// An unknown helper: reads r1–r5, returns an unknown number, may move the packet.
+    /// An unknown helper: reads r1–r5, returns an unknown number, may move
+    /// the packet, may touch any memory its arguments point to.
     public static let unknown = HelperDescription(arguments: 5, result: .scalar, movesPacket: true)
+}
+
+/// Memory a helper reads or writes through one argument: `size` bytes from
+/// the address in `register`.
+public struct MemoryArgument: Sendable, Hashable {
+    public enum Size: Sendable, Hashable {
+        /// The key size of the map whose handle r1 holds.
+        case keySize
+        /// The value size of the map whose handle r1 holds.
+        case valueSize
+        case constant(Int)
+        /// The number in another argument register (1–5); a size of 0 touches nothing.
+        case register(Int)
+    }
+    public enum Access: Sendable, Hashable { case read, write }
+
+    /// The argument register holding the address (1–5).
+    public var register: Int
+    public var size: Size
+    public var access: Access
+
+    public init(register: Int, size: Size, access: Access) {
+        self.register = register
+        self.size = size
+        self.access = access
+    }
 }

@@ -82,7 +82,9 @@ extension Analysis {
                         walked += 1
                     }
                     if iterations >= Int32(limits.unrollLimit), let last = seen[pc]?.last {
-                        state.widen(toward: last.state)
+                        if state.widen(toward: last.state) {
+                            stackEscapes("instruction \(pc): a stack pointer widened to unknown in a loop")
+                        }
                     }
                     nodes.append(Node(parent: node, outstanding: 1, pc: Int32(pc), iterations: iterations, completed: false))
                     node = Int32(nodes.count - 1)
@@ -117,12 +119,18 @@ extension Analysis {
         switch instructions[pc] {
         case .alu(let width, let op, let dst, let operand):
             alu(&next, width, op, dst: dst, operand, at: pc)
+            var inputs: [Register] = op == .mov ? [] : [dst]
+            if case .register(let r) = operand { inputs.append(r) }
+            noteUntracked(state, next, inputs: inputs, dst: dst, at: pc)
         case .neg(let width, let dst):
             negate(&next, width, dst: dst, at: pc)
+            noteUntracked(state, next, inputs: [dst], dst: dst, at: pc)
         case .movsx(let width, let dst, let src, let bits):
             moveSignExtend(&next, width, dst: dst, src: src, bits: Int(bits), at: pc)
+            noteUntracked(state, next, inputs: [src], dst: dst, at: pc)
         case .byteSwap(let kind, let dst, let bits):
             byteSwap(&next, kind, dst: dst, bits: Int(bits), at: pc)
+            noteUntracked(state, next, inputs: [dst], dst: dst, at: pc)
         case .jump, .jumpLong:
             next.pc = instructions[pc].target(at: pc)!
         case .branch(let width, let cond, let dst, let operand, _):
@@ -130,14 +138,14 @@ extension Analysis {
         case .call(.helper(let id)):
             return callHelper(state, id: id, at: pc)
         case .call(.register(let r)):
-            _ = read(state, r, at: pc)
+            _ = read(state, r, at: pc, flows: false)
             return callHelper(state, id: nil, at: pc)
         case .call(.local):
             return callLocal(state, target: instructions[pc].target(at: pc)!, at: pc)
         case .call(.kfunc):
             return []   // every engine stops the run here
         case .exit:
-            _ = read(state, .r0, at: pc)
+            _ = read(state, .r0, at: pc, flows: false)
             return state.depth > 1 ? [returnToCaller(state)] : []
         case .loadImmediate64(let dst, let kind):
             loadImmediate(&next, dst: dst, kind)
@@ -153,20 +161,33 @@ extension Analysis {
         }
         return [next]
     }
+
+    /// An ALU operation that turns a stack pointer into something that is
+    /// not one (an unknown number) loses track of where it points.
+    func noteUntracked(_ before: State, _ after: State, inputs: [Register], dst: Register, at pc: Int) {
+        guard !after[dst.index].isStack, inputs.contains(where: { before[$0.index].isStack }) else { return }
+        stackEscapes("instruction \(pc): arithmetic makes a stack pointer a number the verifier does not follow")
+    }
 }
 
 extension State {
-    /// Makes every register that differs from `other` unknown, so that a
-    /// loop whose registers keep changing reaches a state that repeats.
-    /// The result includes `self`.
-    mutating func widen(toward other: State) {
-        guard other.frames.count == frames.count else { return }
+    /// Makes every register that differs from `other` unknown, and keeps
+    /// only the stack bytes both know written, so that a loop whose
+    /// registers keep changing reaches a state that repeats. The result
+    /// includes `self`. Returns whether a stack pointer became unknown (the
+    /// verifier no longer follows it).
+    mutating func widen(toward other: State) -> Bool {
+        guard other.frames.count == frames.count else { return false }
+        var lostStackPointer = false
         for f in frames.indices {
+            frames[f].stack.formIntersection(other.frames[f].stack)
             for r in frames[f].registers.indices where frames[f].registers[r] != other.frames[f].registers[r] {
                 if case .uninitialized = frames[f].registers[r] { continue }
+                if frames[f].registers[r].isStack { lostStackPointer = true }
                 frames[f].registers[r] = .unknown
             }
         }
         dropUnusedRanges()
+        return lostStackPointer
     }
 }

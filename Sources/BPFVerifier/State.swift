@@ -1,8 +1,90 @@
-/// The registers of one call frame. Caller frames keep only what survives
-/// the call (r6–r9); `returnPC` is where the caller resumes.
+import BPFRuntime
+
+/// The registers of one call frame and which bytes of its stack are
+/// written. Caller frames keep only what survives the call (r6–r9);
+/// `returnPC` is where the caller resumes.
 struct Frame: Hashable, Sendable {
     var registers: [Value]
     var returnPC: Int
+    /// Bytes of this frame's stack written on the path (a new frame: none).
+    var stack = StackBits()
+}
+
+/// A set of bytes of one frame's stack, `[-512, 0)` from its r10: bit i
+/// (word i / 64) is byte `i - 512`. Fewer bytes written is the more general
+/// state, so one state includes another only if its set is a subset.
+struct StackBits: Hashable, Sendable {
+    // Eight words, stored inline (a state is copied on every step).
+    private var w0: UInt64 = 0, w1: UInt64 = 0, w2: UInt64 = 0, w3: UInt64 = 0
+    private var w4: UInt64 = 0, w5: UInt64 = 0, w6: UInt64 = 0, w7: UInt64 = 0
+    static let frameSize = ExecutionLimits.stackSizePerFrame
+
+    private subscript(word: Int) -> UInt64 {
+        get {
+            switch word {
+            case 0: w0
+            case 1: w1
+            case 2: w2
+            case 3: w3
+            case 4: w4
+            case 5: w5
+            case 6: w6
+            default: w7
+            }
+        }
+        set {
+            switch word {
+            case 0: w0 = newValue
+            case 1: w1 = newValue
+            case 2: w2 = newValue
+            case 3: w3 = newValue
+            case 4: w4 = newValue
+            case 5: w5 = newValue
+            case 6: w6 = newValue
+            default: w7 = newValue
+            }
+        }
+    }
+
+    /// Marks `[low, high)` written (the part inside the frame).
+    mutating func insert(_ low: Int, _ high: Int) {
+        var offset = max(low, -Self.frameSize)
+        while offset < min(high, 0) {
+            let index = offset + Self.frameSize
+            self[index >> 6] |= UInt64(1) << UInt64(index & 63)
+            offset += 1
+        }
+    }
+
+    /// The first byte of `[low, high)` not written (or outside the frame), if any.
+    func firstMissing(_ low: Int, _ high: Int) -> Int? {
+        var offset = low
+        while offset < high {
+            let index = offset + Self.frameSize
+            guard index >= 0, offset < 0, self[index >> 6] & (UInt64(1) << UInt64(index & 63)) != 0 else { return offset }
+            offset += 1
+        }
+        return nil
+    }
+
+    /// Whether every byte of `[low, high)` is written (false when part of it lies outside the frame).
+    func contains(_ low: Int, _ high: Int) -> Bool { firstMissing(low, high) == nil }
+
+    func isSubset(of other: StackBits) -> Bool {
+        w0 & ~other.w0 | w1 & ~other.w1 | w2 & ~other.w2 | w3 & ~other.w3
+            | w4 & ~other.w4 | w5 & ~other.w5 | w6 & ~other.w6 | w7 & ~other.w7 == 0
+    }
+
+    mutating func formIntersection(_ other: StackBits) {
+        w0 &= other.w0; w1 &= other.w1; w2 &= other.w2; w3 &= other.w3
+        w4 &= other.w4; w5 &= other.w5; w6 &= other.w6; w7 &= other.w7
+    }
+
+    /// How many bytes are written.
+    var count: Int {
+        w0.nonzeroBitCount + w1.nonzeroBitCount + w2.nonzeroBitCount + w3.nonzeroBitCount
+            + w4.nonzeroBitCount + w5.nonzeroBitCount + w6.nonzeroBitCount + w7.nonzeroBitCount
+    }
 }
 
 /// An abstract machine state: where execution is, the frames, and what is
@@ -71,6 +153,8 @@ struct State: Hashable, Sendable {
         // A quick pass without the id bookkeeping rules most candidates out.
         for f in frames.indices {
             guard frames[f].returnPC == old.frames[f].returnPC else { return false }
+            // What the old state knew written, this one must know too.
+            guard old.frames[f].stack.isSubset(of: frames[f].stack) else { return false }
             let mine = frames[f].registers, theirs = old.frames[f].registers
             for r in mine.indices where !roughlyIncluded(mine[r], in: theirs[r]) { return false }
         }
@@ -101,7 +185,7 @@ struct State: Hashable, Sendable {
 
     private func sameKind(_ a: Value, _ b: Value) -> Bool {
         switch (a, b) {
-        case (.stack(let x, let va), .stack(let y, let vb)): x == y && vb.contains(va)
+        case (.stack(let fa, let x, let va), .stack(let fb, let y, let vb)): fa == fb && x == y && vb.contains(va)
         case (.region(let ra, let x, let va), .region(let rb, let y, let vb)): ra == rb && x == y && vb.contains(va)
         default: false
         }
@@ -115,7 +199,7 @@ struct State: Hashable, Sendable {
         case (.scalar(let a), .scalar(let b)): return a.isSubset(of: b)
         case (_, .scalar(let b)): return b.isUnknown
         case (.context(let a), .context(let b)): return a == b
-        case (.stack(let a, let va), .stack(let b, let vb)): return a == b && vb.contains(va)
+        case (.stack(let fa, let a, let va), .stack(let fb, let b, let vb)): return fa == fb && a == b && vb.contains(va)
         case (.packet(let ia, let a, let va), .packet(let ib, let b, let vb)):
             guard a == b, vb.contains(va) else { return false }
             if let mapped = packetMap[ib] { guard mapped == ia else { return false } } else { packetMap[ib] = ia }

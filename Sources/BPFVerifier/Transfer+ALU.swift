@@ -54,7 +54,7 @@ extension Analysis {
             }
             switch pointer {
             case .context(let off): return moved(off).map { .context(offset: $0) } ?? .unknown
-            case .stack(let off, let v): return moved(off).map { .stack(offset: $0, variable: v) } ?? .unknown
+            case .stack(let f, let off, let v): return moved(off).map { .stack(frame: f, offset: $0, variable: v) } ?? .unknown
             case .packet(let id, let off, let v): return moved(off).map { .packet(id: id, offset: $0, variable: v) } ?? .unknown
             case .region(let r, let off, let v): return moved(off).map { .region(r, offset: $0, variable: v) } ?? .unknown
             default: return .unknown
@@ -63,9 +63,9 @@ extension Analysis {
         guard !negate, s.umax < UInt64(PointerLimits.offset) else { return .unknown }
         let low = Int(s.umin), high = Int(s.umax)
         switch pointer {
-        case .stack(let off, let v):
+        case .stack(let f, let off, let v):
             let w = Span(low: v.low + low, high: v.high + high)
-            return w.high < PointerLimits.offset ? .stack(offset: off, variable: w) : .unknown
+            return w.high < PointerLimits.offset ? .stack(frame: f, offset: off, variable: w) : .unknown
         case .region(let r, let off, let v):
             let w = Span(low: v.low + low, high: v.high + high)
             return w.high < PointerLimits.offset ? .region(r, offset: off, variable: w) : .unknown

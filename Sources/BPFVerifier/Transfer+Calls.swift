@@ -2,14 +2,64 @@ import BPFISA
 import BPFRuntime
 
 extension Analysis {
-    /// A helper call: arguments read per the helper's arity, r0 its result,
-    /// r1–r5 clobbered, the packet forgotten if the helper may move it.
+    /// A helper call: arguments read per the helper's arity, its memory
+    /// arguments checked (bounds, and that what it reads of the stack is
+    /// written), r0 its result, r1–r5 clobbered, the packet forgotten if the
+    /// helper may move it.
     func callHelper(_ state: State, id: Int32?, at pc: Int) -> [State] {
-        let description = id.flatMap { environment.helpers[$0] } ?? .unknown
+        let described = id.flatMap { environment.helpers[$0] }
+        let description = described ?? .unknown
+        let memory = description.memoryArguments
+        let memoryRegisters = Set((memory ?? []).map(\.register))
+        let name = id.map { "helper \($0)" } ?? "a helper called through a register"
         for i in 0..<min(max(description.arguments, 0), 5) {
-            _ = read(state, Register(rawValue: UInt8(i + 1))!, at: pc)
+            let number = i + 1
+            let isMemory = memory == nil || memoryRegisters.contains(number)
+            let value = read(state, Register(rawValue: UInt8(number))!, at: pc, flows: isMemory)
+            if value.isStack {
+                if memory == nil {
+                    stackEscapes("instruction \(pc): a stack pointer in r\(number) goes to \(name), whose memory use is not described")
+                } else if !memoryRegisters.contains(number) {
+                    stackEscapes("instruction \(pc): a stack pointer in r\(number) goes to \(name) as an argument not described as memory")
+                }
+            }
         }
-        var next = state
+        var checked = state
+        var inBounds = memory != nil
+        var problem: String? = memory == nil ? "instruction \(pc): \(name): its memory arguments are not described" : nil
+        for argument in memory ?? [] {
+            guard (1...5).contains(argument.register) else { inBounds = false; continue }
+            let base = state[argument.register]
+            let size = memorySize(argument.size, state)
+            let write = argument.access == .write
+            if size == 0 { continue }   // touches nothing
+            // What a helper writes is not taken as written (it may fail first).
+            touchStack(&checked, base: base, offset: 0, size: size, read: !write, write: false, at: pc)
+            guard let size else {
+                inBounds = false
+                if problem == nil { problem = "instruction \(pc): \(name): the size of the memory at r\(argument.register) is not known" }
+                continue
+            }
+            if let why = accessProblem(state, base: base, offset: 0, size: size, write: write, atomic: false) {
+                inBounds = false
+                if problem == nil { problem = "instruction \(pc): \(name): r\(argument.register) (\(base.summary)): \(why)" }
+            }
+        }
+        if described != nil {
+            var handle: UInt64? = nil
+            if case .mapHandle(let h) = state[1] { handle = h }
+            if let seen = helperProofs[pc] {
+                helperProofs[pc] = HelperCallProof(mapHandle: seen.mapHandle == handle ? handle : nil,
+                                                   memoryArgumentsInBounds: seen.memoryArgumentsInBounds && inBounds)
+            } else {
+                helperProofs[pc] = HelperCallProof(mapHandle: handle, memoryArgumentsInBounds: inBounds)
+            }
+            if let problem, helperProblems[pc] == nil { helperProblems[pc] = problem }
+        }
+        if state[0].isStack, description.result == .tailCall {
+            stackEscapes("instruction \(pc): a stack pointer in r0 at a tail call")
+        }
+        var next = checked
         next.pc = pc + 1
         switch description.result {
         case .scalar:
@@ -28,7 +78,7 @@ extension Analysis {
             clobberArguments(&next)
             var successors = [next]
             if state.depth > 1 {
-                var returned = state
+                var returned = checked
                 returned[0] = .unknown
                 returned.forgetPacket()
                 successors.append(returnToCaller(returned))
@@ -38,6 +88,22 @@ extension Analysis {
         clobberArguments(&next)
         if description.movesPacket { next.forgetPacket() }
         return [next]
+    }
+
+    /// The bytes a memory argument may span (its largest size), or nil when not known.
+    func memorySize(_ size: MemoryArgument.Size, _ state: State) -> Int? {
+        func map() -> MapDescription? {
+            if case .mapHandle(let handle) = state[1] { return environment.maps[handle] }
+            return nil
+        }
+        switch size {
+        case .keySize: return map()?.keySize
+        case .valueSize: return map()?.valueSize
+        case .constant(let n): return n >= 0 ? n : nil
+        case .register(let r):
+            guard (1...5).contains(r), case .scalar(let s) = state[r], s.fits32 else { return nil }
+            return Int(s.umax)
+        }
     }
 
     func clobberArguments(_ state: inout State) {
@@ -51,7 +117,7 @@ extension Analysis {
         var next = state
         var callee = Array(repeating: Value.uninitialized, count: 11)
         for r in 1...5 { callee[r] = state[r] }
-        callee[10] = .stack(offset: 0, variable: .zero)
+        callee[10] = .stack(frame: state.depth, offset: 0, variable: .zero)
         // What the caller keeps: r6–r9 (r0 and r1–r5 are set on return).
         for r in 0...5 { next[r] = .uninitialized }
         next.frames.append(Frame(registers: callee, returnPC: pc + 1))

@@ -7,7 +7,7 @@ extension Analysis {
     func accessProblem(_ state: State, base: Value, offset: Int, size: Int, write: Bool, atomic: Bool) -> String? {
         let what = "\(size)-byte \(atomic ? "atomic" : write ? "write" : "read")"
         switch base {
-        case .stack(let off, let v):
+        case .stack(_, let off, let v):
             let low = off + offset + v.low, high = off + offset + v.high + size
             guard low >= -ExecutionLimits.stackSizePerFrame, high <= 0 else {
                 return "\(what) at frame offsets [\(low), \(high)) leaves the \(ExecutionLimits.stackSizePerFrame)-byte stack frame"
@@ -40,9 +40,12 @@ extension Analysis {
         }
     }
 
-    /// Checks one access and records the outcome; the base is read as an operand.
-    func access(_ state: State, base r: Register, offset: Int16, size: Int, write: Bool, atomic: Bool, at pc: Int) {
+    /// Checks one access and records the outcome; the base is read as an
+    /// operand. On the stack: the depth, what it reads must be written, what
+    /// it writes is (`read`: a load or an atomic; `write`: a store or an atomic).
+    func access(_ state: inout State, base r: Register, offset: Int16, size: Int, write: Bool, atomic: Bool, at pc: Int) {
         let base = read(state, r, at: pc)
+        touchStack(&state, base: base, offset: Int(offset), size: size, read: !write || atomic, write: write, at: pc)
         if let problem = accessProblem(state, base: base, offset: Int(offset), size: size, write: write, atomic: atomic) {
             var description = "\(base.packetID.flatMap { state.packetRanges[$0] }.map { "range \($0)" } ?? "")"
             if !description.isEmpty { description = ", " + description }
@@ -55,7 +58,7 @@ extension Analysis {
     /// `dst = *(size *)(src + offset)`: an unknown number of the size's
     /// range, or for the context's pointer fields the packet pointers.
     func load(_ state: inout State, _ size: AccessSize, dst: Register, src: Register, offset: Int16, signed: Bool, at pc: Int) {
-        access(state, base: src, offset: offset, size: size.bytes, write: false, atomic: false, at: pc)
+        access(&state, base: src, offset: offset, size: size.bytes, write: false, atomic: false, at: pc)
         var result: Value = .scalar(signed ? .signExtended(bytes: size.bytes) : .loaded(bytes: size.bytes))
         if case .context(let off) = state[src.index], !signed, size == .double,
            case .packetContext(_, let fields) = environment.context, let field = fields[off + Int(offset)] {
@@ -80,15 +83,15 @@ extension Analysis {
     func store(_ state: inout State, _ instruction: Instruction, at pc: Int) {
         switch instruction {
         case .storeImmediate(let size, let dst, let offset, _):
-            access(state, base: dst, offset: offset, size: size.bytes, write: true, atomic: false, at: pc)
+            access(&state, base: dst, offset: offset, size: size.bytes, write: true, atomic: false, at: pc)
         case .store(let size, let dst, let offset, let src):
-            _ = read(state, src, at: pc)
-            access(state, base: dst, offset: offset, size: size.bytes, write: true, atomic: false, at: pc)
+            if read(state, src, at: pc).isStack { stackEscapes("instruction \(pc): a stack pointer is stored to memory") }
+            access(&state, base: dst, offset: offset, size: size.bytes, write: true, atomic: false, at: pc)
         case .atomic(let width, let op, let dst, let offset, let src):
-            _ = read(state, src, at: pc)
-            if op == .cmpxchg { _ = read(state, .r0, at: pc) }
+            if read(state, src, at: pc).isStack { stackEscapes("instruction \(pc): a stack pointer is stored to memory") }
+            if op == .cmpxchg, read(state, .r0, at: pc).isStack { stackEscapes("instruction \(pc): a stack pointer is stored to memory") }
             let bytes = width == .w64 ? 8 : 4
-            access(state, base: dst, offset: offset, size: bytes, write: true, atomic: true, at: pc)
+            access(&state, base: dst, offset: offset, size: bytes, write: true, atomic: true, at: pc)
             let old = Value.scalar(.loaded(bytes: bytes))
             if op == .cmpxchg { state[0] = old } else if op.fetches { state[src.index] = old }
         default:

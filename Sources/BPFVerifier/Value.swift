@@ -26,8 +26,9 @@ enum Value: Hashable, Sendable {
     case scalar(Scalar)
     /// The context plus a constant.
     case context(offset: Int)
-    /// The top of some frame's stack (its r10) plus `offset` plus a value in `variable`.
-    case stack(offset: Int, variable: Span)
+    /// The top of frame `frame`'s stack (its r10; 0 is the entry function's,
+    /// frame d sits d frames below it) plus `offset` plus a value in `variable`.
+    case stack(frame: Int, offset: Int, variable: Span)
     /// `data + v + offset` where v is in `variable` and is the same run-time
     /// value for every register with this `id`; `State.packetRanges[id]` bounds
     /// what is known readable from `data + v`.
@@ -56,6 +57,10 @@ enum Value: Hashable, Sendable {
         if case .packet(let id, _, _) = self { return id }
         return nil
     }
+    var isStack: Bool {
+        if case .stack = self { return true }
+        return false
+    }
     var nullID: Int? {
         if case .mapValueOrNull(let id, _) = self { return id }
         return nil
@@ -70,7 +75,7 @@ enum Value: Hashable, Sendable {
             else if s.isUnknown { "unknown scalar" }
             else { "scalar [\(s.umin), \(s.umax)]" }
         case .context(let off): "context, off \(off)"
-        case .stack(let off, let v): "stack, off \(off)\(Self.describe(v))"
+        case .stack(_, let off, let v): "stack, off \(off)\(Self.describe(v))"
         case .packet(_, let off, let v): "packet, off \(off)\(Self.describe(v))"
         case .packetEnd: "packet end"
         case .region(let r, let off, let v):

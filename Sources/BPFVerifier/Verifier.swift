@@ -54,6 +54,16 @@ public struct VerificationReport: Sendable {
     public let terminationProblem: String?
     /// The first read of a register before any write, if any.
     public let uninitializedRead: String?
+    /// Why `proofs.stackReadsInitialized` does not hold, when it does not.
+    public let stackReadProblem: String?
+    /// Why `proofs.stackDepth` is not known, when it is not.
+    public let stackDepthProblem: String?
+    /// Per helper-call slot whose memory arguments were not proven in bounds: the first reason.
+    public let helperCallProblems: [Int: String]
+    /// Helper calls with a proof (calls of described helpers that were reached).
+    public var helperCallCount: Int { proofs.provenHelperCalls }
+    /// Those whose memory arguments were proven in bounds on every path.
+    public let helperCallsInBounds: Int
 
     public var provenAccessCount: Int { proofs.safeAccessCount }
     /// Whether everything was proven: every access, termination, initialization.
@@ -85,9 +95,21 @@ public struct VerificationReport: Sendable {
             }
         }
         let terminates = complete && analysis.terminationProblem == nil
+        // Both stack facts need every stack pointer followed: one that
+        // escapes may be read or written through where the verifier cannot see.
+        let readProblem = analysis.gaveUp ?? analysis.stackEscape ?? analysis.uninitializedStackRead
+        let depthProblem = analysis.gaveUp ?? analysis.stackEscape ?? analysis.unprovenStackAccess
+        let helperCalls = complete ? analysis.helperProofs : [:]
         proofs = ProgramProofs(instructions: instructions, safeAccesses: safe, terminates: terminates,
                                maxInstructions: UInt64(analysis.steps),
-                               initializesRegistersBeforeUse: complete && analysis.uninitializedRead == nil)
+                               initializesRegistersBeforeUse: complete && analysis.uninitializedRead == nil,
+                               stackReadsInitialized: readProblem == nil,
+                               stackDepth: depthProblem == nil ? analysis.stackDepth : nil,
+                               helperCalls: helperCalls)
+        stackReadProblem = readProblem
+        stackDepthProblem = depthProblem
+        helperCallProblems = complete ? analysis.helperProblems.filter { helperCalls[$0.key]?.memoryArgumentsInBounds == false } : [:]
+        helperCallsInBounds = helperCalls.values.filter(\.memoryArgumentsInBounds).count
         accessCount = accesses
         self.unproven = unproven
         steps = analysis.steps
@@ -97,12 +119,13 @@ public struct VerificationReport: Sendable {
         uninitializedRead = analysis.uninitializedRead
     }
 
-    /// One line: accesses proven, termination, steps, time.
+    /// One line: accesses proven, termination, registers, the stack facts, helper calls, steps, time.
     public var summary: String {
         let ends = proofs.terminates ? "yes, within \(proofs.maxInstructions) instructions" : "not proven"
         let micros = duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000
         let ms = "\(micros / 1000).\(String(micros % 1000 / 10).count == 1 ? "0" : "")\(micros % 1000 / 10)"
-        return "accesses proven \(provenAccessCount) of \(accessCount); terminates: \(ends); registers written before read: \(proofs.initializesRegistersBeforeUse ? "yes" : "not proven"); \(steps) steps, \(ms) ms"
+        let depth = proofs.stackDepth.map(String.init) ?? "unknown"
+        return "accesses proven \(provenAccessCount) of \(accessCount); terminates: \(ends); registers written before read: \(proofs.initializesRegistersBeforeUse ? "yes" : "not proven"); stack reads initialized: \(proofs.stackReadsInitialized ? "yes" : "not proven"); stack depth: \(depth); helper calls proven: \(helperCallsInBounds) of \(helperCallCount); \(steps) steps, \(ms) ms"
     }
 
     /// The summary, then every reason something was not proven.
@@ -112,6 +135,11 @@ public struct VerificationReport: Sendable {
         lines += unproven.map(\.reason)
         if gaveUp == nil, let terminationProblem { lines.append(terminationProblem) }
         if let uninitializedRead { lines.append(uninitializedRead) }
+        if gaveUp == nil {
+            if let stackReadProblem { lines.append(stackReadProblem) }
+            if let stackDepthProblem, stackDepthProblem != stackReadProblem { lines.append(stackDepthProblem) }
+            lines += helperCallProblems.sorted { $0.key < $1.key }.map(\.value)
+        }
         return lines
     }
 }
