@@ -67,6 +67,12 @@ public struct JITStatistics: Sendable, Hashable {
     public var directTailCalls = 0
     /// Tail calls that look their target up at run time.
     public var indirectTailCalls = 0
+    /// Local calls that check the call depth at run time (x86-64: none when
+    /// the call graph is bounded, `JITFramePlan`; arm64 does not count them).
+    public var callDepthChecks = 0
+    /// Bytes of BPF stack the entry prologue zeroes (x86-64: none when no
+    /// read can see an unwritten byte; arm64 does not count them).
+    public var clearedStackBytes = 0
     public init() {}
 }
 

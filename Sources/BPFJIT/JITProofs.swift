@@ -14,7 +14,13 @@ import BPFRuntime
 ///   charging the budget, and a guard-free program (a chain's last) can add
 ///   at most its own bound to it;
 /// - `registersInitialized`: no path reads a register before writing it, so
-///   the entry prologue need not clear r0 and r3–r9.
+///   the entry prologue need not clear r0 and r3–r9;
+/// - `stackReadsInitialized`: no path reads a stack byte it did not write
+///   in the same frame, so the entry prologue need not clear the stack, and
+///   nothing a run sees depends on where its frames lie (`JITFramePlan`);
+/// - `stackDepth`: the deepest byte below its frame's r10 that any access
+///   of the stack reaches (helpers' memory arguments included), all proven
+///   inside their frame: a frame of that many bytes holds everything.
 ///
 /// Proofs only remove checks: with `nil` (no proofs, or proofs of another
 /// program) every property is false and the code is what it was without.
@@ -24,6 +30,10 @@ public struct JITProofs: Sendable {
     public let unguarded: Bool
     /// Registers are written before they are read: no clearing at entry.
     public let registersInitialized: Bool
+    /// No stack byte is read before it was written in its frame: no stack clearing at entry.
+    public let stackReadsInitialized: Bool
+    /// When known: the deepest byte below r10 any stack access reaches, in any frame.
+    public let stackDepth: Int?
 
     /// No proofs at all.
     public static let none = JITProofs(nil, program: Program([]), instructionLimit: 0)
@@ -36,12 +46,18 @@ public struct JITProofs: Sendable {
             self.proofs = nil
             unguarded = false
             registersInitialized = false
+            stackReadsInitialized = false
+            stackDepth = nil
             return
         }
         self.proofs = proofs
         let tailCalls = tailCalls != nil && TailCallEnvironment.callsTail(program)
         unguarded = proofs.endsWithin(instructionLimit) && !tailCalls
         registersInitialized = proofs.initializesRegistersBeforeUse
+        stackReadsInitialized = proofs.stackReadsInitialized
+        // A claim beyond one frame cannot be right (the verifier proves stack
+        // accesses inside [-512, 0) of their frame): ignore it.
+        stackDepth = proofs.stackDepth.flatMap { $0 >= 0 && $0 <= JITStackSizing.frameBytes ? $0 : nil }
     }
 
     /// Whether the access at slot `pc` was proven to stay inside memory the run owns.

@@ -8,9 +8,6 @@ public struct X86_64Backend: JITBackend {
     public typealias Branch = X86Branch
     public static let architecture = JITArchitecture.x86_64
 
-    /// Bytes of one BPF stack frame.
-    static let frameBytes = ExecutionLimits.stackSizePerFrame
-
     let program: Program
     let options: JITOptions
     let helpers: JITHelperTable
@@ -26,6 +23,11 @@ public struct X86_64Backend: JITBackend {
     /// names, so that no host value leaks into a run (the interpreter starts
     /// them at zero too).
     let zeroedRegisters: [GPR]
+    /// How the BPF stack is laid out over local calls (`JITFramePlan`):
+    /// whether the entry zeroes it, whether calls check the depth.
+    public let framePlan: JITFramePlan
+    /// Per local-call pc: how far the call moves rbp down (its caller's frame).
+    let callFrameBytes: [Int: Int]
     /// Whether any access is checked at run time (then the check routine is emitted).
     let hasCheckedAccesses: Bool
     /// Per slot: inside a loop or a subprogram, where a checked access keeps
@@ -115,16 +117,19 @@ public struct X86_64Backend: JITBackend {
 
         provenCalls = helpers.provenCalls(program, proofs: proofs)
         var context = false, calls = false, entryCalled = false, checks = false
-        var stack = JITStackUse()
         let checked = options.memoryChecking == .checked
         var mentioned: UInt16 = 0   // bit per register any instruction names
+        // See `JITFramePlan` and `JITStackSizing` (the stack clear works in words).
+        let plan = JITFramePlan(program, functions: functions, proofs: proofs, granule: 16)
         for (pc, instruction) in program.instructions.enumerated() {
             let names = instruction.namedRegisters
             mentioned |= names
-            stack.note(instruction, at: pc, names: names, proofs: proofs)
             switch instruction {
             case .call(.local):
-                context = true; calls = true
+                // The depth check and the guard read the context; a bounded,
+                // guard-free call is just a call.
+                if plan.checksCallDepth || !proofs.unguarded { context = true }
+                calls = true
                 if instruction.target(at: pc) == 0 { entryCalled = true }
             case .call(.helper) where provenCalls[pc] != nil:
                 if case .function = provenCalls[pc]! { calls = true }   // inline lookups call nothing
@@ -151,11 +156,17 @@ public struct X86_64Backend: JITBackend {
         }
         hasCheckedAccesses = checks
         repeats = checks ? Self.repeatedSlots(program, functions: functions, entryCalled: entryCalled) : []
-        // See `JITStackSizing` (the stack clear works in words).
-        let stackSize = stack.stackSize(proofs: proofs, granule: 16)
-        frame = Self.frameLayout(program, functions: functions, stackSize: stackSize,
+        framePlan = plan
+        var callFrameBytes: [Int: Int] = [:]
+        for (k, function) in functions.enumerated() {
+            for pc in function.entry..<function.end {
+                if case .call(.local) = program.instructions[pc] { callFrameBytes[pc] = plan.frameBytes[k] }
+            }
+        }
+        self.callFrameBytes = callFrameBytes
+        frame = Self.frameLayout(program, functions: functions, stackSize: plan.stackSize,
                                  usesContext: context, makesCalls: calls || entryCalled, zeroedAtEntry: cleared)
-        if Self.stackClearZeroes(stackSize: stackSize) { zeroed.removeAll { $0 == .rax || $0 == .rcx } }
+        if Self.stackClearZeroes(plan) { zeroed.removeAll { $0 == .rax || $0 == .rcx } }
         zeroedRegisters = zeroed
         statistics.usesRunContext = context
     }

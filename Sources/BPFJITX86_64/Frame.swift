@@ -101,7 +101,7 @@ extension X86_64Backend {
             e.push(.rbp)                                    /* push rbp */
             e.mov(.qword, .rbp, .rsp)                       /* mov rbp, rsp: r10 = top of frame 0 */
             e.arith(.sub, .qword, .rsp, imm: Int32(frame.stackSize)) /* sub rsp, frames: the BPF stack */
-            emitStackClear(e)
+            if framePlan.clearsStack { emitStackClear(e) }
         }
         for register in frame.entrySaves { e.push(register) } /* push callee-saved the program clobbers */
         if frame.entryPad { e.arith(.sub, .qword, .rsp, imm: 8) } /* sub rsp, 8: 16-byte alignment */
@@ -128,7 +128,8 @@ extension X86_64Backend {
     /// bytes with a store per word, more with `rep stosq` from rsp (just
     /// below the stack), which leaves r0 (rax) and r4 (rcx) zero as the
     /// entry wants them (`zeroedRegisters` leaves them out then).
-    func emitStackClear(_ e: X86Encoder) {
+    mutating func emitStackClear(_ e: X86Encoder) {
+        statistics.clearedStackBytes = frame.stackSize
         if frame.stackSize <= 64 {
             e.arith(.xor, .dword, .r11, .r11)               /* xor r11d, r11d */
             for k in stride(from: 8, through: frame.stackSize, by: 8) {
@@ -151,7 +152,7 @@ extension X86_64Backend {
     }
 
     /// Whether the stack clear leaves rax and rcx zero (`rep stosq`).
-    static func stackClearZeroes(stackSize: Int) -> Bool { stackSize > 64 }
+    static func stackClearZeroes(_ plan: JITFramePlan) -> Bool { plan.clearsStack && plan.stackSize > 64 }
 
     /// Entry function: undo the prologue; rsp is where the prologue left it.
     func emitEntryEpilogue(_ e: X86Encoder) {
@@ -178,6 +179,6 @@ extension X86_64Backend {
     func emitFunctionEpilogue(_ index: Int, _ e: X86Encoder) {
         if frame.functionPads[index] { e.arith(.add, .qword, .rsp, imm: 8) } /* add rsp, 8 */
         for register in frame.functionSaves[index].reversed() { e.pop(register) } /* pop callee-saved */
-        e.ret()                                             /* ret to the caller's `add rbp, 512` */
+        e.ret()                                             /* ret to the caller's `add rbp, frame` */
     }
 }

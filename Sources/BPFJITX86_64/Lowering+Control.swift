@@ -77,15 +77,21 @@ extension X86_64Backend {
             let callee = pc + 1 + Int(offset)
             let index = functionOfEntry[callee]!
             chargeGuard(1, pc: pc, e)
-            let tooDeep = e.asm.makeLabel()
-            e.mov(.qword, .r11, .rbp)                               /* mov r11, rbp */
-            e.arith(.sub, .qword, .r11, Memory(context, layout.stackBase)) /* sub r11, [r12+stackBase] */
-            e.arith(.cmp, .qword, .r11, imm: Int32(2 * Self.frameBytes)) /* cmp r11, 2 frames: room for one more? */
-            e.j(.b, tooDeep)                                        /* jb call-depth stub */
-            stubs.append(.raise(tooDeep, status: JITStatus.word(JITStatus.callDepth, pc: pc)))
-            e.arith(.sub, .qword, .rbp, imm: Int32(Self.frameBytes)) /* sub rbp, 512: callee's r10 */
+            // The fixed scheme: 512 bytes a frame, and no room below the
+            // last. Unless the call graph is bounded (`JITFramePlan`).
+            if framePlan.checksCallDepth {
+                statistics.callDepthChecks += 1
+                let tooDeep = e.asm.makeLabel()
+                e.mov(.qword, .r11, .rbp)                           /* mov r11, rbp */
+                e.arith(.sub, .qword, .r11, Memory(context, layout.stackBase)) /* sub r11, [r12+stackBase] */
+                e.arith(.cmp, .qword, .r11, imm: Int32(2 * JITStackSizing.frameBytes)) /* cmp r11, 2 frames: room for one more? */
+                e.j(.b, tooDeep)                                    /* jb call-depth stub */
+                stubs.append(.raise(tooDeep, status: JITStatus.word(JITStatus.callDepth, pc: pc)))
+            }
+            let step = Int32(callFrameBytes[pc] ?? JITStackSizing.frameBytes) // the caller's frame
+            if step > 0 { e.arith(.sub, .qword, .rbp, imm: step) }  /* sub rbp, frame: callee's r10 */
             e.call(index == 0 && entryIsCallTarget ? entryInnerLabel : e.asm.function(index)) /* call function */
-            e.arith(.add, .qword, .rbp, imm: Int32(Self.frameBytes)) /* add rbp, 512: our r10 again */
+            if step > 0 { e.arith(.add, .qword, .rbp, imm: step) }  /* add rbp, frame: our r10 again */
         case .kfunc:
             stopUnsupported(at: pc, e)
         }

@@ -9,15 +9,18 @@ public enum TestProofs {
     /// every run ends within `maxInstructions`, and (by default) that
     /// registers are written before they are read.
     public static func full(_ program: Program, maxInstructions: UInt64 = 1_000_000,
-                            registersInitialized: Bool = true) -> ProgramProofs {
-        make(program, terminates: true, maxInstructions: maxInstructions, registersInitialized: registersInitialized)
+                            registersInitialized: Bool = true, stackReadsInitialized: Bool = false,
+                            stackDepth: Int? = nil) -> ProgramProofs {
+        make(program, terminates: true, maxInstructions: maxInstructions, registersInitialized: registersInitialized,
+             stackReadsInitialized: stackReadsInitialized, stackDepth: stackDepth)
     }
 
     /// Proofs of `program` with the given facts; `safe` picks the accesses
-    /// (by slot) to call safe, all of them by default.
+    /// (by slot) to call safe, all of them by default; `stackReadsInitialized`
+    /// and `stackDepth` as `ProgramProofs` has them (none by default).
     public static func make(_ program: Program, safe: (Int, Instruction) -> Bool = { _, _ in true }, terminates: Bool,
-                            maxInstructions: UInt64, registersInitialized: Bool,
-                            helperCalls: [Int: HelperCallProof] = [:]) -> ProgramProofs {
+                            maxInstructions: UInt64, registersInitialized: Bool, stackReadsInitialized: Bool = false,
+                            stackDepth: Int? = nil, helperCalls: [Int: HelperCallProof] = [:]) -> ProgramProofs {
         let flags = program.instructions.enumerated().map { pc, instruction in
             switch instruction {
             case .load, .loadSignExtend, .store, .storeImmediate, .atomic: safe(pc, instruction)
@@ -26,7 +29,7 @@ public enum TestProofs {
         }
         return ProgramProofs(instructions: program.instructions, safeAccesses: flags, terminates: terminates,
                              maxInstructions: maxInstructions, initializesRegistersBeforeUse: registersInitialized,
-                             helperCalls: helperCalls)
+                             stackReadsInitialized: stackReadsInitialized, stackDepth: stackDepth, helperCalls: helperCalls)
     }
 
     /// Full proofs (`full`) plus, for every helper call of `ids`, the map
