@@ -8,9 +8,11 @@ import BPFRuntime
 ///            |  return address into the host     |
 ///            |  saved rbp (host's)               |
 ///  rbp  ---> +-----------------------------------+ <- BPF r10 of frame 0 (stack top)
-///            |  BPF frame 0: 512 bytes           |
+///            |  BPF frame 0: 512 bytes, or its   |
+///            |  own size (per-function frames)   |
 ///            +-----------------------------------+ <- r10 of frame 1 (first local call)
-///            |  BPF frames 1..7: 512 bytes each  |    (only with local calls)
+///            |  BPF frames 1..7: 512 bytes each, |    (only with local calls)
+///            |  or each callee's own size        |
 ///            +-----------------------------------+ <- context.stackBase
 ///            |  saved rbx, r13, r14, r15         |    only those any function writes
 ///            |  saved r12                        |    when the run context is used
@@ -24,10 +26,17 @@ import BPFRuntime
 /// All BPF frames live in one block carved out by the entry prologue, so the
 /// BPF stack holds no return address or saved register a bad program could
 /// overwrite: the bounds checks treat it as one region, `[stackBase, top)`.
-/// A local call moves rbp down by 512 and calls the function, whose
-/// prologue saves only the r6–r9 homes it writes (BPF's callee-saved
-/// registers). rsp is 16-byte aligned in every function body, as the SysV
-/// ABI wants at calls into the host. An error anywhere unwinds in one step:
+/// A local call moves rbp down by its caller's frame and calls the
+/// function, whose prologue saves only the r6–r9 homes it writes (BPF's
+/// callee-saved registers). The frames (`JITFramePlan`) are the fixed
+/// scheme's eight of 512 bytes, each call checking at run time that one
+/// more fits unless the call graph is bounded (acyclic, at most eight
+/// frames deep); or, when it is bounded and no run can tell, per-function
+/// frames (0 bytes for a function that never names r10, else what it
+/// reaches), the block being the deepest chain's sum. The block is zeroed
+/// at entry unless no read can see an unwritten byte. rsp is 16-byte
+/// aligned in every function body, as the SysV ABI wants at calls into the
+/// host. An error anywhere unwinds in one step:
 /// rsp = context.exitStack, rbp = rsp + `entryFrameBytes`, then the entry
 /// epilogue.
 ///
@@ -46,7 +55,8 @@ import BPFRuntime
 /// `lowerTailCall`).
 struct FrameLayout {
     /// BPF stack bytes reserved (8 × 512, 512, what the program's direct
-    /// `[r10 + offset]` accesses reach, or 0: see `X86_64Backend.stackSize`).
+    /// `[r10 + offset]` accesses reach or the proven depth, the deepest
+    /// chain of per-function frames, or 0: see `JITFramePlan`).
     let stackSize: Int
     /// Registers the entry prologue saves for the host, in push order.
     let entrySaves: [GPR]

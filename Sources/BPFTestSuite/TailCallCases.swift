@@ -140,6 +140,22 @@ public enum TailCallCases {
         Instruction.exit
     }.program("fromSubprogram")
 
+    /// Keeps a slot of its frame across a subprogram with a frame of its own
+    /// that tail-calls slot 1 (per-function frames on x86-64): returns the
+    /// target's r0, or the subprogram's slot on a fall-through, plus 40.
+    public static let fromSubprogramWithFrames = Code {
+        Instruction.storeImmediate(.double, dst: .r10, offset: -8, imm: 40)
+        Code.Item.call("sub")
+        Instruction.load(.double, dst: .r1, src: .r10, offset: -8)
+        Instruction.add(.r0, .r1)
+        Instruction.exit
+        Code.Item.label("sub")
+        Instruction.storeImmediate(.double, dst: .r10, offset: -16, imm: 3)
+        Code.Item.tailCall(index: 1)
+        Instruction.load(.double, dst: .r0, src: .r10, offset: -16)
+        Instruction.exit
+    }.program("fromSubprogramWithFrames")
+
     /// Clobbers r6–r9, uses its stack, returns 7 + 10.
     public static let clobbering = Code {
         Instruction.mov(.r6, 7)
@@ -256,6 +272,9 @@ public enum TailCallCases {
             TailCallCase("from a subprogram, empty slot", main: fromSubprogram, expected: .value(5 + 1 + 10_000)),
             TailCallCase("from a subprogram: r0 to its caller, r6-r9 kept", slots: [1: clobbering], main: fromSubprogram,
                          expected: .value(17 + 10_000)),
+            TailCallCase("from a subprogram with frames, empty slot", main: fromSubprogramWithFrames, expected: .value(3 + 40)),
+            TailCallCase("from a subprogram with frames: the caller's frame kept", slots: [1: clobbering],
+                         main: fromSubprogramWithFrames, expected: .value(17 + 40)),
             TailCallCase("programs of different stack sizes", slots: [1: bigStack, 2: oneFrame, 3: returns(77)], main: noStack,
                          expected: .value(77, output: Array(repeating: 0, count: 8) + [0x11, 0, 0, 0, 0x33, 0, 0, 0])),
             TailCallCase("the last of different stack sizes empty", slots: [1: bigStack, 2: oneFrame], main: noStack,
