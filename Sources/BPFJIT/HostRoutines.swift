@@ -35,19 +35,34 @@ public final class JITProgramInfo: @unchecked Sendable {
 /// The host side of one run: what the C-ABI host routines need beyond the
 /// run context. It lives on the Swift stack during the run; the context's
 /// `host` field points at it.
+///
+/// It borrows what the run already holds instead of copying it: the entered
+/// program's info unretained (its `NativeProgram` is alive for the run) and
+/// the caller's regions through a pointer. A copy would cost a retain and a
+/// release of each reference in it on every run, which measured as most of
+/// the cost of a short run (profile in docs/PERFORMANCE.md).
 struct RunHost {
     /// The program the host entered (used until an entry prologue names one).
-    let entry: JITProgramInfo
-    let regions: MemoryRegions
+    let enteredProgram: Unmanaged<JITProgramInfo>
+    let regionsPointer: UnsafePointer<MemoryRegions>
+
+    init(entry: JITProgramInfo, regions: UnsafePointer<MemoryRegions>) {
+        enteredProgram = .passUnretained(entry)
+        regionsPointer = regions
+    }
+
+    var entry: JITProgramInfo { enteredProgram.takeUnretainedValue() }
+    var regions: MemoryRegions { regionsPointer.pointee }
     /// Whether a static region or the resolver admits the access. It works on
     /// `regions` in place through the pointer, borrowing its array and closure
     /// rather than copying the run host (a retain and release each) on every call.
     static func permits(_ host: UnsafeMutablePointer<RunHost>, _ address: UInt64, size: Int, write: Bool) -> Bool {
-        let found = host.pointee.regions.regions.withUnsafeBufferPointer { regions in
+        let regions = host.pointee.regionsPointer
+        let found = regions.pointee.regions.withUnsafeBufferPointer { regions in
             regions.contains { $0.permits(address, size: size, write: write) }
         }
         if found { return true }
-        guard let resolver = host.pointee.regions.resolver else { return false }
+        guard let resolver = regions.pointee.resolver else { return false }
         return resolver(address, size, write)
     }
 

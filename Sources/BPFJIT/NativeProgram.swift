@@ -112,20 +112,23 @@ public final class NativeProgram: TailCallable, @unchecked Sendable {
         // what proofs leave of many programs) cannot fail: no context to build.
         guard usesRunContext else { return entry(r1, r2, nil) }
         var context = JITRunContext(instructionLimit: instructionLimit, regions: regions)
-        var host = RunHost(entry: info, regions: regions)
-        let r0 = withUnsafeMutablePointer(to: &host) { hostPointer in
-            context.host = UnsafeMutableRawPointer(hostPointer)
-            return withUnsafeMutablePointer(to: &context) {
-                JITRunContext.setDynamicRegion(dynamicRegion, in: $0)
-                return entry(r1, r2, UnsafeMutableRawPointer($0))
+        // The run host borrows `regions` and `info` (see `RunHost`): nothing is retained per run.
+        let (r0, error) = withUnsafePointer(to: regions) { regionsPointer -> (UInt64, ExecutionError?) in
+            var host = RunHost(entry: info, regions: regionsPointer)
+            let r0 = withUnsafeMutablePointer(to: &host) { hostPointer in
+                context.host = UnsafeMutableRawPointer(hostPointer)
+                return withUnsafeMutablePointer(to: &context) {
+                    JITRunContext.setDynamicRegion(dynamicRegion, in: $0)
+                    return entry(r1, r2, UnsafeMutableRawPointer($0))
+                }
             }
-        }
-        if context.status != 0 {
+            guard context.status != 0 else { return (r0, nil) }
             // The program that stopped: its prologue named itself, and an error
             // unwinding out of a tail-called program leaves its name in place.
             let failed = context.program.map(JITProgramInfo.at) ?? info
-            throw failure(status: context.status, context: context, program: failed, host: host)
+            return (r0, failure(status: context.status, context: context, program: failed, host: host))
         }
+        if let error { throw error }
         return r0
     }
 

@@ -62,7 +62,7 @@ public struct JITRunContext {
 
     /// The context a run starts with: the guard's budget and the first
     /// input region's bounds (native runs and emulated ones fill it alike).
-    public init(instructionLimit: UInt64, regions: MemoryRegions) {
+    public init(instructionLimit: UInt64, regions: borrowing MemoryRegions) {
         self.init()
         budget = Int64(clamping: instructionLimit)
         guard let first = regions.regions.first else { return }

@@ -8,6 +8,10 @@ public final class ArrayMap: BPFMap {
     /// Element `index` for CPU slot `s` is at `index * slots + s`.
     let values: Slab
     let slots: Int
+    // The values' bytes, written directly by program updates (no slab
+    // reference is touched on that path, so nothing is retained).
+    private let valueStart: UInt
+    private let valueStride: Int
 
     init(validated definition: MapDefinition) {
         self.definition = definition
@@ -15,6 +19,8 @@ public final class ArrayMap: BPFMap {
         slots = definition.type.isPerCPU ? CPUSlots.count : 1
         values = Slab(count: definition.maxEntries * slots, stride: definition.valueStride,
                       usableSize: definition.valueSize, writable: !definition.flags.contains(.readOnlyProgram))
+        valueStart = UInt(bitPattern: values.base)
+        valueStride = definition.valueStride
         MapDescriptor.attach(self, to: descriptor)
     }
 
@@ -43,8 +49,9 @@ public final class ArrayMap: BPFMap {
         guard let i = index(key) else { throw .full }
         // Elements of an array always exist.
         if flags == .noExist { throw .keyExists }
-        values.copyIn(UnsafeRawBufferPointer(rebasing: value.prefix(definition.valueSize)),
-                      to: i * slots + (slots == 1 ? 0 : CPUSlots.current))
+        let size = definition.valueSize
+        guard let source = value.baseAddress, value.count >= size else { throw .invalidArgument("a value shorter than \(size) bytes") }
+        Slab.copy(UnsafeMutableRawPointer(bitPattern: valueStart)! + (i * slots + (slots == 1 ? 0 : CPUSlots.current)) * valueStride, from: source, count: size)
     }
 
     public func programDelete(key: UnsafeRawBufferPointer) throws(MapError) {

@@ -43,14 +43,16 @@ public final class HashMap: BPFMap {
     }
 
     private func write(_ fill: Fill, into e: Int32, fresh: Bool) {
-        let values = table.values, size = definition.valueSize
+        let size = definition.valueSize
         switch fill {
         case .program(let value):
-            let bytes = UnsafeRawBufferPointer(rebasing: value.prefix(size))
-            if slots == 1 { values.copyIn(bytes, to: table.valueIndex(e)); return }
-            if fresh { for s in 0..<slots { values.zero(table.valueIndex(e, slot: s)) } }
-            values.copyIn(bytes, to: table.valueIndex(e, slot: CPUSlots.current))
+            guard let source = value.baseAddress else { return }
+            let count = min(value.count, size)
+            if slots == 1 { table.storeValue(e, from: source, count: count); return }
+            if fresh { for s in 0..<slots { table.values.zero(table.valueIndex(e, slot: s)) } }
+            table.storeValue(e, slot: CPUSlots.current, from: source, count: count)
         case .host(let bytes):
+            let values = table.values
             if slots == 1 { values.copyIn(bytes, to: table.valueIndex(e)); return }
             let stride = definition.valueStride
             for s in 0..<slots {
@@ -91,17 +93,16 @@ public final class HashMap: BPFMap {
 
     // MARK: Program side
 
+    @inline(__always)
     public func programLookup(key: UnsafeRawBufferPointer) -> UInt64 {
         if !isLRU, let base = key.baseAddress, key.count == definition.keySize {
             // No recency to update: the lock-free read side.
-            let e = table.lookup(base, hash: Slab.hash(key))
-            guard e >= 0 else { return 0 }
-            return table.values.address(of: table.valueIndex(e, slot: slots == 1 ? 0 : CPUSlots.current))
+            return table.programValue(base, slot: slots == 1 ? 0 : CPUSlots.current)
         }
         return table.lock.withLock {
             let e = find(key, touching: true)
             guard e >= 0 else { return 0 }
-            return table.values.address(of: table.valueIndex(e, slot: slots == 1 ? 0 : CPUSlots.current))
+            return table.valueAddress(e, slot: slots == 1 ? 0 : CPUSlots.current)
         }
     }
 

@@ -1,4 +1,11 @@
 import CBPFAtomics
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The preallocated element pool and chained buckets behind every hash map.
 ///
@@ -28,10 +35,16 @@ final class HashTable: @unchecked Sendable {
     let capacity: Int
     let reuseWindow: Int
     let slotsPerElement: Int
-    let lock = Lock()
+    /// Writers' lock (its word is in `state`).
+    let lock: SpinLock
 
     let keys: Slab
     let values: Slab
+    // The slabs' bytes, read directly on the program paths (no reference to a
+    // slab object is touched there, so nothing is retained per lookup).
+    private let keyBase: UnsafeMutableRawPointer
+    private let valueBase: UInt64
+    private let valueStride: Int
     private let bucketMask: Int
     private let buckets: UnsafeMutablePointer<Int32>
     private let chain: UnsafeMutablePointer<Int32>
@@ -44,6 +57,7 @@ final class HashTable: @unchecked Sendable {
     /// The scalars writers change (under the lock) and the sequence word.
     private struct State {
         var sequence: UInt64 = 0
+        var lockWord: UInt64 = 0
         var freeHead = 0
         var freeCount = 0
         var count = 0
@@ -58,6 +72,9 @@ final class HashTable: @unchecked Sendable {
         self.slotsPerElement = slotsPerElement
         keys = Slab(count: capacity, stride: keySize, usableSize: keySize, writable: false)
         values = Slab(count: capacity * slotsPerElement, stride: valueStride, usableSize: valueSize, writable: writable)
+        keyBase = keys.base
+        valueBase = values.start
+        self.valueStride = valueStride
         var bucketCount = 1
         while bucketCount < maxEntries { bucketCount <<= 1 }
         bucketMask = bucketCount - 1
@@ -73,7 +90,10 @@ final class HashTable: @unchecked Sendable {
         for i in 0..<capacity { freeRing[i] = Int32(i) }
         newer = make(capacity, -1)
         older = make(capacity, -1)
-        state = make(1, State(freeCount: capacity))
+        let state = make(1, State(freeCount: capacity))
+        self.state = state
+        lock = SpinLock(word: (UnsafeMutableRawPointer(state) + MemoryLayout<State>.offset(of: \.lockWord)!)
+            .assumingMemoryBound(to: UInt64.self))
     }
 
     deinit {
@@ -106,6 +126,7 @@ final class HashTable: @unchecked Sendable {
 
     /// The element holding `key` at some instant during the call, or -1,
     /// without the lock (see the type's comment).
+    @inline(__always)
     func lookup(_ key: UnsafeRawPointer, hash: UInt64) -> Int32 {
         let word = sequenceWord
         for _ in 0..<4 {
@@ -114,23 +135,58 @@ final class HashTable: @unchecked Sendable {
             var e = bpf_load_relaxed32(buckets + bucket(hash))
             var steps = 0
             while e >= 0 && steps <= capacity {
-                if bpf_load_relaxed64(hashes + Int(e)) == hash, keys.equals(Int(e), key, count: keySize) { break }
+                if bpf_load_relaxed64(hashes + Int(e)) == hash, keyMatches(e, key) { break }
                 e = bpf_load_relaxed32(chain + Int(e))
                 steps += 1
             }
             bpf_fence_acquire()
             if bpf_load_relaxed64(word) == before && steps <= capacity { return e }
         }
-        return lock.withLock { find(UnsafeRawBufferPointer(start: key, count: keySize), hash: hash) }
+        return lockedFind(key, hash: hash)
+    }
+
+    @inline(never)
+    private func lockedFind(_ key: UnsafeRawPointer, hash: UInt64) -> Int32 {
+        lock.withLock { find(UnsafeRawBufferPointer(start: key, count: keySize), hash: hash) }
+    }
+
+    /// A program's lookup on a map with no recency to update: the address of
+    /// the value of `keySize` bytes at `key` in CPU slot `slot`, or 0. One
+    /// inlined path from hash to address (it is most of a helper call).
+    @inline(__always)
+    func programValue(_ key: UnsafeRawPointer, slot: Int) -> UInt64 {
+        let e = lookup(key, hash: Slab.hash(UnsafeRawBufferPointer(start: key, count: keySize)))
+        return e < 0 ? 0 : valueAddress(e, slot: slot)
     }
 
     private func bucket(_ hash: UInt64) -> Int { Int(hash & UInt64(bucketMask)) }
+
+    /// Whether element `e` holds the `keySize` bytes at `key`: one compare
+    /// for 4- and 8-byte keys (the common ones), memcmp otherwise.
+    @inline(__always) private func keyMatches(_ e: Int32, _ key: UnsafeRawPointer) -> Bool {
+        let stored = UnsafeRawPointer(keyBase + Int(e) * keySize)
+        switch keySize {
+        case 4: return stored.loadUnaligned(as: UInt32.self) == key.loadUnaligned(as: UInt32.self)
+        case 8: return stored.loadUnaligned(as: UInt64.self) == key.loadUnaligned(as: UInt64.self)
+        default: return memcmp(stored, key, keySize) == 0
+        }
+    }
+
+    /// Host address of element `e`'s value in CPU slot `slot` (what lookups return).
+    @inline(__always) func valueAddress(_ e: Int32, slot: Int = 0) -> UInt64 {
+        valueBase + UInt64(valueIndex(e, slot: slot) * valueStride)
+    }
+
+    /// Writes one value of `count` bytes into element `e`'s CPU slot `slot`.
+    @inline(__always) func storeValue(_ e: Int32, slot: Int = 0, from source: UnsafeRawPointer, count: Int) {
+        Slab.copy(UnsafeMutableRawPointer(bitPattern: UInt(valueAddress(e, slot: slot)))!, from: source, count: count)
+    }
 
     /// The element holding `key`, or -1.
     func find(_ key: UnsafeRawBufferPointer, hash: UInt64) -> Int32 {
         var e = buckets[bucket(hash)]
         while e >= 0 {
-            if hashes[Int(e)] == hash, keys.equals(Int(e), key) { return e }
+            if hashes[Int(e)] == hash, let base = key.baseAddress, key.count == keySize, keyMatches(e, base) { return e }
             e = chain[Int(e)]
         }
         return -1
@@ -142,7 +198,7 @@ final class HashTable: @unchecked Sendable {
         let e = freeRing[state.pointee.freeHead]
         state.pointee.freeHead = (state.pointee.freeHead + 1) % capacity
         state.pointee.freeCount -= 1
-        keys.copyIn(key, to: Int(e))
+        if let source = key.baseAddress { Slab.copy(keyBase + Int(e) * keySize, from: source, count: min(key.count, keySize)) }
         bpf_store_relaxed64(hashes + Int(e), hash)
         return e
     }

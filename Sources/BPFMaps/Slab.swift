@@ -6,7 +6,8 @@
 /// This is the only place (with `RingBuffer`'s data area, which is a slab too)
 /// where map bytes are touched through raw pointers.
 public final class Slab: @unchecked Sendable {
-    private let base: UnsafeMutableRawPointer
+    /// First byte (never moves): `HashTable` reads keys and values through it directly.
+    let base: UnsafeMutableRawPointer
     public let count: Int
     public let stride: Int
     /// Bytes of each element that programs may touch (value size, before padding).
@@ -88,6 +89,7 @@ public final class Slab: @unchecked Sendable {
     }
 
     /// A fast 64-bit hash of a key: 8 bytes at a time, multiply-rotate mixing.
+    @inline(__always)
     static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
         var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(bytes.count)
         var i = 0
@@ -96,11 +98,29 @@ public final class Slab: @unchecked Sendable {
             h = (h << 27) | (h >> 37)
             i += 8
         }
+        // The last 0–7 bytes as one little-endian word (a 4-byte load first:
+        // the common u32 key costs one load, not four).
         var tail: UInt64 = 0
         var shift: UInt64 = 0
+        if i + 4 <= bytes.count {
+            tail = UInt64(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: i, as: UInt32.self)))
+            shift = 32
+            i += 4
+        }
         while i < bytes.count { tail |= UInt64(bytes[i]) << shift; shift += 8; i += 1 }
         h = (h ^ tail) &* 0x94D0_49BB_1331_11EB
         return h ^ (h >> 31)
+    }
+
+    /// Copies `count` bytes from `source` to `destination` (a value or key
+    /// into its element): one move for 4 and 8 bytes, memcpy otherwise.
+    @inline(__always)
+    static func copy(_ destination: UnsafeMutableRawPointer, from source: UnsafeRawPointer, count: Int) {
+        switch count {
+        case 8: destination.storeBytes(of: source.loadUnaligned(as: UInt64.self), as: UInt64.self)
+        case 4: destination.storeBytes(of: source.loadUnaligned(as: UInt32.self), as: UInt32.self)
+        default: destination.copyMemory(from: source, byteCount: count)
+        }
     }
 
     // MARK: Typed access for the ring buffer and descriptors
