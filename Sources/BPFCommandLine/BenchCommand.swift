@@ -111,10 +111,12 @@ struct BenchCommand: ParsableCommand {
                 report.rows.append(row)
                 continue
             }
-            for engine in engines { row.outcomes[engine.key] = engine.measure(bench, object: object, settings: settings) }
-            row.outcomes[BenchReport.kernelKey] = kernelState.available
-                ? kernel.measure(bench, object: object, settings: settings) : .unavailable(kernelState.reason)
-            row.outcomes[BenchReport.nativeKey] = native.measure(bench, settings: settings)
+            // Every engine is set up first, then sampled in rounds (see `BenchRounds`).
+            var setups = engines.map { (key: $0.key, setup: $0.setUp(bench, object: object, settings: settings)) }
+            setups.append((key: BenchReport.kernelKey, setup: kernelState.available
+                ? kernel.setUp(bench, object: object, settings: settings) : .done(.unavailable(kernelState.reason))))
+            setups.append((key: BenchReport.nativeKey, setup: native.setUp(bench, settings: settings)))
+            row.outcomes = BenchRounds.measure(setups, samples: settings.samples)
             Self.checkResults(&row, reference: BenchReport.interpreterKey)
             log("  " + report.columns.map { "\($0.title) \(report.timeCell(row.outcomes[$0.key]))" }
                 .joined(separator: ", ").replacingOccurrences(of: "  ", with: " ") + "  [\(bench.name)]")

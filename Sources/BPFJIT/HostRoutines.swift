@@ -66,11 +66,28 @@ struct RunHost {
         return resolver(address, size, write)
     }
 
-    /// Regions plus the BPF stack, built on the first helper call of the run
-    /// and again when a tail call moved to another stack.
-    var access: MemoryAccess?
-    var accessStack: (base: UInt64, size: Int) = (0, -1)
-    var error: ExecutionError?
+    /// What a run keeps once it calls into the host (a helper's memory
+    /// access, an error); nil until then, so that the run host stays a plain
+    /// value whose making and ending cost nothing on the runs that never do.
+    private var lateState: Unmanaged<RunHostState>?
+
+    var state: RunHostState {
+        mutating get {
+            if let lateState { return lateState.takeUnretainedValue() }
+            let made = RunHostState()
+            lateState = .passRetained(made)
+            return made
+        }
+    }
+
+    /// Ends the run on the host side: the error a host routine recorded, if any.
+    mutating func finish() -> ExecutionError? {
+        guard let lateState else { return nil }
+        self.lateState = nil
+        let error = lateState.takeUnretainedValue().error
+        lateState.release()
+        return error
+    }
 
     /// The program whose code runs now.
     func program(_ context: UnsafeMutablePointer<JITRunContext>) -> JITProgramInfo {
@@ -79,16 +96,26 @@ struct RunHost {
 
     mutating func memoryAccess(_ context: UnsafeMutablePointer<JITRunContext>) -> MemoryAccess {
         let stack = (base: context.pointee.stackBase, size: program(context).stackSize)
-        if let access, accessStack == stack { return access }
+        let state = self.state
+        if let access = state.access, state.accessStack == stack { return access }
         var all = regions
         if stack.size > 0 {
             all.regions.append(MemoryRegion(start: stack.base, count: stack.size, writable: true, kind: .stack))
         }
         let made = MemoryAccess(regions: all)
-        access = made
-        accessStack = stack
+        state.access = made
+        state.accessStack = stack
         return made
     }
+}
+
+/// The part of a run's host side made only when the run calls into the host.
+final class RunHostState {
+    /// Regions plus the BPF stack, built on the first helper call of the run
+    /// and again when a tail call moved to another stack.
+    var access: MemoryAccess?
+    var accessStack: (base: UInt64, size: Int) = (0, -1)
+    var error: ExecutionError?
 }
 
 /// Native entry points of the host routines JITed code calls. Each is a
@@ -113,13 +140,13 @@ public enum JITHostRoutines {
         if slot == JITHelperTable.dynamicSlot {
             let value = context.pointee.dynamicHelper
             guard let id = Int32(exactly: Int64(bitPattern: value)) else {
-                host.pointee.error = .unsupported(
+                host.pointee.state.error = .unsupported(
                     pc: pc, what: "a call through a register holding 0x\(String(value, radix: 16)), which is no helper number,")
                 context.pointee.status = UInt64(JITStatus.word(JITStatus.host, pc: pc))
                 return 0
             }
             guard let found = host.pointee.program(context).helpers.registry[id] else {
-                host.pointee.error = .unknownHelper(pc: pc, id: id)
+                host.pointee.state.error = .unknownHelper(pc: pc, id: id)
                 context.pointee.status = UInt64(JITStatus.word(JITStatus.host, pc: pc))
                 return 0
             }
@@ -132,7 +159,7 @@ public enum JITHostRoutines {
         do throws(HelperError) {
             return try helper.body(call)
         } catch {
-            host.pointee.error = .helperFailed(pc: pc, id: helper.id, message: error.message)
+            host.pointee.state.error = .helperFailed(pc: pc, id: helper.id, message: error.message)
             context.pointee.status = UInt64(JITStatus.word(JITStatus.host, pc: pc))
             return 0
         }
@@ -153,7 +180,7 @@ public enum JITHostRoutines {
         guard let error = accessError(address: address, info: info, stackBase: frame.stackBase,
                                       stackSize: frame.stackEnd &- frame.stackBase,
                                       permits: { RunHost.permits(host, $0, size: $1, write: $2) }) else { return 0 }
-        host.pointee.error = error
+        host.pointee.state.error = error
         context.pointee.status = UInt64(JITStatus.word(JITStatus.host, pc: Int(info >> 8)))
         return 1
     }

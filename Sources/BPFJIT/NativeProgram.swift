@@ -122,24 +122,25 @@ public final class NativeProgram: TailCallable, @unchecked Sendable {
                     return entry(r1, r2, UnsafeMutableRawPointer($0))
                 }
             }
+            let hostError = host.finish()
             guard context.status != 0 else { return (r0, nil) }
             // The program that stopped: its prologue named itself, and an error
             // unwinding out of a tail-called program leaves its name in place.
             let failed = context.program.map(JITProgramInfo.at) ?? info
-            return (r0, failure(status: context.status, context: context, program: failed, host: host))
+            return (r0, failure(status: context.status, context: context, program: failed, hostError: hostError))
         }
         if let error { throw error }
         return r0
     }
 
-    private func failure(status: UInt64, context: JITRunContext, program: JITProgramInfo, host: RunHost) -> ExecutionError {
+    private func failure(status: UInt64, context: JITRunContext, program: JITProgramInfo, hostError: ExecutionError?) -> ExecutionError {
         let kind = UInt32(truncatingIfNeeded: status >> 24), pc = Int(status & 0xff_ffff)
         switch kind {
         case JITStatus.instructionLimit: return .instructionLimit(pc: pc, limit: instructionLimit)
         case JITStatus.callDepth: return .callDepthExceeded(pc: pc, limit: ExecutionLimits.maxCallFrames)
         case JITStatus.unsupported: return .unsupported(pc: pc, what: program.unsupported[pc] ?? "this instruction")
         case JITStatus.notAProgramArray: return .notAProgramArray(pc: pc, value: context.dynamicHelper)
-        default: return host.error ?? .unsupported(pc: pc, what: "an unknown JIT status \(status)")
+        default: return hostError ?? .unsupported(pc: pc, what: "an unknown JIT status \(status)")
         }
     }
 

@@ -101,6 +101,13 @@ struct BPFKitEngine: Sendable {
     /// arrays with this engine's programs), checks the first run and times
     /// batches of runs over one run input per batch.
     func measure(_ bench: BenchCase, object: String, settings: BenchSettings) -> EngineOutcome {
+        BenchRounds.measure(setUp(bench, object: object, settings: settings), samples: settings.samples)
+    }
+
+    /// Everything before the timed samples: load, compile (timed), the first
+    /// run (its result is what every engine must return) and an estimate
+    /// that sizes the samples.
+    func setUp(_ bench: BenchCase, object: String, settings: BenchSettings) -> BenchSetup {
         let file: ProgramFile
         let engine: any ExecutionEngine
         do {
@@ -108,7 +115,7 @@ struct BPFKitEngine: Sendable {
             engine = unchecked ? X86_64JIT(options: JITOptions(memoryChecking: .unchecked))
                                : try EngineCatalog.engine(kind, architecture: architecture)
         } catch {
-            return .failed("load: \(error)")
+            return .done(.failed("load: \(error)"))
         }
         let linked = file.linked
         var outcome = EngineOutcome(status: .measured, instructions: linked.program.instructions.count)
@@ -125,10 +132,10 @@ struct BPFKitEngine: Sendable {
                 compileTimes.append(Double(BenchMath.now() - start))
             }
         } catch {
-            return .failed("prepare: \(error)")
+            return .done(.failed("prepare: \(error)"))
         }
         outcome.compileNanoseconds = Samples(compileTimes, runsPerSample: 1).median
-        guard let program = prepared else { return .failed("prepare: no program") }
+        guard let program = prepared else { return .done(.failed("prepare: no program")) }
         if let native = program as? NativeProgram { outcome.codeBytes = native.image.size }
         if emulated {
             if let architecture, let image = try? EngineCatalog.jitImage(linked.program, architecture: architecture,
@@ -138,7 +145,7 @@ struct BPFKitEngine: Sendable {
             outcome.status = .compiled
             guard let emulatedProgram = program as? Arm64EmulatedProgram else {
                 outcome.note = "emulated: code size only"
-                return outcome
+                return .done(outcome)
             }
             // One run under the emulator: its result (checked against the
             // interpreter's like every engine's) and the instructions it executed.
@@ -149,9 +156,9 @@ struct BPFKitEngine: Sendable {
                 outcome.executedInstructions = executed.instructionCount
                 outcome.note = "emulated: code size and executed instructions"
             } catch {
-                return .failed("emulated run: \(error)")
+                return .done(.failed("emulated run: \(error)"))
             }
-            return outcome
+            return .done(outcome)
         }
 
         do {
@@ -167,31 +174,24 @@ struct BPFKitEngine: Sendable {
             outcome.result = UInt32(truncatingIfNeeded: first)
             // Samples of `runs` runs each, over one run input per sample.
             let runs = settings.runs(estimate: estimate)
-            var values: [Double] = []
-            for _ in 0..<settings.samples {
+            return .ready(BenchSampler(outcome: outcome, runsPerSample: runs) {
                 let batch = try linked.makeRun(input: bench.packet)
-                let (elapsed, last) = try withExtendedLifetime(batch) { () throws -> (UInt64, UInt64) in
+                return try withExtendedLifetime(batch) { () throws -> (Double, UInt32) in
                     let input = batch.input
                     var last: UInt64 = 0
                     let begin = BenchMath.now()
                     for _ in 0..<runs { last = try program.run(input) }
-                    return (BenchMath.now() - begin, last)
+                    return (Double(BenchMath.now() - begin) / Double(runs), UInt32(truncatingIfNeeded: last))
                 }
-                values.append(Double(elapsed) / Double(runs))
-                if UInt32(truncatingIfNeeded: last) != outcome.result {
-                    return .failed("MISMATCH: a later run returned \(UInt32(truncatingIfNeeded: last)), the first \(UInt32(truncatingIfNeeded: first))")
-                }
-            }
-            outcome.samples = Samples(values, runsPerSample: runs)
+            })
         } catch ExecutionError.helperFailed(_, id: 12, let message) {
             // Compiled (its size and compile time stand), but it cannot run here.
             outcome.status = .unsupported
             outcome.note = "bpf_tail_call is not supported by this build (\(message))"
             outcome.result = nil
-            return outcome
+            return .done(outcome)
         } catch {
-            return .failed("run: \(error)")
+            return .done(.failed("run: \(error)"))
         }
-        return outcome
     }
 }

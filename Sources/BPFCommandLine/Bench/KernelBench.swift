@@ -57,10 +57,17 @@ struct KernelBench {
 
     /// Loads `object`, runs `bench.program` and measures it; the pins are removed before returning.
     func measure(_ bench: BenchCase, object: String, settings: BenchSettings) -> EngineOutcome {
-        guard let bpftool = Self.bpftool else { return .unavailable("bpftool is not installed") }
+        BenchRounds.measure(setUp(bench, object: object, settings: settings), samples: settings.samples)
+    }
+
+    /// Loads and pins `object`, reads the JIT's sizes, checks the first run and
+    /// sizes the samples (each one `bpftool prog run ... repeat N`). The pins
+    /// stay until the sampler finishes; on a failure they are removed here.
+    func setUp(_ bench: BenchCase, object: String, settings: BenchSettings) -> BenchSetup {
+        guard let bpftool = Self.bpftool else { return .done(.unavailable("bpftool is not installed")) }
         let base = "/sys/fs/bpf/bpfkit-bench-\(getpid())-\(Self.counter.take())"
         let programs = base + "-progs", maps = base + "-maps"
-        defer {
+        let unpin = {
             try? FileManager.default.removeItem(atPath: programs)
             try? FileManager.default.removeItem(atPath: maps)
         }
@@ -68,8 +75,9 @@ struct KernelBench {
             try FileManager.default.createDirectory(atPath: maps, withIntermediateDirectories: true)
             let load = try BenchProcess.run(bpftool, ["prog", "loadall", object, programs, "type", "xdp", "pinmaps", maps])
             guard load.status == 0 else {
+                unpin()
                 let log = load.errors.split(separator: "\n").filter { !$0.hasPrefix("libbpf: Error in bpf_create_map_xattr") }
-                return .failed("bpftool prog loadall: " + log.suffix(3).joined(separator: " / "))
+                return .done(.failed("bpftool prog loadall: " + log.suffix(3).joined(separator: " / ")))
             }
             let pinned = "\(programs)/\(bench.program)"
             var outcome = EngineOutcome(status: .measured)
@@ -87,18 +95,13 @@ struct KernelBench {
             let probeRuns = settings.fixedRuns ?? 1_000
             let probe = try run(bpftool, pinned, packet: packet.path, repeat: probeRuns)
             let runs = settings.runs(estimate: max(probe.nanoseconds, 1))
-            var values: [Double] = []
-            for _ in 0..<settings.samples {
+            return .ready(BenchSampler(outcome: outcome, runsPerSample: runs, take: {
                 let sample = try run(bpftool, pinned, packet: packet.path, repeat: runs)
-                guard sample.result == first.result else {
-                    return .failed("MISMATCH: a later run returned \(sample.result), the first \(first.result)")
-                }
-                values.append(sample.nanoseconds)
-            }
-            outcome.samples = Samples(values, runsPerSample: runs)
-            return outcome
+                return (sample.nanoseconds, sample.result)
+            }, finish: unpin))
         } catch {
-            return .failed("\(error)")
+            unpin()
+            return .done(.failed("\(error)"))
         }
     }
 

@@ -23,6 +23,12 @@ struct NativeBench {
     }
 
     func measure(_ bench: BenchCase, settings: BenchSettings) -> EngineOutcome {
+        BenchRounds.measure(setUp(bench, settings: settings), samples: settings.samples)
+    }
+
+    /// Builds the harness and sizes the samples from a probe; each sample is
+    /// one harness process timing `runs` runs (its start-up is not timed).
+    func setUp(_ bench: BenchCase, settings: BenchSettings) -> BenchSetup {
         do {
             let binary = try build(bench)
             let packet = scratch.appendingPathComponent("\(bench.name).packet")
@@ -30,13 +36,12 @@ struct NativeBench {
             let probeRuns = settings.fixedRuns ?? 1_000
             let probe = try run(binary, packet: packet.path, runs: probeRuns, samples: 1)
             let runs = settings.runs(estimate: max(probe.samples[0], 0.1))
-            let measured = try run(binary, packet: packet.path, runs: runs, samples: settings.samples)
-            guard measured.result == probe.result else {
-                return .failed("MISMATCH: the native build returned \(measured.result), then \(probe.result)")
-            }
-            return EngineOutcome(status: .measured, result: measured.result, samples: Samples(measured.samples, runsPerSample: runs))
+            return .ready(BenchSampler(outcome: EngineOutcome(status: .measured, result: probe.result), runsPerSample: runs) {
+                let sample = try run(binary, packet: packet.path, runs: runs, samples: 1)
+                return (sample.samples[0], sample.result)
+            })
         } catch {
-            return .failed("\(error)")
+            return .done(.failed("\(error)"))
         }
     }
 
