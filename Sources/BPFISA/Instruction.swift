@@ -61,6 +61,19 @@ public enum Instruction: Sendable, Hashable {
         }
     }
 
+    /// The slots control may go to next after this instruction at `pc`
+    /// within its function: the target of a jump, both ways of a branch,
+    /// nothing after `exit`, and otherwise the next instruction (a local
+    /// call returns there). Slots past the end are included; callers bound them.
+    public func successors(at pc: Int) -> [Int] {
+        switch self {
+        case .exit: []
+        case .jump, .jumpLong: [target(at: pc)!]
+        case .branch: [pc + 1, target(at: pc)!]
+        default: [pc + slotCount]
+        }
+    }
+
     /// Whether control never falls through to the next slot.
     public var endsBlock: Bool {
         switch self {

@@ -195,14 +195,7 @@ public enum JITStackInitialization {
             default:
                 break
             }
-            var successors: [Int] = []
-            switch instruction {
-            case .exit: break
-            case .jump, .jumpLong: successors = [instruction.target(at: pc)!]
-            case .branch: successors = [pc + 1, instruction.target(at: pc)!]
-            default: successors = [pc + instruction.slotCount]
-            }
-            for next in successors where next < instructions.count {
+            for next in instruction.successors(at: pc) where next < instructions.count {
                 let merged = written[next].map { $0 & state } ?? state
                 if merged != written[next] {
                     written[next] = merged

@@ -42,19 +42,10 @@ public enum ProvenMapEntries {
         }
     }
 
-    static let hashLookup: ProvenHelperCall.Function = { handle, key, _, _, _ in
-        MapDescriptor.object(handle: handle, as: HashMap.self)._withUnsafeGuaranteedRef { map in
-            map.programLookup(key: bytes(key, map.definition.keySize))
-        }
-    }
+    static let hashLookup: ProvenHelperCall.Function = { handle, key, _, _, _ in lookup(HashMap.self, handle: handle, key: key) }
 
     static let hashUpdate: ProvenHelperCall.Function = { handle, key, value, flags, _ in
-        MapDescriptor.object(handle: handle, as: HashMap.self)._withUnsafeGuaranteedRef { map in
-            result { () throws(MapError) in
-                try map.programUpdate(key: bytes(key, map.definition.keySize), value: bytes(value, map.definition.valueSize),
-                                      flags: flags)
-            }
-        }
+        update(HashMap.self, handle: handle, key: key, value: value, flags: flags)
     }
 
     static let hashDelete: ProvenHelperCall.Function = { handle, key, _, _, _ in
@@ -63,14 +54,24 @@ public enum ProvenMapEntries {
         }
     }
 
-    static let arrayLookup: ProvenHelperCall.Function = { handle, key, _, _, _ in
-        MapDescriptor.object(handle: handle, as: ArrayMap.self)._withUnsafeGuaranteedRef { map in
+    static let arrayLookup: ProvenHelperCall.Function = { handle, key, _, _, _ in lookup(ArrayMap.self, handle: handle, key: key) }
+
+    static let arrayUpdate: ProvenHelperCall.Function = { handle, key, value, flags, _ in
+        update(ArrayMap.self, handle: handle, key: key, value: value, flags: flags)
+    }
+
+    /// `bpf_map_lookup_elem` on the map behind `handle`, of type `Map`: the value's address or 0.
+    @inline(__always)
+    static func lookup<Map: BPFMap>(_ type: Map.Type, handle: UInt64, key: UInt64) -> UInt64 {
+        MapDescriptor.object(handle: handle, as: Map.self)._withUnsafeGuaranteedRef { map in
             map.programLookup(key: bytes(key, map.definition.keySize))
         }
     }
 
-    static let arrayUpdate: ProvenHelperCall.Function = { handle, key, value, flags, _ in
-        MapDescriptor.object(handle: handle, as: ArrayMap.self)._withUnsafeGuaranteedRef { map in
+    /// `bpf_map_update_elem` on the map behind `handle`, of type `Map`: 0 or a negative errno.
+    @inline(__always)
+    static func update<Map: BPFMap>(_ type: Map.Type, handle: UInt64, key: UInt64, value: UInt64, flags: UInt64) -> UInt64 {
+        MapDescriptor.object(handle: handle, as: Map.self)._withUnsafeGuaranteedRef { map in
             result { () throws(MapError) in
                 try map.programUpdate(key: bytes(key, map.definition.keySize), value: bytes(value, map.definition.valueSize),
                                       flags: flags)

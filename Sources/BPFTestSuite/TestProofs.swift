@@ -77,14 +77,7 @@ public enum TestProofs {
             if case .call = instruction { return false }
             guard let state = written[pc], instruction.readRegisters & ~state == 0 else { return false }
             let after = state | (instruction.writesRegister.map { 1 << $0.rawValue } ?? 0)
-            var successors: [Int] = []
-            switch instruction {
-            case .exit: break
-            case .jump, .jumpLong: successors = [instruction.target(at: pc)!]
-            case .branch: successors = [pc + 1, instruction.target(at: pc)!]
-            default: successors = [pc + instruction.slotCount]
-            }
-            for next in successors where next < instructions.count {
+            for next in instruction.successors(at: pc) where next < instructions.count {
                 let merged = written[next].map { $0 & after } ?? after
                 if merged != written[next] {
                     written[next] = merged

@@ -102,3 +102,24 @@ import Testing
         #expect(program.functionEntries == [0, 3])
     }
 }
+
+/// `Instruction.successors(at:)` against RFC 9669's control flow: offsets
+/// count from the next instruction, a 64-bit immediate load spans two
+/// slots, a call returns to the next slot and `exit` leaves the function.
+@Suite struct SuccessorTests {
+    @Test func successorsFollowTheRFC() throws {
+        let program = try Program(bytes: parseHex([
+            "15 01 02 00 00 00 00 00",
+            "18 01 00 00 2a 00 00 00 00 00 00 00 00 00 00 00",
+            "05 00 ff ff 00 00 00 00",
+            "85 00 00 00 01 00 00 00",
+            "95 00 00 00 00 00 00 00",
+        ].joined(separator: " ")))
+        let instructions = program.instructions
+        #expect(instructions[0].successors(at: 0) == [1, 3])  // if r1 == 0 goto +2
+        #expect(instructions[1].successors(at: 1) == [3])     // lddw: two slots
+        #expect(instructions[3].successors(at: 3) == [3])     // goto -1: itself
+        #expect(instructions[4].successors(at: 4) == [5])     // call returns here
+        #expect(instructions[5].successors(at: 5) == [])      // exit
+    }
+}
