@@ -236,6 +236,28 @@ extension Machine {
             case .atomicCmpxchg32:
                 r[0] = try memory.atomic32(.compareExchange, at: r[d] &+ displacement, operand: r[s], comparand: r[0], pc: pc)
 
+            // MARK: Superinstructions: the second instruction's budget, then both
+            case .movAdd64r:
+                guard budget != 0 else { r[d] = r[s]; throw .instructionLimit(pc: pc + 1, limit: limit) }
+                budget &-= 1
+                r[d] = r[s] &+ r[Int(k)]
+                pc &+= 2
+                continue
+            case .movAdd64i:
+                guard budget != 0 else { r[d] = r[s]; throw .instructionLimit(pc: pc + 1, limit: limit) }
+                budget &-= 1
+                r[d] = r[s] &+ k
+                pc &+= 2
+                continue
+            case .addJne64i:
+                let sum = r[d] &+ UInt64(bitPattern: Int64(Int32(truncatingIfNeeded: k)))
+                r[d] = sum
+                guard budget != 0 else { throw .instructionLimit(pc: pc + 1, limit: limit) }
+                budget &-= 1
+                if sum != UInt64(bitPattern: Int64(Int32(truncatingIfNeeded: k >> 32))) { pc = Int(insn.offset); continue }
+                pc &+= 2
+                continue
+
             // MARK: Never runs
             case .unsupported: throw .unsupported(pc: pc, what: program.unsupported[Int(k)])
             case .tail: throw .invalidProgramCounter(pc: pc)

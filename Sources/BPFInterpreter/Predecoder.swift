@@ -26,6 +26,56 @@ struct Predecoder {
         for (pc, instruction) in program.instructions.enumerated() {
             code.append(decode(instruction, at: pc))
         }
+        fusePairs()
+    }
+
+    /// Superinstructions: three pairs clang emits all the time become one
+    /// dispatch each, in the first slot of the pair (the second keeps its
+    /// own decoding but is stepped over):
+    ///
+    /// - `mov64 rd, rs; add64 rd, rt` (t ≠ d) → `movAdd64r`: `rd = rs + rt`
+    /// - `mov64 rd, rs; add64 rd, imm` → `movAdd64i`: `rd = rs + imm`
+    /// - `add64 rd, a; jne64 rd, b, target` → `addJne64i` (a loop's counter
+    ///   step and test; `imm` packs a and b, both 32-bit immediates)
+    ///
+    /// A pair is fused only when no jump, call or return lands on its second
+    /// slot. The fused handlers count both instructions against the runaway
+    /// guard and stop between them exactly where the pair would, so results,
+    /// errors and instruction limits are those of the unfused program.
+    private mutating func fusePairs() {
+        guard code.count > 1 else { return }
+        var landing = [Bool](repeating: false, count: code.count + 1)
+        for (pc, insn) in code.enumerated() {
+            switch insn.op {
+            case .callLocal:
+                landing[Int(insn.offset)] = true
+                landing[pc + 1] = true  // where the callee returns
+            case .ja, .jeq64r, .jeq64i, .jeq32r, .jeq32i, .jne64r, .jne64i, .jne32r, .jne32i,
+                 .jgt64r, .jgt64i, .jgt32r, .jgt32i, .jge64r, .jge64i, .jge32r, .jge32i,
+                 .jlt64r, .jlt64i, .jlt32r, .jlt32i, .jle64r, .jle64i, .jle32r, .jle32i,
+                 .jset64r, .jset64i, .jset32r, .jset32i, .jsgt64r, .jsgt64i, .jsgt32r, .jsgt32i,
+                 .jsge64r, .jsge64i, .jsge32r, .jsge32i, .jslt64r, .jslt64i, .jslt32r, .jslt32i,
+                 .jsle64r, .jsle64i, .jsle32r, .jsle32i:
+                if insn.offset >= 0, Int(insn.offset) < landing.count { landing[Int(insn.offset)] = true }
+            default:
+                break
+            }
+        }
+        for i in 0..<(code.count - 1) where !landing[i + 1] {
+            let a = code[i], b = code[i + 1]
+            guard b.dst == a.dst else { continue }
+            switch (a.op, b.op) {
+            case (.mov64r, .add64r) where b.src != a.dst:
+                code[i] = DecodedInstruction(.movAdd64r, dst: a.dst, src: a.src, imm: UInt64(b.src))
+            case (.mov64r, .add64i):
+                code[i] = DecodedInstruction(.movAdd64i, dst: a.dst, src: a.src, imm: b.imm)
+            case (.add64i, .jne64i):
+                let packed = UInt64(UInt32(truncatingIfNeeded: a.imm)) | UInt64(UInt32(truncatingIfNeeded: b.imm)) << 32
+                code[i] = DecodedInstruction(.addJne64i, dst: a.dst, offset: b.offset, imm: packed)
+            default:
+                continue
+            }
+        }
     }
 
     private mutating func decode(_ instruction: Instruction, at pc: Int) -> DecodedInstruction {
