@@ -26,7 +26,7 @@ struct Predecoder {
         for (pc, instruction) in program.instructions.enumerated() {
             code.append(decode(instruction, at: pc))
         }
-        fusePairs()
+        fusePairs(program)
     }
 
     /// Superinstructions: three pairs clang emits all the time become one
@@ -42,24 +42,13 @@ struct Predecoder {
     /// slot. The fused handlers count both instructions against the runaway
     /// guard and stop between them exactly where the pair would, so results,
     /// errors and instruction limits are those of the unfused program.
-    private mutating func fusePairs() {
+    private mutating func fusePairs(_ program: Program) {
         guard code.count > 1 else { return }
         var landing = [Bool](repeating: false, count: code.count + 1)
-        for (pc, insn) in code.enumerated() {
-            switch insn.op {
-            case .callLocal:
-                landing[Int(insn.offset)] = true
-                landing[pc + 1] = true  // where the callee returns
-            case .ja, .jeq64r, .jeq64i, .jeq32r, .jeq32i, .jne64r, .jne64i, .jne32r, .jne32i,
-                 .jgt64r, .jgt64i, .jgt32r, .jgt32i, .jge64r, .jge64i, .jge32r, .jge32i,
-                 .jlt64r, .jlt64i, .jlt32r, .jlt32i, .jle64r, .jle64i, .jle32r, .jle32i,
-                 .jset64r, .jset64i, .jset32r, .jset32i, .jsgt64r, .jsgt64i, .jsgt32r, .jsgt32i,
-                 .jsge64r, .jsge64i, .jsge32r, .jsge32i, .jslt64r, .jslt64i, .jslt32r, .jslt32i,
-                 .jsle64r, .jsle64i, .jsle32r, .jsle32i:
-                if insn.offset >= 0, Int(insn.offset) < landing.count { landing[Int(insn.offset)] = true }
-            default:
-                break
-            }
+        for (pc, instruction) in program.instructions.enumerated() {
+            // Jump and branch targets, local function entries, code addresses.
+            if let target = instruction.target(at: pc), target >= 0, target < landing.count { landing[target] = true }
+            if case .call(.local) = instruction { landing[pc + 1] = true }  // where the callee returns
         }
         for i in 0..<(code.count - 1) where !landing[i + 1] {
             let a = code[i], b = code[i + 1]

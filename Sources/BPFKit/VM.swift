@@ -104,13 +104,9 @@ public final class LoadedProgram: Sendable {
         var done = 0
         while done < count {
             let runs = try (0..<min(batchSize, count - done)).map { _ in try linked.makeRun(input: input) }
-            // The inputs are taken out of their runs first and borrowed in
-            // place: copying one per run would retain and release its
-            // regions, which costs more than a short program's run.
-            let inputs = runs.map(\.input)
             var r0: UInt64 = 0
             let start = ContinuousClock.now
-            for i in inputs.indices { r0 = try prepared.run(inputs[i]) }
+            for run in runs { r0 = try prepared.run(run.input) }
             let elapsed = ContinuousClock.now - start
             total += UInt64(elapsed.components.seconds) * 1_000_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000)
             last = RunResult(returnValue: r0, output: runs[runs.count - 1].output())

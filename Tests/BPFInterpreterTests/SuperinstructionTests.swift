@@ -22,12 +22,17 @@ import Testing
         [mov(.r1, 5), mov(.r2, 7), mov(.r3, .r1), add(.r3, .r2), mov(.r0, .r3), .exit]
     }
 
+    /// The error a run of `program` with a budget of `limit` instructions stops with.
+    private func stop(_ program: [Instruction], limit: UInt64) throws -> ExecutionError? {
+        try Harness(instructionLimit: limit).failure(program)
+    }
+
     @Test func registerPairAddsAndCountsBothInstructions() throws {
         #expect(try Harness(instructionLimit: 6).run(threeAddress) == 12)
         // Three instructions run (the mov of the pair is the third): the add at slot 3 is refused.
-        #expect(try Harness(instructionLimit: 3).failure(threeAddress) == .instructionLimit(pc: 3, limit: 3))
-        #expect(try Harness(instructionLimit: 2).failure(threeAddress) == .instructionLimit(pc: 2, limit: 2))
-        #expect(try Harness(instructionLimit: 5).failure(threeAddress) == .instructionLimit(pc: 5, limit: 5))
+        #expect(try stop(threeAddress, limit: 3) == .instructionLimit(pc: 3, limit: 3))
+        #expect(try stop(threeAddress, limit: 2) == .instructionLimit(pc: 2, limit: 2))
+        #expect(try stop(threeAddress, limit: 5) == .instructionLimit(pc: 5, limit: 5))
     }
 
     @Test func addingTheDestinationToItselfDoublesTheSource() throws {
@@ -49,10 +54,10 @@ import Testing
 
     @Test func loopStepAndTestRunsLikeTheUnfusedPair() throws {
         #expect(try Harness(instructionLimit: 14).run(countingLoop) == 10)
-        #expect(try Harness(instructionLimit: 13).failure(countingLoop) == .instructionLimit(pc: 5, limit: 13))
+        #expect(try stop(countingLoop, limit: 13) == .instructionLimit(pc: 5, limit: 13))
         // Stopped between the add and its test, on the first and on the last round.
-        #expect(try Harness(instructionLimit: 3).failure(countingLoop) == .instructionLimit(pc: 3, limit: 3))
-        #expect(try Harness(instructionLimit: 11).failure(countingLoop) == .instructionLimit(pc: 3, limit: 11))
+        #expect(try stop(countingLoop, limit: 3) == .instructionLimit(pc: 3, limit: 3))
+        #expect(try stop(countingLoop, limit: 11) == .instructionLimit(pc: 3, limit: 11))
     }
 
     @Test func loopStepWithNegativeImmediates() throws {
