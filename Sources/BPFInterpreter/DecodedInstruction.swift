@@ -102,13 +102,16 @@ enum Op: UInt8 {
     case atomicFetchAdd32, atomicFetchOr32, atomicFetchAnd32, atomicFetchXor32
     case atomicXchg32, atomicCmpxchg32
 
-    // MARK: Superinstructions (`Predecoder.fusePairs`), each two slots
+    // MARK: Superinstructions (`Predecoder.fuse`), two or three slots
     /// `rd = rs + r[imm]` (`mov64 rd, rs; add64 rd, rt`).
     case movAdd64r
     /// `rd = rs + imm` (`mov64 rd, rs; add64 rd, imm`).
     case movAdd64i
     /// `rd += low32(imm); if rd != high32(imm) goto offset` (both sign-extended).
     case addJne64i
+    /// `rd = rs + low32(imm); if rd > r[high32(imm)] goto offset` (`mov64 rd, rs;
+    /// add64 rd, imm; jgt64 rd, rt`: a packet bounds check), three slots.
+    case movAddJgt64r
 
     // MARK: Never executed successfully
     /// Something this engine cannot run (kfunc calls, unresolved 64-bit

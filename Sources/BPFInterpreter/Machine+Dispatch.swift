@@ -17,17 +17,21 @@ extension Machine {
         var budget = state.budget
         var depth = 0
         var helperAccess: MemoryAccess? = nil
-        var pc = 0
+        var ip = code
+        /// The slot being run, for errors and return addresses.
+        var pc: Int { code.distance(to: ip) }
 
         while true {
-            let insn = code[pc]
+            let insn = ip
             guard budget != 0 else { throw .instructionLimit(pc: pc, limit: limit) }
             budget &-= 1
-            let d = Int(insn.dst), s = Int(insn.src), k = insn.imm
+            var d: Int { Int(insn.pointee.dst) }
+            var s: Int { Int(insn.pointee.src) }
+            var k: UInt64 { insn.pointee.imm }
             // Added to `src` (loads) or `dst` (stores, atomics) for the effective address.
-            let displacement = UInt64(bitPattern: Int64(insn.offset))
+            var displacement: UInt64 { UInt64(bitPattern: Int64(insn.pointee.offset)) }
 
-            switch insn.op {
+            switch insn.pointee.op {
             // MARK: ALU64 and ALU
             case .add64r: r[d] = r[d] &+ r[s]
             case .add64i: r[d] = r[d] &+ k
@@ -102,51 +106,51 @@ extension Machine {
             case .swap64: r[d] = r[d].byteSwapped
 
             // MARK: Jumps
-            case .ja: pc = Int(insn.offset); continue
-            case .jeq64r: if r[d] == r[s] { pc = Int(insn.offset); continue }
-            case .jeq64i: if r[d] == k { pc = Int(insn.offset); continue }
-            case .jeq32r: if S.low(r[d]) == S.low(r[s]) { pc = Int(insn.offset); continue }
-            case .jeq32i: if S.low(r[d]) == S.low(k) { pc = Int(insn.offset); continue }
-            case .jne64r: if r[d] != r[s] { pc = Int(insn.offset); continue }
-            case .jne64i: if r[d] != k { pc = Int(insn.offset); continue }
-            case .jne32r: if S.low(r[d]) != S.low(r[s]) { pc = Int(insn.offset); continue }
-            case .jne32i: if S.low(r[d]) != S.low(k) { pc = Int(insn.offset); continue }
-            case .jgt64r: if r[d] > r[s] { pc = Int(insn.offset); continue }
-            case .jgt64i: if r[d] > k { pc = Int(insn.offset); continue }
-            case .jgt32r: if S.low(r[d]) > S.low(r[s]) { pc = Int(insn.offset); continue }
-            case .jgt32i: if S.low(r[d]) > S.low(k) { pc = Int(insn.offset); continue }
-            case .jge64r: if r[d] >= r[s] { pc = Int(insn.offset); continue }
-            case .jge64i: if r[d] >= k { pc = Int(insn.offset); continue }
-            case .jge32r: if S.low(r[d]) >= S.low(r[s]) { pc = Int(insn.offset); continue }
-            case .jge32i: if S.low(r[d]) >= S.low(k) { pc = Int(insn.offset); continue }
-            case .jlt64r: if r[d] < r[s] { pc = Int(insn.offset); continue }
-            case .jlt64i: if r[d] < k { pc = Int(insn.offset); continue }
-            case .jlt32r: if S.low(r[d]) < S.low(r[s]) { pc = Int(insn.offset); continue }
-            case .jlt32i: if S.low(r[d]) < S.low(k) { pc = Int(insn.offset); continue }
-            case .jle64r: if r[d] <= r[s] { pc = Int(insn.offset); continue }
-            case .jle64i: if r[d] <= k { pc = Int(insn.offset); continue }
-            case .jle32r: if S.low(r[d]) <= S.low(r[s]) { pc = Int(insn.offset); continue }
-            case .jle32i: if S.low(r[d]) <= S.low(k) { pc = Int(insn.offset); continue }
-            case .jset64r: if r[d] & r[s] != 0 { pc = Int(insn.offset); continue }
-            case .jset64i: if r[d] & k != 0 { pc = Int(insn.offset); continue }
-            case .jset32r: if S.low(r[d]) & S.low(r[s]) != 0 { pc = Int(insn.offset); continue }
-            case .jset32i: if S.low(r[d]) & S.low(k) != 0 { pc = Int(insn.offset); continue }
-            case .jsgt64r: if S.signed(r[d]) > S.signed(r[s]) { pc = Int(insn.offset); continue }
-            case .jsgt64i: if S.signed(r[d]) > S.signed(k) { pc = Int(insn.offset); continue }
-            case .jsgt32r: if S.signedLow(r[d]) > S.signedLow(r[s]) { pc = Int(insn.offset); continue }
-            case .jsgt32i: if S.signedLow(r[d]) > S.signedLow(k) { pc = Int(insn.offset); continue }
-            case .jsge64r: if S.signed(r[d]) >= S.signed(r[s]) { pc = Int(insn.offset); continue }
-            case .jsge64i: if S.signed(r[d]) >= S.signed(k) { pc = Int(insn.offset); continue }
-            case .jsge32r: if S.signedLow(r[d]) >= S.signedLow(r[s]) { pc = Int(insn.offset); continue }
-            case .jsge32i: if S.signedLow(r[d]) >= S.signedLow(k) { pc = Int(insn.offset); continue }
-            case .jslt64r: if S.signed(r[d]) < S.signed(r[s]) { pc = Int(insn.offset); continue }
-            case .jslt64i: if S.signed(r[d]) < S.signed(k) { pc = Int(insn.offset); continue }
-            case .jslt32r: if S.signedLow(r[d]) < S.signedLow(r[s]) { pc = Int(insn.offset); continue }
-            case .jslt32i: if S.signedLow(r[d]) < S.signedLow(k) { pc = Int(insn.offset); continue }
-            case .jsle64r: if S.signed(r[d]) <= S.signed(r[s]) { pc = Int(insn.offset); continue }
-            case .jsle64i: if S.signed(r[d]) <= S.signed(k) { pc = Int(insn.offset); continue }
-            case .jsle32r: if S.signedLow(r[d]) <= S.signedLow(r[s]) { pc = Int(insn.offset); continue }
-            case .jsle32i: if S.signedLow(r[d]) <= S.signedLow(k) { pc = Int(insn.offset); continue }
+            case .ja: ip = code + Int(insn.pointee.offset); continue
+            case .jeq64r: if r[d] == r[s] { ip = code + Int(insn.pointee.offset); continue }
+            case .jeq64i: if r[d] == k { ip = code + Int(insn.pointee.offset); continue }
+            case .jeq32r: if S.low(r[d]) == S.low(r[s]) { ip = code + Int(insn.pointee.offset); continue }
+            case .jeq32i: if S.low(r[d]) == S.low(k) { ip = code + Int(insn.pointee.offset); continue }
+            case .jne64r: if r[d] != r[s] { ip = code + Int(insn.pointee.offset); continue }
+            case .jne64i: if r[d] != k { ip = code + Int(insn.pointee.offset); continue }
+            case .jne32r: if S.low(r[d]) != S.low(r[s]) { ip = code + Int(insn.pointee.offset); continue }
+            case .jne32i: if S.low(r[d]) != S.low(k) { ip = code + Int(insn.pointee.offset); continue }
+            case .jgt64r: if r[d] > r[s] { ip = code + Int(insn.pointee.offset); continue }
+            case .jgt64i: if r[d] > k { ip = code + Int(insn.pointee.offset); continue }
+            case .jgt32r: if S.low(r[d]) > S.low(r[s]) { ip = code + Int(insn.pointee.offset); continue }
+            case .jgt32i: if S.low(r[d]) > S.low(k) { ip = code + Int(insn.pointee.offset); continue }
+            case .jge64r: if r[d] >= r[s] { ip = code + Int(insn.pointee.offset); continue }
+            case .jge64i: if r[d] >= k { ip = code + Int(insn.pointee.offset); continue }
+            case .jge32r: if S.low(r[d]) >= S.low(r[s]) { ip = code + Int(insn.pointee.offset); continue }
+            case .jge32i: if S.low(r[d]) >= S.low(k) { ip = code + Int(insn.pointee.offset); continue }
+            case .jlt64r: if r[d] < r[s] { ip = code + Int(insn.pointee.offset); continue }
+            case .jlt64i: if r[d] < k { ip = code + Int(insn.pointee.offset); continue }
+            case .jlt32r: if S.low(r[d]) < S.low(r[s]) { ip = code + Int(insn.pointee.offset); continue }
+            case .jlt32i: if S.low(r[d]) < S.low(k) { ip = code + Int(insn.pointee.offset); continue }
+            case .jle64r: if r[d] <= r[s] { ip = code + Int(insn.pointee.offset); continue }
+            case .jle64i: if r[d] <= k { ip = code + Int(insn.pointee.offset); continue }
+            case .jle32r: if S.low(r[d]) <= S.low(r[s]) { ip = code + Int(insn.pointee.offset); continue }
+            case .jle32i: if S.low(r[d]) <= S.low(k) { ip = code + Int(insn.pointee.offset); continue }
+            case .jset64r: if r[d] & r[s] != 0 { ip = code + Int(insn.pointee.offset); continue }
+            case .jset64i: if r[d] & k != 0 { ip = code + Int(insn.pointee.offset); continue }
+            case .jset32r: if S.low(r[d]) & S.low(r[s]) != 0 { ip = code + Int(insn.pointee.offset); continue }
+            case .jset32i: if S.low(r[d]) & S.low(k) != 0 { ip = code + Int(insn.pointee.offset); continue }
+            case .jsgt64r: if S.signed(r[d]) > S.signed(r[s]) { ip = code + Int(insn.pointee.offset); continue }
+            case .jsgt64i: if S.signed(r[d]) > S.signed(k) { ip = code + Int(insn.pointee.offset); continue }
+            case .jsgt32r: if S.signedLow(r[d]) > S.signedLow(r[s]) { ip = code + Int(insn.pointee.offset); continue }
+            case .jsgt32i: if S.signedLow(r[d]) > S.signedLow(k) { ip = code + Int(insn.pointee.offset); continue }
+            case .jsge64r: if S.signed(r[d]) >= S.signed(r[s]) { ip = code + Int(insn.pointee.offset); continue }
+            case .jsge64i: if S.signed(r[d]) >= S.signed(k) { ip = code + Int(insn.pointee.offset); continue }
+            case .jsge32r: if S.signedLow(r[d]) >= S.signedLow(r[s]) { ip = code + Int(insn.pointee.offset); continue }
+            case .jsge32i: if S.signedLow(r[d]) >= S.signedLow(k) { ip = code + Int(insn.pointee.offset); continue }
+            case .jslt64r: if S.signed(r[d]) < S.signed(r[s]) { ip = code + Int(insn.pointee.offset); continue }
+            case .jslt64i: if S.signed(r[d]) < S.signed(k) { ip = code + Int(insn.pointee.offset); continue }
+            case .jslt32r: if S.signedLow(r[d]) < S.signedLow(r[s]) { ip = code + Int(insn.pointee.offset); continue }
+            case .jslt32i: if S.signedLow(r[d]) < S.signedLow(k) { ip = code + Int(insn.pointee.offset); continue }
+            case .jsle64r: if S.signed(r[d]) <= S.signed(r[s]) { ip = code + Int(insn.pointee.offset); continue }
+            case .jsle64i: if S.signed(r[d]) <= S.signed(k) { ip = code + Int(insn.pointee.offset); continue }
+            case .jsle32r: if S.signedLow(r[d]) <= S.signedLow(r[s]) { ip = code + Int(insn.pointee.offset); continue }
+            case .jsle32i: if S.signedLow(r[d]) <= S.signedLow(k) { ip = code + Int(insn.pointee.offset); continue }
 
             // MARK: Calls and exit
             case .callHelper:
@@ -166,7 +170,7 @@ extension Machine {
                 frame[1] = r[6]; frame[2] = r[7]; frame[3] = r[8]; frame[4] = r[9]
                 depth += 1
                 r[10] = stackTop - UInt64(depth) * frameBytes
-                pc = Int(insn.offset)
+                ip = code + Int(insn.pointee.offset)
                 continue
             case .tailCall:
                 state.budget = budget
@@ -183,7 +187,7 @@ extension Machine {
                 let frame = frames + depth * RunLayout.frameWords
                 r[6] = frame[1]; r[7] = frame[2]; r[8] = frame[3]; r[9] = frame[4]
                 r[10] = stackTop - UInt64(depth) * frameBytes
-                pc = Int(frame[0])
+                ip = code + Int(frame[0])
                 continue
             case .exit:
                 if depth == 0 { return .returned(r[0]) }
@@ -191,11 +195,11 @@ extension Machine {
                 let frame = frames + depth * RunLayout.frameWords
                 r[6] = frame[1]; r[7] = frame[2]; r[8] = frame[3]; r[9] = frame[4]
                 r[10] = stackTop - UInt64(depth) * frameBytes
-                pc = Int(frame[0])
+                ip = code + Int(frame[0])
                 continue
 
             // MARK: Loads and stores
-            case .loadImmediate: r[d] = k; pc &+= 2; continue
+            case .loadImmediate: r[d] = k; ip += 2; continue
             case .ldxb: r[d] = UInt64(try memory.load(UInt8.self, at: r[s] &+ displacement, pc: pc))
             case .ldxh: r[d] = UInt64(try memory.load(UInt16.self, at: r[s] &+ displacement, pc: pc))
             case .ldxw: r[d] = UInt64(try memory.load(UInt32.self, at: r[s] &+ displacement, pc: pc))
@@ -240,29 +244,42 @@ extension Machine {
             case .movAdd64r:
                 guard budget != 0 else { r[d] = r[s]; throw .instructionLimit(pc: pc + 1, limit: limit) }
                 budget &-= 1
-                r[d] = r[s] &+ r[Int(k)]
-                pc &+= 2
+                r[d] = r[s] &+ r[Int(truncatingIfNeeded: k)]
+                ip += 2
                 continue
             case .movAdd64i:
                 guard budget != 0 else { r[d] = r[s]; throw .instructionLimit(pc: pc + 1, limit: limit) }
                 budget &-= 1
                 r[d] = r[s] &+ k
-                pc &+= 2
+                ip += 2
                 continue
             case .addJne64i:
                 let sum = r[d] &+ UInt64(bitPattern: Int64(Int32(truncatingIfNeeded: k)))
                 r[d] = sum
                 guard budget != 0 else { throw .instructionLimit(pc: pc + 1, limit: limit) }
                 budget &-= 1
-                if sum != UInt64(bitPattern: Int64(Int32(truncatingIfNeeded: k >> 32))) { pc = Int(insn.offset); continue }
-                pc &+= 2
+                if sum != UInt64(bitPattern: Int64(Int32(truncatingIfNeeded: k >> 32))) { ip = code + Int(insn.pointee.offset); continue }
+                ip += 2
+                continue
+
+            case .movAddJgt64r:
+                let sum = r[s] &+ UInt64(bitPattern: Int64(Int32(truncatingIfNeeded: k)))
+                guard budget >= 2 else {
+                    // Out of budget after the mov (0 left) or after the add (1 left).
+                    r[d] = budget == 0 ? r[s] : sum
+                    throw .instructionLimit(pc: pc + 1 + Int(budget), limit: limit)
+                }
+                budget &-= 2
+                r[d] = sum
+                if sum > r[Int(truncatingIfNeeded: k >> 32)] { ip = code + Int(insn.pointee.offset); continue }
+                ip += 3
                 continue
 
             // MARK: Never runs
             case .unsupported: throw .unsupported(pc: pc, what: program.unsupported[Int(k)])
             case .tail: throw .invalidProgramCounter(pc: pc)
             }
-            pc &+= 1
+            ip += 1
         }
     }
 }

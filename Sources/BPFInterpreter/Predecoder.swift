@@ -26,33 +26,39 @@ struct Predecoder {
         for (pc, instruction) in program.instructions.enumerated() {
             code.append(decode(instruction, at: pc))
         }
-        fusePairs(program)
+        fuse()
     }
 
-    /// Superinstructions: three pairs clang emits all the time become one
-    /// dispatch each, in the first slot of the pair (the second keeps its
-    /// own decoding but is stepped over):
+    /// Superinstructions: sequences clang emits all the time become one
+    /// dispatch each, in the first slot of the sequence (the later slots keep
+    /// their own decoding but are stepped over):
     ///
+    /// - `mov64 rd, rs; add64 rd, imm; jgt64 rd, rt, target` → `movAddJgt64r`
+    ///   (a packet bounds check: `if (data + n > data_end)`)
     /// - `mov64 rd, rs; add64 rd, rt` (t ≠ d) → `movAdd64r`: `rd = rs + rt`
     /// - `mov64 rd, rs; add64 rd, imm` → `movAdd64i`: `rd = rs + imm`
     /// - `add64 rd, a; jne64 rd, b, target` → `addJne64i` (a loop's counter
     ///   step and test; `imm` packs a and b, both 32-bit immediates)
     ///
-    /// A pair is fused only when no jump, call or return lands on its second
-    /// slot. The fused handlers count both instructions against the runaway
-    /// guard and stop between them exactly where the pair would, so results,
-    /// errors and instruction limits are those of the unfused program.
-    private mutating func fusePairs(_ program: Program) {
+    /// The later slots of a sequence keep their own decoding, so a jump that
+    /// lands inside one runs the rest of it unfused, and a sequence's head
+    /// stands for exactly what the unfused instructions do from there: no
+    /// landing analysis is needed. The fused handlers count every
+    /// instruction against the runaway guard and stop between them exactly
+    /// where the unfused sequence would, so results, errors and instruction
+    /// limits are those of the unfused program.
+    private mutating func fuse() {
         guard code.count > 1 else { return }
-        var landing = [Bool](repeating: false, count: code.count + 1)
-        for (pc, instruction) in program.instructions.enumerated() {
-            // Jump and branch targets, local function entries, code addresses.
-            if let target = instruction.target(at: pc), target >= 0, target < landing.count { landing[target] = true }
-            if case .call(.local) = instruction { landing[pc + 1] = true }  // where the callee returns
-        }
-        for i in 0..<(code.count - 1) where !landing[i + 1] {
+        for i in 0..<(code.count - 1) {
             let a = code[i], b = code[i + 1]
             guard b.dst == a.dst else { continue }
+            if i + 2 < code.count, a.op == .mov64r, b.op == .add64i,
+               code[i + 2].op == .jgt64r, code[i + 2].dst == a.dst {
+                let bound = code[i + 2]
+                let packed = UInt64(UInt32(truncatingIfNeeded: b.imm)) | UInt64(bound.src) << 32
+                code[i] = DecodedInstruction(.movAddJgt64r, dst: a.dst, src: a.src, offset: bound.offset, imm: packed)
+                continue
+            }
             switch (a.op, b.op) {
             case (.mov64r, .add64r) where b.src != a.dst:
                 code[i] = DecodedInstruction(.movAdd64r, dst: a.dst, src: a.src, imm: UInt64(b.src))
