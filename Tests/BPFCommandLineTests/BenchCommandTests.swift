@@ -23,6 +23,9 @@ struct BenchCommandTests {
         #expect(!result.stdout.contains("fnv1a"), "--only keeps the other programs out")
         #expect(result.stdout.contains("native"), "the native build is measured")
         #expect(!result.stdout.contains("FAILED") && !result.stdout.contains("MISMATCH"), "\(result.stdout)")
+        // A quick run's times are printed against the goals but never judged.
+        #expect(result.stdout.contains("(goal ≤ 1.50, not judged: quick run)"), "\(result.stdout)")
+        #expect(!result.stdout.contains(": met") && !result.stdout.contains(": not met"), "\(result.stdout)")
 
         let markdown = try String(contentsOf: document, encoding: .utf8)
         #expect(markdown.hasPrefix("# Kept\n\nprose before\n"), "text before the markers is kept")
