@@ -50,7 +50,7 @@ let package = Package(
         // The verifier: proves accesses safe and runs bounded so engines may drop checks.
         .target(name: "BPFVerifier", dependencies: ["BPFISA", "BPFRuntime"], swiftSettings: swiftSettings),
         .testTarget(name: "BPFVerifierTests",
-                    dependencies: ["BPFVerifier", "BPFISA", "BPFRuntime", "BPFInterpreter", "BPFLoader", "BPFHelpers", "BPFMaps", "BPFKit"],
+                    dependencies: ["BPFVerifier", "BPFISA", "BPFRuntime", "BPFInterpreter", "BPFLoader", "BPFHelpers", "BPFMaps", "BPFKit", "BPFTestSuite"],
                     swiftSettings: swiftSettings),
 
         // The JIT core every backend shares: code buffer, labels and fixups, pass driver,
@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(name: "BPFJITX86_64Tests",
                     dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFJITX86_64", "BPFNativeDisassembler",
                                    "BPFExecMemory", "BPFAssembler", "BPFConformance", "BPFInterpreter", "BPFTestSuite",
-                                   "BPFKit", "BPFLoader"],
+                                   "BPFKit", "BPFLoader", "BPFHelpers", "BPFMaps", "BPFVerifier"],
                     swiftSettings: swiftSettings),
         .executableTarget(name: "BPFJITBenchmark",
                           dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFJITX86_64", "BPFExecMemory", "BPFInterpreter"],

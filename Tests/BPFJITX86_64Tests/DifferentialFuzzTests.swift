@@ -1,0 +1,203 @@
+import BPFAssembler
+import BPFHelpers
+import BPFInterpreter
+import BPFISA
+import BPFJIT
+import BPFJITX86_64
+import BPFLoader
+import BPFMaps
+import BPFRuntime
+import BPFTestSuite
+import BPFVerifier
+import Foundation
+import Testing
+
+/// Random verified XDP programs (`RandomProgram`: packet checks, loops, the
+/// stack, a map value, atomics, `bpf_xdp_adjust_head`) on the x86-64 JIT, as
+/// `bpfkit run` prepares them (the verifier's proofs: proven accesses
+/// unchecked, no guard where termination is proven), against the
+/// interpreter with no proofs, which checks every access. Each engine has a
+/// map of its own; after every run they must agree on r0 or the error, and on
+/// the packet, and at the end on the map.
+///
+/// Some results depend on addresses, which differ from engine to engine and
+/// from run to run: a pointer stored into the packet or the map, or an access
+/// past one buffer that lands in another of the run's regions (region checks
+/// allow it). Where the engines disagree, both replay the program on fresh
+/// buffers; a difference that moves with the layout is counted, not failed.
+@Suite struct DifferentialFuzzTests {
+    /// What one run came to, with what differs legitimately left out: the
+    /// address of a bad access (each run has its own buffers) and where the
+    /// runaway guard stopped (the JIT charges it per backward jump).
+    enum Outcome: Equatable {
+        case value(UInt64, packet: [UInt8])
+        case outOfBounds(pc: Int, size: Int, write: Bool)
+        /// Helper failures name the bad argument's address, which differs too.
+        case helperFailed(pc: Int, id: Int32)
+        /// So do the reasons of unsupported operations (an unaligned atomic's address).
+        case unsupported(pc: Int)
+        case instructionLimit
+        case other(String)
+
+        init(_ result: Result<UInt64, ExecutionError>, packet: [UInt8]) {
+            switch result {
+            case .success(let r0): self = .value(r0, packet: packet)
+            case .failure(.outOfBounds(let pc, _, let size, let write)): self = .outOfBounds(pc: pc, size: size, write: write)
+            case .failure(.helperFailed(let pc, let id, _)): self = .helperFailed(pc: pc, id: id)
+            case .failure(.unsupported(let pc, _)): self = .unsupported(pc: pc)
+            case .failure(.instructionLimit): self = .instructionLimit
+            case .failure(let error): self = .other("\(error)")
+            }
+        }
+    }
+
+    struct Tally { var programs = 0, skipped = 0, runs = 0, values = 0, outOfBounds = 0, limits = 0, others = 0, provenPrograms = 0, addressDependent = 0, undefined = 0 }
+
+    /// One engine's copy of the program: its own map, linked and prepared.
+    struct Side {
+        let linked: LinkedProgram
+        let map: any BPFMap
+        let prepared: any PreparedProgram
+
+        func run(_ packet: [UInt8]) throws -> Outcome {
+            let run = try linked.makeRun(input: packet)
+            return withExtendedLifetime(run) {
+                let result: Result<UInt64, ExecutionError>
+                do throws(ExecutionError) { result = .success(try prepared.run(run.input)) } catch { result = .failure(error) }
+                return Outcome(result, packet: run.output())
+            }
+        }
+
+        func mapContents() throws -> [[UInt8]] {
+            try (0..<UInt32(map.definition.maxEntries)).map { key in try map.lookup(key: withUnsafeBytes(of: key.littleEndian) { Array($0) }) }
+        }
+    }
+
+    static let options = LoadOptions(verifierLimits: VerifierLimits(maxSteps: 200_000, unrollLimit: 40))
+
+    static func map() throws -> any BPFMap {
+        try makeMap(MapDefinition(name: "values", type: .array, keySize: 4, valueSize: 16, maxEntries: 4))
+    }
+
+    static func side(_ program: Program, jit: Bool) throws -> Side {
+        let map = try map()
+        let linked = try LinkedProgram(program: program, type: ProgramTypes.xdp, maps: [map], options: options)
+        let proofs = linked.proofs
+        let limit = proofs.terminates ? proofs.maxInstructions : 20_000
+        let prepared: any PreparedProgram = if jit {
+            try X86_64JIT().prepare(linked.program, configuration: linked.engineConfiguration(instructionLimit: limit))
+        } else {
+            try Interpreter().prepare(linked.program, configuration: EngineConfiguration(helpers: linked.helpers, instructionLimit: limit))
+        }
+        return Side(linked: linked, map: map, prepared: prepared)
+    }
+
+    /// A fresh copy of the program on one engine (new buffers, new map) run
+    /// over `packets` in order, up to a stop by the runaway guard (after
+    /// which the engines' maps may differ: they stop at different points);
+    /// with the map's contents at the end, or nil after such a stop.
+    /// `layout` > 0 keeps that many extra runs' buffers (and an odd-sized
+    /// block) alive per run, so that the allocator cannot hand the runs the
+    /// addresses an earlier replay had.
+    static func replay(_ program: Program, jit: Bool, packets: [[UInt8]], layout: Int = 0) throws -> (outcomes: [Outcome], map: [[UInt8]]?) {
+        let side = try side(program, jit: jit)
+        var outcomes: [Outcome] = []
+        var kept: [Any] = []
+        defer { withExtendedLifetime(kept) {} }
+        for packet in packets {
+            for _ in 0..<layout {
+                kept.append(try side.linked.makeRun(input: packet))
+                kept.append([UInt8](repeating: 0, count: 40 * layout + 8))
+            }
+            outcomes.append(try side.run(packet))
+            if outcomes.last == .instructionLimit { return (outcomes, nil) }
+        }
+        return (outcomes, try side.mapContents())
+    }
+
+    func check(seed: UInt64, tally: inout Tally) throws {
+        var generator = RandomProgram(seed: seed, defined: true)
+        let program = generator.generate()
+        let interpreter: (outcomes: [Outcome], map: [[UInt8]]?)
+        var packets: [[UInt8]] = []
+        for _ in 0..<8 {
+            var rng = generator.rng
+            var length = Int.random(in: 14...120, using: &rng)
+            if !generator.checks.isEmpty, Int.random(in: 0..<100, using: &rng) < 70 {
+                length = max(14, generator.checks[Int.random(in: 0..<generator.checks.count, using: &rng)] + Int.random(in: -1...1, using: &rng))
+            }
+            packets.append((0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) })
+            generator.rng = rng
+        }
+        let linked: LinkedProgram
+        do { linked = try LinkedProgram(program: program, type: ProgramTypes.xdp, maps: [try Self.map()], options: Self.options) } catch {
+            tally.skipped += 1 // the verifier refused it: nothing to run
+            return
+        }
+        // A register read before it is written holds what each engine
+        // happened to leave there: the ISA does not say, and the kernel's
+        // verifier refuses such programs.
+        if let read = linked.verification.uninitializedRead {
+            if ProcessInfo.processInfo.environment["JIT_FUZZ_TRACE"] != nil { print("seed \(seed): \(read)") }
+            tally.undefined += 1
+            return
+        }
+        tally.programs += 1
+        if linked.proofs.safeAccessCount > 0 { tally.provenPrograms += 1 }
+        interpreter = try Self.replay(program, jit: false, packets: packets)
+        let jit = try Self.replay(program, jit: true, packets: packets)
+        if jit.outcomes != interpreter.outcomes || jit.map != interpreter.map {
+            // Where the results depend on addresses (a pointer stored into
+            // the packet or the map; an access past one buffer that lands in
+            // another of the run's regions, which region checks allow), a
+            // second layout gives other results on the same engine.
+            for layout in 1...3 {
+                let again = try Self.replay(program, jit: false, packets: packets, layout: layout)
+                let jitAgain = try Self.replay(program, jit: true, packets: packets, layout: layout)
+                if again.outcomes != interpreter.outcomes || again.map != interpreter.map
+                    || jitAgain.outcomes != jit.outcomes || jitAgain.map != jit.map {
+                    tally.addressDependent += 1
+                    return
+                }
+            }
+            let round = (0..<min(interpreter.outcomes.count, jit.outcomes.count)).first { interpreter.outcomes[$0] != jit.outcomes[$0] }
+            Issue.record("""
+                seed \(seed): interpreter and x86-64 JIT differ\(round.map { " at run \($0) (\(packets[$0].count)-byte packet): interpreter \(interpreter.outcomes[$0]), JIT \(jit.outcomes[$0])" } ?? " on the map after the runs")
+                \(Disassembler.disassemble(program, style: .llvm))
+                """)
+            return
+        }
+        for outcome in interpreter.outcomes {
+            tally.runs += 1
+            switch outcome {
+            case .value: tally.values += 1
+            case .outOfBounds: tally.outOfBounds += 1
+            case .helperFailed, .unsupported, .other: tally.others += 1
+            case .instructionLimit: tally.limits += 1
+            }
+        }
+    }
+
+    @Test func randomProgramsRunAlikeOnTheJITAndTheInterpreter() throws {
+        #if arch(x86_64)
+        var tally = Tally()
+        let count = UInt64(ProcessInfo.processInfo.environment["JIT_FUZZ_PROGRAMS"] ?? "") ?? 600 // seeds first..<count
+        // JIT_FUZZ_SEED=S replays one program.
+        let environment = ProcessInfo.processInfo.environment
+        let first = environment["JIT_FUZZ_FIRST"].flatMap(UInt64.init) ?? 0
+        let seeds = environment["JIT_FUZZ_SEED"].flatMap(UInt64.init).map { [$0] }
+            ?? (first..<count).map { 0x6a17_0000 + $0 }
+        for seed in seeds {
+            try check(seed: seed, tally: &tally)
+        }
+        // The fuzz must reach both the values and the errors, on programs
+        // whose proofs take checks out (otherwise it proves little).
+        #expect(tally.programs > seeds.count * 8 / 10, "\(tally)")
+        #expect(tally.values * 10 > tally.runs, "\(tally)")
+        #expect(tally.outOfBounds > 0, "\(tally)")
+        #expect(tally.provenPrograms * 2 > tally.programs, "\(tally)")
+        #expect(tally.addressDependent * 10 < tally.programs, "\(tally)")
+        print("JIT differential fuzz: \(tally)")
+        #endif
+    }
+}
