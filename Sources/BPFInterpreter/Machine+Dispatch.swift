@@ -30,6 +30,8 @@ extension Machine {
             var k: UInt64 { insn.pointee.imm }
             // Added to `src` (loads) or `dst` (stores, atomics) for the effective address.
             var displacement: UInt64 { UInt64(bitPattern: Int64(insn.pointee.offset)) }
+            // Where a taken jump goes (`offset` holds the absolute slot).
+            var target: UnsafePointer<DecodedInstruction> { code + Int(insn.pointee.offset) }
 
             switch insn.pointee.op {
             // MARK: ALU64 and ALU
@@ -106,51 +108,51 @@ extension Machine {
             case .swap64: r[d] = r[d].byteSwapped
 
             // MARK: Jumps
-            case .ja: ip = code + Int(insn.pointee.offset); continue
-            case .jeq64r: if r[d] == r[s] { ip = code + Int(insn.pointee.offset); continue }
-            case .jeq64i: if r[d] == k { ip = code + Int(insn.pointee.offset); continue }
-            case .jeq32r: if S.low(r[d]) == S.low(r[s]) { ip = code + Int(insn.pointee.offset); continue }
-            case .jeq32i: if S.low(r[d]) == S.low(k) { ip = code + Int(insn.pointee.offset); continue }
-            case .jne64r: if r[d] != r[s] { ip = code + Int(insn.pointee.offset); continue }
-            case .jne64i: if r[d] != k { ip = code + Int(insn.pointee.offset); continue }
-            case .jne32r: if S.low(r[d]) != S.low(r[s]) { ip = code + Int(insn.pointee.offset); continue }
-            case .jne32i: if S.low(r[d]) != S.low(k) { ip = code + Int(insn.pointee.offset); continue }
-            case .jgt64r: if r[d] > r[s] { ip = code + Int(insn.pointee.offset); continue }
-            case .jgt64i: if r[d] > k { ip = code + Int(insn.pointee.offset); continue }
-            case .jgt32r: if S.low(r[d]) > S.low(r[s]) { ip = code + Int(insn.pointee.offset); continue }
-            case .jgt32i: if S.low(r[d]) > S.low(k) { ip = code + Int(insn.pointee.offset); continue }
-            case .jge64r: if r[d] >= r[s] { ip = code + Int(insn.pointee.offset); continue }
-            case .jge64i: if r[d] >= k { ip = code + Int(insn.pointee.offset); continue }
-            case .jge32r: if S.low(r[d]) >= S.low(r[s]) { ip = code + Int(insn.pointee.offset); continue }
-            case .jge32i: if S.low(r[d]) >= S.low(k) { ip = code + Int(insn.pointee.offset); continue }
-            case .jlt64r: if r[d] < r[s] { ip = code + Int(insn.pointee.offset); continue }
-            case .jlt64i: if r[d] < k { ip = code + Int(insn.pointee.offset); continue }
-            case .jlt32r: if S.low(r[d]) < S.low(r[s]) { ip = code + Int(insn.pointee.offset); continue }
-            case .jlt32i: if S.low(r[d]) < S.low(k) { ip = code + Int(insn.pointee.offset); continue }
-            case .jle64r: if r[d] <= r[s] { ip = code + Int(insn.pointee.offset); continue }
-            case .jle64i: if r[d] <= k { ip = code + Int(insn.pointee.offset); continue }
-            case .jle32r: if S.low(r[d]) <= S.low(r[s]) { ip = code + Int(insn.pointee.offset); continue }
-            case .jle32i: if S.low(r[d]) <= S.low(k) { ip = code + Int(insn.pointee.offset); continue }
-            case .jset64r: if r[d] & r[s] != 0 { ip = code + Int(insn.pointee.offset); continue }
-            case .jset64i: if r[d] & k != 0 { ip = code + Int(insn.pointee.offset); continue }
-            case .jset32r: if S.low(r[d]) & S.low(r[s]) != 0 { ip = code + Int(insn.pointee.offset); continue }
-            case .jset32i: if S.low(r[d]) & S.low(k) != 0 { ip = code + Int(insn.pointee.offset); continue }
-            case .jsgt64r: if S.signed(r[d]) > S.signed(r[s]) { ip = code + Int(insn.pointee.offset); continue }
-            case .jsgt64i: if S.signed(r[d]) > S.signed(k) { ip = code + Int(insn.pointee.offset); continue }
-            case .jsgt32r: if S.signedLow(r[d]) > S.signedLow(r[s]) { ip = code + Int(insn.pointee.offset); continue }
-            case .jsgt32i: if S.signedLow(r[d]) > S.signedLow(k) { ip = code + Int(insn.pointee.offset); continue }
-            case .jsge64r: if S.signed(r[d]) >= S.signed(r[s]) { ip = code + Int(insn.pointee.offset); continue }
-            case .jsge64i: if S.signed(r[d]) >= S.signed(k) { ip = code + Int(insn.pointee.offset); continue }
-            case .jsge32r: if S.signedLow(r[d]) >= S.signedLow(r[s]) { ip = code + Int(insn.pointee.offset); continue }
-            case .jsge32i: if S.signedLow(r[d]) >= S.signedLow(k) { ip = code + Int(insn.pointee.offset); continue }
-            case .jslt64r: if S.signed(r[d]) < S.signed(r[s]) { ip = code + Int(insn.pointee.offset); continue }
-            case .jslt64i: if S.signed(r[d]) < S.signed(k) { ip = code + Int(insn.pointee.offset); continue }
-            case .jslt32r: if S.signedLow(r[d]) < S.signedLow(r[s]) { ip = code + Int(insn.pointee.offset); continue }
-            case .jslt32i: if S.signedLow(r[d]) < S.signedLow(k) { ip = code + Int(insn.pointee.offset); continue }
-            case .jsle64r: if S.signed(r[d]) <= S.signed(r[s]) { ip = code + Int(insn.pointee.offset); continue }
-            case .jsle64i: if S.signed(r[d]) <= S.signed(k) { ip = code + Int(insn.pointee.offset); continue }
-            case .jsle32r: if S.signedLow(r[d]) <= S.signedLow(r[s]) { ip = code + Int(insn.pointee.offset); continue }
-            case .jsle32i: if S.signedLow(r[d]) <= S.signedLow(k) { ip = code + Int(insn.pointee.offset); continue }
+            case .ja: ip = target; continue
+            case .jeq64r: if r[d] == r[s] { ip = target; continue }
+            case .jeq64i: if r[d] == k { ip = target; continue }
+            case .jeq32r: if S.low(r[d]) == S.low(r[s]) { ip = target; continue }
+            case .jeq32i: if S.low(r[d]) == S.low(k) { ip = target; continue }
+            case .jne64r: if r[d] != r[s] { ip = target; continue }
+            case .jne64i: if r[d] != k { ip = target; continue }
+            case .jne32r: if S.low(r[d]) != S.low(r[s]) { ip = target; continue }
+            case .jne32i: if S.low(r[d]) != S.low(k) { ip = target; continue }
+            case .jgt64r: if r[d] > r[s] { ip = target; continue }
+            case .jgt64i: if r[d] > k { ip = target; continue }
+            case .jgt32r: if S.low(r[d]) > S.low(r[s]) { ip = target; continue }
+            case .jgt32i: if S.low(r[d]) > S.low(k) { ip = target; continue }
+            case .jge64r: if r[d] >= r[s] { ip = target; continue }
+            case .jge64i: if r[d] >= k { ip = target; continue }
+            case .jge32r: if S.low(r[d]) >= S.low(r[s]) { ip = target; continue }
+            case .jge32i: if S.low(r[d]) >= S.low(k) { ip = target; continue }
+            case .jlt64r: if r[d] < r[s] { ip = target; continue }
+            case .jlt64i: if r[d] < k { ip = target; continue }
+            case .jlt32r: if S.low(r[d]) < S.low(r[s]) { ip = target; continue }
+            case .jlt32i: if S.low(r[d]) < S.low(k) { ip = target; continue }
+            case .jle64r: if r[d] <= r[s] { ip = target; continue }
+            case .jle64i: if r[d] <= k { ip = target; continue }
+            case .jle32r: if S.low(r[d]) <= S.low(r[s]) { ip = target; continue }
+            case .jle32i: if S.low(r[d]) <= S.low(k) { ip = target; continue }
+            case .jset64r: if r[d] & r[s] != 0 { ip = target; continue }
+            case .jset64i: if r[d] & k != 0 { ip = target; continue }
+            case .jset32r: if S.low(r[d]) & S.low(r[s]) != 0 { ip = target; continue }
+            case .jset32i: if S.low(r[d]) & S.low(k) != 0 { ip = target; continue }
+            case .jsgt64r: if S.signed(r[d]) > S.signed(r[s]) { ip = target; continue }
+            case .jsgt64i: if S.signed(r[d]) > S.signed(k) { ip = target; continue }
+            case .jsgt32r: if S.signedLow(r[d]) > S.signedLow(r[s]) { ip = target; continue }
+            case .jsgt32i: if S.signedLow(r[d]) > S.signedLow(k) { ip = target; continue }
+            case .jsge64r: if S.signed(r[d]) >= S.signed(r[s]) { ip = target; continue }
+            case .jsge64i: if S.signed(r[d]) >= S.signed(k) { ip = target; continue }
+            case .jsge32r: if S.signedLow(r[d]) >= S.signedLow(r[s]) { ip = target; continue }
+            case .jsge32i: if S.signedLow(r[d]) >= S.signedLow(k) { ip = target; continue }
+            case .jslt64r: if S.signed(r[d]) < S.signed(r[s]) { ip = target; continue }
+            case .jslt64i: if S.signed(r[d]) < S.signed(k) { ip = target; continue }
+            case .jslt32r: if S.signedLow(r[d]) < S.signedLow(r[s]) { ip = target; continue }
+            case .jslt32i: if S.signedLow(r[d]) < S.signedLow(k) { ip = target; continue }
+            case .jsle64r: if S.signed(r[d]) <= S.signed(r[s]) { ip = target; continue }
+            case .jsle64i: if S.signed(r[d]) <= S.signed(k) { ip = target; continue }
+            case .jsle32r: if S.signedLow(r[d]) <= S.signedLow(r[s]) { ip = target; continue }
+            case .jsle32i: if S.signedLow(r[d]) <= S.signedLow(k) { ip = target; continue }
 
             // MARK: Calls and exit
             case .callHelper:
@@ -170,7 +172,7 @@ extension Machine {
                 frame[1] = r[6]; frame[2] = r[7]; frame[3] = r[8]; frame[4] = r[9]
                 depth += 1
                 r[10] = stackTop - UInt64(depth) * frameBytes
-                ip = code + Int(insn.pointee.offset)
+                ip = target
                 continue
             case .tailCall:
                 state.budget = budget
@@ -258,7 +260,7 @@ extension Machine {
                 r[d] = sum
                 guard budget != 0 else { throw .instructionLimit(pc: pc + 1, limit: limit) }
                 budget &-= 1
-                if sum != UInt64(bitPattern: Int64(Int32(truncatingIfNeeded: k >> 32))) { ip = code + Int(insn.pointee.offset); continue }
+                if sum != UInt64(bitPattern: Int64(Int32(truncatingIfNeeded: k >> 32))) { ip = target; continue }
                 ip += 2
                 continue
 
@@ -271,7 +273,7 @@ extension Machine {
                 }
                 budget &-= 2
                 r[d] = sum
-                if sum > r[Int(truncatingIfNeeded: k >> 32)] { ip = code + Int(insn.pointee.offset); continue }
+                if sum > r[Int(truncatingIfNeeded: k >> 32)] { ip = target; continue }
                 ip += 3
                 continue
 

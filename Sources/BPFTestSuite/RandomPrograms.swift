@@ -44,10 +44,10 @@ public struct RandomProgram {
     static let operations: [ALUOperation] = [.add, .sub, .mul, .div, .or, .and, .lsh, .rsh, .mod, .xor, .mov, .arsh, .sdiv, .smod]
     static let sizes: [AccessSize] = [.byte, .half, .word, .double]
 
-    /// Whether every register is written before it is read: all of r0–r5
-    /// and the loop counter r8 at entry, and r1–r5 again after every call (the ISA leaves them undefined
-    /// there, so engines may differ). Off, the programs are as the
-    /// verifier's soundness fuzz has always drawn them.
+    /// Whether every register is written before it is read: r0–r5 and the
+    /// loop counter r8 at entry, and r1–r5 again after every call (the ISA
+    /// leaves them undefined there, so engines may differ). Off, the
+    /// programs are as the verifier's soundness fuzz has always drawn them.
     public let defined: Bool
 
     public init(seed: UInt64, defined: Bool = false) {

@@ -1,6 +1,7 @@
 import BPFISA
 import BPFInterpreter
 import BPFRuntime
+import BPFTestSuite
 import Testing
 
 /// Every access outside the run's regions stops the program with an error
@@ -117,7 +118,7 @@ import Testing
     /// addresses near and far from the regions: every run ends with a result
     /// or an `ExecutionError`, never a crash.
     @Test func randomAccessesNeverEscape() throws {
-        var rng = SplitMix64(seed: 0x5eed)
+        var rng = SplitMix(state: 0x5eed)
         let memory = GuestMemory(count: 64)
         var failures = 0, completions = 0
         for _ in 0..<2_000 {
@@ -135,9 +136,9 @@ import Testing
         #expect(failures > 0 && completions > 0, "\(failures) stopped, \(completions) completed")
     }
 
-    private static func randomInstruction(_ rng: inout SplitMix64) -> Instruction {
-        let reg = { (rng: inout SplitMix64) in Register.all[Int(rng.next() % 10)] }
-        let base = { (rng: inout SplitMix64) in [Register.r1, .r10, Register.all[Int(rng.next() % 10)]][Int(rng.next() % 3)] }
+    private static func randomInstruction(_ rng: inout SplitMix) -> Instruction {
+        let reg = { (rng: inout SplitMix) in Register.all[Int(rng.next() % 10)] }
+        let base = { (rng: inout SplitMix) in [Register.r1, .r10, Register.all[Int(rng.next() % 10)]][Int(rng.next() % 3)] }
         let offset = Int16(truncatingIfNeeded: Int64(rng.next() % 160) - 80)
         let size = AccessSize.allCases[Int(rng.next() % 4)]
         switch rng.next() % 7 {
@@ -150,18 +151,5 @@ import Testing
         default: return .atomic(rng.next() % 2 == 0 ? .w32 : .w64, AtomicOperation.all[Int(rng.next() % 10)],
                                 dst: base(&rng), offset: offset & ~3, src: reg(&rng))
         }
-    }
-}
-
-/// A small deterministic generator, so a failing random test can be replayed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
     }
 }

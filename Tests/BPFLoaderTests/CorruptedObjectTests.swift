@@ -4,20 +4,10 @@ import BPFInterpreter
 import BPFLoader
 import BPFMaps
 import BPFRuntime
+import BPFTestSuite
 import Foundation
 import Testing
 
-/// SplitMix64: a small seeded generator, so every failure can be replayed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Real objects corrupted byte by byte: every mutant must load or fail with a
 /// typed error, and programs that load must run to a result or a typed error
@@ -61,7 +51,7 @@ struct CorruptedObjectTests {
     func byteMutationsFailCleanly(_ name: String) throws {
         let original = try Clang.object(examplesDirectory.appendingPathComponent("\(name).c"))
         #expect(Self.exercise(original) == .ran)
-        var rng = SplitMix64(state: name.utf8.reduce(Self.seed) { $0 &* 31 &+ UInt64($1) })
+        var rng = SplitMix(state: name.utf8.reduce(Self.seed) { $0 &* 31 &+ UInt64($1) })
         var outcomes: [Outcome: Int] = [:]
         for _ in 0..<Self.mutationsPerObject {
             var bytes = original
@@ -91,7 +81,7 @@ struct CorruptedObjectTests {
     @Test func structureMutationsFailCleanly() throws {
         let original = try Clang.object(examplesDirectory.appendingPathComponent("global_data.c"))
         let sectionTable = Int(original.le64(at: 40))
-        var rng = SplitMix64(state: 42)
+        var rng = SplitMix(state: 42)
         var outcomes: [Outcome: Int] = [:]
         for _ in 0..<1_500 {
             var bytes = original
@@ -134,7 +124,7 @@ struct CorruptedObjectTests {
                 && n != ".llvm_addrsig"
         }
         #expect(targets.contains { $0.0 == ".BTF" } && targets.contains { $0.0 == ".symtab" })
-        var rng = SplitMix64(state: name.utf8.reduce(99) { $0 &* 131 &+ UInt64($1) })
+        var rng = SplitMix(state: name.utf8.reduce(99) { $0 &* 131 &+ UInt64($1) })
         var outcomes: [Outcome: Int] = [:]
         for _ in 0..<Self.mutationsPerObject {
             var bytes = original
@@ -153,7 +143,7 @@ struct CorruptedObjectTests {
     @Test(arguments: sources)
     func everyTruncationFailsCleanly(_ name: String) throws {
         let original = try Clang.object(examplesDirectory.appendingPathComponent("\(name).c"))
-        var rng = SplitMix64(state: 7)
+        var rng = SplitMix(state: 7)
         for length in [0, 1, 15, 16, 63, 64, 65] + (0..<100).map({ _ in Int.random(in: 0..<original.count, using: &rng) }) {
             let outcome = Self.exercise(Array(original.prefix(length)))
             #expect(outcome == .parseError || outcome == .ran || outcome == .runError, "\(name) truncated to \(length)")
