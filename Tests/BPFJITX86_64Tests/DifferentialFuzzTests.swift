@@ -92,16 +92,21 @@ import Testing
         return Side(linked: linked, map: map, prepared: prepared)
     }
 
-    /// A fresh copy of the program on one engine (new buffers, new map) run
-    /// over `packets` in order, up to a stop by the runaway guard (after
-    /// which the engines' maps may differ: they stop at different points);
-    /// with the map's contents at the end, or nil after such a stop.
-    /// `layout` > 0 keeps that many extra runs' buffers (and an odd-sized
-    /// block) alive per run, so that the allocator cannot hand the runs the
-    /// addresses an earlier replay had.
-    static func replay(_ program: Program, jit: Bool, packets: [[UInt8]], layout: Int = 0) throws -> (outcomes: [Outcome], map: [[UInt8]]?) {
-        let side = try side(program, jit: jit)
+    /// What a copy of the program did over the packets, in order: up to a
+    /// stop by the runaway guard (after which the engines' maps may differ:
+    /// they stop at different points), with the map's contents at the end, or
+    /// nil after such a stop.
+    struct Replay: Equatable {
         var outcomes: [Outcome] = []
+        var map: [[UInt8]]?
+    }
+
+    /// Runs `side` (fresh buffers, its own map) over `packets`. `layout` > 0
+    /// keeps that many extra runs' buffers (and an odd-sized block) alive per
+    /// run, so that the allocator cannot hand the runs the addresses an
+    /// earlier replay had.
+    static func replay(on side: Side, packets: [[UInt8]], layout: Int = 0) throws -> Replay {
+        var replay = Replay()
         var kept: [Any] = []
         defer { withExtendedLifetime(kept) {} }
         for packet in packets {
@@ -109,16 +114,16 @@ import Testing
                 kept.append(try side.linked.makeRun(input: packet))
                 kept.append([UInt8](repeating: 0, count: 40 * layout + 8))
             }
-            outcomes.append(try side.run(packet))
-            if outcomes.last == .instructionLimit { return (outcomes, nil) }
+            replay.outcomes.append(try side.run(packet))
+            if replay.outcomes.last == .instructionLimit { return replay }
         }
-        return (outcomes, try side.mapContents())
+        replay.map = try side.mapContents()
+        return replay
     }
 
     func check(seed: UInt64, tally: inout Tally) throws {
         var generator = RandomProgram(seed: seed, defined: true)
         let program = generator.generate()
-        let interpreter: (outcomes: [Outcome], map: [[UInt8]]?)
         var packets: [[UInt8]] = []
         for _ in 0..<8 {
             var rng = generator.rng
@@ -129,11 +134,12 @@ import Testing
             packets.append((0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) })
             generator.rng = rng
         }
-        let linked: LinkedProgram
-        do { linked = try LinkedProgram(program: program, type: ProgramTypes.xdp, maps: [try Self.map()], options: Self.options) } catch {
+        let first: Side
+        do { first = try Self.side(program, jit: false) } catch {
             tally.skipped += 1 // the verifier refused it: nothing to run
             return
         }
+        let linked = first.linked
         // A register read before it is written holds what each engine
         // happened to leave there: the ISA does not say, and the kernel's
         // verifier refuses such programs.
@@ -144,18 +150,17 @@ import Testing
         }
         tally.programs += 1
         if linked.proofs.safeAccessCount > 0 { tally.provenPrograms += 1 }
-        interpreter = try Self.replay(program, jit: false, packets: packets)
-        let jit = try Self.replay(program, jit: true, packets: packets)
-        if jit.outcomes != interpreter.outcomes || jit.map != interpreter.map {
+        let interpreter = try Self.replay(on: first, packets: packets)
+        let jit = try Self.replay(on: Self.side(program, jit: true), packets: packets)
+        if jit != interpreter {
             // Where the results depend on addresses (a pointer stored into
             // the packet or the map; an access past one buffer that lands in
             // another of the run's regions, which region checks allow), a
             // second layout gives other results on the same engine.
             for layout in 1...3 {
-                let again = try Self.replay(program, jit: false, packets: packets, layout: layout)
-                let jitAgain = try Self.replay(program, jit: true, packets: packets, layout: layout)
-                if again.outcomes != interpreter.outcomes || again.map != interpreter.map
-                    || jitAgain.outcomes != jit.outcomes || jitAgain.map != jit.map {
+                let again = try Self.replay(on: Self.side(program, jit: false), packets: packets, layout: layout)
+                let jitAgain = try Self.replay(on: Self.side(program, jit: true), packets: packets, layout: layout)
+                if again != interpreter || jitAgain != jit {
                     tally.addressDependent += 1
                     return
                 }
