@@ -64,21 +64,38 @@ public struct RandomProgram {
     mutating func pick<T>(_ choices: [T]) -> T { choices[Int.random(in: 0..<choices.count, using: &rng)] }
     mutating func chance(_ percent: Int) -> Bool { Int.random(in: 0..<100, using: &rng) < percent }
     mutating func immediate() -> Int32 { chance(85) ? pick(Self.immediates) : Int32(truncatingIfNeeded: rng.next()) }
-    mutating func operand() -> Operand { chance(50) ? .register(pick(Self.work + [.r6, .r7])) : .immediate(immediate()) }
+    mutating func operand() -> Operand { chance(50) ? .register(scalar(pick(Self.work + [.r6, .r7]))) : .immediate(immediate()) }
+
+    /// When `defined`, numbers live in r2 and r3 and pointers in r4 and r5
+    /// (r0 and r1 as the calls leave them), so that the result, r2 ^ r3,
+    /// holds no address: `scalar` and `pointer` map a register drawn from
+    /// `work` (or r6, r7) onto them. Otherwise both return `r`.
+    func scalar(_ r: Register) -> Register { defined ? (r.index % 2 == 0 ? .r2 : .r3) : r }
+    func pointer(_ r: Register) -> Register { defined ? (r.index % 2 == 0 ? .r4 : .r5) : r }
     mutating func width() -> Width { chance(60) ? .w64 : .w32 }
     mutating func offset() -> Int16 { Int16.random(in: -16...40, using: &rng) }
+    /// The base register of a load or store. When `defined`, the packet's
+    /// start or the stack, so that most runs get past their accesses.
+    mutating func base() -> Register { defined ? pick([.r6, .r10]) : pick(Self.bases) }
+    /// Its offset: when `defined`, inside the shortest packet (14 bytes) or
+    /// the stack's top 32 bytes.
+    mutating func offset(from base: Register, size: Int) -> Int16 {
+        guard defined else { return offset() }
+        return base == .r10 ? Int16(-8 * Int.random(in: 1...4, using: &rng)) : Int16.random(in: 0...Int16(14 - size), using: &rng)
+    }
     mutating func skip() -> Int { Int.random(in: 1...6, using: &rng) }
     mutating func add(_ instruction: Instruction) { items.append(.plain(instruction)) }
 
     /// One random fragment.
     mutating func fragment(inLoop: Bool) {
-        let dst = pick(Self.work)
+        let drawn = pick(Self.work), dst = scalar(drawn)
         switch Int.random(in: 0..<15, using: &rng) {
-        case 0: add(.alu(.w64, .mov, dst: dst, .register(pick([.r6, .r6, .r10, .r7]))))
+        case 0: add(.alu(.w64, .mov, dst: pointer(drawn), .register(pick([.r6, .r6, .r10, .r7]))))
         case 1: add(.alu(.w64, pick([.add, .sub]), dst: dst, .immediate(immediate())))
-        case 2: add(.alu(.w64, pick([.add, .add, .sub]), dst: dst, .register(pick(Self.work))))
+        case 2: add(.alu(.w64, pick([.add, .add, .sub]), dst: dst, .register(scalar(pick(Self.work)))))
         case 3, 4: add(.alu(width(), pick(Self.operations), dst: dst, operand()))
         case 5, 6:
+            let dst = pointer(drawn)
             // A packet check: dst = r6 + k; if dst <cond> r7 (either order) skip.
             let fromData = chance(80)
             let k = Int.random(in: -2...70, using: &rng)
@@ -96,7 +113,7 @@ public struct RandomProgram {
                 let size = pick(Self.sizes)
                 let delta = Int.random(in: -1...1, using: &rng)
                 let viaData = fromData && chance(50)
-                add(.load(size, dst: pick(Self.work.filter { $0 != dst }), src: viaData ? .r6 : dst,
+                add(.load(size, dst: scalar(pick(Self.work.filter { $0 != dst })), src: viaData ? .r6 : dst,
                           offset: Int16(viaData ? k - size.bytes + delta : -size.bytes + delta)))
             }
         case 7: items.append(.forward(width(), pick(JumpCondition.allCases), dst, operand(), skip: skip()))
@@ -111,20 +128,28 @@ public struct RandomProgram {
                     add(.load(size, dst: dst, src: checked, offset: Int16(-size.bytes + delta)))
                 }
             } else if chance(80) {
-                add(.load(size, dst: dst, src: pick(Self.bases), offset: offset()))
+                let base = base()
+                add(.load(size, dst: dst, src: base, offset: offset(from: base, size: size.bytes)))
             } else {
-                add(.loadSignExtend(pick([.byte, .half, .word]), dst: dst, src: pick(Self.bases), offset: offset()))
+                let size = pick([AccessSize.byte, .half, .word]), base = base()
+                add(.loadSignExtend(size, dst: dst, src: base, offset: offset(from: base, size: size.bytes)))
             }
         case 10:
-            let base = pick(Self.bases)
+            let base = base()
             if chance(50) {
-                add(.storeImmediate(pick(Self.sizes), dst: base, offset: offset(), imm: immediate()))
+                let size = pick(Self.sizes)
+                add(.storeImmediate(size, dst: base, offset: offset(from: base, size: size.bytes), imm: immediate()))
             } else {
-                add(.store(pick(Self.sizes), dst: base, offset: offset(), src: pick(Self.work)))
+                let size = pick(Self.sizes)
+                add(.store(size, dst: base, offset: offset(from: base, size: size.bytes), src: scalar(pick(Self.work))))
             }
         case 11:
-            add(.atomic(width(), pick(AtomicOperation.all), dst: pick(Self.bases), offset: pick([-8, -16, -4, 0, 8, 4, 2]),
-                        src: pick(Self.work)))
+            let width = width(), operation = pick(AtomicOperation.all)
+            if defined {
+                add(.atomic(width, operation, dst: .r10, offset: pick([-8, -16]), src: scalar(pick(Self.work))))
+            } else {
+                add(.atomic(width, operation, dst: pick(Self.bases), offset: pick([-8, -16, -4, 0, 8, 4, 2]), src: pick(Self.work)))
+            }
         case 12:
             // bpf_xdp_adjust_head, then maybe reload the packet pointers.
             add(.alu(.w64, .mov, dst: .r1, .register(.r9)))
@@ -148,7 +173,7 @@ public struct RandomProgram {
         default:
             // A variable offset: a masked or shifted packet byte added to a pointer.
             add(.alu(width(), pick([.and, .rsh, .mod, .lsh]), dst: dst, .immediate(pick([1, 2, 3, 7, 15, 0x3c, 0xff, 0x1f8, 60]))))
-            add(.alu(.w64, .add, dst: pick(Self.work), .register(dst)))
+            add(.alu(.w64, .add, dst: scalar(pick(Self.work)), .register(dst)))
         }
         _ = inLoop
     }
@@ -159,8 +184,12 @@ public struct RandomProgram {
         add(.load(.word, dst: .r6, src: .r1, offset: 0))
         add(.load(.word, dst: .r7, src: .r1, offset: 4))
         for r in Self.work where chance(90) || defined { add(.alu(.w64, .mov, dst: r, .immediate(immediate()))) }
-        // A forward branch may skip into a loop past its counter's setup.
-        if defined { add(.alu(.w64, .mov, dst: .r8, .immediate(1))) }
+        if defined {
+            // A forward branch may skip into a loop past its counter's setup.
+            add(.alu(.w64, .mov, dst: .r8, .immediate(1)))
+            // The stack slots loads may read.
+            for slot in 1...4 { add(.storeImmediate(.double, dst: .r10, offset: Int16(-8 * slot), imm: 0)) }
+        }
         let fragments = Int.random(in: 3...14, using: &rng)
         for _ in 0..<fragments {
             if chance(15) {
@@ -175,7 +204,13 @@ public struct RandomProgram {
             }
         }
         let end = items.count
-        add(.alu(.w64, .mov, dst: .r0, .immediate(0)))
+        if defined {
+            // What the program computed is in its result.
+            add(.alu(.w64, .mov, dst: .r0, .register(.r2)))
+            add(.alu(.w64, .xor, dst: .r0, .register(.r3)))
+        } else {
+            add(.alu(.w64, .mov, dst: .r0, .immediate(0)))
+        }
         add(.exit)
         // Lay out: slot of each item, then branch offsets.
         var slot: [Int] = []

@@ -18,7 +18,9 @@ import Testing
 /// unchecked, no guard where termination is proven), against the
 /// interpreter with no proofs, which checks every access. Each engine has a
 /// map of its own; after every run they must agree on r0 or the error, and on
-/// the packet, and at the end on the map.
+/// the packet, and at the end on the map. The programs are drawn `defined`:
+/// every register written before it is read, accesses mostly inside the
+/// packet and the stack, and r0 = r2 ^ r3, the numbers the program computed.
 ///
 /// Some results depend on addresses, which differ from engine to engine and
 /// from run to run: a pointer stored into the packet or the map, or an access
@@ -198,7 +200,7 @@ import Testing
         // The fuzz must reach both the values and the errors, on programs
         // whose proofs take checks out (otherwise it proves little).
         #expect(tally.programs > seeds.count * 8 / 10, "\(tally)")
-        #expect(tally.values * 10 > tally.runs, "\(tally)")
+        #expect(tally.values * 2 > tally.runs, "\(tally)")
         #expect(tally.outOfBounds > 0, "\(tally)")
         #expect(tally.provenPrograms * 2 > tally.programs, "\(tally)")
         #expect(tally.addressDependent * 10 < tally.programs, "\(tally)")
