@@ -75,7 +75,6 @@ struct BenchCommand: ParsableCommand {
         let kernel = KernelBench(scratch: scratch)
         var kernelState = noKernel ? (available: false, reason: "--no-kernel") : KernelBench.availability()
         if kernelState.available {
-            KernelBench.removeStalePins()
             kernelState = kernel.probe(compiler)
         }
         let native = NativeBench(clang: compiler.clang, suite: folder, scratch: scratch)

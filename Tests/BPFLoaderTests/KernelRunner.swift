@@ -1,9 +1,11 @@
 import Foundation
+import BPFKit
 
 /// Loads objects into the running kernel with `bpftool` and runs their
 /// programs with `BPF_PROG_TEST_RUN` (`bpftool prog run`), for the
-/// differential tests. Everything it pins lives under one directory of
-/// /sys/fs/bpf that `close()` removes.
+/// differential tests. Everything it pins lives under one directory of the
+/// process's own bpffs (`PrivateBPFFilesystem`, never the shared
+/// /sys/fs/bpf) that `close()` removes.
 final class KernelObject {
     static let bpftool: String? = ["/usr/sbin/bpftool", "/usr/bin/bpftool", "/sbin/bpftool"]
         .first { FileManager.default.isExecutableFile(atPath: $0) }
@@ -12,24 +14,12 @@ final class KernelObject {
     static let availability: (available: Bool, reason: String) = {
         guard bpftool != nil else { return (false, "bpftool is not installed") }
         guard geteuid() == 0 else { return (false, "bpf() needs root (CAP_BPF); not running as root") }
-        guard FileManager.default.fileExists(atPath: "/sys/fs/bpf") else { return (false, "/sys/fs/bpf (bpffs) is not mounted") }
+        if case .failure(let failure) = PrivateBPFFilesystem.mountPoint { return (false, failure.description) }
         guard let probe = try? KernelObject.probe() else { return (false, "the kernel refused to load a trivial XDP program (EPERM?)") }
         return (probe, probe ? "" : "the kernel refused to load a trivial XDP program")
     }()
 
-    /// Pins left by test processes that died before cleaning up.
-    private static func removeStalePins() {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/bpf")) ?? []
-        for entry in entries where entry.hasPrefix("bpfkit-test-") {
-            let pid = entry.dropFirst("bpfkit-test-".count).prefix { $0.isNumber }
-            if let pid = Int32(pid), pid != getpid(), kill(pid, 0) != 0 {
-                try? FileManager.default.removeItem(atPath: "/sys/fs/bpf/\(entry)")
-            }
-        }
-    }
-
     private static func probe() throws -> Bool {
-        removeStalePins()
         guard Clang.available else { return false }
         let source = FileManager.default.temporaryDirectory.appendingPathComponent("bpfkit-probe-\(getpid()).c")
         try "#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\nSEC(\"xdp\") int probe(struct xdp_md *c) { return XDP_PASS; }\nchar LICENSE[] SEC(\"license\") = \"GPL\";\n"
@@ -49,7 +39,7 @@ final class KernelObject {
     let mapDirectory: String
 
     init(path: URL) throws {
-        let base = "/sys/fs/bpf/bpfkit-test-\(getpid())-\(Self.counter.take())"
+        let base = "\(try PrivateBPFFilesystem.mountPoint.get())/object-\(Self.counter.take())"
         directory = base + "-progs"
         mapDirectory = base + "-maps"
         try? FileManager.default.removeItem(atPath: directory)

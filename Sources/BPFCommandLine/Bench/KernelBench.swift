@@ -5,7 +5,8 @@ import BPFKit
 /// (maps pinned too, so that program arrays keep their slots), `prog run
 /// ... repeat N` for the time per run as the kernel measures it, and `prog
 /// show --json` for the sizes of its JIT's output. Everything it pins lives
-/// under /sys/fs/bpf/bpfkit-bench-PID-* and is removed afterwards.
+/// in the process's own bpffs (`PrivateBPFFilesystem`, never the shared
+/// /sys/fs/bpf) and is removed afterwards.
 struct KernelBench {
     static let bpftool: String? = ["/usr/sbin/bpftool", "/usr/bin/bpftool", "/sbin/bpftool", "/usr/local/sbin/bpftool"]
         .first { FileManager.default.isExecutableFile(atPath: $0) }
@@ -14,10 +15,7 @@ struct KernelBench {
     static func availability() -> (available: Bool, reason: String) {
         guard bpftool != nil else { return (false, "bpftool is not installed") }
         guard geteuid() == 0 else { return (false, "bpf() needs root (CAP_BPF); not running as root") }
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: "/sys/fs/bpf", isDirectory: &isDirectory), isDirectory.boolValue else {
-            return (false, "/sys/fs/bpf (bpffs) is not mounted")
-        }
+        if case .failure(let failure) = PrivateBPFFilesystem.mountPoint { return (false, failure.description) }
         return (true, "")
     }
 
@@ -41,17 +39,6 @@ struct KernelBench {
         return (true, "")
     }
 
-    /// Pins left by bench processes that died before cleaning up.
-    static func removeStalePins() {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/bpf")) ?? []
-        for entry in entries where entry.hasPrefix("bpfkit-bench-") {
-            let pid = entry.dropFirst("bpfkit-bench-".count).prefix { $0.isNumber }
-            if let pid = Int32(pid), pid != getpid(), kill(pid, 0) != 0 {
-                try? FileManager.default.removeItem(atPath: "/sys/fs/bpf/\(entry)")
-            }
-        }
-    }
-
     let scratch: URL
     private static let counter = Counter()
 
@@ -65,7 +52,8 @@ struct KernelBench {
     /// stay until the sampler finishes; on a failure they are removed here.
     func setUp(_ bench: BenchCase, object: String, settings: BenchSettings) -> BenchSetup {
         guard let bpftool = Self.bpftool else { return .done(.unavailable("bpftool is not installed")) }
-        let base = "/sys/fs/bpf/bpfkit-bench-\(getpid())-\(Self.counter.take())"
+        guard case .success(let root) = PrivateBPFFilesystem.mountPoint else { return .done(.unavailable("no private bpffs")) }
+        let base = "\(root)/bench-\(Self.counter.take())"
         let programs = base + "-progs", maps = base + "-maps"
         let unpin = {
             try? FileManager.default.removeItem(atPath: programs)
