@@ -1,9 +1,10 @@
 // @class tail-call-context
 // @inputs 64:00 64:01
 /*
- * The context spilled to the stack and reloaded before bpf_tail_call, and a
- * stack slot overwritten with a packet address between the spill and the
- * reload (packet byte 0 = 1). Whether or not the verifier follows spills,
+ * The context spilled to the stack and reloaded before bpf_tail_call, and
+ * the spill slot overwritten between the spill and the reload (packet byte
+ * 0 = 1) with the address of a made-up context on the stack whose data_end
+ * lies 2 KiB past the packet's start. Whether or not the verifier follows spills,
  * the target may only ever see the real context.
  */
 #include "adversarial.h"
@@ -28,12 +29,15 @@ __naked int attack(struct xdp_md *ctx)
 	"r4 += 64;"
 	"if r4 > r3 goto 9f;"
 	"r5 = *(u8 *)(r2 + 0);"
+	"*(u64 *)(r10 - 32) = r2;"
 	"r4 = r2;"
 	"r4 += 2048;"
-	"*(u64 *)(r2 + 8) = r4;"
-	"*(u64 *)(r2 + 0) = r2;"
+	"*(u64 *)(r10 - 24) = r4;"
+	"*(u64 *)(r10 - 16) = r2;"
 	"if r5 == 0 goto 1f;"
-	"*(u64 *)(r10 - 8) = r2;"
+	"r4 = r10;"
+	"r4 += -32;"
+	"*(u64 *)(r10 - 8) = r4;"
 "1:"
 	"r1 = *(u64 *)(r10 - 8);"
 	"r2 = %[jmp_table] ll;"
