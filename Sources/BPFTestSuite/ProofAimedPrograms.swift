@@ -46,7 +46,10 @@ public struct ProofAimedProgram {
     static let sizes: [AccessSize] = [.byte, .half, .word, .double]
     /// Stack offsets from r10: the whole frame, its top and bottom edges, and
     /// just outside it on either side.
-    static let stackOffsets: [Int32] = [-8, -16, -24, -32, -64, -128, -200, -256, -384, -504, -512, -520, -4, 0, 8]
+    /// Stack offsets from r10: mostly the top 64 bytes (which the prologue
+    /// may write), else deeper in the frame (never written), its bottom
+    /// edge, and just outside the frame on either side.
+    static let stackOffsets: [Int32] = [-8, -16, -24, -32, -40, -48, -56, -64, -8, -32, -64, -128, -200, -256, -384, -504, -512, -520, -4, 0, 8]
 
     public init(seed: UInt64, options: Options = Options()) {
         rng = SplitMix(state: seed)
@@ -62,19 +65,21 @@ public struct ProofAimedProgram {
     static func add(_ dst: Register, _ imm: Int32) -> Instruction { .alu(.w64, .add, dst: dst, .immediate(imm)) }
 
     /// Writes into `dst` a value drawn among pointers (stack, packet, map
-    /// value, context) and numbers; the registers the program keeps are
-    /// r6 = the context, r7 = data, r8 = the loop counter, r9 = a map value
-    /// or null, r0 = the result, r4 = loaded data.
+    /// value) and numbers; the registers the program keeps are r6 = the
+    /// context, r7 = data, r8 = the loop counter, r9 = a map value or a
+    /// stack address, r0 = the result, r4 = loaded data. (The context is
+    /// never mixed with others: the loader refuses a context access through
+    /// a register that holds the context on some paths only, as the kernel
+    /// does; it goes to bpf_tail_call only.)
     mutating func source(_ dst: Register) {
-        switch Int.random(in: 0..<9, using: &rng) {
-        case 0, 1:
+        switch Int.random(in: 0..<11, using: &rng) {
+        case 0, 1, 4, 9, 10:
             add(Self.mov(dst, .r10))
             add(Self.add(dst, pick(Self.stackOffsets)))
         case 2:
             add(Self.mov(dst, .r7))
             add(Self.add(dst, pick([0, 1, 8, 14, 40, 63, 64, 100])))
         case 3: add(Self.mov(dst, .r9))
-        case 4: add(Self.mov(dst, .r6))
         case 5: add(Self.mov(dst, .r4))
         case 6: add(Self.mov(dst, pick([0, 8, 64, -8, 512])))
         case 7:
@@ -107,7 +112,7 @@ public struct ProofAimedProgram {
         }
     }
 
-    mutating func accessOffset() -> Int32 { pick([0, 0, 1, 7, 8, 16, 56, -8, -16, 60, 62, 64, 500, -500]) }
+    mutating func accessOffset() -> Int32 { pick([0, 0, 0, 1, 7, 8, 8, 16, 56, -8, -8, -16, -16, 60, 62, 64, 500, -500]) }
 
     /// r1–r5 as numbers again (after a call, which leaves them undefined).
     mutating func redefineArguments() {
@@ -122,18 +127,26 @@ public struct ProofAimedProgram {
             // spilled and reloaded, or kept for later.
             let dst = pick(Self.mixed)
             let other = label(), join = label()
-            unknownBranch(to: other)
+            // Half the time the branch's register is then set alike on both
+            // arms, so the two states at the join differ in dst alone: the
+            // shape in which a verifier that takes a pointer for a number
+            // prunes the pointer's path.
+            let alike = chance(50)
+            let reset = Int32.random(in: 0...9, using: &rng)
+            if alike { items.append(.branch(.w64, pick([.eq, .gt, .set]), .r4, .immediate(pick([0, 1, 0x40])), other)) } else { unknownBranch(to: other) }
             source(dst)
+            if alike { add(Self.mov(.r4, reset)) }
             items.append(.jump(join))
             items.append(.label(other))
             source(dst)
+            if alike { add(Self.mov(.r4, reset)) }
             items.append(.label(join))
             if chance(40) {
                 let slot = pick([Int32(-8), -16, -24, -32])
                 add(.store(.double, dst: .r10, offset: Int16(slot), src: dst))
                 add(.load(.double, dst: dst, src: .r10, offset: Int16(slot)))
             }
-            if chance(70) {
+            if chance(60) {
                 if chance(70) { load(through: dst, offset: accessOffset()) } else { store(through: dst, offset: accessOffset()) }
             }
         case 3, 4:
@@ -156,8 +169,8 @@ public struct ProofAimedProgram {
         case 5, 6:
             // Direct stack traffic: writes (so that later reads may be
             // proven initialized) and reads (some of slots never written).
-            let offset = pick([Int32(-8), -16, -24, -32, -40, -64, -128, -256, -512])
-            if chance(55) {
+            let offset = chance(75) ? pick([Int32(-8), -16, -24, -32, -40, -48, -56, -64]) : pick([Int32(-72), -128, -256, -512])
+            if chance(45) {
                 add(.store(pick(Self.sizes), dst: .r10, offset: Int16(offset), src: .r0))
             } else {
                 load(through: .r10, offset: offset)
@@ -171,6 +184,7 @@ public struct ProofAimedProgram {
             add(Self.mov(.r2, .r10))
             add(Self.add(.r2, -4))
             add(.call(.helper(1)))
+            add(Self.mov(.r4, 0))
             let skip = label()
             add(Self.mov(.r9, .r0))
             add(Self.mov(.r0, 0))
@@ -241,6 +255,15 @@ public struct ProofAimedProgram {
                 // r1: mostly the context, else a made-up one.
                 if !options.madeUpContexts || chance(55) {
                     add(Self.mov(.r1, .r6))
+                } else if chance(50) {
+                    // The context on one path, something else on the other.
+                    let join = label(), other = label()
+                    unknownBranch(to: other)
+                    add(Self.mov(.r1, .r6))
+                    items.append(.jump(join))
+                    items.append(.label(other))
+                    if chance(30) { add(Self.mov(.r1, .r6)); add(Self.add(.r1, 8)) } else { source(.r1) }
+                    items.append(.label(join))
                 } else {
                     source(.r1)
                 }
@@ -287,6 +310,14 @@ public struct ProofAimedProgram {
         add(.load(.word, dst: .r4, src: .r6, offset: 4))
         add(.alu(.w64, .sub, dst: .r4, .register(.r7)))
         for r in [Register.r0, .r8] { add(Self.mov(r, 0)) }
+        // Mostly: the top 64 bytes of the frame written, so that reads there
+        // are of written stack and the program may be proven to read only
+        // stack it wrote (the fact that lets a JIT skip its stack clear).
+        if chance(70) {
+            for offset in stride(from: Int16(-8), through: -64, by: -8) {
+                add(.storeImmediate(.double, dst: .r10, offset: offset, imm: Int32.random(in: -1000...1000, using: &rng)))
+            }
+        }
         add(Self.mov(.r9, .r10))
         add(Self.add(.r9, -64))
         redefineArguments()
@@ -297,13 +328,17 @@ public struct ProofAimedProgram {
         items.append(.label(Self.subprogramLabel))
         depth = 1
         add(Self.mov(.r0, .r2))
+        if chance(70) {
+            add(.store(.double, dst: .r10, offset: -8, src: .r2))
+            add(.store(.double, dst: .r10, offset: -16, src: .r2))
+        }
         for _ in 0..<Int.random(in: 1...4, using: &rng) {
             switch Int.random(in: 0..<4, using: &rng) {
             case 0: add(.load(pick(Self.sizes), dst: .r3, src: .r1, offset: Int16(accessOffset())))
                     add(.alu(.w64, .xor, dst: .r0, .register(.r3)))
             case 1: add(.store(pick(Self.sizes), dst: .r1, offset: Int16(accessOffset()), src: .r2))
             case 2: add(.store(.double, dst: .r10, offset: Int16(pick([-8, -16, -64, -512])), src: .r2))
-            default: add(.load(pick(Self.sizes), dst: .r3, src: .r10, offset: Int16(pick([-8, -16, -64, -512]))))
+            default: add(.load(pick(Self.sizes), dst: .r3, src: .r10, offset: Int16(pick([-8, -16, -8, -16, -64, -512]))))
                      add(.alu(.w64, .xor, dst: .r0, .register(.r3)))
             }
         }
