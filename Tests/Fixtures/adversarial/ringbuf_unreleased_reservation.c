@@ -35,13 +35,14 @@ __naked int attack(struct xdp_md *ctx)
 	: __clobber_all);
 }
 
-/* Reserves, writes and submits one 8-byte record: 1 on success, 2 when the reservation failed. */
+/* Reserves, writes and submits one 64-byte record (as large as the leaked
+ * ones): 1 on success, 2 when the reservation failed. */
 SEC("xdp")
 __naked int produce(struct xdp_md *ctx)
 {
 	asm volatile (
 	"r1 = %[rb] ll;"
-	"r2 = 8;"
+	"r2 = 64;"
 	"r3 = 0;"
 	"call %[bpf_ringbuf_reserve];"
 	"if r0 == 0 goto 1f;"
