@@ -102,7 +102,12 @@ struct CorpusEntry: Sendable, CustomStringConvertible {
         return names.filter { $0.hasSuffix(".c") || $0.hasSuffix(".s") }.sorted()
             .filter { name in only.map { $0.contains { name.contains($0) } } ?? true }
             .filter { name in !skip.contains { name.contains($0) } }
-            .compactMap { try? CorpusEntry(path: corpusDirectory.appendingPathComponent($0).path) }
+            .compactMap { name in
+                do { return try CorpusEntry(path: corpusDirectory.appendingPathComponent(name).path) } catch {
+                    Issue.record("\(name): \(error)")
+                    return nil
+                }
+            }
     }()
 }
 

@@ -18,7 +18,9 @@ struct CorpusTests {
     @Test func everyEntryEndsAsOnTheInterpreterOrIsRefused() throws {
         var records: [EntryRecord] = []
         for entry in CorpusEntry.all {
-            records.append(try check(entry, sides: Side.native))
+            do { records.append(try check(entry, sides: Side.native)) } catch {
+                Issue.record("\(entry.file): \(error)")
+            }
         }
         print(summary(records, title: "Adversarial corpus (\(Side.native.map(\.description).joined(separator: ", ")) against the interpreter)"))
         if ProcessInfo.processInfo.environment["ADVERSARIAL_ENTRIES"] == nil && ProcessInfo.processInfo.environment["ADVERSARIAL_SKIP"] == nil {

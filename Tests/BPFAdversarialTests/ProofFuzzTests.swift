@@ -27,6 +27,8 @@ import Testing
 /// - `PROOF_FUZZ_SECONDS`: wall-time budget (default 40; the emulated run takes a quarter).
 /// - `PROOF_FUZZ_MADE_UP_CONTEXTS=0`: r1 at every tail call is the context
 ///   (to look past that class of hole on a build that still has it).
+/// - `PROOF_FUZZ_TRACE=1`: print each seed before its runs, and why a
+///   program was left out.
 /// `scripts/fuzz-proofs` runs it for as long as you like.
 struct ProofFuzz {
     struct Tally: CustomStringConvertible {
@@ -125,6 +127,9 @@ struct ProofFuzz {
             return
         }
         tally.programs += 1
+        // With PROOF_FUZZ_TRACE, the seed goes out before the runs: a
+        // program that crashes the process can be replayed.
+        if trace { FileHandle.standardError.write(Data("seed 0x\(String(seed, radix: 16)): running\n".utf8)) }
         let proofs = reference.linked.proofs
         let proven = proofs.safeAccessCount > 0 || proofs.stackReadsInitialized || proofs.terminates
         if proven { tally.provenPrograms += 1 }
