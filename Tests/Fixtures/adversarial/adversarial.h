@@ -11,6 +11,9 @@
  *   @runs N            runs per packet (default 1), maps persisting between runs
  *   @readonly MAP ...  maps whose contents no run on any engine may change
  *   @forbid-r0 V       no engine may return V (a result only a hole produces)
+ *   @cpu v4            -mcpu for clang (default v3)
+ *   @max-verify-seconds S   verification must end within S seconds (default
+ *                      5; six times that in a debug build)
  *   @leak              the program may hand the host an address: results are
  *                      compared as value-or-error only (an unprivileged load
  *                      must refuse it)
