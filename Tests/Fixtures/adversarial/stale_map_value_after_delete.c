@@ -3,8 +3,9 @@
 // @forbid-r0 0xbad
 /*
  * A pointer to a hash element outlives its deletion: the element is deleted,
- * another key is added (with one entry, into the same storage), and the
- * program stores through the old pointer. The store must not land in the new
+ * a third key added and deleted, another key added (with one entry, into
+ * the storage the first had, as soon as the map reuses it), and the program
+ * stores through the old pointer. The store must not land in the new
  * key's value: r0 is 0xbad only when it did.
  */
 #include "adversarial.h"
@@ -42,6 +43,20 @@ __naked int attack(struct xdp_md *ctx)
 	"r1 = %[one] ll;"
 	"r2 = r10;"
 	"r2 += -4;"
+	"call %[bpf_map_delete_elem];"
+	/* key 3 added and deleted: the map's free list moves on by one */
+	"r1 = 3;"
+	"*(u32 *)(r10 - 20) = r1;"
+	"r1 = %[one] ll;"
+	"r2 = r10;"
+	"r2 += -20;"
+	"r3 = r10;"
+	"r3 += -16;"
+	"r4 = 0;"
+	"call %[bpf_map_update_elem];"
+	"r1 = %[one] ll;"
+	"r2 = r10;"
+	"r2 += -20;"
 	"call %[bpf_map_delete_elem];"
 	"r1 = 0x2222;"
 	"*(u64 *)(r10 - 16) = r1;"
