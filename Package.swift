@@ -100,6 +100,13 @@ let package = Package(
                     dependencies: ["BPFKit", "BPFISA", "BPFRuntime", "BPFMaps", "BPFLoader", "BPFHelpers", "BPFInterpreter",
                                    "BPFJIT", "BPFJITX86_64", "BPFExecMemory", "BPFNativeDisassembler", "BPFTestSuite"],
                     swiftSettings: swiftSettings),
+        // Attack programs (Tests/Fixtures/adversarial) and the proof-aimed differential fuzzer:
+        // every engine must end as the interpreter does, or the load must be refused.
+        // Its Emulated* suites use the emulator: `scripts/test` runs them with the emulator's tests.
+        .testTarget(name: "BPFAdversarialTests",
+                    dependencies: ["BPFKit", "BPFISA", "BPFRuntime", "BPFMaps", "BPFLoader", "BPFHelpers", "BPFInterpreter",
+                                   "BPFVerifier", "BPFJIT", "BPFJITX86_64", "BPFJITArm64", "BPFAssembler", "BPFTestSuite"],
+                    swiftSettings: swiftSettings),
         .executableTarget(name: "bpfkit", dependencies: ["BPFCommandLine"], swiftSettings: swiftSettings),
         .testTarget(name: "BPFCommandLineTests", dependencies: ["bpfkit"], swiftSettings: swiftSettings),
 
