@@ -12,10 +12,12 @@ extension Analysis {
         let memory = description.memoryArguments
         let memoryRegisters = Set((memory ?? []).map(\.register))
         let name = id.map { "helper \($0)" } ?? "a helper called through a register"
+        checkHelperConditions(state, description, name: name, at: pc)
         for i in 0..<min(max(description.arguments, 0), 5) {
             let number = i + 1
             let isMemory = memory == nil || memoryRegisters.contains(number)
             let value = read(state, Register(rawValue: UInt8(number))!, at: pc, flows: isMemory)
+            checkArgumentLeak(value, number: number, description, name: name, at: pc)
             if value.isStack {
                 if memory == nil {
                     stackEscapes("instruction \(pc): a stack pointer in r\(number) goes to \(name), whose memory use is not described")
@@ -40,6 +42,9 @@ extension Analysis {
                 if problem == nil { problem = "instruction \(pc): \(name): the size of the memory at r\(argument.register) is not known" }
                 continue
             }
+            if write, case .region(let region, _, _) = base, !region.writable {
+                refuse("instruction \(pc): \(name): write into map forbidden: r\(argument.register) points into read-only \(region.kind == .mapValue ? "map value" : "global data")")
+            }
             if let why = accessProblem(state, base: base, offset: 0, size: size, write: write, atomic: false) {
                 inBounds = false
                 if problem == nil { problem = "instruction \(pc): \(name): r\(argument.register) (\(base.summary)): \(why)" }
@@ -61,9 +66,14 @@ extension Analysis {
         }
         var next = checked
         next.pc = pc + 1
+        for number in 1...5 where description.releases(number) { release(&next, number: number, name: name, at: pc) }
         switch description.result {
         case .scalar:
             next[0] = .unknown
+        case .acquiresReference(let kind):
+            let id = next.freshID()
+            next.references.append(AcquiredReference(id: id, kind: kind, pc: pc))
+            next[0] = .reference(id: id, offset: 0, maybeNull: true)
         case .mapValueOrNull:
             if case .mapHandle(let handle) = state[1], let map = environment.maps[handle], map.lookupReturnsValue {
                 next[0] = .mapValueOrNull(id: state.freshID(), Region(kind: .mapValue, size: map.valueSize, writable: map.writable))
@@ -80,13 +90,13 @@ extension Analysis {
             if state.depth > 1 {
                 var returned = checked
                 returned[0] = .unknown
-                returned.forgetPacket()
+                returned.forgetPacket(lost: lostPointer)
                 successors.append(returnToCaller(returned))
             }
             return successors
         }
         clobberArguments(&next)
-        if description.movesPacket { next.forgetPacket() }
+        if description.movesPacket { next.forgetPacket(lost: lostPointer) }
         return [next]
     }
 
@@ -126,8 +136,15 @@ extension Analysis {
     }
 
     /// Leaves the current (non-entry) frame: r0 goes to the caller, r1–r5 are clobbered.
-    func returnToCaller(_ state: State) -> State {
+    /// The frame dies: a pointer into it may not outlive it (refused in r0,
+    /// as the kernel's "cannot return stack pointer to the caller"; no other
+    /// register or tracked memory of the caller can hold one).
+    func returnToCaller(_ state: State, at pc: Int? = nil) -> State {
         var next = state
+        let dying = next.frames.count - 1
+        if case .stack(let frame, _, _) = next[0], frame >= dying {
+            refuse("instruction \(pc ?? next.pc): cannot return stack pointer to the caller (r0 points into the returning frame)")
+        }
         let callee = next.frames.removeLast()
         next[0] = callee.registers[0]
         clobberArguments(&next)
