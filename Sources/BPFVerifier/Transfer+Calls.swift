@@ -84,8 +84,10 @@ extension Analysis {
             // Falls through when there is nothing to call (r0 as it was, a number);
             // otherwise the run continues elsewhere: at depth 1 it never comes
             // back, in a subprogram the target's r0 returns to the caller.
+            // r1–r5 keep their values: every engine leaves them as they were
+            // when there is nothing to call (the tail-call corpus checks it),
+            // so a second tail call may reuse r1, the context.
             next[0] = state[0].isInitialized ? .unknown : .uninitialized
-            clobberArguments(&next)
             var successors = [next]
             if state.depth > 1 {
                 var returned = checked
