@@ -32,6 +32,7 @@ extension Analysis {
         for argument in memory ?? [] {
             guard (1...5).contains(argument.register) else { inBounds = false; continue }
             let base = state[argument.register]
+            checkNullChecked(base, "r\(argument.register) of \(name)", at: pc)
             let size = memorySize(argument.size, state)
             let write = argument.access == .write
             if size == 0 { continue }   // touches nothing
@@ -141,11 +142,11 @@ extension Analysis {
     /// The frame dies: a pointer into it may not outlive it (refused in r0,
     /// as the kernel's "cannot return stack pointer to the caller"; no other
     /// register or tracked memory of the caller can hold one).
-    func returnToCaller(_ state: State, at pc: Int? = nil) -> State {
+    func returnToCaller(_ state: State) -> State {
         var next = state
         let dying = next.frames.count - 1
         if case .stack(let frame, _, _) = next[0], frame >= dying {
-            refuse("instruction \(pc ?? next.pc): cannot return stack pointer to the caller (r0 points into the returning frame)")
+            refuse("instruction \(state.pc): cannot return stack pointer to the caller (r0 points into the returning frame)")
         }
         let callee = next.frames.removeLast()
         next[0] = callee.registers[0]

@@ -7,7 +7,9 @@ extension Analysis {
     func accessProblem(_ state: State, base: Value, offset: Int, size: Int, write: Bool, atomic: Bool) -> String? {
         let what = "\(size)-byte \(atomic ? "atomic" : write ? "write" : "read")"
         switch base {
-        case .stack(_, let off, let v):
+        case .stack(let frame, let off, let v):
+            // Never the case (returning such a pointer is refused); kept so that no proof can rest on it.
+            guard frame < state.depth else { return "\(what) through a pointer into a frame that has returned" }
             let low = off + offset + v.low, high = off + offset + v.high + size
             guard low >= -ExecutionLimits.stackSizePerFrame, high <= 0 else {
                 return "\(what) at frame offsets [\(low), \(high)) leaves the \(ExecutionLimits.stackSizePerFrame)-byte stack frame"
@@ -48,6 +50,7 @@ extension Analysis {
     /// it writes is (`read`: a load or an atomic; `write`: a store or an atomic).
     func access(_ state: inout State, base r: Register, offset: Int16, size: Int, write: Bool, atomic: Bool, at pc: Int) {
         let base = read(state, r, at: pc)
+        checkNullChecked(base, "\(r) + \(offset)", at: pc)
         touchStack(&state, base: base, offset: Int(offset), size: size, read: !write || atomic, write: write, at: pc)
         if let problem = accessProblem(state, base: base, offset: Int(offset), size: size, write: write, atomic: atomic) {
             var description = "\(base.packetID.flatMap { state.packetRanges[$0] }.map { "range \($0)" } ?? "")"

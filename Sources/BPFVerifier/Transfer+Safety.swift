@@ -41,6 +41,13 @@ extension Analysis {
         if !fits { refuse("instruction \(pc): \(name): r\(number) leaks a pointer (\(value.summary)) into a helper argument that does not take one") }
     }
 
+    /// An acquired reference is used (dereferenced, or handed to a helper as
+    /// memory) only after its null check, as the kernel requires.
+    func checkNullChecked(_ base: Value, _ what: String, at pc: Int) {
+        guard case .reference(_, _, true) = base else { return }
+        refuse("instruction \(pc): \(what) uses an acquired reference before its null check")
+    }
+
     /// The helper releases the reference in argument register `number`: it
     /// must be one the path holds, null-checked and unmodified; every copy
     /// dies.

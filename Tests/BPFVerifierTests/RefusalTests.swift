@@ -525,3 +525,26 @@ struct UnprivilegedPolicyTests {
         #expect(VerifierPolicy.unprivileged.hardensByDefault && !VerifierPolicy.privileged.hardensByDefault)
     }
 }
+
+extension AcquiredReferenceTests {
+    @Test func recordsAreUsedOnlyAfterTheirNullCheck() throws {
+        let maps = [try Refusal.ringBuffer()]
+        let write = try Refusal.reason(reserve("stdw [%r0+0], 1\n\(nullCheck)\n\(submit)\nout:"), maps: maps)
+        #expect(write?.contains("before its null check") == true, "\(write ?? "loaded")")
+        // As bpf_ringbuf_output's data.
+        let output = try Refusal.reason(reserve("""
+            mov %r7, %r0
+            mov %r1, %r6
+            lddw %r1, map_idx 0
+            mov %r2, %r7
+            mov %r3, 8
+            mov %r4, 0
+            call 130
+            mov %r0, %r7
+            \(nullCheck)
+            \(submit)
+            out:
+            """), maps: maps)
+        #expect(output?.contains("before its null check") == true, "\(output ?? "loaded")")
+    }
+}
