@@ -13,6 +13,15 @@ extension Analysis {
         var inputs: [Value] = op == .mov ? [] : [state[dst.index]]
         if case .register(let r) = operand { inputs.append(state[r.index]) }
         aluTransfer(&state, width, op, dst: dst, operand, at: pc)
+        // The distance between two places in the packet (`data_end - data`)
+        // is a length, not an address.
+        func inPacket(_ v: Value) -> Bool {
+            switch v {
+            case .packet, .packetEnd: true
+            default: false
+            }
+        }
+        if op == .sub, width == .w64, inputs.count == 2, inputs.allSatisfy(inPacket) { return }
         checkNumberFromPointer(inputs, state[dst.index], at: pc)
     }
 

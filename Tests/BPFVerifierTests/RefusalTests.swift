@@ -505,16 +505,21 @@ struct UnprivilegedPolicyTests {
     @Test func legitimateProgramsAreAccepted() throws {
         let maps = [try arrayMap(valueSize: 16)]
         // Packet bounds checks, packet reads and writes, map lookups with a
-        // null check, counters, helpers given memory, subprograms.
+        // null check, counters, helpers given memory, the packet's length.
         let program = packet("""
             ldxb %r6, [%r2+0]
             stxb [%r2+1], %r6
+            mov %r7, %r2
+            mov %r8, %r3
             \(lookup)
             mov %r1, 1
             stxdw [%r0+0], %r1
             ldxdw %r1, [%r0+8]
             add %r1, %r6
             stxdw [%r0+8], %r1
+            mov %r1, %r8
+            sub %r1, %r7
+            stxdw [%r0+0], %r1
             """)
         let outcome = try Refusal.outcome(program, maps: maps, policy: .unprivileged)
         let report = try #require(outcome.linked, "\(outcome.refusal ?? "")").verification
