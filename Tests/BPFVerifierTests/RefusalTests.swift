@@ -553,3 +553,25 @@ extension AcquiredReferenceTests {
         #expect(output?.contains("before its null check") == true, "\(output ?? "loaded")")
     }
 }
+
+extension UnprivilegedPolicyTests {
+    /// A loop that moves a pointer each time round: widening would make it
+    /// an unknown number (which could then be returned).
+    @Test func widenedPointersAreRefused() throws {
+        let loop = """
+            call 7
+            mov %r6, %r10
+            loop:
+            add %r6, -1
+            add %r0, -1
+            jne %r0, 0, loop
+            mov %r0, 0
+            exit
+            """
+        let why = try Refusal.reason(loop, policy: .unprivileged)
+        #expect(why?.contains("a loop changes a pointer") == true, "\(why ?? "loaded")")
+        let outcome = try Refusal.outcome(loop)
+        #expect(outcome.refusal == nil)
+        #expect(outcome.linked?.verification.stackReadProblem?.contains("widened") == true)
+    }
+}
