@@ -63,6 +63,7 @@ struct RunCommand: ParsableCommand {
         let (engine, architecture) = try engineOptions.resolve()
 
         let file: ProgramFile
+        if objectOptions.unprivileged && noVerify { throw fail("--unprivileged requires the verifier: drop --no-verify") }
         var request = objectOptions.request()
         request.verify = !noVerify
         do { file = try ProgramFile.load(path: program, request) } catch { throw fail(error.description) }
@@ -140,8 +141,14 @@ struct ObjectOptions: ParsableArguments {
     @Option(name: .long, help: "-mcpu for .c files: v1, v2, v3 or v4.")
     var cpu: String = "v3"
 
+    @Flag(name: .long, help: "Load as untrusted code: refuse programs that may leak a pointer (verification is mandatory).")
+    var unprivileged = false
+
     func request() -> LoadRequest {
-        LoadRequest(type: type, section: section, programName: programName, clang: clang, cpu: cpu, helpers: ConformanceRunner.helpers)
+        var request = LoadRequest(type: type, section: section, programName: programName, clang: clang, cpu: cpu,
+                                  helpers: ConformanceRunner.helpers)
+        if unprivileged { request.policy = .unprivileged }
+        return request
     }
 }
 

@@ -29,16 +29,17 @@ struct VerifyCommand: ParsableCommand {
         let file: ProgramFile
         do { file = try ProgramFile.load(path: program, objectOptions.request()) } catch { throw fail(error.description) }
         var programs: [LinkedProgram] = [file.linked]
+        var everything = true
         if let object = file.object, objectOptions.programName == nil, objectOptions.section == nil {
             programs = []
             for candidate in object.object.programs {
                 let type = objectOptions.type.flatMap { ProgramTypes.named($0) }
                 do { programs.append(try object.program(named: candidate.name, section: candidate.section, type: type)) } catch {
                     print("\(candidate.name) (section \(candidate.section)): not loadable: \(error)")
+                    everything = false
                 }
             }
         }
-        var everything = true
         for linked in programs {
             let report = linked.verification
             let title = linked.section.isEmpty ? linked.name : "\(linked.name) (section \(linked.section))"

@@ -7,16 +7,37 @@ extension KernelHelper {
     public var verifierDescription: HelperDescription {
         let arguments = prototype.arguments.count
         let memory = verifierMemoryArguments
+        let kinds: [HelperDescription.ArgumentKind] = prototype.arguments.map { kind in
+            switch kind {
+            case .pointer: .memory
+            case .map: .map
+            case .context: .context
+            case .mapValueOrNull: .releasedReference   // bpf_ringbuf_submit/discard's record
+            case .scalar, .size, .void: .number
+            }
+        }
+        // Helpers that change the map in r1 (the kernel's "write into map forbidden" set).
+        let modifies: Bool
+        switch self {
+        case .mapUpdateElem, .mapDeleteElem, .ringbufOutput, .ringbufReserve: modifies = true
+        default: modifies = false
+        }
+        var description: HelperDescription
         switch self {
         case .mapLookupElem, .mapLookupPercpuElem:
-            return HelperDescription(arguments: arguments, result: .mapValueOrNull, memoryArguments: memory)
+            description = HelperDescription(arguments: arguments, result: .mapValueOrNull, memoryArguments: memory)
         case .tailCall:
-            return HelperDescription(arguments: arguments, result: .tailCall, memoryArguments: memory)
+            description = HelperDescription(arguments: arguments, result: .tailCall, memoryArguments: memory)
+        case .ringbufReserve:
+            description = HelperDescription(arguments: arguments, result: .acquiresReference(.ringBufferRecord), memoryArguments: memory)
         case .xdpAdjustHead, .xdpAdjustMeta, .xdpAdjustTail:
-            return HelperDescription(arguments: arguments, result: .scalar, movesPacket: true, memoryArguments: memory)
+            description = HelperDescription(arguments: arguments, result: .scalar, movesPacket: true, memoryArguments: memory)
         default:
-            return HelperDescription(arguments: arguments, result: .scalar, memoryArguments: memory)
+            description = HelperDescription(arguments: arguments, result: .scalar, memoryArguments: memory)
         }
+        description.argumentKinds = kinds
+        description.modifiesMap = modifies
+        return description
     }
 
     /// The memory BPFKit's implementation reads or writes through the

@@ -21,6 +21,8 @@ public enum ISAError: Error, Sendable, Hashable, CustomStringConvertible {
     case malformedImmediate64(index: Int, reason: String)
     /// A jump or local call leads outside the program or into the middle of an instruction.
     case badJumpTarget(index: Int, target: Int, count: Int)
+    /// A jump leaves its function `[function, end)` (the kernel's "jump out of range").
+    case jumpOutOfFunction(index: Int, target: Int, function: Int, end: Int)
     /// Control can run past the last instruction.
     case fallsOffEnd(index: Int)
     /// A register the program may not write (r10) is written.
@@ -32,7 +34,7 @@ public enum ISAError: Error, Sendable, Hashable, CustomStringConvertible {
         case .truncatedBytes, .emptyProgram: nil
         case .unknownOpcode(let i, _), .reservedField(let i, _, _, _), .invalidRegister(let i, _, _),
              .invalidField(let i, _, _, _), .legacyPacketAccess(let i), .malformedImmediate64(let i, _),
-             .badJumpTarget(let i, _, _), .fallsOffEnd(let i), .writesFramePointer(let i):
+             .badJumpTarget(let i, _, _), .jumpOutOfFunction(let i, _, _, _), .fallsOffEnd(let i), .writesFramePointer(let i):
             i
         }
     }
@@ -57,6 +59,8 @@ public enum ISAError: Error, Sendable, Hashable, CustomStringConvertible {
             "instruction \(i): 64-bit immediate load \(reason)"
         case .badJumpTarget(let i, let target, let count):
             "instruction \(i): jump target \(target) is outside the program (0..<\(count)) or inside a 16-byte instruction"
+        case .jumpOutOfFunction(let i, let target, let function, let end):
+            "instruction \(i): jump out of range: target \(target) is outside the BPF function at [\(function), \(end)) that holds the jump"
         case .fallsOffEnd(let i):
             "instruction \(i): control can fall off the end of the program (last instruction must be exit or ja)"
         case .writesFramePointer(let i):

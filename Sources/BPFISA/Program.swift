@@ -80,15 +80,29 @@ public struct Program: Sendable, Hashable {
     /// Structural checks every engine relies on: jumps and local calls land on
     /// an instruction inside the program (never on the second half of a 64-bit
     /// load), no instruction writes r10, and the last instruction of the program
-    /// and of each function cannot fall through.
+    /// and of each function cannot fall through. Jumps stay inside their
+    /// function (functions: the entry and every local-call target, each
+    /// running to the next one), as the kernel's "jump out of range": a jump
+    /// into another function's body would run its epilogue with this frame.
     public func validate() throws(ISAError) {
         guard !instructions.isEmpty else { throw .emptyProgram }
         let entries = functionEntries   // sorted: walked alongside pc, no hashing per slot
         var nextEntry = 0
+        var function = 0   // entries[function] <= pc < entries[function + 1]
         for (pc, instruction) in instructions.enumerated() {
+            while function + 1 < entries.count && entries[function + 1] <= pc { function += 1 }
             if let target = instruction.target(at: pc) {
                 guard target >= 0, target < count, instructions[target] != .immediate64Tail else {
                     throw .badJumpTarget(index: pc, target: target, count: count)
+                }
+                switch instruction {
+                case .jump, .jumpLong, .branch:
+                    let end = function + 1 < entries.count ? entries[function + 1] : count
+                    guard target >= entries[function], target < end else {
+                        throw .jumpOutOfFunction(index: pc, target: target, function: entries[function], end: end)
+                    }
+                default:
+                    break
                 }
             }
             if instruction.writesRegister == .r10 { throw .writesFramePointer(index: pc) }

@@ -67,6 +67,9 @@ public struct LoadRequest: Sendable {
     /// Whether the verifier runs (engines then leave out the checks it makes
     /// unnecessary); false runs everything fully checked.
     public var verify: Bool = true
+    /// What the host trusts the program with: `.unprivileged` refuses
+    /// programs that may leak a pointer, and requires `verify`.
+    public var policy: VerifierPolicy = .privileged
 
     public init(type: String? = nil, section: String? = nil, programName: String? = nil, clang: String? = nil,
                 cpu: String = "v3", helpers: HelperRegistry = HelperRegistry(),
@@ -83,7 +86,7 @@ public struct LoadRequest: Sendable {
 
 extension LoadRequest {
     var loadOptions: LoadOptions {
-        LoadOptions(trace: trace, extraHelpers: helpers, verifierLimits: verify ? VerifierLimits() : nil)
+        LoadOptions(trace: trace, extraHelpers: helpers, verifierLimits: verify ? VerifierLimits() : nil, policy: policy)
     }
 }
 
@@ -103,6 +106,9 @@ public struct ProgramFile: Sendable {
 
     /// Reads, decodes, validates and links `path`.
     public static func load(path: String, _ request: LoadRequest = LoadRequest()) throws(LoadError) -> ProgramFile {
+        if request.policy.requiresVerification && !request.verify {
+            throw LoadError(path: path, "the load policy requires verification (it cannot be turned off)")
+        }
         guard let format = ProgramFormat(path: path) else {
             throw LoadError(path: path, "unknown program format (expected .s, .asm, .data, .bin, .o or .c)")
         }

@@ -3,6 +3,7 @@ import BPFMaps
 import BPFHelpers
 import BPFLoader
 import BPFRuntime
+import BPFVerifier
 
 /// The result of one run.
 public struct RunResult: Sendable {
@@ -57,11 +58,12 @@ public final class LoadedProgram: Sendable {
     }
 
     /// Prepares a bare program as the `mem` type (r1 = input, r2 = its length)
-    /// with the kernel's helpers and `helpers` over them.
+    /// with the kernel's helpers and `helpers` over them, loaded under `policy`.
     public convenience init(_ program: Program, engine: EngineKind = .interpreter, architecture: Architecture? = nil,
                             helpers: HelperRegistry = HelperRegistry(),
-                            instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit) throws {
-        let linked = try LinkedProgram(program: program, type: ProgramTypes.mem, options: LoadOptions(extraHelpers: helpers))
+                            instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit,
+                            policy: VerifierPolicy = .privileged) throws {
+        let linked = try LinkedProgram(program: program, type: ProgramTypes.mem, options: LoadOptions(extraHelpers: helpers, policy: policy))
         try self.init(linked, engine: engine, architecture: architecture, instructionLimit: instructionLimit)
     }
 

@@ -15,12 +15,17 @@ public struct LoadOptions: Sendable {
     /// How far the verifier may go (nil: do not verify; nothing is proven
     /// and every access stays checked).
     public var verifierLimits: VerifierLimits?
+    /// What the host trusts the programs with (`.unprivileged`: no pointer
+    /// leaks, and verification may not be left out).
+    public var policy: VerifierPolicy
 
     public init(trace: @escaping @Sendable (String) -> Void = HelperEnvironment.standardError,
-                extraHelpers: HelperRegistry = HelperRegistry(), verifierLimits: VerifierLimits? = VerifierLimits()) {
+                extraHelpers: HelperRegistry = HelperRegistry(), verifierLimits: VerifierLimits? = VerifierLimits(),
+                policy: VerifierPolicy = .privileged) {
         self.trace = trace
         self.extraHelpers = extraHelpers
         self.verifierLimits = verifierLimits
+        self.policy = policy
     }
 
     /// Kernel helper numbers the embedder did not replace.
@@ -43,6 +48,8 @@ public final class LoadedObject: Sendable {
     public let kernelHelpers: Set<Int32>
     /// The verifier's limits for the object's programs (nil: not verified).
     public let verifierLimits: VerifierLimits?
+    /// The policy the object's programs are loaded under.
+    public let policy: VerifierPolicy
 
     /// A program-array slot the object initialises statically (`__array(values, ...)`):
     /// the engine-prepared program named `program` belongs in `map` at `index`.
@@ -85,6 +92,7 @@ public final class LoadedObject: Sendable {
         helpers = registry
         kernelHelpers = options.kernelHelperNumbers
         verifierLimits = options.verifierLimits
+        policy = options.policy
     }
 
     /// Parses `bytes` as an object file and loads it.
@@ -113,13 +121,14 @@ public final class LoadedObject: Sendable {
         guard let type = type ?? ProgramTypes.forSection(chosen.section) else {
             throw .programType("cannot infer the program type of section '\(chosen.section)'; choose one (mem, xdp)")
         }
+        let ready: Program
         do {
-            let ready = try LoadTimeRewriting.prepare(chosen.program, type: type, maps: maps.maps, helpers: helpers)
-            return LinkedProgram(name: chosen.name, section: chosen.section, program: ready, type: type, helpers: helpers, maps: maps,
-                                 kernelHelpers: kernelHelpers, verifierLimits: verifierLimits)
+            ready = try LoadTimeRewriting.prepare(chosen.program, type: type, maps: maps.maps, helpers: helpers)
         } catch {
             throw .program(name: chosen.name, error)
         }
+        return try LinkedProgram(name: chosen.name, section: chosen.section, program: ready, type: type, helpers: helpers, maps: maps,
+                                 kernelHelpers: kernelHelpers, verifierLimits: verifierLimits, policy: policy)
     }
 
     /// Fills the statically initialised program-array slots (libbpf does it at
@@ -156,17 +165,25 @@ public struct LinkedProgram: Sendable {
     /// `kernelHelpers`: the helper numbers whose registered helper is
     /// BPFKit's own kernel helper; the verifier assumes nothing of the others.
     /// `verifierLimits`: nil leaves the program unverified (nothing proven).
+    /// Throws `.refused` when the verifier refuses the program (see
+    /// `VerificationReport.refusal`), or when `policy` requires verification
+    /// and `verifierLimits` is nil.
     public init(name: String, section: String, program: Program, type: any ProgramType, helpers: HelperRegistry, maps: MapTable,
-                kernelHelpers: Set<Int32> = [], verifierLimits: VerifierLimits? = VerifierLimits()) {
+                kernelHelpers: Set<Int32> = [], verifierLimits: VerifierLimits? = VerifierLimits(),
+                policy: VerifierPolicy = .privileged) throws(ObjectLoadError) {
         self.name = name
         self.section = section
         self.program = program
         self.type = type
         self.helpers = helpers
         self.maps = maps
+        if policy.requiresVerification && verifierLimits == nil {
+            throw .refused(name: name, "the load policy requires verification")
+        }
         let environment = VerifierEnvironment.forProgram(type: type, maps: maps.maps, kernelHelpers: kernelHelpers)
-        verification = verifierLimits.map { Verifier.verify(program, environment: environment, limits: $0) }
+        verification = verifierLimits.map { Verifier.verify(program, environment: environment, limits: $0, policy: policy) }
             ?? Verifier.unverified(program)
+        if let refusal = verification.refusal { throw .refused(name: name, refusal) }
     }
 
     /// The verifier's facts, which engines use to leave out checks.
@@ -179,13 +196,14 @@ public struct LinkedProgram: Sendable {
         let table = MapTable(maps)
         var registry = KernelHelpers.registry(HelperEnvironment(maps: table, trace: options.trace))
         registry.merge(options.extraHelpers)
+        let ready: Program
         do {
-            let ready = try LoadTimeRewriting.prepare(program, type: type, maps: maps, helpers: registry, fileDescriptors: fileDescriptors)
-            self.init(name: program.name, section: "", program: ready, type: type, helpers: registry, maps: table,
-                      kernelHelpers: options.kernelHelperNumbers, verifierLimits: options.verifierLimits)
+            ready = try LoadTimeRewriting.prepare(program, type: type, maps: maps, helpers: registry, fileDescriptors: fileDescriptors)
         } catch {
             throw .program(name: program.name, error)
         }
+        try self.init(name: program.name, section: "", program: ready, type: type, helpers: registry, maps: table,
+                      kernelHelpers: options.kernelHelperNumbers, verifierLimits: options.verifierLimits, policy: options.policy)
     }
 
     /// What to pass to `ExecutionEngine.prepare`: the helpers, the budget,

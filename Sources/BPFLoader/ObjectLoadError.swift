@@ -19,6 +19,8 @@ public enum ObjectLoadError: Error, Sendable, CustomStringConvertible {
     case byteOrder(object: ByteOrder, host: ByteOrder)
     /// The run input does not suit the program type.
     case runInput(ProgramRunError)
+    /// The verifier (or the load policy) refuses the program; the reason names the instruction.
+    case refused(name: String, String)
 
     public var description: String {
         switch self {
@@ -31,6 +33,7 @@ public enum ObjectLoadError: Error, Sendable, CustomStringConvertible {
         case .byteOrder(let object, let host):
             "object is \(object == .big ? "big" : "little")-endian (bpf\(object == .big ? "eb" : "el")) but this host is \(host == .big ? "big" : "little")-endian; compile with -target bpf"
         case .runInput(let error): error.description
+        case .refused(let name, let why): "program '\(name)' refused: \(why)"
         }
     }
 }

@@ -27,6 +27,7 @@ final class Analysis {
     let instructions: [Instruction]
     let environment: VerifierEnvironment
     let limits: VerifierLimits
+    let policy: VerifierPolicy
 
     /// Per slot: whether an explored state reached the access, and the
     /// first reason it could not be proven on one of them.
@@ -53,12 +54,15 @@ final class Analysis {
     /// on every visit so far, and the first reason an argument was not proven.
     var helperProofs: [Int: HelperCallProof] = [:]
     var helperProblems: [Int: String] = [:]
+    /// Why the program must not be loaded, if it must not (the first reason found).
+    var refusal: String?
 
-    init(program: Program, environment: VerifierEnvironment, limits: VerifierLimits) {
+    init(program: Program, environment: VerifierEnvironment, limits: VerifierLimits, policy: VerifierPolicy = .privileged) {
         self.program = program
         self.instructions = program.instructions
         self.environment = environment
         self.limits = limits
+        self.policy = policy
         reached = Array(repeating: false, count: program.count)
         unprovenReason = Array(repeating: nil, count: program.count)
     }
@@ -66,10 +70,9 @@ final class Analysis {
     /// The state at entry: r1 the context, r10 the frame, r2 per program type.
     func entryState() -> State {
         var registers = Array(repeating: Value.uninitialized, count: 11)
-        switch environment.context {
-        case .unknown: registers[1] = .unknown
-        case .packetContext: registers[1] = .context(offset: 0)
-        }
+        // The context, even one nothing is proven through (accesses check
+        // `environment.context`): bpf_tail_call needs to know r1 is it.
+        registers[1] = .context(offset: 0)
         if environment.r2IsSetAtEntry { registers[2] = .unknown }
         registers[10] = .stack(frame: 0, offset: 0, variable: .zero)
         return State(pc: 0, frames: [Frame(registers: registers, returnPC: -1)], packetRanges: [:])
@@ -84,10 +87,24 @@ final class Analysis {
         let value = state[r.index]
         if !value.isInitialized {
             if uninitializedRead == nil { uninitializedRead = "instruction \(pc): reads \(r) before writing it" }
+            // What it holds may be an address (the kernel's "!read_ok").
+            if !policy.allowsPointerLeaks { refuse("instruction \(pc): reads \(r) before writing it") }
             if flows { stackEscapes("instruction \(pc): \(r) is read before it is written (it may hold a stack address)") }
             return .unknown
         }
         return value
+    }
+
+    /// The program must not be loaded: `why` names the instruction.
+    func refuse(_ why: String) {
+        if refusal == nil { refusal = why }
+    }
+
+    /// Under a policy without pointer leaks: refuses when `value` is a pointer
+    /// (`what` says where it goes).
+    func checkNoLeak(_ value: Value, _ what: String, at pc: Int) {
+        guard !policy.allowsPointerLeaks, value.isPointer else { return }
+        refuse("instruction \(pc): \(what) leaks a pointer (\(value.summary))")
     }
 
     /// A stack pointer goes where the verifier does not follow it.

@@ -97,8 +97,26 @@ public struct HelperDescription: Sendable, Hashable {
         /// `bpf_map_lookup_elem`: a pointer to a value of r1's map, or null.
         case mapValueOrNull
         /// `bpf_tail_call`: on success the run continues in another program
-        /// and does not come back; otherwise r0 is unknown.
+        /// and does not come back; otherwise r0 is unknown. r1 must be the
+        /// program's own context, unmodified (the target runs with it).
         case tailCall
+        /// `bpf_ringbuf_reserve`: a reference the program must release
+        /// (null-checked first) before it exits or tail-calls, or null.
+        case acquiresReference(ReferenceKind)
+    }
+    /// What one argument register carries, as far as pointers are concerned.
+    public enum ArgumentKind: Sendable, Hashable {
+        /// A number (a pointer here would be handed out as one).
+        case number
+        /// Memory the helper reads or writes (see `memoryArguments`).
+        case memory
+        /// A map handle.
+        case map
+        /// The program's context.
+        case context
+        /// A reference the helper releases (`bpf_ringbuf_submit`): a
+        /// non-null reference from `acquiresReference`, unmodified.
+        case releasedReference
     }
     /// How many of r1–r5 it reads.
     public var arguments: Int
@@ -111,12 +129,30 @@ public struct HelperDescription: Sendable, Hashable {
     /// or nil when that is not described (then a stack pointer among its
     /// arguments goes where the verifier does not follow).
     public var memoryArguments: [MemoryArgument]?
+    /// What r1, r2, ... carry (nil: not described; then no argument may
+    /// carry a pointer under a policy that forbids pointer leaks, and none
+    /// releases a reference).
+    public var argumentKinds: [ArgumentKind]?
+    /// Whether it changes the map whose handle r1 holds (update, delete,
+    /// push, pop, ring-buffer output): refused on a map read-only for
+    /// programs (`BPF_F_RDONLY_PROG`, `.rodata`), as the kernel's "write
+    /// into map forbidden".
+    public var modifiesMap: Bool
 
-    public init(arguments: Int, result: Result = .scalar, movesPacket: Bool = false, memoryArguments: [MemoryArgument]? = nil) {
+    public init(arguments: Int, result: Result = .scalar, movesPacket: Bool = false, memoryArguments: [MemoryArgument]? = nil,
+                argumentKinds: [ArgumentKind]? = nil, modifiesMap: Bool = false) {
         self.arguments = arguments
         self.result = result
         self.movesPacket = movesPacket
         self.memoryArguments = memoryArguments
+        self.argumentKinds = argumentKinds
+        self.modifiesMap = modifiesMap
+    }
+
+    /// Whether it releases the reference in the argument register `number`.
+    func releases(_ number: Int) -> Bool {
+        guard let kinds = argumentKinds, number >= 1, number <= kinds.count else { return false }
+        return kinds[number - 1] == .releasedReference
     }
 
     /// An unknown helper: reads r1–r5, returns an unknown number, may move
@@ -148,4 +184,49 @@ public struct MemoryArgument: Sendable, Hashable {
         self.size = size
         self.access = access
     }
+}
+
+/// A kind of object a program acquires from a helper and must release
+/// before it exits (the kernel's acquired references, `ref_obj_id`).
+public enum ReferenceKind: Sendable, Hashable {
+    /// A ring-buffer record from `bpf_ringbuf_reserve`, released by
+    /// `bpf_ringbuf_submit` or `bpf_ringbuf_discard`.
+    case ringBufferRecord
+
+    var name: String {
+        switch self {
+        case .ringBufferRecord: "ring-buffer record"
+        }
+    }
+}
+
+/// What a host trusts the program it loads with.
+///
+/// `privileged` (the default) proves what it can and refuses only what no
+/// run could survive soundly (see `VerificationReport.refusal`).
+/// `unprivileged` is for code the host does not trust (plugin sandboxes):
+/// it also refuses every program that may leak a pointer, as the kernel
+/// does without `allow_ptr_leaks`, and requires verification.
+public struct VerifierPolicy: Sendable, Hashable {
+    /// Whether a program may turn pointers into numbers it can see or hand
+    /// out: a pointer in r0 at exit, stored to memory, passed to a helper as
+    /// a number, compared with a number or made a number by arithmetic.
+    public var allowsPointerLeaks: Bool
+    /// Whether a program must be verified to be loaded (no unverified loads).
+    public var requiresVerification: Bool
+    /// Whether loads harden the program against speculative and JIT-spraying
+    /// attacks (constant blinding in the JITs) without being asked to.
+    /// Engines read this; the verifier does not.
+    public var hardensByDefault: Bool
+
+    public init(allowsPointerLeaks: Bool = true, requiresVerification: Bool = false, hardensByDefault: Bool = false) {
+        self.allowsPointerLeaks = allowsPointerLeaks
+        self.requiresVerification = requiresVerification
+        self.hardensByDefault = hardensByDefault
+    }
+
+    /// Trusted code: pointer leaks allowed, verification optional.
+    public static let privileged = VerifierPolicy()
+    /// Untrusted code: no pointer leaks, verification mandatory, hardened.
+    public static let unprivileged = VerifierPolicy(allowsPointerLeaks: false, requiresVerification: true, hardensByDefault: true)
 }

@@ -82,6 +82,7 @@ extension Analysis {
                         walked += 1
                     }
                     if iterations >= Int32(limits.unrollLimit), let last = seen[pc]?.last {
+                        if !policy.allowsPointerLeaks, state.widensPointer(toward: last.state) { refuse("instruction \(pc): a loop changes a pointer the verifier cannot follow") }
                         if state.widen(toward: last.state) {
                             stackEscapes("instruction \(pc): a stack pointer widened to unknown in a loop")
                         }
@@ -113,6 +114,7 @@ extension Analysis {
 
     /// The successors of one instruction on one state (none: the path ends).
     func step(_ state: State) -> [State] {
+        if refusal != nil { return [] }   // refused: nothing more to learn
         let pc = state.pc
         var next = state
         next.pc = pc + 1
@@ -138,15 +140,13 @@ extension Analysis {
         case .call(.helper(let id)):
             return callHelper(state, id: id, at: pc)
         case .call(.register(let r)):
-            _ = read(state, r, at: pc, flows: false)
-            return callHelper(state, id: nil, at: pc)
+            return callThroughRegister(state, r, at: pc)
         case .call(.local):
             return callLocal(state, target: instructions[pc].target(at: pc)!, at: pc)
         case .call(.kfunc):
             return []   // every engine stops the run here
         case .exit:
-            _ = read(state, .r0, at: pc, flows: false)
-            return state.depth > 1 ? [returnToCaller(state)] : []
+            return exit(state, at: pc)
         case .loadImmediate64(let dst, let kind):
             loadImmediate(&next, dst: dst, kind)
             next.pc = pc + 2

@@ -94,6 +94,8 @@ struct State: Hashable, Sendable {
     var frames: [Frame]
     /// Per packet id k: `data + v_k + range <= data_end` is known.
     var packetRanges: [Int: Int]
+    /// The references acquired on the path and not yet released, oldest first.
+    var references: [AcquiredReference] = []
 
     subscript(register: Int) -> Value {
         get { frames[frames.count - 1].registers[register] }
@@ -109,9 +111,10 @@ struct State: Hashable, Sendable {
     func freshID() -> Int {
         var high = -1
         for value in allValues() {
-            if let id = value.packetID ?? value.nullID { high = max(high, id) }
+            if let id = value.packetID ?? value.nullID ?? value.referenceID { high = max(high, id) }
         }
         for id in packetRanges.keys { high = max(high, id) }
+        for reference in references { high = max(high, reference.id) }
         return high + 1
     }
 
@@ -125,10 +128,12 @@ struct State: Hashable, Sendable {
     }
 
     /// After a helper that may move the packet: no packet pointer or end is trusted.
-    mutating func forgetPacket() {
+    /// `lost`: what they become (an unknown number, or under a policy
+    /// without pointer leaks unreadable, as the kernel's `mark_reg_invalid`).
+    mutating func forgetPacket(lost: Value = .unknown) {
         rewriteAll { value in
             switch value {
-            case .packet, .packetEnd: .unknown
+            case .packet, .packetEnd: lost
             default: nil
             }
         }
@@ -149,7 +154,7 @@ struct State: Hashable, Sendable {
     /// function from old ids to new ids), and what `old` knows readable of a
     /// packet id `self` must know too.
     func isIncluded(in old: State) -> Bool {
-        guard pc == old.pc, frames.count == old.frames.count else { return false }
+        guard pc == old.pc, frames.count == old.frames.count, references.count == old.references.count else { return false }
         // A quick pass without the id bookkeeping rules most candidates out.
         for f in frames.indices {
             guard frames[f].returnPC == old.frames[f].returnPC else { return false }
@@ -160,14 +165,29 @@ struct State: Hashable, Sendable {
         }
         var packetMap: [Int: Int] = [:]
         var nullMap: [Int: Int] = [:]
+        var referenceMap = IDMap()
         for f in frames.indices {
             guard frames[f].returnPC == old.frames[f].returnPC else { return false }
             let mine = frames[f].registers, theirs = old.frames[f].registers
             for r in mine.indices {
-                guard included(mine[r], in: theirs[r], old: old, packetMap: &packetMap, nullMap: &nullMap) else { return false }
+                guard included(mine[r], in: theirs[r], old: old, packetMap: &packetMap, nullMap: &nullMap,
+                               referenceMap: &referenceMap) else { return false }
             }
         }
         return true
+    }
+
+    /// A one-to-one correspondence of ids: two references must not become
+    /// one (the old state would release both, the new one the same twice).
+    struct IDMap {
+        var forward: [Int: Int] = [:], backward: [Int: Int] = [:]
+        mutating func match(old: Int, new: Int) -> Bool {
+            if let mapped = forward[old] { return mapped == new }
+            if let mapped = backward[new] { return mapped == old }
+            forward[old] = new
+            backward[new] = old
+            return true
+        }
     }
 
     /// `included` without ids and packet ranges: a necessary condition.
@@ -175,9 +195,12 @@ struct State: Hashable, Sendable {
         switch (new, old) {
         case (_, .uninitialized): return true
         case (.uninitialized, _): return false
+        // A pointer is never included in a number, however unknown: the
+        // number's paths dereference nothing, so they saw none of the
+        // pointer's stack reads, writes or escapes (the kernel's regsafe).
         case (.scalar(let a), .scalar(let b)): return a.isSubset(of: b)
-        case (_, .scalar(let b)): return b.isUnknown
         case (.packet(_, let a, let va), .packet(_, let b, let vb)): return a == b && vb.contains(va)
+        case (.reference(_, let a, let na), .reference(_, let b, let nb)): return a == b && na == nb
         case (.mapValueOrNull(_, let ra), .mapValueOrNull(_, let rb)): return ra == rb
         default: return new == old || (new.isPointer && old.isPointer && sameKind(new, old))
         }
@@ -192,12 +215,13 @@ struct State: Hashable, Sendable {
     }
 
     private func included(_ new: Value, in old: Value, old oldState: State,
-                          packetMap: inout [Int: Int], nullMap: inout [Int: Int]) -> Bool {
+                          packetMap: inout [Int: Int], nullMap: inout [Int: Int], referenceMap: inout IDMap) -> Bool {
         switch (new, old) {
         case (_, .uninitialized): return true
         case (.uninitialized, _): return false
         case (.scalar(let a), .scalar(let b)): return a.isSubset(of: b)
-        case (_, .scalar(let b)): return b.isUnknown
+        case (.reference(let ia, let a, let na), .reference(let ib, let b, let nb)):
+            return a == b && na == nb && referenceMap.match(old: ib, new: ia)
         case (.context(let a), .context(let b)): return a == b
         case (.stack(let fa, let a, let va), .stack(let fb, let b, let vb)): return fa == fb && a == b && vb.contains(va)
         case (.packet(let ia, let a, let va), .packet(let ib, let b, let vb)):
@@ -219,4 +243,12 @@ struct State: Hashable, Sendable {
         default: return false
         }
     }
+}
+
+/// A reference acquired on a path: its id (shared by the registers holding
+/// it), its kind and the instruction that acquired it.
+struct AcquiredReference: Hashable, Sendable {
+    var id: Int
+    var kind: ReferenceKind
+    var pc: Int
 }

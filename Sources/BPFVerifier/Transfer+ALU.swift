@@ -10,6 +10,30 @@ enum PointerLimits {
 extension Analysis {
     /// `dst = dst op operand`.
     func alu(_ state: inout State, _ width: Width, _ op: ALUOperation, dst: Register, _ operand: Operand, at pc: Int) {
+        var inputs: [Value] = op == .mov ? [] : [state[dst.index]]
+        if case .register(let r) = operand { inputs.append(state[r.index]) }
+        aluTransfer(&state, width, op, dst: dst, operand, at: pc)
+        // The distance between two places in the packet (`data_end - data`)
+        // is a length, not an address.
+        func inPacket(_ v: Value) -> Bool {
+            switch v {
+            case .packet, .packetEnd: true
+            default: false
+            }
+        }
+        if op == .sub, width == .w64, inputs.count == 2, inputs.allSatisfy(inPacket) { return }
+        checkNumberFromPointer(inputs, state[dst.index], at: pc)
+    }
+
+    /// Under a policy without pointer leaks: an operation on a pointer whose
+    /// result is a number (the kernel's "pointer arithmetic prohibited",
+    /// "pointer -= pointer prohibited", partial copies of pointers).
+    func checkNumberFromPointer(_ inputs: [Value], _ result: Value, at pc: Int) {
+        guard !policy.allowsPointerLeaks, !result.isPointer, let pointer = inputs.first(where: \.isPointer) else { return }
+        refuse("instruction \(pc): arithmetic makes a pointer (\(pointer.summary)) a number")
+    }
+
+    private func aluTransfer(_ state: inout State, _ width: Width, _ op: ALUOperation, dst: Register, _ operand: Operand, at pc: Int) {
         let source: Value
         switch operand {
         case .register(let r): source = read(state, r, at: pc)
@@ -57,6 +81,8 @@ extension Analysis {
             case .stack(let f, let off, let v): return moved(off).map { .stack(frame: f, offset: $0, variable: v) } ?? .unknown
             case .packet(let id, let off, let v): return moved(off).map { .packet(id: id, offset: $0, variable: v) } ?? .unknown
             case .region(let r, let off, let v): return moved(off).map { .region(r, offset: $0, variable: v) } ?? .unknown
+            // Not before the null check (the kernel refuses arithmetic on `_or_null`).
+            case .reference(let id, let off, false): return moved(off).map { .reference(id: id, offset: $0, maybeNull: false) } ?? .unknown
             default: return .unknown
             }
         }
@@ -80,25 +106,29 @@ extension Analysis {
     /// `dst = -dst`.
     func negate(_ state: inout State, _ width: Width, dst: Register, at pc: Int) {
         let value = read(state, dst, at: pc)
+        checkNumberFromPointer([value], .unknown, at: pc)
         state[dst.index] = .scalar(value.scalar.map { Scalar.negate(width, $0) } ?? (width == .w64 ? .unknown : .any32))
     }
 
     /// `dst = (signed) src`.
     func moveSignExtend(_ state: inout State, _ width: Width, dst: Register, src: Register, bits: Int, at pc: Int) {
         let value = read(state, src, at: pc)
+        checkNumberFromPointer([value], .unknown, at: pc)
         state[dst.index] = .scalar(value.scalar.map { Scalar.signExtend(width, $0, bits: bits) } ?? (width == .w64 ? .unknown : .any32))
     }
 
     /// Byte-order conversions.
     func byteSwap(_ state: inout State, _ kind: ByteSwapKind, dst: Register, bits: Int, at pc: Int) {
         let value = read(state, dst, at: pc)
+        checkNumberFromPointer([value], .unknown, at: pc)
         state[dst.index] = .scalar(Scalar.byteSwap(kind, value.scalar ?? .unknown, bits: bits))
     }
 
     /// `dst = imm64`: a map handle, an address in global data, or a number.
     func loadImmediate(_ state: inout State, dst: Register, _ kind: Immediate64) {
         guard case .value(let v) = kind else {
-            // Unresolved maps, variables, code addresses: nothing known.
+            // Unresolved maps, variables, code addresses: nothing known (but an address).
+            if !policy.allowsPointerLeaks { refuse("instruction \(state.pc - 1): a 64-bit load of an address the verifier does not follow") }
             state[dst.index] = .unknown
             return
         }

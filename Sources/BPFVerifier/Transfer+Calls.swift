@@ -12,10 +12,12 @@ extension Analysis {
         let memory = description.memoryArguments
         let memoryRegisters = Set((memory ?? []).map(\.register))
         let name = id.map { "helper \($0)" } ?? "a helper called through a register"
+        checkHelperConditions(state, description, name: name, at: pc)
         for i in 0..<min(max(description.arguments, 0), 5) {
             let number = i + 1
             let isMemory = memory == nil || memoryRegisters.contains(number)
             let value = read(state, Register(rawValue: UInt8(number))!, at: pc, flows: isMemory)
+            checkArgumentLeak(value, number: number, description, name: name, at: pc)
             if value.isStack {
                 if memory == nil {
                     stackEscapes("instruction \(pc): a stack pointer in r\(number) goes to \(name), whose memory use is not described")
@@ -30,6 +32,7 @@ extension Analysis {
         for argument in memory ?? [] {
             guard (1...5).contains(argument.register) else { inBounds = false; continue }
             let base = state[argument.register]
+            checkNullChecked(base, "r\(argument.register) of \(name)", at: pc)
             let size = memorySize(argument.size, state)
             let write = argument.access == .write
             if size == 0 { continue }   // touches nothing
@@ -39,6 +42,9 @@ extension Analysis {
                 inBounds = false
                 if problem == nil { problem = "instruction \(pc): \(name): the size of the memory at r\(argument.register) is not known" }
                 continue
+            }
+            if write, case .region(let region, _, _) = base, !region.writable {
+                refuse("instruction \(pc): \(name): write into map forbidden: r\(argument.register) points into read-only \(region.kind == .mapValue ? "map value" : "global data")")
             }
             if let why = accessProblem(state, base: base, offset: 0, size: size, write: write, atomic: false) {
                 inBounds = false
@@ -61,9 +67,14 @@ extension Analysis {
         }
         var next = checked
         next.pc = pc + 1
+        for number in 1...5 where description.releases(number) { release(&next, number: number, name: name, at: pc) }
         switch description.result {
         case .scalar:
             next[0] = .unknown
+        case .acquiresReference(let kind):
+            let id = next.freshID()
+            next.references.append(AcquiredReference(id: id, kind: kind, pc: pc))
+            next[0] = .reference(id: id, offset: 0, maybeNull: true)
         case .mapValueOrNull:
             if case .mapHandle(let handle) = state[1], let map = environment.maps[handle], map.lookupReturnsValue {
                 next[0] = .mapValueOrNull(id: state.freshID(), Region(kind: .mapValue, size: map.valueSize, writable: map.writable))
@@ -74,19 +85,21 @@ extension Analysis {
             // Falls through when there is nothing to call (r0 as it was, a number);
             // otherwise the run continues elsewhere: at depth 1 it never comes
             // back, in a subprogram the target's r0 returns to the caller.
+            // r1–r5 keep their values: every engine leaves them as they were
+            // when there is nothing to call (the tail-call corpus checks it),
+            // so a second tail call may reuse r1, the context.
             next[0] = state[0].isInitialized ? .unknown : .uninitialized
-            clobberArguments(&next)
             var successors = [next]
             if state.depth > 1 {
                 var returned = checked
                 returned[0] = .unknown
-                returned.forgetPacket()
+                returned.forgetPacket(lost: lostPointer)
                 successors.append(returnToCaller(returned))
             }
             return successors
         }
         clobberArguments(&next)
-        if description.movesPacket { next.forgetPacket() }
+        if description.movesPacket { next.forgetPacket(lost: lostPointer) }
         return [next]
     }
 
@@ -126,8 +139,15 @@ extension Analysis {
     }
 
     /// Leaves the current (non-entry) frame: r0 goes to the caller, r1–r5 are clobbered.
+    /// The frame dies: a pointer into it may not outlive it (refused in r0,
+    /// as the kernel's "cannot return stack pointer to the caller"; no other
+    /// register or tracked memory of the caller can hold one).
     func returnToCaller(_ state: State) -> State {
         var next = state
+        let dying = next.frames.count - 1
+        if case .stack(let frame, _, _) = next[0], frame >= dying {
+            refuse("instruction \(state.pc): cannot return stack pointer to the caller (r0 points into the returning frame)")
+        }
         let callee = next.frames.removeLast()
         next[0] = callee.registers[0]
         clobberArguments(&next)

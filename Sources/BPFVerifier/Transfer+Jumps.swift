@@ -142,8 +142,19 @@ extension Analysis {
             let isValue: (Value) -> Value? = { $0.nullID == id ? .region(region, offset: 0, variable: .zero) : nil }
             taken.rewriteAll(cond == .eq ? isNull : isValue)
             fallThrough.rewriteAll(cond == .eq ? isValue : isNull)
+        case (.reference(let id, 0, true), .scalar(let zero)) where width == .w64 && zero.constant == 0 && (cond == .eq || cond == .ne),
+             (.scalar(let zero), .reference(let id, 0, true)) where width == .w64 && zero.constant == 0 && (cond == .eq || cond == .ne):
+            // A reference's null check: where it is null nothing was acquired.
+            func isNull(_ state: inout State) {
+                state.rewriteAll { $0.referenceID == id ? .scalar(Scalar(constant: 0)) : nil }
+                state.references.removeAll { $0.id == id }
+            }
+            func isValue(_ state: inout State) {
+                state.rewriteAll { $0.referenceID == id ? .reference(id: id, offset: 0, maybeNull: false) : nil }
+            }
+            if cond == .eq { isNull(&taken); isValue(&fallThrough) } else { isValue(&taken); isNull(&fallThrough) }
         default:
-            break
+            checkPointerComparison(a, b, at: pc)
         }
         var successors: [State] = []
         if fallFeasible { successors.append(fallThrough) }
@@ -181,5 +192,16 @@ extension Analysis {
         case .le: grow(&taken, offset)              // pkt <= end
         default: break
         }
+    }
+}
+
+extension Analysis {
+    /// Under a policy without pointer leaks: a comparison that involves a
+    /// pointer other than a packet bound check or a null check tells the
+    /// program something about an address (the kernel's "pointer comparison
+    /// prohibited").
+    func checkPointerComparison(_ a: Value, _ b: Value, at pc: Int) {
+        guard !policy.allowsPointerLeaks, a.isPointer || b.isPointer else { return }
+        refuse("instruction \(pc): pointer comparison prohibited (\(a.summary) with \(b.summary))")
     }
 }

@@ -7,7 +7,9 @@ extension Analysis {
     func accessProblem(_ state: State, base: Value, offset: Int, size: Int, write: Bool, atomic: Bool) -> String? {
         let what = "\(size)-byte \(atomic ? "atomic" : write ? "write" : "read")"
         switch base {
-        case .stack(_, let off, let v):
+        case .stack(let frame, let off, let v):
+            // Never the case (returning such a pointer is refused); kept so that no proof can rest on it.
+            guard frame < state.depth else { return "\(what) through a pointer into a frame that has returned" }
             let low = off + offset + v.low, high = off + offset + v.high + size
             guard low >= -ExecutionLimits.stackSizePerFrame, high <= 0 else {
                 return "\(what) at frame offsets [\(low), \(high)) leaves the \(ExecutionLimits.stackSizePerFrame)-byte stack frame"
@@ -35,6 +37,9 @@ extension Analysis {
             return nil
         case .mapValueOrNull:
             return "\(what) through a map lookup's result before its null check"
+        case .reference(_, _, let maybeNull):
+            return maybeNull ? "\(what) through an acquired reference before its null check"
+                : "\(what) through an acquired reference (its size is not tracked)"
         case .uninitialized, .scalar, .packetEnd, .mapHandle:
             return "\(what) through a pointer the verifier cannot bound"
         }
@@ -45,6 +50,7 @@ extension Analysis {
     /// it writes is (`read`: a load or an atomic; `write`: a store or an atomic).
     func access(_ state: inout State, base r: Register, offset: Int16, size: Int, write: Bool, atomic: Bool, at pc: Int) {
         let base = read(state, r, at: pc)
+        checkNullChecked(base, "\(r) + \(offset)", at: pc)
         touchStack(&state, base: base, offset: Int(offset), size: size, read: !write || atomic, write: write, at: pc)
         if let problem = accessProblem(state, base: base, offset: Int(offset), size: size, write: write, atomic: atomic) {
             var description = "\(base.packetID.flatMap { state.packetRanges[$0] }.map { "range \($0)" } ?? "")"
@@ -59,6 +65,7 @@ extension Analysis {
     /// range, or for the context's pointer fields the packet pointers.
     func load(_ state: inout State, _ size: AccessSize, dst: Register, src: Register, offset: Int16, signed: Bool, at pc: Int) {
         access(&state, base: src, offset: offset, size: size.bytes, write: false, atomic: false, at: pc)
+        checkContextFieldLoad(state[src.index], size: size.bytes, offset: Int(offset), signed: signed, at: pc)
         var result: Value = .scalar(signed ? .signExtended(bytes: size.bytes) : .loaded(bytes: size.bytes))
         if case .context(let off) = state[src.index], !signed, size == .double,
            case .packetContext(_, let fields) = environment.context, let field = fields[off + Int(offset)] {
@@ -85,11 +92,21 @@ extension Analysis {
         case .storeImmediate(let size, let dst, let offset, _):
             access(&state, base: dst, offset: offset, size: size.bytes, write: true, atomic: false, at: pc)
         case .store(let size, let dst, let offset, let src):
-            if read(state, src, at: pc).isStack { stackEscapes("instruction \(pc): a stack pointer is stored to memory") }
+            let value = read(state, src, at: pc)
+            if value.isStack { stackEscapes("instruction \(pc): a stack pointer is stored to memory") }
+            // Memory does not keep what a register was: a pointer stored
+            // anywhere (even spilled to the stack) comes back as a number.
+            checkNoLeak(value, "storing \(src) to memory", at: pc)
             access(&state, base: dst, offset: offset, size: size.bytes, write: true, atomic: false, at: pc)
         case .atomic(let width, let op, let dst, let offset, let src):
-            if read(state, src, at: pc).isStack { stackEscapes("instruction \(pc): a stack pointer is stored to memory") }
-            if op == .cmpxchg, read(state, .r0, at: pc).isStack { stackEscapes("instruction \(pc): a stack pointer is stored to memory") }
+            let value = read(state, src, at: pc)
+            if value.isStack { stackEscapes("instruction \(pc): a stack pointer is stored to memory") }
+            checkNoLeak(value, "an atomic operation on \(src)", at: pc)
+            if op == .cmpxchg {
+                let expected = read(state, .r0, at: pc)
+                if expected.isStack { stackEscapes("instruction \(pc): a stack pointer is stored to memory") }
+                checkNoLeak(expected, "cmpxchg's r0", at: pc)
+            }
             let bytes = width == .w64 ? 8 : 4
             access(&state, base: dst, offset: offset, size: bytes, write: true, atomic: true, at: pc)
             let old = Value.scalar(.loaded(bytes: bytes))
@@ -107,6 +124,21 @@ extension State {
         allValues().allSatisfy { value in
             if case .packet(id, _, let v) = value { return v == .zero }
             return true
+        }
+    }
+}
+
+extension Analysis {
+    /// Under a policy without pointer leaks: a context load that reads part
+    /// of a pointer field as a number (any load of it but the 8-byte one that
+    /// gives the tracked pointer; `data_meta`, which is not tracked).
+    func checkContextFieldLoad(_ base: Value, size: Int, offset: Int, signed: Bool, at pc: Int) {
+        guard !policy.allowsPointerLeaks, case .context(let off) = base,
+              case .packetContext(_, let fields) = environment.context else { return }
+        let low = off + offset, high = low + size
+        for (field, kind) in fields where low < field + 8 && field < high {
+            if low == field, size == 8, !signed, kind != .packetMeta { continue }
+            refuse("instruction \(pc): a \(size)-byte load at context offset \(low) reads a pointer field as a number")
         }
     }
 }

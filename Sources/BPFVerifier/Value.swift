@@ -42,6 +42,11 @@ enum Value: Hashable, Sendable {
     case mapValueOrNull(id: Int, Region)
     /// A map handle.
     case mapHandle(UInt64)
+    /// An acquired object (`State.references` holds its id while it is
+    /// held) plus `offset`; before its null check (`maybeNull`) it may be 0,
+    /// and every register with this id holds the same value. Accesses
+    /// through it keep their run-time checks.
+    case reference(id: Int, offset: Int, maybeNull: Bool)
 
     static let unknown = Value.scalar(.unknown)
 
@@ -65,6 +70,11 @@ enum Value: Hashable, Sendable {
         if case .mapValueOrNull(let id, _) = self { return id }
         return nil
     }
+    /// The acquired reference this value points into.
+    var referenceID: Int? {
+        if case .reference(let id, _, _) = self { return id }
+        return nil
+    }
 
     /// A short description for the report.
     var summary: String {
@@ -82,6 +92,7 @@ enum Value: Hashable, Sendable {
             "\(r.kind == .mapValue ? "map value" : "global data") of \(r.size) bytes, off \(off)\(Self.describe(v))"
         case .mapValueOrNull(_, let r): "map value of \(r.size) bytes or null"
         case .mapHandle: "map handle"
+        case .reference(let id, let off, let maybeNull): "reference \(id), off \(off)\(maybeNull ? " or null" : "")"
         }
     }
 

@@ -4,16 +4,20 @@ import BPFRuntime
 /// BPFKit's verifier: proves what it can about a loaded program (after the
 /// loader's rewrites) so that engines may leave out run-time checks.
 ///
-/// It never rejects a program: what it cannot prove stays checked at run
-/// time. See docs/ARCHITECTURE.md ("The verifier") for the abstract domain,
-/// the exploration and the soundness argument.
+/// What it cannot prove stays checked at run time. It refuses a program
+/// (`VerificationReport.refusal`) only for what no run-time check covers:
+/// a tail call with another context, an unreleased reference, a stack
+/// pointer outliving its frame, a write into a read-only map by a helper,
+/// and under `VerifierPolicy.unprivileged` any pointer leak. See
+/// docs/ARCHITECTURE.md ("The verifier") for the abstract domain, the
+/// exploration and the soundness argument.
 public enum Verifier {
-    /// Verifies `program` in `environment`.
+    /// Verifies `program` in `environment` under `policy`.
     public static func verify(_ program: Program, environment: VerifierEnvironment,
-                              limits: VerifierLimits = VerifierLimits()) -> VerificationReport {
+                              limits: VerifierLimits = VerifierLimits(), policy: VerifierPolicy = .privileged) -> VerificationReport {
         let clock = ContinuousClock()
         let start = clock.now
-        let analysis = Analysis(program: program, environment: environment, limits: limits)
+        let analysis = Analysis(program: program, environment: environment, limits: limits, policy: policy)
         do {
             try program.validate()
             analysis.explore()
@@ -50,6 +54,8 @@ public struct VerificationReport: Sendable {
     public let duration: Duration
     /// Why verification stopped early (then nothing is proven).
     public let gaveUp: String?
+    /// Why the program must not be loaded, naming the instruction (then nothing is proven).
+    public let refusal: String?
     /// Why termination is not proven, when it is not.
     public let terminationProblem: String?
     /// The first read of a register before any write, if any.
@@ -76,13 +82,13 @@ public struct VerificationReport: Sendable {
         var safe = Array(repeating: false, count: instructions.count)
         var unproven: [UnprovenAccess] = []
         var accesses = 0
-        let complete = analysis.gaveUp == nil
+        let complete = analysis.gaveUp == nil && analysis.refusal == nil
         for (pc, instruction) in instructions.enumerated() {
             switch instruction {
             case .load, .loadSignExtend, .store, .storeImmediate, .atomic:
                 accesses += 1
                 if !complete {
-                    unproven.append(UnprovenAccess(pc: pc, reason: "instruction \(pc): not verified"))
+                    unproven.append(UnprovenAccess(pc: pc, reason: "instruction \(pc): \(analysis.refusal == nil ? "not verified" : "refused")"))
                 } else if let reason = analysis.unprovenReason[pc] {
                     unproven.append(UnprovenAccess(pc: pc, reason: reason))
                 } else if !analysis.reached[pc] {
@@ -97,8 +103,8 @@ public struct VerificationReport: Sendable {
         let terminates = complete && analysis.terminationProblem == nil
         // Both stack facts need every stack pointer followed: one that
         // escapes may be read or written through where the verifier cannot see.
-        let readProblem = analysis.gaveUp ?? analysis.stackEscape ?? analysis.uninitializedStackRead
-        let depthProblem = analysis.gaveUp ?? analysis.stackEscape ?? analysis.unprovenStackAccess
+        let readProblem = analysis.refusal ?? analysis.gaveUp ?? analysis.stackEscape ?? analysis.uninitializedStackRead
+        let depthProblem = analysis.refusal ?? analysis.gaveUp ?? analysis.stackEscape ?? analysis.unprovenStackAccess
         let helperCalls = complete ? analysis.helperProofs : [:]
         proofs = ProgramProofs(instructions: instructions, safeAccesses: safe, terminates: terminates,
                                maxInstructions: UInt64(analysis.steps),
@@ -115,12 +121,14 @@ public struct VerificationReport: Sendable {
         steps = analysis.steps
         self.duration = duration
         gaveUp = analysis.gaveUp
-        terminationProblem = complete ? analysis.terminationProblem : analysis.gaveUp
+        refusal = analysis.refusal
+        terminationProblem = complete ? analysis.terminationProblem : analysis.refusal ?? analysis.gaveUp
         uninitializedRead = analysis.uninitializedRead
     }
 
     /// One line: accesses proven, termination, registers, the stack facts, helper calls, steps, time.
     public var summary: String {
+        if let refusal { return "refused: \(refusal)" }
         let ends = proofs.terminates ? "yes, within \(proofs.maxInstructions) instructions" : "not proven"
         let micros = duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000
         let ms = "\(micros / 1000).\(String(micros % 1000 / 10).count == 1 ? "0" : "")\(micros % 1000 / 10)"
@@ -131,6 +139,7 @@ public struct VerificationReport: Sendable {
     /// The summary, then every reason something was not proven.
     public var log: [String] {
         var lines: [String] = []
+        if let refusal { return [refusal] }
         if let gaveUp { lines.append(gaveUp) }
         lines += unproven.map(\.reason)
         if gaveUp == nil, let terminationProblem { lines.append(terminationProblem) }
