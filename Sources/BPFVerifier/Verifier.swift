@@ -11,9 +11,17 @@ public enum Verifier {
     /// Verifies `program` in `environment`.
     public static func verify(_ program: Program, environment: VerifierEnvironment,
                               limits: VerifierLimits = VerifierLimits()) -> VerificationReport {
+        verify(program, environment: environment, limits: limits, indexStoredStates: true)
+    }
+
+    /// `indexStoredStates: false` compares a state with every stored state
+    /// at its pc (tests check the index finds the same prunes).
+    static func verify(_ program: Program, environment: VerifierEnvironment, limits: VerifierLimits,
+                       indexStoredStates: Bool) -> VerificationReport {
         let clock = ContinuousClock()
         let start = clock.now
         let analysis = Analysis(program: program, environment: environment, limits: limits)
+        analysis.indexStoredStates = indexStoredStates
         do {
             try program.validate()
             analysis.explore()
@@ -47,6 +55,10 @@ public struct VerificationReport: Sendable {
     public let unproven: [UnprovenAccess]
     /// Instruction visits of the exploration.
     public let steps: Int
+    /// The exploration's work in cost units (`VerifierLimits.maxCost`).
+    public let cost: Int
+    /// The most states kept at pruning points at once.
+    public let peakStoredStates: Int
     public let duration: Duration
     /// Why verification stopped early (then nothing is proven).
     public let gaveUp: String?
@@ -113,6 +125,8 @@ public struct VerificationReport: Sendable {
         accessCount = accesses
         self.unproven = unproven
         steps = analysis.steps
+        cost = analysis.cost
+        peakStoredStates = analysis.peakStoredStates
         self.duration = duration
         gaveUp = analysis.gaveUp
         terminationProblem = complete ? analysis.terminationProblem : analysis.gaveUp
