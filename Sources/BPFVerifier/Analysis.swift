@@ -11,8 +11,10 @@ public struct VerifierLimits: Sendable, Hashable {
     /// Visits of the same loop head along one path before the changing
     /// registers are widened to unknown (a loop the ranges cannot bound).
     public var unrollLimit: Int
-    /// States kept per pruning point, and in all (memory: a state costs
-    /// about 100 bytes a frame beyond what it shares with others).
+    /// States kept per pruning point, and in all (past that, states are no
+    /// longer kept, so fewer paths are pruned). A kept state holds about
+    /// 1 KiB of its own (its frame list and innermost registers; caller
+    /// registers are shared), so the default bounds them to about 20 MiB.
     public var statesPerPoint: Int
     public var maxStoredStates: Int
     /// The work budget in cost units: instruction visits, comparisons
@@ -21,7 +23,7 @@ public struct VerifierLimits: Sendable, Hashable {
     /// The default bounds any program to well under a second in a release build.
     public var maxCost: Int
 
-    public init(maxSteps: Int = 1_000_000, unrollLimit: Int = 4096, statesPerPoint: Int = 64, maxStoredStates: Int = 200_000,
+    public init(maxSteps: Int = 1_000_000, unrollLimit: Int = 4096, statesPerPoint: Int = 64, maxStoredStates: Int = 16_384,
                 maxCost: Int = 8_000_000) {
         self.maxSteps = maxSteps
         self.unrollLimit = unrollLimit
