@@ -24,7 +24,7 @@ public struct VerifierLimits: Sendable, Hashable {
     public var maxCost: Int
 
     public init(maxSteps: Int = 1_000_000, unrollLimit: Int = 4096, statesPerPoint: Int = 64, maxStoredStates: Int = 16_384,
-                maxCost: Int = 8_000_000) {
+                maxCost: Int = 6_000_000) {
         self.maxSteps = maxSteps
         self.unrollLimit = unrollLimit
         self.statesPerPoint = statesPerPoint
