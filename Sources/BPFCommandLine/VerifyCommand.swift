@@ -49,7 +49,7 @@ struct VerifyCommand: ParsableCommand {
             print("\(title): \(report.summary)")
             if stats {
                 print("  work: \(report.steps) instruction visits, \(report.cost) cost units of \(VerifierLimits().maxCost), "
-                      + "\(report.peakStoredStates) states kept at most, \(report.duration)")
+                      + "\(report.peakStoredStates) states kept at most")
             }
             if log { for line in report.log { print("  \(line)") } }
             everything = everything && report.provesEverything
