@@ -141,6 +141,10 @@ let package = Package(
         .executableTarget(name: "BPFInterpreterBench", dependencies: ["BPFInterpreter", "BPFRuntime", "BPFTestSuite"],
                           swiftSettings: swiftSettings),
 
+        // Release-mode figures for the verifier's work on programs built to be costly to verify.
+        .executableTarget(name: "BPFVerifierBench", dependencies: ["BPFISA", "BPFVerifier", "BPFTestSuite"],
+                          swiftSettings: swiftSettings),
+
         // Generated programs with independently computed results, run by every engine's tests.
         .target(name: "BPFTestSuite", dependencies: ["BPFISA", "BPFRuntime"], swiftSettings: swiftSettings),
 

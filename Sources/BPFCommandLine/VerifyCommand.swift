@@ -2,6 +2,7 @@ import ArgumentParser
 import BPFKit
 import BPFHelpers
 import BPFLoader
+import BPFVerifier
 
 /// `bpfkit verify`: what BPFKit's verifier proves about each program of a file.
 struct VerifyCommand: ParsableCommand {
@@ -25,6 +26,9 @@ struct VerifyCommand: ParsableCommand {
     @Flag(name: .long, help: "List every access that keeps its check, with the reason.")
     var log = false
 
+    @Flag(name: .long, help: "Print the verifier's work: instruction visits, cost units against the budget, states kept, time.")
+    var stats = false
+
     func run() throws {
         let file: ProgramFile
         do { file = try ProgramFile.load(path: program, objectOptions.request()) } catch { throw fail(error.description) }
@@ -44,6 +48,10 @@ struct VerifyCommand: ParsableCommand {
             let report = linked.verification
             let title = linked.section.isEmpty ? linked.name : "\(linked.name) (section \(linked.section))"
             print("\(title): \(report.summary)")
+            if stats {
+                print("  work: \(report.steps) instruction visits, \(report.cost) cost units of \(VerifierLimits().maxCost), "
+                      + "\(report.peakStoredStates) states kept at most")
+            }
             if log { for line in report.log { print("  \(line)") } }
             everything = everything && report.provesEverything
         }

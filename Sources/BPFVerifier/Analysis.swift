@@ -2,21 +2,34 @@ import BPFISA
 import BPFRuntime
 
 /// Limits that keep verification bounded in time and memory.
+///
+/// Past any of them the verifier gives up: nothing is proven and every
+/// engine keeps every check (the program still loads and runs).
 public struct VerifierLimits: Sendable, Hashable {
     /// Instruction visits before verification gives up (then nothing is proven).
     public var maxSteps: Int
     /// Visits of the same loop head along one path before the changing
     /// registers are widened to unknown (a loop the ranges cannot bound).
     public var unrollLimit: Int
-    /// States kept per pruning point, and in all.
+    /// States kept per pruning point, and in all (past that, states are no
+    /// longer kept, so fewer paths are pruned). A kept state holds about
+    /// 1 KiB of its own (its frame list and innermost registers; caller
+    /// registers are shared), so the default bounds them to about 20 MiB.
     public var statesPerPoint: Int
     public var maxStoredStates: Int
+    /// The work budget in cost units: instruction visits, comparisons
+    /// with stored states and states stored, each weighted by the state's
+    /// call depth (one unit is about the work of one frame's registers).
+    /// The default bounds any program to well under a second in a release build.
+    public var maxCost: Int
 
-    public init(maxSteps: Int = 1_000_000, unrollLimit: Int = 4096, statesPerPoint: Int = 64, maxStoredStates: Int = 200_000) {
+    public init(maxSteps: Int = 1_000_000, unrollLimit: Int = 4096, statesPerPoint: Int = 64, maxStoredStates: Int = 16_384,
+                maxCost: Int = 6_000_000) {
         self.maxSteps = maxSteps
         self.unrollLimit = unrollLimit
         self.statesPerPoint = statesPerPoint
         self.maxStoredStates = maxStoredStates
+        self.maxCost = maxCost
     }
 }
 
@@ -40,6 +53,13 @@ final class Analysis {
     /// Why verification stopped early, if it did.
     var gaveUp: String?
     var steps = 0
+    /// Work charged so far, in `Cost` units, against `limits.maxCost`.
+    var cost = 0
+    /// The most states kept at pruning points at once.
+    var peakStoredStates = 0
+    /// Whether stored states are looked up through their index (`StoredStates`)
+    /// rather than all compared; the same verdicts either way.
+    var indexStoredStates = true
     /// The first read of a stack byte not written before on its path (in its frame).
     var uninitializedStackRead: String?
     /// The first place a stack pointer went where the verifier does not

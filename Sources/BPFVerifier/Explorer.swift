@@ -21,17 +21,13 @@ extension Analysis {
         var completed: Bool
     }
 
-    struct Stored {
-        var node: Int32
-        var state: State
-    }
-
     struct WorkItem {
         var state: State
         var node: Int32
     }
 
-    /// Explores every feasible path from the entry. Sets `gaveUp` when a limit is hit.
+    /// Explores every feasible path from the entry. Sets `gaveUp` when a
+    /// limit is hit: instruction visits, or the work budget (`maxCost`).
     func explore() {
         var points = Array(repeating: false, count: instructions.count)
         points[0] = true
@@ -39,8 +35,8 @@ extension Analysis {
             if let target = instruction.target(at: pc), target >= 0, target < points.count { points[target] = true }
         }
         var nodes: [Node] = []
-        var seen: [Int: [Stored]] = [:]
-        var storedCount = 0
+        var seen = StoredStates(pointCount: instructions.count, indexed: indexStoredStates)
+        defer { peakStoredStates = seen.peak }
         var work = [WorkItem(state: entryState(), node: -1)]
 
         func release(_ index: Int32) {
@@ -60,19 +56,20 @@ extension Analysis {
                 let pc = state.pc
                 if points[pc] {
                     state.dropUnusedRanges()
-                    var pruned = false
-                    if let candidates = seen[pc] {
-                        var complete = false, any = false
-                        for stored in candidates where state.isIncluded(in: stored.state) {
-                            any = true
-                            if nodes[Int(stored.node)].completed { complete = true; break }
-                        }
-                        if any {
-                            if !complete { stopTermination("instruction \(pc): a loop repeats a state the verifier cannot bound") }
-                            pruned = true
-                        }
+                    // Pruned when included in a state stored here; a prune
+                    // against a complete node keeps the termination argument.
+                    var any = false, complete = false
+                    seen.forEachCandidate(for: state, cost: &cost) { stored in
+                        guard state.isIncluded(in: stored.state) else { return true }
+                        any = true
+                        if nodes[Int(stored.node)].completed { complete = true; return false }
+                        return true
                     }
-                    if pruned { release(node); break }
+                    if any {
+                        if !complete { stopTermination("instruction \(pc): a loop repeats a state the verifier cannot bound") }
+                        release(node)
+                        break
+                    }
                     // A new node; the path's hold on its parent passes to it.
                     var iterations: Int32 = 0
                     var ancestor = node, walked = 0
@@ -81,7 +78,8 @@ extension Analysis {
                         ancestor = nodes[Int(ancestor)].parent
                         walked += 1
                     }
-                    if iterations >= Int32(limits.unrollLimit), let last = seen[pc]?.last {
+                    cost += walked / Cost.ancestorsPerUnit
+                    if iterations >= Int32(limits.unrollLimit), let last = seen.last(at: pc) {
                         if !policy.allowsPointerLeaks, state.widensPointer(toward: last.state) { refuse("instruction \(pc): a loop changes a pointer the verifier cannot follow") }
                         if state.widen(toward: last.state) {
                             stackEscapes("instruction \(pc): a stack pointer widened to unknown in a loop")
@@ -89,16 +87,18 @@ extension Analysis {
                     }
                     nodes.append(Node(parent: node, outstanding: 1, pc: Int32(pc), iterations: iterations, completed: false))
                     node = Int32(nodes.count - 1)
-                    if storedCount < limits.maxStoredStates {
-                        var list = seen[pc] ?? []
-                        if list.count >= limits.statesPerPoint { list.removeFirst() } else { storedCount += 1 }
-                        list.append(Stored(node: node, state: state))
-                        seen[pc] = list
+                    if seen.count < limits.maxStoredStates {
+                        seen.store(Stored(node: node, state: state), perPoint: limits.statesPerPoint, cost: &cost)
                     }
                 }
                 steps += 1
+                cost += state.depth
                 if steps > limits.maxSteps {
                     gaveUp = "gave up after \(limits.maxSteps) instruction visits (the paths are too many or too long)"
+                    return
+                }
+                if cost > limits.maxCost {
+                    gaveUp = "gave up after \(steps) instruction visits: the verification work budget (\(limits.maxCost) cost units) is spent"
                     return
                 }
                 let successors = step(state)

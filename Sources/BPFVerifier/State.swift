@@ -155,8 +155,9 @@ struct State: Hashable, Sendable {
     /// packet id `self` must know too.
     func isIncluded(in old: State) -> Bool {
         guard pc == old.pc, frames.count == old.frames.count, references.count == old.references.count else { return false }
-        // A quick pass without the id bookkeeping rules most candidates out.
-        for f in frames.indices {
+        // A quick pass without the id bookkeeping rules most candidates out
+        // (innermost frame first: callers' frames are most often alike).
+        for f in frames.indices.reversed() {
             guard frames[f].returnPC == old.frames[f].returnPC else { return false }
             // What the old state knew written, this one must know too.
             guard old.frames[f].stack.isSubset(of: frames[f].stack) else { return false }

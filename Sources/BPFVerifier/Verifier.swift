@@ -15,9 +15,17 @@ public enum Verifier {
     /// Verifies `program` in `environment` under `policy`.
     public static func verify(_ program: Program, environment: VerifierEnvironment,
                               limits: VerifierLimits = VerifierLimits(), policy: VerifierPolicy = .privileged) -> VerificationReport {
+        verify(program, environment: environment, limits: limits, policy: policy, indexStoredStates: true)
+    }
+
+    /// `indexStoredStates: false` compares a state with every stored state
+    /// at its pc (tests check the index finds the same prunes).
+    static func verify(_ program: Program, environment: VerifierEnvironment, limits: VerifierLimits,
+                       policy: VerifierPolicy = .privileged, indexStoredStates: Bool) -> VerificationReport {
         let clock = ContinuousClock()
         let start = clock.now
         let analysis = Analysis(program: program, environment: environment, limits: limits, policy: policy)
+        analysis.indexStoredStates = indexStoredStates
         do {
             try program.validate()
             analysis.explore()
@@ -51,6 +59,10 @@ public struct VerificationReport: Sendable {
     public let unproven: [UnprovenAccess]
     /// Instruction visits of the exploration.
     public let steps: Int
+    /// The exploration's work in cost units (`VerifierLimits.maxCost`).
+    public let cost: Int
+    /// The most states kept at pruning points at once.
+    public let peakStoredStates: Int
     public let duration: Duration
     /// Why verification stopped early (then nothing is proven).
     public let gaveUp: String?
@@ -119,6 +131,8 @@ public struct VerificationReport: Sendable {
         accessCount = accesses
         self.unproven = unproven
         steps = analysis.steps
+        cost = analysis.cost
+        peakStoredStates = analysis.peakStoredStates
         self.duration = duration
         gaveUp = analysis.gaveUp
         refusal = analysis.refusal
