@@ -46,7 +46,7 @@ public struct Arm32JIT: ExecutionEngine {
         let machine: EmulatedMachine
         let targets: Arm32CallTargets
         do throws(EmulatorError) {
-            machine = try EmulatedMachine(architecture: Self.architecture, helpers: configuration.helpers)
+            machine = try Self.machine(helpers: configuration.helpers)
             targets = try Self.targets(on: machine)
         } catch {
             throw .unsupportedHost(engine: name, reason: "the arm32 emulator: \(error)")
@@ -93,6 +93,21 @@ public struct Arm32JIT: ExecutionEngine {
     }
 
     // MARK: Shared steps
+
+    /// Programs without helpers share one machine (building one costs a
+    /// Unicorn engine and its mappings, far more than compiling a small
+    /// program); a machine's helpers are fixed, so others get their own.
+    static let helperless = Mutex<EmulatedMachine?>(nil)
+
+    static func machine(helpers: HelperRegistry) throws(EmulatorError) -> EmulatedMachine {
+        guard helpers.all.isEmpty else { return try EmulatedMachine(architecture: architecture, helpers: helpers) }
+        return try helperless.withLock { (shared) throws(EmulatorError) -> EmulatedMachine in
+            if let shared { return shared }
+            let machine = try EmulatedMachine(architecture: architecture)
+            shared = machine
+            return machine
+        }
+    }
 
     static func targets(on machine: EmulatedMachine) throws(EmulatorError) -> Arm32CallTargets {
         var addresses: [Int32: UInt64] = [:]
