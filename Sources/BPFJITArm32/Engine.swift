@@ -325,8 +325,15 @@ public final class Arm32EmulatedProgram: PreparedProgram {
             })
         guard var error else { return 0 }
         // Report the host address the interpreter would, where there is one.
-        if case .outOfBounds(let pc, let address, let size, let write) = error, let hostAddress = space.hostAddress(forGuest: address) {
-            error = .outOfBounds(pc: pc, address: hostAddress, size: size, write: write)
+        if let hostAddress = space.hostAddress(forGuest: guest) {
+            switch error {
+            case .outOfBounds(let pc, _, let size, let write):
+                error = .outOfBounds(pc: pc, address: hostAddress, size: size, write: write)
+            default:
+                // The alignment verdict, worded with the host address (windows keep alignment).
+                error = JITHostRoutines.accessError(address: hostAddress, info: info, stackBase: 0, stackSize: 0,
+                                                    permits: { _, _, _ in true }) ?? error
+            }
         }
         host.pointee.error = error
         context.pointee.status = UInt64(JITStatus.word(JITStatus.host, pc: Int(info >> 8)))
