@@ -87,11 +87,11 @@ let package = Package(
                           swiftSettings: swiftSettings),
         // The arm32 backend (ARMv7-A, A32): BPF registers as pairs, helper
         // arguments by prototype (AAPCS); runs under the emulator.
-        .target(name: "BPFJITArm32", dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFEmulator"],
+        .target(name: "BPFJITArm32", dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFEmulator", "BPFExecMemory"],
                 swiftSettings: swiftSettings),
         // Uses the emulator: run it in a process of its own.
         .testTarget(name: "BPFJITArm32Tests",
-                    dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFJITArm32", "BPFEmulator", "BPFNativeDisassembler",
+                    dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFJITArm32", "BPFEmulator", "BPFNativeDisassembler", "BPFExecMemory",
                                    "BPFConformance", "BPFInterpreter", "BPFTestSuite", "BPFKit", "BPFHelpers"],
                     swiftSettings: swiftSettings),
         // The facade: program files, engine choice, loading and running; the conformance runner.
