@@ -209,14 +209,21 @@ public struct Arm32Backend: JITBackend {
         e.access(.str, .r12, slots, offset: Arm32RegisterMap.contextSlot)    /* str r12, [r11, #56] */
         e.load(.r0, 0)                                      /* mov r0, #0 */
         e.load(.r1, 0)                                      /* mov r1, #0 */
-        for register in [Register.r0, .r3, .r4, .r5, .r9] {
-            e.access(.strd, .r0, slots, offset: Arm32RegisterMap.slot(register)) /* strd r0, r1, [r11, #slot] */
+        // Proven to write every register before reading it: nothing to clear.
+        if !proofs.registersInitialized {
+            for register in [Register.r0, .r3, .r4, .r5, .r9] {
+                e.access(.strd, .r0, slots, offset: Arm32RegisterMap.slot(register)) /* strd r0, r1, [r11, #slot] */
+            }
+            for register in [Arm32Register.r4, .r5, .r6, .r7, .r8, .r9] { e.mov(register, .register(.r0)) } /* r6–r8 = 0 */
         }
         e.access(.str, .r0, slots, offset: Arm32RegisterMap.depthSlot) /* str r0, [r11, #64]: depth 0 */
-        for register in [Arm32Register.r4, .r5, .r6, .r7, .r8, .r9] { e.mov(register, .register(.r0)) } /* r6–r8 = 0 */
         e.mov(fp, .sp)                                      /* mov r10, sp: top of frame 0 */
         if stackSize > 0 {
             e.addConstant(.sp, .sp, -Int32(stackSize), scratch: .r12) /* sub sp, sp, #stack */
+        }
+        // Proven never to read a stack byte it did not write: no clearing.
+        if stackSize > 0 && !proofs.stackReadsInitialized {
+            statistics.clearedStackBytes = stackSize
             e.mov(.r12, .sp)                                /* mov r12, sp */
             let loop = e.asm.makeLabel()
             e.asm.bind(loop)
