@@ -351,7 +351,8 @@ extension Arm32Backend {
         raise(JITStatus.callDepth, pc: pc, e, cond: .hs)
         e.access(.str, .r12, slots, offset: Arm32RegisterMap.depthSlot) /* str r12, [r11, #64] */
         e.dp(.sub, fp, fp, .immediate(frame))                   /* sub r10, r10, #512 */
-        e.bl(e.asm.function(functionIndex[target] ?? 0))        /* bl function */
+        let index = functionIndex[target] ?? 0
+        e.bl(index == 0 ? entryInnerLabel : e.asm.function(index)) /* bl function (the entry past its run setup) */
         e.dp(.add, fp, fp, .immediate(frame))                   /* add r10, r10, #512 */
         e.access(.ldr, .r12, slots, offset: Arm32RegisterMap.depthSlot) /* ldr r12, [r11, #64] */
         e.dp(.sub, .r12, .r12, .immediate(Arm32Immediate(1)!))  /* sub r12, r12, #1 */
