@@ -92,7 +92,7 @@ let package = Package(
         // Uses the emulator: run it in a process of its own.
         .testTarget(name: "BPFJITArm32Tests",
                     dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFJITArm32", "BPFEmulator", "BPFNativeDisassembler", "BPFExecMemory",
-                                   "BPFConformance", "BPFInterpreter", "BPFTestSuite", "BPFKit", "BPFHelpers"],
+                                   "BPFConformance", "BPFInterpreter", "BPFTestSuite", "BPFKit", "BPFHelpers", "BPFLoader", "BPFMaps"],
                     swiftSettings: swiftSettings),
         // The facade: program files, engine choice, loading and running; the conformance runner.
         .target(name: "BPFKit", dependencies: ["BPFISA", "BPFRuntime", "BPFAssembler", "BPFConformance", "BPFInterpreter",

@@ -131,6 +131,13 @@ public struct Arm32Backend: JITBackend {
     let checked: Set<Int>
     /// Function index by entry slot.
     let functionIndex: [Int: Int]
+    /// The program arrays of `bpf_tail_call`; nil when `call 12` is a plain helper call.
+    let tailCalls: JITTailCallPlan?
+    /// Position of each array's table word (`Arm32TailCalls.tableWords`), by handle.
+    let tableIndex: [UInt64: Int]
+    /// The address of the program's `JITProgramInfo`, which the entry
+    /// prologue stores in the run context when tail calls may leave it (0: none).
+    public var programInfo: UInt64 = 0
 
     public internal(set) var statistics = JITStatistics()
     public private(set) var passSizes: [Int] = []
@@ -144,13 +151,16 @@ public struct Arm32Backend: JITBackend {
     static let entrySaves: [Arm32Register] = [.r4, .r5, .r6, .r7, .r8, .r9, .r10, .r11, .r12, .lr]
 
     public init(program: Program, helpers: JITHelperTable, options: Arm32Options = Arm32Options(),
-                targets: Arm32CallTargets, proofs: JITProofs = .none) throws(JITError) {
+                targets: Arm32CallTargets, tailCalls: JITTailCallPlan? = nil, tableIndex: [UInt64: Int] = [:],
+                proofs: JITProofs = .none) throws(JITError) {
         guard program.count <= JITStatus.maxPC else { throw .tooLarge("more than \(JITStatus.maxPC) instruction slots") }
         self.program = program
         self.options = options
         self.helpers = helpers
         self.targets = targets
         self.proofs = proofs
+        self.tailCalls = tailCalls
+        self.tableIndex = tableIndex
         var stack = JITStackUse()
         var checked: Set<Int> = []
         for (pc, instruction) in program.instructions.enumerated() {
@@ -237,6 +247,12 @@ public struct Arm32Backend: JITBackend {
         e.access(.str, .r12, .lr, offset: Int(layout.stackBase)) /* str r12, [lr, #stackBase] */
         e.access(.str, fp, .lr, offset: Int(layout.stackEnd))    /* str r10, [lr, #stackEnd] */
         e.access(.str, .r12, slots, offset: Arm32RegisterMap.exitStackSlot) /* str r12, [r11, #60] */
+        if tailCalls != nil && programInfo != 0 {
+            e.loadFixed(.r2, UInt32(truncatingIfNeeded: programInfo))   /* r2 = info low */
+            e.loadFixed(.r3, UInt32(truncatingIfNeeded: programInfo >> 32)) /* r3 = info high */
+            e.access(.str, .r2, .lr, offset: Int(layout.program))       /* str r2, [lr, #program] */
+            e.access(.str, .r3, .lr, offset: Int(layout.program) + 4)   /* str r3, [lr, #program + 4] */
+        }
         e.bl(entryInnerLabel)                               /* bl function 0 */
         e.asm.bind(errorExitLabel)
         e.access(.ldrd, .r0, slots, offset: Arm32RegisterMap.slot(.r0)) /* ldrd r0, r1, [r11]: BPF r0 */
