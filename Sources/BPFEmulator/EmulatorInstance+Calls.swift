@@ -214,3 +214,36 @@ extension ValueKind {
         }
     }
 }
+
+extension EmulatorInstance {
+    /// Shows the run's pointer words (`RunInput.pointerWords`, e.g. XDP's
+    /// data, data_end, data_meta) as guest addresses. They point into one
+    /// object (the packet, and one past its end), so they are translated
+    /// through one window of their own spanning all of them: a static window
+    /// that happens to hold the object's first page may end before its last.
+    /// The window is kept while it still covers the words (helpers such as
+    /// `bpf_xdp_adjust_head` move them), and values outside the run's memory
+    /// show as 0.
+    func translatePointerWords(_ words: [UInt64]) {
+        let values = words.map { UnsafeRawPointer(bitPattern: UInt($0))!.loadUnaligned(as: UInt64.self) }
+        let permitted = values.filter { value in
+            value != 0 && (state.regions.permits(value, size: 1, write: false) || state.regions.permits(value &- 1, size: 1, write: false))
+        }
+        guard let low = permitted.min(), let high = permitted.max() else {
+            for word in words { shadows.overlay(word: word, value: 0) }
+            return
+        }
+        if pointerWindow.map({ !($0.contains(host: low) && high - $0.host <= $0.length) }) ?? true {
+            let start = EmulatorPage.floor(low)
+            let length = max(GuestLayout.dynamicWindowLength, EmulatorPage.ceil(high + 1) - start)
+            pointerWindow = state.space.window(host: start, length: length)
+        }
+        for (word, value) in zip(words, values) {
+            guard let window = pointerWindow, permitted.contains(value) else {
+                shadows.overlay(word: word, value: 0)
+                continue
+            }
+            shadows.overlay(word: word, value: window.guest + (value - window.host))
+        }
+    }
+}

@@ -325,7 +325,7 @@ public final class Arm32EmulatedProgram: TailCallable {
         let outcome: Result<EmulatedRun, ExecutionError> = withUnsafeMutablePointer(to: &host) { hostPointer in
             context.pointee.host = UnsafeMutableRawPointer(hostPointer)
             do throws(ExecutionError) {
-                return .success(try program.run(arguments: arguments, regions: regions))
+                return .success(try program.run(arguments: arguments, regions: regions, pointerWords: input.pointerWords))
             } catch .instructionLimit(let pc, _) {
                 return .failure(.instructionLimit(pc: pc, limit: instructionLimit))
             } catch {
