@@ -29,6 +29,7 @@ let package = Package(
         .library(name: "BPFJIT", targets: ["BPFJIT"]),
         .library(name: "BPFJITX86_64", targets: ["BPFJITX86_64"]),
         .library(name: "BPFJITArm64", targets: ["BPFJITArm64"]),
+        .library(name: "BPFJITArm32", targets: ["BPFJITArm32"]),
         .library(name: "BPFNativeDisassembler", targets: ["BPFNativeDisassembler"]),
         .library(name: "BPFAssembler", targets: ["BPFAssembler"]),
         .library(name: "BPFLoader", targets: ["BPFLoader"]),
@@ -84,9 +85,19 @@ let package = Package(
                           dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFJITArm64", "BPFJITX86_64", "BPFEmulator",
                                          "BPFTestSuite", "BPFKit", "BPFLoader"],
                           swiftSettings: swiftSettings),
+        // The arm32 backend (ARMv7-A, A32): BPF registers as pairs, helper
+        // arguments by prototype (AAPCS); runs under the emulator.
+        .target(name: "BPFJITArm32", dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFEmulator", "BPFExecMemory"],
+                swiftSettings: swiftSettings),
+        // Uses the emulator: run it in a process of its own.
+        .testTarget(name: "BPFJITArm32Tests",
+                    dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFJITArm32", "BPFEmulator", "BPFNativeDisassembler", "BPFExecMemory",
+                                   "BPFConformance", "BPFInterpreter", "BPFTestSuite", "BPFKit", "BPFHelpers", "BPFLoader", "BPFMaps"],
+                    swiftSettings: swiftSettings),
         // The facade: program files, engine choice, loading and running; the conformance runner.
         .target(name: "BPFKit", dependencies: ["BPFISA", "BPFRuntime", "BPFAssembler", "BPFConformance", "BPFInterpreter",
-                                              "BPFMaps", "BPFHelpers", "BPFLoader", "BPFVerifier", "BPFJIT", "BPFJITX86_64", "BPFJITArm64"],
+                                              "BPFMaps", "BPFHelpers", "BPFLoader", "BPFVerifier", "BPFJIT", "BPFJITX86_64", "BPFJITArm64",
+                                              "BPFJITArm32"],
                 swiftSettings: swiftSettings),
         // The commands of `bpfkit`, as a testable library; `bpfkit` itself is a thin @main.
         .target(name: "BPFCommandLine", dependencies: [

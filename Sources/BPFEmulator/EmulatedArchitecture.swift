@@ -50,6 +50,11 @@ public struct EmulatedArchitecture: Hashable, Sendable, CustomStringConvertible 
     public var calleeSaved: [EmulatedRegister]
     /// One trap instruction in memory order; trampoline pages are filled with it.
     public var trap: [UInt8]
+    /// How helper arguments and results travel: every one as a 64-bit value
+    /// in `arguments`/`result` (the default), or by the helper's prototype
+    /// (`.aapcs`, which the arm32 backend uses). Runtime calls always use
+    /// `arguments`.
+    public var helperArguments: HelperArgumentConvention = .uniform64
 
     public init(
         name: String, cpu: UnicornCPU, wordSize: Int, byteOrder: ByteOrder,

@@ -29,7 +29,10 @@ extension EmulatorInstance {
             stop(.unknownHelper(pc: callSite, id: id))
             return
         }
-        guard var arguments = readArguments(5, required: helper.prototype.arguments.count, callSite: callSite) else { return }
+        let byPrototype = architecture.helperArguments == .aapcs
+        let read = byPrototype ? readAAPCSArguments(helper.prototype.arguments, callSite: callSite)
+            : readArguments(5, required: helper.prototype.arguments.count, callSite: callSite)
+        guard var arguments = read else { return }
         let translated = machine.addressModel == .translated
         if translated {
             for (index, kind) in helper.prototype.arguments.enumerated() where kind.isPointer {
@@ -57,7 +60,38 @@ extension EmulatorInstance {
             }
             result = guest
         }
-        finishCall(result: result, returnAddress: returnAddress)
+        // AAPCS: a one-word result comes back in r0 alone; r1 is then as
+        // undefined as any caller-saved register.
+        let word = byPrototype && AAPCS.isWord(helper.prototype.result)
+        finishCall(result: result, returnAddress: returnAddress, oneWord: word)
+    }
+
+    /// Arguments placed by the helper's prototype (`AAPCS.locations(for:)`),
+    /// widened to 64 bits (one-word values zero-extended); missing ones are 0.
+    private func readAAPCSArguments(_ kinds: [ValueKind], callSite: Int) -> [UInt64]? {
+        var values: [UInt64] = []
+        let registers: [EmulatedRegister] = [architecture.arguments[0], architecture.arguments[1]].flatMap { location -> [EmulatedRegister] in
+            if case .registerPair(let low, let high) = location { return [low, high] }
+            return []
+        }
+        for location in AAPCS.locations(for: kinds) {
+            switch location {
+            case .register(let n):
+                values.append(unicorn.read(registers[n]) & 0xFFFF_FFFF)
+            case .pair(let n):
+                values.append(unicorn.read(registers[n]) & 0xFFFF_FFFF | (unicorn.read(registers[n + 1]) & 0xFFFF_FFFF) << 32)
+            case .stack(let offset, let bytes):
+                let address = unicorn.read(architecture.stackPointer) &+ UInt64(offset)
+                guard let slot = stackOffset(of: address) else {
+                    stop(.outOfBounds(pc: callSite, address: address, size: bytes, write: false))
+                    return nil
+                }
+                let value = stack.load(at: slot, architecture.byteOrder)
+                values.append(bytes == 8 ? value : architecture.byteOrder == .little ? value & 0xFFFF_FFFF : value >> 32)
+            }
+        }
+        while values.count < 5 { values.append(0) }
+        return values
     }
 
     /// Runtime calls report failures as `helperFailed` with id -1; the
@@ -76,7 +110,7 @@ extension EmulatorInstance {
             return
         }
         shadows.copyIn()
-        finishCall(result: value, returnAddress: returnAddress)
+        finishCall(result: value, returnAddress: returnAddress, oneWord: false)
     }
 
     /// Makes host memory current before Swift code reads it.
@@ -90,9 +124,9 @@ extension EmulatorInstance {
     }
 
     /// Result in place, caller-saved registers poisoned, back to the caller.
-    private func finishCall(result: UInt64, returnAddress: UInt64) {
+    private func finishCall(result: UInt64, returnAddress: UInt64, oneWord: Bool) {
         if machine.configuration.poisonsCallerSavedRegisters {
-            let results = architecture.result.registers
+            let results = oneWord ? Array(architecture.result.registers.prefix(1)) : architecture.result.registers
             for register in architecture.callerSaved where !results.contains(register) {
                 unicorn.write(register, Self.poison)
             }
@@ -102,7 +136,7 @@ extension EmulatorInstance {
             unicorn.write(register, result)
         case .registerPair(let low, let high):
             unicorn.write(low, result & 0xFFFF_FFFF)
-            unicorn.write(high, result >> 32)
+            if !oneWord { unicorn.write(high, result >> 32) }
         }
         unicorn.write(architecture.programCounter, returnAddress)
     }
@@ -177,6 +211,39 @@ extension ValueKind {
         switch self {
         case .pointer, .context, .mapValueOrNull: true
         default: false
+        }
+    }
+}
+
+extension EmulatorInstance {
+    /// Shows the run's pointer words (`RunInput.pointerWords`, e.g. XDP's
+    /// data, data_end, data_meta) as guest addresses. They point into one
+    /// object (the packet, and one past its end), so they are translated
+    /// through one window of their own spanning all of them: a static window
+    /// that happens to hold the object's first page may end before its last.
+    /// The window is kept while it still covers the words (helpers such as
+    /// `bpf_xdp_adjust_head` move them), and values outside the run's memory
+    /// show as 0.
+    func translatePointerWords(_ words: [UInt64]) {
+        let values = words.map { UnsafeRawPointer(bitPattern: UInt($0))!.loadUnaligned(as: UInt64.self) }
+        let permitted = values.filter { value in
+            value != 0 && (state.regions.permits(value, size: 1, write: false) || state.regions.permits(value &- 1, size: 1, write: false))
+        }
+        guard let low = permitted.min(), let high = permitted.max() else {
+            for word in words { shadows.overlay(word: word, value: 0) }
+            return
+        }
+        if pointerWindow.map({ !($0.contains(host: low) && high - $0.host <= $0.length) }) ?? true {
+            let start = EmulatorPage.floor(low)
+            let length = max(GuestLayout.dynamicWindowLength, EmulatorPage.ceil(high + 1) - start)
+            pointerWindow = state.space.window(host: start, length: length)
+        }
+        for (word, value) in zip(words, values) {
+            guard let window = pointerWindow, permitted.contains(value) else {
+                shadows.overlay(word: word, value: 0)
+                continue
+            }
+            shadows.overlay(word: word, value: window.guest + (value - window.host))
         }
     }
 }

@@ -35,6 +35,8 @@ final class EmulatorInstance: @unchecked Sendable {
     /// Images mapped into this engine, by id. Holding them keeps their pages
     /// alive while Unicorn maps them, even after their program is gone.
     private var mapped: [UInt64: LoadedImage] = [:]
+    /// The window the run's pointer words are shown through (`translatePointerWords`).
+    var pointerWindow: GuestAddressSpace.Window?
     /// The machine's retirement count when this engine last unmapped images.
     var retirementsSeen: UInt64 = 0
 
@@ -130,14 +132,20 @@ final class EmulatorInstance: @unchecked Sendable {
     // MARK: - A run
 
     func execute(_ image: LoadedImage, entry: UInt64, arguments: [EmulatedArgument], regions: MemoryRegions,
-                 limit: UInt64) throws(ExecutionError) -> EmulatedRun {
+                 limit: UInt64, pointerWords: [UInt64] = []) throws(ExecutionError) -> EmulatedRun {
         do {
             try attach(image)
         } catch {
             throw .unsupported(pc: 0, what: "mapping the image: \(error)")
         }
         counter.reset(limit: limit, entry: entry)
+        shadows.afterCopyIn = {}
         try prepareMemory(regions, image: image)
+        if machine.addressModel == .translated && !pointerWords.isEmpty {
+            pointerWindow = nil
+            shadows.afterCopyIn = { [unowned self] in self.translatePointerWords(pointerWords) }
+            translatePointerWords(pointerWords)
+        }
 
         // Registers: poison what the program must not read, seed what it must preserve.
         for register in architecture.callerSaved { unicorn.write(register, Self.poison) }

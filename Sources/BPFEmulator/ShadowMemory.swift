@@ -96,6 +96,23 @@ final class ShadowMemory {
     /// Host → emulator, for every page.
     func copyIn() {
         for page in pages.values { copyIn(page) }
+        afterCopyIn()
+    }
+
+    /// Runs after every copy-in: the machine re-applies what it shows the
+    /// program differently from host memory (translated pointer words).
+    var afterCopyIn: () -> Void = {}
+
+    /// Writes `value` into the shadow copies (live and snapshot alike, so it
+    /// is never taken for a write by the program) of the 8 bytes at host
+    /// address `word`, if its page is mapped.
+    func overlay(word: UInt64, value: UInt64) {
+        let hostPage = EmulatorPage.floor(word), offset = Int(word - hostPage)
+        guard offset + 8 <= EmulatorPage.size else { return }
+        for page in pages.values where page.host == hostPage {
+            page.live.storeBytes(of: value, toByteOffset: offset, as: UInt64.self)
+            page.snapshot.storeBytes(of: value, toByteOffset: offset, as: UInt64.self)
+        }
     }
 
     private func copyIn(_ page: Page) {

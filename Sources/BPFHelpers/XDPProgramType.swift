@@ -114,9 +114,12 @@ public struct XDPProgramType: ProgramType {
             // holding both words) lives as long as this run.
             let packet = DynamicRegion(startWord: frame.context.address + UInt64(XDPContext.dataMeta),
                                        endWord: frame.context.address + UInt64(XDPContext.dataEnd), writable: true)
-            input = RunInput(r1: frame.context.address, r2: 0,
-                             regions: MemoryRegions([frame.context.region(.context, writable: false)], resolver: resolver),
-                             dynamicRegion: packet)
+            var input = RunInput(r1: frame.context.address, r2: 0,
+                                 regions: MemoryRegions([frame.context.region(.context, writable: false)], resolver: resolver),
+                                 dynamicRegion: packet)
+            // The packet pointers, which 32-bit engines show as their own addresses.
+            input.pointerWords = [XDPContext.data, XDPContext.dataEnd, XDPContext.dataMeta].map { frame.context.address + UInt64($0) }
+            self.input = input
         }
 
         func output() -> [UInt8] { frame.packet }

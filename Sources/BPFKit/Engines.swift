@@ -2,6 +2,7 @@ import BPFISA
 import BPFRuntime
 import BPFInterpreter
 import BPFJIT
+import BPFJITArm32
 import BPFJITArm64
 import BPFJITX86_64
 
@@ -54,7 +55,8 @@ public enum EngineCatalog {
             }
             return X86_64JIT()
         case .arm64: return Arm64JIT()
-        case .arm32, .mips32le, .mips32be, .riscv64:
+        case .arm32: return Arm32JIT()
+        case .mips32le, .mips32be, .riscv64:
             throw EngineSelectionError(description: "the \(architecture) JIT backend is not built yet")
         }
     }
@@ -76,7 +78,8 @@ public enum EngineCatalog {
             return try X86_64JIT.assemble(program, configuration: configuration, at: 0x1000_0000)
             #endif
         case .arm64: return try Arm64JIT.listingImage(program, configuration: configuration)
-        case .arm32, .mips32le, .mips32be, .riscv64:
+        case .arm32: return try Arm32JIT.listingImage(program, configuration: configuration)
+        case .mips32le, .mips32be, .riscv64:
             throw EngineSelectionError(description: "the \(architecture) JIT backend is not built yet")
         }
     }

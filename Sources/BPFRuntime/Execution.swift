@@ -65,6 +65,11 @@ public struct RunInput: Sendable {
     /// A region with moving ends (the XDP packet) that engines check inline
     /// at its live bounds; `regions` admits the same bytes on the slow path.
     public var dynamicRegion: DynamicRegion?
+    /// Host addresses of 8-byte words in the run's memory that hold host
+    /// pointers the program reads (a context's packet pointers). Engines whose
+    /// CPU sees host memory at other addresses (32-bit targets under the
+    /// emulator) show these words translated; others ignore the list.
+    public var pointerWords: [UInt64] = []
 
     public init(r1: UInt64, r2: UInt64 = 0, regions: MemoryRegions, dynamicRegion: DynamicRegion? = nil) {
         self.r1 = r1
