@@ -35,6 +35,8 @@ final class EmulatorInstance: @unchecked Sendable {
     /// Images mapped into this engine, by id. Holding them keeps their pages
     /// alive while Unicorn maps them, even after their program is gone.
     private var mapped: [UInt64: LoadedImage] = [:]
+    /// Images mapped now.
+    var mappedImageCount: Int { mapped.count }
     /// The machine's retirement count when this engine last unmapped images.
     var retirementsSeen: UInt64 = 0
 

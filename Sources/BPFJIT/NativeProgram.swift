@@ -111,6 +111,11 @@ public final class NativeProgram: TailCallable, @unchecked Sendable {
         // Code that never touches the context (no checks, calls or guard:
         // what proofs leave of many programs) cannot fail: no context to build.
         guard usesRunContext else { return entry(r1, r2, nil) }
+        // Code with calls is in flight until it returns: what it looked up
+        // and tail-calls stays valid (`RunLifetime`). Code without calls can
+        // reach neither, so the direct path above needs no bracket.
+        let slot = RunLifetime.enter()
+        defer { RunLifetime.exit(slot) }
         var context = JITRunContext(instructionLimit: instructionLimit, regions: regions)
         // The run host borrows `regions` and `info` (see `RunHost`): nothing is retained per run.
         let (r0, error) = withUnsafePointer(to: regions) { regionsPointer -> (UInt64, ExecutionError?) in
