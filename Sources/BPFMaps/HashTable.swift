@@ -211,6 +211,8 @@ final class HashTable: @unchecked Sendable {
         guard state.pointee.freeCount > 0 else { return false }
         let stamp = freeStamps[state.pointee.freeHead]
         if stamp < state.pointee.bound { return true }
+        state.pointee.bound = max(state.pointee.bound, RunLifetime.knownBound)
+        if stamp < state.pointee.bound { return true }
         state.pointee.bound = max(state.pointee.bound, RunLifetime.bound())
         return stamp < state.pointee.bound
     }

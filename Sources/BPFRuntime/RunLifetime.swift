@@ -65,6 +65,11 @@ public enum RunLifetime {
     /// running thread: microseconds, so call it only when something waits.
     public static func bound() -> UInt64 { bpf_epoch_bound() }
 
+    /// The highest bound computed so far (one load, no ordering of other
+    /// threads): memory stamped below it may be reused.
+    @inlinable
+    public static var knownBound: UInt64 { bpf_epoch_known_bound() }
+
     /// Waits until every run in flight when `stamp` was taken has ended.
     /// Must not be called from inside a run (it would wait for itself).
     public static func wait(for stamp: UInt64) {
@@ -140,11 +145,13 @@ public final class RetiredObjects<Object: Sendable>: @unchecked Sendable {
     }
 
     /// Takes the objects no run can be using any more (the caller drops them,
-    /// outside its own locks: dropping may free a program).
-    public func collect() -> [Object] {
+    /// outside its own locks: dropping may free a program). Orders the other
+    /// threads (`RunLifetime.bound()`, microseconds) only once `batch`
+    /// objects wait; below that, frees what an earlier bound already covers.
+    public func collect(batch: Int = 8) -> [Object] {
         let waiting = lock.withLock { retired.count }
         guard waiting > 0 else { return [] }
-        let bound = RunLifetime.bound()
+        let bound = waiting >= batch ? RunLifetime.bound() : RunLifetime.knownBound
         return lock.withLock {
             let ready = retired.filter { $0.stamp < bound }.map(\.object)
             retired.removeAll { $0.stamp < bound }

@@ -19,8 +19,10 @@ public enum LifetimePrograms {
     }
 
     /// With a hash map of max_entries 1 holding key 1: looks up key 1,
-    /// deletes it, then eight times adds key 2 (value i), stores 0xdead
-    /// through the stale pointer, checks key 2's value and deletes key 2.
+    /// deletes it, then 72 times adds key 2 (value i), stores 0xdead
+    /// through the stale pointer, checks key 2's value and deletes key 2
+    /// (more rounds than the map has spare elements, so an allocation
+    /// window of any size up to that would be caught too).
     /// Returns 222, or 0xdead when a stale store landed in key 2's value.
     public static let stalePointer: String = {
         var text = """
@@ -40,7 +42,7 @@ public enum LifetimePrograms {
             call 3
 
             """
-        for i in 1...8 {
+        for i in 1...72 {
             text += """
                 stw [%r10-8], 2
                 stdw [%r10-16], \(i)
@@ -72,7 +74,7 @@ public enum LifetimePrograms {
         return text + "mov %r0, 222\nexit\n"
     }()
 
-    /// Looks up key 1, holds the pointer across four `bpf_ktime_get_ns`
+    /// Looks up key 1, holds the pointer across 32 `bpf_ktime_get_ns`
     /// calls, then stores 0xbad through it; r0 = 1 if it held one, else 0.
     public static let holdAcrossCalls = """
         stw [%r10-4], 1
@@ -85,10 +87,7 @@ public enum LifetimePrograms {
         exit
         held:
         mov %r6, %r0
-        call 5
-        call 5
-        call 5
-        call 5
+        \(Array(repeating: "call 5", count: 32).joined(separator: "\n"))
         stdw [%r6+0], 0xbad
         mov %r0, 1
         exit

@@ -11,6 +11,7 @@
 __thread bpf_run_slot *bpf_run_current_slot __attribute__((tls_model("initial-exec"))) = 0;
 uint64_t bpf_epoch_global = 1;
 int bpf_epoch_asymmetric = 0;
+uint64_t bpf_epoch_last_bound = 1;
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static bpf_run_slot *registry_head = 0;
@@ -78,7 +79,10 @@ uint64_t bpf_epoch_bound(void) {
         uint64_t epoch = __atomic_load_n(&slot->epoch, __ATOMIC_ACQUIRE);
         if (epoch != 0 && epoch < bound) bound = epoch;
     }
-    return bound;
+    uint64_t known = __atomic_load_n(&bpf_epoch_last_bound, __ATOMIC_RELAXED);
+    while (known < bound
+           && !__atomic_compare_exchange_n(&bpf_epoch_last_bound, &known, bound, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {}
+    return bound > known ? bound : known;
 }
 
 uint64_t bpf_epoch_runs_in_flight(void) {

@@ -103,6 +103,13 @@ static inline uint64_t bpf_epoch_stamp(void) {
 /// of the slots; call it only when something waits for reuse.
 uint64_t bpf_epoch_bound(void);
 
+/// The highest bound any `bpf_epoch_bound()` call returned so far: memory
+/// stamped below it is free to reuse, at the cost of one load.
+static inline uint64_t bpf_epoch_known_bound(void) {
+    extern uint64_t bpf_epoch_last_bound;
+    return __atomic_load_n(&bpf_epoch_last_bound, __ATOMIC_ACQUIRE);
+}
+
 /// Runs in flight on all threads now (tests, statistics).
 uint64_t bpf_epoch_runs_in_flight(void);
 
