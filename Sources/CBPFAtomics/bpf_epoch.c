@@ -6,6 +6,10 @@
 #include <linux/membarrier.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+// The commands are enum constants, not macros: test for the system call.
+#if defined(__NR_membarrier)
+#define BPF_EPOCH_MEMBARRIER 1
+#endif
 #endif
 
 __thread bpf_run_slot *bpf_run_current_slot __attribute__((tls_model("initial-exec"))) = 0;
@@ -29,7 +33,7 @@ static void release_slot(void *raw) {
 
 static void setup(void) {
     pthread_key_create(&slot_key, release_slot);
-#if defined(__linux__) && defined(MEMBARRIER_CMD_PRIVATE_EXPEDITED)
+#if defined(BPF_EPOCH_MEMBARRIER)
     long commands = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
     if (commands > 0 && (commands & MEMBARRIER_CMD_PRIVATE_EXPEDITED)
         && syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0) {
@@ -61,7 +65,7 @@ bpf_run_slot *bpf_run_slot_register(void) {
 
 /// Orders every running thread's earlier memory operations before ours.
 static void order_all_threads(void) {
-#if defined(__linux__) && defined(MEMBARRIER_CMD_PRIVATE_EXPEDITED)
+#if defined(BPF_EPOCH_MEMBARRIER)
     if (__atomic_load_n(&bpf_epoch_asymmetric, __ATOMIC_ACQUIRE)) {
         syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
         return;
