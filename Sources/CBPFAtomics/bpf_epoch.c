@@ -12,7 +12,7 @@
 #endif
 #endif
 
-__thread bpf_run_slot *bpf_run_current_slot __attribute__((tls_model("initial-exec"))) = 0;
+BPF_EPOCH_TLS bpf_run_slot *bpf_run_current_slot = 0;
 uint64_t bpf_epoch_global = 1;
 int bpf_epoch_asymmetric = 0;
 uint64_t bpf_epoch_last_bound = 1;

@@ -35,8 +35,15 @@ typedef struct bpf_run_slot {
     uint64_t padding;
 } bpf_run_slot;
 
+// One load from the thread pointer on ELF platforms (Darwin has its own TLV model).
+#if defined(__ELF__)
+#define BPF_EPOCH_TLS __thread __attribute__((tls_model("initial-exec")))
+#else
+#define BPF_EPOCH_TLS __thread
+#endif
+
 /// The calling thread's slot, or NULL before its first run.
-extern __thread bpf_run_slot *bpf_run_current_slot __attribute__((tls_model("initial-exec")));
+extern BPF_EPOCH_TLS bpf_run_slot *bpf_run_current_slot;
 /// The global epoch (starts at 1; 0 in a slot means idle).
 extern uint64_t bpf_epoch_global;
 /// Whether reclaimers order runs with membarrier (then entry needs no fence).
