@@ -46,7 +46,7 @@ let package = Package(
         .testTarget(name: "BPFISATests", dependencies: ["BPFISA"], swiftSettings: swiftSettings),
 
         // What every engine serves programs with: helpers, memory regions, run inputs, engine protocol.
-        .target(name: "BPFRuntime", dependencies: ["BPFISA"], swiftSettings: swiftSettings),
+        .target(name: "BPFRuntime", dependencies: ["BPFISA", "CBPFAtomics"], swiftSettings: swiftSettings),
 
         // The verifier: proves accesses safe and runs bounded so engines may drop checks.
         .target(name: "BPFVerifier", dependencies: ["BPFISA", "BPFRuntime"], swiftSettings: swiftSettings),

@@ -245,6 +245,13 @@ public final class EmulatedMachine: Sendable {
         }
     }
 
+    /// Images of programs that still exist (a released program's image is
+    /// unmapped from each engine the next time the engine is taken).
+    public var liveImageCount: Int { images.withLock { $0.live.count } }
+
+    /// Images mapped in each idle engine (tests: mappings follow the live images).
+    public var mappedImageCounts: [Int] { idleEngines.withLock { $0.map(\.mappedImageCount) } }
+
     /// The live image whose pages hold `address`: where a jump from one
     /// image into another (a tail call) lands.
     func liveImage(containing address: UInt64) -> LoadedImage? {

@@ -37,6 +37,8 @@ final class EmulatorInstance: @unchecked Sendable {
     private var mapped: [UInt64: LoadedImage] = [:]
     /// The window the run's pointer words are shown through (`translatePointerWords`).
     var pointerWindow: GuestAddressSpace.Window?
+    /// Images mapped now.
+    var mappedImageCount: Int { mapped.count }
     /// The machine's retirement count when this engine last unmapped images.
     var retirementsSeen: UInt64 = 0
 

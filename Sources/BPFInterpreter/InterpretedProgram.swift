@@ -23,6 +23,9 @@ struct InterpretedProgram: TailCallable {
     var tailCallEntry: UInt64 { 0 }
 
     func run(_ input: RunInput) throws(ExecutionError) -> UInt64 {
+        // In flight until it returns: what it looked up and tail-calls stays valid (`RunLifetime`).
+        let slot = RunLifetime.enter()
+        defer { RunLifetime.exit(slot) }
         var state = RunState(budget: instructionLimit, limit: instructionLimit, dynamicRegion: input.dynamicRegion)
         return try run(r1: input.r1, r2: input.r2, regions: input.regions, state: &state)
     }

@@ -38,6 +38,10 @@ public final class NativeProgram: TailCallable, @unchecked Sendable {
     public let info: JITProgramInfo
     /// Whether the code reads or writes the run context (guards, checks, calls).
     public let usesRunContext: Bool
+    /// Whether the code calls helpers (proven calls too, which need no
+    /// context): then a run may hold map values and tail-call targets, and is
+    /// bracketed as one (`RunLifetime`). Code without calls can reach neither.
+    public let callsHelpers: Bool
     public let instructionLimit: UInt64
     private let memory: any CodeMemory
     private let allocation: CodeAllocation
@@ -57,6 +61,7 @@ public final class NativeProgram: TailCallable, @unchecked Sendable {
         self.memory = memory
         self.allocation = allocation
         self.usesRunContext = usesRunContext
+        callsHelpers = !info.helpers.helpers.isEmpty
         self.instructionLimit = instructionLimit
         self.tailCalls = tailCalls
         entry = unsafeBitCast(UnsafeRawPointer(bitPattern: allocation.address)!, to: Entry.self)
@@ -110,7 +115,16 @@ public final class NativeProgram: TailCallable, @unchecked Sendable {
                     dynamicRegion: DynamicRegion? = nil) throws(ExecutionError) -> UInt64 {
         // Code that never touches the context (no checks, calls or guard:
         // what proofs leave of many programs) cannot fail: no context to build.
-        guard usesRunContext else { return entry(r1, r2, nil) }
+        guard usesRunContext else {
+            guard callsHelpers else { return entry(r1, r2, nil) }
+            // In flight until it returns: what it looked up stays valid (`RunLifetime`).
+            let slot = RunLifetime.enter()
+            defer { RunLifetime.exit(slot) }
+            return entry(r1, r2, nil)
+        }
+        // In flight until it returns: what it looked up and tail-calls stays valid (`RunLifetime`).
+        let slot = RunLifetime.enter()
+        defer { RunLifetime.exit(slot) }
         var context = JITRunContext(instructionLimit: instructionLimit, regions: regions)
         // The run host borrows `regions` and `info` (see `RunHost`): nothing is retained per run.
         let (r0, error) = withUnsafePointer(to: regions) { regionsPointer -> (UInt64, ExecutionError?) in
@@ -163,7 +177,7 @@ public struct JITFunction: @unchecked Sendable {
     init(program: NativeProgram) {
         self.program = program
         entry = program.entry
-        direct = !program.usesRunContext
+        direct = !program.usesRunContext && !program.callsHelpers
     }
 
     @inlinable @inline(__always)

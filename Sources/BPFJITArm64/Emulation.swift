@@ -121,6 +121,9 @@ public final class Arm64EmulatedProgram: TailCallable {
     /// Runs once; the result says how many native instructions the
     /// emulated CPU executed (helpers not included).
     public func execute(_ input: RunInput) throws(ExecutionError) -> EmulatedRun {
+        // In flight until it returns: what it looked up and tail-calls stays valid (`RunLifetime`).
+        let slot = RunLifetime.enter()
+        defer { RunLifetime.exit(slot) }
         let arguments: [EmulatedArgument] = [.value(input.r1), .value(input.r2)]
         guard usesRunContext else { return try emulate(arguments: arguments, regions: input.regions) }
 

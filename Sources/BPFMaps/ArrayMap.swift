@@ -12,6 +12,8 @@ public final class ArrayMap: BPFMap {
     // reference is touched on that path, so nothing is retained).
     private let valueStart: UInt
     private let valueStride: Int
+    /// Whether programs may change elements (not `BPF_F_RDONLY_PROG`).
+    private let programWritable: Bool
 
     init(validated definition: MapDefinition) {
         self.definition = definition
@@ -21,6 +23,7 @@ public final class ArrayMap: BPFMap {
                       usableSize: definition.valueSize, writable: !definition.flags.contains(.readOnlyProgram))
         valueStart = UInt(bitPattern: values.base)
         valueStride = definition.valueStride
+        programWritable = !definition.flags.contains(.readOnlyProgram)
         MapDescriptor.attach(self, to: descriptor)
     }
 
@@ -45,6 +48,9 @@ public final class ArrayMap: BPFMap {
     }
 
     public func programUpdate(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, flags: UInt64) throws(MapError) {
+        // Every program-side write path (helper bodies, native and proven
+        // entries) comes here: the map's program-side flags are checked once.
+        guard programWritable else { throw .readOnly(map: definition.name) }
         let flags = try UpdateFlags(raw: flags)
         guard let i = index(key) else { throw .full }
         // Elements of an array always exist.
@@ -55,6 +61,7 @@ public final class ArrayMap: BPFMap {
     }
 
     public func programDelete(key: UnsafeRawBufferPointer) throws(MapError) {
+        guard programWritable else { throw .readOnly(map: definition.name) }
         throw .invalidArgument("elements of an \(definition.type) map cannot be deleted")
     }
 

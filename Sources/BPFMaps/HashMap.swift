@@ -1,3 +1,5 @@
+import BPFRuntime
+
 /// `BPF_MAP_TYPE_HASH`, `LRU_HASH`, `PERCPU_HASH` and `LRU_PERCPU_HASH`.
 ///
 /// Semantics follow the kernel's preallocated hash maps: an update of an
@@ -6,18 +8,26 @@
 /// mix), while per-CPU maps update the existing element in place. A full
 /// hash map rejects new keys with E2BIG; a full LRU map evicts its least
 /// recently used element (lookups and updates count as uses).
+///
+/// A freed element is reused only after every run in flight when it was
+/// freed has ended (`HashTable`). If every spare element still waits, a
+/// host update outside runs waits for those runs to end; a program's update
+/// of a present key updates it in place, and of a new key fails with E2BIG.
 public final class HashMap: BPFMap {
     public let definition: MapDefinition
     public let descriptor: Slab
     let table: HashTable
     private let isLRU: Bool
     private let slots: Int
+    /// Whether programs may change elements (not `BPF_F_RDONLY_PROG`).
+    private let programWritable: Bool
 
     init(validated definition: MapDefinition) {
         self.definition = definition
         descriptor = MapDescriptor.make(definition)
         isLRU = definition.type == .lruHash || definition.type == .lruPerCPUHash
         slots = definition.type.isPerCPU ? CPUSlots.count : 1
+        programWritable = !definition.flags.contains(.readOnlyProgram)
         table = HashTable(keySize: definition.keySize, valueSize: definition.valueSize, valueStride: definition.valueStride,
                           maxEntries: definition.maxEntries, slotsPerElement: slots,
                           writable: !definition.flags.contains(.readOnlyProgram))
@@ -29,7 +39,8 @@ public final class HashMap: BPFMap {
     /// Number of elements present.
     public var count: Int { table.lock.withLock { table.count } }
 
-    /// How many allocations a freed element waits before it is reused.
+    /// Spare elements beyond max_entries, where freed elements wait for the
+    /// runs in flight when they were freed to end before they are reused.
     public var reuseWindow: Int { table.reuseWindow }
 
     // MARK: Shared update logic
@@ -64,24 +75,41 @@ public final class HashMap: BPFMap {
 
     private func upsert(_ key: UnsafeRawBufferPointer, _ fill: Fill, flags: UpdateFlags) throws(MapError) {
         let hash = Slab.hash(key)
-        try table.lock.withLock { () throws(MapError) in
-            table.beginWrite()
-            defer { table.endWrite() }
-            let old = table.find(key, hash: hash)
-            if old >= 0, flags == .noExist { throw .keyExists }
-            if old < 0, flags == .exist { throw .noSuchKey }
-            if old >= 0, slots > 1 {
-                write(fill, into: old, fresh: false)
-                if isLRU { table.touch(old) }
-                return
+        // A host update outside any run waits for spare elements; a run never
+        // waits (it could be waiting for itself).
+        let mayWait = !RunLifetime.inRun
+        while true {
+            let waitFor = try table.lock.withLock { () throws(MapError) -> UInt64? in
+                table.beginWrite()
+                defer { table.endWrite() }
+                let old = table.find(key, hash: hash)
+                if old >= 0, flags == .noExist { throw .keyExists }
+                if old < 0, flags == .exist { throw .noSuchKey }
+                if old >= 0, slots > 1 {
+                    write(fill, into: old, fresh: false)
+                    if isLRU { table.touch(old) }
+                    return nil
+                }
+                if old < 0, table.count >= definition.maxEntries, !isLRU { throw .full }
+                guard table.canAllocate() else {
+                    // Every spare element was freed while a run still in flight
+                    // was running, and may be in its hands.
+                    if mayWait { return table.frontStamp }
+                    guard old >= 0 else { throw .full }
+                    // Update the present element in place (as per-CPU maps do):
+                    // a concurrent reader may see a mix, never another key's value.
+                    write(fill, into: old, fresh: false)
+                    if isLRU { table.touch(old) }
+                    return nil
+                }
+                if old < 0, table.count >= definition.maxEntries { table.remove(table.leastRecentlyUsed) }
+                let e = table.allocate(key, hash: hash)
+                write(fill, into: e, fresh: true)
+                if old >= 0 { table.replace(old, with: e) } else { table.link(e) }
+                return nil
             }
-            if old < 0, table.count >= definition.maxEntries {
-                guard isLRU else { throw .full }
-                table.remove(table.leastRecentlyUsed)
-            }
-            let e = table.allocate(key, hash: hash)
-            write(fill, into: e, fresh: true)
-            if old >= 0 { table.replace(old, with: e) } else { table.link(e) }
+            guard let stamp = waitFor else { return }
+            RunLifetime.wait(for: stamp)
         }
     }
 
@@ -107,10 +135,18 @@ public final class HashMap: BPFMap {
     }
 
     public func programUpdate(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, flags: UInt64) throws(MapError) {
+        // Every program-side write path (helper bodies, native and proven
+        // entries) comes here: the map's program-side flags are checked once.
+        guard programWritable else { throw .readOnly(map: definition.name) }
         try upsert(key, .program(value), flags: UpdateFlags(raw: flags))
     }
 
     public func programDelete(key: UnsafeRawBufferPointer) throws(MapError) {
+        guard programWritable else { throw .readOnly(map: definition.name) }
+        try removeElement(key)
+    }
+
+    private func removeElement(_ key: UnsafeRawBufferPointer) throws(MapError) {
         try table.lock.withLock { () throws(MapError) in
             let e = find(key, touching: false)
             guard e >= 0 else { throw .noSuchKey }
@@ -144,7 +180,7 @@ public final class HashMap: BPFMap {
 
     public func delete(key: [UInt8]) throws(MapError) {
         try checkKey(key)
-        try withBytes(key) { k throws(MapError) in try programDelete(key: k) }
+        try withBytes(key) { k throws(MapError) in try removeElement(k) }
     }
 
     public func keys() -> [[UInt8]] {

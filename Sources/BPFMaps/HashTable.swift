@@ -1,3 +1,4 @@
+import BPFRuntime
 import CBPFAtomics
 #if canImport(Glibc)
 import Glibc
@@ -10,13 +11,15 @@ import Darwin
 /// The preallocated element pool and chained buckets behind every hash map.
 ///
 /// Elements are indices into two slabs (keys, values) that never move. The
-/// pool holds `maxEntries + reuseWindow` elements and its free list is FIFO:
-/// an element freed by a delete, a replacing update or an LRU eviction goes
-/// to the back and is handed out again only after `reuseWindow` other
-/// elements have been allocated. That is BPFKit's stand-in for the kernel's
-/// RCU grace period: a program still holding a pointer to a deleted value
-/// reads stale but intact bytes for at least that long, and never memory
-/// that is not a value.
+/// pool holds `maxEntries + reuseWindow` elements and its free list is FIFO.
+/// An element freed by a delete, a replacing update or an LRU eviction goes
+/// to the back stamped with `RunLifetime.stamp()`, and is handed out again
+/// only once every run that was in flight when it was freed has ended (the
+/// kernel's RCU grace period, counted in runs, not in allocations): a
+/// program still holding a pointer to a deleted value writes into memory no
+/// other key owns until it ends. `reuseWindow` spare elements give freed
+/// ones room to wait; when all of them wait for runs in flight,
+/// `canAllocate()` is false and the map says so (see `HashMap`).
 ///
 /// Writers hold `lock` and bracket every change with `beginWrite` and
 /// `endWrite`, which make the sequence word odd, then even again (a
@@ -50,6 +53,8 @@ final class HashTable: @unchecked Sendable {
     private let chain: UnsafeMutablePointer<Int32>
     private let hashes: UnsafeMutablePointer<UInt64>
     private let freeRing: UnsafeMutablePointer<Int32>
+    /// `RunLifetime` stamp of each free-ring position's element (0: never used).
+    private let freeStamps: UnsafeMutablePointer<UInt64>
     // Recency list for LRU maps: head is the most recently used element.
     private let newer: UnsafeMutablePointer<Int32>, older: UnsafeMutablePointer<Int32>
     private let state: UnsafeMutablePointer<State>
@@ -62,12 +67,17 @@ final class HashTable: @unchecked Sendable {
         var freeCount = 0
         var count = 0
         var newest: Int32 = -1, oldest: Int32 = -1
+        /// Elements stamped below this may be reused (`RunLifetime.bound()`, cached).
+        var bound: UInt64 = 1
     }
 
     init(keySize: Int, valueSize: Int, valueStride: Int, maxEntries: Int, slotsPerElement: Int, writable: Bool) {
         self.keySize = keySize
         self.maxEntries = maxEntries
-        reuseWindow = min(maxEntries, 1024)
+        // Spares for freed elements to wait in: as many as the map holds up to
+        // 1,024, and at least 64 for small maps while that stays under 8 MiB.
+        let small = min(64, max(1, (8 << 20) / max(1, valueStride * slotsPerElement)))
+        reuseWindow = min(1024, max(maxEntries, small))
         capacity = maxEntries + reuseWindow
         self.slotsPerElement = slotsPerElement
         keys = Slab(count: capacity, stride: keySize, usableSize: keySize, writable: false)
@@ -87,6 +97,7 @@ final class HashTable: @unchecked Sendable {
         chain = make(capacity, -1)
         hashes = make(capacity, 0)
         freeRing = make(capacity, 0)
+        freeStamps = make(capacity, 0)
         for i in 0..<capacity { freeRing[i] = Int32(i) }
         newer = make(capacity, -1)
         older = make(capacity, -1)
@@ -99,6 +110,7 @@ final class HashTable: @unchecked Sendable {
     deinit {
         for p in [buckets, chain, freeRing, newer, older] { p.deallocate() }
         hashes.deallocate()
+        freeStamps.deallocate()
         state.deallocate()
     }
 
@@ -192,9 +204,27 @@ final class HashTable: @unchecked Sendable {
         return -1
     }
 
-    /// Takes the element at the front of the free FIFO and stores `key` in it.
+    /// Whether the element at the front of the free FIFO may be reused now:
+    /// no run in flight when it was freed is still running. Advances the
+    /// cached bound (a membarrier and a scan) only when the front waits.
+    func canAllocate() -> Bool {
+        guard state.pointee.freeCount > 0 else { return false }
+        let stamp = freeStamps[state.pointee.freeHead]
+        if stamp < state.pointee.bound { return true }
+        state.pointee.bound = max(state.pointee.bound, RunLifetime.knownBound)
+        if stamp < state.pointee.bound { return true }
+        state.pointee.bound = max(state.pointee.bound, RunLifetime.bound())
+        return stamp < state.pointee.bound
+    }
+
+    /// The stamp the front of the free FIFO waits for (after `canAllocate()` said no).
+    var frontStamp: UInt64 { freeStamps[state.pointee.freeHead] }
+
+    /// Takes the element at the front of the free FIFO and stores `key` in it
+    /// (only after `canAllocate()` said yes).
     func allocate(_ key: UnsafeRawBufferPointer, hash: UInt64) -> Int32 {
-        precondition(state.pointee.freeCount > 0, "hash pool exhausted: count is bounded by maxEntries")
+        precondition(state.pointee.freeCount > 0 && freeStamps[state.pointee.freeHead] < state.pointee.bound,
+                     "hash pool: allocate without canAllocate")
         let e = freeRing[state.pointee.freeHead]
         state.pointee.freeHead = (state.pointee.freeHead + 1) % capacity
         state.pointee.freeCount -= 1
@@ -243,8 +273,11 @@ final class HashTable: @unchecked Sendable {
         release(e)
     }
 
+    /// Frees `e`, already unlinked: it waits for the runs in flight now.
     private func release(_ e: Int32) {
-        freeRing[(state.pointee.freeHead + state.pointee.freeCount) % capacity] = e
+        let position = (state.pointee.freeHead + state.pointee.freeCount) % capacity
+        freeRing[position] = e
+        freeStamps[position] = RunLifetime.stamp()
         state.pointee.freeCount += 1
     }
 

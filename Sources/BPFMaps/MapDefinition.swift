@@ -89,6 +89,10 @@ public struct MapDefinition: Sendable, Hashable, CustomStringConvertible {
         switch type {
         case .ringBuffer:
             guard keySize == 0, valueSize == 0 else { throw bad("a ring buffer has key and value size 0") }
+            // As the kernel: a ring buffer takes no access flags (its producers are programs).
+            guard flags.isDisjoint(with: [.readOnlyProgram, .writeOnlyProgram]) else {
+                throw bad("a ring buffer cannot be read-only or write-only for programs")
+            }
             guard maxEntries >= 4096, maxEntries & (maxEntries - 1) == 0, maxEntries <= Self.maxMapBytes / 2 else {
                 throw bad("ring buffer size \(maxEntries) must be a power of 2, at least 4096 (a page) and at most \(Self.maxMapBytes / 2)")
             }

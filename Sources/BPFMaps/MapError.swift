@@ -35,6 +35,10 @@ public enum MapError: Error, Sendable, Hashable, CustomStringConvertible {
     case invalidDefinition(map: String, reason: String)
     /// No room for a ring-buffer record (EAGAIN).
     case noSpace
+    /// A program tried to change a map created with `BPF_F_RDONLY_PROG`
+    /// (global `.rodata`, for one): EACCES, the error the kernel's verifier
+    /// refuses such a helper call with ("write into map forbidden").
+    case readOnly(map: String)
 
     /// The positive errno a program sees for this failure.
     public var errno: Int32 {
@@ -45,6 +49,7 @@ public enum MapError: Error, Sendable, Hashable, CustomStringConvertible {
         case .invalidArgument, .invalidDefinition: Errno.EINVAL
         case .unsupported: Errno.EOPNOTSUPP
         case .noSpace: Errno.EAGAIN
+        case .readOnly: Errno.EACCES
         }
     }
 
@@ -57,6 +62,7 @@ public enum MapError: Error, Sendable, Hashable, CustomStringConvertible {
         case .unsupported(let what): "\(what) is not supported by this map type (EOPNOTSUPP)"
         case .invalidDefinition(let map, let reason): "map '\(map)': \(reason)"
         case .noSpace: "no space left in the ring buffer (EAGAIN)"
+        case .readOnly(let map): "map '\(map)' is read-only for programs (BPF_F_RDONLY_PROG): write into map forbidden (EACCES)"
         }
     }
 }

@@ -34,10 +34,13 @@ import Darwin
 /// Nothing that may release a program happens under the lock: a released
 /// program detaches from the arrays it calls through, which takes their locks.
 ///
-/// A program that leaves a slot stays alive as long as the array (or until
-/// `removeAll()`): a thread may still be running it, or be about to jump to
-/// it through a direct site that was just retargeted. This is BPFKit's
-/// stand-in for the RCU grace period the kernel waits before freeing it.
+/// A program that leaves a slot is retired, not dropped: a run in flight may
+/// still be running it, or be about to jump to it through an entry or a
+/// direct site it read before the change. It is released (its code freed,
+/// its emulated image unmapped) once every run in flight at the change has
+/// ended (`RunLifetime`, the kernel's RCU grace period before it frees a
+/// program), checked at each later change of the array; so slots can change
+/// indefinitely in flat memory.
 public final class ProgramArray: BPFMap, TailCallSlots, @unchecked Sendable {
     public let definition: MapDefinition
     public let descriptor: Slab
@@ -53,8 +56,8 @@ public final class ProgramArray: BPFMap, TailCallSlots, @unchecked Sendable {
     private var callers: [TailCallEngine: Int] = [:]
     /// Direct call sites per slot.
     private var pokes: [Int: [ObjectIdentifier: any TailCallPoke]] = [:]
-    /// Programs that left a slot, kept alive (see the type's comment).
-    private var retired: [ObjectIdentifier: TailCallTarget] = [:]
+    /// Programs that left a slot, until no run can be using them (see the type's comment).
+    private let retired = RetiredObjects<TailCallTarget>()
 
     init(validated definition: MapDefinition) {
         self.definition = definition
@@ -86,7 +89,7 @@ public final class ProgramArray: BPFMap, TailCallSlots, @unchecked Sendable {
     /// or lacks a preparation for the engine of an attached caller.
     public func set(_ target: TailCallTarget, at index: Int) throws(MapError) {
         try checkIndex(index)
-        try lock.withLock { () throws(MapError) in
+        let old = try lock.withLock { () throws(MapError) -> TailCallTarget? in
             if let ownerType, ownerType != target.programType {
                 throw .invalidArgument("prog_array '\(name)' holds \(ownerType) programs; \(target) is a \(target.programType) program")
             }
@@ -103,14 +106,15 @@ public final class ProgramArray: BPFMap, TailCallSlots, @unchecked Sendable {
             for column in 0..<TailCallEngine.columnCount { store(0, column: column, index: index) }
             for (engine, prepared) in target.preparations { store(prepared.tailCallEntry, column: engine.column, index: index) }
             for poke in (pokes[index] ?? [:]).values { poke.retarget(target.prepared(for: poke.engine)?.tailCallEntry) }
-            if let old, old !== target { retired[ObjectIdentifier(old)] = old }
+            return old === target ? nil : old
         }
+        retire(old)
     }
 
     /// Empties slot `index`; ENOENT if it was empty.
     public func clear(at index: Int) throws(MapError) {
         try checkIndex(index)
-        try lock.withLock { () throws(MapError) in
+        let old = try lock.withLock { () throws(MapError) -> TailCallTarget? in
             guard let old = slots[index] else { throw .noSuchKey }
             changes += 1
             slots[index] = nil
@@ -118,9 +122,22 @@ public final class ProgramArray: BPFMap, TailCallSlots, @unchecked Sendable {
             // Direct sites first (each restores its bypass), then the entries.
             for poke in (pokes[index] ?? [:]).values { poke.retarget(nil) }
             for column in 0..<TailCallEngine.columnCount { store(0, column: column, index: index) }
-            retired[ObjectIdentifier(old)] = old
+            return old
         }
+        retire(old)
     }
+
+    /// Keeps `old`, just unlinked, until no run can be using it, and lets go
+    /// of the earlier ones no run can be using any more (after the lock: a
+    /// released program detaches from the arrays it calls through).
+    private func retire(_ old: TailCallTarget?) {
+        if let old { retired.retire(old) }
+        let released = retired.collect()
+        withExtendedLifetime(released) {}
+    }
+
+    /// Programs that left a slot and still wait for runs in flight to end.
+    public var retiredCount: Int { retired.count }
 
     /// Empties every slot and lets go of every program the array held.
     /// Only when no run of a caller can be in flight: a program array and the
@@ -130,8 +147,8 @@ public final class ProgramArray: BPFMap, TailCallSlots, @unchecked Sendable {
     /// prog_array when its last user reference goes.
     public func removeAll() {
         // Programs are released after the lock: a released caller detaches, which locks.
-        let released: ([TailCallTarget?], [ObjectIdentifier: TailCallTarget]) = lock.withLock {
-            let held = (slots, retired)
+        let released: ([TailCallTarget?], [TailCallTarget]) = lock.withLock {
+            let held = (slots, retired.removeAll())
             for index in slots.indices where slots[index] != nil {
                 changes += 1
                 slots[index] = nil
@@ -139,7 +156,6 @@ public final class ProgramArray: BPFMap, TailCallSlots, @unchecked Sendable {
                 for poke in (pokes[index] ?? [:]).values { poke.retarget(nil) }
                 for column in 0..<TailCallEngine.columnCount { store(0, column: column, index: index) }
             }
-            retired.removeAll()
             return held
         }
         withExtendedLifetime(released) {}

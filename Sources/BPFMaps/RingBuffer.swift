@@ -1,3 +1,5 @@
+import BPFRuntime
+
 /// `BPF_MAP_TYPE_RINGBUF`: a multi-producer, single-consumer byte ring for
 /// variable-length records, with the kernel's capacity rules.
 ///
@@ -11,7 +13,13 @@
 /// are reserved for it but left unused). Record states (busy, committed,
 /// discarded) are kept on the host side, not in headers inside guest memory,
 /// so a program that scribbles over the ring cannot confuse the consumer.
-public final class RingBuffer: BPFMap, @unchecked Sendable {
+///
+/// A reservation made during a run belongs to that run (`RunLifetime`): when
+/// the run ends, every record it reserved and neither submitted nor
+/// discarded is discarded, as the kernel's verifier guarantees by refusing
+/// programs that can exit holding one. Otherwise one forgotten record would
+/// stop the consumer at it for good and, once the ring wrapped, every reserve.
+public final class RingBuffer: BPFMap, RunEndHook, @unchecked Sendable {
     public let definition: MapDefinition
     public let descriptor: Slab
     /// Ring size in bytes (max_entries).
@@ -20,7 +28,8 @@ public final class RingBuffer: BPFMap, @unchecked Sendable {
     private let lock = Lock()
 
     private enum State { case busy, committed, discarded }
-    private struct Record { var position: Int; var length: Int; var state: State }
+    /// `owner`: the run that reserved it (`RunLifetime.currentRun`), 0 for the host.
+    private struct Record { var position: Int; var length: Int; var state: State; var owner: UInt64 = 0 }
     /// Records not yet consumed, oldest first.
     private var records: [Record] = []
     private var recordHead = 0
@@ -45,18 +54,42 @@ public final class RingBuffer: BPFMap, @unchecked Sendable {
 
     private func footprint(_ length: Int) -> Int { (length + Self.headerSize + 7) & ~7 }
 
-    /// Reserves `length` bytes; returns the record's address, or nil when it does not fit.
+    /// Reserves `length` bytes; returns the record's address, or nil when it
+    /// does not fit. Inside a run the record belongs to the run, which
+    /// discards it when it ends unless it was submitted or discarded.
     public func reserve(_ length: Int) -> UInt64? {
+        let owner = RunLifetime.currentRun
+        let address = reserve(length, owner: owner)
+        if address != nil, owner != 0 { RunLifetime.atRunEnd(self) }
+        return address
+    }
+
+    private func reserve(_ length: Int, owner: UInt64) -> UInt64? {
         guard length >= 0, length <= size, footprint(length) <= size else { return nil }
         return lock.withLock { () -> UInt64? in
             let pending = busyHead < records.count ? records[busyHead].position : producer
             let next = producer + footprint(length)
             guard next - consumer <= size - 1, next - pending <= size - 1 else { return nil }
-            let record = Record(position: producer, length: length, state: .busy)
+            let record = Record(position: producer, length: length, state: .busy, owner: owner)
             records.append(record)
             producer = next
             return data.start + UInt64(record.position % size + Self.headerSize)
         }
+    }
+
+    /// Run `run` ended: discards the records it reserved and left busy.
+    public func runEnded(_ run: UInt64) {
+        lock.withLock {
+            for i in busyHead..<records.count where records[i].owner == run && records[i].state == .busy {
+                records[i].state = .discarded
+            }
+            while busyHead < records.count, records[busyHead].state != .busy { busyHead += 1 }
+        }
+    }
+
+    /// Records reserved and not yet submitted or discarded (tests, dumps).
+    public var outstandingReservations: Int {
+        lock.withLock { records[busyHead...].filter { $0.state == .busy }.count }
     }
 
     /// Commits (`discard == false`) or discards a reserved record by its address.
@@ -76,7 +109,7 @@ public final class RingBuffer: BPFMap, @unchecked Sendable {
 
     /// Copies `bytes` into a new committed record (`bpf_ringbuf_output`).
     public func output(_ bytes: UnsafeRawBufferPointer) throws(MapError) {
-        guard let address = reserve(bytes.count) else { throw .noSpace }
+        guard let address = reserve(bytes.count, owner: 0) else { throw .noSpace }
         data.copyIn(bytes, atByte: Int(address - data.start))
         finish(address, discard: false)
     }

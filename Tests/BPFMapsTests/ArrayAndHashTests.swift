@@ -1,5 +1,6 @@
 import Testing
 @testable import BPFMaps
+import BPFRuntime
 
 @Suite struct ArrayMapTests {
     @Test func updateLookupAndKernelErrors() throws {
@@ -68,19 +69,27 @@ import Testing
         #expect(throws: MapError.self) { try m.lookup(key: [1, 2]) }
     }
 
-    @Test func freedElementsWaitTheReuseWindow() throws {
+    @Test func freedElementsWaitForTheRunsInFlight() throws {
         let m = try #require(try map(.hash, max: 8) as? HashMap)
         _ = m.pUpdate(le32(1), le64(111))
-        let old = m.pLookup(le32(1))
-        _ = m.pDelete(le32(1))
-        var seen: Set<UInt64> = []
-        for i in 0..<UInt32(m.reuseWindow) {
-            _ = m.pUpdate(le32(100 + i), le64(0))
-            seen.insert(m.pLookup(le32(100 + i)))
-            _ = m.pDelete(le32(100 + i))
+        // Inside a run (as a program would), however many allocations follow.
+        RunLifetime.withRun {
+            let old = m.pLookup(le32(1))
+            _ = m.pDelete(le32(1))
+            var seen: Set<UInt64> = []
+            for i in 0..<UInt32(m.reuseWindow + 8) {
+                _ = m.pUpdate(le32(100 + i), le64(0))
+                seen.insert(m.pLookup(le32(100 + i)))
+                _ = m.pDelete(le32(100 + i))
+            }
+            #expect(!seen.contains(old))
+            #expect(peek64(old) == 111, "a deleted value keeps its bytes while the run that saw it is in flight")
+            // Every spare now waits for this run: a new key is refused, a present one is updated in place.
+            #expect(m.pUpdate(le32(500), le64(5))?.errno == Errno.E2BIG)
         }
-        #expect(!seen.contains(old))
-        #expect(peek64(old) == 111, "a deleted value keeps its bytes during the window")
+        // The run ended: the spares are free again.
+        #expect(m.pUpdate(le32(500), le64(5)) == nil)
+        #expect(peek64(m.pLookup(le32(500))) == 5)
     }
 
     @Test func replacingUpdateSwapsElements() throws {
