@@ -112,6 +112,7 @@ public final class NativeProgram: TailCallable, @unchecked Sendable {
         // what proofs leave of many programs) cannot fail: no context to build.
         guard usesRunContext else { return entry(r1, r2, nil) }
         var context = JITRunContext(instructionLimit: instructionLimit, regions: regions)
+        context.entryContext = r1
         // The run host borrows `regions` and `info` (see `RunHost`): nothing is retained per run.
         let (r0, error) = withUnsafePointer(to: regions) { regionsPointer -> (UInt64, ExecutionError?) in
             var host = RunHost(entry: info, regions: regionsPointer)
@@ -140,6 +141,7 @@ public final class NativeProgram: TailCallable, @unchecked Sendable {
         case JITStatus.callDepth: return .callDepthExceeded(pc: pc, limit: ExecutionLimits.maxCallFrames)
         case JITStatus.unsupported: return .unsupported(pc: pc, what: program.unsupported[pc] ?? "this instruction")
         case JITStatus.notAProgramArray: return .notAProgramArray(pc: pc, value: context.dynamicHelper)
+        case JITStatus.tailCallContext: return .tailCallContextMismatch(pc: pc)
         default: return hostError ?? .unsupported(pc: pc, what: "an unknown JIT status \(status)")
         }
     }
