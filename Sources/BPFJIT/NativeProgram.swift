@@ -17,7 +17,23 @@ public enum MemoryChecking: String, Sendable, Hashable, CaseIterable {
 /// Options every native JIT honours.
 public struct JITOptions: Sendable, Hashable {
     public var memoryChecking: MemoryChecking
-    public init(memoryChecking: MemoryChecking = .checked) { self.memoryChecking = memoryChecking }
+    /// Defence in depth: a BPF stack of up to this many bytes is zeroed at
+    /// entry even when the verifier proved that no read sees an unwritten
+    /// byte (`JITProofs.stackReadsInitialized`), so that a wrong proof of
+    /// that fact shows the program zeros, not host stack. Larger stacks
+    /// trust the proof. 0 trusts it always. See docs/ARCHITECTURE.md,
+    /// *Defence in depth*.
+    public var provenStackClearLimit: Int
+
+    /// The default `provenStackClearLimit`: 64 bytes, which x86-64 clears
+    /// with at most eight stores (no measurable cost); from 256 bytes on
+    /// the clear is `rep stosq`, +10–22 ns a run (release, 256 B to 4 KiB).
+    public static let defaultProvenStackClearLimit = 64
+
+    public init(memoryChecking: MemoryChecking = .checked, provenStackClearLimit: Int = JITOptions.defaultProvenStackClearLimit) {
+        self.memoryChecking = memoryChecking
+        self.provenStackClearLimit = provenStackClearLimit
+    }
 }
 
 /// A program compiled to native code and placed in executable memory.
