@@ -157,7 +157,7 @@ public struct JITProofs: Sendable {
         let tailCalls = tailCalls != nil && TailCallEnvironment.callsTail(program)
         unguarded = proofs.endsWithin(instructionLimit) && !tailCalls
         let entries = program.jitFunctionEntries
-        if proofs.initializesRegistersBeforeUse, let (pc, register) = JITRegisterInitialization.firstUnwrittenRead(program, entries: entries) {
+        if proofs.initializesRegistersBeforeUse, let (pc, register) = JITRegisterInitialization.firstUnwrittenRead(program) {
             refusals.append(.registerReadBeforeWrite(pc: pc, register: register))
             registersInitialized = false
         } else {
@@ -213,7 +213,7 @@ public enum JITRegisterInitialization {
     /// written on some path to it, and the register; nil when there is none
     /// or the program is too large to analyse (`JITStackInitialization.maxSlots`:
     /// then the claim is trusted, as before this check existed).
-    public static func firstUnwrittenRead(_ program: Program, entries: [Int]) -> (Int, Register)? {
+    public static func firstUnwrittenRead(_ program: Program) -> (Int, Register)? {
         let instructions = program.instructions
         guard instructions.count <= JITStackInitialization.maxSlots, !instructions.isEmpty else { return nil }
         var written = [UInt16?](repeating: nil, count: instructions.count)
@@ -246,7 +246,6 @@ public enum JITRegisterInitialization {
             }
             for next in instruction.successors(at: pc) { flow(state | def, to: next) }
         }
-        _ = entries
         return nil
     }
 }
