@@ -46,10 +46,18 @@ public final class EmulatedMachine: Sendable {
         public var stackSize: Int
         /// Fill caller-saved registers with a poison value after every call.
         public var poisonsCallerSavedRegisters: Bool
+        /// Whether helpers and runtime calls may touch the machine stack.
+        /// True suits native code with no memory model of its own (the
+        /// emulator's tests). A JIT's machine sets it false: the machine
+        /// stack holds its saved registers and frame records, and helpers
+        /// must see only the BPF stack inside it, which the run supplies
+        /// among its own regions (as the native engines do).
+        public var callsSeeMachineStack: Bool
 
-        public init(stackSize: Int = 64 << 10, poisonsCallerSavedRegisters: Bool = true) {
+        public init(stackSize: Int = 64 << 10, poisonsCallerSavedRegisters: Bool = true, callsSeeMachineStack: Bool = true) {
             self.stackSize = stackSize
             self.poisonsCallerSavedRegisters = poisonsCallerSavedRegisters
+            self.callsSeeMachineStack = callsSeeMachineStack
         }
     }
 

@@ -81,21 +81,24 @@ public final class EmulatedProgram: PreparedProgram {
     /// - Parameters:
     ///   - arguments: up to five entry arguments (r1–r5); missing ones are 0.
     ///   - regions: the memory the program may touch besides its stack.
+    ///   - machineOnly: memory the code may touch but helpers and runtime
+    ///     calls may not (a JIT's run context, its tables): mapped for the
+    ///     run, never handed to a call's `MemoryAccess`.
     ///   - instructionLimit: budget of native instructions (default: the program's).
     ///   - pointerWords: host addresses of 8-byte words holding host pointers
     ///     (`RunInput.pointerWords`); under translation the program sees them as
     ///     guest addresses, refreshed whenever host memory is copied in.
     public func run(
-        arguments: [EmulatedArgument] = [], regions: MemoryRegions = MemoryRegions(), instructionLimit: UInt64? = nil,
-        pointerWords: [UInt64] = []
+        arguments: [EmulatedArgument] = [], regions: MemoryRegions = MemoryRegions(), machineOnly: [MemoryRegion] = [],
+        instructionLimit: UInt64? = nil, pointerWords: [UInt64] = []
     ) throws(ExecutionError) -> EmulatedRun {
         guard arguments.count <= 5 else {
             throw .unsupported(pc: 0, what: "more than five entry arguments")
         }
         let limit = instructionLimit ?? self.instructionLimit
         return try machine.withEngine { engine throws(ExecutionError) in
-            try engine.execute(image, entry: entryAddress, arguments: arguments, regions: regions, limit: limit,
-                               pointerWords: pointerWords)
+            try engine.execute(image, entry: entryAddress, arguments: arguments, regions: regions, machineOnly: machineOnly,
+                               limit: limit, pointerWords: pointerWords)
         }
     }
 

@@ -116,7 +116,7 @@ extension EmulatorInstance {
     /// Makes host memory current before Swift code reads it.
     private func synchronizeBeforeCall(callSite: Int) -> Bool {
         state.calls += 1
-        if let refused = shadows.writeBack(permitsWrite: { state.regions.permits($0, size: $1, write: true) }) {
+        if let refused = shadows.writeBack(permitsWrite: { state.codeRegions.permits($0, size: $1, write: true) }) {
             stop(.outOfBounds(pc: callSite, address: refused.address, size: refused.count, write: true))
             return false
         }

@@ -79,13 +79,13 @@ extension EmulatorInstance {
     /// permit but are not mapped yet: memory found through the resolver.
     private func mapOnDemand(guest: UInt64, size: Int, write: Bool) -> OnDemand {
         guard size > 0, let host = state.space.hostAddress(forGuest: guest),
-              state.regions.permits(host, size: size, write: write) else { return .refused }
+              state.codeRegions.permits(host, size: size, write: write) else { return .refused }
         // Memory the program may write is mapped writable on its first read
         // already, as static regions are. Besides saving a fault, this keeps
         // protection faults away from atomic instructions: when one faults on
         // a read-only page and the hook makes it writable, Unicorn 2.0.1 can
         // lose the atomic's store.
-        let writable = write || state.regions.permits(host, size: size, write: true)
+        let writable = write || state.codeRegions.permits(host, size: size, write: true)
         var page = EmulatorPage.floor(guest)
         var result = OnDemand.mapped
         while page < guest + UInt64(size) {

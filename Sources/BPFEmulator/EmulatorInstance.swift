@@ -11,8 +11,12 @@ final class EmulatorInstance: @unchecked Sendable {
     struct RunState {
         /// The program being run.
         var image: LoadedImage?
-        /// The run's regions plus the stack: what helpers may touch (host addresses).
+        /// The run's regions, plus the machine stack when the machine's
+        /// configuration lets calls see it: what helpers may touch (host addresses).
         var regions = MemoryRegions()
+        /// `regions` plus the run's machine-only regions (a JIT's run
+        /// context): what the code itself may touch, and its stores write back to.
+        var codeRegions = MemoryRegions()
         var space: GuestAddressSpace
         /// Why a hook stopped the run, if one did.
         var stop: ExecutionError?
@@ -134,7 +138,7 @@ final class EmulatorInstance: @unchecked Sendable {
     // MARK: - A run
 
     func execute(_ image: LoadedImage, entry: UInt64, arguments: [EmulatedArgument], regions: MemoryRegions,
-                 limit: UInt64, pointerWords: [UInt64] = []) throws(ExecutionError) -> EmulatedRun {
+                 machineOnly: [MemoryRegion] = [], limit: UInt64, pointerWords: [UInt64] = []) throws(ExecutionError) -> EmulatedRun {
         do {
             try attach(image)
         } catch {
@@ -142,7 +146,7 @@ final class EmulatorInstance: @unchecked Sendable {
         }
         counter.reset(limit: limit, entry: entry)
         shadows.afterCopyIn = {}
-        try prepareMemory(regions, image: image)
+        try prepareMemory(regions, machineOnly: machineOnly, image: image)
         if machine.addressModel == .translated && !pointerWords.isEmpty {
             pointerWindow = nil
             shadows.afterCopyIn = { [unowned self] in self.translatePointerWords(pointerWords) }
@@ -185,7 +189,7 @@ final class EmulatorInstance: @unchecked Sendable {
             .map { result() }
 
         // Always write back, as a native run leaves its stores in place whatever happens.
-        if let refused = shadows.writeBack(permitsWrite: { state.regions.permits($0, size: $1, write: true) }),
+        if let refused = shadows.writeBack(permitsWrite: { state.codeRegions.permits($0, size: $1, write: true) }),
            case .success = outcome {
             outcome = .failure(.outOfBounds(pc: currentPC, address: refused.address, size: refused.count, write: true))
         }
@@ -194,15 +198,15 @@ final class EmulatorInstance: @unchecked Sendable {
     }
 
     /// Places the run's regions (windows under translation) and maps their pages.
-    private func prepareMemory(_ regions: MemoryRegions, image: LoadedImage) throws(ExecutionError) {
+    private func prepareMemory(_ regions: MemoryRegions, machineOnly: [MemoryRegion], image: LoadedImage) throws(ExecutionError) {
         var space = GuestAddressSpace(model: machine.addressModel)
         if machine.addressModel == .translated {
             space.addWindow(host: stack.address, guest: stackGuest, length: UInt64(stack.count))
         }
         var plan: [UInt64: (host: UInt64, writable: Bool)] = [:]
         do {
-            try space.place(regions.regions)
-            for region in regions.regions where region.count > 0 {
+            try space.place(regions.regions + machineOnly)
+            for region in regions.regions + machineOnly where region.count > 0 {
                 var host = EmulatorPage.floor(region.start)
                 while host < region.end {
                     let guest = space.guestAddress(forHost: host)!
@@ -214,9 +218,13 @@ final class EmulatorInstance: @unchecked Sendable {
         } catch {
             throw .unsupported(pc: 0, what: "mapping the run's memory: \(error)")
         }
-        let stackRegion = MemoryRegion(start: stack.address, count: stack.count, writable: true, kind: .stack)
-        state = RunState(image: image, regions: MemoryRegions(regions.regions + [stackRegion], resolver: regions.resolver),
-                         space: space)
+        var visible = regions
+        if machine.configuration.callsSeeMachineStack {
+            visible.regions.append(MemoryRegion(start: stack.address, count: stack.count, writable: true, kind: .stack))
+        }
+        var code = visible
+        code.regions += machineOnly
+        state = RunState(image: image, regions: visible, codeRegions: code, space: space)
     }
 
     /// Why `uc_emu_start` returned, as a result or an error.

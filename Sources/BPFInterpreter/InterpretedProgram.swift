@@ -26,7 +26,7 @@ struct InterpretedProgram: TailCallable {
         // In flight until it returns: what it looked up and tail-calls stays valid (`RunLifetime`).
         let slot = RunLifetime.enter()
         defer { RunLifetime.exit(slot) }
-        var state = RunState(budget: instructionLimit, limit: instructionLimit, dynamicRegion: input.dynamicRegion)
+        var state = RunState(budget: instructionLimit, limit: instructionLimit, context: input.r1, dynamicRegion: input.dynamicRegion)
         return try run(r1: input.r1, r2: input.r2, regions: input.regions, state: &state)
     }
 
@@ -101,6 +101,9 @@ struct RunState {
     /// The budget the run started with, for the error message.
     let limit: UInt64
     var tailCalls = 0
+    /// The run's context pointer: r1 as the host entered the run. Every
+    /// tail call must pass it on unchanged (`tailCallContextMismatch`).
+    var context: UInt64 = 0
     /// The run's inline-checked region whose bounds live in memory (the XDP
     /// packet); every program a tail call enters checks against it too.
     var dynamicRegion: DynamicRegion? = nil
@@ -174,12 +177,14 @@ struct Machine {
     }
 
     /// `bpf_tail_call(r1, r2 = program array, r3 = index)`: the program to
-    /// continue with, or nil when the call falls through (index out of range,
+    /// continue with (r1 must be the run's context pointer, else the run
+    /// stops), or nil when the call falls through (index out of range,
     /// the run's 33 tail calls used up, or an empty slot), as the kernel's
     /// interpreter checks them. The count grows only when a program is found.
     @inline(never)
     func tailCallTarget(pc: Int, state: inout RunState) throws(ExecutionError) -> InterpretedProgram? {
         let r = registers
+        guard r[1] == state.context else { throw .tailCallContextMismatch(pc: pc) }
         guard let array = program.tailCallArrays.first(where: { $0.slots.handle == r[2] })?.slots else {
             throw .notAProgramArray(pc: pc, value: r[2])
         }

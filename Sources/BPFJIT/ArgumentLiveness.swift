@@ -93,7 +93,7 @@ public enum ArgumentLiveness {
     }
 
     /// The registers an instruction reads and those it overwrites.
-    private static func effects(_ instruction: Instruction) -> (use: UInt16, def: UInt16) {
+    static func effects(_ instruction: Instruction) -> (use: UInt16, def: UInt16) {
         func bit(_ r: Register) -> UInt16 { 1 << r.rawValue }
         let arguments: UInt16 = 0b11_1110
         switch instruction {

@@ -46,8 +46,11 @@ public struct JITFramePlan: Sendable, Equatable {
 
     /// `functions`: entry and end slot of each function, in
     /// `jitFunctionEntries` order; `granule`: the backend's stack clear (see
-    /// `JITStackSizing.stackSize`).
-    public init(_ program: Program, functions: [(entry: Int, end: Int)], proofs: JITProofs, granule: Int) {
+    /// `JITStackSizing.stackSize`); `provenClearLimit`: a stack of up to
+    /// this many bytes is cleared even when no read can see an unwritten
+    /// byte (`JITOptions.provenStackClearLimit`, defence in depth).
+    public init(_ program: Program, functions: [(entry: Int, end: Int)], proofs: JITProofs, granule: Int,
+                provenClearLimit: Int = 0) {
         let instructions = program.instructions
         var all = JITStackUse()
         var uses = [JITStackUse](repeating: JITStackUse(), count: functions.count)
@@ -83,9 +86,11 @@ public struct JITFramePlan: Sendable, Equatable {
         let bounded = chain.map { $0 <= ExecutionLimits.maxCallFrames } ?? false
         checksCallDepth = all.localCalls && !bounded
         let reachable = all.unproven || (all.helperCalls && !proofs.applies)
-        // Without r10 nothing can read the stack at all.
-        let initialized = !all.usesFramePointer || proofs.stackReadsInitialized
+        // Without r10 nothing can read the stack at all; with r10 that never
+        // escapes, the JIT's own dataflow decides it; otherwise only a proof can.
+        let analysed = !all.usesFramePointer
             || (!all.escapes && JITStackInitialization.readsWritten(program, entries: functions.map(\.entry)))
+        let initialized = analysed || proofs.stackReadsInitialized
 
         if all.localCalls && bounded && initialized && !(all.escapes && reachable) {
             let sizes = uses.map { use -> Int in
@@ -108,7 +113,8 @@ public struct JITFramePlan: Sendable, Equatable {
             stackSize = size
             perFunctionFrames = false
         }
-        clearsStack = stackSize > 0 && !initialized
+        // Defence in depth: what only a proof says is not trusted for small stacks.
+        clearsStack = stackSize > 0 && (!initialized || (!analysed && stackSize <= provenClearLimit))
     }
 
     /// Frames along the longest call chain from function 0 (1: no calls), or

@@ -178,7 +178,7 @@ public enum JITHostRoutines {
         let host = context.pointee.host!.assumingMemoryBound(to: RunHost.self)
         let frame = context.pointee.helperFrame
         guard let error = accessError(address: address, info: info, stackBase: frame.stackBase,
-                                      stackSize: frame.stackEnd &- frame.stackBase,
+                                      stackSize: frame.stackEnd > frame.stackBase ? frame.stackEnd - frame.stackBase : 0,
                                       permits: { RunHost.permits(host, $0, size: $1, write: $2) }) else { return 0 }
         host.pointee.state.error = error
         context.pointee.status = UInt64(JITStatus.word(JITStatus.host, pc: Int(info >> 8)))
@@ -193,7 +193,7 @@ public enum JITHostRoutines {
     public static func accessError(address: UInt64, info: UInt64, stackBase base: UInt64, stackSize stack: UInt64,
                                    permits: (UInt64, Int, Bool) -> Bool) -> ExecutionError? {
         let pc = Int(info >> 8), size = Int(info & 0xf), write = info & 0x10 != 0, atomic = info & 0x20 != 0
-        let inStack = stack > 0 && address >= base && address <= base + stack && UInt64(size) <= base + stack - address
+        let inStack = stack > 0 && address >= base && address - base <= stack && UInt64(size) <= stack - (address - base)
         guard inStack || permits(address, size, write) else {
             return .outOfBounds(pc: pc, address: address, size: size, write: write)
         }

@@ -73,6 +73,9 @@ public struct JITStatistics: Sendable, Hashable {
     /// Bytes of BPF stack the entry prologue zeroes (x86-64: none when no
     /// read can see an unwritten byte; arm64 does not count them).
     public var clearedStackBytes = 0
+    /// Tail calls that compare r1 with the run's context before anything
+    /// else (every tail call: a backstop kept whatever the proofs say).
+    public var tailCallContextChecks = 0
     public init() {}
 }
 

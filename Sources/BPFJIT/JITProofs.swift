@@ -2,7 +2,10 @@ import BPFISA
 import BPFRuntime
 
 /// What a backend may take from a verifier's `ProgramProofs` for one
-/// compile: nothing unless the proofs were made from exactly this program.
+/// compile: the one place where the JITs' facts are derived from the
+/// proofs, and where each fact is checked against the program before it can
+/// remove anything. Both backends build their code from this and nothing
+/// else of the proofs.
 ///
 /// - `isSafeAccess(at:)`: the load, store or atomic at that slot is emitted
 ///   without a bounds check, exactly as `MemoryChecking.unchecked` emits it;
@@ -20,12 +23,36 @@ import BPFRuntime
 ///   nothing a run sees depends on where its frames lie (`JITFramePlan`);
 /// - `stackDepth`: the deepest byte below its frame's r10 that any access
 ///   of the stack reaches (helpers' memory arguments included), all proven
-///   inside their frame: a frame of that many bytes holds everything.
+///   inside their frame: a frame of that many bytes holds everything;
+/// - `helperCall(at:)`: a helper call's map and memory arguments, proven.
+///
+/// *Defence in depth.* A wrong proof is a host memory-safety hole, so what
+/// can be checked cheaply against the program is checked here, and a fact
+/// that fails its check is dropped (the check, clear or guard stays) and
+/// recorded in `refusals`:
+///
+/// - proofs of other instructions (`ProgramProofs.applies(to:)`): nothing applies;
+/// - a "safe" flag on a slot that is no load, store or atomic, or on a
+///   direct `[r10 + offset]` (inside the frame it needs no proof; outside it
+///   no proof can be right, and that is recorded): ignored;
+/// - a stack depth outside one frame, [0, 512]: ignored;
+/// - `stackReadsInitialized` for a program whose r10 never escapes, where a
+///   must-write dataflow over its direct stack accesses decides the claim
+///   exactly (`JITStackInitialization`): kept only if that agrees;
+/// - `registersInitialized`: kept only if a must-write dataflow over the
+///   registers (r1, r2 and r10 set at entry; a call writes r0, and a local
+///   call's callee starts with its caller's registers) finds no read of an
+///   unwritten register;
+/// - a helper-call proof on a slot that is no `call` of a helper, or whose
+///   map handle is no 64-bit constant the program loads: ignored.
 ///
 /// Proofs only remove checks: with `nil` (no proofs, or proofs of another
 /// program) every property is false and the code is what it was without.
 public struct JITProofs: Sendable {
-    @usableFromInline let proofs: ProgramProofs?
+    /// Per slot: the access there needs no run-time check (validated).
+    @usableFromInline let safe: [Bool]
+    /// Helper-call proofs by slot (validated).
+    let helperCalls: [Int: HelperCallProof]
     /// No run executes more instructions than the budget: no runaway guard.
     public let unguarded: Bool
     /// Registers are written before they are read: no clearing at entry.
@@ -34,6 +61,45 @@ public struct JITProofs: Sendable {
     public let stackReadsInitialized: Bool
     /// When known: the deepest byte below r10 any stack access reaches, in any frame.
     public let stackDepth: Int?
+    /// Whether any proof applies.
+    public let applies: Bool
+    /// The facts of the proofs that were checked against the program and
+    /// dropped, in slot order (empty when all were kept or none applied).
+    public let refusals: [Refusal]
+
+    /// A fact `JITProofs` would not act on, and why.
+    public enum Refusal: Sendable, Hashable, CustomStringConvertible {
+        /// The proofs were made from other instructions.
+        case otherProgram
+        /// A "safe" flag on a slot holding no load, store or atomic.
+        case safeFlagOnNonAccess(pc: Int)
+        /// A "safe" flag on a direct `[r10 + offset]` outside the frame, which never counts.
+        case safeFlagOnDirectStackAccess(pc: Int)
+        /// A stack depth outside [0, 512].
+        case stackDepthOutOfRange(Int)
+        /// "Stack reads initialized", contradicted by the program's direct stack accesses.
+        case stackReadsNotInitialized
+        /// "Registers initialized", contradicted: a path reads the register at the slot before writing it.
+        case registerReadBeforeWrite(pc: Int, register: Register)
+        /// A helper-call proof on a slot holding no helper call.
+        case helperProofOnNonHelperCall(pc: Int)
+        /// A helper-call proof naming a map handle the program never loads.
+        case helperProofUnknownMap(pc: Int, handle: UInt64)
+
+        public var description: String {
+            switch self {
+            case .otherProgram: "the proofs are of other instructions"
+            case .safeFlagOnNonAccess(let pc): "slot \(pc): a safe-access proof on no memory access"
+            case .safeFlagOnDirectStackAccess(let pc): "slot \(pc): a safe-access proof on a direct r10 access"
+            case .stackDepthOutOfRange(let depth): "a stack depth of \(depth) bytes, outside one frame"
+            case .stackReadsNotInitialized: "stack reads initialized, but a path reads a stack byte it never wrote"
+            case .registerReadBeforeWrite(let pc, let register): "slot \(pc): \(register) may be read before it is written"
+            case .helperProofOnNonHelperCall(let pc): "slot \(pc): a helper-call proof on no helper call"
+            case .helperProofUnknownMap(let pc, let handle):
+                "slot \(pc): a helper-call proof for map handle 0x\(String(handle, radix: 16)), which the program never loads"
+            }
+        }
+    }
 
     /// No proofs at all.
     public static let none = JITProofs(nil, program: Program([]), instructionLimit: 0)
@@ -43,26 +109,83 @@ public struct JITProofs: Sendable {
     /// tail-calls through, if any.
     public init(_ proofs: ProgramProofs?, program: Program, instructionLimit: UInt64, tailCalls: TailCallEnvironment? = nil) {
         guard let proofs, proofs.applies(to: program) else {
-            self.proofs = nil
+            safe = []
+            helperCalls = [:]
             unguarded = false
             registersInitialized = false
             stackReadsInitialized = false
             stackDepth = nil
+            applies = false
+            refusals = proofs == nil ? [] : [.otherProgram]
             return
         }
-        self.proofs = proofs
+        applies = true
+        var refusals: [Refusal] = []
+        let instructions = program.instructions
+        var safe = [Bool](repeating: false, count: instructions.count)
+        var loaded = Set<UInt64>()     // 64-bit constants the program loads (map handles among them)
+        var helperCalls: [Int: HelperCallProof] = [:]
+        var stack = JITStackUse()      // whether r10 escapes does not depend on proofs
+        for (pc, instruction) in instructions.enumerated() {
+            stack.note(instruction, at: pc, names: instruction.namedRegisters, proofs: .none)
+            switch instruction {
+            case .load, .loadSignExtend, .store, .storeImmediate, .atomic:
+                guard proofs.isSafeAccess(at: pc) else { break }
+                if instruction.accessBase != .r10 {
+                    safe[pc] = true
+                } else if JITStackSizing.needsCheck(instruction) {
+                    refusals.append(.safeFlagOnDirectStackAccess(pc: pc))   // outside the frame: no proof can be right
+                }
+            case .loadImmediate64(_, .value(let constant)):
+                loaded.insert(constant)
+            default:
+                if proofs.isSafeAccess(at: pc) { refusals.append(.safeFlagOnNonAccess(pc: pc)) }
+            }
+        }
+        for pc in instructions.indices {
+            guard let proof = proofs.helperCall(at: pc) else { continue }
+            guard case .call(.helper) = instructions[pc] else {
+                refusals.append(.helperProofOnNonHelperCall(pc: pc))
+                continue
+            }
+            if let handle = proof.mapHandle, !loaded.contains(handle) {
+                refusals.append(.helperProofUnknownMap(pc: pc, handle: handle))
+                continue
+            }
+            helperCalls[pc] = proof
+        }
         let tailCalls = tailCalls != nil && TailCallEnvironment.callsTail(program)
         unguarded = proofs.endsWithin(instructionLimit) && !tailCalls
-        registersInitialized = proofs.initializesRegistersBeforeUse
-        stackReadsInitialized = proofs.stackReadsInitialized
+        let entries = program.jitFunctionEntries
+        if proofs.initializesRegistersBeforeUse, let (pc, register) = JITRegisterInitialization.firstUnwrittenRead(program) {
+            refusals.append(.registerReadBeforeWrite(pc: pc, register: register))
+            registersInitialized = false
+        } else {
+            registersInitialized = proofs.initializesRegistersBeforeUse
+        }
+        // Decidable exactly when r10 never escapes: every stack access is then direct.
+        if proofs.stackReadsInitialized, stack.usesFramePointer, !stack.escapes, !JITStackInitialization.readsWritten(program, entries: entries) {
+            refusals.append(.stackReadsNotInitialized)
+            stackReadsInitialized = false
+        } else {
+            stackReadsInitialized = proofs.stackReadsInitialized
+        }
         // A claim beyond one frame cannot be right (the verifier proves stack
         // accesses inside [-512, 0) of their frame): ignore it.
-        stackDepth = proofs.stackDepth.flatMap { $0 >= 0 && $0 <= JITStackSizing.frameBytes ? $0 : nil }
+        if let depth = proofs.stackDepth, depth < 0 || depth > JITStackSizing.frameBytes {
+            refusals.append(.stackDepthOutOfRange(depth))
+            stackDepth = nil
+        } else {
+            stackDepth = proofs.stackDepth
+        }
+        self.safe = safe
+        self.helperCalls = helperCalls
+        self.refusals = refusals
     }
 
     /// Whether the access at slot `pc` was proven to stay inside memory the run owns.
     @inlinable
-    public func isSafeAccess(at pc: Int) -> Bool { proofs?.isSafeAccess(at: pc) ?? false }
+    public func isSafeAccess(at pc: Int) -> Bool { pc >= 0 && pc < safe.count && safe[pc] }
 
     /// Whether the load, store or atomic `instruction` at `pc` needs no
     /// check by the proofs. A direct `[r10 + offset]` never does by them:
@@ -75,10 +198,56 @@ public struct JITProofs: Sendable {
     }
 
     /// What was proven of the helper call at slot `pc`, if anything.
-    public func helperCall(at pc: Int) -> HelperCallProof? { proofs?.helperCall(at: pc) }
+    public func helperCall(at pc: Int) -> HelperCallProof? { helperCalls[pc] }
+}
 
-    /// Whether any proof applies.
-    public var applies: Bool { proofs != nil }
+/// Whether some path reads a register before writing it: a forward
+/// must-write dataflow over the registers, one bit each. The entry function
+/// starts with r1, r2 (the host's arguments) and r10 written; a local call
+/// carries its caller's registers into the callee and, on return, adds r0;
+/// a helper call adds r0 (it reads only the arguments its prototype
+/// declares, which this analysis does not know, so it counts as reading
+/// none); `exit` reads r0.
+public enum JITRegisterInitialization {
+    /// The first slot (in the order found) that may read a register never
+    /// written on some path to it, and the register; nil when there is none
+    /// or the program is too large to analyse (`JITStackInitialization.maxSlots`:
+    /// then the claim is trusted, as before this check existed).
+    public static func firstUnwrittenRead(_ program: Program) -> (Int, Register)? {
+        let instructions = program.instructions
+        guard instructions.count <= JITStackInitialization.maxSlots, !instructions.isEmpty else { return nil }
+        var written = [UInt16?](repeating: nil, count: instructions.count)
+        written[0] = 1 << 1 | 1 << 2 | 1 << 10
+        var work = [0]
+        func flow(_ state: UInt16, to next: Int) {
+            guard next >= 0, next < instructions.count else { return }
+            let merged = written[next].map { $0 & state } ?? state
+            if merged != written[next] {
+                written[next] = merged
+                work.append(next)
+            }
+        }
+        while let pc = work.popLast() {
+            guard let state = written[pc] else { continue }
+            let instruction = instructions[pc]
+            var (use, def) = ArgumentLiveness.effects(instruction)
+            switch instruction {
+            case .call(.helper), .call(.kfunc): use = 0
+            case .call(.register(let register)): use = 1 << register.rawValue
+            case .call(.local): use = 0
+            case .exit: use = 1
+            default: break
+            }
+            if let missing = (0..<11).first(where: { use & ~state & (1 << $0) != 0 }) {
+                return (pc, Register(rawValue: UInt8(missing))!)
+            }
+            if case .call(.local) = instruction, let target = instruction.target(at: pc) {
+                flow(state, to: target)
+            }
+            for next in instruction.successors(at: pc) { flow(state | def, to: next) }
+        }
+        return nil
+    }
 }
 
 extension Instruction {

@@ -17,7 +17,23 @@ public enum MemoryChecking: String, Sendable, Hashable, CaseIterable {
 /// Options every native JIT honours.
 public struct JITOptions: Sendable, Hashable {
     public var memoryChecking: MemoryChecking
-    public init(memoryChecking: MemoryChecking = .checked) { self.memoryChecking = memoryChecking }
+    /// Defence in depth: a BPF stack of up to this many bytes is zeroed at
+    /// entry even when the verifier proved that no read sees an unwritten
+    /// byte (`JITProofs.stackReadsInitialized`), so that a wrong proof of
+    /// that fact shows the program zeros, not host stack. Larger stacks
+    /// trust the proof. 0 trusts it always. See docs/ARCHITECTURE.md,
+    /// *Defence in depth*.
+    public var provenStackClearLimit: Int
+
+    /// The default `provenStackClearLimit`: 64 bytes, which x86-64 clears
+    /// with at most eight stores (no measurable cost); from 256 bytes on
+    /// the clear is `rep stosq`, +10–22 ns a run (release, 256 B to 4 KiB).
+    public static let defaultProvenStackClearLimit = 64
+
+    public init(memoryChecking: MemoryChecking = .checked, provenStackClearLimit: Int = JITOptions.defaultProvenStackClearLimit) {
+        self.memoryChecking = memoryChecking
+        self.provenStackClearLimit = provenStackClearLimit
+    }
 }
 
 /// A program compiled to native code and placed in executable memory.
@@ -126,6 +142,7 @@ public final class NativeProgram: TailCallable, @unchecked Sendable {
         let slot = RunLifetime.enter()
         defer { RunLifetime.exit(slot) }
         var context = JITRunContext(instructionLimit: instructionLimit, regions: regions)
+        context.entryContext = r1
         // The run host borrows `regions` and `info` (see `RunHost`): nothing is retained per run.
         let (r0, error) = withUnsafePointer(to: regions) { regionsPointer -> (UInt64, ExecutionError?) in
             var host = RunHost(entry: info, regions: regionsPointer)
@@ -154,6 +171,7 @@ public final class NativeProgram: TailCallable, @unchecked Sendable {
         case JITStatus.callDepth: return .callDepthExceeded(pc: pc, limit: ExecutionLimits.maxCallFrames)
         case JITStatus.unsupported: return .unsupported(pc: pc, what: program.unsupported[pc] ?? "this instruction")
         case JITStatus.notAProgramArray: return .notAProgramArray(pc: pc, value: context.dynamicHelper)
+        case JITStatus.tailCallContext: return .tailCallContextMismatch(pc: pc)
         default: return hostError ?? .unsupported(pc: pc, what: "an unknown JIT status \(status)")
         }
     }

@@ -57,6 +57,9 @@ public struct JITRunContext {
     /// prologue stores its own, so that after a tail call the host routines
     /// use the target's helpers and stack size.
     public var program: UnsafeRawPointer?
+    /// The run's context pointer: r1 as the host entered the run. Every
+    /// tail call compares its r1 with it (`ExecutionError.tailCallContextMismatch`).
+    public var entryContext: UInt64 = 0
 
     public init() { helperFrame.fallback = JITHostRoutines.callHelper }
 
@@ -79,7 +82,7 @@ public struct JITRunContext {
     public struct Layout: Sendable {
         public let budget: Int32, status: Int32, site: Int32, dynamicHelper: Int32
         public let exitStack: Int32, stackBase: Int32, stackEnd: Int32, inputStart: Int32
-        public let tailCallCount: Int32, program: Int32
+        public let tailCallCount: Int32, program: Int32, entryContext: Int32
 
         /// Offset of the read or write limit for an access of `size` bytes.
         public func limit(size: Int, write: Bool) -> Int32 {
@@ -121,6 +124,7 @@ public struct JITRunContext {
                             stackBase: offset(\.helperFrame.stackBase), stackEnd: offset(\.helperFrame.stackEnd),
                             inputStart: offset(\.inputStart),
                             tailCallCount: offset(\.tailCallCount), program: offset(\.program),
+                            entryContext: offset(\.entryContext),
                             read1: offset(\.read1), write1: offset(\.write1),
                             dynamicReadStart: offset(\.dynamicReadStart), dynamicWriteStart: offset(\.dynamicWriteStart))
         precondition(offset(\.helperFrame) == 0, "JITRunContext must start with its NativeHelperFrame")
@@ -146,6 +150,8 @@ public enum JITStatus {
     /// A tail call whose r2 is no program array the program loads; the
     /// value is in `JITRunContext.dynamicHelper`.
     public static let notAProgramArray: UInt32 = 4
+    /// A tail call whose r1 is not the run's context (`JITRunContext.entryContext`).
+    public static let tailCallContext: UInt32 = 5
     /// The host recorded the error (helper failure, bounds violation, unknown helper).
     public static let host: UInt32 = 0xff
 

@@ -162,8 +162,12 @@ public struct Arm64Backend: JITBackend {
                 context = true                                     // the depth check reads the context
                 if !proofs.unguarded { guarded = true }
                 if instruction.target(at: pc) == 0 { entryCalled = true }
-            case .call(.helper(let id)):
-                if hostRoutine || (tailCalls != nil && id == TailCalls.helperID) { context = true }
+            case .call(.helper):
+                // Every helper call uses the context: the prologue records the
+                // BPF stack's bounds there, and they are all of the machine
+                // stack a helper may touch (natively the host routine reads
+                // them; under the emulator `Arm64EmulatedProgram.withBPFStack`).
+                context = true
             case .call(.register):
                 context = true
                 if !hostRoutine { dynamic = true }

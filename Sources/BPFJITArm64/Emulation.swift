@@ -125,6 +125,8 @@ public final class Arm64EmulatedProgram: TailCallable {
         let slot = RunLifetime.enter()
         defer { RunLifetime.exit(slot) }
         let arguments: [EmulatedArgument] = [.value(input.r1), .value(input.r2)]
+        // Without a run context the code calls no helper (every helper call
+        // uses it, see `Arm64Backend`): no stack to show anyone.
         guard usesRunContext else { return try emulate(arguments: arguments, regions: input.regions) }
 
         let block = contexts.withLock { $0.popLast() }.flatMap { UnsafeMutableRawPointer(bitPattern: $0) }
@@ -133,18 +135,21 @@ public final class Arm64EmulatedProgram: TailCallable {
         defer { contexts.withLock { $0.append(blockAddress) } }
         let context = block.bindMemory(to: JITRunContext.self, capacity: 1)
         context.initialize(to: JITRunContext(instructionLimit: instructionLimit, regions: input.regions))
+        context.pointee.entryContext = input.r1
         defer { context.deinitialize(count: 1) }
         var host = EmulatedRunHost(regions: input.regions, stackSize: stackSize)
         let address = UInt64(UInt(bitPattern: block))
-        // The context is memory the code reaches at its host address; the
-        // program's own accesses are checked against `input.regions` only.
-        var regions = input.regions
-        regions.regions.append(MemoryRegion(start: address, count: MemoryLayout<JITRunContext>.size, writable: true, kind: .other))
-        regions.regions += tailCalls.tables
+        // The context and the tail-call tables are memory the code reaches at
+        // their host addresses, but no helper may: they are machine-only.
+        // The program's own accesses are checked against `input.regions` and
+        // the BPF stack only.
+        let machineOnly = [MemoryRegion(start: address, count: MemoryLayout<JITRunContext>.size, writable: true, kind: .other)]
+            + tailCalls.tables
+        let regions = Self.withBPFStack(input.regions, context: address)
         let outcome: Result<EmulatedRun, ExecutionError> = withUnsafeMutablePointer(to: &host) { hostPointer in
             context.pointee.host = UnsafeMutableRawPointer(hostPointer)
             do throws(ExecutionError) {
-                return .success(try emulate(arguments: arguments + [.value(address)], regions: regions))
+                return .success(try emulate(arguments: arguments + [.value(address)], regions: regions, machineOnly: machineOnly))
             } catch {
                 return .failure(error)
             }
@@ -155,9 +160,25 @@ public final class Arm64EmulatedProgram: TailCallable {
         return run
     }
 
-    private func emulate(arguments: [EmulatedArgument], regions: MemoryRegions) throws(ExecutionError) -> EmulatedRun {
+    /// What helpers see of a run: its regions and the BPF stack of the
+    /// program whose code runs now, `[stackBase, stackEnd)` as its entry
+    /// prologue stored them in the context (a tail call's target stores its
+    /// own; the caller's come back when it returns) — never the rest of the
+    /// machine stack, which holds saved registers and return addresses. The
+    /// native engines give helpers the same (`RunHost.memoryAccess`).
+    static func withBPFStack(_ regions: MemoryRegions, context: UInt64) -> MemoryRegions {
+        let inner = regions.resolver
+        return MemoryRegions(regions.regions) { address, size, write in
+            let frame = UnsafeRawPointer(bitPattern: UInt(context))!.load(as: NativeHelperFrame.self)
+            if frame.stackEnd > frame.stackBase, frame.inStack(address, count: size) { return true }
+            return inner?(address, size, write) ?? false
+        }
+    }
+
+    private func emulate(arguments: [EmulatedArgument], regions: MemoryRegions,
+                         machineOnly: [MemoryRegion] = []) throws(ExecutionError) -> EmulatedRun {
         do {
-            return try program.run(arguments: arguments, regions: regions)
+            return try program.run(arguments: arguments, regions: regions, machineOnly: machineOnly)
         } catch .instructionLimit(let pc, _) {
             throw .instructionLimit(pc: pc, limit: instructionLimit)
         }
@@ -174,6 +195,7 @@ public final class Arm64EmulatedProgram: TailCallable {
             let program = JITProgramInfo.current(in: context) ?? info
             return .unsupported(pc: pc, what: program.unsupported[pc] ?? "this instruction")
         case JITStatus.notAProgramArray: return .notAProgramArray(pc: pc, value: context.dynamicHelper)
+        case JITStatus.tailCallContext: return .tailCallContextMismatch(pc: pc)
         case Arm64Status.dynamicHelperMissing:
             let value = context.dynamicHelper
             guard let id = Int32(exactly: Int64(bitPattern: value)) else {

@@ -264,7 +264,8 @@ public struct Arm64JIT: ExecutionEngine {
 /// Keyed by the arrays (their handles) and the placement; a machine lives as
 /// long as a program on it (the table holds it weakly). Its helpers are the
 /// first program's: programs sharing arrays come from one object and share
-/// its helpers. Its native stack is larger than a lone program's: a tail call
+/// its helpers. Helpers never see the machine stack (saved registers, frame
+/// records): each run supplies the BPF stack it is in, exactly. Its native stack is larger than a lone program's: a tail call
 /// from a subprogram keeps the caller's frames while the target runs, up to
 /// 33 deep.
 enum Arm64Machines {
@@ -282,13 +283,17 @@ enum Arm64Machines {
     static func machine(for configuration: EngineConfiguration,
                         placement: BPFEmulator.ImagePlacement) throws(EmulatorError) -> EmulatedMachine {
         let arrays = (configuration.tailCalls?.allArrays ?? []).map(\.handle)
-        guard !arrays.isEmpty else { return try EmulatedMachine(architecture: .arm64, helpers: configuration.helpers) }
+        guard !arrays.isEmpty else {
+            return try EmulatedMachine(architecture: .arm64, helpers: configuration.helpers,
+                                       configuration: EmulatedMachine.Configuration(callsSeeMachineStack: false))
+        }
         let key = Key(arrays: arrays, near: placement == .nearHelpers)
         return try shared.withLock { (table) throws(EmulatorError) -> EmulatedMachine in
             table = table.filter { $0.value.machine != nil }
             if let machine = table[key]?.machine { return machine }
             let machine = try EmulatedMachine(architecture: .arm64, helpers: configuration.helpers,
-                                              configuration: EmulatedMachine.Configuration(stackSize: tailCallStackSize))
+                                              configuration: EmulatedMachine.Configuration(stackSize: tailCallStackSize,
+                                                                                           callsSeeMachineStack: false))
             table[key] = Weak(machine)
             return machine
         }

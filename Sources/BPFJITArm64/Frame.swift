@@ -98,6 +98,11 @@ extension Arm64Backend {
             if frame.stackSize > 0 {
                 e.movSP(Arm64RegisterMap.stackBase, .sp)    /* mov x24, sp: bottom of the BPF stack */
                 e.str(.double, Arm64RegisterMap.stackBase, context, offset: Int(layout.stackBase)) /* str x24, [x26, #stackBase] */
+                e.str(.double, r10, context, offset: Int(layout.stackEnd)) /* str x25, [x26, #stackEnd]: its top */
+            } else {
+                // No BPF stack: helpers and checks see none (not a caller's, after a tail call).
+                e.str(.double, .zr, context, offset: Int(layout.stackBase)) /* str xzr, [x26, #stackBase] */
+                e.str(.double, .zr, context, offset: Int(layout.stackEnd)) /* str xzr, [x26, #stackEnd] */
             }
             if frame.pinned.budget {
                 e.ldr(.double, Arm64RegisterMap.budget, context, offset: Int(layout.budget))  /* ldr x27, [x26, #budget] */

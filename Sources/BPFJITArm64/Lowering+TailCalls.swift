@@ -32,6 +32,7 @@ extension Arm64Backend {
         let outermost = function.index == 0 && !entryIsCallTarget
         let out = e.asm.makeLabel(), target = Arm64RegisterMap.callTarget
         statistics.indirectTailCalls += 1
+        emitTailCallContextCheck(at: pc, e)
         if let constant = plan.constantSites[pc] {
             guard Int(constant.index) < constant.array.maxEntries else { return } // always out of range: falls through
             loadConstant(target, constant.array.entries + 8 * UInt64(constant.index), e) /* movz/movk x16, &entries[index] */
@@ -44,6 +45,19 @@ extension Arm64Backend {
             emitEnterTailCall(outermost: outermost, out: out, function, e)
         }
         e.asm.bind(out)
+    }
+
+    /// The backstop behind the verifier's rule that r1 is the program's
+    /// context: `ldr x10, [x26, #entryContext]; cmp x0, x10; b.ne stop` — a
+    /// tail call with any other r1 stops the run
+    /// (`ExecutionError.tailCallContextMismatch`).
+    mutating func emitTailCallContextCheck(at pc: Int, _ e: Arm64Encoder) {
+        let scratch = Arm64RegisterMap.immediate, mismatch = e.asm.makeLabel()
+        e.ldr(.double, scratch, Arm64RegisterMap.context, offset: Int(layout.entryContext)) /* ldr x10, [x26, #entryContext] */
+        e.cmp(.x, Arm64RegisterMap.native(.r1), scratch)            /* cmp x0, x10 */
+        e.b(.ne, mismatch)                                          /* b.ne stop: r1 is not the context */
+        stubs.append(.raise(mismatch, status: JITStatus.word(JITStatus.tailCallContext, pc: pc)))
+        statistics.tailCallContextChecks += 1
     }
 
     /// Finds the array r2 names among those the program loads, checks the
@@ -101,13 +115,15 @@ extension Arm64Backend {
         e.ldr(.double, record, context, offset: Int(layout.stackBase)) /* ldr x11, [x26, #stackBase] */
         e.stp(scratch, record, .sp, offset: -32, .preIndex)         /* stp x10, x11, [sp, #-32]! */
         e.ldr(.double, scratch, context, offset: Int(layout.program)) /* ldr x10, [x26, #program] */
-        e.str(.double, scratch, .sp, offset: 16)                    /* str x10, [sp, #16] */
+        e.ldr(.double, status, context, offset: Int(layout.stackEnd)) /* ldr x13, [x26, #stackEnd] */
+        e.stp(scratch, status, .sp, offset: 16)                     /* stp x10, x13, [sp, #16] */
         e.mov(.x, Arm64RegisterMap.native(.r3), context)            /* mov x2, x26: the target's run context */
         e.blr(target)                                               /* blr x16 */
         e.ldp(scratch, record, .sp, offset: 0)                      /* ldp x10, x11, [sp] */
         e.str(.double, scratch, context, offset: Int(layout.exitStack)) /* str x10, [x26, #exitStack] */
         e.str(.double, record, context, offset: Int(layout.stackBase)) /* str x11, [x26, #stackBase] */
-        e.ldr(.double, info, .sp, offset: 16)                       /* ldr x12, [sp, #16]: this program's info */
+        e.ldp(info, status, .sp, offset: 16)                        /* ldp x12, x13, [sp, #16]: this program's info, stack end */
+        e.str(.double, status, context, offset: Int(layout.stackEnd)) /* str x13, [x26, #stackEnd] */
         adjustSP(by: 32, e)                                         /* add sp, sp, #32 */
         e.ldr(.double, status, context, offset: Int(layout.status)) /* ldr x13, [x26, #status] */
         e.cbnz(.x, status, errorExitLabel)                          /* cbnz x13, error exit: the target failed */

@@ -120,7 +120,8 @@ public struct X86_64Backend: JITBackend {
         let checked = options.memoryChecking == .checked
         var mentioned: UInt16 = 0   // bit per register any instruction names
         // See `JITFramePlan` and `JITStackSizing` (the stack clear works in words).
-        let plan = JITFramePlan(program, functions: functions, proofs: proofs, granule: 16)
+        let plan = JITFramePlan(program, functions: functions, proofs: proofs, granule: 16,
+                                provenClearLimit: options.provenStackClearLimit)
         for (pc, instruction) in program.instructions.enumerated() {
             let names = instruction.namedRegisters
             mentioned |= names

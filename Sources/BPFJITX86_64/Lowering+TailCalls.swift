@@ -56,6 +56,7 @@ extension X86_64Backend {
         guard let plan = tailCalls else { return }
         let outermost = function.index == 0 && !entryIsCallTarget
         let out = e.asm.makeLabel()
+        emitTailCallContextCheck(at: pc, e)
         if let constant = plan.constantSites[pc] {
             guard Int(constant.index) < constant.array.maxEntries else { return } // always out of range: falls through
             statistics.directTailCalls += 1
@@ -94,6 +95,18 @@ extension X86_64Backend {
             emitIndirectTailCall(plan.arrays, outermost: outermost, out: out, at: pc, function, e)
         }
         e.asm.bind(out)
+    }
+
+    /// The backstop behind the verifier's rule that r1 is the program's
+    /// context: `cmp rdi, [r12+entryContext]; jne stop` — a tail call with
+    /// any other r1 stops the run (`ExecutionError.tailCallContextMismatch`),
+    /// so a target's proofs about its context never meet a made-up one.
+    mutating func emitTailCallContextCheck(at pc: Int, _ e: X86Encoder) {
+        let mismatch = e.asm.makeLabel()
+        e.arith(.cmp, .qword, .rdi, Memory(RegisterMap.context, layout.entryContext)) /* cmp rdi, [r12+entryContext] */
+        e.j(.ne, mismatch)                                  /* jne stop: r1 is not the context */
+        stubs.append(.raise(mismatch, status: JITStatus.word(JITStatus.tailCallContext, pc: pc)))
+        statistics.tailCallContextChecks += 1
     }
 
     /// Finds the array r2 names among those the program loads, checks the

@@ -240,7 +240,7 @@ import Testing
         #expect(plain.image.statistics.callDepthChecks == 0)
         // Proven, with the depth: main's frame is 16 bytes, f has none.
         let cases: [(proofs: ProgramProofs, stack: Int, cleared: Int)] = [
-            (Self.pointerProofs(initialized: true, depth: 16), 16, 0),
+            (Self.pointerProofs(initialized: true, depth: 16), 16, 16),   // cleared anyway: 64 bytes or less
             (Self.pointerProofs(initialized: true, depth: nil), 512, 0),
             (Self.pointerProofs(initialized: false, depth: 16), 4096, 4096),
         ]
@@ -267,7 +267,7 @@ import Testing
         }
         let cases: [(ProgramProofs?, Int, Int)] = [
             (nil, 4096, 4096), (proofs(false, nil), 512, 512), (proofs(true, nil), 512, 0),
-            (proofs(false, 16), 16, 16), (proofs(true, 16), 16, 0), (proofs(true, 40), 48, 0),
+            (proofs(false, 16), 16, 16), (proofs(true, 16), 16, 16), (proofs(true, 40), 48, 48),   // up to 64 bytes: cleared anyway
             (proofs(true, 4096), 512, 0),   // a claim beyond one frame is ignored
         ]
         for (proofs, stack, cleared) in cases {
