@@ -4,6 +4,7 @@ import BPFInterpreter
 import BPFJIT
 import BPFJITArm32
 import BPFJITArm64
+import BPFJITMIPS32
 import BPFJITX86_64
 
 /// The engines a program can run on, as the command line names them.
@@ -56,7 +57,9 @@ public enum EngineCatalog {
             return X86_64JIT()
         case .arm64: return Arm64JIT()
         case .arm32: return Arm32JIT()
-        case .mips32le, .mips32be, .riscv64:
+        case .mips32le: return MIPS32JIT(bigEndian: false)
+        case .mips32be: return MIPS32JIT(bigEndian: true)
+        case .riscv64:
             throw EngineSelectionError(description: "the \(architecture) JIT backend is not built yet")
         }
     }
@@ -79,7 +82,10 @@ public enum EngineCatalog {
             #endif
         case .arm64: return try Arm64JIT.listingImage(program, configuration: configuration)
         case .arm32: return try Arm32JIT.listingImage(program, configuration: configuration)
-        case .mips32le, .mips32be, .riscv64:
+        case .mips32le, .mips32be:
+            return try MIPS32JIT.listingImage(program, configuration: configuration,
+                                              options: MIPS32Options(bigEndian: architecture == .mips32be))
+        case .riscv64:
             throw EngineSelectionError(description: "the \(architecture) JIT backend is not built yet")
         }
     }
