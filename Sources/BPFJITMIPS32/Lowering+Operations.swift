@@ -397,7 +397,9 @@ extension MIPS32Backend {
         e.asm.bind(ok)
         e.sw(.t6, depth, words)                                 /* sw t6, 8(gp) */
         e.addiu(.fp, .fp, -frame)                               /* addiu fp, fp, -512 */
-        e.bal(e.asm.function(functionIndex[target] ?? 0))       /* bal function */
+        // Function 0's label is the run's entry: a call lands after it.
+        let index = functionIndex[target] ?? 0
+        e.bal(index == 0 ? entryInnerLabel : e.asm.function(index)) /* bal function */
         e.addiu(.fp, .fp, frame)                                /* addiu fp, fp, 512 */
         e.lw(.t6, depth, words)                                 /* lw t6, 8(gp) */
         e.addiu(.t6, .t6, -1)                                   /* addiu t6, t6, -1 */
