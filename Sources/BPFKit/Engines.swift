@@ -30,17 +30,25 @@ public struct EngineSelectionError: Error, Sendable, CustomStringConvertible {
 /// This is the one place that knows every backend: a new architecture adds
 /// one case here and one target; nothing else changes.
 public enum EngineCatalog {
-    public static func engine(_ kind: EngineKind, architecture: Architecture? = nil) throws(EngineSelectionError) -> any ExecutionEngine {
+    /// `byteOrder` is the order of the program's memory: the interpreter
+    /// runs in either (big endian is a `bpfeb` program's semantics); a JIT
+    /// has its target's (mips32be big, every other target little), and
+    /// asking a JIT for the other order is an error.
+    public static func engine(_ kind: EngineKind, architecture: Architecture? = nil,
+                              byteOrder: ByteOrder? = nil) throws(EngineSelectionError) -> any ExecutionEngine {
         switch kind {
         case .interpreter:
             if let architecture, architecture != Architecture.host {
                 throw EngineSelectionError(description: "--arch \(architecture) applies to --engine jit; the interpreter runs on the host")
             }
-            return Interpreter()
+            return Interpreter(byteOrder: byteOrder ?? .host)
         case .jit:
             let target = architecture ?? Architecture.host
             guard let target else {
                 throw EngineSelectionError(description: "no JIT backend exists for this host; choose one with --arch")
+            }
+            if let byteOrder, byteOrder != target.byteOrder {
+                throw EngineSelectionError(description: "the \(target) JIT runs \(target.byteOrder == .big ? "big" : "little")-endian; --byte-order \(byteOrder == .big ? "big" : "little") needs another target (mips32be is big-endian)")
             }
             return try jitEngine(for: target)
         }
@@ -89,4 +97,9 @@ public enum EngineCatalog {
             throw EngineSelectionError(description: "the \(architecture) JIT backend is not built yet")
         }
     }
+}
+
+extension Architecture {
+    /// The byte order of the target's memory (and so of BPF memory on it).
+    public var byteOrder: ByteOrder { self == .mips32be ? .big : .little }
 }
