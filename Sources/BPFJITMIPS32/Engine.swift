@@ -61,8 +61,9 @@ public struct MIPS32JIT: ExecutionEngine {
         let info = JITProgramInfo(helpers: helpers, stackSize: backend.stackSize, unsupported: JITUnsupported.reasons(program))
         let image: JITImage, allocation: CodeAllocation?
         do throws(JITError) {
-            (image, allocation) = try JITDriver.compile(program, backend: &backend,
-                                                        placement: .memory(MIPS32ImageMemory(machine, placement: placement)))
+            let compiled = try JITDriver.compile(program, backend: &backend,
+                                                 placement: .memory(MIPS32ImageMemory(machine, placement: placement)))
+            (image, allocation) = (Self.tagged(compiled.0, bigEndian: options.bigEndian), compiled.1)
             try Self.checkLastPassesAgree(backend.passSizes, image: image)
         } catch {
             throw Self.engineError(error)
@@ -83,7 +84,8 @@ public struct MIPS32JIT: ExecutionEngine {
         let helpers = try helperTable(program, configuration: configuration)
         var backend = try backend(program, configuration: configuration, helpers: helpers, options: options, targets: targets)
         do throws(JITError) {
-            let image = try JITDriver.compile(program, backend: &backend, placement: .address(address)).0
+            let image = tagged(try JITDriver.compile(program, backend: &backend, placement: .address(address)).0,
+                               bigEndian: options.bigEndian)
             try checkLastPassesAgree(backend.passSizes, image: image)
             return image
         } catch {
@@ -99,6 +101,16 @@ public struct MIPS32JIT: ExecutionEngine {
     }
 
     // MARK: Shared steps
+
+    /// The image named for its byte order (one backend type serves both, and
+    /// the driver records the type's architecture): listings pick Capstone's mode by it.
+    static func tagged(_ image: JITImage, bigEndian: Bool) -> JITImage {
+        guard bigEndian else { return image }
+        return JITImage(architecture: .mips32be, bytes: image.bytes, address: image.address,
+                        instructionOffsets: image.instructionOffsets, functionOffsets: image.functionOffsets,
+                        epilogueOffsets: image.epilogueOffsets, passes: image.passes, statistics: image.statistics,
+                        tailCallSites: image.tailCallSites)
+    }
 
     static func targets(on machine: EmulatedMachine) throws(EmulatorError) -> MIPS32CallTargets {
         var addresses: [Int32: UInt64] = [:]
