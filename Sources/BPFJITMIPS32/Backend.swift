@@ -235,13 +235,20 @@ public struct MIPS32Backend: JITBackend {
         e.sw(.t6, Int16(MIPS32RegisterMap.contextWord), words) /* sw t6, 0(gp) */
         e.sw(.zero, Int16(MIPS32RegisterMap.depthWord), words) /* sw zero, 8(gp) */
         e.sw(.zero, Int16(MIPS32RegisterMap.tailCallWord), words) /* sw zero, 12(gp) */
-        for register in [Register.r0, .r3, .r4, .r5, .r6, .r7, .r8, .r9] {
-            let p = pair(register)
-            e.move(p.lo, .zero)                             /* move lo, zero */
-            e.move(p.hi, .zero)                             /* move hi, zero */
+        // Registers and stack start zeroed, unless the verifier proved that
+        // nothing is read before it is written.
+        if !proofs.registersInitialized {
+            for register in [Register.r0, .r3, .r4, .r5, .r6, .r7, .r8, .r9] {
+                let p = pair(register)
+                e.move(p.lo, .zero)                         /* move lo, zero */
+                e.move(p.hi, .zero)                         /* move hi, zero */
+            }
         }
         e.move(.fp, .sp)                                    /* move fp, sp: top of frame 0 */
-        if stackSize > 0 {
+        if stackSize > 0 && proofs.stackReadsInitialized {
+            e.addConstant(.sp, .sp, -Int32(stackSize), scratch: .t7) /* sp -= stack */
+        } else if stackSize > 0 {
+            statistics.clearedStackBytes = stackSize
             e.addConstant(.sp, .sp, -Int32(stackSize), scratch: .t7) /* sp -= stack */
             e.move(.t7, .sp)                                /* move t7, sp */
             let loop = e.asm.makeLabel()

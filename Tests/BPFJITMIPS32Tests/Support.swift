@@ -40,14 +40,15 @@ func outcome(_ program: Program, memory bytes: [UInt8], on engine: some Executio
 }
 
 /// Runs on the MIPS32 JIT (emulated, little endian unless asked) and on the
-/// interpreter over the same input memory (the bytes reset in between).
+/// interpreter of the same byte order over the same input memory (the
+/// bytes reset in between).
 func bothEngines(_ instructions: [Instruction], memory bytes: [UInt8] = [], helpers: [Helper] = [],
                  limit: UInt64 = 100_000, bigEndian: Bool = false) -> (jit: Outcome, interpreter: Outcome) {
     let program = Program(instructions), registry = HelperRegistry(helpers)
     let memory = GuestMemory(bytes: bytes)
     let jit = outcome(program, memory: memory, on: MIPS32JIT(bigEndian: bigEndian), helpers: registry, limit: limit)
     memory.write(bytes, at: 0)
-    return (jit, outcome(program, memory: memory, on: Interpreter(), helpers: registry, limit: limit))
+    return (jit, outcome(program, memory: memory, on: Interpreter(byteOrder: bigEndian ? .big : .little), helpers: registry, limit: limit))
 }
 
 extension Instruction {
