@@ -61,6 +61,7 @@ struct RunCommand: ParsableCommand {
         guard self.repeat >= 1 else { throw fail("--repeat must be at least 1") }
         if dataIn != nil && mem != nil { throw fail("give --data-in or --mem, not both") }
         let (engine, architecture) = try engineOptions.resolve()
+        let byteOrder = try engineOptions.resolveByteOrder()
 
         let file: ProgramFile
         var request = objectOptions.request()
@@ -73,7 +74,7 @@ struct RunCommand: ParsableCommand {
         let loaded: LoadedProgram
         do {
             loaded = try LoadedProgram(file, engine: engine, architecture: architecture, instructionLimit: instructionLimit,
-                                       byteOrder: try engineOptions.resolveByteOrder())
+                                       byteOrder: byteOrder)
         } catch { throw fail("\(program): \(error)") }
         try applyTailCallOptions(loaded)
 
