@@ -102,7 +102,7 @@ let package = Package(
         // Uses the emulator: run it in a process of its own.
         .testTarget(name: "BPFJITMIPS32Tests",
                     dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFJITMIPS32", "BPFEmulator", "BPFNativeDisassembler",
-                                   "BPFConformance", "BPFInterpreter", "BPFTestSuite", "BPFKit", "BPFHelpers"],
+                                   "BPFConformance", "BPFInterpreter", "BPFTestSuite", "BPFKit", "BPFHelpers", "BPFLoader", "BPFMaps"],
                     swiftSettings: swiftSettings),
         // The facade: program files, engine choice, loading and running; the conformance runner.
         .target(name: "BPFKit", dependencies: ["BPFISA", "BPFRuntime", "BPFAssembler", "BPFConformance", "BPFInterpreter",

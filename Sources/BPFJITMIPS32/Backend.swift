@@ -144,6 +144,13 @@ public struct MIPS32Backend: JITBackend {
     let checked: Set<Int>
     /// Function index by entry slot.
     let functionIndex: [Int: Int]
+    /// The program arrays of `bpf_tail_call`; nil when `call 12` is a plain helper call.
+    let tailCalls: JITTailCallPlan?
+    /// Position of each array's table word (`MIPS32TailCalls.tableWords`), by handle.
+    let tableIndex: [UInt64: Int]
+    /// The address of the program's `JITProgramInfo`, which the entry
+    /// prologue stores in the run context when tail calls may leave it (0: none).
+    public var programInfo: UInt64 = 0
 
     public internal(set) var statistics = JITStatistics()
     public private(set) var passSizes: [Int] = []
@@ -160,7 +167,10 @@ public struct MIPS32Backend: JITBackend {
     static let calleeSaved: [MIPS32Register] = [.s0, .s1, .s2, .s3, .s4, .s5, .s6, .s7]
 
     public init(program: Program, helpers: JITHelperTable, options: MIPS32Options = MIPS32Options(),
-                targets: MIPS32CallTargets, proofs: JITProofs = .none) throws(JITError) {
+                targets: MIPS32CallTargets, tailCalls: JITTailCallPlan? = nil, tableIndex: [UInt64: Int] = [:],
+                proofs: JITProofs = .none) throws(JITError) {
+        self.tailCalls = tailCalls
+        self.tableIndex = tableIndex
         guard program.count <= JITStatus.maxPC else { throw .tooLarge("more than \(JITStatus.maxPC) instruction slots") }
         self.program = program
         self.options = options
@@ -260,6 +270,13 @@ public struct MIPS32Backend: JITBackend {
         }
         storeHostWord(.sp, at: Int(layout.stackBase), context: .t6, e) /* context.stackBase = sp */
         storeHostWord(.fp, at: Int(layout.stackEnd), context: .t6, e)  /* context.stackEnd = fp */
+        if tailCalls != nil && programInfo != 0 {
+            // Which program runs now, for errors and checks after a tail call.
+            e.loadFixed(.t7, UInt32(truncatingIfNeeded: programInfo))   /* t7 = info low */
+            storeHostWord(.t7, at: Int(layout.program), context: .t6, e)
+            e.loadFixed(.t7, UInt32(truncatingIfNeeded: programInfo >> 32)) /* t7 = info high */
+            storeHostWord(.t7, at: Int(layout.program) + 4, context: .t6, e)
+        }
         e.sw(.sp, Int16(MIPS32RegisterMap.exitStackWord), words) /* sw sp, 4(gp) */
         e.bal(entryInnerLabel)                              /* bal function 0 */
         e.asm.bind(errorExitLabel)

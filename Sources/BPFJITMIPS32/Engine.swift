@@ -42,23 +42,39 @@ public struct MIPS32JIT: ExecutionEngine {
         try emulate(program, configuration: configuration)
     }
 
-    /// Compiles `program` for a new emulated machine and loads it there.
+    /// The engine's identity in program arrays: images of emulated MIPS32
+    /// machines of this byte order.
+    public var tailCallEngine: TailCallEngine? { engine }
+    var engine: TailCallEngine { .emulatedJIT(options.bigEndian ? .mips32be : .mips32le) }
+
+    /// Compiles `program` for an emulated machine and loads it there: a new
+    /// machine, or the one every program sharing its program arrays runs on.
     public func emulate(_ program: Program, configuration: EngineConfiguration = EngineConfiguration()) throws(EngineError) -> MIPS32EmulatedProgram {
-        if configuration.tailCalls != nil,
-           program.instructions.contains(where: { $0 == .call(.helper(TailCalls.helperID)) }) {
-            throw .compilationFailed(pc: nil, reason: "tail calls are not implemented by the MIPS32 backend yet")
-        }
+        let attachments = try configuration.tailCalls?.attach(program, engine: engine) ?? []
+        return try emulate(program, configuration: configuration, attachments: attachments)
+    }
+
+    func emulate(_ program: Program, configuration: EngineConfiguration, attachments: [TailCallAttachment]) throws(EngineError) -> MIPS32EmulatedProgram {
         let helpers = try Self.helperTable(program, configuration: configuration)
         let machine: EmulatedMachine
         let targets: MIPS32CallTargets
         do throws(EmulatorError) {
-            machine = try EmulatedMachine(architecture: Self.architecture(bigEndian: options.bigEndian), helpers: configuration.helpers)
+            machine = try Self.machine(for: configuration, bigEndian: options.bigEndian)
             targets = try Self.targets(on: machine)
         } catch {
             throw .unsupportedHost(engine: name, reason: "the MIPS32 emulator: \(error)")
         }
-        var backend = try Self.backend(program, configuration: configuration, helpers: helpers, options: options, targets: targets)
+        let plan = configuration.tailCalls.map { JITTailCallPlan(program, environment: $0, engine: engine) }
+        let allArrays = configuration.tailCalls?.allArrays ?? []
+        guard allArrays.count <= MIPS32TailCalls.maxArrays else {
+            throw .compilationFailed(pc: nil, reason: "more than \(MIPS32TailCalls.maxArrays) program arrays")
+        }
+        var tableIndex: [UInt64: Int] = [:]
+        for (k, array) in allArrays.enumerated() { tableIndex[array.handle] = k }
+        var backend = try Self.backend(program, configuration: configuration, helpers: helpers, options: options, targets: targets,
+                                       tailCalls: plan, tableIndex: tableIndex)
         let info = JITProgramInfo(helpers: helpers, stackSize: backend.stackSize, unsupported: JITUnsupported.reasons(program))
+        backend.programInfo = info.address
         let image: JITImage, allocation: CodeAllocation?
         do throws(JITError) {
             let compiled = try JITDriver.compile(program, backend: &backend,
@@ -69,8 +85,13 @@ public struct MIPS32JIT: ExecutionEngine {
             throw Self.engineError(error)
         }
         do throws(EmulatorError) {
+            let engine = self.engine
+            let tables = allArrays.map {
+                MemoryRegion(start: $0.nativeEntries(for: engine), count: 8 * $0.maxEntries, writable: false, kind: .other)
+            }
             return try MIPS32EmulatedProgram(image: image, machine: machine, reservation: allocation!.token as! ImageReservation,
-                                            backend: backend, instructionLimit: configuration.instructionLimit, info: info)
+                                            backend: backend, instructionLimit: configuration.instructionLimit, info: info,
+                                            attachments: attachments, tables: tables, bigEndian: options.bigEndian)
         } catch {
             throw .compilationFailed(pc: nil, reason: "loading the MIPS32 image into the emulator: \(error)")
         }
@@ -82,7 +103,8 @@ public struct MIPS32JIT: ExecutionEngine {
                                 options: MIPS32Options = MIPS32Options(), at address: UInt,
                                 targets: MIPS32CallTargets) throws(EngineError) -> JITImage {
         let helpers = try helperTable(program, configuration: configuration)
-        var backend = try backend(program, configuration: configuration, helpers: helpers, options: options, targets: targets)
+        var backend = try backend(program, configuration: configuration, helpers: helpers, options: options, targets: targets,
+                                  tailCalls: nil, tableIndex: [:])
         do throws(JITError) {
             let image = tagged(try JITDriver.compile(program, backend: &backend, placement: .address(address)).0,
                                bigEndian: options.bigEndian)
@@ -97,10 +119,35 @@ public struct MIPS32JIT: ExecutionEngine {
     /// emulated run would be, next to a machine's helper trampolines.
     public static func listingImage(_ program: Program, configuration: EngineConfiguration,
                                     options: MIPS32Options = MIPS32Options()) throws(EngineError) -> JITImage {
-        try MIPS32JIT(options: options).emulate(program, configuration: configuration).image
+        try MIPS32JIT(options: options).emulate(program, configuration: configuration, attachments: []).image
     }
 
     // MARK: Shared steps
+
+    /// Programs that share program arrays share a machine too (a tail call
+    /// branches from one image into another), with a larger stack: a tail
+    /// call from a subprogram keeps the caller's frames while the target runs.
+    final class Weak: @unchecked Sendable {
+        weak var machine: EmulatedMachine?
+        init(_ machine: EmulatedMachine) { self.machine = machine }
+    }
+    static let shared = Mutex<[[UInt64]: Weak]>([:])
+
+    static func machine(for configuration: EngineConfiguration, bigEndian: Bool) throws(EmulatorError) -> EmulatedMachine {
+        let arrays = (configuration.tailCalls?.allArrays ?? []).map(\.handle)
+        guard !arrays.isEmpty else {
+            return try EmulatedMachine(architecture: architecture(bigEndian: bigEndian), helpers: configuration.helpers)
+        }
+        let key = arrays + [bigEndian ? 1 : 0]
+        return try shared.withLock { (table) throws(EmulatorError) -> EmulatedMachine in
+            table = table.filter { $0.value.machine != nil }
+            if let machine = table[key]?.machine { return machine }
+            let machine = try EmulatedMachine(architecture: architecture(bigEndian: bigEndian), helpers: configuration.helpers,
+                                              configuration: EmulatedMachine.Configuration(stackSize: 1 << 20))
+            table[key] = Weak(machine)
+            return machine
+        }
+    }
 
     /// The image named for its byte order (one backend type serves both, and
     /// the driver records the type's architecture): listings pick Capstone's mode by it.
@@ -137,11 +184,12 @@ public struct MIPS32JIT: ExecutionEngine {
     }
 
     static func backend(_ program: Program, configuration: EngineConfiguration, helpers: JITHelperTable, options: MIPS32Options,
-                        targets: MIPS32CallTargets) throws(EngineError) -> MIPS32Backend {
+                        targets: MIPS32CallTargets, tailCalls: JITTailCallPlan?, tableIndex: [UInt64: Int]) throws(EngineError) -> MIPS32Backend {
         let proofs = JITProofs(configuration.proofs, program: program, instructionLimit: configuration.instructionLimit,
                                tailCalls: configuration.tailCalls)
         do throws(JITError) {
-            return try MIPS32Backend(program: program, helpers: helpers, options: options, targets: targets, proofs: proofs)
+            return try MIPS32Backend(program: program, helpers: helpers, options: options, targets: targets, tailCalls: tailCalls,
+                                     tableIndex: tableIndex, proofs: proofs)
         } catch {
             throw engineError(error)
         }
@@ -203,7 +251,7 @@ struct MIPS32RunHost {
 /// context (a page of host memory seen through a window) in the first
 /// stack slot. The code writes why it stopped into the context; the slow
 /// bounds check reads the stack bounds the prologue stored there.
-public final class MIPS32EmulatedProgram: PreparedProgram {
+public final class MIPS32EmulatedProgram: TailCallable {
     public let image: JITImage
     public let machine: EmulatedMachine
     public let program: EmulatedProgram
@@ -213,6 +261,15 @@ public final class MIPS32EmulatedProgram: PreparedProgram {
     public let passSizes: [Int]
     public let info: JITProgramInfo
     private let contexts = Mutex<[UInt]>([])
+    /// Registrations with the program arrays this program loads (kept for its lifetime).
+    let attachments: [TailCallAttachment]
+    /// The tables of entries of every program array of the environment, in its order.
+    let tables: [MemoryRegion]
+    let bigEndian: Bool
+
+    public var tailCallEngine: TailCallEngine { .emulatedJIT(bigEndian ? .mips32be : .mips32le) }
+    /// Where a tail call enters: the image's entry, at its guest address.
+    public var tailCallEntry: UInt64 { UInt64(image.address) + UInt64(image.functionOffsets[0]) }
 
     /// Native instructions the emulator allows per unit of the BPF budget
     /// (the backend has no guard of its own yet: this is the runaway limit).
@@ -220,7 +277,11 @@ public final class MIPS32EmulatedProgram: PreparedProgram {
     static let pageSize = 4096
 
     init(image: JITImage, machine: EmulatedMachine, reservation: ImageReservation, backend: MIPS32Backend,
-         instructionLimit: UInt64, info: JITProgramInfo) throws(EmulatorError) {
+         instructionLimit: UInt64, info: JITProgramInfo, attachments: [TailCallAttachment] = [],
+         tables: [MemoryRegion] = [], bigEndian: Bool = false) throws(EmulatorError) {
+        self.attachments = attachments
+        self.tables = tables
+        self.bigEndian = bigEndian
         self.image = image
         self.machine = machine
         self.stackSize = backend.stackSize
@@ -259,6 +320,17 @@ public final class MIPS32EmulatedProgram: PreparedProgram {
         let address = UInt64(blockAddress)
         var regions = input.regions
         regions.regions.append(MemoryRegion(start: address, count: MemoryLayout<JITRunContext>.size, writable: true, kind: .other))
+        if !tables.isEmpty {
+            regions.regions += tables
+            // The tables' guest addresses, where the code finds them (placement depends only on the regions).
+            guard let space = try? machine.guestAddressSpace(for: regions) else {
+                throw .unsupported(pc: 0, what: "placing the program arrays' tables in the 32-bit address space")
+            }
+            for (k, table) in tables.enumerated() {
+                let guest = UInt32(truncatingIfNeeded: space.guestAddress(forHost: table.start) ?? 0)
+                block.storeBytes(of: guest, toByteOffset: MIPS32TailCalls.tableWords + 4 * k, as: UInt32.self)
+            }
+        }
         let arguments = [argument(input.r1), argument(input.r2), .hostPointer(address)]
         let outcome: Result<EmulatedRun, ExecutionError> = withUnsafeMutablePointer(to: &host) { hostPointer in
             context.pointee.host = UnsafeMutableRawPointer(hostPointer)
@@ -281,7 +353,10 @@ public final class MIPS32EmulatedProgram: PreparedProgram {
         switch kind {
         case JITStatus.instructionLimit: return .instructionLimit(pc: pc, limit: instructionLimit)
         case JITStatus.callDepth: return .callDepthExceeded(pc: pc, limit: ExecutionLimits.maxCallFrames)
-        case JITStatus.unsupported: return .unsupported(pc: pc, what: info.unsupported[pc] ?? "this instruction")
+        case JITStatus.unsupported:
+            let program = JITProgramInfo.current(in: context) ?? info
+            return .unsupported(pc: pc, what: program.unsupported[pc] ?? "this instruction")
+        case JITStatus.notAProgramArray: return .notAProgramArray(pc: pc, value: context.dynamicHelper)
         case MIPS32Status.dynamicHelperMissing:
             let value = context.dynamicHelper
             guard let id = Int32(exactly: Int64(bitPattern: value)) else {
@@ -328,7 +403,8 @@ public final class MIPS32EmulatedProgram: PreparedProgram {
         let guest = call.argument(2)
         let stackBase = context.pointee.stackBase & 0xffff_ffff
         let error = JITHostRoutines.accessError(
-            address: guest, info: info, stackBase: stackBase, stackSize: UInt64(host.pointee.stackSize),
+            address: guest, info: info, stackBase: stackBase,
+            stackSize: UInt64(JITProgramInfo.current(in: context.pointee)?.stackSize ?? host.pointee.stackSize),
             permits: { address, size, write in
                 guard let start = space.hostAddress(forGuest: address) else { return false }
                 if size > 1 {

@@ -41,12 +41,10 @@ extension MIPS32Backend {
             e.b(asm.instruction(pc + 1 + Int(offset)))          /* b target */
         case .branch(let width, let condition, let dst, let operand, let offset):
             lowerBranch(width, condition, dst: dst, operand, to: asm.instruction(pc + 1 + Int(offset)), e)
+        case .call(.helper(TailCalls.helperID)) where tailCalls != nil:
+            lowerTailCall(at: pc, in: function, e)
         case .call(.helper(let id)):
-            if id == TailCalls.helperID {
-                raise(JITStatus.unsupported, pc: pc, e)
-            } else {
-                lowerHelperCall(id, e)
-            }
+            lowerHelperCall(id, e)
         case .call(.register(let register)):
             lowerDynamicCall(register, pc: pc, e)
         case .call(.local):
