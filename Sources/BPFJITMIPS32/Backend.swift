@@ -8,10 +8,16 @@ public struct MIPS32Options: Sendable, Hashable {
     public var memoryChecking: MemoryChecking
     /// Big-endian code and data (mips32be); little-endian otherwise (mips32le).
     public var bigEndian: Bool
+    /// MIPS32 Release 6 (the emulator's mips32r6-generic) instead of Release 2:
+    /// three-operand multiply and divide, selects for `movn`, R6 `ll`/`sc`
+    /// and `jr`, and plain loads and stores for unaligned accesses, which
+    /// Release 6 requires the hardware to perform.
+    public var release6: Bool
 
-    public init(memoryChecking: MemoryChecking = .checked, bigEndian: Bool = false) {
+    public init(memoryChecking: MemoryChecking = .checked, bigEndian: Bool = false, release6: Bool = false) {
         self.memoryChecking = memoryChecking
         self.bigEndian = bigEndian
+        self.release6 = release6
     }
 }
 
@@ -206,7 +212,9 @@ public struct MIPS32Backend: JITBackend {
         for _ in 0..<count / 4 { code.uint32(0) }   /* nop (all-zero in either byte order) */
     }
 
-    func encoder(_ asm: JITAssembler<MIPS32Branch>) -> MIPS32Encoder { MIPS32Encoder(asm, bigEndian: bigEndian) }
+    func encoder(_ asm: JITAssembler<MIPS32Branch>) -> MIPS32Encoder {
+        MIPS32Encoder(asm, bigEndian: bigEndian, release6: options.release6)
+    }
 
     /// The pair of a BPF register.
     func pair(_ register: Register) -> MIPS32Pair { MIPS32RegisterMap.pair(register, bigEndian: bigEndian) }

@@ -78,13 +78,21 @@ public struct MIPS32Register: Hashable, Sendable, CustomStringConvertible {
 /// order. Every branch and jump is emitted with an explicit `nop` in its
 /// delay slot: no instruction is ever moved into a slot, so no emitted
 /// sequence depends on which instruction executes there.
+///
+/// With `release6`, the forms Release 6 re-encoded take their R6 encodings
+/// (`mul`, `jr` as `jalr $zero`, `ll`/`sc` in SPECIAL3), and its new
+/// three-operand multiply/divide and select instructions are available;
+/// the Release 2 only forms (`multu`, `div`, `mfhi`, `movn`, `lwl`…) must
+/// not be emitted then (the backend does not).
 public struct MIPS32Encoder {
     public let asm: JITAssembler<MIPS32Branch>
     public let bigEndian: Bool
+    public let release6: Bool
 
-    public init(_ asm: JITAssembler<MIPS32Branch>, bigEndian: Bool) {
+    public init(_ asm: JITAssembler<MIPS32Branch>, bigEndian: Bool, release6: Bool = false) {
         self.asm = asm
         self.bigEndian = bigEndian
+        self.release6 = release6
     }
 
     static func read(_ code: CodeBuffer, at offset: Int, bigEndian: Bool) -> UInt32 {
@@ -135,8 +143,20 @@ public struct MIPS32Encoder {
     public func rotr(_ rd: MIPS32Register, _ rt: MIPS32Register, _ sa: UInt32) { r(.at, rt, rd, sa: sa, 0x02) }
     /// `mul rd, rs, rt` (SPECIAL2): the low 32 bits of the product; HI/LO unpredictable after it.
     public func mul(_ rd: MIPS32Register, _ rs: MIPS32Register, _ rt: MIPS32Register) {
+        if release6 { r(rs, rt, rd, sa: 2, 0x18); return }
         emit(0x1c << 26 | rs.number << 21 | rt.number << 16 | rd.number << 11 | 0x02)
     }
+    // Release 6: products and quotients straight into a GPR.
+    public func mulu(_ rd: MIPS32Register, _ rs: MIPS32Register, _ rt: MIPS32Register) { r(rs, rt, rd, sa: 2, 0x19) }
+    public func muhu(_ rd: MIPS32Register, _ rs: MIPS32Register, _ rt: MIPS32Register) { r(rs, rt, rd, sa: 3, 0x19) }
+    public func div(_ rd: MIPS32Register, _ rs: MIPS32Register, _ rt: MIPS32Register) { r(rs, rt, rd, sa: 2, 0x1a) }
+    public func mod(_ rd: MIPS32Register, _ rs: MIPS32Register, _ rt: MIPS32Register) { r(rs, rt, rd, sa: 3, 0x1a) }
+    public func divu(_ rd: MIPS32Register, _ rs: MIPS32Register, _ rt: MIPS32Register) { r(rs, rt, rd, sa: 2, 0x1b) }
+    public func modu(_ rd: MIPS32Register, _ rs: MIPS32Register, _ rt: MIPS32Register) { r(rs, rt, rd, sa: 3, 0x1b) }
+    /// Release 6 `seleqz rd, rs, rt`: rd = rt == 0 ? rs : 0.
+    public func seleqz(_ rd: MIPS32Register, _ rs: MIPS32Register, _ rt: MIPS32Register) { r(rs, rt, rd, 0x35) }
+    /// Release 6 `selnez rd, rs, rt`: rd = rt != 0 ? rs : 0.
+    public func selnez(_ rd: MIPS32Register, _ rs: MIPS32Register, _ rt: MIPS32Register) { r(rs, rt, rd, 0x37) }
     public func multu(_ rs: MIPS32Register, _ rt: MIPS32Register) { r(rs, rt, .zero, 0x19) }
     public func div(_ rs: MIPS32Register, _ rt: MIPS32Register) { r(rs, rt, .zero, 0x1a) }
     public func divu(_ rs: MIPS32Register, _ rt: MIPS32Register) { r(rs, rt, .zero, 0x1b) }
@@ -218,8 +238,22 @@ public struct MIPS32Encoder {
         if bigEndian { swl(rt, offset, base); swr(rt, offset + 3, base) } else { swr(rt, offset, base); swl(rt, offset + 3, base) }
     }
 
-    public func ll(_ rt: MIPS32Register, _ offset: Int16, _ base: MIPS32Register) { i(0x30, base, rt, UInt16(bitPattern: offset)) }
-    public func sc(_ rt: MIPS32Register, _ offset: Int16, _ base: MIPS32Register) { i(0x38, base, rt, UInt16(bitPattern: offset)) }
+    public func ll(_ rt: MIPS32Register, _ offset: Int16, _ base: MIPS32Register) {
+        if release6 { special3Exclusive(rt, offset, base, 0x36); return }
+        i(0x30, base, rt, UInt16(bitPattern: offset))
+    }
+    public func sc(_ rt: MIPS32Register, _ offset: Int16, _ base: MIPS32Register) {
+        if release6 { special3Exclusive(rt, offset, base, 0x26); return }
+        i(0x38, base, rt, UInt16(bitPattern: offset))
+    }
+    /// Release 6 LL/SC: SPECIAL3 with a 9-bit offset.
+    func special3Exclusive(_ rt: MIPS32Register, _ offset: Int16, _ base: MIPS32Register, _ funct: UInt32) {
+        guard (-256...255).contains(offset) else {
+            asm.code.poison("ll/sc offset \(offset) does not fit Release 6's 9 bits")
+            return
+        }
+        emit(0x1f << 26 | base.number << 21 | rt.number << 16 | (UInt32(bitPattern: Int32(offset)) & 0x1ff) << 7 | funct)
+    }
     public func sync() { emit(0x0000_000f) }
 
     // MARK: Control
@@ -227,7 +261,8 @@ public struct MIPS32Encoder {
     public func nop() { emit(0) }
     /// `break`: the image's trap.
     public func brk() { emit(0x0000_000d) }
-    public func jr(_ rs: MIPS32Register) { r(rs, .zero, .zero, 0x08); nop() }
+    /// `jr rs` (Release 6: `jalr $zero, rs`), then the delay slot's nop.
+    public func jr(_ rs: MIPS32Register) { r(rs, .zero, .zero, release6 ? 0x09 : 0x08); nop() }
     /// `jalr rs` (return address in ra), then the delay slot's nop.
     public func jalr(_ rs: MIPS32Register) { r(rs, .zero, .ra, 0x09); nop() }
 

@@ -32,8 +32,9 @@ public struct MIPS32JIT: ExecutionEngine {
 
     /// The machine description the backend targets: the mips32le or
     /// mips32be row with helper arguments by prototype.
-    public static func architecture(bigEndian: Bool) -> EmulatedArchitecture {
-        var row = bigEndian ? EmulatedArchitecture.mips32be : EmulatedArchitecture.mips32le
+    public static func architecture(bigEndian: Bool, release6: Bool = false) -> EmulatedArchitecture {
+        var row = release6 ? EmulatedArchitecture.mips32r6(bigEndian: bigEndian)
+            : bigEndian ? EmulatedArchitecture.mips32be : EmulatedArchitecture.mips32le
         row.helperArguments = .aapcs
         return row
     }
@@ -59,7 +60,7 @@ public struct MIPS32JIT: ExecutionEngine {
         let machine: EmulatedMachine
         let targets: MIPS32CallTargets
         do throws(EmulatorError) {
-            machine = try Self.machine(for: configuration, bigEndian: options.bigEndian)
+            machine = try Self.machine(for: configuration, bigEndian: options.bigEndian, release6: options.release6)
             targets = try Self.targets(on: machine)
         } catch {
             throw .unsupportedHost(engine: name, reason: "the MIPS32 emulator: \(error)")
@@ -133,16 +134,17 @@ public struct MIPS32JIT: ExecutionEngine {
     }
     static let shared = Mutex<[[UInt64]: Weak]>([:])
 
-    static func machine(for configuration: EngineConfiguration, bigEndian: Bool) throws(EmulatorError) -> EmulatedMachine {
+    static func machine(for configuration: EngineConfiguration, bigEndian: Bool, release6: Bool) throws(EmulatorError) -> EmulatedMachine {
         let arrays = (configuration.tailCalls?.allArrays ?? []).map(\.handle)
+        let row = architecture(bigEndian: bigEndian, release6: release6)
         guard !arrays.isEmpty else {
-            return try EmulatedMachine(architecture: architecture(bigEndian: bigEndian), helpers: configuration.helpers)
+            return try EmulatedMachine(architecture: row, helpers: configuration.helpers)
         }
-        let key = arrays + [bigEndian ? 1 : 0]
+        let key = arrays + [bigEndian ? 1 : 0, release6 ? 1 : 0]
         return try shared.withLock { (table) throws(EmulatorError) -> EmulatedMachine in
             table = table.filter { $0.value.machine != nil }
             if let machine = table[key]?.machine { return machine }
-            let machine = try EmulatedMachine(architecture: architecture(bigEndian: bigEndian), helpers: configuration.helpers,
+            let machine = try EmulatedMachine(architecture: row, helpers: configuration.helpers,
                                               configuration: EmulatedMachine.Configuration(stackSize: 1 << 20))
             table[key] = Weak(machine)
             return machine

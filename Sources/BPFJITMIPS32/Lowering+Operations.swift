@@ -42,9 +42,14 @@ extension MIPS32Backend {
             e.mul(.t6, d.lo, s.hi)                              /* mul t6, lo, src.hi */
             e.mul(.t7, d.hi, s.lo)                              /* mul t7, hi, src.lo */
             e.addu(.t6, .t6, .t7)                               /* addu t6, t6, t7 */
-            e.multu(d.lo, s.lo)                                 /* multu lo, src.lo */
-            e.mflo(d.lo)                                        /* mflo lo */
-            e.mfhi(.t7)                                         /* mfhi t7 */
+            if options.release6 {
+                e.muhu(.t7, d.lo, s.lo)                         /* muhu t7, lo, src.lo */
+                e.mulu(d.lo, d.lo, s.lo)                        /* mulu lo, lo, src.lo */
+            } else {
+                e.multu(d.lo, s.lo)                             /* multu lo, src.lo */
+                e.mflo(d.lo)                                    /* mflo lo */
+                e.mfhi(.t7)                                     /* mfhi t7 */
+            }
             e.addu(d.hi, .t6, .t7)                              /* addu hi, t6, t7 */
         case .lsh, .rsh, .arsh:
             switch operand {
@@ -122,11 +127,18 @@ extension MIPS32Backend {
             if quotient { e.subu(d, .zero, d) } else { e.move(d, .zero) } /* -lo or 0 */
             e.b(done)                                           /* b done */
             e.asm.bind(general)
-            e.div(d, s)                                         /* div zero, lo, src */
-        } else {
-            e.divu(d, s)                                        /* divu zero, lo, src */
         }
-        if quotient { e.mflo(d) } else { e.mfhi(d) }            /* mflo/mfhi lo */
+        if options.release6 {
+            switch (signed, quotient) {
+            case (true, true): e.div(d, d, s)                   /* div lo, lo, src */
+            case (true, false): e.mod(d, d, s)                  /* mod lo, lo, src */
+            case (false, true): e.divu(d, d, s)                 /* divu lo, lo, src */
+            case (false, false): e.modu(d, d, s)                /* modu lo, lo, src */
+            }
+        } else {
+            if signed { e.div(d, s) } else { e.divu(d, s) }     /* div/divu zero, lo, src */
+            if quotient { e.mflo(d) } else { e.mfhi(d) }        /* mflo/mfhi lo */
+        }
         e.b(done)                                               /* b done */
         e.asm.bind(zero)
         if quotient { e.move(d, .zero) }                        /* move lo, zero */
@@ -293,7 +305,13 @@ extension MIPS32Backend {
             e.sltu(.t6, x.lo, y.lo)                             /* sltu t6, x.lo, y.lo */
             if signed { e.slt(.at, x.hi, y.hi) } else { e.sltu(.at, x.hi, y.hi) } /* slt/sltu at, x.hi, y.hi */
             e.xor(.t7, x.hi, y.hi)                              /* xor t7, x.hi, y.hi */
-            e.movn(.t6, .at, .t7)                               /* movn t6, at, t7 */
+            if options.release6 {
+                e.selnez(.at, .at, .t7)                         /* selnez at, at, t7 */
+                e.seleqz(.t6, .t6, .t7)                         /* seleqz t6, t6, t7 */
+                e.or(.t6, .t6, .at)                             /* or t6, t6, at */
+            } else {
+                e.movn(.t6, .at, .t7)                           /* movn t6, at, t7 */
+            }
             let taken = [.gt, .sgt, .lt, .slt].contains(condition)
             e.branch(target, eq: !taken, .t6, .zero)            /* bne/beq t6, zero, target */
         }
@@ -451,7 +469,7 @@ extension MIPS32Backend {
     /// on them), so they use LWL/LWR and SWL/SWR for words and single bytes
     /// for halfwords.
     func isAligned(base: Register, offset: Int16, size: Int) -> Bool {
-        base == .r10 && Int(offset) % size == 0
+        options.release6 || (base == .r10 && Int(offset) % size == 0)
     }
 
     mutating func lowerLoad(_ size: AccessSize, signed: Bool, dst: Register, base: Register, offset: Int16, pc: Int,

@@ -15,11 +15,14 @@ import Testing
     /// Emits each form into its own slice of one buffer.
     final class Collector {
         let asm = JITAssembler<MIPS32Branch>(instructionCount: 0, functionCount: 0, capacityHint: 1 << 16, padder: { _, _ in })
-        let bigEndian: Bool
+        let bigEndian: Bool, release6: Bool
         var forms: [(text: String, start: Int, end: Int)] = []
-        var e: MIPS32Encoder { MIPS32Encoder(asm, bigEndian: bigEndian) }
+        var e: MIPS32Encoder { MIPS32Encoder(asm, bigEndian: bigEndian, release6: release6) }
 
-        init(bigEndian: Bool) { self.bigEndian = bigEndian }
+        init(bigEndian: Bool, release6: Bool = false) {
+            self.bigEndian = bigEndian
+            self.release6 = release6
+        }
 
         func add(_ text: String, _ emit: (MIPS32Encoder) -> Void) {
             let start = asm.code.count
@@ -147,10 +150,10 @@ import Testing
     }
 
     /// llvm-mc's encodings of `lines`, one byte array per line.
-    static func llvm(_ lines: [String], bigEndian: Bool) throws -> [[UInt8]] {
+    static func llvm(_ lines: [String], bigEndian: Bool, cpu: String = "mips32r2") throws -> [[UInt8]] {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: llvmMC)
-        process.arguments = ["-triple=\(bigEndian ? "mips" : "mipsel")", "-mcpu=mips32r2", "--show-encoding"]
+        process.arguments = ["-triple=\(bigEndian ? "mips" : "mipsel")", "-mcpu=\(cpu)", "--show-encoding"]
         let input = Pipe(), output = Pipe()
         process.standardInput = input
         process.standardOutput = output
