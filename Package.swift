@@ -30,6 +30,7 @@ let package = Package(
         .library(name: "BPFJITX86_64", targets: ["BPFJITX86_64"]),
         .library(name: "BPFJITArm64", targets: ["BPFJITArm64"]),
         .library(name: "BPFJITArm32", targets: ["BPFJITArm32"]),
+        .library(name: "BPFJITMIPS32", targets: ["BPFJITMIPS32"]),
         .library(name: "BPFNativeDisassembler", targets: ["BPFNativeDisassembler"]),
         .library(name: "BPFAssembler", targets: ["BPFAssembler"]),
         .library(name: "BPFLoader", targets: ["BPFLoader"]),
@@ -94,10 +95,19 @@ let package = Package(
                     dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFJITArm32", "BPFEmulator", "BPFNativeDisassembler", "BPFExecMemory",
                                    "BPFConformance", "BPFInterpreter", "BPFTestSuite", "BPFKit", "BPFHelpers", "BPFLoader", "BPFMaps"],
                     swiftSettings: swiftSettings),
+        // The MIPS32 backend (Release 2, both byte orders): BPF registers as
+        // pairs, helper arguments by prototype (O32); runs under the emulator.
+        .target(name: "BPFJITMIPS32", dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFEmulator"],
+                swiftSettings: swiftSettings),
+        // Uses the emulator: run it in a process of its own.
+        .testTarget(name: "BPFJITMIPS32Tests",
+                    dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFJITMIPS32", "BPFEmulator", "BPFNativeDisassembler",
+                                   "BPFConformance", "BPFInterpreter", "BPFTestSuite", "BPFKit", "BPFHelpers", "BPFLoader", "BPFMaps"],
+                    swiftSettings: swiftSettings),
         // The facade: program files, engine choice, loading and running; the conformance runner.
         .target(name: "BPFKit", dependencies: ["BPFISA", "BPFRuntime", "BPFAssembler", "BPFConformance", "BPFInterpreter",
                                               "BPFMaps", "BPFHelpers", "BPFLoader", "BPFVerifier", "BPFJIT", "BPFJITX86_64", "BPFJITArm64",
-                                              "BPFJITArm32"],
+                                              "BPFJITArm32", "BPFJITMIPS32"],
                 swiftSettings: swiftSettings),
         // The commands of `bpfkit`, as a testable library; `bpfkit` itself is a thin @main.
         .target(name: "BPFCommandLine", dependencies: [

@@ -21,7 +21,8 @@ struct ConformanceCommand: ParsableCommand {
         let (engine, architecture) = try engineOptions.resolve()
         let files: [String]
         do { files = try ConformanceRunner.files(in: paths) } catch { throw fail(error.description) }
-        let runner = ConformanceRunner(engine: engine, architecture: architecture)
+        var runner = ConformanceRunner(engine: engine, architecture: architecture)
+        runner.byteOrder = try engineOptions.resolveByteOrder()
         var passed = 0, failed = 0, skipped = 0, prepared = 0
         for file in files {
             let (outcome, wasPrepared) = runner.runReporting(path: file)

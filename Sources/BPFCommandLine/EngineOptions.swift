@@ -1,3 +1,4 @@
+import BPFISA
 import ArgumentParser
 import BPFKit
 
@@ -8,6 +9,19 @@ struct EngineOptions: ParsableArguments {
 
     @Option(name: .long, help: "JIT target architecture: \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")) (default: the host).")
     var arch: String?
+
+    @Option(name: .customLong("byte-order"), help: "Byte order of BPF memory: little or big (default: the target's; --arch mips32be is big).")
+    var byteOrder: String?
+
+    /// The `--byte-order` asked for, if any.
+    func resolveByteOrder() throws(ExitCode) -> ByteOrder? {
+        switch byteOrder?.lowercased() {
+        case nil: return nil
+        case "big", "be": return .big
+        case "little", "le": return .little
+        case let other?: throw fail("unknown byte order '\(other)' (choose little or big)")
+        }
+    }
 
     func resolve() throws(ExitCode) -> (EngineKind, Architecture?) {
         guard let kind = EngineKind(rawValue: engine) else {

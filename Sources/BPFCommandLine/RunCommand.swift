@@ -61,6 +61,7 @@ struct RunCommand: ParsableCommand {
         guard self.repeat >= 1 else { throw fail("--repeat must be at least 1") }
         if dataIn != nil && mem != nil { throw fail("give --data-in or --mem, not both") }
         let (engine, architecture) = try engineOptions.resolve()
+        let byteOrder = try engineOptions.resolveByteOrder()
 
         let file: ProgramFile
         if objectOptions.unprivileged && noVerify { throw fail("--unprivileged requires the verifier: drop --no-verify") }
@@ -73,7 +74,8 @@ struct RunCommand: ParsableCommand {
 
         let loaded: LoadedProgram
         do {
-            loaded = try LoadedProgram(file, engine: engine, architecture: architecture, instructionLimit: instructionLimit)
+            loaded = try LoadedProgram(file, engine: engine, architecture: architecture, instructionLimit: instructionLimit,
+                                       byteOrder: byteOrder)
         } catch { throw fail("\(program): \(error)") }
         try applyTailCallOptions(loaded)
 

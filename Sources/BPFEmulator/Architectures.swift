@@ -67,6 +67,15 @@ extension EmulatedArchitecture {
         name: "mips32be", mode: UC_MODE_BIG_ENDIAN.rawValue, lowFirst: false,
         trap: [0x00, 0x00, 0x00, 0x0d])  // break
 
+    /// MIPS32 Release 6 (Unicorn's mips32r6-generic), either byte order, O32
+    /// ABI: the mips32le/mips32be row with the Release 6 CPU model.
+    public static func mips32r6(bigEndian: Bool) -> EmulatedArchitecture {
+        var row = bigEndian ? mips32be : mips32le
+        row.name += "r6"
+        row.cpu.model = Int32(UC_CPU_MIPS32_MIPS32R6_GENERIC.rawValue)
+        return row
+    }
+
     /// RV64GC (Unicorn's default RISC-V 64 model), LP64 ABI, in machine mode
     /// with no translation: addresses are physical, as identity mapping needs.
     public static let riscv64 = EmulatedArchitecture(

@@ -68,20 +68,28 @@ extension EmulatorInstance {
 
     /// Arguments placed by the helper's prototype (`AAPCS.locations(for:)`),
     /// widened to 64 bits (one-word values zero-extended); missing ones are 0.
+    /// The argument registers are taken in memory order (a big-endian O32
+    /// row lists its pairs high word first) and stack offsets count from the
+    /// row's first stack slot (16 on O32, after the home area), which makes
+    /// the same rules O32's (`O32.locations(for:)`).
     private func readAAPCSArguments(_ kinds: [ValueKind], callSite: Int) -> [UInt64]? {
         var values: [UInt64] = []
+        let little = architecture.byteOrder == .little
         let registers: [EmulatedRegister] = [architecture.arguments[0], architecture.arguments[1]].flatMap { location -> [EmulatedRegister] in
-            if case .registerPair(let low, let high) = location { return [low, high] }
+            if case .registerPair(let low, let high) = location { return little ? [low, high] : [high, low] }
             return []
         }
+        var stackBase = 0
+        if case .stack(let offset) = architecture.arguments[2] { stackBase = offset }
         for location in AAPCS.locations(for: kinds) {
             switch location {
             case .register(let n):
                 values.append(unicorn.read(registers[n]) & 0xFFFF_FFFF)
             case .pair(let n):
-                values.append(unicorn.read(registers[n]) & 0xFFFF_FFFF | (unicorn.read(registers[n + 1]) & 0xFFFF_FFFF) << 32)
+                let (low, high) = little ? (registers[n], registers[n + 1]) : (registers[n + 1], registers[n])
+                values.append(unicorn.read(low) & 0xFFFF_FFFF | (unicorn.read(high) & 0xFFFF_FFFF) << 32)
             case .stack(let offset, let bytes):
-                let address = unicorn.read(architecture.stackPointer) &+ UInt64(offset)
+                let address = unicorn.read(architecture.stackPointer) &+ UInt64(stackBase + offset)
                 guard let slot = stackOffset(of: address) else {
                     stop(.outOfBounds(pc: callSite, address: address, size: bytes, write: false))
                     return nil
@@ -126,7 +134,8 @@ extension EmulatorInstance {
     /// Result in place, caller-saved registers poisoned, back to the caller.
     private func finishCall(result: UInt64, returnAddress: UInt64, oneWord: Bool) {
         if machine.configuration.poisonsCallerSavedRegisters {
-            let results = oneWord ? Array(architecture.result.registers.prefix(1)) : architecture.result.registers
+            let first = architecture.byteOrder == .little ? architecture.result.registers.prefix(1) : architecture.result.registers.suffix(1)
+            let results = oneWord ? Array(first) : architecture.result.registers
             for register in architecture.callerSaved where !results.contains(register) {
                 unicorn.write(register, Self.poison)
             }
@@ -135,8 +144,14 @@ extension EmulatorInstance {
         case .register(let register):
             unicorn.write(register, result)
         case .registerPair(let low, let high):
-            unicorn.write(low, result & 0xFFFF_FFFF)
-            if !oneWord { unicorn.write(high, result >> 32) }
+            if oneWord {
+                // One word comes back in the first result register (r0, v0),
+                // which a big-endian O32 row lists as the high one.
+                unicorn.write(architecture.byteOrder == .little ? low : high, result & 0xFFFF_FFFF)
+            } else {
+                unicorn.write(low, result & 0xFFFF_FFFF)
+                unicorn.write(high, result >> 32)
+            }
         }
         unicorn.write(architecture.programCounter, returnAddress)
     }

@@ -25,6 +25,9 @@ struct HostMemory {
     private let dynamicWriteStart: UnsafePointer<UInt64>, dynamicWriteEnd: UnsafePointer<UInt64>
     /// Every region the run may touch besides the stack.
     let regions: MemoryRegions
+    /// Whether memory has the byte order opposite to the host's: every
+    /// integer loaded, stored or updated atomically is byte-reversed.
+    let swapsBytes: Bool
 
     /// Bounds no access passes (start `UInt64.max`, end 0), so that the
     /// inline check needs no branch on whether a dynamic region exists.
@@ -36,7 +39,8 @@ struct HostMemory {
         return (UnsafePointer(words), UnsafePointer(words + 1))
     }()
 
-    init(stackLow: UInt64, stackBytes: Int, regions: MemoryRegions, dynamicRegion: DynamicRegion? = nil) {
+    init(stackLow: UInt64, stackBytes: Int, regions: MemoryRegions, dynamicRegion: DynamicRegion? = nil, swapsBytes: Bool = false) {
+        self.swapsBytes = swapsBytes
         self.stackLow = stackLow
         self.stackBytes = UInt64(stackBytes)
         self.regions = regions
@@ -94,7 +98,8 @@ struct HostMemory {
         guard permits(address, size, write: false) else {
             throw .outOfBounds(pc: pc, address: address, size: Int(size), write: false)
         }
-        return UnsafeRawPointer(bitPattern: UInt(address)).unsafelyUnwrapped.loadUnaligned(as: T.self)
+        let value = UnsafeRawPointer(bitPattern: UInt(address)).unsafelyUnwrapped.loadUnaligned(as: T.self)
+        return swapsBytes ? value.byteSwapped : value
     }
 
     /// Writes a `T` in host byte order at `address`, or stops the run.
@@ -104,7 +109,7 @@ struct HostMemory {
         guard permits(address, size, write: true) else {
             throw .outOfBounds(pc: pc, address: address, size: Int(size), write: true)
         }
-        UnsafeMutableRawPointer(bitPattern: UInt(address)).unsafelyUnwrapped.storeBytes(of: value, as: T.self)
+        UnsafeMutableRawPointer(bitPattern: UInt(address)).unsafelyUnwrapped.storeBytes(of: swapsBytes ? value.byteSwapped : value, as: T.self)
     }
 
     // MARK: Atomics
@@ -118,6 +123,11 @@ struct HostMemory {
     func atomic64(_ operation: ReadModifyWrite, at address: UInt64, operand: UInt64, comparand: UInt64 = 0,
                   pc: Int) throws(ExecutionError) -> UInt64 {
         let p = try atomicPointer(UInt64.self, at: address, pc: pc)
+        if swapsBytes {
+            return Self.swappedUpdate(operation, operand: operand, comparand: comparand) { expected, new in
+                bpf_atomic_compare_exchange64(p, expected, new)
+            } read: { bpf_atomic_fetch_or64(p, 0) }
+        }
         switch operation {
         case .add: return bpf_atomic_fetch_add64(p, operand)
         case .or: return bpf_atomic_fetch_or64(p, operand)
@@ -134,6 +144,11 @@ struct HostMemory {
                   pc: Int) throws(ExecutionError) -> UInt64 {
         let p = try atomicPointer(UInt32.self, at: address, pc: pc)
         let v = UInt32(truncatingIfNeeded: operand)
+        if swapsBytes {
+            return Self.swappedUpdate(operation, operand: v, comparand: UInt32(truncatingIfNeeded: comparand)) { expected, new in
+                bpf_atomic_compare_exchange32(p, expected, new)
+            } read: { bpf_atomic_fetch_or32(p, 0) }
+        }
         switch operation {
         case .add: return UInt64(bpf_atomic_fetch_add32(p, v))
         case .or: return UInt64(bpf_atomic_fetch_or32(p, v))
@@ -142,6 +157,33 @@ struct HostMemory {
         case .exchange: return UInt64(bpf_atomic_exchange32(p, v))
         case .compareExchange:
             return UInt64(bpf_atomic_compare_exchange32(p, UInt32(truncatingIfNeeded: comparand), v))
+        }
+    }
+
+    /// A read-modify-write on a word stored byte-reversed: a compare-exchange
+    /// loop on the stored bytes, the operation on the value they hold.
+    /// Returns the old value (zero-extended to 64 bits).
+    private static func swappedUpdate<T: FixedWidthInteger & UnsignedInteger>(
+        _ operation: ReadModifyWrite, operand: T, comparand: T,
+        exchange: (T, T) -> T, read: () -> T
+    ) -> UInt64 {
+        var stored = read()
+        while true {
+            let old = stored.byteSwapped
+            let new: T
+            switch operation {
+            case .add: new = old &+ operand
+            case .or: new = old | operand
+            case .and: new = old & operand
+            case .xor: new = old ^ operand
+            case .exchange: new = operand
+            case .compareExchange:
+                guard old == comparand else { return UInt64(old) }
+                new = operand
+            }
+            let seen = exchange(stored, new.byteSwapped)
+            if seen == stored { return UInt64(old) }
+            stored = seen
         }
     }
 

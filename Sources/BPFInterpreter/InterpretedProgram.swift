@@ -18,6 +18,8 @@ struct InterpretedProgram: TailCallable {
     let tailCallArrays: [TailCallAttachment]
     /// What the stack starts as (zeros but in tests).
     let stackFill: StackFill
+    /// Whether memory has the other byte order than the host's.
+    var swapsBytes = false
 
     var tailCallEngine: TailCallEngine { .interpreter }
     var tailCallEntry: UInt64 { 0 }
@@ -61,7 +63,7 @@ struct InterpretedProgram: TailCallable {
                 registers: words, frames: words + RunLayout.registerSlots,
                 stackTop: stackLow + UInt64(layout.stackBytes),
                 memory: HostMemory(stackLow: stackLow, stackBytes: layout.stackBytes, regions: regions,
-                                   dynamicRegion: state.dynamicRegion))
+                                   dynamicRegion: state.dynamicRegion, swapsBytes: swapsBytes))
             machine.registers[1] = r1
             machine.registers[2] = r2
             machine.registers[10] = machine.stackTop

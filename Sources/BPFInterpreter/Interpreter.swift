@@ -16,6 +16,11 @@ import BPFRuntime
 ///   Up to `ExecutionLimits.maxCallFrames` frames, counting the entry function.
 /// - The stack starts zeroed on every run (unless `stackFill` says otherwise,
 ///   which only tests do).
+/// - Memory is read and written in `byteOrder`: the host's by default; the
+///   other order (big endian on the little-endian hosts BPFKit runs on) is
+///   the semantics a BPF program has on a big-endian machine (a `bpfeb`
+///   object, the mips32be JIT), where loads, stores and atomics see memory
+///   big-endian and `le`/`be` swap accordingly.
 /// - Atomics are performed atomically on host memory and must be naturally
 ///   aligned; a misaligned one stops the run with `.unsupported`.
 /// - `call %reg` (callx) calls the helper whose number the register holds; a
@@ -36,6 +41,8 @@ public struct Interpreter: ExecutionEngine {
 
     /// What the stack holds when a run starts.
     public var stackFill: StackFill
+    /// The byte order of the program's memory.
+    public var byteOrder: ByteOrder = .host
 
     public init() {
         stackFill = .zero
@@ -45,6 +52,12 @@ public struct Interpreter: ExecutionEngine {
         self.stackFill = stackFill
     }
 
+    /// An interpreter whose memory has the given byte order.
+    public init(byteOrder: ByteOrder) {
+        stackFill = .zero
+        self.byteOrder = byteOrder
+    }
+
     public func prepare(_ program: Program, configuration: EngineConfiguration) throws(EngineError) -> any PreparedProgram {
         do {
             try program.validate()
@@ -52,11 +65,12 @@ public struct Interpreter: ExecutionEngine {
             throw .invalidProgram(error)
         }
         let attachments = try configuration.tailCalls?.attach(program, engine: .interpreter) ?? []
-        let decoded = Predecoder(program: program, helpers: configuration.helpers, tailCalls: configuration.tailCalls != nil)
+        let decoded = Predecoder(program: program, helpers: configuration.helpers, tailCalls: configuration.tailCalls != nil,
+                                 byteOrder: byteOrder)
         return InterpretedProgram(
             code: decoded.code, helpers: decoded.helpers, registry: configuration.helpers,
             unsupported: decoded.unsupported, instructionLimit: configuration.instructionLimit,
-            tailCallArrays: attachments, stackFill: stackFill)
+            tailCallArrays: attachments, stackFill: stackFill, swapsBytes: byteOrder != .host)
     }
 }
 

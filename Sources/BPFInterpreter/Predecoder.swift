@@ -18,10 +18,13 @@ struct Predecoder {
     private var helperIndex: [Int32: Int] = [:]
     /// Whether `call 12` is a tail call (the configuration has the program arrays).
     private let tailCalls: Bool
+    /// The byte order of the program's memory (`le`/`be` swap relative to it).
+    private let byteOrder: ByteOrder
 
-    init(program: Program, helpers registry: HelperRegistry, tailCalls: Bool = false) {
+    init(program: Program, helpers registry: HelperRegistry, tailCalls: Bool = false, byteOrder: ByteOrder = .host) {
         self.registry = registry
         self.tailCalls = tailCalls
+        self.byteOrder = byteOrder
         code.reserveCapacity(program.count)
         for (pc, instruction) in program.instructions.enumerated() {
             code.append(decode(instruction, at: pc))
@@ -95,7 +98,7 @@ struct Predecoder {
             }
             return DecodedInstruction(op, dst: dst.rawValue, src: src.rawValue)
         case .byteSwap(let kind, let dst, let bits):
-            return DecodedInstruction(Self.byteSwapOp(kind, bits: bits), dst: dst.rawValue)
+            return DecodedInstruction(Self.byteSwapOp(kind, bits: bits, order: byteOrder), dst: dst.rawValue)
         case .jump(let offset):
             return DecodedInstruction(.ja, offset: Int32(pc + 1 + Int(offset)))
         case .jumpLong(let offset):
@@ -233,15 +236,16 @@ extension Predecoder {
         }
     }
 
-    /// END and BSWAP (RFC 9669, section 4.2): converting to the host's own
-    /// byte order only truncates; converting to the other order, or BSWAP,
-    /// reverses the bytes. Both zero-extend the 16- and 32-bit forms.
-    static func byteSwapOp(_ kind: ByteSwapKind, bits: UInt8) -> Op {
+    /// END and BSWAP (RFC 9669, section 4.2): converting to the memory's own
+    /// byte order (the host's unless the interpreter runs big-endian) only
+    /// truncates; converting to the other order, or BSWAP, reverses the
+    /// bytes. Both zero-extend the 16- and 32-bit forms.
+    static func byteSwapOp(_ kind: ByteSwapKind, bits: UInt8, order: ByteOrder = .host) -> Op {
         let reverses: Bool
         switch kind {
         case .swap: reverses = true
-        case .toLittleEndian: reverses = ByteOrder.host == .big
-        case .toBigEndian: reverses = ByteOrder.host == .little
+        case .toLittleEndian: reverses = order == .big
+        case .toBigEndian: reverses = order == .little
         }
         switch (bits, reverses) {
         case (16, false): return .truncate16

@@ -14,6 +14,11 @@ public struct ConformanceRunner: Sendable {
 
     public var engine: EngineKind
     public var architecture: Architecture?
+    /// The byte order of BPF memory (nil: the engine's own). The corpus's
+    /// expected values assume little-endian memory, so a JIT running
+    /// big-endian (mips32be) is judged against the big-endian interpreter
+    /// instead: the same value, or an error where it stops with one.
+    public var byteOrder: ByteOrder?
 
     public init(engine: EngineKind = .interpreter, architecture: Architecture? = nil) {
         self.engine = engine
@@ -43,19 +48,31 @@ public struct ConformanceRunner: Sendable {
         guard let conformance = file.conformance else { return (.failed("not a conformance (.data) file"), false) }
         let loaded: LoadedProgram
         do {
-            loaded = try LoadedProgram(file.linked, engine: engine, architecture: architecture)
+            loaded = try LoadedProgram(file.linked, engine: engine, architecture: architecture, byteOrder: byteOrder)
         } catch let error as EngineSelectionError {
             return (.skipped(error.description), false)
         } catch {
             return (judgeError("\(error)", expected: conformance.expected), false)
         }
+        let order = byteOrder ?? (engine == .jit ? (architecture ?? Architecture.host)?.byteOrder : nil)
+        let expected: ConformanceFile.Expectation
+        if engine == .jit, order == .big {
+            do {
+                let reference = try LoadedProgram(file.linked, engine: .interpreter, byteOrder: .big)
+                expected = .result(try reference.run(input: conformance.memory).returnValue)
+            } catch {
+                expected = .error("the big-endian interpreter: \(error)")
+            }
+        } else {
+            expected = conformance.expected
+        }
         let result: UInt64
         do {
             result = try loaded.run(input: conformance.memory).returnValue
         } catch {
-            return (judgeError("\(error)", expected: conformance.expected), true)
+            return (judgeError("\(error)", expected: expected), true)
         }
-        return (judge(result, expected: conformance.expected), true)
+        return (judge(result, expected: expected), true)
     }
 
     private func judge(_ result: UInt64, expected: ConformanceFile.Expectation) -> Outcome {

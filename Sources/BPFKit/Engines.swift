@@ -4,6 +4,7 @@ import BPFInterpreter
 import BPFJIT
 import BPFJITArm32
 import BPFJITArm64
+import BPFJITMIPS32
 import BPFJITX86_64
 
 /// The engines a program can run on, as the command line names them.
@@ -29,17 +30,25 @@ public struct EngineSelectionError: Error, Sendable, CustomStringConvertible {
 /// This is the one place that knows every backend: a new architecture adds
 /// one case here and one target; nothing else changes.
 public enum EngineCatalog {
-    public static func engine(_ kind: EngineKind, architecture: Architecture? = nil) throws(EngineSelectionError) -> any ExecutionEngine {
+    /// `byteOrder` is the order of the program's memory: the interpreter
+    /// runs in either (big endian is a `bpfeb` program's semantics); a JIT
+    /// has its target's (mips32be big, every other target little), and
+    /// asking a JIT for the other order is an error.
+    public static func engine(_ kind: EngineKind, architecture: Architecture? = nil,
+                              byteOrder: ByteOrder? = nil) throws(EngineSelectionError) -> any ExecutionEngine {
         switch kind {
         case .interpreter:
             if let architecture, architecture != Architecture.host {
                 throw EngineSelectionError(description: "--arch \(architecture) applies to --engine jit; the interpreter runs on the host")
             }
-            return Interpreter()
+            return Interpreter(byteOrder: byteOrder ?? .host)
         case .jit:
             let target = architecture ?? Architecture.host
             guard let target else {
                 throw EngineSelectionError(description: "no JIT backend exists for this host; choose one with --arch")
+            }
+            if let byteOrder, byteOrder != target.byteOrder {
+                throw EngineSelectionError(description: "the \(target) JIT runs \(target.byteOrder == .big ? "big" : "little")-endian; --byte-order \(byteOrder == .big ? "big" : "little") needs another target (mips32be is big-endian)")
             }
             return try jitEngine(for: target)
         }
@@ -56,7 +65,9 @@ public enum EngineCatalog {
             return X86_64JIT()
         case .arm64: return Arm64JIT()
         case .arm32: return Arm32JIT()
-        case .mips32le, .mips32be, .riscv64:
+        case .mips32le: return MIPS32JIT(bigEndian: false)
+        case .mips32be: return MIPS32JIT(bigEndian: true)
+        case .riscv64:
             throw EngineSelectionError(description: "the \(architecture) JIT backend is not built yet")
         }
     }
@@ -79,8 +90,16 @@ public enum EngineCatalog {
             #endif
         case .arm64: return try Arm64JIT.listingImage(program, configuration: configuration)
         case .arm32: return try Arm32JIT.listingImage(program, configuration: configuration)
-        case .mips32le, .mips32be, .riscv64:
+        case .mips32le, .mips32be:
+            return try MIPS32JIT.listingImage(program, configuration: configuration,
+                                              options: MIPS32Options(bigEndian: architecture == .mips32be))
+        case .riscv64:
             throw EngineSelectionError(description: "the \(architecture) JIT backend is not built yet")
         }
     }
+}
+
+extension Architecture {
+    /// The byte order of the target's memory (and so of BPF memory on it).
+    public var byteOrder: ByteOrder { self == .mips32be ? .big : .little }
 }

@@ -40,8 +40,8 @@ public final class LoadedProgram: Sendable {
     /// set from the host by program name (`setTailCall`).
     public init(_ linked: LinkedProgram, object: LoadedObject? = nil, engine: EngineKind = .interpreter,
                 architecture: Architecture? = nil,
-                instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit) throws {
-        let engine = try EngineCatalog.engine(engine, architecture: architecture)
+                instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit, byteOrder: ByteOrder? = nil) throws {
+        let engine = try EngineCatalog.engine(engine, architecture: architecture, byteOrder: byteOrder)
         self.linked = linked
         self.engine = engine
         self.engineName = engine.name
@@ -53,8 +53,9 @@ public final class LoadedProgram: Sendable {
 
     /// Prepares the program a file holds (with its object, for `.o` and `.c` files).
     public convenience init(_ file: ProgramFile, engine: EngineKind = .interpreter, architecture: Architecture? = nil,
-                            instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit) throws {
-        try self.init(file.linked, object: file.object, engine: engine, architecture: architecture, instructionLimit: instructionLimit)
+                            instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit, byteOrder: ByteOrder? = nil) throws {
+        try self.init(file.linked, object: file.object, engine: engine, architecture: architecture, instructionLimit: instructionLimit,
+                      byteOrder: byteOrder)
     }
 
     /// Prepares a bare program as the `mem` type (r1 = input, r2 = its length)
