@@ -34,6 +34,9 @@ public struct JITProofs: Sendable {
     public let stackReadsInitialized: Bool
     /// When known: the deepest byte below r10 any stack access reaches, in any frame.
     public let stackDepth: Int?
+    /// For code compiled from a rewritten program (`JITBlinding`): the
+    /// original slot of each rewritten slot, which the proofs are about.
+    @usableFromInline var origin: [Int]? = nil
 
     /// No proofs at all.
     public static let none = JITProofs(nil, program: Program([]), instructionLimit: 0)
@@ -62,7 +65,21 @@ public struct JITProofs: Sendable {
 
     /// Whether the access at slot `pc` was proven to stay inside memory the run owns.
     @inlinable
-    public func isSafeAccess(at pc: Int) -> Bool { proofs?.isSafeAccess(at: pc) ?? false }
+    public func isSafeAccess(at pc: Int) -> Bool {
+        guard let proofs else { return false }
+        if let origin { return pc < origin.count && proofs.isSafeAccess(at: origin[pc]) }
+        return proofs.isSafeAccess(at: pc)
+    }
+
+    /// The same proofs asked about the slots of `blinding.program`. Blinding
+    /// keeps every proven property: loads, stores and calls keep their
+    /// operands' values, the stack accesses are the same, and `ax` is
+    /// written before every read.
+    public func blinded(_ blinding: JITBlinding) -> JITProofs {
+        var copy = self
+        copy.origin = blinding.origin
+        return copy
+    }
 
     /// Whether the load, store or atomic `instruction` at `pc` needs no
     /// check by the proofs. A direct `[r10 + offset]` never does by them:
@@ -75,7 +92,10 @@ public struct JITProofs: Sendable {
     }
 
     /// What was proven of the helper call at slot `pc`, if anything.
-    public func helperCall(at pc: Int) -> HelperCallProof? { proofs?.helperCall(at: pc) }
+    public func helperCall(at pc: Int) -> HelperCallProof? {
+        guard let origin else { return proofs?.helperCall(at: pc) }
+        return pc < origin.count ? proofs?.helperCall(at: origin[pc]) : nil
+    }
 
     /// Whether any proof applies.
     public var applies: Bool { proofs != nil }
