@@ -9,6 +9,9 @@ struct EngineOptions: ParsableArguments {
     @Option(name: .long, help: "JIT target architecture: \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")) (default: the host).")
     var arch: String?
 
+    @Flag(name: .long, help: "Hardened JIT: blind every constant the program chooses (the kernel's bpf_jit_harden), so none appears in executable memory.")
+    var harden = false
+
     func resolve() throws(ExitCode) -> (EngineKind, Architecture?) {
         guard let kind = EngineKind(rawValue: engine) else {
             throw fail("unknown engine '\(engine)' (choose \(EngineKind.allCases.map(\.rawValue).joined(separator: " or ")))")

@@ -72,7 +72,8 @@ struct RunCommand: ParsableCommand {
 
         let loaded: LoadedProgram
         do {
-            loaded = try LoadedProgram(file, engine: engine, architecture: architecture, instructionLimit: instructionLimit)
+            loaded = try LoadedProgram(file, engine: engine, architecture: architecture, instructionLimit: instructionLimit,
+                                       hardened: engineOptions.harden)
         } catch { throw fail("\(program): \(error)") }
         try applyTailCallOptions(loaded)
 

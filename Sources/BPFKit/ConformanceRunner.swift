@@ -14,10 +14,13 @@ public struct ConformanceRunner: Sendable {
 
     public var engine: EngineKind
     public var architecture: Architecture?
+    /// JITs compile with constant blinding (`EngineConfiguration.hardened`).
+    public var hardened: Bool
 
-    public init(engine: EngineKind = .interpreter, architecture: Architecture? = nil) {
+    public init(engine: EngineKind = .interpreter, architecture: Architecture? = nil, hardened: Bool = false) {
         self.engine = engine
         self.architecture = architecture
+        self.hardened = hardened
     }
 
     /// The helpers the corpus calls. Helper 5 is the one `call_unwind_fail`
@@ -43,7 +46,7 @@ public struct ConformanceRunner: Sendable {
         guard let conformance = file.conformance else { return (.failed("not a conformance (.data) file"), false) }
         let loaded: LoadedProgram
         do {
-            loaded = try LoadedProgram(file.linked, engine: engine, architecture: architecture)
+            loaded = try LoadedProgram(file.linked, engine: engine, architecture: architecture, hardened: hardened)
         } catch let error as EngineSelectionError {
             return (.skipped(error.description), false)
         } catch {

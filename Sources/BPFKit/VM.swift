@@ -37,9 +37,13 @@ public final class LoadedProgram: Sendable {
     /// statically are filled first with the object's programs prepared for
     /// the same engine (libbpf fills them at load time), and entries can be
     /// set from the host by program name (`setTailCall`).
+    ///
+    /// `hardened`: JITs blind every constant the program chooses, so none
+    /// appears in executable memory (`EngineConfiguration.hardened`, the
+    /// kernel's `bpf_jit_harden`); the interpreter ignores it.
     public init(_ linked: LinkedProgram, object: LoadedObject? = nil, engine: EngineKind = .interpreter,
                 architecture: Architecture? = nil,
-                instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit) throws {
+                instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit, hardened: Bool = false) throws {
         let engine = try EngineCatalog.engine(engine, architecture: architecture)
         self.linked = linked
         self.engine = engine
@@ -47,22 +51,24 @@ public final class LoadedProgram: Sendable {
         self.object = object
         self.instructionLimit = instructionLimit
         try object?.populateProgramArrays(for: engine, instructionLimit: instructionLimit)
-        self.prepared = try engine.prepare(linked.program, configuration: linked.engineConfiguration(instructionLimit: instructionLimit))
+        self.prepared = try engine.prepare(linked.program, configuration: linked.engineConfiguration(instructionLimit: instructionLimit,
+                                                                                                hardened: hardened))
     }
 
     /// Prepares the program a file holds (with its object, for `.o` and `.c` files).
     public convenience init(_ file: ProgramFile, engine: EngineKind = .interpreter, architecture: Architecture? = nil,
-                            instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit) throws {
-        try self.init(file.linked, object: file.object, engine: engine, architecture: architecture, instructionLimit: instructionLimit)
+                            instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit, hardened: Bool = false) throws {
+        try self.init(file.linked, object: file.object, engine: engine, architecture: architecture, instructionLimit: instructionLimit,
+                      hardened: hardened)
     }
 
     /// Prepares a bare program as the `mem` type (r1 = input, r2 = its length)
     /// with the kernel's helpers and `helpers` over them.
     public convenience init(_ program: Program, engine: EngineKind = .interpreter, architecture: Architecture? = nil,
                             helpers: HelperRegistry = HelperRegistry(),
-                            instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit) throws {
+                            instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit, hardened: Bool = false) throws {
         let linked = try LinkedProgram(program: program, type: ProgramTypes.mem, options: LoadOptions(extraHelpers: helpers))
-        try self.init(linked, engine: engine, architecture: architecture, instructionLimit: instructionLimit)
+        try self.init(linked, engine: engine, architecture: architecture, instructionLimit: instructionLimit, hardened: hardened)
     }
 
     /// Puts the object's program named `program`, prepared for this engine,

@@ -192,9 +192,11 @@ public struct LinkedProgram: Sendable {
     /// the object's program arrays for `bpf_tail_call`, and (unless
     /// `verified` is false) the verifier's proofs.
     public func engineConfiguration(instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit,
-                                    verified: Bool = true) -> EngineConfiguration {
-        EngineConfiguration(helpers: helpers, instructionLimit: instructionLimit, tailCalls: tailCallEnvironment,
-                            proofs: verified && verification.gaveUp == nil ? proofs : nil)
+                                    verified: Bool = true, hardened: Bool = false) -> EngineConfiguration {
+        var configuration = EngineConfiguration(helpers: helpers, instructionLimit: instructionLimit, tailCalls: tailCallEnvironment,
+                                                proofs: verified && verification.gaveUp == nil ? proofs : nil)
+        configuration.hardened = hardened
+        return configuration
     }
 
     /// The program arrays of the program's object, as engines see them.
