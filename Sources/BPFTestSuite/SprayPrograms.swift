@@ -6,7 +6,8 @@ import BPFISA
 /// 64-bit constant loads), for checking that a hardened image holds none of
 /// them (`JITBlinding`). Every constant has its top bit clear and no zero
 /// half, so a plain image carries each one whole (x86-64) or as two 16-bit
-/// move-wide halves (arm64). The program computes a value from them all
+/// move-wide halves (arm64); none is subtracted, which arm64 encodes as the
+/// addition of its negation. The program computes a value from them all
 /// and returns it, so that engines can be compared on it too.
 public enum SprayPrograms {
     /// The constants the program carries, in order.
@@ -21,7 +22,7 @@ public enum SprayPrograms {
             .alu(.w64, .add, dst: .r0, .immediate(c[1])),
             .alu(.w32, .xor, dst: .r0, .immediate(c[2])),
             .alu(.w64, .or, dst: .r0, .immediate(c[3])),
-            .alu(.w64, .sub, dst: .r0, .immediate(c[4])),
+            .alu(.w64, .add, dst: .r0, .immediate(c[4])),
             .alu(.w32, .and, dst: .r0, .immediate(c[5])),
             .alu(.w64, .mul, dst: .r0, .immediate(c[6])),
             .alu(.w32, .mov, dst: .r2, .immediate(c[7])),
@@ -41,7 +42,7 @@ public enum SprayPrograms {
             .branch(.w64, .eq, dst: .r0, .immediate(c[13]), offset: 1),
             .alu(.w64, .add, dst: .r0, .immediate(c[14])),
             .branch(.w32, .ne, dst: .r0, .immediate(c[15]), offset: 1),
-            .alu(.w64, .sub, dst: .r0, .immediate(c[16])),
+            .alu(.w32, .add, dst: .r0, .immediate(c[16])),
             .branch(.w64, .gt, dst: .r0, .immediate(c[17]), offset: 1),
             .alu(.w32, .or, dst: .r0, .immediate(c[18])),
             .branch(.w32, .slt, dst: .r0, .immediate(c[19]), offset: 1),

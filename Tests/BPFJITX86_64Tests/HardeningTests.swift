@@ -30,14 +30,16 @@ import Testing
         let program = SprayPrograms.program()
         let plain = try Self.image(program, hardened: false).bytes
         for constant in SprayPrograms.constants() {
-            #expect(Self.contains(plain, constant), "plain image lacks 0x\(String(constant, radix: 16))")
+            let found = Self.contains(plain, constant)
+            #expect(found, "plain image lacks 0x\(String(constant, radix: 16))")
         }
         // Each hardened compile draws its own key; none may hold a constant.
         for _ in 0..<3 {
             let hardened = try Self.image(program, hardened: true)
             #expect(hardened.instructionCount == program.count)
             for constant in SprayPrograms.constants() {
-                #expect(!Self.contains(hardened.bytes, constant), "hardened image holds 0x\(String(constant, radix: 16))")
+                let found = Self.contains(hardened.bytes, constant)
+                #expect(!found, "hardened image holds 0x\(String(constant, radix: 16))")
             }
         }
     }
