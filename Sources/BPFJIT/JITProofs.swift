@@ -97,6 +97,16 @@ public struct JITProofs: Sendable {
         return pc < origin.count ? proofs?.helperCall(at: origin[pc]) : nil
     }
 
+    /// What the runaway guard charges a backward jump from slot `pc` to
+    /// `target`: the slots it spans, counted in the program as loaded (a
+    /// rewritten program, `JITBlinding`, must not spend the budget faster
+    /// than the original would).
+    @inlinable
+    public func guardCharge(from pc: Int, to target: Int) -> Int {
+        guard let origin, pc < origin.count, target < origin.count else { return pc - target + 1 }
+        return origin[pc] - origin[target] + 1
+    }
+
     /// Whether any proof applies.
     public var applies: Bool { proofs != nil }
 }

@@ -33,7 +33,7 @@ extension Arm64Backend {
     /// `ja`/`gotol`: nothing for a jump to the next slot.
     mutating func lowerJump(to target: Int, at pc: Int, _ e: Arm64Encoder) {
         if target == pc + 1 { return }
-        if target <= pc { chargeGuard(pc - target + 1, pc: pc, e) }
+        if target <= pc { chargeGuard(proofs.guardCharge(from: pc, to: target), pc: pc, e) }
         e.b(e.asm.instruction(target))                              /* b target */
     }
 
@@ -44,7 +44,7 @@ extension Arm64Backend {
     mutating func lowerBranch(_ width: Width, _ condition: JumpCondition, dst: Register, _ operand: Operand,
                               to target: Int, at pc: Int, _ e: Arm64Encoder) {
         if target == pc + 1 { return }                              // no effect either way
-        if target <= pc { chargeGuard(pc - target + 1, pc: pc, e) }
+        if target <= pc { chargeGuard(proofs.guardCharge(from: pc, to: target), pc: pc, e) }
         let s = Arm64Size(width), d = Arm64RegisterMap.native(dst), label = e.asm.instruction(target)
         switch operand {
         case .register(let srcRegister):
