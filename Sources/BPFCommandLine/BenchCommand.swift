@@ -46,6 +46,9 @@ struct BenchCommand: ParsableCommand {
         discussion: "Safe only because every program of the suite is one the kernel's verifier accepts; never the headline figure."))
     var unchecked = false
 
+    @Flag(name: .long, help: "Also run every JIT hardened (constant blinding, as the kernel's bpf_jit_harden), for its cost in time and code size.")
+    var harden = false
+
     func run() throws {
         let samples = self.repeat ?? (quick ? 3 : 11)
         guard samples >= 1 else { throw fail("--repeat must be at least 1") }
@@ -71,7 +74,7 @@ struct BenchCommand: ParsableCommand {
         }
         defer { try? FileManager.default.removeItem(at: scratch) }
 
-        let engines = BPFKitEngine.available(unchecked: unchecked)
+        let engines = BPFKitEngine.available(unchecked: unchecked, hardened: harden)
         let kernel = KernelBench(scratch: scratch)
         var kernelState = noKernel ? (available: false, reason: "--no-kernel") : KernelBench.availability()
         if kernelState.available {

@@ -21,7 +21,7 @@ struct ConformanceCommand: ParsableCommand {
         let (engine, architecture) = try engineOptions.resolve()
         let files: [String]
         do { files = try ConformanceRunner.files(in: paths) } catch { throw fail(error.description) }
-        var runner = ConformanceRunner(engine: engine, architecture: architecture)
+        var runner = ConformanceRunner(engine: engine, architecture: architecture, hardened: engineOptions.harden)
         runner.byteOrder = try engineOptions.resolveByteOrder()
         var passed = 0, failed = 0, skipped = 0, prepared = 0
         for file in files {
@@ -69,7 +69,8 @@ struct ConformancePluginCommand: ParsableCommand {
         do {
             let program = try Program(bytes: programBytes, name: "stdin")
             try program.validate()
-            let loaded = try LoadedProgram(program, engine: engine, architecture: architecture, helpers: ConformanceRunner.helpers)
+            let loaded = try LoadedProgram(program, engine: engine, architecture: architecture, helpers: ConformanceRunner.helpers,
+                                           hardened: engineOptions.harden)
             print(String(try loaded.run(input: memoryBytes).returnValue, radix: 16))
         } catch {
             throw fail("\(error)")

@@ -41,6 +41,12 @@ struct DumpCommand: ParsableCommand {
         @Option(name: .long, help: "Target architecture (default: the host).")
         var arch: String?
 
+        @Flag(name: .long, help: "Hardened JIT: blind every constant the program chooses (the kernel's bpf_jit_harden).")
+        var harden = false
+
+        @Option(name: .long, help: "Also write the image's bytes, exactly as placed, to this file.")
+        var raw: String?
+
         @OptionGroup var objectOptions: ObjectOptions
 
         func run() throws {
@@ -56,7 +62,8 @@ struct DumpCommand: ParsableCommand {
             do { file = try ProgramFile.load(path: program, objectOptions.request()) } catch { throw fail(error.description) }
             do {
                 let image = try EngineCatalog.jitImage(file.linked.program, architecture: architecture,
-                                                       configuration: file.linked.engineConfiguration())
+                                                       configuration: file.linked.engineConfiguration(hardened: harden))
+                if let raw { try writeFile(raw, image.bytes) }
                 let listing = try JITListing(image: image, program: file.linked.program) {
                     Disassembler.text(of: $0, at: 0, style: .llvm)
                 }

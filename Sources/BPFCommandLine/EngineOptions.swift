@@ -23,6 +23,9 @@ struct EngineOptions: ParsableArguments {
         }
     }
 
+    @Flag(name: .long, help: "Hardened JIT: blind every constant the program chooses (the kernel's bpf_jit_harden), so none appears in executable memory.")
+    var harden = false
+
     func resolve() throws(ExitCode) -> (EngineKind, Architecture?) {
         guard let kind = EngineKind(rawValue: engine) else {
             throw fail("unknown engine '\(engine)' (choose \(EngineKind.allCases.map(\.rawValue).joined(separator: " or ")))")

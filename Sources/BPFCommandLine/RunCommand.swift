@@ -75,7 +75,7 @@ struct RunCommand: ParsableCommand {
         let loaded: LoadedProgram
         do {
             loaded = try LoadedProgram(file, engine: engine, architecture: architecture, instructionLimit: instructionLimit,
-                                       byteOrder: byteOrder)
+                                       byteOrder: byteOrder, hardened: engineOptions.harden)
         } catch { throw fail("\(program): \(error)") }
         try applyTailCallOptions(loaded)
 

@@ -11,11 +11,22 @@ public final class JITProgramInfo: @unchecked Sendable {
     public let stackSize: Int
     /// Why the instructions compiled to an `unsupported` stop cannot run, by slot.
     public let unsupported: [Int: String]
+    /// When the code was compiled from a rewritten program (`JITBlinding`):
+    /// the original slot of each compiled slot, so that run-time errors name
+    /// the instruction of the program as loaded.
+    public let origin: [Int]?
 
-    public init(helpers: JITHelperTable, stackSize: Int, unsupported: [Int: String] = [:]) {
+    public init(helpers: JITHelperTable, stackSize: Int, unsupported: [Int: String] = [:], origin: [Int]? = nil) {
         self.helpers = helpers
         self.stackSize = stackSize
         self.unsupported = unsupported
+        self.origin = origin
+    }
+
+    /// `error`, raised by this program's code, in the original numbering.
+    public func restore(_ error: ExecutionError) -> ExecutionError {
+        guard let origin else { return error }
+        return error.mappingPC { $0 >= 0 && $0 < origin.count ? origin[$0] : $0 }
     }
 
     /// The value native code stores in `JITRunContext.program`.

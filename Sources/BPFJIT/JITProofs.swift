@@ -100,6 +100,9 @@ public struct JITProofs: Sendable {
             }
         }
     }
+    /// For code compiled from a rewritten program (`JITBlinding`): the
+    /// original slot of each rewritten slot, which the proofs are about.
+    @usableFromInline var origin: [Int]? = nil
 
     /// No proofs at all.
     public static let none = JITProofs(nil, program: Program([]), instructionLimit: 0)
@@ -185,7 +188,20 @@ public struct JITProofs: Sendable {
 
     /// Whether the access at slot `pc` was proven to stay inside memory the run owns.
     @inlinable
-    public func isSafeAccess(at pc: Int) -> Bool { pc >= 0 && pc < safe.count && safe[pc] }
+    public func isSafeAccess(at pc: Int) -> Bool {
+        let slot = origin.map { pc >= 0 && pc < $0.count ? $0[pc] : -1 } ?? pc
+        return slot >= 0 && slot < safe.count && safe[slot]
+    }
+
+    /// The same proofs asked about the slots of `blinding.program`. Blinding
+    /// keeps every proven property: loads, stores and calls keep their
+    /// operands' values, the stack accesses are the same, and `ax` is
+    /// written before every read.
+    public func blinded(_ blinding: JITBlinding) -> JITProofs {
+        var copy = self
+        copy.origin = blinding.origin
+        return copy
+    }
 
     /// Whether the load, store or atomic `instruction` at `pc` needs no
     /// check by the proofs. A direct `[r10 + offset]` never does by them:
@@ -198,7 +214,20 @@ public struct JITProofs: Sendable {
     }
 
     /// What was proven of the helper call at slot `pc`, if anything.
-    public func helperCall(at pc: Int) -> HelperCallProof? { helperCalls[pc] }
+    public func helperCall(at pc: Int) -> HelperCallProof? {
+        guard let origin else { return helperCalls[pc] }
+        return pc >= 0 && pc < origin.count ? helperCalls[origin[pc]] : nil
+    }
+
+    /// What the runaway guard charges a backward jump from slot `pc` to
+    /// `target`: the slots it spans, counted in the program as loaded (a
+    /// rewritten program, `JITBlinding`, must not spend the budget faster
+    /// than the original would).
+    @inlinable
+    public func guardCharge(from pc: Int, to target: Int) -> Int {
+        guard let origin, pc < origin.count, target < origin.count else { return pc - target + 1 }
+        return origin[pc] - origin[target] + 1
+    }
 }
 
 /// Whether some path reads a register before writing it: a forward

@@ -158,7 +158,7 @@ public final class NativeProgram: TailCallable, @unchecked Sendable {
             // The program that stopped: its prologue named itself, and an error
             // unwinding out of a tail-called program leaves its name in place.
             let failed = context.program.map(JITProgramInfo.at) ?? info
-            return (r0, failure(status: context.status, context: context, program: failed, hostError: hostError))
+            return (r0, failed.restore(failure(status: context.status, context: context, program: failed, hostError: hostError)))
         }
         if let error { throw error }
         return r0

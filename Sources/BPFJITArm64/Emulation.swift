@@ -156,7 +156,11 @@ public final class Arm64EmulatedProgram: TailCallable {
         }
         let run = try outcome.get()
         let status = context.pointee.status
-        if status != 0 { throw failure(status: status, context: context.pointee, host: host) }
+        if status != 0 {
+            // Named in the numbering of the program that stopped, as loaded.
+            let stopped = JITProgramInfo.current(in: context.pointee) ?? info
+            throw stopped.restore(failure(status: status, context: context.pointee, host: host))
+        }
         return run
     }
 

@@ -117,18 +117,24 @@ public struct Arm64JIT: ExecutionEngine {
         } catch {
             throw .unsupportedHost(engine: name, reason: "the arm64 emulator: \(error)")
         }
-        let plan = configuration.tailCalls.map { JITTailCallPlan(program, environment: $0, engine: engine) }
+        let blinding = try Self.blinding(program, configuration: configuration)
+        let compiled = blinding?.program ?? program
+        var plan = configuration.tailCalls.map { JITTailCallPlan(program, environment: $0, engine: engine) }
+        if let blinding { plan = blinding.plan(plan) }
         var backend = try Self.backend(program, configuration: configuration, helpers: helpers, options: options, targets: targets,
-                                       tailCalls: plan)
-        let info = JITProgramInfo(helpers: helpers, stackSize: backend.stackSize, unsupported: JITUnsupported.reasons(program))
+                                       tailCalls: plan, blinding: blinding)
+        let info = JITProgramInfo(helpers: helpers, stackSize: backend.stackSize, unsupported: JITUnsupported.reasons(compiled),
+                                  origin: blinding?.origin)
         backend.programInfo = info.address
         let image: JITImage, allocation: CodeAllocation?
         do throws(JITError) {
-            (image, allocation) = try JITDriver.compile(program, backend: &backend,
-                                                        placement: .memory(EmulatorImageMemory(machine, placement: placement)))
-            try Self.checkLastPassesAgree(backend.passSizes, image: image)
+            let compiledImage: JITImage
+            (compiledImage, allocation) = try JITDriver.compile(compiled, backend: &backend,
+                                                                placement: .memory(EmulatorImageMemory(machine, placement: placement)))
+            try Self.checkLastPassesAgree(backend.passSizes, image: compiledImage)
+            image = blinding?.restore(compiledImage) ?? compiledImage
         } catch {
-            throw Self.engineError(error)
+            throw Self.engineError(blinding?.restore(error) ?? error)
         }
         // The tables of native entries the code reads (this engine's column of every array).
         let tables = (configuration.tailCalls?.allArrays ?? []).map {
@@ -161,21 +167,26 @@ public struct Arm64JIT: ExecutionEngine {
         let engine = TailCallEngine.jit(.arm64)
         let attachments = try configuration.tailCalls?.attach(program, engine: engine) ?? []
         let helpers = try Self.helperTable(program, configuration: configuration)
-        let plan = configuration.tailCalls.map { JITTailCallPlan(program, environment: $0, engine: engine) }
+        let blinding = try Self.blinding(program, configuration: configuration)
+        let compiled = blinding?.program ?? program
+        var plan = configuration.tailCalls.map { JITTailCallPlan(program, environment: $0, engine: engine) }
+        if let blinding { plan = blinding.plan(plan) }
         var backend = try Self.backend(program, configuration: configuration, helpers: helpers, options: options,
-                                       targets: .hostRoutines, tailCalls: plan)
-        let info = JITProgramInfo(helpers: helpers, stackSize: backend.stackSize, unsupported: JITUnsupported.reasons(program))
+                                       targets: .hostRoutines, tailCalls: plan, blinding: blinding)
+        let info = JITProgramInfo(helpers: helpers, stackSize: backend.stackSize, unsupported: JITUnsupported.reasons(compiled),
+                                  origin: blinding?.origin)
         backend.programInfo = info.address
         do throws(JITError) {
-            let (image, allocation) = try JITDriver.compile(program, backend: &backend, placement: .memory(memory))
-            try Self.checkLastPassesAgree(backend.passSizes, image: image)
+            let (compiledImage, allocation) = try JITDriver.compile(compiled, backend: &backend, placement: .memory(memory))
+            try Self.checkLastPassesAgree(backend.passSizes, image: compiledImage)
+            let image = blinding?.restore(compiledImage) ?? compiledImage
             // Indirect tail calls only: nothing to patch.
             return NativeProgram(image: image, memory: memory, allocation: allocation!, info: info,
                                  usesRunContext: backend.statistics.usesRunContext,
                                  instructionLimit: configuration.instructionLimit,
                                  tailCalls: JITTailCallLinks(engine: engine, attachments: attachments, patching: nil))
         } catch {
-            throw Self.engineError(error)
+            throw Self.engineError(blinding?.restore(error) ?? error)
         }
     }
 
@@ -185,15 +196,17 @@ public struct Arm64JIT: ExecutionEngine {
                                 options: Arm64Options = Arm64Options(), at address: UInt,
                                 targets: Arm64CallTargets = .hostRoutines) throws(EngineError) -> JITImage {
         let helpers = try helperTable(program, configuration: configuration)
-        let plan = configuration.tailCalls.map { JITTailCallPlan(program, environment: $0, engine: .jit(.arm64)) }
+        let blinding = try blinding(program, configuration: configuration)
+        var plan = configuration.tailCalls.map { JITTailCallPlan(program, environment: $0, engine: .jit(.arm64)) }
+        if let blinding { plan = blinding.plan(plan) }
         var backend = try backend(program, configuration: configuration, helpers: helpers, options: options, targets: targets,
-                                  tailCalls: plan)
+                                  tailCalls: plan, blinding: blinding)
         do throws(JITError) {
-            let image = try JITDriver.compile(program, backend: &backend, placement: .address(address)).0
+            let image = try JITDriver.compile(blinding?.program ?? program, backend: &backend, placement: .address(address)).0
             try checkLastPassesAgree(backend.passSizes, image: image)
-            return image
+            return blinding?.restore(image) ?? image
         } catch {
-            throw engineError(error)
+            throw engineError(blinding?.restore(error) ?? error)
         }
     }
 
@@ -230,16 +243,30 @@ public struct Arm64JIT: ExecutionEngine {
         }
     }
 
-    /// The backend for `program`, with whatever of `configuration.proofs` applies to it.
-    static func backend(_ program: Program, configuration: EngineConfiguration, helpers: JITHelperTable, options: Arm64Options,
-                        targets: Arm64CallTargets, tailCalls: JITTailCallPlan? = nil) throws(EngineError) -> Arm64Backend {
-        let proofs = JITProofs(configuration.proofs, program: program, instructionLimit: configuration.instructionLimit,
-                                   tailCalls: configuration.tailCalls)
+    /// The constant-blinded form of `program` when the configuration asks
+    /// for hardened code (`JITBlinding`), else nil.
+    static func blinding(_ program: Program, configuration: EngineConfiguration) throws(EngineError) -> JITBlinding? {
+        guard configuration.hardened else { return nil }
         do throws(JITError) {
-            return try Arm64Backend(program: program, helpers: helpers, options: options, targets: targets, tailCalls: tailCalls,
-                                    proofs: proofs)
+            return try JITBlinding.blind(program)
         } catch {
             throw engineError(error)
+        }
+    }
+
+    /// The backend for `program` (its blinded form when `blinding` is given),
+    /// with whatever of `configuration.proofs` applies to it.
+    static func backend(_ program: Program, configuration: EngineConfiguration, helpers: JITHelperTable, options: Arm64Options,
+                        targets: Arm64CallTargets, tailCalls: JITTailCallPlan? = nil,
+                        blinding: JITBlinding? = nil) throws(EngineError) -> Arm64Backend {
+        var proofs = JITProofs(configuration.proofs, program: program, instructionLimit: configuration.instructionLimit,
+                               tailCalls: configuration.tailCalls)
+        if let blinding { proofs = proofs.blinded(blinding) }
+        do throws(JITError) {
+            return try Arm64Backend(program: blinding?.program ?? program, helpers: helpers, options: options, targets: targets,
+                                    tailCalls: tailCalls, proofs: proofs)
+        } catch {
+            throw engineError(blinding?.restore(error) ?? error)
         }
     }
 

@@ -33,7 +33,7 @@ extension Arm64Backend {
     /// `ja`/`gotol`: nothing for a jump to the next slot.
     mutating func lowerJump(to target: Int, at pc: Int, _ e: Arm64Encoder) {
         if target == pc + 1 { return }
-        if target <= pc { chargeGuard(pc - target + 1, pc: pc, e) }
+        if target <= pc { chargeGuard(proofs.guardCharge(from: pc, to: target), pc: pc, e) }
         e.b(e.asm.instruction(target))                              /* b target */
     }
 
@@ -44,7 +44,7 @@ extension Arm64Backend {
     mutating func lowerBranch(_ width: Width, _ condition: JumpCondition, dst: Register, _ operand: Operand,
                               to target: Int, at pc: Int, _ e: Arm64Encoder) {
         if target == pc + 1 { return }                              // no effect either way
-        if target <= pc { chargeGuard(pc - target + 1, pc: pc, e) }
+        if target <= pc { chargeGuard(proofs.guardCharge(from: pc, to: target), pc: pc, e) }
         let s = Arm64Size(width), d = Arm64RegisterMap.native(dst), label = e.asm.instruction(target)
         switch operand {
         case .register(let srcRegister):
@@ -259,13 +259,13 @@ extension Arm64Backend {
         e.stp(.x(0), .x(1), .sp, offset: 16)                        /* stp x0, x1, [sp, #16]: r1, r2 */
         e.stp(.x(2), .x(3), .sp, offset: 32)                        /* stp x2, x3, [sp, #32]: r3, r4 */
         e.stp(.x(4), .x(7), .sp, offset: 48)                        /* stp x4, x7, [sp, #48]: r5, r0 */
-        e.stp(address, .zr, .sp, offset: 64)                        /* stp x9, xzr, [sp, #64]: the address */
+        e.stp(address, .x(14), .sp, offset: 64)                     /* stp x9, x14, [sp, #64]: the address, ax */
         e.mov(.x, .x(0), Arm64RegisterMap.context)                  /* mov x0, x26: context */
         e.mov(.x, .x(1), address)                                   /* mov x1, x9: address */
         e.mov(.x, .x(2), scratch)                                   /* mov x2, x10: access info */
         callHost(targets.checkAccess, e)
         e.mov(.x, scratch, .x(0))                                   /* mov x10, x0: refused? */
-        e.ldp(address, .zr, .sp, offset: 64)                        /* ldp x9, xzr, [sp, #64] */
+        e.ldp(address, .x(14), .sp, offset: 64)                     /* ldp x9, x14, [sp, #64] */
         e.ldp(.x(4), .x(7), .sp, offset: 48)                        /* ldp x4, x7, [sp, #48] */
         e.ldp(.x(2), .x(3), .sp, offset: 32)                        /* ldp x2, x3, [sp, #32] */
         e.ldp(.x(0), .x(1), .sp, offset: 16)                        /* ldp x0, x1, [sp, #16] */

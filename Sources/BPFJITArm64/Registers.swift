@@ -97,7 +97,9 @@ public enum Arm64Condition: UInt32, Sendable, CaseIterable {
 /// | —     | x16     | IP0: the target of an indirect call (move-wide + `blr x16`)      |
 /// | —     | x29, x30| frame record and link register (AAPCS64)                          |
 ///
-/// x5, x6, x8, x14, x15, x17 are free; x18 (the platform register) is never
+/// | ax    | x14     | the auxiliary register of rewritten programs (constant blinding) |
+///
+/// x5, x6, x8, x15, x17 are free; x18 (the platform register) is never
 /// touched. The pinned x23, x24, x26 and x27 are callee-saved, so host
 /// routines keep them; the entry prologue saves the host's values.
 public enum Arm64RegisterMap {
@@ -134,6 +136,7 @@ public enum Arm64RegisterMap {
         case 7: .x(20)
         case 8: .x(21)
         case 9: .x(22)
+        case 11: .x(14)  // Register.ax, the auxiliary register of rewritten programs (constant blinding)
         default: .x(25)
         }
     }

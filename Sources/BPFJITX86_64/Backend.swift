@@ -10,6 +10,10 @@ public struct X86_64Backend: JITBackend {
 
     let program: Program
     let options: JITOptions
+    /// The program was rewritten through the auxiliary register (constant
+    /// blinding, `JITBlinding`): r9, its home, survives the bounds-check
+    /// slow paths, which otherwise use it as scratch.
+    let preservesAuxiliary: Bool
     let helpers: JITHelperTable
     let layout = JITRunContext.layout
     let frame: FrameLayout
@@ -100,6 +104,7 @@ public struct X86_64Backend: JITBackend {
         guard program.count <= JITStatus.maxPC else { throw .tooLarge("more than \(JITStatus.maxPC) instruction slots") }
         self.program = program
         self.options = options
+        preservesAuxiliary = program.usesAuxiliaryRegister
         self.proofs = proofs
         self.helpers = helpers
         self.routines = routines
@@ -307,7 +312,9 @@ public struct X86_64Backend: JITBackend {
     /// address, info)`, and leaves through the error exit if it refused.
     mutating func emitCheckRoutine(_ e: X86Encoder) {
         e.asm.bind(checkRoutineLabel)
-        let saved: [GPR] = [.rax, .rdi, .rsi, .rdx, .rcx, .r8, .r11]  // 7 pushes: rsp 16-aligned at the call
+        // 7 or 9 pushes: rsp 16-aligned at the call (r9 and r10: the auxiliary register and its pair).
+        let saved: [GPR] = preservesAuxiliary ? [.rax, .rdi, .rsi, .rdx, .rcx, .r8, .r9, .r10, .r11]
+                                              : [.rax, .rdi, .rsi, .rdx, .rcx, .r8, .r11]
         for register in saved { e.push(register) }          /* push r0–r5 homes and the address */
         e.mov(.qword, .rdi, RegisterMap.context)            /* mov rdi, r12: context */
         e.mov(.qword, .rsi, .r11)                           /* mov rsi, r11: address */

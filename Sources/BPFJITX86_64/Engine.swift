@@ -38,18 +38,21 @@ public struct X86_64JIT: ExecutionEngine {
     public func compile(_ program: Program, configuration: EngineConfiguration = EngineConfiguration()) throws(EngineError) -> NativeProgram {
         #if arch(x86_64)
         let attachments = try configuration.tailCalls?.attach(program, engine: Self.tailCallEngine) ?? []
-        let (backend, helpers) = try Self.backend(program, configuration: configuration, options: options, routines: routines)
+        let (backend, helpers, blinding) = try Self.backend(program, configuration: configuration, options: options, routines: routines)
         var b = backend
-        let info = JITProgramInfo(helpers: helpers, stackSize: b.stackSize, unsupported: JITUnsupported.reasons(program))
+        let compiled = blinding?.program ?? program
+        let info = JITProgramInfo(helpers: helpers, stackSize: b.stackSize, unsupported: JITUnsupported.reasons(compiled),
+                                  origin: blinding?.origin)
         b.programInfo = info.address
         do throws(JITError) {
-            let (image, allocation) = try JITDriver.compile(program, backend: &b, placement: .memory(memory))
+            let (compiledImage, allocation) = try JITDriver.compile(compiled, backend: &b, placement: .memory(memory))
+            let image = blinding?.restore(compiledImage) ?? compiledImage
             let links = JITTailCallLinks(engine: Self.tailCallEngine, attachments: attachments, patching: X86TailCallPatching())
             return NativeProgram(image: image, memory: memory, allocation: allocation!, info: info,
                                  usesRunContext: b.statistics.usesRunContext,
                                  instructionLimit: configuration.instructionLimit, tailCalls: links)
         } catch {
-            throw Self.engineError(error)
+            throw Self.engineError(blinding?.restore(error) ?? error)
         }
         #else
         throw EngineError.unsupportedHost(engine: name, reason: "the jit engine generates x86-64 code; this host is not x86-64")
@@ -60,30 +63,38 @@ public struct X86_64JIT: ExecutionEngine {
     public static func assemble(_ program: Program, configuration: EngineConfiguration = EngineConfiguration(),
                                 options: JITOptions = JITOptions(), at address: UInt,
                                 routines: X86_64Backend.HostRoutineAddresses = X86_64Backend.HostRoutineAddresses()) throws(EngineError) -> JITImage {
-        var (backend, _) = try backend(program, configuration: configuration, options: options, routines: routines)
+        var (backend, _, blinding) = try backend(program, configuration: configuration, options: options, routines: routines)
         do throws(JITError) {
-            return try JITDriver.compile(program, backend: &backend, placement: .address(address)).0
+            let image = try JITDriver.compile(blinding?.program ?? program, backend: &backend, placement: .address(address)).0
+            return blinding?.restore(image) ?? image
         } catch {
-            throw engineError(error)
+            throw engineError(blinding?.restore(error) ?? error)
         }
     }
 
     static func backend(_ program: Program, configuration: EngineConfiguration, options: JITOptions,
-                        routines: X86_64Backend.HostRoutineAddresses) throws(EngineError) -> (X86_64Backend, JITHelperTable) {
+                        routines: X86_64Backend.HostRoutineAddresses) throws(EngineError) -> (X86_64Backend, JITHelperTable, JITBlinding?) {
         do throws(ISAError) {
             try program.validate()
         } catch {
             throw .invalidProgram(error)
         }
-        let plan = configuration.tailCalls.map { JITTailCallPlan(program, environment: $0, engine: tailCallEngine) }
+        var blinding: JITBlinding?
         do throws(JITError) {
-            let helpers = try JITHelperTable(program: program, registry: configuration.helpers)
-            let proofs = JITProofs(configuration.proofs, program: program, instructionLimit: configuration.instructionLimit,
+            // Hardened: compile the constant-blinded program (`JITBlinding`);
+            // everything the caller sees keeps the original numbering.
+            blinding = configuration.hardened ? try JITBlinding.blind(program) : nil
+            let compiled = blinding?.program ?? program
+            var plan = configuration.tailCalls.map { JITTailCallPlan(program, environment: $0, engine: tailCallEngine) }
+            if let blinding { plan = blinding.plan(plan) }
+            let helpers = try JITHelperTable(program: compiled, registry: configuration.helpers)
+            var proofs = JITProofs(configuration.proofs, program: program, instructionLimit: configuration.instructionLimit,
                                    tailCalls: configuration.tailCalls)
-            return (try X86_64Backend(program: program, helpers: helpers, options: options, routines: routines, tailCalls: plan,
-                                      proofs: proofs), helpers)
+            if let blinding { proofs = proofs.blinded(blinding) }
+            return (try X86_64Backend(program: compiled, helpers: helpers, options: options, routines: routines, tailCalls: plan,
+                                      proofs: proofs), helpers, blinding)
         } catch {
-            throw engineError(error)
+            throw engineError(blinding?.restore(error) ?? error)
         }
     }
 

@@ -29,7 +29,7 @@ extension X86_64Backend {
     /// `ja`/`gotol`: nothing for a jump to the next slot.
     mutating func lowerJump(to target: Int, at pc: Int, _ e: X86Encoder) {
         if target == pc + 1 { return }
-        if target <= pc { chargeGuard(pc - target + 1, pc: pc, e) }
+        if target <= pc { chargeGuard(proofs.guardCharge(from: pc, to: target), pc: pc, e) }
         e.jmp(e.asm.instruction(target))                            /* jmp target */
     }
 
@@ -37,7 +37,7 @@ extension X86_64Backend {
     mutating func lowerBranch(_ width: Width, _ condition: JumpCondition, dst: Register, _ operand: Operand,
                               to target: Int, at pc: Int, _ e: X86Encoder) {
         if target == pc + 1 { return }                              // no effect either way
-        if target <= pc { chargeGuard(pc - target + 1, pc: pc, e) }
+        if target <= pc { chargeGuard(proofs.guardCharge(from: pc, to: target), pc: pc, e) }
         let size = OperandSize(width), d = RegisterMap.native(dst)
         switch operand {
         case .register(let srcRegister):

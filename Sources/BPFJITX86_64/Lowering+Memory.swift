@@ -181,16 +181,24 @@ extension X86_64Backend {
         e.asm.bind(dynamicCheckLabels[routine.index])
         let bounds = layout.dynamicBounds(write: routine.write)
         let context = RegisterMap.context
+        // With the auxiliary register (r9) live, r9 is kept on the stack.
+        let refuse = preservesAuxiliary ? e.asm.makeLabel() : checkRoutineLabel
+        if preservesAuxiliary { e.push(.r9) }                       /* push r9: the auxiliary register */
         e.load(.qword, .r9, Memory(context, bounds.start))          /* mov r9, [r12+dynamicStart] */
         e.arith(.cmp, .qword, .r11, Memory(.r9, 0))                 /* cmp r11, [r9]: below the start? */
-        e.j(.b, checkRoutineLabel)                                  /* jb check routine */
+        e.j(.b, refuse)                                             /* jb check routine */
         e.load(.qword, .r9, Memory(context, bounds.end))            /* mov r9, [r12+dynamicEnd] */
         e.load(.qword, .r9, Memory(.r9, 0))                         /* mov r9, [r9]: the end */
         e.arith(.sub, .qword, .r9, .r11)                            /* sub r9, r11: bytes left */
-        e.j(.b, checkRoutineLabel)                                  /* jb check routine: past the end */
+        e.j(.b, refuse)                                             /* jb check routine: past the end */
         e.arith(.cmp, .qword, .r9, imm: Int32(routine.size))        /* cmp r9, size */
-        e.j(.b, checkRoutineLabel)                                  /* jb check routine: too few left */
+        e.j(.b, refuse)                                             /* jb check routine: too few left */
+        if preservesAuxiliary { e.pop(.r9) }                        /* pop r9 */
         e.ret()                                                     /* ret to the stub: allowed */
+        guard preservesAuxiliary else { return }
+        e.asm.bind(refuse)
+        e.pop(.r9)                                                  /* pop r9 */
+        e.jmp(checkRoutineLabel)                                    /* jmp check routine */
     }
 
     /// Atomic read-modify-write of `*(width *)(dst + offset)` with src.

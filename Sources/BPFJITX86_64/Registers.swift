@@ -132,6 +132,7 @@ public enum RegisterMap {
         case 7: .r13
         case 8: .r14
         case 9: .r15
+        case 11: .r9    // Register.ax, the auxiliary register of rewritten programs (constant blinding)
         default: .rbp
         }
     }

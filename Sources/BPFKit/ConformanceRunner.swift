@@ -19,10 +19,13 @@ public struct ConformanceRunner: Sendable {
     /// big-endian (mips32be) is judged against the big-endian interpreter
     /// instead: the same value, or an error where it stops with one.
     public var byteOrder: ByteOrder?
+    /// JITs compile with constant blinding (`EngineConfiguration.hardened`).
+    public var hardened: Bool
 
-    public init(engine: EngineKind = .interpreter, architecture: Architecture? = nil) {
+    public init(engine: EngineKind = .interpreter, architecture: Architecture? = nil, hardened: Bool = false) {
         self.engine = engine
         self.architecture = architecture
+        self.hardened = hardened
     }
 
     /// The helpers the corpus calls. Helper 5 is the one `call_unwind_fail`
@@ -48,7 +51,7 @@ public struct ConformanceRunner: Sendable {
         guard let conformance = file.conformance else { return (.failed("not a conformance (.data) file"), false) }
         let loaded: LoadedProgram
         do {
-            loaded = try LoadedProgram(file.linked, engine: engine, architecture: architecture, byteOrder: byteOrder)
+            loaded = try LoadedProgram(file.linked, engine: engine, architecture: architecture, byteOrder: byteOrder, hardened: hardened)
         } catch let error as EngineSelectionError {
             return (.skipped(error.description), false)
         } catch {

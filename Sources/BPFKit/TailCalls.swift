@@ -16,8 +16,10 @@ public enum TailCallTargets {
     /// preparation added (or a new target when `current` is nil), so that a
     /// slot can serve callers on several engines.
     public static func make(_ linked: LinkedProgram, engine: any ExecutionEngine, adding current: TailCallTarget? = nil,
-                            instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit) throws -> TailCallTarget {
-        let prepared = try engine.prepare(linked.program, configuration: linked.engineConfiguration(instructionLimit: instructionLimit))
+                            instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit,
+                            hardened: Bool = false) throws -> TailCallTarget {
+        let prepared = try engine.prepare(linked.program, configuration: linked.engineConfiguration(instructionLimit: instructionLimit,
+                                                                                                    hardened: hardened))
         guard let callable = prepared as? any TailCallable else {
             throw TailCallSetupError("engine \(engine.name) cannot run programs as tail-call targets")
         }

@@ -38,9 +38,14 @@ public final class LoadedProgram: Sendable {
     /// statically are filled first with the object's programs prepared for
     /// the same engine (libbpf fills them at load time), and entries can be
     /// set from the host by program name (`setTailCall`).
+    ///
+    /// `hardened`: JITs blind every constant the program chooses, so none
+    /// appears in executable memory (`EngineConfiguration.hardened`, the
+    /// kernel's `bpf_jit_harden`); the interpreter ignores it.
     public init(_ linked: LinkedProgram, object: LoadedObject? = nil, engine: EngineKind = .interpreter,
                 architecture: Architecture? = nil,
-                instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit, byteOrder: ByteOrder? = nil) throws {
+                instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit, byteOrder: ByteOrder? = nil,
+                hardened: Bool = false) throws {
         let engine = try EngineCatalog.engine(engine, architecture: architecture, byteOrder: byteOrder)
         self.linked = linked
         self.engine = engine
@@ -48,14 +53,16 @@ public final class LoadedProgram: Sendable {
         self.object = object
         self.instructionLimit = instructionLimit
         try object?.populateProgramArrays(for: engine, instructionLimit: instructionLimit)
-        self.prepared = try engine.prepare(linked.program, configuration: linked.engineConfiguration(instructionLimit: instructionLimit))
+        self.prepared = try engine.prepare(linked.program, configuration: linked.engineConfiguration(instructionLimit: instructionLimit,
+                                                                                                hardened: hardened))
     }
 
     /// Prepares the program a file holds (with its object, for `.o` and `.c` files).
     public convenience init(_ file: ProgramFile, engine: EngineKind = .interpreter, architecture: Architecture? = nil,
-                            instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit, byteOrder: ByteOrder? = nil) throws {
+                            instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit, byteOrder: ByteOrder? = nil,
+                            hardened: Bool = false) throws {
         try self.init(file.linked, object: file.object, engine: engine, architecture: architecture, instructionLimit: instructionLimit,
-                      byteOrder: byteOrder)
+                      byteOrder: byteOrder, hardened: hardened)
     }
 
     /// Prepares a bare program as the `mem` type (r1 = input, r2 = its length)
@@ -63,9 +70,9 @@ public final class LoadedProgram: Sendable {
     public convenience init(_ program: Program, engine: EngineKind = .interpreter, architecture: Architecture? = nil,
                             helpers: HelperRegistry = HelperRegistry(),
                             instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit,
-                            policy: VerifierPolicy = .privileged) throws {
+                            policy: VerifierPolicy = .privileged, hardened: Bool = false) throws {
         let linked = try LinkedProgram(program: program, type: ProgramTypes.mem, options: LoadOptions(extraHelpers: helpers, policy: policy))
-        try self.init(linked, engine: engine, architecture: architecture, instructionLimit: instructionLimit)
+        try self.init(linked, engine: engine, architecture: architecture, instructionLimit: instructionLimit, hardened: hardened)
     }
 
     /// Puts the object's program named `program`, prepared for this engine,

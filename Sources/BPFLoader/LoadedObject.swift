@@ -161,6 +161,9 @@ public struct LinkedProgram: Sendable {
     /// What BPFKit's verifier proved about `program` (it runs when the
     /// program is linked; what it cannot prove stays checked at run time).
     public let verification: VerificationReport
+    /// The policy the program was loaded under; `.unprivileged` also makes
+    /// its engine configurations hardened (`VerifierPolicy.hardensByDefault`).
+    public let policy: VerifierPolicy
 
     /// `kernelHelpers`: the helper numbers whose registered helper is
     /// BPFKit's own kernel helper; the verifier assumes nothing of the others.
@@ -177,6 +180,7 @@ public struct LinkedProgram: Sendable {
         self.type = type
         self.helpers = helpers
         self.maps = maps
+        self.policy = policy
         if policy.requiresVerification && verifierLimits == nil {
             throw .refused(name: name, "the load policy requires verification")
         }
@@ -210,9 +214,11 @@ public struct LinkedProgram: Sendable {
     /// the object's program arrays for `bpf_tail_call`, and (unless
     /// `verified` is false) the verifier's proofs.
     public func engineConfiguration(instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit,
-                                    verified: Bool = true) -> EngineConfiguration {
-        EngineConfiguration(helpers: helpers, instructionLimit: instructionLimit, tailCalls: tailCallEnvironment,
-                            proofs: verified && verification.gaveUp == nil ? proofs : nil)
+                                    verified: Bool = true, hardened: Bool = false) -> EngineConfiguration {
+        var configuration = EngineConfiguration(helpers: helpers, instructionLimit: instructionLimit, tailCalls: tailCallEnvironment,
+                                                proofs: verified && verification.gaveUp == nil ? proofs : nil)
+        configuration.hardened = hardened || policy.hardensByDefault
+        return configuration
     }
 
     /// The program arrays of the program's object, as engines see them.

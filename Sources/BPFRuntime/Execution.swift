@@ -91,6 +91,11 @@ public struct EngineConfiguration: Sendable {
     /// What the verifier proved about the program (JITs leave out the checks
     /// it makes unnecessary); ignored unless it `applies(to:)` the program.
     public var proofs: ProgramProofs?
+    /// Hardened JIT compilation (the kernel's `bpf_jit_harden`): every
+    /// immediate the program chooses is blinded with a random per-program
+    /// key, so none appears in executable memory (`JITBlinding`). The
+    /// interpreter ignores it. A load policy may turn it on by default.
+    public var hardened = false
 
     public init(helpers: HelperRegistry = HelperRegistry(), instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit,
                 tailCalls: TailCallEnvironment? = nil, proofs: ProgramProofs? = nil) {

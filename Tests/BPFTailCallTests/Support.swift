@@ -25,10 +25,14 @@ final class Fixture: Sendable {
     let engine: any ExecutionEngine
     let arrays: [ProgramArray]
     let type: any ProgramType
+    /// JITs compile every program of the fixture with constant blinding.
+    let hardened: Bool
 
-    init(_ engine: any ExecutionEngine, maxEntries: [Int] = [8], type: any ProgramType = ProgramTypes.mem) throws {
+    init(_ engine: any ExecutionEngine, maxEntries: [Int] = [8], type: any ProgramType = ProgramTypes.mem,
+         hardened: Bool = false) throws {
         self.engine = engine
         self.type = type
+        self.hardened = hardened
         arrays = try maxEntries.enumerated().map { k, n in
             try #require(try makeMap(MapDefinition(name: "jmp_table\(k)", type: .programArray, keySize: 4, valueSize: 4,
                                                    maxEntries: n)) as? ProgramArray)
@@ -45,11 +49,11 @@ final class Fixture: Sendable {
 
     func prepare(_ program: Program, limit: UInt64 = ExecutionLimits.defaultInstructionLimit) throws -> any PreparedProgram {
         let linked = try link(program)
-        return try engine.prepare(linked.program, configuration: linked.engineConfiguration(instructionLimit: limit))
+        return try engine.prepare(linked.program, configuration: linked.engineConfiguration(instructionLimit: limit, hardened: hardened))
     }
 
     func target(_ program: Program) throws -> TailCallTarget {
-        try TailCallTargets.make(try link(program), engine: engine)
+        try TailCallTargets.make(try link(program), engine: engine, hardened: hardened)
     }
 
     /// A target prepared without the loader's passes (which refuse what the

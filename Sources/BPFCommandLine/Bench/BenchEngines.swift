@@ -76,9 +76,22 @@ struct BPFKitEngine: Sendable {
     /// The host's x86-64 JIT with memory checks off (an analysis figure: safe
     /// only for programs a verifier accepted, as the kernel accepts the suite).
     var unchecked = false
+    /// The JIT with constant blinding (`EngineConfiguration.hardened`).
+    var hardened = false
 
-    /// Every engine the catalog offers here, and the unchecked x86-64 JIT if asked for.
-    static func available(unchecked: Bool = false) -> [BPFKitEngine] {
+    /// Every engine the catalog offers here, the unchecked x86-64 JIT if
+    /// asked for, and with `hardened` each JIT once more with constant blinding.
+    static func available(unchecked: Bool = false, hardened: Bool = false) -> [BPFKitEngine] {
+        let engines = available(unchecked: unchecked)
+        guard hardened else { return engines }
+        return engines.flatMap { engine -> [BPFKitEngine] in
+            guard engine.kind == .jit, !engine.unchecked else { return [engine] }
+            return [engine, BPFKitEngine(key: engine.key + "-hardened", title: engine.title + " hardened", kind: .jit,
+                                         architecture: engine.architecture, emulated: engine.emulated, hardened: true)]
+        }
+    }
+
+    static func available(unchecked: Bool) -> [BPFKitEngine] {
         var engines = [BPFKitEngine(key: "interpreter", title: "interpreter", kind: .interpreter, architecture: nil, emulated: false)]
         if let host = Architecture.host, (try? EngineCatalog.engine(.jit, architecture: host)) != nil {
             engines.append(BPFKitEngine(key: "jit-\(host.rawValue)", title: "\(host.rawValue) JIT", kind: .jit,
@@ -128,7 +141,7 @@ struct BPFKitEngine: Sendable {
             if engine.tailCallEngine != nil { try file.object?.populateProgramArrays(for: engine) }
             for _ in 0..<max(settings.compileRepeats, 1) {
                 let start = BenchMath.now()
-                prepared = try engine.prepare(linked.program, configuration: linked.engineConfiguration())
+                prepared = try engine.prepare(linked.program, configuration: linked.engineConfiguration(hardened: hardened))
                 compileTimes.append(Double(BenchMath.now() - start))
             }
         } catch {
@@ -139,7 +152,7 @@ struct BPFKitEngine: Sendable {
         if let native = program as? NativeProgram { outcome.codeBytes = native.image.size }
         if emulated {
             if let architecture, let image = try? EngineCatalog.jitImage(linked.program, architecture: architecture,
-                                                                                  configuration: linked.engineConfiguration()) {
+                                                                                  configuration: linked.engineConfiguration(hardened: hardened)) {
                 outcome.codeBytes = image.size
             }
             outcome.status = .compiled
