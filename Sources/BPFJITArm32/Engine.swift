@@ -33,7 +33,12 @@ public struct Arm32JIT: ExecutionEngine {
     }
 
     public func prepare(_ program: Program, configuration: EngineConfiguration) throws(EngineError) -> any PreparedProgram {
-        try emulate(program, configuration: configuration)
+        // Constant blinding needs an auxiliary register pair this backend
+        // does not reserve yet: refuse rather than run unhardened.
+        guard !configuration.hardened else {
+            throw .compilationFailed(pc: nil, reason: "hardened code (constant blinding) is not available on arm32 yet" )
+        }
+        return try emulate(program, configuration: configuration)
     }
 
     /// Compiles `program` for a new emulated machine and loads it there.

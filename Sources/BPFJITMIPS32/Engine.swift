@@ -40,7 +40,12 @@ public struct MIPS32JIT: ExecutionEngine {
     }
 
     public func prepare(_ program: Program, configuration: EngineConfiguration) throws(EngineError) -> any PreparedProgram {
-        try emulate(program, configuration: configuration)
+        // Constant blinding needs an auxiliary register pair this backend
+        // does not reserve yet: refuse rather than run unhardened.
+        guard !configuration.hardened else {
+            throw .compilationFailed(pc: nil, reason: "hardened code (constant blinding) is not available on MIPS32 yet" )
+        }
+        return try emulate(program, configuration: configuration)
     }
 
     /// The engine's identity in program arrays: images of emulated MIPS32
