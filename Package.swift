@@ -90,9 +90,12 @@ let package = Package(
         // arguments by prototype (AAPCS); runs under the emulator.
         .target(name: "BPFJITArm32", dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFEmulator", "BPFExecMemory"],
                 swiftSettings: swiftSettings),
+        // The matrix every backend's tests run from one row (test support, not a test target).
+        .target(name: "BPFBackendTestKit", dependencies: ["BPFISA", "BPFRuntime", "BPFInterpreter", "BPFTestSuite", "BPFConformance", "BPFKit"],
+                path: "Tests/BPFBackendTestKit", swiftSettings: swiftSettings),
         // Uses the emulator: run it in a process of its own.
         .testTarget(name: "BPFJITArm32Tests",
-                    dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFJITArm32", "BPFEmulator", "BPFNativeDisassembler", "BPFExecMemory",
+                    dependencies: ["BPFBackendTestKit", "BPFISA", "BPFRuntime", "BPFJIT", "BPFJITArm32", "BPFEmulator", "BPFNativeDisassembler", "BPFExecMemory",
                                    "BPFConformance", "BPFInterpreter", "BPFTestSuite", "BPFKit", "BPFHelpers", "BPFLoader", "BPFMaps"],
                     swiftSettings: swiftSettings),
         // The MIPS32 backend (Release 2, both byte orders): BPF registers as

@@ -27,6 +27,7 @@
 //   instruction in all, against 1 ns unhooked). Errors name the BPF pc
 //   through the backend's `NativePCMap`.
 
+import BPFISA
 import BPFRuntime
 import Synchronization
 
@@ -76,6 +77,8 @@ public final class EmulatedMachine: Sendable {
     private let idleEngines = Mutex<[EmulatorInstance]>([])
     /// Images whose programs still exist.
     private let images = Mutex(ImageRegistry())
+    /// Host memory shown at the same guest address in every run (translated machines).
+    private let fixed = Mutex(FixedWindows())
 
     public init(
         architecture: EmulatedArchitecture,
@@ -193,8 +196,57 @@ public final class EmulatedMachine: Sendable {
     /// pointers it stores in memory before the run.
     public func guestAddressSpace(for regions: MemoryRegions) throws(EmulatorError) -> GuestAddressSpace {
         var space = GuestAddressSpace(model: addressModel)
+        space.addFixed(fixedWindows)
         try space.place(regions.regions)
         return space
+    }
+
+    // MARK: Addresses compiled into code
+
+    /// The machine's fixed windows, which every run's address space starts with.
+    var fixedWindows: [GuestAddressSpace.Window] { fixed.withLock { $0.windows } }
+
+    /// The address emulated code uses for `host`, a byte of `object`: memory
+    /// that outlives the program (a map value), whose address the code holds
+    /// as a constant. Under translation the machine gives the object's pages a
+    /// fixed window, the same in every run (the run's regions or resolver
+    /// still decide whether an access is allowed); under identity it is `host`.
+    public func fixedGuestAddress(forHost host: UInt64, in object: Range<UInt64>) throws(EmulatorError) -> UInt64 {
+        guard addressModel == .translated else { return host }
+        let span = EmulatorPage.floor(min(host, object.lowerBound))..<EmulatorPage.ceil(max(host + 1, object.upperBound))
+        let result: UInt64? = fixed.withLock { fixed in
+            var space = GuestAddressSpace(model: .translated)
+            space.addFixed(fixed.windows)
+            for piece in space.uncovered(span) {
+                let length = piece.upperBound - piece.lowerBound
+                guard fixed.next + length <= GuestLayout.fixedWindows.upperBound else { return nil }
+                fixed.windows.append(GuestAddressSpace.Window(host: piece.lowerBound, guest: fixed.next, length: length))
+                fixed.next += length + UInt64(EmulatorPage.size)
+            }
+            space = GuestAddressSpace(model: .translated)
+            space.addFixed(fixed.windows)
+            return space.guestAddress(forHost: host)
+        }
+        guard let result else {
+            throw .addressSpaceExhausted("the fixed guest windows (0x5000_0000-0x6000_0000) are full")
+        }
+        return result
+    }
+
+    /// `program` with every load `addressLoads` names (by pc) giving the
+    /// guest address of its host address (`fixedGuestAddress`): what a 32-bit
+    /// backend compiles, so that global variables and direct map values are
+    /// reached through the machine's fixed windows. Unchanged under identity.
+    public func translatingAddressLoads(in program: Program, _ addressLoads: [Int: AddressLoad]) throws(EmulatorError) -> Program {
+        guard addressModel == .translated, !addressLoads.isEmpty else { return program }
+        var out = program
+        for (pc, load) in addressLoads.sorted(by: { $0.key < $1.key }) {
+            guard pc >= 0, pc < program.count, case .loadImmediate64(let dst, .value(let host)) = program.instructions[pc] else {
+                throw .invalidImage("instruction \(pc) is named as a load of a host address but is not a 64-bit immediate load")
+            }
+            out.replace(at: pc, with: .loadImmediate64(dst: dst, .value(try fixedGuestAddress(forHost: host, in: load.object))))
+        }
+        return out
     }
 
     // MARK: Engines
@@ -294,6 +346,12 @@ public final class EmulatedMachine: Sendable {
         }
         return try result.get()
     }
+}
+
+/// The machine's fixed windows and where the next one goes.
+private struct FixedWindows {
+    var windows: [GuestAddressSpace.Window] = []
+    var next = GuestLayout.fixedWindows.lowerBound
 }
 
 /// The machine's record of loaded images.

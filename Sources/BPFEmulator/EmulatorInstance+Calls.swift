@@ -40,8 +40,13 @@ extension EmulatorInstance {
             }
         }
         guard synchronizeBeforeCall(callSite: callSite) else { return }
+        // Pointers in scalar arguments (trace_printk's `%s`) are guest
+        // addresses: the helper's memory access translates what no region holds.
+        let space = state.space
+        let memory = translated ? MemoryAccess(regions: state.regions, hostAddress: { space.hostAddress(forGuest: $0) })
+            : MemoryAccess(regions: state.regions)
         let call = HelperCall(helperID: id, arguments: (arguments[0], arguments[1], arguments[2], arguments[3], arguments[4]),
-                              memory: MemoryAccess(regions: state.regions))
+                              memory: memory)
         let value: UInt64
         do {
             value = try helper.body(call)

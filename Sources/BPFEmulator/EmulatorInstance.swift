@@ -202,6 +202,7 @@ final class EmulatorInstance: @unchecked Sendable {
         var space = GuestAddressSpace(model: machine.addressModel)
         if machine.addressModel == .translated {
             space.addWindow(host: stack.address, guest: stackGuest, length: UInt64(stack.count))
+            space.addFixed(machine.fixedWindows)
         }
         var plan: [UInt64: (host: UInt64, writable: Bool)] = [:]
         do {

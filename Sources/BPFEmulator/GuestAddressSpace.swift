@@ -28,8 +28,12 @@ enum GuestLayout {
     static let nearCode: Range<UInt64> = 0x0002_0000..<0x0100_0000
     /// The stack grows down from here; the page below its last is unmapped.
     static let stackTop: UInt64 = 0x0800_0000
-    /// Where windows onto host memory (regions, map values) are placed.
-    static let windows: Range<UInt64> = 0x1000_0000..<0x6000_0000
+    /// Where each run's windows onto host memory (regions, map values) are placed.
+    static let windows: Range<UInt64> = 0x1000_0000..<0x5000_0000
+    /// Where the machine's fixed windows are placed: memory whose guest
+    /// address is compiled into code (global data loaded by `ld_imm64`),
+    /// the same in every run.
+    static let fixedWindows: Range<UInt64> = 0x5000_0000..<0x6000_0000
     /// Code placed out of every direct-call range of the trampolines.
     static let farCode: Range<UInt64> = 0x6000_0000..<0x7000_0000
     /// Guest space reserved for each window opened on demand (a map value
@@ -87,13 +91,40 @@ public struct GuestAddressSpace: Sendable {
 
     /// Places windows for static regions: the pages each region touches,
     /// merged where they overlap or adjoin, in order of host address.
+    /// Pages a window already covers (the machine's fixed windows) keep
+    /// their address, so that one host page never has two guest addresses.
     mutating func place(_ regions: [MemoryRegion]) throws(EmulatorError) {
         guard model == .translated else { return }
         for span in Self.pageSpans(of: regions) {
-            guard window(host: span.lowerBound, length: span.upperBound - span.lowerBound) != nil else {
-                throw .addressSpaceExhausted("guest windows for \(regions.count) regions do not fit below 0x6000_0000")
+            for piece in uncovered(span) {
+                guard window(host: piece.lowerBound, length: piece.upperBound - piece.lowerBound) != nil else {
+                    throw .addressSpaceExhausted("guest windows for \(regions.count) regions do not fit below 0x5000_0000")
+                }
             }
         }
+    }
+
+    /// The parts of a page-aligned host range no window covers yet.
+    func uncovered(_ span: Range<UInt64>) -> [Range<UInt64>] {
+        var pieces: [Range<UInt64>] = []
+        var page = span.lowerBound
+        while page < span.upperBound {
+            if guestAddress(forHost: page) == nil {
+                if let last = pieces.last, last.upperBound == page {
+                    pieces[pieces.count - 1] = last.lowerBound..<page + UInt64(EmulatorPage.size)
+                } else {
+                    pieces.append(page..<page + UInt64(EmulatorPage.size))
+                }
+            }
+            page += UInt64(EmulatorPage.size)
+        }
+        return pieces
+    }
+
+    /// Adds windows whose guest addresses were fixed elsewhere (the machine's).
+    mutating func addFixed(_ fixed: [Window]) {
+        guard model == .translated else { return }
+        windows.append(contentsOf: fixed)
     }
 
     /// Adds a window at a fixed guest address (the stack).

@@ -40,18 +40,34 @@ public enum LoadTimeRewriting {
     /// programs) to indices of `maps`.
     public static func prepare(_ program: Program, type: any ProgramType, maps: [any BPFMap], helpers: HelperRegistry,
                                fileDescriptors: [Int32: Int] = [:]) throws(LoadTimeError) -> Program {
+        try prepareMarkingAddresses(program, type: type, maps: maps, helpers: helpers, fileDescriptors: fileDescriptors).program
+    }
+
+    /// `prepare`, also naming the 64-bit loads it resolved to host addresses
+    /// (global data, direct map values), which 32-bit engines must translate.
+    public static func prepareMarkingAddresses(_ program: Program, type: any ProgramType, maps: [any BPFMap], helpers: HelperRegistry,
+                                               fileDescriptors: [Int32: Int] = [:]) throws(LoadTimeError)
+        -> (program: Program, addressLoads: [Int: AddressLoad]) {
         do { try program.validate() } catch { throw .invalidProgram(error) }
         let rewritten: Program
         do { rewritten = try type.rewriteContextAccesses(in: program) } catch { throw .contextAccess(error) }
-        let resolved = try resolveMapReferences(rewritten, maps: maps, fileDescriptors: fileDescriptors)
-        try checkCalls(resolved, helpers: helpers, type: type)
+        let resolved = try resolveMapReferencesMarkingAddresses(rewritten, maps: maps, fileDescriptors: fileDescriptors)
+        try checkCalls(resolved.program, helpers: helpers, type: type)
         return resolved
     }
 
     /// Replaces map loads by the map's handle and global-data loads by the value's address.
     public static func resolveMapReferences(_ program: Program, maps: [any BPFMap],
                                             fileDescriptors: [Int32: Int] = [:]) throws(LoadTimeError) -> Program {
+        try resolveMapReferencesMarkingAddresses(program, maps: maps, fileDescriptors: fileDescriptors).program
+    }
+
+    /// `resolveMapReferences`, also naming the loads that now hold a host
+    /// address and the value each points into.
+    public static func resolveMapReferencesMarkingAddresses(_ program: Program, maps: [any BPFMap], fileDescriptors: [Int32: Int] = [:])
+        throws(LoadTimeError) -> (program: Program, addressLoads: [Int: AddressLoad]) {
         var out = program
+        var addressLoads: [Int: AddressLoad] = [:]
         for (pc, instruction) in program.instructions.enumerated() {
             guard case .loadImmediate64(let dst, let kind) = instruction else { continue }
             func map(_ index: Int32, byFD: Bool) throws(LoadTimeError) -> any BPFMap {
@@ -62,6 +78,12 @@ public enum LoadTimeRewriting {
                 return maps[i]
             }
             func value(_ map: any BPFMap, _ offset: UInt32) throws(LoadTimeError) -> UInt64 {
+                let address = try valueAddress(map, offset)
+                let base = address - UInt64(offset)
+                addressLoads[pc] = AddressLoad(object: base..<base + UInt64(map.definition.valueSize))
+                return address
+            }
+            func valueAddress(_ map: any BPFMap, _ offset: UInt32) throws(LoadTimeError) -> UInt64 {
                 guard let array = map as? ArrayMap, map.definition.maxEntries == 1 else {
                     throw .badMapReference(pc: pc, reason: "direct value access needs a one-element array map; '\(map.name)' is \(map.definition.type) with \(map.definition.maxEntries) entries")
                 }
@@ -82,7 +104,7 @@ public enum LoadTimeRewriting {
             }
             out.replace(at: pc, with: .loadImmediate64(dst: dst, .value(resolved)))
         }
-        return out
+        return (out, addressLoads)
     }
 
     /// Every helper call must name a registered helper the program type offers.

@@ -69,13 +69,21 @@ public struct Arm32JIT: ExecutionEngine {
         }
         var tableIndex: [UInt64: Int] = [:]
         for (k, array) in allArrays.enumerated() { tableIndex[array.handle] = k }
+        // Global data and direct map values: the loader left host addresses in
+        // those loads; the code holds their guest addresses in the machine's fixed windows.
+        let code: Program
+        do throws(EmulatorError) {
+            code = try machine.translatingAddressLoads(in: program, configuration.addressLoads)
+        } catch {
+            throw .compilationFailed(pc: nil, reason: "the guest addresses of global data: \(error)")
+        }
         var backend = try Self.backend(program, configuration: configuration, helpers: helpers, options: options, targets: targets,
-                                       tailCalls: plan, tableIndex: tableIndex)
+                                       tailCalls: plan, tableIndex: tableIndex, code: code)
         let info = JITProgramInfo(helpers: helpers, stackSize: backend.stackSize, unsupported: JITUnsupported.reasons(program))
         backend.programInfo = info.address
         let image: JITImage, allocation: CodeAllocation?
         do throws(JITError) {
-            (image, allocation) = try JITDriver.compile(program, backend: &backend,
+            (image, allocation) = try JITDriver.compile(code, backend: &backend,
                                                         placement: .memory(Arm32ImageMemory(machine, placement: placement)))
             try Self.checkLastPassesAgree(backend.passSizes, image: image)
         } catch {
@@ -181,11 +189,14 @@ public struct Arm32JIT: ExecutionEngine {
     }
 
     static func backend(_ program: Program, configuration: EngineConfiguration, helpers: JITHelperTable, options: Arm32Options,
-                        targets: Arm32CallTargets, tailCalls: JITTailCallPlan?, tableIndex: [UInt64: Int]) throws(EngineError) -> Arm32Backend {
+                        targets: Arm32CallTargets, tailCalls: JITTailCallPlan?, tableIndex: [UInt64: Int],
+                        code: Program? = nil) throws(EngineError) -> Arm32Backend {
+        // The proofs are about `program`; `code` (what is compiled) differs
+        // from it only in the constants of address loads.
         let proofs = JITProofs(configuration.proofs, program: program, instructionLimit: configuration.instructionLimit,
                                tailCalls: configuration.tailCalls)
         do throws(JITError) {
-            return try Arm32Backend(program: program, helpers: helpers, options: options, targets: targets, tailCalls: tailCalls,
+            return try Arm32Backend(program: code ?? program, helpers: helpers, options: options, targets: targets, tailCalls: tailCalls,
                                     tableIndex: tableIndex, proofs: proofs)
         } catch {
             throw engineError(error)

@@ -121,14 +121,15 @@ public final class LoadedObject: Sendable {
         guard let type = type ?? ProgramTypes.forSection(chosen.section) else {
             throw .programType("cannot infer the program type of section '\(chosen.section)'; choose one (mem, xdp)")
         }
-        let ready: Program
+        let ready: (program: Program, addressLoads: [Int: AddressLoad])
         do {
-            ready = try LoadTimeRewriting.prepare(chosen.program, type: type, maps: maps.maps, helpers: helpers)
+            ready = try LoadTimeRewriting.prepareMarkingAddresses(chosen.program, type: type, maps: maps.maps, helpers: helpers)
         } catch {
             throw .program(name: chosen.name, error)
         }
-        return try LinkedProgram(name: chosen.name, section: chosen.section, program: ready, type: type, helpers: helpers, maps: maps,
-                                 kernelHelpers: kernelHelpers, verifierLimits: verifierLimits, policy: policy)
+        return try LinkedProgram(name: chosen.name, section: chosen.section, program: ready.program, type: type, helpers: helpers,
+                                 maps: maps, kernelHelpers: kernelHelpers, verifierLimits: verifierLimits, policy: policy,
+                                 addressLoads: ready.addressLoads)
     }
 
     /// Fills the statically initialised program-array slots (libbpf does it at
@@ -164,7 +165,12 @@ public struct LinkedProgram: Sendable {
     /// The policy the program was loaded under; `.unprivileged` also makes
     /// its engine configurations hardened (`VerifierPolicy.hardensByDefault`).
     public let policy: VerifierPolicy
+    /// The loads of `program` the loader resolved to host addresses (global
+    /// data, direct map values), for engines that must translate them.
+    public let addressLoads: [Int: AddressLoad]
 
+    /// `addressLoads`: which 64-bit loads of `program` hold host addresses
+    /// (`LoadTimeRewriting.prepareMarkingAddresses` names them).
     /// `kernelHelpers`: the helper numbers whose registered helper is
     /// BPFKit's own kernel helper; the verifier assumes nothing of the others.
     /// `verifierLimits`: nil leaves the program unverified (nothing proven).
@@ -173,8 +179,9 @@ public struct LinkedProgram: Sendable {
     /// and `verifierLimits` is nil.
     public init(name: String, section: String, program: Program, type: any ProgramType, helpers: HelperRegistry, maps: MapTable,
                 kernelHelpers: Set<Int32> = [], verifierLimits: VerifierLimits? = VerifierLimits(),
-                policy: VerifierPolicy = .privileged) throws(ObjectLoadError) {
+                policy: VerifierPolicy = .privileged, addressLoads: [Int: AddressLoad] = [:]) throws(ObjectLoadError) {
         self.name = name
+        self.addressLoads = addressLoads
         self.section = section
         self.program = program
         self.type = type
@@ -200,14 +207,16 @@ public struct LinkedProgram: Sendable {
         let table = MapTable(maps)
         var registry = KernelHelpers.registry(HelperEnvironment(maps: table, trace: options.trace))
         registry.merge(options.extraHelpers)
-        let ready: Program
+        let ready: (program: Program, addressLoads: [Int: AddressLoad])
         do {
-            ready = try LoadTimeRewriting.prepare(program, type: type, maps: maps, helpers: registry, fileDescriptors: fileDescriptors)
+            ready = try LoadTimeRewriting.prepareMarkingAddresses(program, type: type, maps: maps, helpers: registry,
+                                                                  fileDescriptors: fileDescriptors)
         } catch {
             throw .program(name: program.name, error)
         }
-        try self.init(name: program.name, section: "", program: ready, type: type, helpers: registry, maps: table,
-                      kernelHelpers: options.kernelHelperNumbers, verifierLimits: options.verifierLimits, policy: options.policy)
+        try self.init(name: program.name, section: "", program: ready.program, type: type, helpers: registry, maps: table,
+                      kernelHelpers: options.kernelHelperNumbers, verifierLimits: options.verifierLimits, policy: options.policy,
+                      addressLoads: ready.addressLoads)
     }
 
     /// What to pass to `ExecutionEngine.prepare`: the helpers, the budget,
@@ -216,7 +225,7 @@ public struct LinkedProgram: Sendable {
     public func engineConfiguration(instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit,
                                     verified: Bool = true, hardened: Bool = false) -> EngineConfiguration {
         var configuration = EngineConfiguration(helpers: helpers, instructionLimit: instructionLimit, tailCalls: tailCallEnvironment,
-                                                proofs: verified && verification.gaveUp == nil ? proofs : nil)
+                                                proofs: verified && verification.gaveUp == nil ? proofs : nil, addressLoads: addressLoads)
         configuration.hardened = hardened || policy.hardensByDefault
         return configuration
     }

@@ -96,14 +96,29 @@ public struct EngineConfiguration: Sendable {
     /// key, so none appears in executable memory (`JITBlinding`). The
     /// interpreter ignores it. A load policy may turn it on by default.
     public var hardened = false
+    /// The 64-bit immediate loads (by pc) whose value the loader made a host
+    /// address: a global variable's or a direct map value's address. Engines
+    /// running on host addresses ignore them; a 32-bit emulated engine gives
+    /// those loads the guest address its machine shows that memory at.
+    public var addressLoads: [Int: AddressLoad]
 
     public init(helpers: HelperRegistry = HelperRegistry(), instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit,
-                tailCalls: TailCallEnvironment? = nil, proofs: ProgramProofs? = nil) {
+                tailCalls: TailCallEnvironment? = nil, proofs: ProgramProofs? = nil, addressLoads: [Int: AddressLoad] = [:]) {
         self.helpers = helpers
         self.instructionLimit = instructionLimit
         self.tailCalls = tailCalls
         self.proofs = proofs
+        self.addressLoads = addressLoads
     }
+}
+
+/// A 64-bit immediate load the loader resolved to a host address: the
+/// address lies in `object` (a map value's bytes), which outlives the program.
+public struct AddressLoad: Hashable, Sendable {
+    /// The host bytes the loaded address points into.
+    public var object: Range<UInt64>
+
+    public init(object: Range<UInt64>) { self.object = object }
 }
 
 /// A program made ready by an engine (decoded for the interpreter, compiled

@@ -4,38 +4,56 @@
 /// pointer work stays in this one type.
 public struct MemoryAccess: Sendable {
     public let regions: MemoryRegions
+    /// Where the program's addresses are not the host's (a 32-bit emulated
+    /// machine, whose code holds guest addresses): the host address behind a
+    /// program address, or nil. Consulted only for an access no region permits
+    /// as it stands, such as a string a helper is given in a scalar argument
+    /// (`bpf_trace_printk`'s `%s`), which the machine cannot know to translate.
+    public let hostAddress: (@Sendable (UInt64) -> UInt64?)?
 
-    public init(regions: MemoryRegions) { self.regions = regions }
+    public init(regions: MemoryRegions) {
+        self.regions = regions
+        self.hostAddress = nil
+    }
 
-    private func check(_ address: UInt64, _ count: Int, write: Bool) throws(HelperError) {
-        guard count >= 0, regions.permits(address, size: count, write: write) else {
-            throw HelperError("\(write ? "write" : "read") of \(count) bytes at 0x\(String(address, radix: 16)) is outside the program's memory")
+    public init(regions: MemoryRegions, hostAddress: @escaping @Sendable (UInt64) -> UInt64?) {
+        self.regions = regions
+        self.hostAddress = hostAddress
+    }
+
+    /// The host address of an access the regions permit, else an error.
+    private func check(_ address: UInt64, _ count: Int, write: Bool) throws(HelperError) -> UInt64 {
+        if count >= 0, regions.permits(address, size: count, write: write) { return address }
+        if count >= 0, let host = hostAddress?(address), regions.permits(host, size: count, write: write),
+           count == 0 || hostAddress?(address &+ UInt64(count - 1)) == host &+ UInt64(count - 1) {
+            return host
         }
+        throw HelperError("\(write ? "write" : "read") of \(count) bytes at 0x\(String(address, radix: 16)) is outside the program's memory")
     }
 
     /// Copies `count` bytes out of program memory.
     public func read(at address: UInt64, count: Int) throws(HelperError) -> [UInt8] {
-        try check(address, count, write: false)
+        let address = try check(address, count, write: false)
         guard count > 0, let base = UnsafeRawPointer(bitPattern: UInt(address)) else { return [] }
         return Array(UnsafeRawBufferPointer(start: base, count: count))
     }
 
     /// Copies bytes into program memory.
     public func write(_ bytes: [UInt8], at address: UInt64) throws(HelperError) {
-        try check(address, bytes.count, write: true)
+        let address = try check(address, bytes.count, write: true)
         guard !bytes.isEmpty, let base = UnsafeMutableRawPointer(bitPattern: UInt(address)) else { return }
         bytes.withUnsafeBytes { base.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
     }
 
     /// Reads a little- or host-endian integer.
     public func load<T: FixedWidthInteger>(_: T.Type, at address: UInt64) throws(HelperError) -> T {
-        try check(address, MemoryLayout<T>.size, write: false)
+        let address = try check(address, MemoryLayout<T>.size, write: false)
         return UnsafeRawPointer(bitPattern: UInt(address))!.loadUnaligned(as: T.self)
     }
 
     /// Writes an integer in host order.
     public func store<T: FixedWidthInteger>(_ value: T, at address: UInt64) throws(HelperError) {
-        try check(address, MemoryLayout<T>.size, write: true)
+        let address = try check(address, MemoryLayout<T>.size, write: true)
         UnsafeMutableRawPointer(bitPattern: UInt(address))!.storeBytes(of: value, toByteOffset: 0, as: T.self)
     }
 
@@ -43,7 +61,7 @@ public struct MemoryAccess: Sendable {
     /// (map lookups hashing a key in place). The buffer must not escape `body`.
     public func withBytes<R>(at address: UInt64, count: Int, write: Bool,
                              _ body: (UnsafeMutableRawBufferPointer) throws(HelperError) -> R) throws(HelperError) -> R {
-        try check(address, count, write: write)
+        let address = try check(address, count, write: write)
         let base = UnsafeMutableRawPointer(bitPattern: UInt(address))
         return try body(UnsafeMutableRawBufferPointer(start: count == 0 ? nil : base, count: count))
     }

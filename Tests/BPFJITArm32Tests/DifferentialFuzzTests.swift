@@ -1,3 +1,4 @@
+import BPFBackendTestKit
 import BPFExecMemory
 import BPFInterpreter
 import BPFISA
@@ -58,18 +59,7 @@ import Testing
     }
 
     @Test func randomProgramsMatchTheInterpreter() {
-        var failures: [String] = [], count = 0
-        for seed in UInt64(1)...300 {
-            let program = Self.program(seed: seed)
-            // Branches may land inside an ld_imm64 only if a test generator bug put them there.
-            guard (try? program.validate()) != nil else { continue }
-            count += 1
-            for engine in [arm32(), arm32(divide: false)] {
-                let jit = outcome(program, memory: [], on: engine)
-                let reference = outcome(program, memory: [], on: Interpreter())
-                if jit != reference { failures.append("seed \(seed) (udiv \(engine.options.hardwareDivide)): jit \(jit), interpreter \(reference)") }
-            }
-        }
+        let (count, failures) = BackendMatrix.randomDifferential(ParityTests.row, seeds: 1...300) { Self.program(seed: $0) }
         print("arm32 differential fuzz: \(count) programs, \(failures.count) differences")
         #expect(count > 250)
         #expect(failures.isEmpty, "\(failures.prefix(5).joined(separator: "\n"))")

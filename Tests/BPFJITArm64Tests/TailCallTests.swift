@@ -10,6 +10,7 @@ import BPFMaps
 import BPFRuntime
 import BPFTestSuite
 import Foundation
+import BPFVerifier
 import Testing
 
 /// Indirect tail calls on the arm64 JIT under the emulator: the shared
@@ -29,8 +30,10 @@ import Testing
 
         deinit { array.removeAll() }
 
-        func link(_ program: Program) throws -> LinkedProgram {
-            try LinkedProgram(program: program, type: ProgramTypes.mem, maps: [array], options: LoadOptions(trace: { _ in }))
+        /// `verified: false` links without the verifier (nothing proven, nothing refused).
+        func link(_ program: Program, verified: Bool = true) throws -> LinkedProgram {
+            try LinkedProgram(program: program, type: ProgramTypes.mem, maps: [array],
+                              options: LoadOptions(trace: { _ in }, verifierLimits: verified ? VerifierLimits() : nil))
         }
 
         func prepare(_ program: Program, limit: UInt64 = ExecutionLimits.defaultInstructionLimit) throws -> any PreparedProgram {

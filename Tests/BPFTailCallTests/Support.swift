@@ -8,6 +8,7 @@ import BPFLoader
 import BPFTestSuite
 import BPFMaps
 import BPFRuntime
+import BPFVerifier
 import Testing
 
 /// The engines tail calls are tested on: the interpreter and the host's
@@ -43,8 +44,10 @@ final class Fixture: Sendable {
 
     var array: ProgramArray { arrays[0] }
 
-    func link(_ program: Program) throws -> LinkedProgram {
-        try LinkedProgram(program: program, type: type, maps: arrays, options: LoadOptions(trace: { _ in }))
+    /// `verified: false` links without the verifier (nothing proven, nothing refused).
+    func link(_ program: Program, verified: Bool = true) throws -> LinkedProgram {
+        try LinkedProgram(program: program, type: type, maps: arrays,
+                          options: LoadOptions(trace: { _ in }, verifierLimits: verified ? VerifierLimits() : nil))
     }
 
     func prepare(_ program: Program, limit: UInt64 = ExecutionLimits.defaultInstructionLimit) throws -> any PreparedProgram {

@@ -1,0 +1,125 @@
+import BPFConformance
+import BPFInterpreter
+import BPFISA
+import BPFKit
+import BPFRuntime
+import BPFTestSuite
+import Foundation
+
+/// One backend as the shared test matrix sees it: a name, the configurations
+/// of its engine every case runs on (division by instruction and by call, say),
+/// and how the facade names it (`--engine jit --arch ...`).
+///
+/// Adding a backend's tests means one row and one test file calling
+/// `BackendMatrix`; each result is compared with the interpreter's (and, for
+/// the generated suite, with the value computed from the RFC).
+public struct BackendRow: Sendable {
+    public let name: String
+    public let configurations: [(label: String, engine: any ExecutionEngine)]
+    public let architecture: Architecture?
+
+    public init(name: String, configurations: [(label: String, engine: any ExecutionEngine)], architecture: Architecture?) {
+        self.name = name
+        self.configurations = configurations
+        self.architecture = architecture
+    }
+}
+
+/// What a run came to, comparable across engines.
+public enum MatrixOutcome: Equatable, Sendable, CustomStringConvertible {
+    case value(UInt64), failure(ExecutionError), notPrepared(String)
+
+    public var description: String {
+        switch self {
+        case .value(let v): "0x" + String(v, radix: 16)
+        case .failure(let e): "\(e)"
+        case .notPrepared(let why): "not prepared: \(why)"
+        }
+    }
+}
+
+/// The matrix every backend runs: each function returns the differences it
+/// found (empty when the backend agrees everywhere) and how many cases ran.
+public enum BackendMatrix {
+    /// The repository's `Tests/Fixtures` directory.
+    public static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+    /// One run over `bytes` (r1 = their address, r2 = their length).
+    public static func outcome(_ program: Program, memory bytes: [UInt8], on engine: any ExecutionEngine,
+                               helpers: HelperRegistry = HelperRegistry(), limit: UInt64 = 100_000) -> MatrixOutcome {
+        let memory = GuestMemory(bytes: bytes)
+        let prepared: any PreparedProgram
+        do {
+            prepared = try engine.prepare(program, configuration: EngineConfiguration(helpers: helpers, instructionLimit: limit))
+        } catch {
+            return .notPrepared("\(error)")
+        }
+        do {
+            return .value(try prepared.run(RunInput(r1: memory.address, r2: UInt64(memory.count),
+                                                    regions: MemoryRegions([memory.region(.input)]))))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// The generated suite's category `name` (`GeneratedSuite.categories()`):
+    /// every case on every configuration, against the interpreter and the expected value.
+    public static func generatedSuite(_ row: BackendRow, category name: String) -> (cases: Int, failures: [String]) {
+        let cases = GeneratedSuite.categories().first { $0.name == name }?.cases ?? []
+        var failures: [String] = []
+        for (label, engine) in row.configurations {
+            for testCase in cases {
+                let got = outcome(testCase.program, memory: testCase.memory, on: engine, limit: 10_000)
+                let reference = outcome(testCase.program, memory: testCase.memory, on: Interpreter(), limit: 10_000)
+                if got != reference || got != .value(testCase.expected) {
+                    failures.append("\(testCase.name) (\(row.name) \(label)): \(got), interpreter \(reference), expected 0x\(String(testCase.expected, radix: 16))")
+                }
+            }
+        }
+        return (cases.count, failures)
+    }
+
+    /// The conformance corpus (`Tests/Fixtures/conformance/tests`) through the
+    /// facade's runner for the row's architecture, and each file on every
+    /// configuration against the interpreter, error for error.
+    public static func conformanceCorpus(_ row: BackendRow) throws -> (files: Int, failures: [String]) {
+        let directory = fixtures.appendingPathComponent("conformance/tests").path
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".data") }.sorted()
+        let runner = ConformanceRunner(engine: .jit, architecture: row.architecture)
+        var failures: [String] = []
+        for name in files {
+            let path = directory + "/" + name
+            let verdict = runner.run(path: path)
+            guard verdict == .passed else {
+                failures.append("\(name): \(verdict)")
+                continue
+            }
+            let file = try ConformanceFile(path: path)
+            let program = try file.program()
+            for (label, engine) in row.configurations {
+                let got = outcome(program, memory: file.memory, on: engine, helpers: ConformanceRunner.helpers)
+                let reference = outcome(program, memory: file.memory, on: Interpreter(), helpers: ConformanceRunner.helpers)
+                if got != reference { failures.append("\(name) (\(label)): \(got), interpreter \(reference)") }
+            }
+        }
+        return (files.count, failures)
+    }
+
+    /// Random programs (`program(seed)`, nil when a seed gives none) on every
+    /// configuration against the interpreter, over `memory`.
+    public static func randomDifferential(_ row: BackendRow, seeds: ClosedRange<UInt64>, memory: [UInt8] = [],
+                                          program: (UInt64) -> Program?) -> (programs: Int, failures: [String]) {
+        var failures: [String] = [], count = 0
+        for seed in seeds {
+            guard let program = program(seed), (try? program.validate()) != nil else { continue }
+            count += 1
+            let reference = outcome(program, memory: memory, on: Interpreter())
+            for (label, engine) in row.configurations {
+                let got = outcome(program, memory: memory, on: engine)
+                if got != reference { failures.append("seed \(seed) (\(label)): \(got), interpreter \(reference)") }
+            }
+        }
+        return (count, failures)
+    }
+}
