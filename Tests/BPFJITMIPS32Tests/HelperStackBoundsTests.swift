@@ -13,8 +13,7 @@ import Testing
 /// machine's stack (saved registers, return addresses, the frames above
 /// r10 and the rest of the stack below the BPF frames): memory arguments
 /// there fail in the helper at the same instruction as on the interpreter
-/// (of the same byte order, for MIPS32),
-/// verified or not.
+/// of the same byte order, verified or not.
 @Suite struct HelperStackBoundsTests {
     /// How a run ended, without what differs between engines by
     /// construction (the stack's address in an error message).
