@@ -84,13 +84,18 @@ public final class EmulatedProgram: PreparedProgram {
     ///   - machineOnly: memory the code may touch but helpers and runtime
     ///     calls may not (a JIT's run context, its tables): mapped for the
     ///     run, never handed to a call's `MemoryAccess`.
+    ///   - callStack: with a machine whose calls do not see the machine stack
+    ///     (`Configuration.callsSeeMachineStack` false), the part of it calls
+    ///     may see: guest bounds `[low, high)`, read at each call (a JIT's
+    ///     BPF stack, whose bounds its prologue stores). Translated to the
+    ///     engine's own stack pages; bounds outside them permit nothing.
     ///   - instructionLimit: budget of native instructions (default: the program's).
     ///   - pointerWords: host addresses of 8-byte words holding host pointers
     ///     (`RunInput.pointerWords`); under translation the program sees them as
     ///     guest addresses, refreshed whenever host memory is copied in.
     public func run(
         arguments: [EmulatedArgument] = [], regions: MemoryRegions = MemoryRegions(), machineOnly: [MemoryRegion] = [],
-        instructionLimit: UInt64? = nil, pointerWords: [UInt64] = []
+        callStack: CallStackBounds? = nil, instructionLimit: UInt64? = nil, pointerWords: [UInt64] = []
     ) throws(ExecutionError) -> EmulatedRun {
         guard arguments.count <= 5 else {
             throw .unsupported(pc: 0, what: "more than five entry arguments")
@@ -98,7 +103,7 @@ public final class EmulatedProgram: PreparedProgram {
         let limit = instructionLimit ?? self.instructionLimit
         return try machine.withEngine { engine throws(ExecutionError) in
             try engine.execute(image, entry: entryAddress, arguments: arguments, regions: regions, machineOnly: machineOnly,
-                               limit: limit, pointerWords: pointerWords)
+                               callStack: callStack, limit: limit, pointerWords: pointerWords)
         }
     }
 
@@ -142,3 +147,7 @@ struct LoadedImage: Sendable {
         return pages.read(at: Int(native - base), count: count)
     }
 }
+
+/// The guest bounds `[low, high)` of the part of the machine stack a run's
+/// calls may see, read when a call checks an access (see `EmulatedProgram.run`).
+public typealias CallStackBounds = @Sendable () -> (low: UInt64, high: UInt64)

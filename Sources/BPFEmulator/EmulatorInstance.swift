@@ -138,7 +138,8 @@ final class EmulatorInstance: @unchecked Sendable {
     // MARK: - A run
 
     func execute(_ image: LoadedImage, entry: UInt64, arguments: [EmulatedArgument], regions: MemoryRegions,
-                 machineOnly: [MemoryRegion] = [], limit: UInt64, pointerWords: [UInt64] = []) throws(ExecutionError) -> EmulatedRun {
+                 machineOnly: [MemoryRegion] = [], callStack: CallStackBounds? = nil, limit: UInt64,
+                 pointerWords: [UInt64] = []) throws(ExecutionError) -> EmulatedRun {
         do {
             try attach(image)
         } catch {
@@ -146,7 +147,7 @@ final class EmulatorInstance: @unchecked Sendable {
         }
         counter.reset(limit: limit, entry: entry)
         shadows.afterCopyIn = {}
-        try prepareMemory(regions, machineOnly: machineOnly, image: image)
+        try prepareMemory(regions, machineOnly: machineOnly, callStack: callStack, image: image)
         if machine.addressModel == .translated && !pointerWords.isEmpty {
             pointerWindow = nil
             shadows.afterCopyIn = { [unowned self] in self.translatePointerWords(pointerWords) }
@@ -198,7 +199,8 @@ final class EmulatorInstance: @unchecked Sendable {
     }
 
     /// Places the run's regions (windows under translation) and maps their pages.
-    private func prepareMemory(_ regions: MemoryRegions, machineOnly: [MemoryRegion], image: LoadedImage) throws(ExecutionError) {
+    private func prepareMemory(_ regions: MemoryRegions, machineOnly: [MemoryRegion], callStack: CallStackBounds?,
+                               image: LoadedImage) throws(ExecutionError) {
         var space = GuestAddressSpace(model: machine.addressModel)
         if machine.addressModel == .translated {
             space.addWindow(host: stack.address, guest: stackGuest, length: UInt64(stack.count))
@@ -222,6 +224,18 @@ final class EmulatorInstance: @unchecked Sendable {
         var visible = regions
         if machine.configuration.callsSeeMachineStack {
             visible.regions.append(MemoryRegion(start: stack.address, count: stack.count, writable: true, kind: .stack))
+        } else if let callStack {
+            // Calls see only the part of this engine's stack the run names, at call time.
+            let inner = regions.resolver
+            let host = stack.address, guest = stackGuest, count = UInt64(stack.count)
+            visible.resolver = { address, size, write in
+                let bounds = callStack()
+                if bounds.low >= guest, bounds.high > bounds.low, bounds.high - guest <= count, size >= 0 {
+                    let low = bounds.low - guest + host, high = bounds.high - guest + host
+                    if address >= low, address <= high, UInt64(size) <= high - address { return true }
+                }
+                return inner?(address, size, write) ?? false
+            }
         }
         var code = visible
         code.regions += machineOnly

@@ -39,6 +39,7 @@ extension Arm32Backend {
         let slots = Arm32RegisterMap.slots
         let out = e.asm.makeLabel(), found = e.asm.makeLabel()
         statistics.indirectTailCalls += 1
+        emitTailCallContextCheck(at: pc, e)
         e.access(.ldrd, .r0, slots, offset: Arm32RegisterMap.slot(.r2))   /* ldrd r0, r1, [r11, #r2] */
         let labels = plan.arrays.map { _ in e.asm.makeLabel() }
         for (array, label) in zip(plan.arrays, labels) {
@@ -111,5 +112,27 @@ extension Arm32Backend {
             e.b(e.asm.epilogue(function.index))                                /* b epilogue: return its r0 */
         }
         e.asm.bind(out)
+    }
+
+    /// The backstop behind the verifier's rule that r1 is the program's
+    /// context, as on the other backends: a tail call whose r1 is not the
+    /// run's entry context (`JITRunContext.entryContext`, the guest value
+    /// the run passed) stops the run (`ExecutionError.tailCallContextMismatch`).
+    ///
+    /// ```
+    ///     ldr r12, [r11, #56] ; ldrd r0, r1, [r11, #r1]
+    ///     ldr r2, [r12, #entryContext] ; ldr r3, [r12, #entryContext + 4]
+    ///     cmp r1, r3 ; cmpeq r0, r2 ; bne raise(tailCallContext)
+    /// ```
+    mutating func emitTailCallContextCheck(at pc: Int, _ e: Arm32Encoder) {
+        let slots = Arm32RegisterMap.slots
+        e.access(.ldr, .r12, slots, offset: Arm32RegisterMap.contextSlot)  /* ldr r12, [r11, #56] */
+        e.access(.ldrd, .r0, slots, offset: Arm32RegisterMap.slot(.r1))    /* ldrd r0, r1, [r11, #r1] */
+        e.access(.ldr, .r2, .r12, offset: Int(layout.entryContext))        /* ldr r2, [r12, #entryContext] */
+        e.access(.ldr, .r3, .r12, offset: Int(layout.entryContext) + 4)    /* ldr r3, [r12, #entryContext + 4] */
+        e.cmp(.r1, .register(.r3))                                         /* cmp r1, r3 */
+        e.cmp(.r0, .register(.r2), cond: .eq)                              /* cmpeq r0, r2 */
+        raise(JITStatus.tailCallContext, pc: pc, e, cond: .ne)             /* bne raise: r1 is not the context */
+        statistics.tailCallContextChecks += 1
     }
 }

@@ -151,14 +151,15 @@ public struct MIPS32JIT: ExecutionEngine {
         let arrays = (configuration.tailCalls?.allArrays ?? []).map(\.handle)
         let row = architecture(bigEndian: bigEndian, release6: release6)
         guard !arrays.isEmpty else {
-            return try EmulatedMachine(architecture: row, helpers: configuration.helpers)
+            return try EmulatedMachine(architecture: row, helpers: configuration.helpers,
+                                       configuration: EmulatedMachine.Configuration(callsSeeMachineStack: false))
         }
         let key = arrays + [bigEndian ? 1 : 0, release6 ? 1 : 0]
         return try shared.withLock { (table) throws(EmulatorError) -> EmulatedMachine in
             table = table.filter { $0.value.machine != nil }
             if let machine = table[key]?.machine { return machine }
             let machine = try EmulatedMachine(architecture: row, helpers: configuration.helpers,
-                                              configuration: EmulatedMachine.Configuration(stackSize: 1 << 20))
+                                              configuration: EmulatedMachine.Configuration(stackSize: 1 << 20, callsSeeMachineStack: false))
             table[key] = Weak(machine)
             return machine
         }
@@ -323,6 +324,9 @@ public final class MIPS32EmulatedProgram: TailCallable {
 
     /// Runs once; the result says how many native instructions the emulated CPU executed.
     public func execute(_ input: RunInput) throws(ExecutionError) -> EmulatedRun {
+        // In flight until it returns: what it looked up and tail-calls stays valid (`RunLifetime`).
+        let slot = RunLifetime.enter()
+        defer { RunLifetime.exit(slot) }
         func argument(_ value: UInt64) -> EmulatedArgument {
             input.regions.regions.contains { $0.count > 0 && $0.permits(value, size: 0, write: false) }
                 ? .hostPointer(value) : .value(value)
@@ -336,12 +340,15 @@ public final class MIPS32EmulatedProgram: TailCallable {
         defer { context.deinitialize(count: 1) }
         var host = MIPS32RunHost(regions: input.regions, stackSize: stackSize)
         let address = UInt64(blockAddress)
-        var regions = input.regions
-        regions.regions.append(MemoryRegion(start: address, count: MemoryLayout<JITRunContext>.size, writable: true, kind: .other))
+        // The context and the tail-call tables are memory the code reaches
+        // through its windows, but no helper may: they are machine-only, and
+        // helpers see the run's regions and the exact BPF stack (`callStack`).
+        let machineOnly = [MemoryRegion(start: address, count: MemoryLayout<JITRunContext>.size, writable: true, kind: .other)]
+            + tables
         if !tables.isEmpty {
-            regions.regions += tables
-            // The tables' guest addresses, where the code finds them (placement depends only on the regions).
-            guard let space = try? machine.guestAddressSpace(for: regions) else {
+            // The tables' guest addresses, where the code finds them (placement
+            // depends only on the regions, machine-only ones placed after the run's).
+            guard let space = try? machine.guestAddressSpace(for: MemoryRegions(input.regions.regions + machineOnly)) else {
                 throw .unsupported(pc: 0, what: "placing the program arrays' tables in the 32-bit address space")
             }
             for (k, table) in tables.enumerated() {
@@ -350,10 +357,19 @@ public final class MIPS32EmulatedProgram: TailCallable {
             }
         }
         let arguments = [argument(input.r1), argument(input.r2), .hostPointer(address)]
+        // What a tail call compares r1 with: the value the code sees (a guest address for a pointer).
+        switch arguments[0] {
+        case .value(let r1): context.pointee.entryContext = r1
+        case .hostPointer(let r1):
+            let space = try? machine.guestAddressSpace(for: MemoryRegions(input.regions.regions + machineOnly))
+            context.pointee.entryContext = space?.guestAddress(forHost: r1) ?? r1
+        }
+        let callStack = Self.bpfStack(context: blockAddress)
         let outcome: Result<EmulatedRun, ExecutionError> = withUnsafeMutablePointer(to: &host) { hostPointer in
             context.pointee.host = UnsafeMutableRawPointer(hostPointer)
             do throws(ExecutionError) {
-                return .success(try program.run(arguments: arguments, regions: regions))
+                return .success(try program.run(arguments: arguments, regions: input.regions, machineOnly: machineOnly,
+                                                 callStack: callStack))
             } catch .instructionLimit(let pc, _) {
                 return .failure(.instructionLimit(pc: pc, limit: instructionLimit))
             } catch {
@@ -366,6 +382,19 @@ public final class MIPS32EmulatedProgram: TailCallable {
         return run
     }
 
+    /// What helpers see of the machine stack: the BPF stack of the program
+    /// whose code runs now, `[stackBase, stackEnd)` as its entry prologue
+    /// stored them in the context (guest addresses; a tail call's target
+    /// stores its own, the caller's come back when it returns) — never the
+    /// rest of the machine stack, which holds saved registers and return
+    /// addresses, as on arm64 and the native engines.
+    static func bpfStack(context: UInt) -> CallStackBounds {
+        {
+            let frame = UnsafeRawPointer(bitPattern: context)!.load(as: NativeHelperFrame.self)
+            return (frame.stackBase & 0xffff_ffff, frame.stackEnd & 0xffff_ffff)
+        }
+    }
+
     private func failure(status: UInt64, context: JITRunContext, host: MIPS32RunHost) -> ExecutionError {
         let kind = UInt32(truncatingIfNeeded: status >> 24), pc = Int(status & 0xff_ffff)
         switch kind {
@@ -375,6 +404,7 @@ public final class MIPS32EmulatedProgram: TailCallable {
             let program = JITProgramInfo.current(in: context) ?? info
             return .unsupported(pc: pc, what: program.unsupported[pc] ?? "this instruction")
         case JITStatus.notAProgramArray: return .notAProgramArray(pc: pc, value: context.dynamicHelper)
+        case JITStatus.tailCallContext: return .tailCallContextMismatch(pc: pc)
         case MIPS32Status.dynamicHelperMissing:
             let value = context.dynamicHelper
             guard let id = Int32(exactly: Int64(bitPattern: value)) else {

@@ -41,6 +41,7 @@ extension MIPS32Backend {
         let r2 = pair(.r2), index = pair(.r3).lo
         let out = e.asm.makeLabel(), found = e.asm.makeLabel()
         statistics.indirectTailCalls += 1
+        emitTailCallContextCheck(at: pc, e)
         let labels = plan.arrays.map { _ in e.asm.makeLabel() }
         for (array, label) in zip(plan.arrays, labels) {
             e.load(.t8, UInt32(truncatingIfNeeded: array.handle))          /* t8 = handle low */
@@ -106,5 +107,32 @@ extension MIPS32Backend {
             e.b(e.asm.epilogue(function.index))                             /* b epilogue: return its r0 */
         }
         e.asm.bind(out)
+    }
+
+    /// The backstop behind the verifier's rule that r1 is the program's
+    /// context, as on the other backends: a tail call whose r1 is not the
+    /// run's entry context (`JITRunContext.entryContext`, the guest value
+    /// the run passed, host-order words) stops the run
+    /// (`ExecutionError.tailCallContextMismatch`).
+    ///
+    /// ```
+    ///     lw t7, 0(gp) ; t8:t9 = context.entryContext
+    ///     xor t6, r1.lo, t8 ; xor t8, r1.hi, t9 ; or t6, t6, t8
+    ///     beq t6, zero, ok ; raise(tailCallContext)
+    /// ok:
+    /// ```
+    mutating func emitTailCallContextCheck(at pc: Int, _ e: MIPS32Encoder) {
+        let words = MIPS32RegisterMap.runWords, context = Int16(MIPS32RegisterMap.contextWord)
+        let r1 = pair(.r1), ok = e.asm.makeLabel()
+        e.lw(.t7, context, words)                                           /* lw t7, 0(gp) */
+        loadHostWord(.t8, at: Int(layout.entryContext), context: .t7, e)    /* t8 = entryContext low */
+        loadHostWord(.t9, at: Int(layout.entryContext) + 4, context: .t7, e) /* t9 = entryContext high */
+        e.xor(.t6, r1.lo, .t8)                                              /* xor t6, r1.lo, t8 */
+        e.xor(.t8, r1.hi, .t9)                                              /* xor t8, r1.hi, t9 */
+        e.or(.t6, .t6, .t8)                                                 /* or t6, t6, t8 */
+        e.branch(ok, eq: true, .t6, .zero)                                  /* beq t6, zero, ok */
+        raise(JITStatus.tailCallContext, pc: pc, e)                         /* r1 is not the context */
+        e.asm.bind(ok)
+        statistics.tailCallContextChecks += 1
     }
 }
