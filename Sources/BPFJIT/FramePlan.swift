@@ -85,7 +85,7 @@ public struct JITFramePlan: Sendable, Equatable {
         let chain = contained ? Self.longestChain(callees) : nil
         let bounded = chain.map { $0 <= ExecutionLimits.maxCallFrames } ?? false
         checksCallDepth = all.localCalls && !bounded
-        let reachable = all.unproven || (all.helperCalls && !proofs.applies)
+        let reachable = all.unproven || (all.helperCalls && !proofs.helperArgumentsStayInFrames)
         // Without r10 nothing can read the stack at all; with r10 that never
         // escapes, the JIT's own dataflow decides it; otherwise only a proof can.
         let analysed = !all.usesFramePointer

@@ -186,6 +186,14 @@ public struct JITProofs: Sendable {
         self.refusals = refusals
     }
 
+    /// Whether every helper's memory arguments were proven to lie inside
+    /// their frames: the verifier gives a stack depth only when every stack
+    /// access, helpers' memory arguments included, was proven inside its
+    /// frame. Without it a helper may be handed a stack pointer beyond its
+    /// frame, which the interpreter's eight fixed frames admit, so the stack
+    /// must keep all of them.
+    public var helperArgumentsStayInFrames: Bool { applies && stackDepth != nil }
+
     /// Whether the access at slot `pc` was proven to stay inside memory the run owns.
     @inlinable
     public func isSafeAccess(at pc: Int) -> Bool {

@@ -125,6 +125,6 @@ public struct JITStackUse {
     /// backend's stack clear.
     public func stackSize(proofs: JITProofs, granule: Int) -> Int {
         JITStackSizing.stackSize(usesFramePointer: usesFramePointer, localCalls: localCalls, escapes: escapes,
-                                 reachable: unproven || (helperCalls && !proofs.applies), depth: depth, granule: granule)
+                                 reachable: unproven || (helperCalls && !proofs.helperArgumentsStayInFrames), depth: depth, granule: granule)
     }
 }

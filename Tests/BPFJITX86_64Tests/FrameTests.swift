@@ -253,8 +253,11 @@ import Testing
         }
     }
 
-    /// One frame whose pointer goes to a helper: 512 bytes cleared without
-    /// the stack facts; with them, the proven depth and no clear.
+    /// One frame whose pointer goes to a helper: without a proven depth the
+    /// helper might be handed a pointer beyond the frame, which the
+    /// interpreter's eight frames admit, so all of them are kept (cleared
+    /// unless reads are proven initialized); with the depth, the proven
+    /// depth and no clear.
     @Test func provenStackDepthSizesOneFrame() throws {
         let read = CallTests.readStack
         let program = Program([
@@ -266,9 +269,9 @@ import Testing
                             stackReadsInitialized: initialized, stackDepth: depth)
         }
         let cases: [(ProgramProofs?, Int, Int)] = [
-            (nil, 4096, 4096), (proofs(false, nil), 512, 512), (proofs(true, nil), 512, 0),
+            (nil, 4096, 4096), (proofs(false, nil), 4096, 4096), (proofs(true, nil), 4096, 0),
             (proofs(false, 16), 16, 16), (proofs(true, 16), 16, 16), (proofs(true, 40), 48, 48),   // up to 64 bytes: cleared anyway
-            (proofs(true, 4096), 512, 0),   // a claim beyond one frame is ignored
+            (proofs(true, 4096), 4096, 0),   // a claim beyond one frame is ignored
         ]
         for (proofs, stack, cleared) in cases {
             let compiled = try Self.compile(program, proofs, helpers: [read])
