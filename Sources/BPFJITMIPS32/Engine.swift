@@ -369,7 +369,7 @@ public final class MIPS32EmulatedProgram: TailCallable {
             context.pointee.host = UnsafeMutableRawPointer(hostPointer)
             do throws(ExecutionError) {
                 return .success(try program.run(arguments: arguments, regions: input.regions, machineOnly: machineOnly,
-                                                 callStack: callStack))
+                                                 callStack: callStack, pointerWords: input.pointerWords))
             } catch .instructionLimit(let pc, _) {
                 return .failure(.instructionLimit(pc: pc, limit: instructionLimit))
             } catch {
