@@ -47,7 +47,7 @@ import Testing
             }
         }
         // Retired targets wait only for runs in flight (other tests' too), never for good.
-        #expect(peakLive < 200, "live images: the caller, the slot's target and the retired ones runs may still use")
-        #expect(peakMapped < 200, "mapped images per engine")
+        #expect(peakLive < 1_000, "live images: the caller, the slot's target and the retired ones runs may still use (other suites' runs in flight hold some hundreds at most; without release all 20,000 stay, and Unicorn aborts near 1,600 mappings)")
+        #expect(peakMapped < 1_000, "mapped images per engine")
     }
 }

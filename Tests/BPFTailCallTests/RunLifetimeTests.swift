@@ -177,11 +177,13 @@ import Testing
             maxRetired = max(maxRetired, f.array.retiredCount)
             if i == 100 { imagesAtStart = ProgramPack.jit.statistics.images }
         }
-        // Targets wait only for runs in flight (other tests' runs, in this process), never for good.
-        #expect(maxRetired < 200, "up to \(maxRetired) retired targets waited at once")
+        // Targets wait only for runs in flight (other tests' runs, in this process), never for good:
+        // how many wait at once depends on what else runs (a few dozen alone, some hundreds beside
+        // the other suites), while without release every one of the 20,000 stays.
+        #expect(maxRetired < 1_000, "up to \(maxRetired) retired targets waited at once")
         if name != "interpreter", let imagesAtStart {
             let images = ProgramPack.jit.statistics.images
-            #expect(images < imagesAtStart + 200, "JIT images grew from \(imagesAtStart) to \(images)")
+            #expect(images < imagesAtStart + 1_000, "JIT images grew from \(imagesAtStart) to \(images)")
         }
     }
 }
