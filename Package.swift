@@ -132,6 +132,13 @@ let package = Package(
                                    "BPFVerifier", "BPFJIT", "BPFJITX86_64", "BPFJITArm64", "BPFAssembler", "BPFTestSuite"],
                     swiftSettings: swiftSettings),
         .executableTarget(name: "bpfkit", dependencies: ["BPFCommandLine"], swiftSettings: swiftSettings),
+        // The differential campaign on every built backend (`scripts/fuzz`): generated programs
+        // against the interpreter, divergences reduced and written as reproducers.
+        .executableTarget(name: "BPFFuzzCampaign",
+                          dependencies: ["BPFKit", "BPFAssembler", "BPFHelpers", "BPFISA", "BPFInterpreter", "BPFLoader", "BPFMaps",
+                                         "BPFRuntime", "BPFTestSuite", "BPFVerifier",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          swiftSettings: swiftSettings),
         .testTarget(name: "BPFCommandLineTests", dependencies: ["bpfkit"], swiftSettings: swiftSettings),
 
         // Executable memory for JITed code: the program pack allocator,

@@ -1,0 +1,250 @@
+import BPFAssembler
+import BPFHelpers
+import BPFISA
+import BPFInterpreter
+import BPFKit
+import BPFLoader
+import BPFMaps
+import BPFRuntime
+import BPFTestSuite
+import BPFVerifier
+import Foundation
+
+/// The program generators a campaign draws from.
+enum Generator: String, CaseIterable, Sendable {
+    /// `RandomProgram` (defined registers): packet checks, loops, the stack,
+    /// a map value, atomics, `bpf_xdp_adjust_head`.
+    case random
+    /// `ProofAimedProgram`: pointers and numbers meeting at joins and loop
+    /// heads, spilled, passed to calls, helpers and tail calls.
+    case proof
+}
+
+/// One drawn test: the program (and, for the proof-aimed generator, its
+/// tail-call target), the packets it runs over.
+struct FuzzCase {
+    let generator: Generator
+    let seed: UInt64
+    var main: Program
+    var target: Program?
+    let packets: [[UInt8]]
+
+    init(generator: Generator, seed: UInt64) {
+        self.generator = generator
+        self.seed = seed
+        switch generator {
+        case .random:
+            var program = RandomProgram(seed: seed, defined: true)
+            main = program.generate()
+            target = nil
+            var rng = program.rng
+            var packets: [[UInt8]] = []
+            for _ in 0..<6 {
+                var length = Int.random(in: 14...120, using: &rng)
+                if !program.checks.isEmpty, Int.random(in: 0..<100, using: &rng) < 70 {
+                    length = max(14, program.checks[Int.random(in: 0..<program.checks.count, using: &rng)] + Int.random(in: -1...1, using: &rng))
+                }
+                packets.append((0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) })
+            }
+            self.packets = packets
+        case .proof:
+            var program = ProofAimedProgram(seed: seed)
+            let pair = program.generate()
+            main = pair.main
+            target = pair.target
+            var rng = program.rng
+            packets = (0..<4).map { _ in
+                let length = [14, 34, 60, 64, 65, 100, 200][Int.random(in: 0..<7, using: &rng)]
+                return (0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            }
+        }
+    }
+
+    /// The maps both generators' programs refer to, by index: a value array
+    /// first, then (proof-aimed) the program array.
+    func makeMaps() throws -> [any BPFMap] {
+        switch generator {
+        case .random:
+            return [try makeMap(MapDefinition(name: "values", type: .array, keySize: 4, valueSize: 16, maxEntries: 4))]
+        case .proof:
+            return [try makeMap(MapDefinition(name: "values", type: .array, keySize: 4, valueSize: 64, maxEntries: 4)),
+                    try makeMap(MapDefinition(name: "programs", type: .programArray, keySize: 4, valueSize: 4, maxEntries: 2))]
+        }
+    }
+
+    static let limits = VerifierLimits(maxSteps: 200_000, unrollLimit: 40)
+    static let instructionLimit: UInt64 = 200_000
+
+    /// Links `program` over `maps` as `bpfkit run` does (verified, proofs kept).
+    func link(_ program: Program, maps: [any BPFMap], policy: VerifierPolicy = .privileged) throws -> LinkedProgram {
+        try LinkedProgram(program: program, type: ProgramTypes.xdp, maps: maps,
+                          options: LoadOptions(trace: { _ in }, verifierLimits: Self.limits, policy: policy))
+    }
+
+    /// Whether the verifier refuses the case where pointers may not leak:
+    /// its values (r0, the packet, the map) may then hold addresses, which
+    /// differ from engine to engine, so only whether each run ends in an
+    /// error is compared.
+    var mayLeakAddresses: Bool {
+        do {
+            let maps = try makeMaps()
+            let policy = VerifierPolicy(allowsPointerLeaks: false)
+            _ = try link(main, maps: maps, policy: policy)
+            if let target { _ = try link(target, maps: maps, policy: policy) }
+            return false
+        } catch {
+            return true
+        }
+    }
+}
+
+/// What one run came to. Errors compare by kind only (their addresses and
+/// messages differ between engines); a stop by the runaway guard ends the
+/// comparison (engines charge the guard at different points).
+enum Outcome: Equatable, CustomStringConvertible {
+    case value(UInt64, packet: [UInt8])
+    case error(String)
+    case limit
+    /// The value map's contents after the runs.
+    case map([UInt8])
+
+    func agrees(with other: Outcome, valuesCompared: Bool) -> Bool {
+        switch (self, other) {
+        case (.value, .value), (.map, .map): !valuesCompared || self == other
+        case (.error, .error), (.limit, .limit): true
+        default: false
+        }
+    }
+
+    var description: String {
+        func hex(_ bytes: [UInt8]) -> String {
+            bytes.prefix(32).map { String(format: "%02x", $0) }.joined() + (bytes.count > 32 ? "… (\(bytes.count) bytes)" : "")
+        }
+        return switch self {
+        case .value(let r0, let packet): "r0 = 0x\(String(r0, radix: 16)), packet \(hex(packet))"
+        case .error(let message): "error: \(message)"
+        case .limit: "stopped by the instruction limit"
+        case .map(let bytes): "map \(hex(bytes))"
+        }
+    }
+}
+
+/// One engine's copy of a case: maps of its own, the program linked,
+/// verified and prepared (the target in slot 0 of the program array and
+/// main in slot 1, as the proof-aimed generator expects).
+final class Instance {
+    let linked: LinkedProgram
+    let maps: [any BPFMap]
+    let prepared: any PreparedProgram
+
+    init(_ fuzzCase: FuzzCase, engine: any ExecutionEngine) throws {
+        maps = try fuzzCase.makeMaps()
+        linked = try fuzzCase.link(fuzzCase.main, maps: maps)
+        if let target = fuzzCase.target, let programs = maps.last as? ProgramArray {
+            let linkedTarget = try fuzzCase.link(target, maps: maps)
+            try programs.set(TailCallTargets.make(linkedTarget, engine: engine, instructionLimit: FuzzCase.instructionLimit), at: 0)
+            try programs.set(TailCallTargets.make(linked, engine: engine, instructionLimit: FuzzCase.instructionLimit), at: 1)
+        }
+        prepared = try engine.prepare(linked.program, configuration: linked.engineConfiguration(instructionLimit: FuzzCase.instructionLimit))
+    }
+
+    deinit { for case let programs as ProgramArray in maps { programs.removeAll() } }
+
+    func replay(_ packets: [[UInt8]]) throws -> [Outcome] {
+        var outcomes: [Outcome] = []
+        for packet in packets {
+            let run = try linked.makeRun(input: packet)
+            let outcome: Outcome = withExtendedLifetime(run) {
+                do throws(ExecutionError) {
+                    return .value(try prepared.run(run.input), packet: run.output())
+                } catch {
+                    if case .instructionLimit = error { return .limit }
+                    return .error("\(error)")
+                }
+            }
+            outcomes.append(outcome)
+            if outcome == .limit { return outcomes }
+        }
+        outcomes.append(.map(maps[0].entries().flatMap { $0.value }))
+        return outcomes
+    }
+}
+
+/// A JIT backend and the interpreter it is compared with (in the target's
+/// byte order).
+struct Backend: @unchecked Sendable {
+    let architecture: Architecture
+    let engine: any ExecutionEngine
+    let reference: any ExecutionEngine
+
+    /// Every JIT backend built, for this host (natively or emulated).
+    static func all() -> [Backend] {
+        Architecture.allCases.compactMap { try? Backend(architecture: $0) }
+    }
+
+    init(architecture: Architecture) throws {
+        self.architecture = architecture
+        engine = try EngineCatalog.engine(.jit, architecture: architecture)
+        reference = Interpreter(byteOrder: architecture.byteOrder)
+    }
+}
+
+/// What comparing one case on one backend found.
+enum Verdict {
+    /// The verifier refused the program: nothing to run.
+    case refused
+    /// The backend could not prepare it (a feature it lacks), with the reason.
+    case unsupported(String)
+    /// Both engines ended alike on every run (`runs` of them).
+    case agreed(runs: Int)
+    /// They differ at run `index` (the map's contents when past the packets).
+    case diverged(index: Int, expected: [Outcome], actual: [Outcome])
+}
+
+enum Differential {
+    static func compare(_ fuzzCase: FuzzCase, on backend: Backend) -> Verdict {
+        let reference: Instance
+        do { reference = try Instance(fuzzCase, engine: backend.reference) } catch { return .refused }
+        // A register read before written holds what each engine left there
+        // (the kernel refuses such programs): not comparable.
+        if reference.linked.verification.uninitializedRead != nil { return .refused }
+        let instance: Instance
+        do { instance = try Instance(fuzzCase, engine: backend.engine) } catch { return .unsupported("\(error)") }
+        let expected: [Outcome], actual: [Outcome]
+        do {
+            expected = try reference.replay(fuzzCase.packets)
+            actual = try instance.replay(fuzzCase.packets)
+        } catch {
+            return .unsupported("\(error)")
+        }
+        let valuesCompared = !fuzzCase.mayLeakAddresses
+        for index in 0..<min(expected.count, actual.count) where !actual[index].agrees(with: expected[index], valuesCompared: valuesCompared) {
+            return .diverged(index: index, expected: expected, actual: actual)
+        }
+        if expected.count != actual.count { return .diverged(index: min(expected.count, actual.count), expected: expected, actual: actual) }
+        return .agreed(runs: expected.count - (expected.last.map { if case .map = $0 { 1 } else { 0 } } ?? 0))
+    }
+
+    /// The case reduced while it still diverges on `backend` (main first,
+    /// then the tail-call target).
+    static func reduce(_ fuzzCase: FuzzCase, on backend: Backend) -> FuzzCase {
+        func diverges(_ candidate: FuzzCase) -> Bool {
+            if case .diverged = compare(candidate, on: backend) { return true }
+            return false
+        }
+        var reduced = fuzzCase
+        reduced.main = Reducer.reduce(fuzzCase.main) { program in
+            var candidate = reduced
+            candidate.main = program
+            return diverges(candidate)
+        }
+        if let target = reduced.target {
+            reduced.target = Reducer.reduce(target) { program in
+                var candidate = reduced
+                candidate.target = program
+                return diverges(candidate)
+            }
+        }
+        return reduced
+    }
+}

@@ -1,0 +1,139 @@
+import ArgumentParser
+import BPFAssembler
+import BPFKit
+import Foundation
+
+/// `bpfkit-fuzz`: the differential campaign on every built JIT backend,
+/// native and emulated, against the interpreter (see docs/RELIABILITY.md).
+/// `scripts/fuzz` builds and runs it.
+struct FuzzCampaign: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bpfkit-fuzz",
+        abstract: "Random verified programs on every JIT backend, compared with the interpreter.",
+        discussion: """
+            Each backend gets an equal share of the time and starts from the same seed. Programs \
+            come from the random generator (packet checks, loops, the stack, a map, atomics) and \
+            the proof-aimed one (pointers and numbers meeting at joins, calls, helpers, tail calls). \
+            Every run's r0 or error, output packet and the map afterwards must match. Each \
+            divergence is reduced and written as a reproducer; the exit status is 1 if there is any.
+            """)
+
+    @Argument(help: "Wall-time budget in seconds, shared by the backends.")
+    var seconds: Double = 60
+
+    @Option(name: .customLong("backend"), help: "A backend to fuzz (repeatable): \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")); default: every one built.")
+    var backends: [String] = []
+
+    @Option(help: "The first seed (program k uses seed + k); default: random, printed.")
+    var seed: UInt64?
+
+    @Option(help: "At most this many seeds per backend (each runs every generator).")
+    var count: UInt64?
+
+    @Option(help: "Generators: random, proof or all.")
+    var generator: String = "all"
+
+    @Option(help: "Where reproducers are written.")
+    var out: String = "fuzz-findings"
+
+    @Flag(help: "Write divergences unreduced.")
+    var noReduce = false
+
+    mutating func run() throws {
+        let chosen: [Backend]
+        if backends.isEmpty {
+            chosen = Backend.all()
+        } else {
+            chosen = try backends.map { name in
+                guard let architecture = Architecture(rawValue: name) else {
+                    throw ValidationError("unknown backend '\(name)'; known: \(Architecture.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                do { return try Backend(architecture: architecture) } catch {
+                    throw ValidationError("backend \(name): \(error)")
+                }
+            }
+        }
+        let generators: [Generator]
+        if generator == "all" { generators = Generator.allCases } else {
+            guard let one = Generator(rawValue: generator) else { throw ValidationError("unknown generator '\(generator)'; known: random, proof, all") }
+            generators = [one]
+        }
+        let first = seed ?? UInt64.random(in: 0...(1 << 48))
+        print("bpfkit-fuzz: seed \(first), \(Int(seconds)) s over \(chosen.map { "\($0.architecture)" }.joined(separator: ", ")); generators \(generators.map(\.rawValue).joined(separator: ", "))")
+        var totalPrograms = 0, totalRuns = 0, totalDivergences = 0
+        let share = seconds / Double(max(chosen.count, 1))
+        for backend in chosen {
+            var programs = 0, runs = 0, refused = 0, unsupported = 0, divergences = 0
+            var firstUnsupported: String?
+            let start = ContinuousClock.now
+            let deadline = start + .milliseconds(Int64(share * 1000))
+            var lastReport = start
+            var k: UInt64 = 0
+            while k < (count ?? .max) && ContinuousClock.now < deadline {
+                for generator in generators {
+                    let fuzzCase = FuzzCase(generator: generator, seed: first &+ k)
+                    switch Differential.compare(fuzzCase, on: backend) {
+                    case .refused: refused += 1
+                    case .unsupported(let why):
+                        unsupported += 1
+                        if firstUnsupported == nil { firstUnsupported = "seed \(fuzzCase.seed) (\(generator)): \(why)" }
+                    case .agreed(let n):
+                        programs += 1
+                        runs += n
+                    case .diverged(let index, let expected, let actual):
+                        programs += 1
+                        runs += fuzzCase.packets.count
+                        divergences += 1
+                        let path = try record(fuzzCase, backend: backend, index: index, expected: expected, actual: actual)
+                        print("\(backend.architecture): DIVERGENCE, seed \(fuzzCase.seed) (\(generator)): reproducer \(path)")
+                    }
+                }
+                k += 1
+                if ContinuousClock.now - lastReport > .seconds(10) {
+                    lastReport = ContinuousClock.now
+                    print("  \(backend.architecture): \(programs) programs, \(runs) runs, \(divergences) divergences…")
+                }
+            }
+            let elapsed = ContinuousClock.now - start
+            let secondsTaken = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            print("\(backend.architecture): seeds \(first)..<+\(k): \(programs) programs (\(refused) refused by the verifier, \(unsupported) the backend could not prepare), \(runs) runs, \(divergences) divergences in \(String(format: "%.0f", secondsTaken)) s")
+            if let firstUnsupported { print("  first not prepared: \(firstUnsupported)") }
+            totalPrograms += programs
+            totalRuns += runs
+            totalDivergences += divergences
+        }
+        print("\(totalPrograms) programs, \(totalRuns) runs, \(totalDivergences) divergences")
+        if totalDivergences > 0 { throw ExitCode(1) }
+    }
+
+    /// Reduces the case (unless told not to) and writes it with both
+    /// engines' outcomes; returns the file's path.
+    func record(_ fuzzCase: FuzzCase, backend: Backend, index: Int, expected: [Outcome], actual: [Outcome]) throws -> String {
+        let reduced = noReduce ? fuzzCase : Differential.reduce(fuzzCase, on: backend)
+        var lines = [
+            "# bpfkit-fuzz divergence: the \(backend.architecture) JIT and the interpreter",
+            "# generator \(fuzzCase.generator), seed \(fuzzCase.seed)",
+            "# replay: scripts/fuzz --backend \(backend.architecture.rawValue) --generator \(fuzzCase.generator) --seed \(fuzzCase.seed) --count 1",
+            "# first difference: \(index < fuzzCase.packets.count ? "run \(index)" : "the map after the runs")",
+        ]
+        for (k, (e, a)) in zip(expected, actual).enumerated() {
+            lines.append("#   \(k): interpreter \(e)")
+            lines.append("#   \(k): \(backend.architecture) \(a)")
+        }
+        lines.append("# packets (hex):")
+        for packet in fuzzCase.packets { lines.append("#   " + packet.map { String(format: "%02x", $0) }.joined()) }
+        let note = reduced.main == fuzzCase.main && reduced.target == fuzzCase.target ? "" : " (reduced: still diverges)"
+        lines.append("# main\(note), \(reduced.main.instructions.count) of \(fuzzCase.main.instructions.count) slots:")
+        lines.append(Disassembler.disassemble(reduced.main, style: .llvm))
+        if let target = reduced.target {
+            lines.append("# tail-call target (program array slot 0; main is slot 1):")
+            lines.append(Disassembler.disassemble(target, style: .llvm))
+        }
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let path = "\(out)/\(backend.architecture.rawValue)-\(fuzzCase.generator)-\(fuzzCase.seed).txt"
+        try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+}
+
+FuzzCampaign.main()
