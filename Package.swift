@@ -139,6 +139,12 @@ let package = Package(
                                          "BPFRuntime", "BPFTestSuite", "BPFVerifier",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: swiftSettings),
+        // Coverage-guided fuzz targets (decoder, assembler, ELF loader, verifier): a libFuzzer
+        // binary when built with `--sanitize fuzzer -Xswiftc -DBPFKIT_LIBFUZZER`, an input replayer otherwise.
+        .executableTarget(name: "BPFFuzzTargets",
+                          dependencies: ["BPFKit", "BPFAssembler", "BPFELF", "BPFHelpers", "BPFInterpreter", "BPFISA", "BPFLoader",
+                                         "BPFRuntime", "BPFVerifier"],
+                          swiftSettings: swiftSettings),
         .testTarget(name: "BPFCommandLineTests", dependencies: ["bpfkit"], swiftSettings: swiftSettings),
 
         // Executable memory for JITed code: the program pack allocator,
