@@ -40,6 +40,7 @@ struct FuzzCampaign: ParsableCommand {
     var noReduce = false
 
     mutating func run() throws {
+        setvbuf(stdout, nil, _IOLBF, 0)   // progress shows as it happens, also into a file or pipe
         let chosen: [Backend]
         if backends.isEmpty {
             chosen = Backend.all()
