@@ -90,10 +90,8 @@ public final class CaptureReader {
         self.handle = handle
         linkType = pcap_datalink(handle)
         snapshotLength = Int(pcap_snapshot(handle))
-        guard LinkType.name(linkType) != nil else {
-            pcap_close(handle)
-            throw CaptureError(path: path, "unknown link type \(linkType)")
-        }
+        // Fully initialised: deinit closes the handle if this throws.
+        guard LinkType.name(linkType) != nil else { throw CaptureError(path: path, "unknown link type \(linkType)") }
     }
 
     deinit { pcap_close(handle) }

@@ -1,0 +1,117 @@
+import BPFClassic
+import BPFKit
+import BPFPcap
+import Foundation
+import Testing
+
+/// Reading and writing captures through libpcap; malformed captures give
+/// errors naming the record; the reader survives corrupted files.
+@Suite struct CaptureTests {
+    static let dir: URL = {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bpfkit-capture-\(getpid())")
+        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir
+    }()
+
+    static func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+
+    static func validCapture(count: Int = 20) throws -> [UInt8] {
+        let p = path("valid-\(count).pcap")
+        try CaptureWriter.write(Packets.mixed(count: count, seed: 42), to: p, snapshotLength: 4096)
+        return Array(try Data(contentsOf: URL(fileURLWithPath: p)))
+    }
+
+    static func readError(_ bytes: [UInt8], name: String) throws -> CaptureError? {
+        let p = path(name)
+        try Data(bytes).write(to: URL(fileURLWithPath: p))
+        do {
+            _ = try CaptureReader(path: p).readAll()
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func roundTripsThroughLibpcap() throws {
+        let packets = Packets.mixed(count: 50, seed: 7)
+        let p = Self.path("round.pcap")
+        try CaptureWriter.write(packets, to: p, snapshotLength: 4096)
+        let reader = try CaptureReader(path: p)
+        #expect(reader.linkType == LinkType.ethernet)
+        #expect(reader.linkTypeName == "EN10MB")
+        #expect(reader.snapshotLength == 4096)
+        #expect(try reader.readAll() == packets)
+        #expect(reader.recordsRead == 50)
+    }
+
+    @Test func malformedCapturesNameTheRecord() throws {
+        let valid = try Self.validCapture()
+        // Record boundaries of the valid file.
+        var offsets: [Int] = []
+        var offset = 24
+        while offset < valid.count {
+            offsets.append(offset)
+            let caplen = Int(valid[offset + 8]) | Int(valid[offset + 9]) << 8 | Int(valid[offset + 10]) << 16 | Int(valid[offset + 11]) << 24
+            offset += 16 + caplen
+        }
+        #expect(offsets.count == 20)
+        // The file ends inside record 5's data, and inside record 6's header.
+        let insideData = try Self.readError(Array(valid.prefix(offsets[4] + 20)), name: "cut-data.pcap")
+        #expect(insideData?.record == 5)
+        #expect(insideData?.reason.hasPrefix("truncated record:") == true)
+        let insideHeader = try Self.readError(Array(valid.prefix(offsets[5] + 7)), name: "cut-header.pcap")
+        #expect(insideHeader?.description.hasSuffix("record 6: truncated record header: 7 of 16 bytes") == true)
+        // Record 3 claims more bytes than the snapshot length.
+        var tooLong = valid
+        tooLong[offsets[2] + 8] = 0x01
+        tooLong[offsets[2] + 9] = 0x20  // 8193 > 4096
+        let snap = try Self.readError(tooLong, name: "caplen.pcap")
+        #expect(snap?.record == 3)
+        #expect(snap?.reason == "captured length 8193 is larger than the snapshot length 4096")
+        // An unknown link type.
+        var unknown = valid
+        unknown[20] = 0xf0
+        unknown[21] = 0x7f
+        let link = try Self.readError(unknown, name: "link.pcap")
+        #expect(link?.record == nil)
+        #expect(link?.reason.contains("32752") == true)
+        // A header cut short, and a file that is not a capture.
+        #expect(try Self.readError(Array(valid.prefix(10)), name: "short.pcap")?.reason.contains("header") == true)
+        #expect(try Self.readError(Array("not a capture at all, really".utf8), name: "text.pcap") != nil)
+        // The command line reports the same.
+        let result = try bpfkit(["filter", "tcp", Self.path("cut-data.pcap")])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("record 5: truncated record"))
+    }
+
+    /// Random truncations and bit flips of a valid capture: every read ends
+    /// in packets or an error, never a crash; the packets that are read go
+    /// through a filter on the JIT.
+    @Test func fuzzedCapturesNeverCrash() throws {
+        let valid = try Self.validCapture(count: 12)
+        let filter = try ClassicFilter(try FilterExpression("tcp port 80 or udp or vlan", linkType: LinkType.ethernet).program,
+                                       engine: try EngineCatalog.engine(.jit))
+        var rng = Packets.Rng(state: 0xf022)
+        var errors = 0, reads = 0
+        for round in 0..<300 {
+            var bytes = valid
+            if rng.below(3) == 0 { bytes = Array(bytes.prefix(rng.below(bytes.count))) }
+            for _ in 0..<(1 + rng.below(8)) where !bytes.isEmpty {
+                bytes[rng.below(bytes.count)] ^= UInt8(1) << UInt8(rng.below(8))
+            }
+            let p = Self.path("fuzz.pcap")
+            try Data(bytes).write(to: URL(fileURLWithPath: p))
+            do {
+                let reader = try CaptureReader(path: p)
+                while let packet = try reader.next() {
+                    _ = try filter.run(packet.bytes, metadata: .forCapture(packet, linkType: reader.linkType))
+                }
+                reads += 1
+            } catch is CaptureError {
+                errors += 1
+            }
+            _ = round
+        }
+        #expect(errors > 0 && reads > 0)
+    }
+}
