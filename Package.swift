@@ -210,6 +210,11 @@ let package = Package(
         // filter expressions compiled to cBPF by pcap_compile.
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
         .target(name: "BPFPcap", dependencies: ["CPcap", "BPFClassic"], swiftSettings: swiftSettings),
+        // Release-mode figures: classic filters on the interpreter and the
+        // x86-64 JIT against libpcap's pcap_offline_filter.
+        .executableTarget(name: "BPFFilterBenchmark",
+                          dependencies: ["BPFClassic", "BPFPcap", "BPFRuntime", "BPFInterpreter", "BPFJITX86_64"],
+                          swiftSettings: swiftSettings),
         .testTarget(name: "BPFClassicTests",
                     dependencies: ["BPFClassic", "BPFPcap", "BPFISA", "BPFRuntime", "BPFKit", "BPFLoader", "BPFHelpers", "bpfkit"],
                     swiftSettings: swiftSettings),
