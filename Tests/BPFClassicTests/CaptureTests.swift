@@ -44,6 +44,40 @@ import Testing
         #expect(reader.recordsRead == 50)
     }
 
+    /// A pcapng file (built here block by block: section header, interface
+    /// description, enhanced packet blocks) reads as the same packets.
+    @Test func readsPcapng() throws {
+        let packets = Packets.mixed(count: 30, seed: 3)
+        func u32(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
+        func u16(_ v: UInt16) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
+        func block(_ type: UInt32, _ body: [UInt8]) -> [UInt8] {
+            let length = UInt32(12 + body.count)
+            return u32(type) + u32(length) + body + u32(length)
+        }
+        var file = block(0x0a0d_0d0a, u32(0x1a2b_3c4d) + u16(1) + u16(0) + [UInt8](repeating: 0xff, count: 8))
+        file += block(1, u16(1) + u16(0) + u32(65_535))
+        for packet in packets {
+            let stamp = UInt64(packet.seconds) * 1_000_000 + UInt64(packet.microseconds)
+            let padding = [UInt8](repeating: 0, count: (4 - packet.bytes.count % 4) % 4)
+            file += block(6, u32(0) + u32(UInt32(stamp >> 32)) + u32(UInt32(stamp & 0xffff_ffff))
+                          + u32(UInt32(packet.bytes.count)) + u32(packet.wireLength) + packet.bytes + padding)
+        }
+        let p = Self.path("mixed.pcapng")
+        try Data(file).write(to: URL(fileURLWithPath: p))
+        let reader = try CaptureReader(path: p)
+        #expect(reader.linkType == LinkType.ethernet)
+        #expect(try reader.readAll() == packets)
+        // Cut inside the tenth packet block: an error naming record 10.
+        var cut = file
+        var offset = 28 + 20
+        for _ in 0..<9 {
+            offset += Int(cut[offset + 4]) | Int(cut[offset + 5]) << 8 | Int(cut[offset + 6]) << 16
+        }
+        cut = Array(cut.prefix(offset + 30))
+        let error = try Self.readError(cut, name: "cut.pcapng")
+        #expect(error?.record == 10)
+    }
+
     @Test func malformedCapturesNameTheRecord() throws {
         let valid = try Self.validCapture()
         // Record boundaries of the valid file.
