@@ -216,7 +216,7 @@ let package = Package(
                           dependencies: ["BPFClassic", "BPFPcap", "BPFRuntime", "BPFInterpreter", "BPFJITX86_64"],
                           swiftSettings: swiftSettings),
         .testTarget(name: "BPFClassicTests",
-                    dependencies: ["BPFClassic", "BPFPcap", "BPFISA", "BPFRuntime", "BPFKit", "BPFLoader", "BPFHelpers", "bpfkit"],
+                    dependencies: ["BPFClassic", "BPFPcap", "BPFISA", "BPFRuntime", "BPFKit", "BPFLoader", "BPFHelpers", "BPFJIT", "bpfkit"],
                     swiftSettings: swiftSettings),
     ]
 )

@@ -1,4 +1,5 @@
 import BPFClassic
+import BPFJIT
 import BPFKit
 import BPFPcap
 import BPFRuntime
@@ -93,6 +94,10 @@ import Testing
             #expect(report.gaveUp == nil)
             #expect(report.unproven.isEmpty, "'\(expression)': \(report.unproven.map { "\($0.pc): \($0.reason)" })")
             #expect(report.proofs.terminates)
+            // So the x86-64 JIT's code needs no run context: no check, guard or call left.
+            let jit = try ClassicFilter(compiled.program, engine: try EngineCatalog.engine(.jit))
+            let native = try #require(jit.prepared as? NativeProgram)
+            #expect(!native.usesRunContext, "'\(expression)'")
         }
     }
 
