@@ -84,6 +84,29 @@ import Testing
         #expect(nonTrivial >= Self.expressions.count - 3)
     }
 
+    /// Raw IP captures (no link-layer header): libpcap compiles for DLT_RAW,
+    /// and the translated programs answer as its interpreter does.
+    @Test func rawIPCaptures() throws {
+        let packets = Self.packets.compactMap { packet -> CapturedPacket? in
+            let b = packet.bytes
+            guard b.count > 14, b[12] == 0x08 || b[12] == 0x86 else { return nil }
+            return CapturedPacket(seconds: packet.seconds, bytes: Array(b[14...]), wireLength: packet.wireLength - 14)
+        }
+        #expect(packets.count > 300)
+        let engine = try EngineCatalog.engine(.jit)
+        for expression in ["ip", "ip6", "tcp port 80", "udp and net 10.0.0.0/8", "ip[9] == 6", "greater 100", "ip6 and tcp", "tcp[13] & 2 != 0"] {
+            let compiled = try FilterExpression(expression, linkType: LinkType.raw)
+            let filter = try ClassicFilter(compiled.program, engine: engine)
+            var count = 0
+            for packet in packets {
+                let ours = try filter.run(packet.bytes, metadata: .forCapture(packet, linkType: LinkType.raw))
+                #expect(ours == compiled.offlineFilter(packet), "'\(expression)'")
+                if ours != 0 { count += 1 }
+            }
+            #expect(count > 0 && count < packets.count, "'\(expression)' splits nothing")
+        }
+    }
+
     /// The verifier proves every packet load of the translated programs, so
     /// the JIT runs them without run-time checks.
     @Test func translatedLoadsAreProven() throws {

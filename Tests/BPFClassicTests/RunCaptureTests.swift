@@ -109,6 +109,28 @@ import Testing
         #expect(lines.filter { $0.hasPrefix("  ") }.count == counts.count)
     }
 
+    /// On a terminal (a pseudo-terminal from script(1)) a long capture shows a progress bar.
+    @Test func progressBarOnATerminal() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else { return }
+        let input = Self.dir.appendingPathComponent("long.pcap").path
+        try CaptureWriter.write(Packets.mixed(count: 1_200, seed: 5), to: input)
+        let program = Self.examples.appendingPathComponent("xdp_proto_count.c").path
+        let command = "'\(ClassicPaths.bpfkit.path)' run '\(program)' --pcap '\(input)' --engine jit"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        process.arguments = ["-qec", command, "/dev/null"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = Pipe()
+        process.standardInput = Pipe()
+        try process.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(text.contains("\r[########################################] 1200/1200"))
+        #expect(text.contains("packets: 1200"))
+    }
+
     @Test func refusesWhatItCannotRun() throws {
         let raw = Self.dir.appendingPathComponent("raw.pcap").path
         try CaptureWriter.write([CapturedPacket(bytes: [0x45] + [UInt8](repeating: 0, count: 19))], to: raw, linkType: LinkType.raw)
