@@ -179,55 +179,65 @@ public final class CaptureWriter {
 
 /// The record framing of classic pcap files, checked without libpcap.
 public enum CaptureFileCheck {
-    /// Checks a classic pcap file's header and every record header; pcapng
-    /// and other formats are left to libpcap.
+    /// Checks a classic pcap file's header and every record header, reading
+    /// only the headers; pcapng and other formats are left to libpcap.
     public static func check(path: String) throws(CaptureError) {
         guard let file = fopen(path, "rb") else {
             throw CaptureError(path: path, "cannot open: \(String(cString: strerror(errno)))")
         }
         defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, file) }
-            if n == 0 { break }
-            bytes += chunk[0..<n]
+        var size: Int64 = 0
+        if fseeko(file, 0, SEEK_END) == 0 { size = Int64(ftello(file)) }
+        rewind(file)
+        try check(size: size, path: path) { offset, count in
+            guard fseeko(file, off_t(offset), SEEK_SET) == 0 else { return [] }
+            var buffer = [UInt8](repeating: 0, count: count)
+            let n = buffer.withUnsafeMutableBytes { fread($0.baseAddress, 1, count, file) }
+            return Array(buffer.prefix(n))
         }
-        try check(bytes: bytes, path: path)
     }
 
     /// Checks the bytes of a classic pcap file (`path` names it in errors).
     public static func check(bytes: [UInt8], path: String) throws(CaptureError) {
-        guard bytes.count >= 4 else { throw CaptureError(path: path, "\(bytes.count) bytes is too short for a capture file header") }
-        let magic = UInt32(bytes[0]) | UInt32(bytes[1]) << 8 | UInt32(bytes[2]) << 16 | UInt32(bytes[3]) << 24
+        try check(size: Int64(bytes.count), path: path) { offset, count in
+            Array(bytes[min(Int(offset), bytes.count)..<min(Int(offset) + count, bytes.count)])
+        }
+    }
+
+    /// `read(offset, count)` returns up to `count` bytes at `offset`.
+    static func check(size: Int64, path: String, read: (Int64, Int) -> [UInt8]) throws(CaptureError) {
+        let header = read(0, 24)
+        guard header.count >= 4 else { throw CaptureError(path: path, "\(header.count) bytes is too short for a capture file header") }
+        let magic = UInt32(header[0]) | UInt32(header[1]) << 8 | UInt32(header[2]) << 16 | UInt32(header[3]) << 24
         let swapped: Bool
         switch magic {
         case 0xa1b2_c3d4, 0xa1b2_3c4d: swapped = false
         case 0xd4c3_b2a1, 0x4d3c_b2a1: swapped = true
         default: return  // pcapng or not a capture: libpcap decides
         }
-        func word(_ offset: Int) -> UInt32 {
+        func word(_ bytes: [UInt8], _ offset: Int) -> UInt32 {
             let v = UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8 | UInt32(bytes[offset + 2]) << 16 | UInt32(bytes[offset + 3]) << 24
             return swapped ? v.byteSwapped : v
         }
-        guard bytes.count >= 24 else { throw CaptureError(path: path, "the file ends inside its 24-byte header (\(bytes.count) bytes)") }
-        let snapshot = word(16)
-        var offset = 24
+        guard header.count >= 24 else { throw CaptureError(path: path, "the file ends inside its 24-byte header (\(header.count) bytes)") }
+        let snapshot = word(header, 16)
+        var offset: Int64 = 24
         var record = 0
-        while offset < bytes.count {
+        while offset < size {
             record += 1
-            guard bytes.count - offset >= 16 else {
-                throw CaptureError(path: path, record: record, "truncated record header: \(bytes.count - offset) of 16 bytes")
+            let recordHeader = read(offset, 16)
+            guard recordHeader.count == 16 else {
+                throw CaptureError(path: path, record: record, "truncated record header: \(recordHeader.count) of 16 bytes")
             }
-            let captured = word(offset + 8)
+            let captured = word(recordHeader, 8)
             if snapshot > 0, captured > snapshot {
                 throw CaptureError(path: path, record: record, "captured length \(captured) is larger than the snapshot length \(snapshot)")
             }
-            let available = bytes.count - offset - 16
-            guard UInt64(captured) <= UInt64(available) else {
+            let available = size - offset - 16
+            guard Int64(captured) <= available else {
                 throw CaptureError(path: path, record: record, "truncated record: \(captured) captured bytes, \(available) left in the file")
             }
-            offset += 16 + Int(captured)
+            offset += 16 + Int64(captured)
         }
     }
 }
