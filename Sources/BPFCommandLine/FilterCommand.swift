@@ -18,7 +18,7 @@ struct FilterCommand: ParsableCommand {
             for --link-type.
             """)
 
-    @Argument(help: "The filter expression (tcpdump syntax).")
+    @Argument(help: "The filter expression (tcpdump syntax), or with --cbpf a classic program file.")
     var expression: String
 
     @Argument(help: "A pcap or pcapng capture.")
@@ -34,6 +34,9 @@ struct FilterCommand: ParsableCommand {
 
     @Flag(name: .long, help: "Show the classic program and the translated eBPF program.")
     var dump = false
+
+    @Flag(name: .long, help: "EXPR is a file holding a classic program: tcpdump -ddd or -dd text, or struct sock_filter bytes.")
+    var cbpf = false
 
     @Option(name: .customLong("link-type"), help: "Link type to compile for when no capture is given (libpcap's name, e.g. EN10MB, RAW).")
     var linkType: String = "EN10MB"
@@ -51,16 +54,20 @@ struct FilterCommand: ParsableCommand {
             guard let value = LinkType.named(linkType) else { throw fail("unknown link type '\(linkType)'") }
             link = value
         }
-        let compiled: FilterExpression
-        do { compiled = try FilterExpression(expression, linkType: link) } catch { throw fail("\(error)") }
+        let classic: ClassicProgram
+        if cbpf {
+            classic = try Self.readClassic(expression)
+        } else {
+            do { classic = try FilterExpression(expression, linkType: link).program } catch { throw fail("\(error)") }
+        }
         let filter: ClassicFilter
         do {
             let engine = try EngineCatalog.engine(kind, architecture: architecture, byteOrder: byteOrder)
-            filter = try ClassicFilter(compiled.program, engine: engine, hardened: engineOptions.harden)
+            filter = try ClassicFilter(classic, engine: engine, hardened: engineOptions.harden)
         } catch { throw fail("\(error)") }
         if dump {
-            print("cBPF (\(compiled.program.instructions.count) instructions, link type \(LinkType.name(link) ?? "\(link)")):")
-            print(compiled.program.disassembly, terminator: "")
+            print("cBPF (\(classic.instructions.count) instructions, link type \(LinkType.name(link) ?? "\(link)")):")
+            print(classic.disassembly, terminator: "")
             print("eBPF (\(filter.program.instructions.count) instructions):")
             for (pc, instruction) in filter.program.instructions.enumerated() where instruction != .immediate64Tail {
                 print(String(format: "%4d: ", pc) + Disassembler.text(of: instruction, at: pc, style: .llvm))
@@ -94,5 +101,18 @@ struct FilterCommand: ParsableCommand {
         } catch let error as CaptureError { throw fail(error.description) }
         writer?.close()
         print("\(matched) of \(total) packets match")
+    }
+
+    /// A classic program from a file: `tcpdump -ddd` / `-dd` text, or `struct sock_filter` bytes.
+    static func readClassic(_ path: String) throws(ExitCode) -> ClassicProgram {
+        let bytes = Array(try readFile(path))
+        let text = String(decoding: bytes, as: UTF8.self)
+        let first = text.first { !$0.isWhitespace }
+        do {
+            if let first, first.isNumber || first == "{" || first == "#", !bytes.contains(0) {
+                return try ClassicProgram(text: text)
+            }
+            return try ClassicProgram(bytes: bytes)
+        } catch { throw fail("\(path): \(error)") }
     }
 }

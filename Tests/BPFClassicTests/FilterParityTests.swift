@@ -147,6 +147,22 @@ import Testing
         #expect(dump.stdout.contains("(000) ldh      [12]"))
         #expect(dump.stdout.contains("eBPF ("))
         #expect(dump.stdout.contains("= be16 r0"))
+        // A classic program from a file: tcpdump -ddd text and struct sock_filter bytes count the same.
+        let program = try FilterExpression("udp or icmp", linkType: LinkType.ethernet).program
+        let expected = try bpfkit(["filter", "udp or icmp", path, "--count"]).stdout
+        let dir = Self.captureURL.deletingLastPathComponent()
+        let textFile = dir.appendingPathComponent("prog.ddd").path, binaryFile = dir.appendingPathComponent("prog.bin").path
+        try Data(program.text.utf8).write(to: URL(fileURLWithPath: textFile))
+        try Data(program.bytes).write(to: URL(fileURLWithPath: binaryFile))
+        for file in [textFile, binaryFile] {
+            let result = try bpfkit(["filter", file, path, "--cbpf", "--count", "--engine", "jit"])
+            #expect(result.stdout == expected && result.status == 0, "\(file): \(result.stderr)")
+        }
+        let badFile = dir.appendingPathComponent("bad.ddd").path
+        try Data("2\n40 0 0 12\n21 0 5 2048\n".utf8).write(to: URL(fileURLWithPath: badFile))
+        let badProgram = try bpfkit(["filter", badFile, path, "--cbpf"])
+        #expect(badProgram.status == 1)
+        #expect(badProgram.stderr.contains("bad.ddd: cBPF instruction 1: jump if true to 2 is past the last instruction (1)"))
         let bad = try bpfkit(["filter", "tcp port", path])
         #expect(bad.status != 0)
         #expect(bad.stderr.contains("filter 'tcp port'"))
