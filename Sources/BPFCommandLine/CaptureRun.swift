@@ -66,13 +66,11 @@ extension RunCommand {
             throw fail("--pcap runs packet programs (xdp); \(program) is a \(typeName) program")
         }
         let reader: CaptureReader
-        let packets: [CapturedPacket]
         do {
             reader = try CaptureReader(path: inputPath)
             guard reader.linkType == LinkType.ethernet else {
                 throw CaptureError(path: inputPath, "link type \(reader.linkTypeName): \(typeName) programs take Ethernet frames (EN10MB)")
             }
-            packets = try reader.readAll()
         } catch let error as CaptureError { throw fail(error.description) }
         var writer: CaptureWriter?
         if let pcapOut {
@@ -80,32 +78,43 @@ extension RunCommand {
                 throw fail(error.description)
             }
         }
-        let progress = isatty(STDOUT_FILENO) != 0 && !json && packets.count >= 1_000
+        // Packets are read one at a time, so captures of any size run in
+        // constant memory; the bar follows the position in the file.
+        let progress = isatty(STDOUT_FILENO) != 0 && !json
+        var barShown = false
         var summary = CaptureRunSummary()
+        func showProgress(final: Bool) {
+            let done = Int(reader.fractionRead * 40)
+            print("\r[" + String(repeating: "#", count: done) + String(repeating: " ", count: 40 - done) + "] \(summary.packets) packets",
+                  terminator: final ? "\n" : "")
+            fflush(nil)
+            barShown = true
+        }
         let clock = ContinuousClock()
         let start = clock.now
-        for (index, packet) in packets.enumerated() {
-            summary.packets += 1
-            do {
-                let result = try loaded.run(input: packet.bytes)
-                summary.verdicts[naming.name(result.returnValue), default: 0] += 1
-                if naming.forwarded.contains(result.returnValue), let writer {
-                    var out = packet
-                    out.bytes = result.output
-                    out.wireLength = UInt32(result.output.count) + (packet.wireLength &- UInt32(packet.bytes.count))
-                    writer.write(out)
-                    summary.written += 1
+        do {
+            while let packet = try reader.next() {
+                summary.packets += 1
+                do {
+                    let result = try loaded.run(input: packet.bytes)
+                    summary.verdicts[naming.name(result.returnValue), default: 0] += 1
+                    if naming.forwarded.contains(result.returnValue), let writer {
+                        var out = packet
+                        out.bytes = result.output
+                        out.wireLength = UInt32(result.output.count) + (packet.wireLength &- UInt32(packet.bytes.count))
+                        writer.write(out)
+                        summary.written += 1
+                    }
+                } catch {
+                    summary.errors[Self.errorKind(error), default: 0] += 1
                 }
-            } catch {
-                summary.errors[Self.errorKind(error), default: 0] += 1
+                if progress && summary.packets % 1_024 == 0 { showProgress(final: false) }
             }
-            if progress && (index % 512 == 0 || index == packets.count - 1) {
-                let done = (index + 1) * 40 / packets.count
-                print("\r[" + String(repeating: "#", count: done) + String(repeating: " ", count: 40 - done) + "] \(index + 1)/\(packets.count)",
-                      terminator: index == packets.count - 1 ? "\n" : "")
-                fflush(nil)
-            }
+        } catch {
+            if barShown { print("") }
+            throw fail(error.description)
         }
+        if barShown { showProgress(final: true) }
         let elapsed = clock.now - start
         summary.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         writer?.close()

@@ -96,6 +96,17 @@ public final class CaptureReader {
 
     deinit { pcap_close(handle) }
 
+    /// How much of the file has been read, from 0 to 1 (for progress bars).
+    public var fractionRead: Double {
+        guard let file = pcap_file(handle), fileSize > 0 else { return 0 }
+        return min(1, Double(ftello(file)) / Double(fileSize))
+    }
+
+    private lazy var fileSize: Int64 = {
+        var info = stat()
+        return stat(path, &info) == 0 ? Int64(info.st_size) : 0
+    }()
+
     /// libpcap's name for the link type.
     public var linkTypeName: String { LinkType.name(linkType) ?? "\(linkType)" }
 
