@@ -46,8 +46,8 @@ import Testing
 
     /// A pcapng file (built here block by block: section header, interface
     /// description, enhanced packet blocks) reads as the same packets.
-    @Test func readsPcapng() throws {
-        let packets = Packets.mixed(count: 30, seed: 3)
+    /// A pcapng file of `packets`: section header, interface description, enhanced packet blocks.
+    static func pcapng(_ packets: [CapturedPacket]) -> [UInt8] {
         func u32(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
         func u16(_ v: UInt16) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
         func block(_ type: UInt32, _ body: [UInt8]) -> [UInt8] {
@@ -62,6 +62,12 @@ import Testing
             file += block(6, u32(0) + u32(UInt32(stamp >> 32)) + u32(UInt32(stamp & 0xffff_ffff))
                           + u32(UInt32(packet.bytes.count)) + u32(packet.wireLength) + packet.bytes + padding)
         }
+        return file
+    }
+
+    @Test func readsPcapng() throws {
+        let packets = Packets.mixed(count: 30, seed: 3)
+        let file = Self.pcapng(packets)
         let p = Self.path("mixed.pcapng")
         try Data(file).write(to: URL(fileURLWithPath: p))
         let reader = try CaptureReader(path: p)
@@ -118,16 +124,18 @@ import Testing
         #expect(result.stderr.contains("record 5: truncated record"))
     }
 
-    /// Random truncations and bit flips of a valid capture: every read ends
+    /// Random truncations and bit flips of a valid capture (pcap and pcapng in turn): every read ends
     /// in packets or an error, never a crash; the packets that are read go
     /// through a filter on the JIT.
     @Test func fuzzedCapturesNeverCrash() throws {
-        let valid = try Self.validCapture(count: 12)
+        let pcap = try Self.validCapture(count: 12)
+        let pcapng = Self.pcapng(Packets.mixed(count: 12, seed: 42))
         let filter = try ClassicFilter(try FilterExpression("tcp port 80 or udp or vlan", linkType: LinkType.ethernet).program,
                                        engine: try EngineCatalog.engine(.jit))
         var rng = Packets.Rng(state: 0xf022)
         var errors = 0, reads = 0
-        for round in 0..<300 {
+        for round in 0..<1_000 {
+            let valid = round % 2 == 0 ? pcap : pcapng
             var bytes = valid
             if rng.below(3) == 0 { bytes = Array(bytes.prefix(rng.below(bytes.count))) }
             for _ in 0..<(1 + rng.below(8)) where !bytes.isEmpty {
@@ -144,7 +152,6 @@ import Testing
             } catch is CaptureError {
                 errors += 1
             }
-            _ = round
         }
         #expect(errors > 0 && reads > 0)
     }
