@@ -55,3 +55,18 @@ public final class FilterExpression: @unchecked Sendable {
         }
     }
 }
+
+extension ClassicProgram {
+    /// What libpcap's interpreter (`bpf_filter`) returns for this program on
+    /// `packet` (the captured bytes) with wire length `wireLength`. libpcap
+    /// knows no ancillary loads, and computes `X + k` of indirect loads
+    /// without wrapping; elsewhere its semantics are the kernel's.
+    public func libpcapResult(packet: [UInt8], wireLength: UInt32) -> UInt32 {
+        let program = instructions.map { bpf_insn(code: $0.code, jt: $0.jt, jf: $0.jf, k: $0.k) }
+        return program.withUnsafeBufferPointer { code in
+            packet.withUnsafeBufferPointer { bytes in
+                UInt32(bpf_filter(code.baseAddress, bytes.baseAddress, wireLength, UInt32(bytes.count)))
+            }
+        }
+    }
+}
