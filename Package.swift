@@ -37,6 +37,8 @@ let package = Package(
 
         .library(name: "BPFConformance", targets: ["BPFConformance"]),
         .library(name: "BPFEmulator", targets: ["BPFEmulator"]),
+        .library(name: "BPFClassic", targets: ["BPFClassic"]),
+        .library(name: "BPFPcap", targets: ["BPFPcap"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -115,7 +117,7 @@ let package = Package(
         // The commands of `bpfkit`, as a testable library; `bpfkit` itself is a thin @main.
         .target(name: "BPFCommandLine", dependencies: [
             "BPFKit", "BPFAssembler", "BPFMaps", "BPFNativeDisassembler", "BPFExecMemory", "BPFJIT", "BPFJITX86_64", "BPFJITArm64", "BPFLoader", "BPFRuntime",
-            "BPFHelpers", "BPFVerifier",
+            "BPFHelpers", "BPFVerifier", "BPFClassic", "BPFPcap",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swiftSettings),
         .testTarget(name: "BPFKitTests", dependencies: ["BPFKit", "BPFAssembler"], swiftSettings: swiftSettings),
@@ -211,5 +213,23 @@ let package = Package(
         .systemLibrary(name: "CUnicorn", pkgConfig: "unicorn", providers: [.apt(["libunicorn-dev"])]),
         .target(name: "BPFEmulator", dependencies: ["CUnicorn", "BPFRuntime", "BPFISA"], swiftSettings: swiftSettings),
         .testTarget(name: "BPFEmulatorTests", dependencies: ["BPFEmulator", "BPFRuntime", "BPFISA"], swiftSettings: swiftSettings),
+
+        // Classic BPF (cBPF): the instruction model, `struct sock_filter` and
+        // `tcpdump -ddd` decoding, the kernel's checks, the translation to
+        // eBPF and the socket-filter context the translated program runs on.
+        .target(name: "BPFClassic", dependencies: ["BPFISA", "BPFRuntime", "BPFMaps", "BPFVerifier", "BPFHelpers", "BPFLoader"],
+                swiftSettings: swiftSettings),
+        // libpcap (Debian libpcap-dev): pcap and pcapng in and out, and
+        // filter expressions compiled to cBPF by pcap_compile.
+        .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
+        .target(name: "BPFPcap", dependencies: ["CPcap", "BPFClassic"], swiftSettings: swiftSettings),
+        // Release-mode figures: classic filters on the interpreter and the
+        // x86-64 JIT against libpcap's pcap_offline_filter.
+        .executableTarget(name: "BPFFilterBenchmark",
+                          dependencies: ["BPFClassic", "BPFPcap", "BPFRuntime", "BPFInterpreter", "BPFJITX86_64"],
+                          swiftSettings: swiftSettings),
+        .testTarget(name: "BPFClassicTests",
+                    dependencies: ["BPFClassic", "BPFPcap", "BPFISA", "BPFRuntime", "BPFKit", "BPFLoader", "BPFHelpers", "BPFJIT", "bpfkit"],
+                    swiftSettings: swiftSettings),
     ]
 )

@@ -8,7 +8,7 @@ public struct BPFKitCommand: ParsableCommand {
         abstract: "Assemble, inspect and run eBPF programs on BPFKit's interpreter and JITs.",
         subcommands: [RunCommand.self, AssembleCommand.self, DisassembleCommand.self,
                       ConformanceCommand.self, ConformancePluginCommand.self, DumpCommand.self,
-                      BenchCommand.self, VerifyCommand.self]
+                      BenchCommand.self, VerifyCommand.self, FilterCommand.self]
     )
 
     public init() {}

@@ -57,6 +57,12 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .customLong("no-verify"), help: "Do not run the verifier: every access keeps its run-time check.")
     var noVerify = false
 
+    @Option(name: .long, help: "Run an xdp program on every packet of this pcap or pcapng capture (maps persist); prints a summary.")
+    var pcap: String?
+
+    @Option(name: .customLong("pcap-out"), help: "With --pcap: write the packets the program passes on (XDP_PASS, XDP_TX), as it left them.")
+    var pcapOut: String?
+
     func run() throws {
         guard self.repeat >= 1 else { throw fail("--repeat must be at least 1") }
         if dataIn != nil && mem != nil { throw fail("give --data-in or --mem, not both") }
@@ -78,6 +84,8 @@ struct RunCommand: ParsableCommand {
                                        byteOrder: byteOrder, hardened: engineOptions.harden)
         } catch { throw fail("\(program): \(error)") }
         try applyTailCallOptions(loaded)
+        if let pcap { return try runCapture(pcap, file: file, loaded: loaded) }
+        if pcapOut != nil { throw fail("--pcap-out needs --pcap") }
 
         let measured: (result: RunResult, meanNanoseconds: UInt64)
         do { measured = try loaded.measure(input: input, count: self.repeat) } catch { throw fail("\(program): \(error)") }
