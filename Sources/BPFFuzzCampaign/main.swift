@@ -64,7 +64,7 @@ struct FuzzCampaign: ParsableCommand {
         var totalPrograms = 0, totalRuns = 0, totalDivergences = 0
         let share = seconds / Double(max(chosen.count, 1))
         for backend in chosen {
-            var programs = 0, runs = 0, refused = 0, unsupported = 0, divergences = 0
+            var programs = 0, runs = 0, refused = 0, unsupported = 0, divergences = 0, leaky = 0
             var firstUnsupported: String?
             let start = ContinuousClock.now
             let deadline = start + .milliseconds(Int64(share * 1000))
@@ -80,6 +80,9 @@ struct FuzzCampaign: ParsableCommand {
                         if firstUnsupported == nil { firstUnsupported = "seed \(fuzzCase.seed) (\(generator)): \(why)" }
                     case .agreed(let n):
                         programs += 1
+                        runs += n
+                    case .leaky(let n):
+                        leaky += 1
                         runs += n
                     case .diverged(let index, let expected, let actual):
                         programs += 1
@@ -97,7 +100,7 @@ struct FuzzCampaign: ParsableCommand {
             }
             let elapsed = ContinuousClock.now - start
             let secondsTaken = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            print("\(backend.architecture): seeds \(first)..<+\(k): \(programs) programs (\(refused) refused by the verifier, \(unsupported) the backend could not prepare), \(runs) runs, \(divergences) divergences in \(String(format: "%.0f", secondsTaken)) s")
+            print("\(backend.architecture): seeds \(first)..<+\(k): \(programs) programs compared (besides: \(leaky) that may leak addresses, run but not compared; \(refused) refused by the verifier; \(unsupported) the backend could not prepare), \(runs) runs, \(divergences) divergences in \(String(format: "%.0f", secondsTaken)) s")
             if let firstUnsupported { print("  first not prepared: \(firstUnsupported)") }
             totalPrograms += programs
             totalRuns += runs

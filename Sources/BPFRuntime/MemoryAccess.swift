@@ -21,8 +21,15 @@ public struct MemoryAccess: Sendable {
         self.hostAddress = hostAddress
     }
 
-    /// The host address of an access the regions permit, else an error.
+    /// The host address of an access the regions permit, else an error. An
+    /// access of no bytes touches nothing and is permitted wherever it
+    /// points (as the verifier treats a zero size): whether an address at
+    /// the very edge of a region counts as inside must not decide a run, as
+    /// engines lay out their stacks differently (the differential campaign
+    /// found `bpf_xdp_store_bytes(ctx, off, r10 - 512, 0)` failing on a JIT
+    /// stack of one frame and succeeding on the interpreter's eight).
     private func check(_ address: UInt64, _ count: Int, write: Bool) throws(HelperError) -> UInt64 {
+        if count == 0 { return address }
         if count >= 0, regions.permits(address, size: count, write: write) { return address }
         if count >= 0, let host = hostAddress?(address), regions.permits(host, size: count, write: write),
            count == 0 || hostAddress?(address &+ UInt64(count - 1)) == host &+ UInt64(count - 1) {
