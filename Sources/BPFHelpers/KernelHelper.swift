@@ -17,6 +17,7 @@ public enum KernelHelper: Int32, Sendable, CaseIterable, CustomStringConvertible
     case l4CsumReplace = 11
     case tailCall = 12
     case getCgroupClassid = 17
+    case skbSetTunnelKey = 21
     case skbVlanPush = 18
     case skbVlanPop = 19
     case skbLoadBytes = 26
@@ -61,6 +62,7 @@ public enum KernelHelper: Int32, Sendable, CaseIterable, CustomStringConvertible
         case .l3CsumReplace: "bpf_l3_csum_replace"
         case .l4CsumReplace: "bpf_l4_csum_replace"
         case .getCgroupClassid: "bpf_get_cgroup_classid"
+        case .skbSetTunnelKey: "bpf_skb_set_tunnel_key"
         case .skbVlanPush: "bpf_skb_vlan_push"
         case .skbVlanPop: "bpf_skb_vlan_pop"
         case .skbLoadBytes: "bpf_skb_load_bytes"
@@ -111,6 +113,7 @@ public enum KernelHelper: Int32, Sendable, CaseIterable, CustomStringConvertible
         case .l3CsumReplace, .l4CsumReplace: return HelperPrototype([.context, u32, u64, u64, u64], returns: u64)
         case .getCgroupClassid, .getHashRecalc: return HelperPrototype([.context], returns: u32)
         case .skbVlanPush: return HelperPrototype([.context, u32, u32], returns: u64)
+        case .skbSetTunnelKey: return HelperPrototype([.context, input, .size, u64], returns: u64)
         case .skbVlanPop: return HelperPrototype([.context], returns: u64)
         case .skbLoadBytes: return HelperPrototype([.context, u32, output, .size], returns: u64)
         case .skbLoadBytesRelative: return HelperPrototype([.context, u32, output, .size, u32], returns: u64)
@@ -133,7 +136,7 @@ public enum KernelHelper: Int32, Sendable, CaseIterable, CustomStringConvertible
     /// Whether the helper takes a socket buffer (`struct __sk_buff`): tc programs only.
     public var requiresSKB: Bool {
         switch self {
-        case .skbStoreBytes, .l3CsumReplace, .l4CsumReplace, .getCgroupClassid, .skbVlanPush, .skbVlanPop, .skbLoadBytes,
+        case .skbStoreBytes, .l3CsumReplace, .l4CsumReplace, .getCgroupClassid, .skbSetTunnelKey, .skbVlanPush, .skbVlanPop, .skbLoadBytes,
              .skbLoadBytesRelative, .skbChangeProto, .getHashRecalc, .skbChangeTail, .skbPullData, .csumUpdate,
              .setHashInvalid, .skbChangeHead, .setHash, .skbAdjustRoom: true
         default: false

@@ -100,6 +100,12 @@ extension KernelHelpers {
                 _ = try socketBuffer(call, .csumUpdate)
                 return result(SKBuff.notSupported)
             },
+            helper(.skbSetTunnelKey) { call throws(HelperError) in
+                let skb = try socketBuffer(call, .skbSetTunnelKey)
+                let size = Int(UInt32(truncatingIfNeeded: call.argument(3)))
+                let key = size == 0 ? [] : try call.memory.read(at: call.argument(2), count: size)
+                return result(skb.setTunnelKey(key, flags: call.argument(4)))
+            },
             helper(.getCgroupClassid) { call throws(HelperError) in
                 // No net_cls cgroup: the classid is 0.
                 _ = try socketBuffer(call, .getCgroupClassid)

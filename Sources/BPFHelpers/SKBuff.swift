@@ -468,6 +468,23 @@ public final class SKBuff: @unchecked Sendable {
         return hash
     }
 
+    /// The tunnel key `bpf_skb_set_tunnel_key` attached (`struct bpf_tunnel_key`, 44 bytes), if any.
+    public private(set) var tunnelKey: [UInt8]?
+
+    /// `bpf_skb_set_tunnel_key`: checks the key as the kernel does (the full
+    /// 44-byte `struct bpf_tunnel_key` or one of its older, shorter layouts;
+    /// no flow label without `BPF_F_TUNINFO_IPV6`, no `tunnel_ext`) and keeps
+    /// it for the embedder; the packet does not change.
+    func setTunnelKey(_ key: [UInt8], flags: UInt64) -> Int64 {
+        guard flags & ~0x1f == 0 else { return -Int64(Errno.EINVAL) }
+        guard [44, 28, 24, 22, 8].contains(key.count) else { return -Int64(Errno.EINVAL) }
+        let full = key + Array(repeating: 0, count: 44 - key.count)
+        let label = full[24..<28].contains { $0 != 0 }, ext = full[22] != 0 || full[23] != 0
+        if (flags & 1 == 0 && label) || ext { return -Int64(Errno.EINVAL) }
+        tunnelKey = full
+        return 0
+    }
+
     /// `bpf_set_hash_invalid` / `bpf_set_hash`.
     func setHash(_ value: UInt32) {
         hash = value

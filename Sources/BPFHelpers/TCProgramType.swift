@@ -203,3 +203,38 @@ public struct TCProgramType: ProgramType {
         func contextOutput() -> [UInt8]? { skb.contextOut }
     }
 }
+
+/// A tc program's verdict (`TC_ACT_*` from `<linux/pkt_cls.h>`): r0 as a
+/// 32-bit signed value.
+public enum TCAction: Int32, Sendable, CaseIterable, CustomStringConvertible {
+    case unspecified = -1
+    case ok = 0
+    case reclassify = 1
+    case shot = 2
+    case pipe = 3
+    case stolen = 4
+    case queued = 5
+    case `repeat` = 6
+    case redirect = 7
+    case trap = 8
+
+    /// The verdict r0 holds, if it is one.
+    public init?(returnValue: UInt64) {
+        self.init(rawValue: Int32(truncatingIfNeeded: returnValue))
+    }
+
+    public var description: String {
+        switch self {
+        case .unspecified: "TC_ACT_UNSPEC"
+        case .ok: "TC_ACT_OK"
+        case .reclassify: "TC_ACT_RECLASSIFY"
+        case .shot: "TC_ACT_SHOT"
+        case .pipe: "TC_ACT_PIPE"
+        case .stolen: "TC_ACT_STOLEN"
+        case .queued: "TC_ACT_QUEUED"
+        case .repeat: "TC_ACT_REPEAT"
+        case .redirect: "TC_ACT_REDIRECT"
+        case .trap: "TC_ACT_TRAP"
+        }
+    }
+}

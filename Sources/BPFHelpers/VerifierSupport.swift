@@ -56,7 +56,7 @@ extension KernelHelper {
         case .csumDiff:
             return [MemoryArgument(register: 1, size: .register(2), access: .read),
                     MemoryArgument(register: 3, size: .register(4), access: .read)]
-        case .ringbufOutput:
+        case .ringbufOutput, .skbSetTunnelKey:
             return [MemoryArgument(register: 2, size: .register(3), access: .read)]
         case .xdpLoadBytes:
             return [MemoryArgument(register: 3, size: .register(4), access: .write)]

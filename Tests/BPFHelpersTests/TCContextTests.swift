@@ -138,3 +138,12 @@ import Testing
         #expect(updated == expected.bigEndian)
     }
 }
+
+@Suite struct TCActionTests {
+    /// The values of `<linux/pkt_cls.h>`; r0 is read as a 32-bit signed value.
+    @Test func verdictsHaveTheKernelsValues() {
+        #expect(TCAction(returnValue: 0) == .ok && TCAction(returnValue: 2) == .shot && TCAction(returnValue: 7) == .redirect)
+        #expect(TCAction(returnValue: 0xffff_ffff) == .unspecified && TCAction(returnValue: UInt64.max) == .unspecified)
+        #expect(TCAction(returnValue: 9) == nil && TCAction.trap.rawValue == 8 && "\(TCAction.shot)" == "TC_ACT_SHOT")
+    }
+}

@@ -121,4 +121,26 @@ int loads(struct __sk_buff *skb)
 	return TC_ACT_OK;
 }
 
+
+SEC("tc")
+int tunnels(struct __sk_buff *skb)
+{
+	struct bpf_tunnel_key key = {};
+
+	key.tunnel_id = 7;
+	key.remote_ipv4 = 0x0a000001;
+	record(0, bpf_skb_set_tunnel_key(skb, &key, sizeof(key), 0));
+	record(1, bpf_skb_set_tunnel_key(skb, &key, sizeof(key), 1 << 5));
+	record(2, bpf_skb_set_tunnel_key(skb, &key, 28, BPF_F_ZERO_CSUM_TX | BPF_F_DONT_FRAGMENT));
+	record(3, bpf_skb_set_tunnel_key(skb, &key, 30, 0));
+	key.tunnel_label = 5;
+	record(4, bpf_skb_set_tunnel_key(skb, &key, sizeof(key), 0));
+	record(5, bpf_skb_set_tunnel_key(skb, &key, sizeof(key), BPF_F_TUNINFO_IPV6));
+	record(6, bpf_skb_set_tunnel_key(skb, &key, 24, 0));
+	key.tunnel_ext = 1;
+	record(7, bpf_skb_set_tunnel_key(skb, &key, sizeof(key), BPF_F_TUNINFO_IPV6));
+	record(8, bpf_skb_set_tunnel_key(skb, &key, 8, 0));
+	return TC_ACT_OK;
+}
+
 char LICENSE[] SEC("license") = "GPL";
