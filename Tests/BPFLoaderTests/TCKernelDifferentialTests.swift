@@ -100,6 +100,31 @@ struct TCKernelDifferentialTests {
         }
     }
 
+    /// A `ctx_in` that sets what a test run may set: the program sees it and
+    /// `ctx_out` returns it (with the program's own writes) as the kernel's does.
+    @Test func contextInIsSeenAndReturnedLikeTheKernel() throws {
+        let path = try Clang.compile(Self.sources[0], cpu: "v3")
+        let kernel = try KernelObject(path: path, type: "tc")
+        defer { kernel.close() }
+        var context = [UInt8](repeating: 0, count: SKBContext.kernelSize)
+        func put(_ value: UInt32, at offset: Int) { for i in 0..<4 { context[offset + i] = UInt8(truncatingIfNeeded: value >> (8 * UInt32(i))) } }
+        put(5, at: SKBContext.mark); put(3, at: SKBContext.priority); put(9, at: SKBContext.controlBlock + 8)
+        put(4, at: SKBContext.ingressInterface); put(1, at: SKBContext.interface); put(1500, at: SKBContext.wireLength)
+        put(2, at: SKBContext.gsoSegments); put(1400, at: SKBContext.gsoSize); put(77, at: SKBContext.hardwareTimestamp)
+        let object = try LoadedObject(bytes: [UInt8](Data(contentsOf: path)))
+        let program = try object.program(named: "tc_context", type: TCProgramType(settings: try SKBSettings(contextIn: context)))
+        for packet in Self.packets.prefix(4) {
+            let (value, output, contextOut) = try kernel.run("tc_context", input: packet, context: context)
+            for engine in engines {
+                let prepared = try engine.prepare(program.program, configuration: program.engineConfiguration())
+                let ours = try program.makeRun(input: packet)
+                #expect(try prepared.run(ours.input) == value, "\(engine.name): return value")
+                Self.compare(ours.output(), output, "\(engine.name): output packet")
+                Self.compare(ours.contextOutput() ?? [], contextOut, "\(engine.name): ctx_out")
+            }
+        }
+    }
+
     /// Records where two byte strings first differ (whole packets are too long to print).
     static func compare(_ ours: [UInt8], _ kernel: [UInt8], _ label: String) {
         guard ours != kernel else { return }
