@@ -1,6 +1,7 @@
 import BPFISA
 import BPFMaps
 import BPFRuntime
+import BPFVerifier
 import Testing
 @testable import BPFHelpers
 
@@ -145,5 +146,27 @@ import Testing
         #expect(TCAction(returnValue: 0) == .ok && TCAction(returnValue: 2) == .shot && TCAction(returnValue: 7) == .redirect)
         #expect(TCAction(returnValue: 0xffff_ffff) == .unspecified && TCAction(returnValue: UInt64.max) == .unspecified)
         #expect(TCAction(returnValue: 9) == nil && TCAction.trap.rawValue == 8 && "\(TCAction.shot)" == "TC_ACT_SHOT")
+    }
+}
+
+@Suite struct TCVerifierTests {
+    /// The verifier proves context writes inside the fields tc programs may
+    /// write and leaves every other context write to the run-time check.
+    @Test func contextWritesAreProvenOnlyInWritableFields() {
+        let environment = VerifierEnvironment.forProgram(type: TCProgramType(), maps: [], kernelHelpers: [])
+        let program = Program([
+            .storeImmediate(.word, dst: .r1, offset: Int16(SKBContext.mark), imm: 1),          // 0: mark
+            .store(.double, dst: .r1, offset: Int16(SKBContext.controlBlock + 8), src: .r1),   // 1: cb[2..3]
+            .storeImmediate(.double, dst: .r1, offset: Int16(SKBContext.timestamp), imm: 5),   // 2: tstamp
+            .storeImmediate(.word, dst: .r1, offset: Int16(SKBContext.length), imm: 1),        // 3: len: read-only
+            .storeImmediate(.word, dst: .r1, offset: Int16(SKBContext.hash), imm: 1),          // 4: hash: read-only
+            .storeImmediate(.double, dst: .r1, offset: Int16(SKBContext.data), imm: 0),        // 5: the packet pointer
+            .load(.word, dst: .r2, src: .r1, offset: Int16(SKBContext.length)),               // 6: reads are proven
+            .alu(.w64, .mov, dst: .r0, .immediate(0)), .exit,
+        ])
+        let proofs = Verifier.verify(program, environment: environment).proofs
+        #expect((0...2).allSatisfy { proofs.isSafeAccess(at: $0) })
+        #expect(!(3...5).contains { proofs.isSafeAccess(at: $0) })
+        #expect(proofs.isSafeAccess(at: 6))
     }
 }
