@@ -23,6 +23,7 @@ public enum KernelHelper: Int32, Sendable, CaseIterable, CustomStringConvertible
     case skbLoadBytes = 26
     case csumDiff = 28
     case skbChangeProto = 31
+    case skbChangeType = 32
     case getHashRecalc = 34
     case skbChangeTail = 38
     case skbPullData = 39
@@ -36,6 +37,7 @@ public enum KernelHelper: Int32, Sendable, CaseIterable, CustomStringConvertible
     case xdpAdjustTail = 65
     case skbLoadBytesRelative = 68
     case ktimeGetBootNs = 125
+    case csumLevel = 135
     case ringbufOutput = 130
     case ringbufReserve = 131
     case ringbufSubmit = 132
@@ -67,6 +69,8 @@ public enum KernelHelper: Int32, Sendable, CaseIterable, CustomStringConvertible
         case .skbVlanPop: "bpf_skb_vlan_pop"
         case .skbLoadBytes: "bpf_skb_load_bytes"
         case .skbChangeProto: "bpf_skb_change_proto"
+        case .skbChangeType: "bpf_skb_change_type"
+        case .csumLevel: "bpf_csum_level"
         case .getHashRecalc: "bpf_get_hash_recalc"
         case .skbChangeTail: "bpf_skb_change_tail"
         case .skbPullData: "bpf_skb_pull_data"
@@ -118,7 +122,8 @@ public enum KernelHelper: Int32, Sendable, CaseIterable, CustomStringConvertible
         case .skbLoadBytes: return HelperPrototype([.context, u32, output, .size], returns: u64)
         case .skbLoadBytesRelative: return HelperPrototype([.context, u32, output, .size, u32], returns: u64)
         case .skbChangeProto, .skbChangeTail, .skbChangeHead: return HelperPrototype([.context, u32, u64], returns: u64)
-        case .skbPullData, .csumUpdate, .setHash: return HelperPrototype([.context, u32], returns: u64)
+        case .skbPullData, .csumUpdate, .setHash, .skbChangeType: return HelperPrototype([.context, u32], returns: u64)
+        case .csumLevel: return HelperPrototype([.context, u64], returns: u64)
         case .setHashInvalid: return HelperPrototype([.context], returns: .void)
         case .skbAdjustRoom: return HelperPrototype([.context, u32, u32, u64], returns: u64)
         case .xdpAdjustHead, .xdpAdjustTail, .xdpAdjustMeta: return HelperPrototype([.context, u32], returns: u64)
@@ -138,7 +143,7 @@ public enum KernelHelper: Int32, Sendable, CaseIterable, CustomStringConvertible
         switch self {
         case .skbStoreBytes, .l3CsumReplace, .l4CsumReplace, .getCgroupClassid, .skbSetTunnelKey, .skbVlanPush, .skbVlanPop, .skbLoadBytes,
              .skbLoadBytesRelative, .skbChangeProto, .getHashRecalc, .skbChangeTail, .skbPullData, .csumUpdate,
-             .setHashInvalid, .skbChangeHead, .setHash, .skbAdjustRoom: true
+             .setHashInvalid, .skbChangeHead, .setHash, .skbAdjustRoom, .skbChangeType, .csumLevel: true
         default: false
         }
     }

@@ -106,6 +106,12 @@ extension KernelHelpers {
                 let key = size == 0 ? [] : try call.memory.read(at: call.argument(2), count: size)
                 return result(skb.setTunnelKey(key, flags: call.argument(4)))
             },
+            helper(.skbChangeType) { call throws(HelperError) in
+                result(try socketBuffer(call, .skbChangeType).changeType(UInt32(truncatingIfNeeded: call.argument(2))))
+            },
+            helper(.csumLevel) { call throws(HelperError) in
+                result(try socketBuffer(call, .csumLevel).checksumLevel(call.argument(2)))
+            },
             helper(.getCgroupClassid) { call throws(HelperError) in
                 // No net_cls cgroup: the classid is 0.
                 _ = try socketBuffer(call, .getCgroupClassid)

@@ -174,7 +174,7 @@ public final class SKBuff: @unchecked Sendable {
         switch header {
         case 0: base = macHeader
         case 1: base = networkHeader
-        default: return -Int64(Errno.EINVAL)
+        default: return -Int64(SKBErrno.EFAULT)
         }
         guard offset <= 0xffff else { return -Int64(SKBErrno.EFAULT) }
         let start = base + Int(offset)
@@ -401,10 +401,13 @@ public final class SKBuff: @unchecked Sendable {
         if shrink ? (magnitude >= current || current - magnitude < minimum) : length + magnitude > Self.maxLength {
             return Self.notSupported
         }
+        var resized = false
+        defer { if flags & noChecksumReset == 0 && resized { resetChecksumUnnecessary() } }
         if shrink {
             guard flags & ~(fixedGSO | decapMask | noChecksumReset) == 0 else { return -Int64(Errno.EINVAL) }
             guard offset + magnitude <= length else { return -Int64(Errno.ENOMEM) }
             remove(magnitude, at: offset)
+            resized = true
             let same = transportHeader == networkHeader
             macHeader += magnitude
             networkHeader += magnitude
@@ -429,6 +432,7 @@ public final class SKBuff: @unchecked Sendable {
             if innerMACLength > magnitude { return -Int64(Errno.EINVAL) }
         }
         guard insert(magnitude, at: offset) else { return -Int64(Errno.ENOMEM) }
+        resized = true
         let same = transportHeader == networkHeader
         macHeader -= magnitude
         networkHeader -= magnitude
@@ -482,6 +486,49 @@ public final class SKBuff: @unchecked Sendable {
         let label = full[24..<28].contains { $0 != 0 }, ext = full[22] != 0 || full[23] != 0
         if (flags & 1 == 0 && label) || ext { return -Int64(Errno.EINVAL) }
         tunnelKey = full
+        return 0
+    }
+
+    /// `bpf_skb_change_type`: host, broadcast, multicast or other host (0–3), from one of them.
+    func changeType(_ type: UInt32) -> Int64 {
+        guard context.load(UInt32.self, at: SKBContext.packetType) <= 3, type <= 3 else { return -Int64(Errno.EINVAL) }
+        context.store(type, at: SKBContext.packetType)
+        return 0
+    }
+
+    /// `ip_summed == CHECKSUM_UNNECESSARY` and its `csum_level` (a test
+    /// run starts with `CHECKSUM_NONE`).
+    private var checksumUnnecessary = false
+    private var checksumLevelValue = 0
+
+    /// `__skb_reset_checksum_unnecessary`.
+    private func resetChecksumUnnecessary() {
+        checksumUnnecessary = false
+        checksumLevelValue = 0
+    }
+
+    /// `bpf_csum_level`: query (0), increment (1), decrement (2) or reset (3)
+    /// the number of checksums known to be correct.
+    func checksumLevel(_ operation: UInt64) -> Int64 {
+        switch operation {
+        case 0:
+            return checksumUnnecessary ? Int64(checksumLevelValue) : -Int64(Errno.EACCES)
+        case 1:
+            if checksumUnnecessary {
+                if checksumLevelValue < 3 { checksumLevelValue += 1 }
+            } else {
+                checksumUnnecessary = true
+                checksumLevelValue = 0
+            }
+        case 2:
+            if checksumUnnecessary {
+                if checksumLevelValue == 0 { checksumUnnecessary = false } else { checksumLevelValue -= 1 }
+            }
+        case 3:
+            resetChecksumUnnecessary()
+        default:
+            return -Int64(Errno.EINVAL)
+        }
         return 0
     }
 

@@ -68,7 +68,7 @@ extension KernelHelper {
              .xdpAdjustHead, .xdpAdjustTail, .xdpAdjustMeta, .ringbufReserve, .ringbufSubmit, .ringbufDiscard,
              .ringbufQuery, .xdpGetBuffLen, .l3CsumReplace, .l4CsumReplace, .getCgroupClassid, .skbVlanPush, .skbVlanPop,
              .skbChangeProto, .getHashRecalc, .skbChangeTail, .skbPullData, .csumUpdate, .setHashInvalid, .skbChangeHead,
-             .setHash, .skbAdjustRoom:
+             .setHash, .skbAdjustRoom, .skbChangeType, .csumLevel:
             return []
         }
     }

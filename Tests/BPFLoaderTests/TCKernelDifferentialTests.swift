@@ -64,14 +64,18 @@ struct TCKernelDifferentialTests {
         defer { kernel.close() }
         let bytes = try [UInt8](Data(contentsOf: path))
 
+        // Maps are compared after each program's packets (programs share them,
+        // so a later program would hide what an earlier one wrote).
         var expected: [(program: String, packet: Int, value: UInt64, output: [UInt8], context: [UInt8])] = []
+        var snapshots: [String: [String: [[UInt8]: [UInt8]]]] = [:]
+        let kernelMaps = kernel.pinnedMaps
         for program in kernel.programs {
             for (i, packet) in Self.packets.enumerated() {
                 let (value, output, context) = try kernel.run(program, input: packet, context: Self.contextIn)
                 expected.append((program, i, value, output, context))
             }
+            for name in kernelMaps { snapshots[program, default: [:]][name] = try kernel.dump(map: name) }
         }
-        let kernelMaps = kernel.pinnedMaps
         #expect(expected.count == kernel.programs.count * Self.packets.count && !expected.isEmpty)
         print("tc kernel differential \(c): \(kernel.programs) x \(Self.packets.count) packets, returns \(Set(expected.map(\.value)).sorted()), maps \(kernelMaps)")
 
@@ -79,7 +83,7 @@ struct TCKernelDifferentialTests {
         for engine in engines {
             let object = try LoadedObject(bytes: bytes, options: LoadOptions(trace: { _ in }))
             #expect(Set(object.object.programs.map(\.name)) == Set(kernel.programs), "same programs found")
-            for run in expected {
+            for (index, run) in expected.enumerated() {
                 let program = try object.program(named: run.program, type: type)
                 let prepared = try engine.prepare(program.program, configuration: program.engineConfiguration())
                 let ours = try program.makeRun(input: Self.packets[run.packet])
@@ -88,14 +92,14 @@ struct TCKernelDifferentialTests {
                 #expect(value == run.value, "\(label): return value")
                 Self.compare(ours.output(), run.output, "\(label): output packet")
                 Self.compare(ours.contextOutput() ?? [], run.context, "\(label): ctx_out")
-            }
-            for map in object.maps.maps where map.definition.type == .array {
-                guard let name = kernelMaps.first(where: { $0 == map.name }) else { continue }
-                let kernelEntries = try kernel.dump(map: name)
-                for (key, value) in map.entries() where kernelEntries[key] != value {
-                    Issue.record("\(c) map \(map.name) on \(engine.name): key \(key) is \(value), the kernel's \(kernelEntries[key] ?? [])")
+                guard index == expected.count - 1 || expected[index + 1].program != run.program else { continue }
+                for map in object.maps.maps where map.definition.type == .array {
+                    guard let kernelEntries = snapshots[run.program]?[map.name] else { continue }
+                    for (key, value) in map.entries() where kernelEntries[key] != value {
+                        Issue.record("\(c) after \(run.program), map \(map.name) on \(engine.name): key \(key) is \(value), the kernel's \(kernelEntries[key] ?? [])")
+                    }
+                    #expect(map.entries().count == kernelEntries.count, "\(c) map \(map.name) on \(engine.name): entry count")
                 }
-                #expect(map.entries().count == kernelEntries.count, "\(c) map \(map.name) on \(engine.name): entry count")
             }
         }
     }

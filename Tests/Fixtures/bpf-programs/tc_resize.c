@@ -143,4 +143,31 @@ int tunnels(struct __sk_buff *skb)
 	return TC_ACT_OK;
 }
 
+SEC("tc")
+int levels(struct __sk_buff *skb)
+{
+	record(0, bpf_csum_level(skb, BPF_CSUM_LEVEL_QUERY));
+	record(1, bpf_csum_level(skb, BPF_CSUM_LEVEL_INC));
+	record(2, bpf_csum_level(skb, BPF_CSUM_LEVEL_QUERY));
+	bpf_csum_level(skb, BPF_CSUM_LEVEL_INC);
+	bpf_csum_level(skb, BPF_CSUM_LEVEL_INC);
+	bpf_csum_level(skb, BPF_CSUM_LEVEL_INC);
+	record(3, bpf_csum_level(skb, BPF_CSUM_LEVEL_INC));
+	record(4, bpf_csum_level(skb, BPF_CSUM_LEVEL_QUERY));
+	record(5, bpf_csum_level(skb, BPF_CSUM_LEVEL_DEC));
+	record(6, bpf_csum_level(skb, BPF_CSUM_LEVEL_QUERY));
+	record(7, bpf_skb_adjust_room(skb, 0, BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_NO_CSUM_RESET));
+	record(8, bpf_csum_level(skb, BPF_CSUM_LEVEL_QUERY));
+	record(9, bpf_skb_adjust_room(skb, 0, BPF_ADJ_ROOM_MAC, 0));
+	record(10, bpf_csum_level(skb, BPF_CSUM_LEVEL_QUERY));
+	record(11, bpf_csum_level(skb, 9));
+	record(12, bpf_skb_change_type(skb, 1));
+	record(13, bpf_skb_change_type(skb, 4));
+	record(14, skb->pkt_type);
+	bpf_csum_level(skb, BPF_CSUM_LEVEL_INC);
+	bpf_csum_level(skb, BPF_CSUM_LEVEL_RESET);
+	record(15, bpf_csum_level(skb, BPF_CSUM_LEVEL_QUERY));
+	return TC_ACT_OK;
+}
+
 char LICENSE[] SEC("license") = "GPL";
