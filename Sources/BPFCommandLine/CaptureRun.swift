@@ -118,9 +118,19 @@ extension RunCommand {
         let elapsed = clock.now - start
         summary.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         writer?.close()
-        print(json ? summary.json(engine: loaded.engineName) : summary.text(engine: loaded.engineName))
-        if dumpMaps {
-            for map in file.linked.maps.maps { print(MapDump.text(map)) }
+        if json {
+            // One JSON document: with --dump-maps, the maps (in the --map-init format) are a member of it.
+            var object = summary.json(engine: loaded.engineName)
+            if dumpMaps, object.hasSuffix("}") {
+                object.removeLast()
+                object += ",\"maps\":" + MapContents.json(file.linked.maps.maps) + "}"
+            }
+            print(object)
+        } else {
+            print(summary.text(engine: loaded.engineName))
+            if dumpMaps {
+                for map in file.linked.maps.maps { print(MapDump.text(map)) }
+            }
         }
     }
 

@@ -35,8 +35,13 @@ struct RunCommand: ParsableCommand {
     @OptionGroup var engineOptions: EngineOptions
     @OptionGroup var objectOptions: ObjectOptions
 
-    @Flag(name: .customLong("dump-maps"), help: "Print every map's contents after the run.")
+    @Flag(name: .customLong("dump-maps"), help: "Print every map's contents after the run (with --json: as a \"maps\" member in the --map-init format).")
     var dumpMaps = false
+
+    @Option(name: .customLong("map-init"), help: ArgumentHelp(
+        "Fill maps before the run from a JSON object keyed by map name: [{\"key\": HEX, \"value\": HEX}, ...] (prog_array values: {\"program\": NAME}).",
+        valueName: "FILE.json"))
+    var mapInit: String?
 
     @Option(name: .customLong("tail-call"), help: ArgumentHelp(
         "Put the object's program PROGRAM in slot INDEX of prog_array MAP before the run (repeatable).",
@@ -84,6 +89,7 @@ struct RunCommand: ParsableCommand {
                                        byteOrder: byteOrder, hardened: engineOptions.harden)
         } catch { throw fail("\(program): \(error)") }
         try applyTailCallOptions(loaded)
+        if let mapInit { try applyMapInit(mapInit, file: file, loaded: loaded) }
         if let pcap { return try runCapture(pcap, file: file, loaded: loaded) }
         if pcapOut != nil { throw fail("--pcap-out needs --pcap") }
 
@@ -92,11 +98,12 @@ struct RunCommand: ParsableCommand {
         if let dataOut { try writeFile(dataOut, measured.result.output) }
         let r0 = measured.result.returnValue
         if json {
-            print("{\"retval\":\(r0),\"duration_ns\":\(measured.meanNanoseconds),\"engine\":\"\(loaded.engineName)\",\"repeat\":\(self.repeat)}")
+            let maps = dumpMaps ? ",\"maps\":" + MapContents.json(file.linked.maps.maps) : ""
+            print("{\"retval\":\(r0),\"duration_ns\":\(measured.meanNanoseconds),\"engine\":\"\(loaded.engineName)\",\"repeat\":\(self.repeat)\(maps)}")
         } else {
             print("0x\(String(r0, radix: 16))")
         }
-        if dumpMaps {
+        if dumpMaps && !json {
             for map in file.linked.maps.maps { print(MapDump.text(map)) }
         }
         if stats {
@@ -107,6 +114,17 @@ struct RunCommand: ParsableCommand {
 }
 
 extension RunCommand {
+    /// `--map-init FILE.json`: every entry written before the run, or an error naming the map and entry.
+    func applyMapInit(_ path: String, file: ProgramFile, loaded: LoadedProgram) throws {
+        let data = try readFile(path)
+        do {
+            let contents = try MapContents.parse(data)
+            try MapContents.apply(contents, to: file.linked.maps.maps) { map, index, program in
+                try loaded.setTailCall(map: map, index: index, program: program)
+            }
+        } catch { throw fail("--map-init \(path): \(error)") }
+    }
+
     /// `--clear-tail-call MAP:INDEX`, then `--tail-call MAP:INDEX=PROGRAM`.
     func applyTailCallOptions(_ loaded: LoadedProgram) throws {
         for option in clearedTailCalls {
@@ -136,7 +154,7 @@ extension RunCommand {
 
 /// Options that pick and compile programs from ELF objects and C.
 struct ObjectOptions: ParsableArguments {
-    @Option(name: .long, help: "Program type: mem or xdp (default: from the ELF section, else mem).")
+    @Option(name: .long, help: "Program type: mem, xdp or tc (sched_cls) (default: from the ELF section, else mem).")
     var type: String?
 
     @Option(name: .long, help: "ELF section of the program (e.g. xdp).")

@@ -12,12 +12,32 @@ public enum KernelHelper: Int32, Sendable, CaseIterable, CustomStringConvertible
     case tracePrintk = 6
     case getPrandomU32 = 7
     case getSmpProcessorID = 8
+    case skbStoreBytes = 9
+    case l3CsumReplace = 10
+    case l4CsumReplace = 11
     case tailCall = 12
+    case getCgroupClassid = 17
+    case skbSetTunnelKey = 21
+    case skbVlanPush = 18
+    case skbVlanPop = 19
+    case skbLoadBytes = 26
     case csumDiff = 28
+    case skbChangeProto = 31
+    case skbChangeType = 32
+    case getHashRecalc = 34
+    case skbChangeTail = 38
+    case skbPullData = 39
+    case csumUpdate = 40
+    case setHashInvalid = 41
+    case skbChangeHead = 43
     case xdpAdjustHead = 44
+    case setHash = 48
+    case skbAdjustRoom = 50
     case xdpAdjustMeta = 54
     case xdpAdjustTail = 65
+    case skbLoadBytesRelative = 68
     case ktimeGetBootNs = 125
+    case csumLevel = 135
     case ringbufOutput = 130
     case ringbufReserve = 131
     case ringbufSubmit = 132
@@ -40,6 +60,26 @@ public enum KernelHelper: Int32, Sendable, CaseIterable, CustomStringConvertible
         case .getPrandomU32: "bpf_get_prandom_u32"
         case .getSmpProcessorID: "bpf_get_smp_processor_id"
         case .tailCall: "bpf_tail_call"
+        case .skbStoreBytes: "bpf_skb_store_bytes"
+        case .l3CsumReplace: "bpf_l3_csum_replace"
+        case .l4CsumReplace: "bpf_l4_csum_replace"
+        case .getCgroupClassid: "bpf_get_cgroup_classid"
+        case .skbSetTunnelKey: "bpf_skb_set_tunnel_key"
+        case .skbVlanPush: "bpf_skb_vlan_push"
+        case .skbVlanPop: "bpf_skb_vlan_pop"
+        case .skbLoadBytes: "bpf_skb_load_bytes"
+        case .skbChangeProto: "bpf_skb_change_proto"
+        case .skbChangeType: "bpf_skb_change_type"
+        case .csumLevel: "bpf_csum_level"
+        case .getHashRecalc: "bpf_get_hash_recalc"
+        case .skbChangeTail: "bpf_skb_change_tail"
+        case .skbPullData: "bpf_skb_pull_data"
+        case .csumUpdate: "bpf_csum_update"
+        case .setHashInvalid: "bpf_set_hash_invalid"
+        case .skbChangeHead: "bpf_skb_change_head"
+        case .setHash: "bpf_set_hash"
+        case .skbAdjustRoom: "bpf_skb_adjust_room"
+        case .skbLoadBytesRelative: "bpf_skb_load_bytes_relative"
         case .csumDiff: "bpf_csum_diff"
         case .xdpAdjustHead: "bpf_xdp_adjust_head"
         case .xdpAdjustMeta: "bpf_xdp_adjust_meta"
@@ -73,6 +113,19 @@ public enum KernelHelper: Int32, Sendable, CaseIterable, CustomStringConvertible
         case .getPrandomU32, .getSmpProcessorID: return HelperPrototype([], returns: u32)
         case .tailCall: return HelperPrototype([.context, .map, u32], returns: u64)
         case .csumDiff: return HelperPrototype([input, .size, input, .size, u32], returns: u64)
+        case .skbStoreBytes: return HelperPrototype([.context, u32, input, .size, u64], returns: u64)
+        case .l3CsumReplace, .l4CsumReplace: return HelperPrototype([.context, u32, u64, u64, u64], returns: u64)
+        case .getCgroupClassid, .getHashRecalc: return HelperPrototype([.context], returns: u32)
+        case .skbVlanPush: return HelperPrototype([.context, u32, u32], returns: u64)
+        case .skbSetTunnelKey: return HelperPrototype([.context, input, .size, u64], returns: u64)
+        case .skbVlanPop: return HelperPrototype([.context], returns: u64)
+        case .skbLoadBytes: return HelperPrototype([.context, u32, output, .size], returns: u64)
+        case .skbLoadBytesRelative: return HelperPrototype([.context, u32, output, .size, u32], returns: u64)
+        case .skbChangeProto, .skbChangeTail, .skbChangeHead: return HelperPrototype([.context, u32, u64], returns: u64)
+        case .skbPullData, .csumUpdate, .setHash, .skbChangeType: return HelperPrototype([.context, u32], returns: u64)
+        case .csumLevel: return HelperPrototype([.context, u64], returns: u64)
+        case .setHashInvalid: return HelperPrototype([.context], returns: .void)
+        case .skbAdjustRoom: return HelperPrototype([.context, u32, u32, u64], returns: u64)
         case .xdpAdjustHead, .xdpAdjustTail, .xdpAdjustMeta: return HelperPrototype([.context, u32], returns: u64)
         case .ringbufOutput: return HelperPrototype([.map, input, .size, u64], returns: u64)
         case .ringbufReserve: return HelperPrototype([.map, u64, u64], returns: .mapValueOrNull)
@@ -82,6 +135,27 @@ public enum KernelHelper: Int32, Sendable, CaseIterable, CustomStringConvertible
         case .xdpLoadBytes: return HelperPrototype([.context, u32, output, .size], returns: u64)
         case .xdpStoreBytes: return HelperPrototype([.context, u32, input, .size], returns: u64)
         case .mapLookupPercpuElem: return HelperPrototype([.map, input, u32], returns: .mapValueOrNull)
+        }
+    }
+
+    /// Whether the helper takes a socket buffer (`struct __sk_buff`): tc programs only.
+    public var requiresSKB: Bool {
+        switch self {
+        case .skbStoreBytes, .l3CsumReplace, .l4CsumReplace, .getCgroupClassid, .skbSetTunnelKey, .skbVlanPush, .skbVlanPop, .skbLoadBytes,
+             .skbLoadBytesRelative, .skbChangeProto, .getHashRecalc, .skbChangeTail, .skbPullData, .csumUpdate,
+             .setHashInvalid, .skbChangeHead, .setHash, .skbAdjustRoom, .skbChangeType, .csumLevel: true
+        default: false
+        }
+    }
+
+    /// Whether the helper may change the packet's bytes or move its ends, so
+    /// that no packet pointer is trusted afterwards (the kernel's
+    /// `bpf_helper_changes_pkt_data`).
+    public var changesPacketData: Bool {
+        switch self {
+        case .xdpAdjustHead, .xdpAdjustMeta, .xdpAdjustTail, .skbStoreBytes, .l3CsumReplace, .l4CsumReplace,
+             .skbVlanPush, .skbVlanPop, .skbChangeProto, .skbChangeTail, .skbPullData, .skbChangeHead, .skbAdjustRoom: true
+        default: false
         }
     }
 

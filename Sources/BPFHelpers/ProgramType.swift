@@ -21,12 +21,15 @@ public protocol ProgramType: Sendable {
     var verifierContext: ContextDescription { get }
     /// Whether r2 holds a value at entry.
     var setsR2AtEntry: Bool { get }
+    /// Byte ranges of the (rewritten) context programs may write.
+    var writableContext: [Range<Int>] { get }
 }
 
 extension ProgramType {
     /// By default the verifier knows nothing of the context.
     public var verifierContext: ContextDescription { .unknown }
     public var setsR2AtEntry: Bool { false }
+    public var writableContext: [Range<Int>] { [] }
 }
 
 /// The memory of one run. Keep it alive while the program runs: `input`
@@ -38,25 +41,42 @@ public protocol ProgramRun: AnyObject, Sendable {
     /// for `mem`; for `xdp` the packet from `data_meta` (metadata the program
     /// left, usually none) to `data_end`, as the kernel's test run returns it.
     func output() -> [UInt8]
+    /// The context a test run returns (`ctx_out`), for types that have one
+    /// (`tc`: the `struct __sk_buff` fields the kernel copies back).
+    func contextOutput() -> [UInt8]?
+}
+
+extension ProgramRun {
+    public func contextOutput() -> [UInt8]? { nil }
 }
 
 /// Program types by name and by ELF section.
 public enum ProgramTypes {
     public static let mem: any ProgramType = MemProgramType()
     public static let xdp: any ProgramType = XDPProgramType()
+    public static let tc: any ProgramType = TCProgramType()
 
-    /// `mem` or `xdp`.
+    /// The names `named` knows, for messages.
+    public static let names = "mem, xdp, tc (or sched_cls)"
+
+    /// `mem`, `xdp`, or `tc` (also `sched_cls`, the kernel's name).
     public static func named(_ name: String) -> (any ProgramType)? {
         switch name {
         case "mem": mem
         case "xdp": xdp
+        case "tc", "sched_cls": tc
         default: nil
         }
     }
 
-    /// The type libbpf would infer from a section name (`xdp`, `xdp/...`, `xdp.frags`), if BPFKit has it.
+    /// The type libbpf would infer from a section name (`xdp`, `xdp/...`,
+    /// `xdp.frags`; `tc`, `tc/...`, `tcx/...`, `classifier`, `classifier/...`), if BPFKit has it.
     public static func forSection(_ section: String) -> (any ProgramType)? {
-        section == "xdp" || section.hasPrefix("xdp/") || section.hasPrefix("xdp.") ? xdp : nil
+        if section == "xdp" || section.hasPrefix("xdp/") || section.hasPrefix("xdp.") { return xdp }
+        if section == "tc" || section == "classifier" || ["tc/", "tcx/", "classifier/"].contains(where: { section.hasPrefix($0) }) {
+            return tc
+        }
+        return nil
     }
 }
 
@@ -64,6 +84,10 @@ public enum ProgramTypes {
 public enum ProgramRunError: Error, Sendable, Hashable, CustomStringConvertible {
     case inputTooSmall(type: String, size: Int, minimum: Int)
     case inputTooLarge(type: String, size: Int, maximum: Int)
+    /// An IPv4 or IPv6 packet too short for its header (the kernel's tc test run refuses it).
+    case truncatedHeader(type: String, size: Int, minimum: Int, header: String)
+    /// A test-run context (`ctx_in`) the kernel would refuse.
+    case badContext(String)
 
     public var description: String {
         switch self {
@@ -71,6 +95,9 @@ public enum ProgramRunError: Error, Sendable, Hashable, CustomStringConvertible 
             "\(type) input is \(size) bytes; it needs at least \(minimum) (an Ethernet header)"
         case .inputTooLarge(let type, let size, let maximum):
             "\(type) input is \(size) bytes; at most \(maximum) fit one frame (multi-buffer frames are not supported)"
+        case .truncatedHeader(let type, let size, let minimum, let header):
+            "\(type) input is a \(header) packet of \(size) bytes; it needs at least \(minimum) (Ethernet and \(header) headers)"
+        case .badContext(let reason): reason
         }
     }
 }
@@ -98,7 +125,7 @@ public struct MemProgramType: ProgramType {
 
     public func rewriteContextAccesses(in program: Program) throws(ContextAccessError) -> Program { program }
 
-    public func allows(_ helper: KernelHelper) -> Bool { !helper.requiresXDP }
+    public func allows(_ helper: KernelHelper) -> Bool { !helper.requiresXDP && !helper.requiresSKB }
 
     /// r1 is the input buffer, whose size only r2 knows: nothing is proven through it.
     public var verifierContext: ContextDescription { .unknown }

@@ -30,7 +30,7 @@ extension KernelHelper {
             description = HelperDescription(arguments: arguments, result: .tailCall, memoryArguments: memory)
         case .ringbufReserve:
             description = HelperDescription(arguments: arguments, result: .acquiresReference(.ringBufferRecord), memoryArguments: memory)
-        case .xdpAdjustHead, .xdpAdjustMeta, .xdpAdjustTail:
+        case _ where changesPacketData:
             description = HelperDescription(arguments: arguments, result: .scalar, movesPacket: true, memoryArguments: memory)
         default:
             description = HelperDescription(arguments: arguments, result: .scalar, memoryArguments: memory)
@@ -56,15 +56,19 @@ extension KernelHelper {
         case .csumDiff:
             return [MemoryArgument(register: 1, size: .register(2), access: .read),
                     MemoryArgument(register: 3, size: .register(4), access: .read)]
-        case .ringbufOutput:
+        case .ringbufOutput, .skbSetTunnelKey:
             return [MemoryArgument(register: 2, size: .register(3), access: .read)]
         case .xdpLoadBytes:
             return [MemoryArgument(register: 3, size: .register(4), access: .write)]
-        case .xdpStoreBytes:
+        case .xdpStoreBytes, .skbStoreBytes:
             return [MemoryArgument(register: 3, size: .register(4), access: .read)]
+        case .skbLoadBytes, .skbLoadBytesRelative:
+            return [MemoryArgument(register: 3, size: .register(4), access: .write)]
         case .ktimeGetNs, .ktimeGetBootNs, .ktimeGetCoarseNs, .getPrandomU32, .getSmpProcessorID, .tailCall,
              .xdpAdjustHead, .xdpAdjustTail, .xdpAdjustMeta, .ringbufReserve, .ringbufSubmit, .ringbufDiscard,
-             .ringbufQuery, .xdpGetBuffLen:
+             .ringbufQuery, .xdpGetBuffLen, .l3CsumReplace, .l4CsumReplace, .getCgroupClassid, .skbVlanPush, .skbVlanPop,
+             .skbChangeProto, .getHashRecalc, .skbChangeTail, .skbPullData, .csumUpdate, .setHashInvalid, .skbChangeHead,
+             .setHash, .skbAdjustRoom, .skbChangeType, .csumLevel:
             return []
         }
     }
@@ -95,7 +99,9 @@ extension VerifierEnvironment {
         for helper in KernelHelper.allCases where kernelHelpers.contains(helper.rawValue) && type.allows(helper) {
             helpers[helper.rawValue] = helper.verifierDescription
         }
-        return VerifierEnvironment(context: type.verifierContext, r2IsSetAtEntry: type.setsR2AtEntry, maps: descriptions,
-                                   dataRegions: regions, helpers: helpers)
+        var environment = VerifierEnvironment(context: type.verifierContext, r2IsSetAtEntry: type.setsR2AtEntry, maps: descriptions,
+                                              dataRegions: regions, helpers: helpers)
+        environment.writableContext = type.writableContext
+        return environment
     }
 }

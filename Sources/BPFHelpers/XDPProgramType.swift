@@ -31,7 +31,7 @@ public struct XDPProgramType: ProgramType {
 
     public var name: String { "xdp" }
 
-    public func allows(_ helper: KernelHelper) -> Bool { true }
+    public func allows(_ helper: KernelHelper) -> Bool { !helper.requiresSKB }
 
     /// After rewriting, programs read `XDPContext` (read-only) with 8-byte
     /// loads of its pointer fields.

@@ -156,7 +156,7 @@ public struct ProgramFile: Sendable {
 
     private static func programType(_ name: String?) throws(LoadError) -> (any ProgramType)? {
         guard let name else { return nil }
-        guard let type = ProgramTypes.named(name) else { throw LoadError("unknown program type '\(name)' (choose mem or xdp)") }
+        guard let type = ProgramTypes.named(name) else { throw LoadError("unknown program type '\(name)' (choose \(ProgramTypes.names))") }
         return type
     }
 

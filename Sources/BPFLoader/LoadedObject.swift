@@ -119,7 +119,7 @@ public final class LoadedObject: Sendable {
                                     : "no program \(wanted.isEmpty ? "found" : wanted); available: \(available)")
         }
         guard let type = type ?? ProgramTypes.forSection(chosen.section) else {
-            throw .programType("cannot infer the program type of section '\(chosen.section)'; choose one (mem, xdp)")
+            throw .programType("cannot infer the program type of section '\(chosen.section)'; choose one (\(ProgramTypes.names))")
         }
         let ready: (program: Program, addressLoads: [Int: AddressLoad])
         do {

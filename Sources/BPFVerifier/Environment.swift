@@ -21,6 +21,9 @@ public struct VerifierEnvironment: Sendable {
     public var dataRegions: [DataRegion]
     /// Helpers by number, described by what they do to registers and the packet.
     public var helpers: [Int32: HelperDescription]
+    /// Byte ranges of a `packetContext` that programs may write (tc's
+    /// `mark`, `cb[]`, ...); the rest of the context is read-only.
+    public var writableContext: [Range<Int>] = []
 
     public init(context: ContextDescription = .unknown, r2IsSetAtEntry: Bool = false, maps: [UInt64: MapDescription] = [:],
                 dataRegions: [DataRegion] = [], helpers: [Int32: HelperDescription] = [:]) {

@@ -18,9 +18,11 @@ extension Analysis {
             return nil
         case .context(let off):
             guard case .packetContext(let contextSize, _) = environment.context else { return "\(what) of an unknown context" }
-            guard !write, !atomic else { return "\(what): the context is read-only" }
             let low = off + offset
             guard low >= 0, low + size <= contextSize else { return "\(what) at context offset \(low) is outside its \(contextSize) bytes" }
+            if atomic || (write && !environment.writableContext.contains(where: { $0.contains(low) && low + size <= $0.upperBound })) {
+                return "\(what) at context offset \(low): that part of the context is read-only"
+            }
             return nil
         case .packet(let id, let off, let v):
             guard !atomic else { return "\(what) on the packet (alignment unknown)" }

@@ -38,14 +38,15 @@ final class KernelObject {
     let directory: String
     let mapDirectory: String
 
-    init(path: URL) throws {
+    /// Loads every program of the object as `type` (bpftool's name: xdp, tc).
+    init(path: URL, type: String = "xdp") throws {
         let base = "\(try PrivateBPFFilesystem.mountPoint.get())/object-\(Self.counter.take())"
         directory = base + "-progs"
         mapDirectory = base + "-maps"
         try? FileManager.default.removeItem(atPath: directory)
         try? FileManager.default.removeItem(atPath: mapDirectory)
         try FileManager.default.createDirectory(atPath: mapDirectory, withIntermediateDirectories: true)
-        let (status, _, errors) = try runProcess(Self.bpftool!, ["prog", "loadall", path.path, directory, "type", "xdp", "pinmaps", mapDirectory])
+        let (status, _, errors) = try runProcess(Self.bpftool!, ["prog", "loadall", path.path, directory, "type", type, "pinmaps", mapDirectory])
         guard status == 0 else {
             close()
             throw KernelError(message: "bpftool prog loadall \(path.lastPathComponent) failed: \(errors.suffix(2000))")
@@ -76,6 +77,29 @@ final class KernelObject {
         }
         let digits = output[range.upperBound...].prefix { $0.isNumber }
         return (UInt64(digits) ?? .max, try [UInt8](Data(contentsOf: outFile)))
+    }
+
+    /// One test run with a context: the return value, the packet and the
+    /// context afterwards (`ctx_in` / `ctx_out`).
+    func run(_ program: String, input: [UInt8], context: [UInt8]) throws -> (UInt64, [UInt8], [UInt8]) {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("bpfkit-run-\(getpid())-\(Self.counter.take())")
+        let inFile = scratch.appendingPathExtension("in"), outFile = scratch.appendingPathExtension("out")
+        let contextIn = scratch.appendingPathExtension("ctxin"), contextOut = scratch.appendingPathExtension("ctxout")
+        try Data(input).write(to: inFile)
+        try Data(context).write(to: contextIn)
+        defer {
+            for file in [inFile, outFile, contextIn, contextOut] { try? FileManager.default.removeItem(at: file) }
+        }
+        let (status, output, errors) = try runProcess(Self.bpftool!, [
+            "prog", "run", "pinned", "\(directory)/\(program)", "data_in", inFile.path, "data_out", outFile.path,
+            "data_size_out", "32768", "ctx_in", contextIn.path, "ctx_out", contextOut.path, "ctx_size_out", "\(context.count)",
+            "repeat", "1",
+        ])
+        guard status == 0, let range = output.range(of: "Return value: ") else {
+            throw KernelError(message: "bpftool prog run \(program) failed: \(output) \(errors)")
+        }
+        let digits = output[range.upperBound...].prefix { $0.isNumber }
+        return (UInt64(digits) ?? .max, try [UInt8](Data(contentsOf: outFile)), try [UInt8](Data(contentsOf: contextOut)))
     }
 
     /// A pinned map's contents as key -> value bytes (non-per-CPU maps).

@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+
+/// `bpfkit run --map-init FILE.json` and `--dump-maps --json` on the tc filter example.
+@Suite(.enabled(if: canCompileC, "clang and <bpf/bpf_helpers.h> are needed to build the example"))
+struct MapInitCommandTests {
+    static let engines: [String] = {
+        #if arch(x86_64)
+        ["interpreter", "jit"]
+        #else
+        ["interpreter"]
+        #endif
+    }()
+
+    /// A per-CPU entry's copies: "value" when all are equal, else "values".
+    func copies(_ entry: Any?) -> [String] {
+        let entry = entry as? [String: Any]
+        return (entry?["values"] as? [String]) ?? [(entry?["value"] as? String) ?? "missing"]
+    }
+
+    func run(_ engine: String = "interpreter", _ json: String, _ extra: [String] = []) throws -> CommandResult {
+        let file = try temporaryFile("maps-\(UUID().uuidString).json", text: json)
+        return try bpfkit(["run", "examples/tc_filter.c", "--data-in", "examples/packets/ipv4_udp.bin", "--engine", engine,
+                           "--map-init", file] + extra)
+    }
+
+    /// The packet's source is 10.0.0.1: blocked, it is dropped (TC_ACT_SHOT) and counted.
+    @Test(arguments: engines)
+    func filledMapsTakeTheConfiguredPath(_ engine: String) throws {
+        var result = try run(engine, #"{"blocked": [{"key": "0a 00 00 01", "value": "05 00 00 00 00 00 00 00"}]}"#, ["--dump-maps", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(object["retval"] as? Int == 2)
+        let maps = try #require(object["maps"] as? [String: [[String: Any]]])
+        #expect(maps["blocked"]?.first?["value"] as? String == "06 00 00 00 00 00 00 00")
+        let stats = copies(maps["stats"]?.first)
+        #expect(stats.contains("01 00 00 00 00 00 00 00"), "\(stats)")
+        #expect(maps["config"]?.count == 2)
+
+        // Another source: passed with the configured mark, then the tail call reports it.
+        result = try run(engine, #"{"blocked": [{"key": "0a000002", "value": "0000000000000000"}], "config": [{"key": "00 00 00 00", "value": "07 00 00 00"}], "next": [{"key": "00 00 00 00", "value": {"program": "tc_report"}}]}"#)
+        #expect(result.status == 0 && result.stdout == "0x6b\n", "\(result.stdout) \(result.stderr)")
+        // Unfilled: passed, no mark, no tail call.
+        result = try run(engine, "{}")
+        #expect(result.status == 0 && result.stdout == "0x0\n", "\(result.stdout) \(result.stderr)")
+    }
+
+    /// A dump fed back as --map-init gives the same maps.
+    @Test func dumpsRoundTrip() throws {
+        let first = try run("interpreter", #"{"config": [{"key": "01 00 00 00", "value": "2a 00 00 00"}], "stats": [{"key": "00000000", "value": "0900000000000000"}]}"#, ["--dump-maps", "--json"])
+        #expect(first.status == 0, "\(first.stderr)")
+        let dumped = try #require(try JSONSerialization.jsonObject(with: Data(first.stdout.utf8)) as? [String: Any])
+        let maps = try #require(dumped["maps"] as? [String: Any])
+        let stats = copies((maps["stats"] as? [Any])?.first)
+        #expect(stats.contains("0a 00 00 00 00 00 00 00"), "\(stats)")
+        // The whole result (its "maps" member) is accepted as it is.
+        let again = try run("interpreter", first.stdout, ["--dump-maps", "--json"])
+        #expect(again.status == 0, "\(again.stderr)")
+        let second = try #require(try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any])
+        let secondMaps = try #require(second["maps"] as? [String: Any])
+        let secondStats = copies((secondMaps["stats"] as? [Any])?.first)
+        #expect(secondStats.contains("0b 00 00 00 00 00 00 00"), "\(secondStats)")
+        #expect((secondMaps["config"] as? [[String: Any]])?[1]["value"] as? String == "2a 00 00 00")
+    }
+
+    @Test func badInputNamesTheMapAndTheEntry() throws {
+        let cases: [(String, String)] = [
+            (#"{"nosuch": []}"#, "map 'nosuch': no such map"),
+            (#"{"config": [{"key": "00 00 00", "value": "00 00 00 00"}]}"#, "map 'config' entry 0: key is 3 bytes; the map's keys are 4 bytes"),
+            (#"{"config": [{"key": "00000000", "value": "00 00 00 00"}, {"key": "01000000", "value": "00 00 00 00 00"}]}"#, "map 'config' entry 1: value is 5 bytes; the map's values are 4 bytes"),
+            (#"{"config": [{"key": "0x000000", "value": "00000000"}]}"#, "map 'config' entry 0: key: '0x000000' is not hex bytes"),
+            (#"{"config": [{"key": "000", "value": "00000000"}]}"#, "odd number of hex digits"),
+            (#"{"config": [{"key": "02000000", "value": "00000000"}]}"#, "map 'config' entry 0:"),
+            (#"{"config": [{"key": "00000000"}]}"#, "map 'config' entry 0: missing \"value\""),
+            (#"{"config": [{"key": "00000000", "value": "00000000", "extra": 1}]}"#, "unknown field 'extra'"),
+            (#"{"config": {"key": "00000000"}}"#, "map 'config': expected a list"),
+            (#"{"next": [{"key": "00000000", "value": "00000000"}]}"#, "map 'next' entry 0: a prog_array value is {\"program\": NAME}"),
+            (#"{"next": [{"key": "00000000", "value": {"program": "nosuch"}}]}"#, "map 'next' entry 0: cannot put program 'nosuch'"),
+            (#"{"config": [{"key": "00000000", "value": {"program": "tc_report"}}]}"#, "fills a prog_array"),
+            (#"{"config": [{"key": "00000000", "value": {"map": "stats"}}]}"#, "maps of maps"),
+            (#"{"config": [{"key": "00000000", "values": ["00000000"]}]}"#, "for per-CPU maps"),
+            (#"[1, 2]"#, "the top level must be an object"),
+            (#"{"config": [{"key": "#, "not valid JSON"),
+        ]
+        for (json, message) in cases {
+            let result = try run("interpreter", json)
+            #expect(result.status != 0 && result.stderr.contains(message), "\(json): \(result.stderr)")
+            #expect(result.stdout.isEmpty, "\(json): nothing runs")
+        }
+    }
+
+    @Test func tcProgramsRunFromTheCommandLine() throws {
+        let result = try bpfkit(["run", "examples/tc_filter.c", "--program", "tc_report", "--data-in", "examples/packets/ipv4_udp.bin",
+                                 "--type", "sched_cls"])
+        #expect(result.status == 0 && result.stdout == "0x64\n", "\(result.stdout) \(result.stderr)")
+    }
+}
