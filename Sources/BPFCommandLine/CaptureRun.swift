@@ -140,6 +140,8 @@ extension RunCommand {
             switch input {
             case .inputTooSmall: return "packet too small"
             case .inputTooLarge: return "packet too large"
+            case .truncatedHeader(_, _, _, let header): return "\(header) header too short"
+            case .badContext: return "bad context"
             }
         }
         if let execution = error as? ExecutionError {

@@ -40,7 +40,6 @@ struct FuzzCampaign: ParsableCommand {
     var noReduce = false
 
     mutating func run() throws {
-        setvbuf(stdout, nil, _IOLBF, 0)   // progress shows as it happens, also into a file or pipe
         let chosen: [Backend]
         if backends.isEmpty {
             chosen = Backend.all()
@@ -60,7 +59,7 @@ struct FuzzCampaign: ParsableCommand {
             generators = [one]
         }
         let first = seed ?? UInt64.random(in: 0...(1 << 48))
-        print("bpfkit-fuzz: seed \(first), \(Int(seconds)) s over \(chosen.map { "\($0.architecture)" }.joined(separator: ", ")); generators \(generators.map(\.rawValue).joined(separator: ", "))")
+        say("bpfkit-fuzz: seed \(first), \(Int(seconds)) s over \(chosen.map { "\($0.architecture)" }.joined(separator: ", ")); generators \(generators.map(\.rawValue).joined(separator: ", "))")
         var totalPrograms = 0, totalRuns = 0, totalDivergences = 0
         let share = seconds / Double(max(chosen.count, 1))
         for backend in chosen {
@@ -89,24 +88,24 @@ struct FuzzCampaign: ParsableCommand {
                         runs += fuzzCase.packets.count
                         divergences += 1
                         let path = try record(fuzzCase, backend: backend, index: index, expected: expected, actual: actual)
-                        print("\(backend.architecture): DIVERGENCE, seed \(fuzzCase.seed) (\(generator)): reproducer \(path)")
+                        say("\(backend.architecture): DIVERGENCE, seed \(fuzzCase.seed) (\(generator)): reproducer \(path)")
                     }
                 }
                 k += 1
                 if ContinuousClock.now - lastReport > .seconds(10) {
                     lastReport = ContinuousClock.now
-                    print("  \(backend.architecture): \(programs) programs, \(runs) runs, \(divergences) divergences…")
+                    say("  \(backend.architecture): \(programs) programs, \(runs) runs, \(divergences) divergences…")
                 }
             }
             let elapsed = ContinuousClock.now - start
             let secondsTaken = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            print("\(backend.architecture): seeds \(first)..<+\(k): \(programs) programs compared (besides: \(leaky) that may leak addresses, run but not compared; \(refused) refused by the verifier; \(unsupported) the backend could not prepare), \(runs) runs, \(divergences) divergences in \(String(format: "%.0f", secondsTaken)) s")
-            if let firstUnsupported { print("  first not prepared: \(firstUnsupported)") }
+            say("\(backend.architecture): seeds \(first)..<+\(k): \(programs) programs compared (besides: \(leaky) that may leak addresses, run but not compared; \(refused) refused by the verifier; \(unsupported) the backend could not prepare), \(runs) runs, \(divergences) divergences in \(String(format: "%.0f", secondsTaken)) s")
+            if let firstUnsupported { say("  first not prepared: \(firstUnsupported)") }
             totalPrograms += programs
             totalRuns += runs
             totalDivergences += divergences
         }
-        print("\(totalPrograms) programs, \(totalRuns) runs, \(totalDivergences) divergences")
+        say("\(totalPrograms) programs, \(totalRuns) runs, \(totalDivergences) divergences")
         if totalDivergences > 0 { throw ExitCode(1) }
     }
 
@@ -141,3 +140,9 @@ struct FuzzCampaign: ParsableCommand {
 }
 
 FuzzCampaign.main()
+
+/// Prints a line and flushes it, so progress shows as it happens, also into a file or pipe.
+func say(_ line: String) {
+    print(line)
+    fflush(nil)
+}
