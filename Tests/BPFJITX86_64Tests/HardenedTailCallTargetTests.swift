@@ -21,8 +21,10 @@ struct HardenedTailCallTargetTests {
         #include <bpf/bpf_helpers.h>
 
         SEC("xdp") int target(struct xdp_md *ctx) {
-            __u32 len = ctx->data_end - ctx->data;
-            return ((len * 0x3a5c1d27u) ^ 0x4b6d2e38u) > 0x5c7e3f49u ? XDP_PASS : XDP_DROP;
+            void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+            if (data + 4 > end) return XDP_ABORTED;
+            __u32 word = *(__u32 *)data;
+            return ((word * 0x3a5c1d27u) ^ 0x4b6d2e38u) > 0x5c7e3f49u ? XDP_PASS : XDP_DROP;
         }
 
         struct {
@@ -54,8 +56,11 @@ struct HardenedTailCallTargetTests {
         defer { object.programArrays.forEach { $0.removeAll() } }
         let slot = try #require(try object.programArray(named: "jumps").entry(at: 0).target)
         let native = try #require(slot.prepared(for: X86_64JIT.tailCallEngine) as? NativeProgram)
-        // The run still goes through the target: a packet of 4 bytes.
-        _ = try loaded.run(input: [1, 2, 3, 4])
+        // The run goes through the target and gets its verdict.
+        let packet = [UInt8](repeating: 0x5a, count: 64)
+        let word = UInt32(0x5a5a_5a5a)
+        let verdict: UInt64 = ((word &* 0x3a5c_1d27) ^ 0x4b6d_2e38) > 0x5c7e_3f49 ? 2 : 1
+        #expect(try loaded.run(input: packet).returnValue == verdict)
         return native.image.bytes
     }
 
