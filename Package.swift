@@ -106,7 +106,7 @@ let package = Package(
                 swiftSettings: swiftSettings),
         // Uses the emulator: run it in a process of its own.
         .testTarget(name: "BPFJITMIPS32Tests",
-                    dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFJITMIPS32", "BPFEmulator", "BPFNativeDisassembler",
+                    dependencies: ["BPFBackendTestKit", "BPFISA", "BPFRuntime", "BPFJIT", "BPFJITMIPS32", "BPFEmulator", "BPFNativeDisassembler",
                                    "BPFConformance", "BPFInterpreter", "BPFTestSuite", "BPFKit", "BPFHelpers", "BPFLoader", "BPFMaps"],
                     swiftSettings: swiftSettings),
         // The facade: program files, engine choice, loading and running; the conformance runner.

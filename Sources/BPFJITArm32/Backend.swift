@@ -95,7 +95,8 @@ public enum Arm32Status {
 ///            +-----------------------------------------------------------+ <- sp on entry (8-aligned)
 ///            |  r4–r12, lr of the host (40 bytes)                        |
 ///            +-----------------------------------------------------------+
-///            |  run words: depth [64], exit sp [60], context [56]        |
+///            |  ax [72] (blinding); run words: depth [64], exit sp [60], |
+///            |  context [56]                                             |
 ///            |  BPF r9 [48], r5 [40] … r1 [8], r0 [0]                    |
 ///  r11  ---> +-----------------------------------------------------------+ <- r10 of frame 0
 ///            |  BPF frames 0–7, 512 bytes each (or what the program uses) |
@@ -211,11 +212,11 @@ public struct Arm32Backend: JITBackend {
     mutating func emitEntry(_ e: Arm32Encoder) {
         let slots = Arm32RegisterMap.slots, fp = Arm32RegisterMap.framePointer
         e.push(Self.entrySaves)                             /* push {r4-r12, lr} */
-        e.dp(.sub, .sp, .sp, .immediate(Arm32Immediate(UInt32(Arm32RegisterMap.slotBytes))!)) /* sub sp, sp, #72 */
+        e.dp(.sub, .sp, .sp, .immediate(Arm32Immediate(UInt32(Arm32RegisterMap.slotBytes))!)) /* sub sp, sp, #80 */
         e.mov(slots, .sp)                                   /* mov r11, sp */
         e.access(.strd, .r0, slots, offset: Arm32RegisterMap.slot(.r1)) /* strd r0, r1, [r11, #8]: BPF r1 */
         e.access(.strd, .r2, slots, offset: Arm32RegisterMap.slot(.r2)) /* strd r2, r3, [r11, #16]: BPF r2 */
-        e.access(.ldr, .r12, slots, offset: Arm32RegisterMap.slotBytes + 40) /* ldr r12, [r11, #112]: the run context */
+        e.access(.ldr, .r12, slots, offset: Arm32RegisterMap.slotBytes + 40) /* ldr r12, [r11, #120]: the run context */
         e.access(.str, .r12, slots, offset: Arm32RegisterMap.contextSlot)    /* str r12, [r11, #56] */
         e.load(.r0, 0)                                      /* mov r0, #0 */
         e.load(.r1, 0)                                      /* mov r1, #0 */
@@ -256,7 +257,7 @@ public struct Arm32Backend: JITBackend {
         e.bl(entryInnerLabel)                               /* bl function 0 */
         e.asm.bind(errorExitLabel)
         e.access(.ldrd, .r0, slots, offset: Arm32RegisterMap.slot(.r0)) /* ldrd r0, r1, [r11]: BPF r0 */
-        e.dp(.add, .sp, slots, .immediate(Arm32Immediate(UInt32(Arm32RegisterMap.slotBytes))!)) /* add sp, r11, #72 */
+        e.dp(.add, .sp, slots, .immediate(Arm32Immediate(UInt32(Arm32RegisterMap.slotBytes))!)) /* add sp, r11, #80 */
         e.pop(Self.entrySaves)                              /* pop {r4-r12, lr} */
         e.bx(.lr)                                           /* bx lr */
         e.asm.bind(entryInnerLabel)

@@ -33,12 +33,7 @@ public struct Arm32JIT: ExecutionEngine {
     }
 
     public func prepare(_ program: Program, configuration: EngineConfiguration) throws(EngineError) -> any PreparedProgram {
-        // Constant blinding needs an auxiliary register pair this backend
-        // does not reserve yet: refuse rather than run unhardened.
-        guard !configuration.hardened else {
-            throw .compilationFailed(pc: nil, reason: "hardened code (constant blinding) is not available on arm32 yet" )
-        }
-        return try emulate(program, configuration: configuration)
+        try emulate(program, configuration: configuration)
     }
 
     /// Compiles `program` for a new emulated machine and loads it there.
@@ -77,17 +72,25 @@ public struct Arm32JIT: ExecutionEngine {
         } catch {
             throw .compilationFailed(pc: nil, reason: "the guest addresses of global data: \(error)")
         }
+        // Hardened: the translated program with its constants blinded
+        // (`JITBlinding`); everything outside keeps the original numbering.
+        let blinding = try Self.blinding(code, configuration: configuration)
+        let compiled = blinding?.program ?? code
         var backend = try Self.backend(program, configuration: configuration, helpers: helpers, options: options, targets: targets,
-                                       tailCalls: plan, tableIndex: tableIndex, code: code)
-        let info = JITProgramInfo(helpers: helpers, stackSize: backend.stackSize, unsupported: JITUnsupported.reasons(program))
+                                       tailCalls: blinding?.plan(plan) ?? plan, tableIndex: tableIndex, code: code,
+                                       blinding: blinding)
+        let info = JITProgramInfo(helpers: helpers, stackSize: backend.stackSize, unsupported: JITUnsupported.reasons(compiled),
+                                  origin: blinding?.origin)
         backend.programInfo = info.address
         let image: JITImage, allocation: CodeAllocation?
         do throws(JITError) {
-            (image, allocation) = try JITDriver.compile(code, backend: &backend,
-                                                        placement: .memory(Arm32ImageMemory(machine, placement: placement)))
-            try Self.checkLastPassesAgree(backend.passSizes, image: image)
+            let compiledImage: JITImage
+            (compiledImage, allocation) = try JITDriver.compile(compiled, backend: &backend,
+                                                                placement: .memory(Arm32ImageMemory(machine, placement: placement)))
+            try Self.checkLastPassesAgree(backend.passSizes, image: compiledImage)
+            image = blinding?.restore(compiledImage) ?? compiledImage
         } catch {
-            throw Self.engineError(error)
+            throw Self.engineError(blinding?.restore(error) ?? error)
         }
         do throws(EmulatorError) {
             let tables = allArrays.map {
@@ -107,14 +110,15 @@ public struct Arm32JIT: ExecutionEngine {
                                 options: Arm32Options = Arm32Options(), at address: UInt,
                                 targets: Arm32CallTargets) throws(EngineError) -> JITImage {
         let helpers = try helperTable(program, configuration: configuration)
+        let blinding = try blinding(program, configuration: configuration)
         var backend = try backend(program, configuration: configuration, helpers: helpers, options: options, targets: targets,
-                                  tailCalls: nil, tableIndex: [:])
+                                  tailCalls: nil, tableIndex: [:], blinding: blinding)
         do throws(JITError) {
-            let image = try JITDriver.compile(program, backend: &backend, placement: .address(address)).0
+            let image = try JITDriver.compile(blinding?.program ?? program, backend: &backend, placement: .address(address)).0
             try checkLastPassesAgree(backend.passSizes, image: image)
-            return image
+            return blinding?.restore(image) ?? image
         } catch {
-            throw engineError(error)
+            throw engineError(blinding?.restore(error) ?? error)
         }
     }
 
@@ -192,16 +196,32 @@ public struct Arm32JIT: ExecutionEngine {
         }
     }
 
+    /// The backend for `code` (or `program`), blinded when `blinding` is
+    /// given (`blinding` is of `code`, or of `program` when there is no `code`).
     static func backend(_ program: Program, configuration: EngineConfiguration, helpers: JITHelperTable, options: Arm32Options,
                         targets: Arm32CallTargets, tailCalls: JITTailCallPlan?, tableIndex: [UInt64: Int],
-                        code: Program? = nil) throws(EngineError) -> Arm32Backend {
+                        code: Program? = nil, blinding: JITBlinding? = nil) throws(EngineError) -> Arm32Backend {
         // The proofs are about `program`; `code` (what is compiled) differs
-        // from it only in the constants of address loads.
-        let proofs = JITProofs(configuration.proofs, program: program, instructionLimit: configuration.instructionLimit,
+        // from it only in the constants of address loads, and its blinded
+        // form maps every slot back to the one it came from.
+        var proofs = JITProofs(configuration.proofs, program: program, instructionLimit: configuration.instructionLimit,
                                tailCalls: configuration.tailCalls)
+        if let blinding { proofs = proofs.blinded(blinding) }
         do throws(JITError) {
-            return try Arm32Backend(program: code ?? program, helpers: helpers, options: options, targets: targets, tailCalls: tailCalls,
-                                    tableIndex: tableIndex, proofs: proofs)
+            return try Arm32Backend(program: blinding?.program ?? code ?? program, helpers: helpers, options: options, targets: targets,
+                                    tailCalls: tailCalls, tableIndex: tableIndex, proofs: proofs)
+        } catch {
+            throw engineError(blinding?.restore(error) ?? error)
+        }
+    }
+
+    /// The constant-blinded form of `program` when the configuration asks
+    /// for hardened code (`JITBlinding`; the auxiliary register is a slot,
+    /// see `Arm32RegisterMap`), else nil.
+    static func blinding(_ program: Program, configuration: EngineConfiguration) throws(EngineError) -> JITBlinding? {
+        guard configuration.hardened else { return nil }
+        do throws(JITError) {
+            return try JITBlinding.blind(program)
         } catch {
             throw engineError(error)
         }
@@ -369,7 +389,11 @@ public final class Arm32EmulatedProgram: TailCallable {
         }
         let run = try outcome.get()
         let status = context.pointee.status
-        if status != 0 { throw failure(status: status, context: context.pointee, host: host) }
+        if status != 0 {
+            // Named in the numbering of the program that stopped, as loaded.
+            let stopped = JITProgramInfo.current(in: context.pointee) ?? info
+            throw stopped.restore(failure(status: status, context: context.pointee, host: host))
+        }
         return run
     }
 

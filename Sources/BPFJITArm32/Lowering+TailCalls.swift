@@ -15,7 +15,7 @@ import BPFRuntime
 ///     ldr r12, [r11, #r3] ; cmp r12, #max_entries ; bhs .out
 ///     ldr r0, [context, #table_k] ; add r0, r0, r12, lsl #3 ; ldr lr, [r0] ; cmp lr, #0 ; beq .out
 ///     ldr r1, [context, #tailCallCount] ; cmp r1, #33 ; bhs .out ; add ; str
-///     ldrd r0, r1, [r11, #r1] ; add sp, r11, #72 ; pop {r4-r12, lr} ; bx r3   (from function 0)
+///     ldrd r0, r1, [r11, #r1] ; add sp, r11, #80 ; pop {r4-r12, lr} ; bx r3   (from function 0)
 /// .out:
 /// ```
 ///
@@ -79,7 +79,7 @@ extension Arm32Backend {
             e.mov(.r3, .lr)                                                 /* mov r3, lr: the target */
             e.access(.ldrd, .r0, slots, offset: Arm32RegisterMap.slot(.r1)) /* ldrd r0, r1, [r11, #r1]: ctx */
             e.load(.r2, 0)                                                  /* mov r2, #0 */
-            e.dp(.add, .sp, slots, .immediate(Arm32Immediate(UInt32(Arm32RegisterMap.slotBytes))!)) /* add sp, r11, #72 */
+            e.dp(.add, .sp, slots, .immediate(Arm32Immediate(UInt32(Arm32RegisterMap.slotBytes))!)) /* add sp, r11, #80 */
             e.pop(Self.entrySaves)                                          /* pop {r4-r12, lr}: the host's */
             e.bx(.r3)                                                       /* bx r3: enter the target */
         } else {

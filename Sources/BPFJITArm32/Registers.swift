@@ -28,6 +28,7 @@ public struct Arm32Pair: Hashable, Sendable {
 /// | r8         | r8:r9                  | callee-saved                                                  |
 /// | r9         | slot `[r11, #48]`      | no even/odd callee-saved pair left                            |
 /// | r10        | r10 (hi word always 0) | the frame pointer is a 32-bit address                         |
+/// | ax         | slot `[r11, #72]`      | constant blinding only; no pair is left, and the kernel's arm32 JIT keeps it in memory too |
 /// | —          | r11                    | base of the register slots (one block per run)                |
 /// | scratch    | r0:r1, r2:r3, r12, lr  | operands in flight; AAPCS argument and result registers       |
 ///
@@ -35,6 +36,12 @@ public struct Arm32Pair: Hashable, Sendable {
 /// them in one instruction. The slots are shared by every function of the
 /// run (BPF passes r1–r5 to a local call and gets r0 back, and a callee
 /// saves the r6–r9 it is given), so a local call needs no copying.
+///
+/// `ax`, the auxiliary register of constant blinding (`JITBlinding`), takes
+/// the place of an immediate: it is written by `mov`/`xor` just before the
+/// one instruction that reads it, so it only needs a home that survives
+/// the slow bounds check of a blinded store. A slot is that: its loads go
+/// into the same scratch pair (r2:r3) an immediate operand is built in.
 public enum Arm32RegisterMap {
     /// A dst that is not resident is worked on here.
     public static let a = Arm32Pair(.r0, .r1)
@@ -59,13 +66,18 @@ public enum Arm32RegisterMap {
     /// Offset of a slot-homed register's slot from r11.
     @inline(__always)
     public static func slot(_ register: Register) -> Int {
-        register == .r9 ? 48 : Int(register.rawValue) * 8
+        switch register {
+        case .r9: 48
+        case .ax: auxiliarySlot
+        default: Int(register.rawValue) * 8
+        }
     }
 
     /// The run's own words after the register slots.
     public static let contextSlot = 56      // guest address of the run context
     public static let exitStackSlot = 60    // sp to unwind to on an error
     public static let depthSlot = 64        // local calls in progress
+    public static let auxiliarySlot = 72    // ax (constant blinding)
     /// Bytes of the slot block (a multiple of 8).
-    public static let slotBytes = 72
+    public static let slotBytes = 80
 }

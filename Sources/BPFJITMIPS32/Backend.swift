@@ -171,6 +171,12 @@ public struct MIPS32Backend: JITBackend {
     static let raOffset = 88
     static let savedOffset = 92
     static let calleeSaved: [MIPS32Register] = [.s0, .s1, .s2, .s3, .s4, .s5, .s6, .s7]
+    /// Where ax (t8:t9) waits during a store's bounds-check call: outgoing
+    /// argument words 7 and 8, past the check's three arguments.
+    static let auxiliaryOffset = 24
+    /// Whether the program uses ax (a blinded program): checked stores then
+    /// keep it across their host call.
+    let preservesAuxiliary: Bool
 
     public init(program: Program, helpers: JITHelperTable, options: MIPS32Options = MIPS32Options(),
                 targets: MIPS32CallTargets, tailCalls: JITTailCallPlan? = nil, tableIndex: [UInt64: Int] = [:],
@@ -184,6 +190,7 @@ public struct MIPS32Backend: JITBackend {
         self.targets = targets
         self.proofs = proofs
         self.bigEndian = options.bigEndian
+        self.preservesAuxiliary = program.usesAuxiliaryRegister
         var stack = JITStackUse()
         var checked: Set<Int> = []
         for (pc, instruction) in program.instructions.enumerated() {

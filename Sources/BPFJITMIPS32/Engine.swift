@@ -40,12 +40,7 @@ public struct MIPS32JIT: ExecutionEngine {
     }
 
     public func prepare(_ program: Program, configuration: EngineConfiguration) throws(EngineError) -> any PreparedProgram {
-        // Constant blinding needs an auxiliary register pair this backend
-        // does not reserve yet: refuse rather than run unhardened.
-        guard !configuration.hardened else {
-            throw .compilationFailed(pc: nil, reason: "hardened code (constant blinding) is not available on MIPS32 yet" )
-        }
-        return try emulate(program, configuration: configuration)
+        try emulate(program, configuration: configuration)
     }
 
     /// The engine's identity in program arrays: images of emulated MIPS32
@@ -85,18 +80,25 @@ public struct MIPS32JIT: ExecutionEngine {
         } catch {
             throw .compilationFailed(pc: nil, reason: "the guest addresses of global data: \(error)")
         }
+        // Hardened: the translated program with its constants blinded
+        // (`JITBlinding`); everything outside keeps the original numbering.
+        let blinding = try Self.blinding(code, configuration: configuration)
+        let compiledProgram = blinding?.program ?? code
         var backend = try Self.backend(program, configuration: configuration, helpers: helpers, options: options, targets: targets,
-                                       tailCalls: plan, tableIndex: tableIndex, code: code)
-        let info = JITProgramInfo(helpers: helpers, stackSize: backend.stackSize, unsupported: JITUnsupported.reasons(program))
+                                       tailCalls: blinding?.plan(plan) ?? plan, tableIndex: tableIndex, code: code,
+                                       blinding: blinding)
+        let info = JITProgramInfo(helpers: helpers, stackSize: backend.stackSize, unsupported: JITUnsupported.reasons(compiledProgram),
+                                  origin: blinding?.origin)
         backend.programInfo = info.address
         let image: JITImage, allocation: CodeAllocation?
         do throws(JITError) {
-            let compiled = try JITDriver.compile(code, backend: &backend,
+            let compiled = try JITDriver.compile(compiledProgram, backend: &backend,
                                                  placement: .memory(MIPS32ImageMemory(machine, placement: placement)))
-            (image, allocation) = (Self.tagged(compiled.0, bigEndian: options.bigEndian), compiled.1)
-            try Self.checkLastPassesAgree(backend.passSizes, image: image)
+            let tagged = Self.tagged(compiled.0, bigEndian: options.bigEndian)
+            try Self.checkLastPassesAgree(backend.passSizes, image: tagged)
+            (image, allocation) = (blinding?.restore(tagged) ?? tagged, compiled.1)
         } catch {
-            throw Self.engineError(error)
+            throw Self.engineError(blinding?.restore(error) ?? error)
         }
         do throws(EmulatorError) {
             let engine = self.engine
@@ -117,15 +119,16 @@ public struct MIPS32JIT: ExecutionEngine {
                                 options: MIPS32Options = MIPS32Options(), at address: UInt,
                                 targets: MIPS32CallTargets) throws(EngineError) -> JITImage {
         let helpers = try helperTable(program, configuration: configuration)
+        let blinding = try blinding(program, configuration: configuration)
         var backend = try backend(program, configuration: configuration, helpers: helpers, options: options, targets: targets,
-                                  tailCalls: nil, tableIndex: [:])
+                                  tailCalls: nil, tableIndex: [:], blinding: blinding)
         do throws(JITError) {
-            let image = tagged(try JITDriver.compile(program, backend: &backend, placement: .address(address)).0,
+            let image = tagged(try JITDriver.compile(blinding?.program ?? program, backend: &backend, placement: .address(address)).0,
                                bigEndian: options.bigEndian)
             try checkLastPassesAgree(backend.passSizes, image: image)
-            return image
+            return blinding?.restore(image) ?? image
         } catch {
-            throw engineError(error)
+            throw engineError(blinding?.restore(error) ?? error)
         }
     }
 
@@ -199,16 +202,32 @@ public struct MIPS32JIT: ExecutionEngine {
         }
     }
 
+    /// The backend for `code` (or `program`), blinded when `blinding` is
+    /// given (`blinding` is of `code`, or of `program` when there is no `code`).
     static func backend(_ program: Program, configuration: EngineConfiguration, helpers: JITHelperTable, options: MIPS32Options,
                         targets: MIPS32CallTargets, tailCalls: JITTailCallPlan?, tableIndex: [UInt64: Int],
-                        code: Program? = nil) throws(EngineError) -> MIPS32Backend {
+                        code: Program? = nil, blinding: JITBlinding? = nil) throws(EngineError) -> MIPS32Backend {
         // The proofs are about `program`; `code` (what is compiled) differs
-        // from it only in the constants of address loads.
-        let proofs = JITProofs(configuration.proofs, program: program, instructionLimit: configuration.instructionLimit,
+        // from it only in the constants of address loads, and its blinded
+        // form maps every slot back to the one it came from.
+        var proofs = JITProofs(configuration.proofs, program: program, instructionLimit: configuration.instructionLimit,
                                tailCalls: configuration.tailCalls)
+        if let blinding { proofs = proofs.blinded(blinding) }
         do throws(JITError) {
-            return try MIPS32Backend(program: code ?? program, helpers: helpers, options: options, targets: targets, tailCalls: tailCalls,
-                                     tableIndex: tableIndex, proofs: proofs)
+            return try MIPS32Backend(program: blinding?.program ?? code ?? program, helpers: helpers, options: options, targets: targets,
+                                     tailCalls: tailCalls, tableIndex: tableIndex, proofs: proofs)
+        } catch {
+            throw engineError(blinding?.restore(error) ?? error)
+        }
+    }
+
+    /// The constant-blinded form of `program` when the configuration asks
+    /// for hardened code (`JITBlinding`; the auxiliary register is t8:t9,
+    /// see `MIPS32RegisterMap`), else nil.
+    static func blinding(_ program: Program, configuration: EngineConfiguration) throws(EngineError) -> JITBlinding? {
+        guard configuration.hardened else { return nil }
+        do throws(JITError) {
+            return try JITBlinding.blind(program)
         } catch {
             throw engineError(error)
         }
@@ -378,7 +397,11 @@ public final class MIPS32EmulatedProgram: TailCallable {
         }
         let run = try outcome.get()
         let status = context.pointee.status
-        if status != 0 { throw failure(status: status, context: context.pointee, host: host) }
+        if status != 0 {
+            // Named in the numbering of the program that stopped, as loaded.
+            let stopped = JITProgramInfo.current(in: context.pointee) ?? info
+            throw stopped.restore(failure(status: status, context: context.pointee, host: host))
+        }
         return run
     }
 

@@ -8,6 +8,22 @@ import BPFRuntime
 extension MIPS32Backend {
     mutating func lowerALU(_ width: Width, _ operation: ALUOperation, dst: Register, _ operand: Operand, _ e: MIPS32Encoder) {
         let d = pair(dst)
+        if dst == .ax, case .immediate(let imm) = operand, operation != .mov, operation != .lsh {
+            // ax is t8:t9, where immediates are built: blinding's
+            // `xor ax, key` builds its key in t6 instead.
+            guard operation == .xor else {
+                e.asm.code.poison("constant blinding writes ax only with mov, xor and lsh")
+                return
+            }
+            e.load(.t6, UInt32(bitPattern: imm))                /* t6 = key */
+            e.xor(d.lo, d.lo, .t6)                              /* xor t8, t8, t6 */
+            if width == .w32 {
+                e.move(d.hi, .zero)                             /* move t9, zero */
+            } else if imm < 0 {
+                e.nor(d.hi, d.hi, .zero)                        /* nor t9, t9, zero: ^ the key's sign */
+            }
+            return
+        }
         if width == .w32 {
             lowerALU32(operation, d, operand, e)
             e.move(d.hi, .zero)                                 /* move hi, zero */
@@ -438,6 +454,12 @@ extension MIPS32Backend {
                           atomic: Bool = false) -> (MIPS32Register, Int16) {
         let b = pair(base).lo
         if checked.contains(pc) {
+            // A blinded store's value is in ax (t8:t9), which the call
+            // destroys: it waits in outgoing words the callee does not own.
+            if preservesAuxiliary {
+                e.sw(.t8, Int16(Self.auxiliaryOffset), .sp)     /* sw t8, 24(sp) */
+                e.sw(.t9, Int16(Self.auxiliaryOffset + 4), .sp) /* sw t9, 28(sp) */
+            }
             e.addConstant(.t7, b, Int32(offset), scratch: .t8)  /* t7 = base + offset */
             saveCallerSaved(e)
             let arg1 = pair(.r1), arg2 = pair(.r2)
@@ -452,6 +474,10 @@ extension MIPS32Backend {
             e.move(.t6, pair(.r0).lo)                           /* move t6, result */
             restoreCallerSaved(e)
             e.branch(errorExitLabel, eq: false, .t6, .zero)     /* bne t6, zero, exit */
+            if preservesAuxiliary {
+                e.lw(.t8, Int16(Self.auxiliaryOffset), .sp)     /* lw t8, 24(sp) */
+                e.lw(.t9, Int16(Self.auxiliaryOffset + 4), .sp) /* lw t9, 28(sp) */
+            }
             statistics.checkedAccesses += 1
             e.addConstant(.t7, b, Int32(offset), scratch: .t8)  /* t7 = base + offset */
             return (.t7, 0)

@@ -28,13 +28,21 @@ public struct MIPS32Pair: Hashable, Sendable {
 /// | r3–r5 | t0:t1, t2:t3, t4:t5  | caller-saved, as BPF r3–r5 are; stack arguments are stored from here |
 /// | r6–r9 | s0:s1 … s6:s7        | callee-saved in O32 and in BPF: survive every call untouched         |
 /// | r10   | fp, zero             | the frame pointer is a 32-bit address; its high word reads as $zero  |
+/// | ax    | t8, t9 (lo, hi)      | constant blinding only: where an immediate operand is built anyway  |
 /// | —     | gp                   | base of the run words (context, exit sp, call depth, tail calls)    |
 /// | —     | t6 t7 t8 t9 at       | scratch; t9 holds a host callee's address (O32), at long branches    |
 ///
 /// This is the kernel MIPS32 JIT's mapping except for AX (gp, at there):
-/// BPFKit does no constant blinding, so gp bases the run words instead of
-/// a slot off sp, and at joins the scratch registers. k0/k1 are left to the
-/// kernel. Within a pair the first register holds the word at the lower
+/// here gp bases the run words instead of a slot off sp, and at is a
+/// scratch register. AX (`Register.ax`, constant blinding, `JITBlinding`)
+/// stands for the immediate it replaces: blinding writes it (`mov`, `xor`,
+/// `lsh`) just before the one instruction that reads it, so it lives in
+/// t8:t9, the pair an immediate operand is built in, and every lowering
+/// reads its operand before it uses t8 or t9 as scratch. Two exceptions
+/// are handled where they occur: `xor ax, imm` builds its key in t6, and a
+/// store's slow bounds check (a host call) saves t8:t9 around the call
+/// when the program uses AX. The pair keeps lo in t8 in either byte order.
+/// k0/k1 are left to the kernel. Within a pair the first register holds the word at the lower
 /// address (O32 "memory order"): the low word on mips32le, the high word on
 /// mips32be, so a pair is laid out as O32 passes and returns a 64-bit value
 /// in either byte order.
@@ -56,6 +64,7 @@ public enum MIPS32RegisterMap {
         case .r7: (first, second) = (.s2, .s3)
         case .r8: (first, second) = (.s4, .s5)
         case .r9: (first, second) = (.s6, .s7)
+        case .ax: return MIPS32Pair(.t8, .t9)
         default: return MIPS32Pair(.fp, .zero)
         }
         return bigEndian ? MIPS32Pair(second, first) : MIPS32Pair(first, second)

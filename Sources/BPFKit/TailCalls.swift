@@ -40,8 +40,15 @@ extension LoadedObject {
     /// that tail-calls registers it as a caller on `engine`, which the array
     /// allows only when every entry is prepared for `engine`. Run this before
     /// any program of the object runs on `engine`.
+    ///
+    /// `hardened`: the targets are prepared with constant blinding, as the
+    /// run that calls them is (a target's own load policy may harden it
+    /// anyway, `VerifierPolicy.hardensByDefault`). A hardened run replaces
+    /// the slot's preparation for `engine` with a hardened one, so no plain
+    /// image of an object program stays reachable from hardened code.
     public func populateProgramArrays(for engine: any ExecutionEngine,
-                                      instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit) throws {
+                                      instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit,
+                                      hardened: Bool = false) throws {
         guard let engineID = engine.tailCallEngine else {
             if programSlots.isEmpty { return }
             throw TailCallSetupError("engine \(engine.name) cannot run tail calls")
@@ -54,14 +61,15 @@ extension LoadedObject {
         }
         var prepared: [String: any TailCallable] = [:]
         for slot in programSlots {
-            if let current = slot.map.entry(at: slot.index).target, current.name == slot.program,
+            if !hardened, let current = slot.map.entry(at: slot.index).target, current.name == slot.program,
                current.prepared(for: engineID) != nil { continue }
             let linked = try program(named: slot.program)
             let callable: any TailCallable
             if let done = prepared[linked.name] {
                 callable = done
             } else {
-                let target = try TailCallTargets.make(linked, engine: engine, instructionLimit: instructionLimit)
+                let target = try TailCallTargets.make(linked, engine: engine, instructionLimit: instructionLimit,
+                                                      hardened: hardened)
                 callable = target.preparations.values.first!
                 prepared[linked.name] = callable
             }

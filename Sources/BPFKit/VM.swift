@@ -32,6 +32,9 @@ public final class LoadedProgram: Sendable {
     /// and the programs its program arrays can hold.
     public let object: LoadedObject?
     private let instructionLimit: UInt64
+    /// Whether the program and the targets its program arrays get from this
+    /// preparation are compiled with constant blinding.
+    public let hardened: Bool
 
     /// Prepares a linked program (from `ProgramFile` or `BPFLoader`) for an
     /// engine. With its `object`, the program arrays the object initialises
@@ -41,7 +44,10 @@ public final class LoadedProgram: Sendable {
     ///
     /// `hardened`: JITs blind every constant the program chooses, so none
     /// appears in executable memory (`EngineConfiguration.hardened`, the
-    /// kernel's `bpf_jit_harden`); the interpreter ignores it.
+    /// kernel's `bpf_jit_harden`); the interpreter ignores it. The program's
+    /// load policy may harden it too (`VerifierPolicy.hardensByDefault`).
+    /// Either way, the targets placed in its object's program arrays (here
+    /// and by `setTailCall`) are hardened as well.
     public init(_ linked: LinkedProgram, object: LoadedObject? = nil, engine: EngineKind = .interpreter,
                 architecture: Architecture? = nil,
                 instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit, byteOrder: ByteOrder? = nil,
@@ -52,7 +58,9 @@ public final class LoadedProgram: Sendable {
         self.engineName = engine.name
         self.object = object
         self.instructionLimit = instructionLimit
-        try object?.populateProgramArrays(for: engine, instructionLimit: instructionLimit)
+        let hardened = hardened || linked.policy.hardensByDefault
+        self.hardened = hardened
+        try object?.populateProgramArrays(for: engine, instructionLimit: instructionLimit, hardened: hardened)
         self.prepared = try engine.prepare(linked.program, configuration: linked.engineConfiguration(instructionLimit: instructionLimit,
                                                                                                 hardened: hardened))
     }
@@ -83,7 +91,8 @@ public final class LoadedProgram: Sendable {
         let array = try object.programArray(named: map)
         let linked = try object.program(named: program)
         let current = array.entry(at: index).target
-        let target = try TailCallTargets.make(linked, engine: engine, adding: current, instructionLimit: instructionLimit)
+        let target = try TailCallTargets.make(linked, engine: engine, adding: current, instructionLimit: instructionLimit,
+                                              hardened: hardened)
         try array.set(target, at: index)
     }
 

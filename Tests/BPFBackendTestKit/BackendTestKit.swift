@@ -17,11 +17,41 @@ public struct BackendRow: Sendable {
     public let name: String
     public let configurations: [(label: String, engine: any ExecutionEngine)]
     public let architecture: Architecture?
+    /// The facade's runner compiles hardened too (`--harden`); the
+    /// configurations say for themselves (`HardenedEngine`).
+    public let hardened: Bool
+    /// The byte order of the interpreter every result is compared with. A
+    /// big-endian row is judged against the big-endian interpreter only: the
+    /// generated suite's expected values assume little-endian memory.
+    public let byteOrder: ByteOrder
 
-    public init(name: String, configurations: [(label: String, engine: any ExecutionEngine)], architecture: Architecture?) {
+    public init(name: String, configurations: [(label: String, engine: any ExecutionEngine)], architecture: Architecture?,
+                hardened: Bool = false, byteOrder: ByteOrder = .little) {
         self.name = name
         self.configurations = configurations
         self.architecture = architecture
+        self.hardened = hardened
+        self.byteOrder = byteOrder
+    }
+
+    /// The interpreter the row is compared with.
+    public var reference: Interpreter { Interpreter(byteOrder: byteOrder) }
+}
+
+/// An engine whose every preparation is hardened (constant blinding,
+/// `EngineConfiguration.hardened`): a row's configuration for blinded code.
+public struct HardenedEngine: ExecutionEngine {
+    public let base: any ExecutionEngine
+
+    public init(_ base: any ExecutionEngine) { self.base = base }
+
+    public var name: String { base.name }
+    public var tailCallEngine: TailCallEngine? { base.tailCallEngine }
+
+    public func prepare(_ program: Program, configuration: EngineConfiguration) throws(EngineError) -> any PreparedProgram {
+        var configuration = configuration
+        configuration.hardened = true
+        return try base.prepare(program, configuration: configuration)
     }
 }
 
@@ -71,8 +101,8 @@ public enum BackendMatrix {
         for (label, engine) in row.configurations {
             for testCase in cases {
                 let got = outcome(testCase.program, memory: testCase.memory, on: engine, limit: 10_000)
-                let reference = outcome(testCase.program, memory: testCase.memory, on: Interpreter(), limit: 10_000)
-                if got != reference || got != .value(testCase.expected) {
+                let reference = outcome(testCase.program, memory: testCase.memory, on: row.reference, limit: 10_000)
+                if got != reference || (row.byteOrder == .little && got != .value(testCase.expected)) {
                     failures.append("\(testCase.name) (\(row.name) \(label)): \(got), interpreter \(reference), expected 0x\(String(testCase.expected, radix: 16))")
                 }
             }
@@ -86,7 +116,7 @@ public enum BackendMatrix {
     public static func conformanceCorpus(_ row: BackendRow) throws -> (files: Int, failures: [String]) {
         let directory = fixtures.appendingPathComponent("conformance/tests").path
         let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".data") }.sorted()
-        let runner = ConformanceRunner(engine: .jit, architecture: row.architecture)
+        let runner = ConformanceRunner(engine: .jit, architecture: row.architecture, hardened: row.hardened)
         var failures: [String] = []
         for name in files {
             let path = directory + "/" + name
@@ -99,7 +129,7 @@ public enum BackendMatrix {
             let program = try file.program()
             for (label, engine) in row.configurations {
                 let got = outcome(program, memory: file.memory, on: engine, helpers: ConformanceRunner.helpers)
-                let reference = outcome(program, memory: file.memory, on: Interpreter(), helpers: ConformanceRunner.helpers)
+                let reference = outcome(program, memory: file.memory, on: row.reference, helpers: ConformanceRunner.helpers)
                 if got != reference { failures.append("\(name) (\(label)): \(got), interpreter \(reference)") }
             }
         }
@@ -114,7 +144,7 @@ public enum BackendMatrix {
         for seed in seeds {
             guard let program = program(seed), (try? program.validate()) != nil else { continue }
             count += 1
-            let reference = outcome(program, memory: memory, on: Interpreter())
+            let reference = outcome(program, memory: memory, on: row.reference)
             for (label, engine) in row.configurations {
                 let got = outcome(program, memory: memory, on: engine)
                 if got != reference { failures.append("seed \(seed) (\(label)): \(got), interpreter \(reference)") }

@@ -138,7 +138,7 @@ struct BPFKitEngine: Sendable {
         var compileTimes: [Double] = []
         do {
             // The program arrays first: an engine that runs tail calls fills them with its own programs.
-            if engine.tailCallEngine != nil { try file.object?.populateProgramArrays(for: engine) }
+            if engine.tailCallEngine != nil { try file.object?.populateProgramArrays(for: engine, hardened: hardened) }
             for _ in 0..<max(settings.compileRepeats, 1) {
                 let start = BenchMath.now()
                 prepared = try engine.prepare(linked.program, configuration: linked.engineConfiguration(hardened: hardened))
