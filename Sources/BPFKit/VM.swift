@@ -32,6 +32,8 @@ public final class LoadedProgram: Sendable {
     /// and the programs its program arrays can hold.
     public let object: LoadedObject?
     private let instructionLimit: UInt64
+    /// The byte order of the engine's memory, in which each run's context is laid out.
+    public let byteOrder: ByteOrder
 
     /// Prepares a linked program (from `ProgramFile` or `BPFLoader`) for an
     /// engine. With its `object`, the program arrays the object initialises
@@ -42,11 +44,21 @@ public final class LoadedProgram: Sendable {
     /// `hardened`: JITs blind every constant the program chooses, so none
     /// appears in executable memory (`EngineConfiguration.hardened`, the
     /// kernel's `bpf_jit_harden`); the interpreter ignores it.
+    ///
+    /// `byteOrder` is the order of the engine's memory. Left out, the
+    /// interpreter takes the program's (big-endian for a `bpfeb` object) and
+    /// a JIT its target's; a program compiled for the other order than the
+    /// engine's is refused with `ObjectLoadError.byteOrder`.
     public init(_ linked: LinkedProgram, object: LoadedObject? = nil, engine: EngineKind = .interpreter,
                 architecture: Architecture? = nil,
                 instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit, byteOrder: ByteOrder? = nil,
                 hardened: Bool = false) throws {
-        let engine = try EngineCatalog.engine(engine, architecture: architecture, byteOrder: byteOrder)
+        let order = EngineCatalog.memoryOrder(engine, architecture: architecture, byteOrder: byteOrder ?? linked.byteOrder)
+        let target = (architecture ?? Architecture.host).map { "\($0)" } ?? "host"
+        try linked.checkByteOrder(order, engine: engine == .interpreter ? "\(order.endianName) interpreter" : "\(target) JIT")
+        let engine = try EngineCatalog.engine(engine, architecture: architecture,
+                                              byteOrder: engine == .interpreter ? order : byteOrder)
+        self.byteOrder = order
         self.linked = linked
         self.engine = engine
         self.engineName = engine.name
@@ -97,7 +109,7 @@ public final class LoadedProgram: Sendable {
 
     /// Runs once over `input`.
     public func run(input: [UInt8]) throws -> RunResult {
-        let run = try linked.makeRun(input: input)
+        let run = try linked.makeRun(input: input, byteOrder: byteOrder)
         let r0 = try prepared.run(run.input)
         return RunResult(returnValue: r0, output: run.output())
     }
@@ -113,7 +125,7 @@ public final class LoadedProgram: Sendable {
         var last = RunResult(returnValue: 0, output: input)
         var done = 0
         while done < count {
-            let runs = try (0..<min(batchSize, count - done)).map { _ in try linked.makeRun(input: input) }
+            let runs = try (0..<min(batchSize, count - done)).map { _ in try linked.makeRun(input: input, byteOrder: byteOrder) }
             var r0: UInt64 = 0
             let start = ContinuousClock.now
             for run in runs { r0 = try prepared.run(run.input) }
