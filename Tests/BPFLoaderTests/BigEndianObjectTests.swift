@@ -75,6 +75,30 @@ struct BigEndianObjectTests {
         #expect(try object.map(named: ".bss")?.lookup(key: le32(0)).prefix(8) == be64(seen)[...])
     }
 
+    /// Atomics on an array map element (looked up with a big-endian key) and
+    /// on global data, on the big-endian interpreter: the program computes
+    /// on the 64-bit words of the packet as a big-endian machine reads them,
+    /// so the expectation is the little-endian one over the byte-reversed
+    /// words. The array map's element 1 holds the big-endian value.
+    @Test(arguments: ["v3", "v4"])
+    func atomicsOnMapValuesAndGlobals(cpu: String) throws {
+        let object = try load("atomics", cpu: cpu)
+        let program = try object.program()
+        func reversedWords(_ packet: [UInt8]) -> [UInt8] {
+            var out = packet
+            for word in 0..<8 { let range = 14 + 8 * word..<22 + 8 * word; out.replaceSubrange(range, with: packet[range].reversed()) }
+            return out
+        }
+        var state = ExampleTests.AtomicsState()
+        for seed in [UInt8(3), 200, 17] {
+            let packet = Packets.ethernet(0x0800, payload: Packets.bytes(70, seed: seed))
+            let expected = ExampleTests.atomicsExpectation(reversedWords(packet), &state)
+            let (value, out) = try run(program, on: bigEndian, input: packet)
+            #expect(value == expected.0 && out == reversedWords(expected.1), "cpu \(cpu), seed \(seed)")
+        }
+        #expect(try object.map(named: "cells")?.lookup(key: be32(1)) == be64(state.cell))
+    }
+
     /// The examples written portably (`bpf_htons`, byte-wise packet access),
     /// `bpfeb` on the big-endian interpreter and `bpfel` on the little-endian
     /// one, over the same packets: return values and output packets agree run
