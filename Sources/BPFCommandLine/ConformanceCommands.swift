@@ -17,7 +17,14 @@ struct ConformanceCommand: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Also print passing files.")
     var verbose = false
 
+    @Flag(name: .long, help: "Run the files on every built engine: the interpreter and each JIT (natively or emulated, a big-endian one against the big-endian interpreter), plain and, where the backend supports it, hardened; one 'N passed, M failed' line each.")
+    var matrix = false
+
+    @Option(name: .long, help: "With --matrix: how many configurations run at once (default: the processor count).")
+    var jobs: Int?
+
     func run() throws {
+        if matrix { return try runMatrix() }
         let (engine, architecture) = try engineOptions.resolve()
         let files: [String]
         do { files = try ConformanceRunner.files(in: paths) } catch { throw fail(error.description) }
@@ -43,6 +50,28 @@ struct ConformanceCommand: ParsableCommand {
         let jited = engine == .jit ? " [\(prepared)/\(files.count) JIT'ed]" : ""
         print("\(passed) passed, \(failed) failed" + (skipped > 0 ? ", \(skipped) skipped" : "") + jited)
         if failed > 0 || files.isEmpty { throw ExitCode(1) }
+    }
+}
+
+extension ConformanceCommand {
+    /// `--matrix`: every configuration, each failure, then one line per configuration.
+    func runMatrix() throws {
+        if engineOptions.arch != nil || engineOptions.byteOrder != nil || engineOptions.harden
+            || engineOptions.engine != EngineKind.interpreter.rawValue {
+            throw fail("--matrix chooses the engines itself; leave out --engine, --arch, --byte-order and --harden")
+        }
+        let files: [String]
+        do { files = try ConformanceRunner.files(in: paths) } catch { throw fail(error.description) }
+        if files.isEmpty { throw fail("no .data files under \(paths.joined(separator: ", "))") }
+        let (configurations, unsupported) = ConformanceMatrix.configurations()
+        let tallies = ConformanceMatrix.run(files: files, configurations: configurations,
+                                            jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount)
+        for tally in tallies {
+            for failure in tally.failures { print("FAIL \(tally.configuration) \(failure.path): \(failure.reason)") }
+        }
+        for tally in tallies { print(tally.line) }
+        for (configuration, reason) in unsupported { print("\(configuration): not run (\(reason))") }
+        if tallies.contains(where: { !$0.succeeded }) || tallies.count != configurations.count { throw ExitCode(1) }
     }
 }
 

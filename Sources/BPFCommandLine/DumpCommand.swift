@@ -1,6 +1,7 @@
 import ArgumentParser
 import BPFAssembler
 import BPFKit
+import BPFLoader
 import BPFNativeDisassembler
 
 /// `bpfkit dump`: show a program as the loader and the JITs see it.
@@ -59,8 +60,11 @@ struct DumpCommand: ParsableCommand {
                 architecture = host
             }
             let file: ProgramFile
-            do { file = try ProgramFile.load(path: program, objectOptions.request()) } catch { throw fail(error.description) }
+            var request = objectOptions.request()
+            request.byteOrder = architecture.byteOrder == .big ? .big : nil   // C for mips32be is compiled -target bpfeb
+            do { file = try ProgramFile.load(path: program, request) } catch { throw fail(error.description) }
             do {
+                try file.linked.checkByteOrder(architecture.byteOrder, engine: "\(architecture) JIT")
                 let image = try EngineCatalog.jitImage(file.linked.program, architecture: architecture,
                                                        configuration: file.linked.engineConfiguration(hardened: harden))
                 if let raw { try writeFile(raw, image.bytes) }

@@ -10,7 +10,7 @@ struct EngineOptions: ParsableArguments {
     @Option(name: .long, help: "JIT target architecture: \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")) (default: the host).")
     var arch: String?
 
-    @Option(name: .customLong("byte-order"), help: "Byte order of BPF memory: little or big (default: the target's; --arch mips32be is big).")
+    @Option(name: .customLong("byte-order"), help: "Byte order of BPF memory: little or big (default: the program's for the interpreter, a bpfeb object being big; the target's for a JIT, --arch mips32be being big). C is compiled for it (-target bpfeb when big).")
     var byteOrder: String?
 
     /// The `--byte-order` asked for, if any.
@@ -25,6 +25,12 @@ struct EngineOptions: ParsableArguments {
 
     @Flag(name: .long, help: "Hardened JIT: blind every constant the program chooses (the kernel's bpf_jit_harden), so none appears in executable memory.")
     var harden = false
+
+    /// The byte order to compile C for: big for a big-endian engine
+    /// (`--byte-order big`, `--arch mips32be`), else nil (`-target bpf`).
+    static func compileOrder(_ engine: EngineKind, architecture: Architecture?, byteOrder: ByteOrder?) -> ByteOrder? {
+        EngineCatalog.memoryOrder(engine, architecture: architecture, byteOrder: byteOrder) == .big ? .big : nil
+    }
 
     func resolve() throws(ExitCode) -> (EngineKind, Architecture?) {
         guard let kind = EngineKind(rawValue: engine) else {

@@ -78,6 +78,8 @@ struct RunCommand: ParsableCommand {
         if objectOptions.unprivileged && noVerify { throw fail("--unprivileged requires the verifier: drop --no-verify") }
         var request = objectOptions.request()
         request.verify = !noVerify
+        // C is compiled for the engine's byte order (-target bpfeb for a big-endian one).
+        request.byteOrder = EngineOptions.compileOrder(engine, architecture: architecture, byteOrder: byteOrder)
         do { file = try ProgramFile.load(path: program, request) } catch { throw fail(error.description) }
         var input = file.memory ?? []
         if let dataIn { input = Array(try readFile(dataIn)) }

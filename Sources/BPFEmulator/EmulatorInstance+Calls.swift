@@ -244,13 +244,20 @@ extension EmulatorInstance {
     /// The window is kept while it still covers the words (helpers such as
     /// `bpf_xdp_adjust_head` move them), and values outside the run's memory
     /// show as 0.
+    ///
+    /// The words are in the machine's byte order (the run built its context
+    /// for this engine), and the guest addresses are written in it.
     func translatePointerWords(_ words: [UInt64]) {
-        let values = words.map { UnsafeRawPointer(bitPattern: UInt($0))!.loadUnaligned(as: UInt64.self) }
+        let swapped = architecture.byteOrder != .host
+        let values = words.map {
+            let raw = UnsafeRawPointer(bitPattern: UInt($0))!.loadUnaligned(as: UInt64.self)
+            return swapped ? raw.byteSwapped : raw
+        }
         let permitted = values.filter { value in
             value != 0 && (state.regions.permits(value, size: 1, write: false) || state.regions.permits(value &- 1, size: 1, write: false))
         }
         guard let low = permitted.min(), let high = permitted.max() else {
-            for word in words { shadows.overlay(word: word, value: 0) }
+            for word in words { shadows.overlay(word: word, value: 0) }   // 0 reads the same in either order
             return
         }
         if pointerWindow.map({ !($0.contains(host: low) && high - $0.host <= $0.length) }) ?? true {
@@ -263,7 +270,8 @@ extension EmulatorInstance {
                 shadows.overlay(word: word, value: 0)
                 continue
             }
-            shadows.overlay(word: word, value: window.guest + (value - window.host))
+            let guest = window.guest + (value - window.host)
+            shadows.overlay(word: word, value: swapped ? guest.byteSwapped : guest)
         }
     }
 }

@@ -15,8 +15,10 @@ public protocol ProgramType: Sendable {
     /// Whether programs of this type may call `helper`.
     func allows(_ helper: KernelHelper) -> Bool
     /// Builds the memory, regions and argument registers for one run over
-    /// `input`; `maps` answers for map values (the resolver).
-    func makeRun(input: [UInt8], maps: MapRegionTable) throws(ProgramRunError) -> any ProgramRun
+    /// `input`; `maps` answers for map values (the resolver). `byteOrder` is
+    /// the order of the engine's memory: a context the type builds holds its
+    /// words in that order, as it would on a machine of that order.
+    func makeRun(input: [UInt8], maps: MapRegionTable, byteOrder: ByteOrder) throws(ProgramRunError) -> any ProgramRun
     /// What r1 points to at entry, for the verifier (after context rewriting).
     var verifierContext: ContextDescription { get }
     /// Whether r2 holds a value at entry.
@@ -30,6 +32,11 @@ extension ProgramType {
     public var verifierContext: ContextDescription { .unknown }
     public var setsR2AtEntry: Bool { false }
     public var writableContext: [Range<Int>] { [] }
+
+    /// A run for an engine whose memory has the host's byte order.
+    public func makeRun(input: [UInt8], maps: MapRegionTable) throws(ProgramRunError) -> any ProgramRun {
+        try makeRun(input: input, maps: maps, byteOrder: .host)
+    }
 }
 
 /// The memory of one run. Keep it alive while the program runs: `input`
@@ -131,7 +138,8 @@ public struct MemProgramType: ProgramType {
     public var verifierContext: ContextDescription { .unknown }
     public var setsR2AtEntry: Bool { true }
 
-    public func makeRun(input: [UInt8], maps: MapRegionTable) throws(ProgramRunError) -> any ProgramRun {
+    /// The input is bytes the program reads in its own order: nothing to order.
+    public func makeRun(input: [UInt8], maps: MapRegionTable, byteOrder: ByteOrder) throws(ProgramRunError) -> any ProgramRun {
         MemRun(input, maps: maps)
     }
 

@@ -1,3 +1,4 @@
+import BPFISA
 import BPFMaps
 import BPFRuntime
 
@@ -24,29 +25,45 @@ public final class XDPFrame: Sendable {
 
     let buffer: GuestMemory
     let context: GuestMemory
+    /// The order of the context's words: the engine's (big-endian for a
+    /// `bpfeb` program), so that its loads read the pointers it would read
+    /// on a machine of that order. The packet's bytes have no order of their own.
+    let byteOrder: ByteOrder
 
-    init(packet: [UInt8], ingressInterface: UInt32, receiveQueue: UInt32) {
+    init(packet: [UInt8], ingressInterface: UInt32, receiveQueue: UInt32, byteOrder: ByteOrder = .host) {
         buffer = GuestMemory(count: Self.frameSize)
         buffer.write(packet, at: Self.headroom)
         context = GuestMemory(count: XDPContext.size)
+        self.byteOrder = byteOrder
         let data = buffer.address + UInt64(Self.headroom)
-        context.store(data, at: XDPContext.data)
-        context.store(data + UInt64(packet.count), at: XDPContext.dataEnd)
-        context.store(data, at: XDPContext.dataMeta)
-        context.store(buffer.address, at: XDPContext.hardStart)
-        context.store(hardEnd, at: XDPContext.hardEnd)
-        context.store(ingressInterface, at: XDPContext.ingressInterface)
-        context.store(receiveQueue, at: XDPContext.receiveQueue)
+        setContext(data, at: XDPContext.data)
+        setContext(data + UInt64(packet.count), at: XDPContext.dataEnd)
+        setContext(data, at: XDPContext.dataMeta)
+        setContext(buffer.address, at: XDPContext.hardStart)
+        setContext(hardEnd, at: XDPContext.hardEnd)
+        setContext(ingressInterface, at: XDPContext.ingressInterface)
+        setContext(receiveQueue, at: XDPContext.receiveQueue)
         XDPFrames.register(self)
     }
 
     deinit { XDPFrames.unregister(context.address) }
 
+    /// Writes a context word in the frame's byte order.
+    private func setContext<T: FixedWidthInteger>(_ value: T, at offset: Int) {
+        context.store(byteOrder == .host ? value : value.byteSwapped, at: offset)
+    }
+
+    /// Reads a context word in the frame's byte order.
+    private func contextWord(at offset: Int) -> UInt64 {
+        let raw = context.load(UInt64.self, at: offset)
+        return byteOrder == .host ? raw : raw.byteSwapped
+    }
+
     var hardStart: UInt64 { buffer.address }
     var hardEnd: UInt64 { buffer.address + UInt64(Self.frameSize - Self.tailroomReserve) }
-    var data: UInt64 { context.load(UInt64.self, at: XDPContext.data) }
-    var dataEnd: UInt64 { context.load(UInt64.self, at: XDPContext.dataEnd) }
-    var dataMeta: UInt64 { context.load(UInt64.self, at: XDPContext.dataMeta) }
+    var data: UInt64 { contextWord(at: XDPContext.data) }
+    var dataEnd: UInt64 { contextWord(at: XDPContext.dataEnd) }
+    var dataMeta: UInt64 { contextWord(at: XDPContext.dataMeta) }
 
     /// Whether `[address, address + size)` lies in the packet (metadata included).
     func permits(_ address: UInt64, size: Int) -> Bool {
@@ -74,8 +91,8 @@ public final class XDPFrame: Sendable {
             let meta = buffer.read(at: Int(dataMeta - hardStart), count: Int(metaLength))
             buffer.write(meta, at: Int(Int64(bitPattern: dataMeta - hardStart) + Int64(delta)))
         }
-        context.store(UInt64(bitPattern: Int64(bitPattern: dataMeta) + Int64(delta)), at: XDPContext.dataMeta)
-        context.store(UInt64(bitPattern: newData), at: XDPContext.data)
+        setContext(UInt64(bitPattern: Int64(bitPattern: dataMeta) + Int64(delta)), at: XDPContext.dataMeta)
+        setContext(UInt64(bitPattern: newData), at: XDPContext.data)
         return 0
     }
 
@@ -89,7 +106,7 @@ public final class XDPFrame: Sendable {
         }
         let length = Int64(bitPattern: data) - meta
         guard length & 3 == 0, length <= 255 else { return -Int64(Errno.EACCES) }
-        context.store(UInt64(bitPattern: meta), at: XDPContext.dataMeta)
+        setContext(UInt64(bitPattern: meta), at: XDPContext.dataMeta)
         return 0
     }
 
@@ -101,7 +118,7 @@ public final class XDPFrame: Sendable {
             return -Int64(Errno.EINVAL)
         }
         if delta > 0 { buffer.write(Array(repeating: 0, count: Int(delta)), at: Int(dataEnd - hardStart)) }
-        context.store(UInt64(bitPattern: newEnd), at: XDPContext.dataEnd)
+        setContext(UInt64(bitPattern: newEnd), at: XDPContext.dataEnd)
         return 0
     }
 

@@ -86,14 +86,19 @@ public struct XDPProgramType: ProgramType {
         return rewritten
     }
 
-    public func makeRun(input: [UInt8], maps: MapRegionTable) throws(ProgramRunError) -> any ProgramRun {
+    /// On an engine of the other byte order than the host's (a big-endian
+    /// one here), the context's words are stored in the engine's order, as
+    /// `struct xdp_buff` is on a big-endian machine; the packet's bytes are
+    /// network order either way.
+    public func makeRun(input: [UInt8], maps: MapRegionTable, byteOrder: ByteOrder) throws(ProgramRunError) -> any ProgramRun {
         guard input.count >= XDPFrame.ethernetHeaderSize else {
             throw .inputTooSmall(type: name, size: input.count, minimum: XDPFrame.ethernetHeaderSize)
         }
         guard input.count <= XDPFrame.maxPacketSize else {
             throw .inputTooLarge(type: name, size: input.count, maximum: XDPFrame.maxPacketSize)
         }
-        return XDPRun(XDPFrame(packet: input, ingressInterface: ingressInterface, receiveQueue: receiveQueue), maps: maps)
+        return XDPRun(XDPFrame(packet: input, ingressInterface: ingressInterface, receiveQueue: receiveQueue, byteOrder: byteOrder),
+                      maps: maps)
     }
 
     final class XDPRun: ProgramRun {
@@ -114,10 +119,13 @@ public struct XDPProgramType: ProgramType {
             // holding both words) lives as long as this run.
             let packet = DynamicRegion(startWord: frame.context.address + UInt64(XDPContext.dataMeta),
                                        endWord: frame.context.address + UInt64(XDPContext.dataEnd), writable: true)
+            // The inline check reads the words in the host's order; with the
+            // context in the other order, the resolver alone judges the packet.
             var input = RunInput(r1: frame.context.address, r2: 0,
                                  regions: MemoryRegions([frame.context.region(.context, writable: false)], resolver: resolver),
-                                 dynamicRegion: packet)
-            // The packet pointers, which 32-bit engines show as their own addresses.
+                                 dynamicRegion: frame.byteOrder == .host ? packet : nil)
+            // The packet pointers, which 32-bit engines show as their own
+            // addresses (stored in the frame's byte order, which is the engine's).
             input.pointerWords = [XDPContext.data, XDPContext.dataEnd, XDPContext.dataMeta].map { frame.context.address + UInt64($0) }
             self.input = input
         }

@@ -54,6 +54,16 @@ public enum EngineCatalog {
         }
     }
 
+    /// The byte order of an engine's memory: `byteOrder` for the
+    /// interpreter (the host's when nil), the target's for a JIT (the
+    /// host's target when `architecture` is nil).
+    public static func memoryOrder(_ kind: EngineKind, architecture: Architecture? = nil, byteOrder: ByteOrder? = nil) -> ByteOrder {
+        switch kind {
+        case .interpreter: byteOrder ?? .host
+        case .jit: (architecture ?? Architecture.host)?.byteOrder ?? .host
+        }
+    }
+
     /// The JIT backends built so far, by architecture. A backend for the host
     /// runs natively; one for another architecture runs under the emulator.
     static func jitEngine(for architecture: Architecture) throws(EngineSelectionError) -> any ExecutionEngine {

@@ -15,9 +15,10 @@ public enum ProgramFormat: String, Sendable, CaseIterable {
     case raw
     /// A conformance corpus test (`.data`): assembly or raw, plus memory and expectation.
     case conformance
-    /// An ELF object from `clang -target bpf` (`.o`).
+    /// An ELF object from `clang -target bpf`, `bpfel` or `bpfeb` (`.o`).
     case object
-    /// C source, compiled with clang `-O2 -g -target bpf` first (`.c`).
+    /// C source, compiled with clang `-O2 -g -target bpf` first (`.c`;
+    /// `bpfeb` for a big-endian engine, see `LoadRequest.byteOrder`).
     case c
 
     /// The format a file name's extension implies.
@@ -60,6 +61,9 @@ public struct LoadRequest: Sendable {
     public var clang: String?
     /// `-mcpu` for `.c` files.
     public var cpu: String
+    /// The byte order `.c` files are compiled for (`-target bpfel` or
+    /// `bpfeb`; nil: `-target bpf`, the host's).
+    public var byteOrder: ByteOrder?
     /// Embedder helpers, over the kernel's.
     public var helpers: HelperRegistry
     /// Where `bpf_trace_printk` output goes.
@@ -115,7 +119,7 @@ public struct ProgramFile: Sendable {
         do {
             switch format {
             case .object, .c:
-                let bytes = format == .c ? try CCompiler(path: request.clang).compile(path, cpu: request.cpu)
+                let bytes = format == .c ? try CCompiler(path: request.clang).compile(path, cpu: request.cpu, byteOrder: request.byteOrder)
                                          : try read(path)
                 return try linkObject(bytes, path: path, request)
             case .raw:

@@ -35,6 +35,8 @@ public final class LoadedProgram: Sendable {
     /// Whether the program and the targets its program arrays get from this
     /// preparation are compiled with constant blinding.
     public let hardened: Bool
+    /// The byte order of the engine's memory, in which each run's context is laid out.
+    public let byteOrder: ByteOrder
 
     /// Prepares a linked program (from `ProgramFile` or `BPFLoader`) for an
     /// engine. With its `object`, the program arrays the object initialises
@@ -48,11 +50,21 @@ public final class LoadedProgram: Sendable {
     /// load policy may harden it too (`VerifierPolicy.hardensByDefault`).
     /// Either way, the targets placed in its object's program arrays (here
     /// and by `setTailCall`) are hardened as well.
+    ///
+    /// `byteOrder` is the order of the engine's memory. Left out, the
+    /// interpreter takes the program's (big-endian for a `bpfeb` object) and
+    /// a JIT its target's; a program compiled for the other order than the
+    /// engine's is refused with `ObjectLoadError.byteOrder`.
     public init(_ linked: LinkedProgram, object: LoadedObject? = nil, engine: EngineKind = .interpreter,
                 architecture: Architecture? = nil,
                 instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit, byteOrder: ByteOrder? = nil,
                 hardened: Bool = false) throws {
-        let engine = try EngineCatalog.engine(engine, architecture: architecture, byteOrder: byteOrder)
+        let order = EngineCatalog.memoryOrder(engine, architecture: architecture, byteOrder: byteOrder ?? linked.byteOrder)
+        let target = (architecture ?? Architecture.host).map { "\($0)" } ?? "host"
+        try linked.checkByteOrder(order, engine: engine == .interpreter ? "\(order.endianName) interpreter" : "\(target) JIT")
+        let engine = try EngineCatalog.engine(engine, architecture: architecture,
+                                              byteOrder: engine == .interpreter ? order : byteOrder)
+        self.byteOrder = order
         self.linked = linked
         self.engine = engine
         self.engineName = engine.name
@@ -106,7 +118,7 @@ public final class LoadedProgram: Sendable {
 
     /// Runs once over `input`.
     public func run(input: [UInt8]) throws -> RunResult {
-        let run = try linked.makeRun(input: input)
+        let run = try linked.makeRun(input: input, byteOrder: byteOrder)
         let r0 = try prepared.run(run.input)
         return RunResult(returnValue: r0, output: run.output())
     }
@@ -122,7 +134,7 @@ public final class LoadedProgram: Sendable {
         var last = RunResult(returnValue: 0, output: input)
         var done = 0
         while done < count {
-            let runs = try (0..<min(batchSize, count - done)).map { _ in try linked.makeRun(input: input) }
+            let runs = try (0..<min(batchSize, count - done)).map { _ in try linked.makeRun(input: input, byteOrder: byteOrder) }
             var r0: UInt64 = 0
             let start = ContinuousClock.now
             for run in runs { r0 = try prepared.run(run.input) }

@@ -61,14 +61,17 @@ public final class LoadedObject: Sendable {
     /// What `populateProgramArrays` fills (libbpf does it at load time).
     public let programSlots: [ProgramSlot]
 
+    /// Objects of either byte order load (`clang -target bpfel` or `bpfeb`):
+    /// global data keeps the object's bytes, which its programs read in the
+    /// object's order. Its programs run only on engines whose memory has that
+    /// order (`LinkedProgram.byteOrder`), which the engine's caller checks.
     public init(_ object: ObjectFile, options: LoadOptions = LoadOptions()) throws(ObjectLoadError) {
-        guard object.byteOrder == .host else { throw .byteOrder(object: object.byteOrder, host: .host) }
         self.object = object
         var instances: [any BPFMap] = []
         var slots: [ProgramSlot] = []
         for description in object.maps {
             let map: any BPFMap
-            do { map = try makeMap(description.definition) } catch { throw .map(name: description.name, error) }
+            do { map = try makeMap(description.definition, byteOrder: object.byteOrder) } catch { throw .map(name: description.name, error) }
             if let data = description.initialData {
                 do { try map.update(key: [0, 0, 0, 0], value: data) } catch { throw .map(name: description.name, error) }
             }
@@ -127,9 +130,11 @@ public final class LoadedObject: Sendable {
         } catch {
             throw .program(name: chosen.name, error)
         }
-        return try LinkedProgram(name: chosen.name, section: chosen.section, program: ready.program, type: type, helpers: helpers,
-                                 maps: maps, kernelHelpers: kernelHelpers, verifierLimits: verifierLimits, policy: policy,
-                                 addressLoads: ready.addressLoads)
+        var linked = try LinkedProgram(name: chosen.name, section: chosen.section, program: ready.program, type: type, helpers: helpers,
+                                       maps: maps, kernelHelpers: kernelHelpers, verifierLimits: verifierLimits, policy: policy,
+                                       addressLoads: ready.addressLoads)
+        linked.byteOrder = object.byteOrder
+        return linked
     }
 
     /// Fills the statically initialised program-array slots (libbpf does it at
@@ -168,6 +173,11 @@ public struct LinkedProgram: Sendable {
     /// The loads of `program` the loader resolved to host addresses (global
     /// data, direct map values), for engines that must translate them.
     public let addressLoads: [Int: AddressLoad]
+    /// The byte order the program was compiled for (an object's `EI_DATA`:
+    /// `bpfel` little, `bpfeb` big), which the memory of the engine running
+    /// it must have; nil for programs that name none (assembly, raw bytes,
+    /// corpus files), which run in either.
+    public internal(set) var byteOrder: ByteOrder?
 
     /// `addressLoads`: which 64-bit loads of `program` hold host addresses
     /// (`LoadTimeRewriting.prepareMarkingAddresses` names them).
@@ -236,7 +246,19 @@ public struct LinkedProgram: Sendable {
     }
 
     /// Memory and registers for one run over `input`; keep the result alive during the run.
-    public func makeRun(input: [UInt8]) throws(ObjectLoadError) -> any ProgramRun {
-        do { return try type.makeRun(input: input, maps: maps.regions) } catch { throw .runInput(error) }
+    /// `byteOrder` is the order of the engine's memory (default: the
+    /// program's own, else the host's); the run's context is laid out in it.
+    public func makeRun(input: [UInt8], byteOrder: ByteOrder? = nil) throws(ObjectLoadError) -> any ProgramRun {
+        do { return try type.makeRun(input: input, maps: maps.regions, byteOrder: byteOrder ?? self.byteOrder ?? .host) } catch {
+            throw .runInput(error)
+        }
+    }
+
+    /// Checks that an engine whose memory has `engineOrder` can run the
+    /// program; `engine` names it in the error.
+    public func checkByteOrder(_ engineOrder: ByteOrder, engine: String) throws(ObjectLoadError) {
+        if let byteOrder, byteOrder != engineOrder {
+            throw .byteOrder(object: byteOrder, engine: engineOrder, engineName: engine)
+        }
     }
 }

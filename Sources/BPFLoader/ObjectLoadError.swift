@@ -15,8 +15,9 @@ public enum ObjectLoadError: Error, Sendable, CustomStringConvertible {
     case programSelection(String)
     /// The program type is unknown or cannot be inferred.
     case programType(String)
-    /// The object's byte order is not the host's: its programs would compute with swapped values.
-    case byteOrder(object: ByteOrder, host: ByteOrder)
+    /// The object's byte order is not the memory order of the engine asked
+    /// to run it: its programs would compute with swapped values.
+    case byteOrder(object: ByteOrder, engine: ByteOrder, engineName: String)
     /// The run input does not suit the program type.
     case runInput(ProgramRunError)
     /// The verifier (or the load policy) refuses the program; the reason names the instruction.
@@ -30,10 +31,18 @@ public enum ObjectLoadError: Error, Sendable, CustomStringConvertible {
         case .program(let name, let error): "program '\(name)': \(error)"
         case .programSelection(let why): why
         case .programType(let why): why
-        case .byteOrder(let object, let host):
-            "object is \(object == .big ? "big" : "little")-endian (bpf\(object == .big ? "eb" : "el")) but this host is \(host == .big ? "big" : "little")-endian; compile with -target bpf"
+        case .byteOrder(let object, let engine, let name):
+            "the program was compiled for \(object.endianName) BPF (-target bpf\(object == .big ? "eb" : "el")) but the \(name) runs "
+                + "\(engine.endianName); " + (object == .big
+                    ? "run it on the big-endian interpreter (--byte-order big) or --engine jit --arch mips32be, or compile with -target bpfel"
+                    : "run it on a little-endian engine, or compile with -target bpfeb")
         case .runInput(let error): error.description
         case .refused(let name, let why): "program '\(name)' refused: \(why)"
         }
     }
+}
+
+extension ByteOrder {
+    /// "big-endian" or "little-endian".
+    public var endianName: String { self == .big ? "big-endian" : "little-endian" }
 }

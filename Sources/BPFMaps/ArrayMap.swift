@@ -1,3 +1,4 @@
+import BPFISA
 /// `BPF_MAP_TYPE_ARRAY` and `BPF_MAP_TYPE_PERCPU_ARRAY`: preallocated values
 /// indexed by a 4-byte key; elements always exist (zero-initialised) and
 /// cannot be deleted. Global data sections (`.data`, `.rodata`, `.bss`) are
@@ -14,9 +15,14 @@ public final class ArrayMap: BPFMap {
     private let valueStride: Int
     /// Whether programs may change elements (not `BPF_F_RDONLY_PROG`).
     private let programWritable: Bool
+    /// The byte order of the 4-byte keys (the index), the order of the
+    /// machine the map's object was built for: a `bpfeb` program stores its
+    /// keys big-endian, as would the user space of a big-endian machine.
+    public let indexOrder: ByteOrder
 
-    init(validated definition: MapDefinition) {
+    init(validated definition: MapDefinition, indexOrder: ByteOrder = .host) {
         self.definition = definition
+        self.indexOrder = indexOrder
         descriptor = MapDescriptor.make(definition)
         slots = definition.type.isPerCPU ? CPUSlots.count : 1
         values = Slab(count: definition.maxEntries * slots, stride: definition.valueStride,
@@ -38,7 +44,7 @@ public final class ArrayMap: BPFMap {
 
     private func index(_ key: UnsafeRawBufferPointer) -> Int? {
         guard key.count == 4 else { return nil }
-        let i = Int(key.loadUnaligned(as: UInt32.self))
+        let i = Int(ordered(key.loadUnaligned(as: UInt32.self)))
         return i < definition.maxEntries ? i : nil
     }
 
@@ -65,9 +71,12 @@ public final class ArrayMap: BPFMap {
         throw .invalidArgument("elements of an \(definition.type) map cannot be deleted")
     }
 
+    @inline(__always)
+    private func ordered(_ raw: UInt32) -> UInt32 { indexOrder == .host ? raw : raw.byteSwapped }
+
     private func hostIndex(_ key: [UInt8]) throws(MapError) -> Int {
         try checkKey(key)
-        let i = Int(key.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) })
+        let i = Int(ordered(key.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }))
         guard i < definition.maxEntries else { throw .noSuchKey }
         return i
     }
@@ -84,7 +93,7 @@ public final class ArrayMap: BPFMap {
     public func update(key: [UInt8], value: [UInt8], flags: UpdateFlags) throws(MapError) {
         try checkKey(key)
         try checkValue(value)
-        let i = Int(key.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) })
+        let i = Int(ordered(key.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }))
         guard i < definition.maxEntries else { throw .full }
         if flags == .noExist { throw .keyExists }
         if slots == 1 { values.copyIn(value, to: i); return }
@@ -100,6 +109,6 @@ public final class ArrayMap: BPFMap {
     }
 
     public func keys() -> [[UInt8]] {
-        (0..<definition.maxEntries).map { i in withUnsafeBytes(of: UInt32(i)) { Array($0) } }
+        (0..<definition.maxEntries).map { i in withUnsafeBytes(of: ordered(UInt32(i))) { Array($0) } }
     }
 }

@@ -1,3 +1,5 @@
+import BPFISA
+
 /// A map instance shared by the host and every program that references it.
 ///
 /// Two faces: the program side works on raw key and value bytes found in the
@@ -98,11 +100,19 @@ enum MapDescriptor {
     }
 }
 
-/// Creates the map a definition describes, after validating it.
+/// Creates the map a definition describes, after validating it, for
+/// programs in the host's byte order.
 public func makeMap(_ definition: MapDefinition) throws(MapError) -> any BPFMap {
+    try makeMap(definition, byteOrder: .host)
+}
+
+/// Creates the map a definition describes, after validating it.
+/// `byteOrder` is the order of the machine its programs run on (the
+/// object's), in which array maps read their 4-byte index keys.
+public func makeMap(_ definition: MapDefinition, byteOrder: ByteOrder) throws(MapError) -> any BPFMap {
     try definition.validate()
     switch definition.type {
-    case .array, .perCPUArray: return ArrayMap(validated: definition)
+    case .array, .perCPUArray: return ArrayMap(validated: definition, indexOrder: byteOrder)
     case .hash, .lruHash, .perCPUHash, .lruPerCPUHash: return HashMap(validated: definition)
     case .programArray: return ProgramArray(validated: definition)
     case .ringBuffer: return RingBuffer(validated: definition)

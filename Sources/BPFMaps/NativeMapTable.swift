@@ -1,3 +1,5 @@
+import BPFISA
+
 /// The maps of one object laid out for native helper entries
 /// (`NativeHelper`): a fixed array of `NativeMapTable.Entry` in raw memory,
 /// found by handle with a short scan, and map operations that go straight to
@@ -49,7 +51,8 @@ public final class NativeMapTable: @unchecked Sendable {
             var entry = Entry(handle: map.handle, kind: .other, keySize: definition.keySize, valueSize: definition.valueSize,
                               values: 0, stride: 0, maxEntries: definition.maxEntries, slots: 1,
                               object: UnsafeRawPointer(Unmanaged.passUnretained(map as AnyObject).toOpaque()))
-            if let array = map as? ArrayMap {
+            // An array indexed in the other byte order takes the full path (its lookups swap the key).
+            if let array = map as? ArrayMap, array.indexOrder == .host {
                 entry.kind = .array
                 entry.values = array.values.start
                 entry.stride = array.values.stride

@@ -1,3 +1,4 @@
+import BPFISA
 import BPFRuntime
 
 /// The map helpers for calls the verifier proved (`HelperCallProof`): r1 is
@@ -14,7 +15,7 @@ public enum ProvenMapEntries {
     /// when the map's kind has none (program arrays, ring buffers).
     public static func call(_ operation: Operation, map: any BPFMap) -> ProvenHelperCall? {
         switch (operation, map) {
-        case (.lookup, let array as ArrayMap) where array.slots == 1:
+        case (.lookup, let array as ArrayMap) where array.slots == 1 && array.indexOrder == .host:
             return .arrayLookup(values: array.values.start, stride: array.values.stride, maxEntries: array.definition.maxEntries)
         case (.lookup, is ArrayMap): return .function(ProvenHelperCall.address(of: arrayLookup))
         case (.update, is ArrayMap): return .function(ProvenHelperCall.address(of: arrayUpdate))

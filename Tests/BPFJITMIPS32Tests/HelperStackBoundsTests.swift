@@ -37,12 +37,14 @@ import Testing
 
     static let packet = (0..<64).map { UInt8(truncatingIfNeeded: 0xA0 &+ $0) }
 
-    static func verdict(_ attack: HelperStackAttacks.Attack, on engine: some ExecutionEngine, verified: Bool) throws -> Verdict {
+    /// `byteOrder` is the engine's: the run's XDP context is laid out in it.
+    static func verdict(_ attack: HelperStackAttacks.Attack, on engine: some ExecutionEngine, verified: Bool,
+                        byteOrder: ByteOrder) throws -> Verdict {
         let maps: [any BPFMap] = attack.usesMap
             ? [try makeMap(MapDefinition(name: "h", type: .hash, keySize: 8, valueSize: 8, maxEntries: 4))] : []
         let linked = try LinkedProgram(program: Program(attack.instructions), type: ProgramTypes.xdp, maps: maps)
         let prepared = try engine.prepare(linked.program, configuration: linked.engineConfiguration(verified: verified))
-        let run = try linked.makeRun(input: packet)
+        let run = try linked.makeRun(input: packet, byteOrder: byteOrder)
         do {
             let r0 = try prepared.run(run.input)
             return .value(r0, run.output())
@@ -55,10 +57,10 @@ import Testing
     func endsAsOnTheInterpreter(_ attack: HelperStackAttacks.Attack) throws {
         for verified in [false, true] {
             for bigEndian in [false, true] {
-                let interpreter = Interpreter(byteOrder: bigEndian ? .big : .little)
-                let expected = try Self.verdict(attack, on: interpreter, verified: verified)
+                let order: ByteOrder = bigEndian ? .big : .little
+                let expected = try Self.verdict(attack, on: Interpreter(byteOrder: order), verified: verified, byteOrder: order)
                 if case .value = expected { Issue.record("the interpreter let \(attack) through: \(expected)") }
-                let got = try Self.verdict(attack, on: MIPS32JIT(bigEndian: bigEndian), verified: verified)
+                let got = try Self.verdict(attack, on: MIPS32JIT(bigEndian: bigEndian), verified: verified, byteOrder: order)
                 #expect(got == expected, "\(attack), verified \(verified), big endian \(bigEndian): MIPS32 \(got), interpreter \(expected)")
             }
         }
@@ -68,7 +70,7 @@ import Testing
     /// is not empty: a key at r10 - 16 updates the map.
     @Test func argumentsInsideTheStackStillWork() throws {
         let update = HelperStackAttacks.update(keyOffset: -16)
-        #expect(try Self.verdict(update, on: MIPS32JIT(), verified: false) == .value(0, Self.packet))
-        #expect(try Self.verdict(update, on: MIPS32JIT(), verified: true) == .value(0, Self.packet))
+        #expect(try Self.verdict(update, on: MIPS32JIT(), verified: false, byteOrder: .little) == .value(0, Self.packet))
+        #expect(try Self.verdict(update, on: MIPS32JIT(), verified: true, byteOrder: .little) == .value(0, Self.packet))
     }
 }

@@ -52,7 +52,8 @@ enum Clang {
             .appendingPathComponent("bpfkit-tests-\(getpid())", isDirectory: true)
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
         let object = output.appendingPathComponent("\(source.deletingPathExtension().lastPathComponent).\(target).\(cpu).\(cache.objects.count).o")
-        let arguments = ["-O2", "-g", "-target", target, "-mcpu=\(cpu)"] + includes + extra + ["-c", source.path, "-o", object.path]
+        let arguments = ["-O2", "-g", "-target", target, "-mcpu=\(cpu)"]
+            + CCompiler.byteOrderIncludes(target == "bpfeb" ? .big : nil) + includes + extra + ["-c", source.path, "-o", object.path]
         let (status, _, errors) = try runProcess(path!, arguments)
         guard status == 0 else { throw CompileError(message: "clang \(arguments.joined(separator: " ")) failed:\n\(errors)") }
         cache.objects[key] = object
