@@ -109,7 +109,7 @@ let package = Package(
                     swiftSettings: swiftSettings),
         // The facade: program files, engine choice, loading and running; the conformance runner.
         .target(name: "BPFKit", dependencies: ["BPFISA", "BPFRuntime", "BPFAssembler", "BPFConformance", "BPFInterpreter",
-                                              "BPFMaps", "BPFHelpers", "BPFLoader", "BPFVerifier", "BPFJIT", "BPFJITX86_64", "BPFJITArm64",
+                                              "BPFMaps", "BPFHelpers", "BPFELF", "BPFLoader", "BPFVerifier", "BPFJIT", "BPFJITX86_64", "BPFJITArm64",
                                               "BPFJITArm32", "BPFJITMIPS32"],
                 swiftSettings: swiftSettings),
         // The commands of `bpfkit`, as a testable library; `bpfkit` itself is a thin @main.

@@ -50,8 +50,11 @@ public struct LoadError: Error, Sendable, CustomStringConvertible {
 
 /// How to pick and prepare a program from a file.
 public struct LoadRequest: Sendable {
-    /// `mem` or `xdp`; default: from the ELF section, else `mem`.
+    /// The program type by name, as the command line gives it (`mem`, `xdp`);
+    /// default: from the ELF section, else `mem`. `programType` wins over it.
     public var type: String?
+    /// The program type as a value (`.xdp`, `.mem`); default: `type`.
+    public var programType: (any ProgramType)?
     /// ELF section to take the program from.
     public var section: String?
     /// Function name of the program in an ELF object.
@@ -140,7 +143,7 @@ public struct ProgramFile: Sendable {
 
     private static func linkStandalone(_ program: Program, _ request: LoadRequest) throws -> ProgramFile {
         try program.validate()
-        let type = try programType(request.type) ?? ProgramTypes.mem
+        let type = try programType(request) ?? ProgramTypes.mem
         let linked = try LinkedProgram(program: program, type: type,
                                        options: request.loadOptions)
         return ProgramFile(original: program, linked: linked)
@@ -148,14 +151,15 @@ public struct ProgramFile: Sendable {
 
     private static func linkObject(_ bytes: [UInt8], path: String, _ request: LoadRequest) throws -> ProgramFile {
         let object = try LoadedObject(bytes: bytes, options: request.loadOptions)
-        let linked = try object.program(named: request.programName, section: request.section, type: try programType(request.type))
+        let linked = try object.program(named: request.programName, section: request.section, type: try programType(request))
         try linked.program.validate()
         let original = object.object.programs.first { $0.name == linked.name }?.program ?? linked.program
         return ProgramFile(original: original, linked: linked, object: object)
     }
 
-    private static func programType(_ name: String?) throws(LoadError) -> (any ProgramType)? {
-        guard let name else { return nil }
+    private static func programType(_ request: LoadRequest) throws(LoadError) -> (any ProgramType)? {
+        if let type = request.programType { return type }
+        guard let name = request.type else { return nil }
         guard let type = ProgramTypes.named(name) else { throw LoadError("unknown program type '\(name)' (choose mem or xdp)") }
         return type
     }
