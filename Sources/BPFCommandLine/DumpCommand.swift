@@ -24,7 +24,13 @@ struct DumpCommand: ParsableCommand {
             let file: ProgramFile
             do { file = try ProgramFile.load(path: program, objectOptions.request()) } catch { throw fail(error.description) }
             let syntax: DisassemblyStyle = style == "conformance" ? .conformance : .llvm
+            var lastLine: SourceLine?
             for (pc, instruction) in file.linked.program.instructions.enumerated() where instruction != .immediate64Tail {
+                // The C line, bpftool-style, where it changes (objects with BTF line information).
+                if let line = file.sourceLine(at: pc), line.file != lastLine?.file || line.line != lastLine?.line {
+                    print("; \(line)")
+                    lastLine = line
+                }
                 let comment = Disassembler.comment(for: instruction).map { "  # \($0)" } ?? ""
                 print(String(format: "%4d: ", pc) + Disassembler.text(of: instruction, at: pc, style: syntax) + comment)
             }

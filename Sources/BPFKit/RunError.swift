@@ -13,6 +13,8 @@ public struct RunError: Error, Sendable, CustomStringConvertible {
     public let location: String?
     /// A likely cause the program itself cannot show (e.g. the wrong `--type`).
     public let hint: String?
+    /// The C source line of the failing instruction, when the object has BTF line information.
+    public let sourceLine: SourceLine?
 
     public var pc: Int { error.pc }
 
@@ -23,14 +25,16 @@ public struct RunError: Error, Sendable, CustomStringConvertible {
         } else {
             text = error.description
         }
+        if let sourceLine { text += "\n  \(sourceLine)" }
         if let hint { text += "\nhint: \(hint)" }
         return text
     }
 
     /// Explains `error` from a run of a `type` program over `regions` (the
     /// run's, at the time it stopped) with `maps`.
-    init(_ error: ExecutionError, regions: [NamedRegion], maps: [any BPFMap], type: any ProgramType) {
+    init(_ error: ExecutionError, regions: [NamedRegion], maps: [any BPFMap], type: any ProgramType, sourceLine: SourceLine? = nil) {
         self.error = error
+        self.sourceLine = sourceLine
         guard case .outOfBounds(_, let address, let size, _) = error else {
             location = nil; hint = nil; return
         }

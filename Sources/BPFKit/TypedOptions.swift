@@ -36,4 +36,28 @@ extension ProgramFile {
 extension LoadedProgram {
     /// The object's map named `name`, when the program came from an object.
     public func map(named name: String) -> (any BPFMap)? { object?.map(named: name) }
+
+    /// The C source line of instruction `pc`, when the object has BTF line information.
+    public func sourceLine(at pc: Int) -> SourceLine? { SourceLines.line(of: linked.name, at: pc, in: object) }
+}
+
+extension ProgramFile {
+    /// The C source line of instruction `pc`, when the object has BTF line information.
+    public func sourceLine(at pc: Int) -> SourceLine? { SourceLines.line(of: linked.name, at: pc, in: object) }
+}
+
+/// C source lines for messages about instructions.
+public enum SourceLines {
+    static func line(of program: String, at pc: Int, in object: LoadedObject?) -> SourceLine? {
+        object?.object.programs.first { $0.name == program }?.sourceLine(at: pc)
+    }
+
+    /// `message` with the source line of the instruction it starts with
+    /// (`instruction N: ...`, as every BPFKit error does) on a line of its own after it.
+    public static func annotate(_ message: String, indent: String = "  ", line: (Int) -> SourceLine?) -> String {
+        guard message.hasPrefix("instruction "),
+              let pc = Int(message.dropFirst("instruction ".count).prefix { $0.isNumber }),
+              let source = line(pc) else { return message }
+        return message + "\n" + indent + source.description
+    }
 }

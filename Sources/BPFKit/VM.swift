@@ -102,7 +102,8 @@ public final class LoadedProgram: Sendable {
         let run = try linked.makeRun(input: input)
         let r0: UInt64
         do { r0 = try prepared.run(run.input) } catch {
-            throw RunError(error, regions: run.namedRegions, maps: linked.maps.maps, type: linked.type)
+            throw RunError(error, regions: run.namedRegions, maps: linked.maps.maps, type: linked.type,
+                           sourceLine: sourceLine(at: error.pc))
         }
         return RunResult(returnValue: r0, output: run.output())
     }
@@ -125,7 +126,8 @@ public final class LoadedProgram: Sendable {
             do {
                 for (index, run) in runs.enumerated() { current = index; r0 = try prepared.run(run.input) }
             } catch {
-                throw RunError(error, regions: runs[current].namedRegions, maps: linked.maps.maps, type: linked.type)
+                throw RunError(error, regions: runs[current].namedRegions, maps: linked.maps.maps, type: linked.type,
+                           sourceLine: sourceLine(at: error.pc))
             }
             let elapsed = ContinuousClock.now - start
             total += UInt64(elapsed.components.seconds) * 1_000_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000)

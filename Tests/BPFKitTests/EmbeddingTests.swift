@@ -4,7 +4,7 @@ import BPFAssembler
 import BPFRuntime
 import BPFKit
 
-/// The library used from Swift, without the command line (issue 2, item 1).
+/// The library used from Swift, without the command line.
 @Suite struct EmbeddingTests {
     @Test func assembleLoadRunRead() throws {
         let program = try Assembler.assemble("mov %r0, 42\nexit")

@@ -42,6 +42,10 @@ import BPFKit
             let error = #expect(throws: RunError.self) { try program.run(input: [UInt8](repeating: 0, count: 64)) }
             #expect(error?.description.contains("read of 1 byte at packet offset 100, length 64") == true, "\(engine): \(String(describing: error))")
             #expect(error?.description.contains("0x") == false, "\(engine): \(String(describing: error))")
+            // The C line, from the object's BTF line information (after the 8-line prelude).
+            #expect(error?.sourceLine?.text == "return data[100];", "\(engine): \(String(describing: error))")
+            #expect(error?.sourceLine?.line == 11)
+            #expect(error?.description.contains(".c:11: return data[100];") == true)
         }
     }
 
