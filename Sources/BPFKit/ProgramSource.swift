@@ -137,8 +137,21 @@ public struct ProgramFile: Sendable {
         } catch let error as ConformanceFileError {
             throw LoadError(path: path, error.line.map { "line \($0): \(error.reason)" } ?? "\(error.reason)")
         } catch {
-            throw LoadError(path: path, "\(error)")
+            throw LoadError(path: path, "\(error)" + contextHint(error))
         }
+    }
+
+    /// A program refused for how it reads its context probably takes r1 for
+    /// plain memory: say which type does that.
+    private static func contextHint(_ error: any Error) -> String {
+        let loadError: LoadTimeError? = switch error {
+        case let error as LoadTimeError: error
+        case ObjectLoadError.program(_, let error): error
+        default: nil
+        }
+        guard case .contextAccess = loadError else { return "" }
+        return "\nhint: r1 is the program type's context (for xdp, struct xdp_md), not the input bytes; "
+            + "a program that reads r1 as plain memory runs with --type mem"
     }
 
     private static func linkStandalone(_ program: Program, _ request: LoadRequest) throws -> ProgramFile {

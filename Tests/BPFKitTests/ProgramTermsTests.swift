@@ -90,6 +90,21 @@ import BPFKit
         #expect(try xdp.run(input: [9] + [UInt8](repeating: 0, count: 63)).returnValue == 9)
     }
 
+    /// A program that reads r1 as plain memory, loaded as xdp, is refused
+    /// with a hint about `--type mem`; as `mem` it runs.
+    @Test func memoryUnderXDPGetsATypeHint() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("bpfkit-terms-\(UUID().uuidString).s").path
+        try "ldxb %r0, [%r1+60]\nexit\n".write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect {
+            _ = try ProgramFile.load(path: path, LoadRequest(programType: .xdp))
+        } throws: { error in
+            "\(error)".contains("outside struct xdp_md") && "\(error)".contains("hint: ") && "\(error)".contains("--type mem")
+        }
+        let mem = try LoadedProgram(try ProgramFile.load(path: path, LoadRequest(programType: .mem)))
+        #expect(try mem.run(input: [UInt8](repeating: 0, count: 60) + [5]).returnValue == 5)
+    }
+
     /// A kernel helper BPFKit lacks is named, at load time and at run time.
     @Test func helpersAreNamed() throws {
         #expect(ExecutionError.unknownHelper(pc: 3, id: 14).description == "instruction 3: bpf_get_current_pid_tgid (14) is not supported by BPFKit")
