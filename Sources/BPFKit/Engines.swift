@@ -27,8 +27,8 @@ public struct EngineSelectionError: Error, Sendable, CustomStringConvertible {
 
 /// Picks the `ExecutionEngine` for an engine kind and architecture.
 ///
-/// This is the one place that knows every backend: a new architecture adds
-/// one case here and one target; nothing else changes.
+/// It collects the backends' own registrations (`backends`): a new backend
+/// adds its target and one line there; every list of architectures follows.
 public enum EngineCatalog {
     /// `byteOrder` is the order of the program's memory: the interpreter
     /// runs in either (big endian is a `bpfeb` program's semantics); a JIT
