@@ -29,7 +29,35 @@ public struct Disassembler {
     /// (`L7:`, or `fn7:` for local functions) on lines of their own; targets
     /// outside it stay offsets, so that any decodable program re-assembles to
     /// the same bytes. The LLVM style prints offsets, as `llvm-objdump` does.
-    public static func disassemble(_ program: Program, style: DisassemblyStyle) -> String {
+    /// `comments`: each helper call ends in `# ` and the kernel's name of
+    /// the helper (`# bpf_get_current_pid_tgid`); both syntaxes read `#` as
+    /// a comment, so the text still assembles to the same bytes.
+    public static func disassemble(_ program: Program, style: DisassemblyStyle, comments: Bool = false) -> String {
+        let text = disassemble(program, style: style)
+        guard comments else { return text }
+        return annotate(text, program.instructions)
+    }
+
+    /// The comment a listing may add after an instruction: the kernel's name of a called helper.
+    public static func comment(for instruction: Instruction) -> String? {
+        guard case .call(.helper(let id)) = instruction else { return nil }
+        return KernelHelperNames.name(of: id)
+    }
+
+    /// Appends `comment(for:)` to each instruction's line of `text`.
+    private static func annotate(_ text: String, _ instructions: [Instruction]) -> String {
+        var remaining = instructions.filter { $0 != .immediate64Tail }[...]
+        var lines: [String] = []
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            // Label lines (`L7:`, `fn7:`) stand for no instruction.
+            if line.isEmpty || (line.hasSuffix(":") && !line.contains(" ")) { lines.append(String(line)); continue }
+            guard let instruction = remaining.popFirst() else { lines.append(String(line)); continue }
+            lines.append(comment(for: instruction).map { "\(line)  # \($0)" } ?? String(line))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    private static func disassemble(_ program: Program, style: DisassemblyStyle) -> String {
         let instructions = program.instructions
         var lines: [String] = []
         switch style {

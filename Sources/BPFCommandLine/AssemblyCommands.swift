@@ -56,6 +56,6 @@ struct DisassembleCommand: ParsableCommand {
         } else {
             do { program = try ProgramFile.load(path: input).original } catch { throw fail(error.description) }
         }
-        print(Disassembler.disassemble(program, style: syntax), terminator: "")
+        print(Disassembler.disassemble(program, style: syntax, comments: true), terminator: "")
     }
 }

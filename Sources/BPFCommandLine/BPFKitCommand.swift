@@ -1,4 +1,5 @@
 import ArgumentParser
+import BPFKit
 import Foundation
 
 /// `bpfkit`: the command line, in the spirit of bpftool.
@@ -6,6 +7,11 @@ public struct BPFKitCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "bpfkit",
         abstract: "Assemble, inspect and run eBPF programs on BPFKit's interpreter and JITs.",
+        discussion: """
+            JIT backends built: \(EngineCatalog.builtArchitectures.map(\.rawValue).joined(separator: ", ")).
+            Shell completion: bpfkit --generate-completion-script bash|zsh|fish (see the README).
+            """,
+        version: "bpfkit \(BPFKitVersion.current)",
         subcommands: [RunCommand.self, AssembleCommand.self, DisassembleCommand.self,
                       ConformanceCommand.self, ConformancePluginCommand.self, DumpCommand.self,
                       BenchCommand.self, VerifyCommand.self, FilterCommand.self]

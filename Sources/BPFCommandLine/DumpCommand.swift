@@ -25,8 +25,15 @@ struct DumpCommand: ParsableCommand {
             let file: ProgramFile
             do { file = try ProgramFile.load(path: program, objectOptions.request()) } catch { throw fail(error.description) }
             let syntax: DisassemblyStyle = style == "conformance" ? .conformance : .llvm
+            var lastLine: SourceLine?
             for (pc, instruction) in file.linked.program.instructions.enumerated() where instruction != .immediate64Tail {
-                print(String(format: "%4d: ", pc) + Disassembler.text(of: instruction, at: pc, style: syntax))
+                // The C line, bpftool-style, where it changes (objects with BTF line information).
+                if let line = file.sourceLine(at: pc), line.file != lastLine?.file || line.line != lastLine?.line {
+                    print("; \(line)")
+                    lastLine = line
+                }
+                let comment = Disassembler.comment(for: instruction).map { "  # \($0)" } ?? ""
+                print(String(format: "%4d: ", pc) + Disassembler.text(of: instruction, at: pc, style: syntax) + comment)
             }
         }
     }
@@ -39,7 +46,9 @@ struct DumpCommand: ParsableCommand {
         @Argument(help: "Program file.")
         var program: String
 
-        @Option(name: .long, help: "Target architecture (default: the host).")
+        @Option(name: .long, help: ArgumentHelp("Target architecture: \(EngineOptions.builtArchitectureList) (default: the host).",
+                                                valueName: "arch"),
+                completion: .list(EngineCatalog.builtArchitectures.map(\.rawValue)))
         var arch: String?
 
         @Flag(name: .long, help: "Hardened JIT: blind every constant the program chooses (the kernel's bpf_jit_harden).")
@@ -53,8 +62,7 @@ struct DumpCommand: ParsableCommand {
         func run() throws {
             let architecture: Architecture
             if let arch {
-                guard let parsed = Architecture(name: arch) else { throw fail("unknown architecture '\(arch)'") }
-                architecture = parsed
+                architecture = try EngineOptions.architecture(named: arch)
             } else {
                 guard let host = Architecture.host else { throw fail("no JIT backend for this host; choose one with --arch") }
                 architecture = host
@@ -69,7 +77,7 @@ struct DumpCommand: ParsableCommand {
                                                        configuration: file.linked.engineConfiguration(hardened: harden))
                 if let raw { try writeFile(raw, image.bytes) }
                 let listing = try JITListing(image: image, program: file.linked.program) {
-                    Disassembler.text(of: $0, at: 0, style: .llvm)
+                    Disassembler.text(of: $0, at: 0, style: .llvm) + (Disassembler.comment(for: $0).map { "  # \($0)" } ?? "")
                 }
                 print(listing.text, terminator: "")
             } catch {

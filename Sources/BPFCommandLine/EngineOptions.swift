@@ -7,7 +7,9 @@ struct EngineOptions: ParsableArguments {
     @Option(name: .long, help: "Engine: \(EngineKind.allCases.map(\.rawValue).joined(separator: ", ")).")
     var engine: String = EngineKind.interpreter.rawValue
 
-    @Option(name: .long, help: "JIT target architecture: \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")) (default: the host).")
+    @Option(name: .long, help: ArgumentHelp("JIT target architecture: \(EngineOptions.builtArchitectureList) (default: the host).",
+                                            valueName: "arch"),
+            completion: .list(EngineCatalog.builtArchitectures.map(\.rawValue)))
     var arch: String?
 
     @Option(name: .customLong("byte-order"), help: "Byte order of BPF memory: little or big (default: the program's for the interpreter, a bpfeb object being big; the target's for a JIT, --arch mips32be being big). C is compiled for it (-target bpfeb when big).")
@@ -37,9 +39,17 @@ struct EngineOptions: ParsableArguments {
             throw fail("unknown engine '\(engine)' (choose \(EngineKind.allCases.map(\.rawValue).joined(separator: " or ")))")
         }
         guard let arch else { return (kind, nil) }
-        guard let architecture = Architecture(name: arch) else {
-            throw fail("unknown architecture '\(arch)' (choose one of \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")))")
+        return (kind, try Self.architecture(named: arch))
+    }
+
+    /// The architectures whose JIT backend is built, for help texts.
+    static var builtArchitectureList: String { EngineCatalog.builtArchitectures.map(\.rawValue).joined(separator: ", ") }
+
+    /// Parses `--arch`, accepting only architectures with a built backend.
+    static func architecture(named name: String) throws(ExitCode) -> Architecture {
+        guard let architecture = Architecture(name: name), EngineCatalog.builtArchitectures.contains(architecture) else {
+            throw fail("unknown architecture '\(name)' (choose one of \(builtArchitectureList))")
         }
-        return (kind, architecture)
+        return architecture
     }
 }

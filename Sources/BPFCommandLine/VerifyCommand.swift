@@ -52,7 +52,13 @@ struct VerifyCommand: ParsableCommand {
                 print("  work: \(report.steps) instruction visits, \(report.cost) cost units of \(VerifierLimits().maxCost), "
                       + "\(report.peakStoredStates) states kept at most")
             }
-            if log { for line in report.log { print("  \(line)") } }
+            if log {
+                for line in report.log {
+                    print("  " + SourceLines.annotate(line, indent: "    ") { pc in
+                        file.object?.object.programs.first { $0.name == linked.name }?.sourceLine(at: pc)
+                    })
+                }
+            }
             everything = everything && report.provesEverything
         }
         if strict && !everything { throw ExitCode(1) }

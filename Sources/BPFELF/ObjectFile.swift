@@ -15,6 +15,9 @@ public struct ObjectProgram: Sendable, Hashable {
     public let program: Program
     /// Slot where the appended `.text` subprograms start, if any were needed.
     public let subprogramsStart: Int?
+    /// C source lines by slot, from the object's BTF line information
+    /// (`.BTF.ext`), where clang recorded one; see `sourceLine(at:)`.
+    public var lines: [Int: SourceLine] = [:]
 }
 
 /// A map an object defines: in `.maps` (BTF), in a legacy `maps` section

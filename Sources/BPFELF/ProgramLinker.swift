@@ -25,6 +25,7 @@ struct ProgramLinker {
 
     func link() throws(ELFError) -> [ObjectProgram] {
         let text = try elf.section(named: ".text").flatMap { s throws(ELFError) in s.size > 0 ? try code(s) : nil }
+        let lineInfo = LineInfo(elf: elf)
         var programs: [ObjectProgram] = []
         var textPrograms: [ObjectProgram] = []
         for section in elf.sections where section.isExecutable && section.type == ELFFile.Section.progbits && section.size > 0 {
@@ -35,7 +36,7 @@ struct ProgramLinker {
             if functions.isEmpty {
                 // A section without function symbols is one program named after it (hand-written objects).
                 if section.name != ".text" {
-                    programs.append(try build(name: section.name, code: code, range: 0..<code.slots.count, text: text))
+                    programs.append(try build(name: section.name, code: code, range: 0..<code.slots.count, text: text, lineInfo: lineInfo))
                 }
                 continue
             }
@@ -45,7 +46,8 @@ struct ProgramLinker {
                     throw .badSymbol(index: function.index, reason: "function '\(function.name)' (offset \(function.value), size \(function.size)) does not fit section '\(section.name)' in whole instructions")
                 }
                 let start = Int(function.value / 8)
-                let program = try build(name: function.name, code: code, range: start..<start + Int(function.size / 8), text: text)
+                let program = try build(name: function.name, code: code, range: start..<start + Int(function.size / 8), text: text,
+                                        lineInfo: lineInfo)
                 if section.name == ".text" { textPrograms.append(program) } else { programs.append(program) }
             }
         }
@@ -82,7 +84,7 @@ struct ProgramLinker {
 
     /// A program: `range` of `code`, then all of `.text` if any call or
     /// reference leads there.
-    private func build(name: String, code: Code, range: Range<Int>, text: Code?) throws(ELFError) -> ObjectProgram {
+    private func build(name: String, code: Code, range: Range<Int>, text: Code?, lineInfo: LineInfo) throws(ELFError) -> ObjectProgram {
         var slots = Array(code.slots[range])
         var textTargets: [(pc: Int, target: Int)] = []
         try relocate(&slots, code: code, sourceStart: range.lowerBound, base: 0, range: range, textTargets: &textTargets)
@@ -104,7 +106,8 @@ struct ProgramLinker {
         }
         do {
             return ObjectProgram(name: name, section: code.section.name, program: try Program(raw: slots, name: name),
-                                 subprogramsStart: subprogramsStart)
+                                 subprogramsStart: subprogramsStart,
+                                 lines: lineInfo.lines(section: code.section.name, range: range, textBase: subprogramsStart))
         } catch {
             throw .badProgram(name: name, error)
         }

@@ -22,7 +22,8 @@ public enum LoadTimeError: Error, Sendable, Hashable, CustomStringConvertible {
         case .invalidProgram(let error): error.description
         case .contextAccess(let error): error.description
         case .unknownHelper(let pc, let id):
-            "instruction \(pc): call to unknown helper \(id)" + (id > 0 ? " (not registered; BPFKit has \(KernelHelper.allCases.count) kernel helpers)" : "")
+            "instruction \(pc): " + KernelHelperNames.unknownCall(id)
+                + (id > 0 ? " (BPFKit has \(KernelHelper.allCases.count) of the kernel's helpers; embedders register more)" : "")
         case .helperNotAllowed(let pc, let helper, let type):
             "instruction \(pc): \(helper) is not available to \(type) programs"
         case .unsupportedCall(let pc, let what): "instruction \(pc): \(what) is not supported"

@@ -51,10 +51,34 @@ public protocol ProgramRun: AnyObject, Sendable {
     /// The context a test run returns (`ctx_out`), for types that have one
     /// (`tc`: the `struct __sk_buff` fields the kernel copies back).
     func contextOutput() -> [UInt8]?
+    /// The run's memory as the program knows it (`packet`, `context`,
+    /// `input`), at its current bounds, so that errors can name an address
+    /// by region and offset instead of by host address.
+    var namedRegions: [NamedRegion] { get }
 }
 
 extension ProgramRun {
     public func contextOutput() -> [UInt8]? { nil }
+}
+
+/// A region of a run's memory by the name the program knows it by.
+public struct NamedRegion: Sendable, Hashable {
+    public var name: String
+    public var start: UInt64
+    public var count: Int
+
+    public init(name: String, start: UInt64, count: Int) {
+        self.name = name
+        self.start = start
+        self.count = count
+    }
+}
+
+extension ProgramRun {
+    /// By default, the run input's static regions, named by kind.
+    public var namedRegions: [NamedRegion] {
+        input.regions.regions.map { NamedRegion(name: $0.kind.rawValue, start: $0.start, count: $0.count) }
+    }
 }
 
 /// Program types by name and by ELF section.

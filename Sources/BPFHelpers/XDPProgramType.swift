@@ -131,5 +131,12 @@ public struct XDPProgramType: ProgramType {
         }
 
         func output() -> [UInt8] { frame.packet }
+
+        /// The packet from `data` to `data_end` as the run left them, and the context.
+        var namedRegions: [NamedRegion] {
+            let context = frame.context.region(.context, writable: false)
+            return [NamedRegion(name: "packet", start: frame.data, count: Int(frame.dataEnd &- frame.data)),
+                    NamedRegion(name: "context", start: context.start, count: context.count)]
+        }
     }
 }

@@ -2,7 +2,7 @@ import BPFRuntime
 
 /// The dispatch loop: one `switch` per executed instruction.
 ///
-/// Kept lean on purpose (issue 8): registers are a raw buffer, instructions
+/// Kept lean on purpose (the interpreter has a speed goal): registers are a raw buffer, instructions
 /// a raw pointer into the pre-decoded array, memory checks inline for the
 /// stack and the first input region, and nothing in the loop allocates,
 /// retains or goes through an existential. Rare paths (helper calls, errors)

@@ -1,4 +1,4 @@
-// A quick speed figure for the interpreter (issue 8's goal: FNV-1a over
+// A quick speed figure for the interpreter (its goal: FNV-1a over
 // 1,500 bytes in under 35 µs). Build and run in release mode:
 //
 //     swift run -c release BPFInterpreterBench

@@ -1,3 +1,5 @@
+import BPFISA
+
 /// Why a JIT could not compile a program.
 public enum JITError: Error, Sendable, Hashable, CustomStringConvertible {
     /// An operand the target cannot encode (the poison of a pass).
@@ -29,7 +31,7 @@ public enum JITError: Error, Sendable, Hashable, CustomStringConvertible {
         case .didNotConverge(let passes): "code layout did not converge after \(passes) passes"
         case .imageOutgrewAllocation(let size, let allocated):
             "image of \(size) bytes outgrew its allocation of \(allocated) bytes"
-        case .unknownHelper(let pc, let id): "instruction \(pc): call to unknown helper \(id)"
+        case .unknownHelper(let pc, let id): "instruction \(pc): " + KernelHelperNames.unknownCall(id)
         case .tooLarge(let what): "program too large: \(what)"
         case .memory(let error): "executable memory: \(error)"
         }

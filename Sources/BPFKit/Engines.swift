@@ -27,8 +27,8 @@ public struct EngineSelectionError: Error, Sendable, CustomStringConvertible {
 
 /// Picks the `ExecutionEngine` for an engine kind and architecture.
 ///
-/// This is the one place that knows every backend: a new architecture adds
-/// one case here and one target; nothing else changes.
+/// It collects the backends' own registrations (`backends`): a new backend
+/// adds its target and one line there; every list of architectures follows.
 public enum EngineCatalog {
     /// `byteOrder` is the order of the program's memory: the interpreter
     /// runs in either (big endian is a `bpfeb` program's semantics); a JIT
@@ -64,21 +64,36 @@ public enum EngineCatalog {
         }
     }
 
-    /// The JIT backends built so far, by architecture. A backend for the host
+    /// The JIT backends this build has, each as it registers itself. A new
+    /// backend adds its target and its `registration` here; every list of
+    /// architectures (`--arch`, help, errors) follows from this one.
+    public static let backends: [JITBackendRegistration] = [
+        X86_64JIT.registration,
+        Arm64JIT.registration,
+        Arm32JIT.registration,
+        MIPS32JIT.registration,
+    ]
+
+    /// The architectures some built backend targets, in `Architecture`'s order.
+    public static var builtArchitectures: [Architecture] {
+        let served = Set(backends.flatMap(\.architectures))
+        return Architecture.allCases.filter(served.contains)
+    }
+
+    /// The backend that targets `architecture`.
+    static func backend(for architecture: Architecture) throws(EngineSelectionError) -> JITBackendRegistration {
+        guard let backend = backends.first(where: { $0.architectures.contains(architecture) }) else {
+            throw EngineSelectionError(description: "no JIT backend for \(architecture) is built (built: \(builtArchitectures.map(\.rawValue).joined(separator: ", ")))")
+        }
+        return backend
+    }
+
+    /// The engine of the backend for `architecture`. A backend for the host
     /// runs natively; one for another architecture runs under the emulator.
     static func jitEngine(for architecture: Architecture) throws(EngineSelectionError) -> any ExecutionEngine {
-        switch architecture {
-        case .x86_64:
-            guard Architecture.host == .x86_64 else {
-                throw EngineSelectionError(description: "the x86_64 JIT runs natively only on x86-64 hosts; this host is \(Architecture.host?.rawValue ?? "unknown")")
-            }
-            return X86_64JIT()
-        case .arm64: return Arm64JIT()
-        case .arm32: return Arm32JIT()
-        case .mips32le: return MIPS32JIT(bigEndian: false)
-        case .mips32be: return MIPS32JIT(bigEndian: true)
-        case .riscv64:
-            throw EngineSelectionError(description: "the \(architecture) JIT backend is not built yet")
+        let backend = try backend(for: architecture)
+        do { return try backend.makeEngine(architecture) } catch {
+            throw EngineSelectionError(description: "\(error)")
         }
     }
 
@@ -89,23 +104,7 @@ public enum EngineCatalog {
     /// program arrays, the verifier's proofs), so the listing is the code
     /// that would run.
     public static func jitImage(_ program: Program, architecture: Architecture, configuration: EngineConfiguration) throws -> JITImage {
-        switch architecture {
-        case .x86_64:
-            #if arch(x86_64)
-            // Where the engine would place it: calls into the host take the
-            // form they take there (direct when the pack lies within reach).
-            return try X86_64JIT().compile(program, configuration: configuration).image
-            #else
-            return try X86_64JIT.assemble(program, configuration: configuration, at: 0x1000_0000)
-            #endif
-        case .arm64: return try Arm64JIT.listingImage(program, configuration: configuration)
-        case .arm32: return try Arm32JIT.listingImage(program, configuration: configuration)
-        case .mips32le, .mips32be:
-            return try MIPS32JIT.listingImage(program, configuration: configuration,
-                                              options: MIPS32Options(bigEndian: architecture == .mips32be))
-        case .riscv64:
-            throw EngineSelectionError(description: "the \(architecture) JIT backend is not built yet")
-        }
+        try backend(for: architecture).listingImage(program, architecture, configuration)
     }
 }
 

@@ -51,8 +51,11 @@ public struct LoadError: Error, Sendable, CustomStringConvertible {
 
 /// How to pick and prepare a program from a file.
 public struct LoadRequest: Sendable {
-    /// `mem` or `xdp`; default: from the ELF section, else `mem`.
+    /// The program type by name, as the command line gives it (`mem`, `xdp`);
+    /// default: from the ELF section, else `mem`. `programType` wins over it.
     public var type: String?
+    /// The program type as a value (`.xdp`, `.mem`); default: `type`.
+    public var programType: (any ProgramType)?
     /// ELF section to take the program from.
     public var section: String?
     /// Function name of the program in an ELF object.
@@ -138,13 +141,26 @@ public struct ProgramFile: Sendable {
         } catch let error as ConformanceFileError {
             throw LoadError(path: path, error.line.map { "line \($0): \(error.reason)" } ?? "\(error.reason)")
         } catch {
-            throw LoadError(path: path, "\(error)")
+            throw LoadError(path: path, "\(error)" + contextHint(error))
         }
+    }
+
+    /// A program refused for how it reads its context probably takes r1 for
+    /// plain memory: say which type does that.
+    private static func contextHint(_ error: any Error) -> String {
+        let loadError: LoadTimeError? = switch error {
+        case let error as LoadTimeError: error
+        case ObjectLoadError.program(_, let error): error
+        default: nil
+        }
+        guard case .contextAccess = loadError else { return "" }
+        return "\nhint: r1 is the program type's context (for xdp, struct xdp_md), not the input bytes; "
+            + "a program that reads r1 as plain memory runs with --type mem"
     }
 
     private static func linkStandalone(_ program: Program, _ request: LoadRequest) throws -> ProgramFile {
         try program.validate()
-        let type = try programType(request.type) ?? ProgramTypes.mem
+        let type = try programType(request) ?? ProgramTypes.mem
         let linked = try LinkedProgram(program: program, type: type,
                                        options: request.loadOptions)
         return ProgramFile(original: program, linked: linked)
@@ -152,14 +168,15 @@ public struct ProgramFile: Sendable {
 
     private static func linkObject(_ bytes: [UInt8], path: String, _ request: LoadRequest) throws -> ProgramFile {
         let object = try LoadedObject(bytes: bytes, options: request.loadOptions)
-        let linked = try object.program(named: request.programName, section: request.section, type: try programType(request.type))
+        let linked = try object.program(named: request.programName, section: request.section, type: try programType(request))
         try linked.program.validate()
         let original = object.object.programs.first { $0.name == linked.name }?.program ?? linked.program
         return ProgramFile(original: original, linked: linked, object: object)
     }
 
-    private static func programType(_ name: String?) throws(LoadError) -> (any ProgramType)? {
-        guard let name else { return nil }
+    private static func programType(_ request: LoadRequest) throws(LoadError) -> (any ProgramType)? {
+        if let type = request.programType { return type }
+        guard let name = request.type else { return nil }
         guard let type = ProgramTypes.named(name) else { throw LoadError("unknown program type '\(name)' (choose \(ProgramTypes.names))") }
         return type
     }

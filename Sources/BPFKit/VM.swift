@@ -85,13 +85,14 @@ public final class LoadedProgram: Sendable {
                       byteOrder: byteOrder, hardened: hardened)
     }
 
-    /// Prepares a bare program as the `mem` type (r1 = input, r2 = its length)
-    /// with the kernel's helpers and `helpers` over them, loaded under `policy`.
-    public convenience init(_ program: Program, engine: EngineKind = .interpreter, architecture: Architecture? = nil,
+    /// Prepares a bare program as `type` (default `.mem`: r1 = input, r2 = its
+    /// length) with the kernel's helpers and `helpers` over them, loaded under `policy`.
+    public convenience init(_ program: Program, type: any ProgramType = ProgramTypes.mem, engine: EngineKind = .interpreter,
+                            architecture: Architecture? = nil,
                             helpers: HelperRegistry = HelperRegistry(),
                             instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit,
                             policy: VerifierPolicy = .privileged, hardened: Bool = false) throws {
-        let linked = try LinkedProgram(program: program, type: ProgramTypes.mem, options: LoadOptions(extraHelpers: helpers, policy: policy))
+        let linked = try LinkedProgram(program: program, type: type, options: LoadOptions(extraHelpers: helpers, policy: policy))
         try self.init(linked, engine: engine, architecture: architecture, instructionLimit: instructionLimit, hardened: hardened)
     }
 
@@ -116,10 +117,15 @@ public final class LoadedProgram: Sendable {
 
     public var program: Program { linked.program }
 
-    /// Runs once over `input`.
+    /// Runs once over `input`. A run that stops with an error throws
+    /// `RunError`: the engine's `ExecutionError` told in the program's terms.
     public func run(input: [UInt8]) throws -> RunResult {
         let run = try linked.makeRun(input: input, byteOrder: byteOrder)
-        let r0 = try prepared.run(run.input)
+        let r0: UInt64
+        do { r0 = try prepared.run(run.input) } catch {
+            throw RunError(error, regions: run.namedRegions, maps: linked.maps.maps, type: linked.type,
+                           sourceLine: sourceLine(at: error.pc))
+        }
         return RunResult(returnValue: r0, output: run.output())
     }
 
@@ -137,7 +143,13 @@ public final class LoadedProgram: Sendable {
             let runs = try (0..<min(batchSize, count - done)).map { _ in try linked.makeRun(input: input, byteOrder: byteOrder) }
             var r0: UInt64 = 0
             let start = ContinuousClock.now
-            for run in runs { r0 = try prepared.run(run.input) }
+            var current = 0
+            do {
+                for (index, run) in runs.enumerated() { current = index; r0 = try prepared.run(run.input) }
+            } catch {
+                throw RunError(error, regions: runs[current].namedRegions, maps: linked.maps.maps, type: linked.type,
+                           sourceLine: sourceLine(at: error.pc))
+            }
             let elapsed = ContinuousClock.now - start
             total += UInt64(elapsed.components.seconds) * 1_000_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000)
             last = RunResult(returnValue: r0, output: runs[runs.count - 1].output())

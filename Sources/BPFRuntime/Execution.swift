@@ -35,9 +35,9 @@ public enum ExecutionError: Error, Sendable, Hashable, CustomStringConvertible {
         case .callDepthExceeded(let pc, let limit):
             "instruction \(pc): local calls nested deeper than \(limit) frames"
         case .unknownHelper(let pc, let id):
-            "instruction \(pc): call to unknown helper \(id)"
+            "instruction \(pc): " + KernelHelperNames.unknownCall(id)
         case .helperFailed(let pc, let id, let message):
-            "instruction \(pc): helper \(id) failed: \(message)"
+            "instruction \(pc): \(KernelHelperNames.describe(id)) failed: \(message)"
         case .invalidProgramCounter(let pc):
             "instruction \(pc): control left the program"
         case .unsupported(let pc, let what):

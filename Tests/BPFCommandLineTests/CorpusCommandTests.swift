@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// The conformance corpus through the command line, as issue 2 item 6 states it.
+/// The conformance corpus through the command line.
 @Suite struct CorpusCommandTests {
     @Test func everyCorpusTestPassesOnTheInterpreter() throws {
         let result = try bpfkit(["conformance", Paths.corpus.appendingPathComponent("tests").path])

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// Issue 3: while `bpfkit` runs JITed programs, its memory map — read from
+/// While `bpfkit` runs JITed programs, its memory map — read from
 /// outside the process — never shows a mapping both writable and executable,
 /// and the JIT image lives in the pack's read+execute view.
 @Suite struct ExecutableMemoryTests {

@@ -101,7 +101,7 @@ struct BPFKitEngine: Sendable {
             engines.append(BPFKitEngine(key: "jit-x86_64-unchecked", title: "x86_64 JIT unchecked", kind: .jit,
                                         architecture: .x86_64, emulated: false, unchecked: true))
         }
-        for architecture in Architecture.allCases where architecture != Architecture.host {
+        for architecture in EngineCatalog.builtArchitectures where architecture != Architecture.host {
             if (try? EngineCatalog.engine(.jit, architecture: architecture)) != nil {
                 engines.append(BPFKitEngine(key: "jit-\(architecture.rawValue)", title: "\(architecture.rawValue) JIT (emulated)",
                                             kind: .jit, architecture: architecture, emulated: true))

@@ -215,7 +215,7 @@ struct BenchReport: Codable, Sendable {
         return met ? ": met" : ": not met"
     }
 
-    /// The goals of issue 8, each with the figure measured.
+    /// The project's speed goals, each with the figure measured.
     func goals() -> [String] {
         var lines: [String] = []
         if let jit = jitKey {
@@ -282,7 +282,7 @@ struct BenchReport: Codable, Sendable {
         out.append("Code size (native bytes, and bytes per BPF instruction slot of the program each JIT was given: BPFKit's "
                    + "after its loader's rewrites, the kernel's `bytes_xlated / 8`) and compile time:\n")
         out.append(codeTable(.markdown))
-        out.append("\nGoals (issue 8):\n")
+        out.append("\nGoals:\n")
         out.append(goals().map { "- \($0)" }.joined(separator: "\n"))
         out.append("\n" + Self.kernelNote)
         return out.joined(separator: "\n") + "\n"

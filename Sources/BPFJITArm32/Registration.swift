@@ -1,0 +1,11 @@
+import BPFISA
+import BPFJIT
+import BPFRuntime
+
+extension Arm32JIT {
+    /// The arm32 (ARMv7-A) backend, under the emulator.
+    public static let registration = JITBackendRegistration(
+        architectures: [.arm32],
+        makeEngine: { _ in Arm32JIT() },
+        listingImage: { program, _, configuration in try Arm32JIT.listingImage(program, configuration: configuration) })
+}

@@ -1,0 +1,11 @@
+import BPFISA
+import BPFJIT
+import BPFRuntime
+
+extension Arm64JIT {
+    /// The arm64 backend: native on arm64 hosts, under the emulator elsewhere.
+    public static let registration = JITBackendRegistration(
+        architectures: [.arm64],
+        makeEngine: { _ in Arm64JIT() },
+        listingImage: { program, _, configuration in try Arm64JIT.listingImage(program, configuration: configuration) })
+}
