@@ -91,7 +91,11 @@ public struct SocketFilterProgramType: ProgramType {
     }
 
     /// A run over `input` as an Ethernet frame captured whole.
-    public func makeRun(input: [UInt8], maps: MapRegionTable) throws(ProgramRunError) -> any ProgramRun {
+    public func makeRun(input: [UInt8], maps: MapRegionTable, byteOrder: ByteOrder) throws(ProgramRunError) -> any ProgramRun {
+        // The context's fields are laid out in the host's order.
+        guard byteOrder == .host else {
+            throw .badContext("socket filters run on engines of the host's byte order only")
+        }
         let run = SocketFilterRun(capacity: input.count)
         run.load(input, metadata: .ethernet(input, wireLength: UInt32(input.count)))
         return run

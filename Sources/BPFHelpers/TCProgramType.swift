@@ -161,7 +161,11 @@ public struct TCProgramType: ProgramType {
     /// Where the low half of a 4-byte field lies.
     static let halfWordOffset: Int16 = 1.littleEndian == 1 ? 0 : 2
 
-    public func makeRun(input: [UInt8], maps: MapRegionTable) throws(ProgramRunError) -> any ProgramRun {
+    public func makeRun(input: [UInt8], maps: MapRegionTable, byteOrder: ByteOrder) throws(ProgramRunError) -> any ProgramRun {
+        // The __sk_buff fields are laid out in the host's order.
+        guard byteOrder == .host else {
+            throw .badContext("tc programs run on engines of the host's byte order only (struct __sk_buff is laid out in it)")
+        }
         guard input.count >= SKBuff.ethernetHeaderSize else {
             throw .inputTooSmall(type: name, size: input.count, minimum: SKBuff.ethernetHeaderSize)
         }
