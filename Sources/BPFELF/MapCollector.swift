@@ -9,6 +9,9 @@ struct CollectedMaps {
     var definitionSections: [Int: [(offset: UInt64, index: Int)]] = [:]
     /// Section index -> map index, for global data sections.
     var dataSections: [Int: Int] = [:]
+    /// Maps of types BPFKit lacks, by definition section: the programs that
+    /// reference one cannot be loaded, the others can.
+    var unsupported: [Int: [(offset: UInt64, name: String, type: UInt32)]] = [:]
 }
 
 /// Reads map definitions: BTF-defined (`.maps`), legacy (`maps`), global data.
@@ -63,7 +66,10 @@ struct MapCollector {
             }
             let at = Int(symbol.value)
             let rawType = try reader.u32(at, "bpf_map_def.type")
-            guard let type = MapType(rawValue: rawType) else { throw unsupportedType(rawType, symbol.name) }
+            guard let type = MapType(rawValue: rawType) else {
+                out.unsupported[section.index, default: []].append((symbol.value, symbol.name, rawType))
+                continue
+            }
             let definition = MapDefinition(
                 name: symbol.name, type: type, keySize: Int(try reader.u32(at + 4, "bpf_map_def.key_size")),
                 valueSize: Int(try reader.u32(at + 8, "bpf_map_def.value_size")),
@@ -74,10 +80,6 @@ struct MapCollector {
         }
     }
 
-    private func unsupportedType(_ raw: UInt32, _ name: String) -> ELFError {
-        let supported = MapType.allCases.map { "\($0) (\($0.rawValue))" }.joined(separator: ", ")
-        return .badMap(name: name, reason: "map type \(raw) is not supported; BPFKit has \(supported)")
-    }
 
     // MARK: BTF-defined maps
 
@@ -98,13 +100,22 @@ struct MapCollector {
             guard offset < UInt64(section.size) else {
                 throw .badMap(name: v.name, reason: "offset \(offset) is outside '.maps' (\(section.size) bytes)")
             }
-            let (definition, valuesOffset) = try readDefinition(name: v.name, type: v.sizeOrType, btf: btf)
+            let definition: MapDefinition, valuesOffset: Int?
+            do {
+                (definition, valuesOffset) = try readDefinition(name: v.name, type: v.sizeOrType, btf: btf)
+            } catch {
+                guard case .unsupportedMap(let name, let type) = error else { throw error }
+                out.unsupported[section.index, default: []].append((offset, name, type))
+                continue
+            }
             found.append((offset, ObjectMap(definition: definition, origin: .btf, initialData: nil, initialSlots: []), valuesOffset))
         }
         found.sort { $0.offset < $1.offset }
         let relocations = try elf.relocations(for: section.index)
+        // A definition ends where the next one (of any type) starts.
+        let starts = (found.map(\.offset) + (out.unsupported[section.index] ?? []).map(\.offset)).sorted()
         for (offset, var map, valuesOffset) in found {
-            let end = found.first { $0.offset > offset }?.offset ?? UInt64(section.size)
+            let end = starts.first { $0 > offset } ?? UInt64(section.size)
             var slots: [ObjectMap.InitialSlot] = []
             for relocation in relocations where UInt64(relocation.offset) >= offset && UInt64(relocation.offset) < end {
                 guard relocation.type == Self.relocationABS64 else {
@@ -179,7 +190,7 @@ struct MapCollector {
             }
         }
         guard let mapType else { throw bad("no map type (__uint(type, ...))") }
-        guard let type = MapType(rawValue: mapType) else { throw unsupportedType(mapType, name) }
+        guard let type = MapType(rawValue: mapType) else { throw .unsupportedMap(name: name, type: mapType) }
         // Program arrays hold 4-byte descriptors; __array(values, ...) implies both sizes.
         if type == .programArray { keySize = keySize ?? 4; valueSize = valueSize ?? 4 }
         return (MapDefinition(name: name, type: type, keySize: keySize ?? 0, valueSize: valueSize ?? 0,

@@ -13,8 +13,10 @@ public enum KernelHelper: Int32, Sendable, CaseIterable, CustomStringConvertible
     case getPrandomU32 = 7
     case getSmpProcessorID = 8
     case tailCall = 12
+    case redirect = 23
     case csumDiff = 28
     case xdpAdjustHead = 44
+    case redirectMap = 51
     case xdpAdjustMeta = 54
     case xdpAdjustTail = 65
     case ktimeGetBootNs = 125
@@ -40,6 +42,8 @@ public enum KernelHelper: Int32, Sendable, CaseIterable, CustomStringConvertible
         case .getPrandomU32: "bpf_get_prandom_u32"
         case .getSmpProcessorID: "bpf_get_smp_processor_id"
         case .tailCall: "bpf_tail_call"
+        case .redirect: "bpf_redirect"
+        case .redirectMap: "bpf_redirect_map"
         case .csumDiff: "bpf_csum_diff"
         case .xdpAdjustHead: "bpf_xdp_adjust_head"
         case .xdpAdjustMeta: "bpf_xdp_adjust_meta"
@@ -72,6 +76,8 @@ public enum KernelHelper: Int32, Sendable, CaseIterable, CustomStringConvertible
         case .tracePrintk: return HelperPrototype([input, .size, u64, u64, u64], returns: u64)
         case .getPrandomU32, .getSmpProcessorID: return HelperPrototype([], returns: u32)
         case .tailCall: return HelperPrototype([.context, .map, u32], returns: u64)
+        case .redirect: return HelperPrototype([u32, u64], returns: u64)
+        case .redirectMap: return HelperPrototype([.map, u64, u64], returns: u64)
         case .csumDiff: return HelperPrototype([input, .size, input, .size, u32], returns: u64)
         case .xdpAdjustHead, .xdpAdjustTail, .xdpAdjustMeta: return HelperPrototype([.context, u32], returns: u64)
         case .ringbufOutput: return HelperPrototype([.map, input, .size, u64], returns: u64)
@@ -89,6 +95,8 @@ public enum KernelHelper: Int32, Sendable, CaseIterable, CustomStringConvertible
     public var requiresXDP: Bool {
         switch self {
         case .xdpAdjustHead, .xdpAdjustTail, .xdpAdjustMeta, .xdpGetBuffLen, .xdpLoadBytes, .xdpStoreBytes: true
+        // Redirects record the run's forwarding decision, which only packet programs have.
+        case .redirect, .redirectMap: true
         default: false
         }
     }

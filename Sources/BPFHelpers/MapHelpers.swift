@@ -16,12 +16,14 @@ extension KernelHelpers {
         return [
             helper(.mapLookupElem, native: native(NativeEntries.mapLookup), proven: proven(.lookup)) { call throws(HelperError) in
                 let map = try env.map(call.argument(1), argument: 1, of: .mapLookupElem)
+                if map.definition.type == .cpuMap { throw refused(.mapLookupElem, map) }
                 return try call.memory.withBytes(at: call.argument(2), count: map.definition.keySize, write: false) { key in
                     map.programLookup(key: UnsafeRawBufferPointer(key))
                 }
             },
             helper(.mapUpdateElem, native: native(NativeEntries.mapUpdate), proven: proven(.update)) { call throws(HelperError) in
                 let map = try env.map(call.argument(1), argument: 1, of: .mapUpdateElem)
+                guard map.definition.type.programsMayUpdate else { throw refused(.mapUpdateElem, map) }
                 let flags = call.argument(4)
                 return try call.memory.withBytes(at: call.argument(2), count: map.definition.keySize, write: false) { key throws(HelperError) in
                     try call.memory.withBytes(at: call.argument(3), count: map.definition.valueSize, write: false) { value in
@@ -33,6 +35,7 @@ extension KernelHelpers {
             },
             helper(.mapDeleteElem, native: native(NativeEntries.mapDelete), proven: proven(.delete)) { call throws(HelperError) in
                 let map = try env.map(call.argument(1), argument: 1, of: .mapDeleteElem)
+                guard map.definition.type.programsMayUpdate else { throw refused(.mapDeleteElem, map) }
                 return try call.memory.withBytes(at: call.argument(2), count: map.definition.keySize, write: false) { key in
                     errnoResult { () throws(MapError) in try map.programDelete(key: UnsafeRawBufferPointer(key)) }
                 }
@@ -89,6 +92,12 @@ extension KernelHelpers {
                 }
             },
         ]
+    }
+
+    /// A map helper the kernel's verifier never lets a program call on this
+    /// map's type (`check_map_func_compatibility`).
+    static func refused(_ helper: KernelHelper, _ map: any BPFMap) -> HelperError {
+        HelperError("\(helper.name): programs cannot call it on \(map.definition.type) '\(map.name)' (the kernel refuses this call at load time)")
     }
 
     /// 0 on success, `-errno` for a map failure, as helpers return them.

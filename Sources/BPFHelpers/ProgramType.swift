@@ -38,6 +38,16 @@ public protocol ProgramRun: AnyObject, Sendable {
     /// for `mem`; for `xdp` the packet from `data_meta` (metadata the program
     /// left, usually none) to `data_end`, as the kernel's test run returns it.
     func output() -> [UInt8]
+    /// The name of the action a return value stands for (`XDP_PASS`), if the type has actions.
+    func verdict(returnValue: UInt64) -> String?
+    /// Where the packet goes after a run that returned `returnValue`: the
+    /// redirect target the program chose, when the value is the type's redirect action.
+    func redirect(returnValue: UInt64) -> RedirectTarget?
+}
+
+extension ProgramRun {
+    public func verdict(returnValue: UInt64) -> String? { nil }
+    public func redirect(returnValue: UInt64) -> RedirectTarget? { nil }
 }
 
 /// Program types by name and by ELF section.

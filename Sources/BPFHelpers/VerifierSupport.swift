@@ -64,7 +64,7 @@ extension KernelHelper {
             return [MemoryArgument(register: 3, size: .register(4), access: .read)]
         case .ktimeGetNs, .ktimeGetBootNs, .ktimeGetCoarseNs, .getPrandomU32, .getSmpProcessorID, .tailCall,
              .xdpAdjustHead, .xdpAdjustTail, .xdpAdjustMeta, .ringbufReserve, .ringbufSubmit, .ringbufDiscard,
-             .ringbufQuery, .xdpGetBuffLen:
+             .ringbufQuery, .xdpGetBuffLen, .redirect, .redirectMap:
             return []
         }
     }
@@ -80,12 +80,9 @@ extension VerifierEnvironment {
         var regions: [DataRegion] = []
         for map in maps {
             let definition = map.definition
-            let writable = !definition.flags.contains(.readOnlyProgram)
-            let lookup: Bool
-            switch definition.type {
-            case .array, .hash, .perCPUArray, .perCPUHash, .lruHash, .lruPerCPUHash: lookup = true
-            case .programArray, .ringBuffer: lookup = false
-            }
+            // Redirect maps' values are read-only to programs (the kernel sets BPF_F_RDONLY_PROG on devmaps).
+            let writable = !definition.flags.contains(.readOnlyProgram) && !definition.type.isRedirectTarget
+            let lookup = definition.type.programsMayLookUp
             descriptions[map.handle] = MapDescription(keySize: definition.keySize, valueSize: definition.valueSize, lookupReturnsValue: lookup, writable: writable)
             if let array = map as? ArrayMap, definition.maxEntries == 1 {
                 regions.append(DataRegion(start: array.valueAddress(index: 0), size: definition.valueSize, writable: writable))

@@ -24,6 +24,8 @@ public final class XDPFrame: Sendable {
 
     let buffer: GuestMemory
     let context: GuestMemory
+    /// Where `bpf_redirect` / `bpf_redirect_map` sent the packet during the run.
+    let redirect = RedirectRecord()
 
     init(packet: [UInt8], ingressInterface: UInt32, receiveQueue: UInt32) {
         buffer = GuestMemory(count: Self.frameSize)

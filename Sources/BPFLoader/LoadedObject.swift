@@ -112,10 +112,16 @@ public final class LoadedObject: Sendable {
         var candidates = object.programs
         if let name { candidates = candidates.filter { $0.name == name } }
         if let section { candidates = candidates.filter { $0.section == section } }
+        // Programs that cannot be loaded fail only when nothing loadable matches the selection.
+        if candidates.isEmpty,
+           let failed = object.unloadablePrograms.first(where: { (name == nil || $0.name == name) && (section == nil || $0.section == section) }) {
+            throw .unloadable(name: failed.name, section: failed.section, failed.reason)
+        }
         guard let chosen = candidates.first else {
-            let available = object.programs.map { "\($0.name) (section \($0.section))" }.joined(separator: ", ")
+            let available = (object.programs.map { "\($0.name) (section \($0.section))" }
+                + object.unloadablePrograms.map { "\($0.name) (section \($0.section), cannot be loaded)" }).joined(separator: ", ")
             let wanted = [name.map { "named '\($0)'" }, section.map { "in section '\($0)'" }].compactMap { $0 }.joined(separator: " ")
-            throw .programSelection(object.programs.isEmpty ? "the object has no programs"
+            throw .programSelection(object.programs.isEmpty && object.unloadablePrograms.isEmpty ? "the object has no programs"
                                     : "no program \(wanted.isEmpty ? "found" : wanted); available: \(available)")
         }
         guard let type = type ?? ProgramTypes.forSection(chosen.section) else {

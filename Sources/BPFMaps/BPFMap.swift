@@ -106,6 +106,7 @@ public func makeMap(_ definition: MapDefinition) throws(MapError) -> any BPFMap 
     case .hash, .lruHash, .perCPUHash, .lruPerCPUHash: return HashMap(validated: definition)
     case .programArray: return ProgramArray(validated: definition)
     case .ringBuffer: return RingBuffer(validated: definition)
+    case .deviceMap, .deviceMapHash, .cpuMap, .socketMap: return RedirectMap(validated: definition)
     }
 }
 

@@ -7,6 +7,10 @@ public enum MapType: UInt32, Sendable, Hashable, CaseIterable, CustomStringConve
     case perCPUArray = 6
     case lruHash = 9
     case lruPerCPUHash = 10
+    case deviceMap = 14
+    case cpuMap = 16
+    case socketMap = 17
+    case deviceMapHash = 25
     case ringBuffer = 27
 
     public var description: String {
@@ -18,9 +22,41 @@ public enum MapType: UInt32, Sendable, Hashable, CaseIterable, CustomStringConve
         case .perCPUArray: "percpu_array"
         case .lruHash: "lru_hash"
         case .lruPerCPUHash: "lru_percpu_hash"
+        case .deviceMap: "devmap"
+        case .cpuMap: "cpumap"
+        case .socketMap: "xskmap"
+        case .deviceMapHash: "devmap_hash"
         case .ringBuffer: "ringbuf"
         }
     }
+
+    /// The kernel's name for a map type number (`enum bpf_map_type`, lower case,
+    /// as bpftool prints it), for messages about types BPFKit lacks.
+    public static func kernelName(_ type: UInt32) -> String? {
+        let names = ["unspec", "hash", "array", "prog_array", "perf_event_array", "percpu_hash", "percpu_array", "stack_trace",
+                     "cgroup_array", "lru_hash", "lru_percpu_hash", "lpm_trie", "array_of_maps", "hash_of_maps", "devmap", "sockmap",
+                     "cpumap", "xskmap", "sockhash", "cgroup_storage", "reuseport_sockarray", "percpu_cgroup_storage", "queue",
+                     "stack", "sk_storage", "devmap_hash", "struct_ops", "ringbuf", "inode_storage", "task_storage", "bloom_filter",
+                     "user_ringbuf", "cgrp_storage", "arena"]
+        return Int(type) < names.count ? names[Int(type)] : nil
+    }
+
+    /// Whether the map holds XDP redirect targets (`bpf_redirect_map`'s maps).
+    public var isRedirectTarget: Bool { self == .deviceMap || self == .deviceMapHash || self == .cpuMap || self == .socketMap }
+
+    /// Whether programs may call `bpf_map_lookup_elem` on maps of this type
+    /// (the kernel's `check_map_func_compatibility`: a cpumap is reached only
+    /// through `bpf_redirect_map`; ring buffers and program arrays have no values).
+    public var programsMayLookUp: Bool {
+        switch self {
+        case .cpuMap, .ringBuffer, .programArray: false
+        default: true
+        }
+    }
+
+    /// Whether programs may call `bpf_map_update_elem` / `bpf_map_delete_elem`
+    /// on maps of this type (the kernel refuses both for redirect maps).
+    public var programsMayUpdate: Bool { !isRedirectTarget }
 
     /// Whether each element holds one value per CPU slot (see `CPUSlots`).
     public var isPerCPU: Bool { self == .perCPUArray || self == .perCPUHash || self == .lruPerCPUHash }
@@ -35,6 +71,8 @@ public struct MapFlags: OptionSet, Sendable, Hashable {
     public static let noPrealloc = MapFlags(rawValue: 1 << 0)
     /// `BPF_F_NO_COMMON_LRU`: accepted; BPFKit keeps one LRU list per map.
     public static let noCommonLRU = MapFlags(rawValue: 1 << 1)
+    /// `BPF_F_NUMA_NODE`: accepted (redirect maps take it); BPFKit has one memory node.
+    public static let numaNode = MapFlags(rawValue: 1 << 2)
     /// `BPF_F_RDONLY`: the host may not update (accepted, not enforced for the host).
     public static let readOnly = MapFlags(rawValue: 1 << 3)
     /// `BPF_F_WRONLY`.
@@ -46,7 +84,7 @@ public struct MapFlags: OptionSet, Sendable, Hashable {
     /// `BPF_F_MMAPABLE`: global data maps set it; harmless here.
     public static let mmapable = MapFlags(rawValue: 1 << 10)
 
-    static let known: MapFlags = [.noPrealloc, .noCommonLRU, .readOnly, .writeOnly, .readOnlyProgram, .writeOnlyProgram, .mmapable]
+    static let known: MapFlags = [.noPrealloc, .numaNode, .noCommonLRU, .readOnly, .writeOnly, .readOnlyProgram, .writeOnlyProgram, .mmapable]
 }
 
 /// What a map is: the same fields as `bpf_attr` for `BPF_MAP_CREATE`, typed.
@@ -99,6 +137,9 @@ public struct MapDefinition: Sendable, Hashable, CustomStringConvertible {
             return
         case .array, .perCPUArray, .programArray:
             guard keySize == 4 else { throw bad("\(type) keys are 4-byte indices, not \(keySize) bytes") }
+        case .deviceMap, .deviceMapHash, .cpuMap, .socketMap:
+            try validateRedirectMap()
+            return
         case .hash, .lruHash, .perCPUHash, .lruPerCPUHash:
             guard keySize > 0 else { throw bad("key size must be at least 1") }
             guard keySize <= Self.maxKeySize else { throw bad("key size \(keySize) exceeds \(Self.maxKeySize) bytes") }
