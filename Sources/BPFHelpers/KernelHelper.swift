@@ -14,6 +14,7 @@ public enum KernelHelper: Int32, Sendable, CaseIterable, CustomStringConvertible
     case getSmpProcessorID = 8
     case tailCall = 12
     case redirect = 23
+    case perfEventOutput = 25
     case csumDiff = 28
     case xdpAdjustHead = 44
     case redirectMap = 51
@@ -43,6 +44,7 @@ public enum KernelHelper: Int32, Sendable, CaseIterable, CustomStringConvertible
         case .getSmpProcessorID: "bpf_get_smp_processor_id"
         case .tailCall: "bpf_tail_call"
         case .redirect: "bpf_redirect"
+        case .perfEventOutput: "bpf_perf_event_output"
         case .redirectMap: "bpf_redirect_map"
         case .csumDiff: "bpf_csum_diff"
         case .xdpAdjustHead: "bpf_xdp_adjust_head"
@@ -77,6 +79,7 @@ public enum KernelHelper: Int32, Sendable, CaseIterable, CustomStringConvertible
         case .getPrandomU32, .getSmpProcessorID: return HelperPrototype([], returns: u32)
         case .tailCall: return HelperPrototype([.context, .map, u32], returns: u64)
         case .redirect: return HelperPrototype([u32, u64], returns: u64)
+        case .perfEventOutput: return HelperPrototype([.context, .map, u64, input, .size], returns: u64)
         case .redirectMap: return HelperPrototype([.map, u64, u64], returns: u64)
         case .csumDiff: return HelperPrototype([input, .size, input, .size, u32], returns: u64)
         case .xdpAdjustHead, .xdpAdjustTail, .xdpAdjustMeta: return HelperPrototype([.context, u32], returns: u64)

@@ -58,6 +58,8 @@ extension KernelHelper {
                     MemoryArgument(register: 3, size: .register(4), access: .read)]
         case .ringbufOutput:
             return [MemoryArgument(register: 2, size: .register(3), access: .read)]
+        case .perfEventOutput:
+            return [MemoryArgument(register: 4, size: .register(5), access: .read)]
         case .xdpLoadBytes:
             return [MemoryArgument(register: 3, size: .register(4), access: .write)]
         case .xdpStoreBytes:

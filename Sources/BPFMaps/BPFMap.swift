@@ -107,6 +107,7 @@ public func makeMap(_ definition: MapDefinition) throws(MapError) -> any BPFMap 
     case .programArray: return ProgramArray(validated: definition)
     case .ringBuffer: return RingBuffer(validated: definition)
     case .deviceMap, .deviceMapHash, .cpuMap, .socketMap: return RedirectMap(validated: definition)
+    case .perfEventArray: return PerfEventArray(validated: definition)
     }
 }
 

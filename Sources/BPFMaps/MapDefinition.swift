@@ -3,6 +3,7 @@ public enum MapType: UInt32, Sendable, Hashable, CaseIterable, CustomStringConve
     case hash = 1
     case array = 2
     case programArray = 3
+    case perfEventArray = 4
     case perCPUHash = 5
     case perCPUArray = 6
     case lruHash = 9
@@ -18,6 +19,7 @@ public enum MapType: UInt32, Sendable, Hashable, CaseIterable, CustomStringConve
         case .hash: "hash"
         case .array: "array"
         case .programArray: "prog_array"
+        case .perfEventArray: "perf_event_array"
         case .perCPUHash: "percpu_hash"
         case .perCPUArray: "percpu_array"
         case .lruHash: "lru_hash"
@@ -49,14 +51,14 @@ public enum MapType: UInt32, Sendable, Hashable, CaseIterable, CustomStringConve
     /// through `bpf_redirect_map`; ring buffers and program arrays have no values).
     public var programsMayLookUp: Bool {
         switch self {
-        case .cpuMap, .ringBuffer, .programArray: false
+        case .cpuMap, .ringBuffer, .programArray, .perfEventArray: false
         default: true
         }
     }
 
     /// Whether programs may call `bpf_map_update_elem` / `bpf_map_delete_elem`
     /// on maps of this type (the kernel refuses both for redirect maps).
-    public var programsMayUpdate: Bool { !isRedirectTarget }
+    public var programsMayUpdate: Bool { !isRedirectTarget && self != .perfEventArray }
 
     /// Whether each element holds one value per CPU slot (see `CPUSlots`).
     public var isPerCPU: Bool { self == .perCPUArray || self == .perCPUHash || self == .lruPerCPUHash }
@@ -123,6 +125,12 @@ public struct MapDefinition: Sendable, Hashable, CustomStringConvertible {
         guard flags.isSubset(of: MapFlags.known) else {
             throw bad("unknown map flags 0x\(String(flags.subtracting(MapFlags.known).rawValue, radix: 16))")
         }
+        if type == .perfEventArray {
+            // max_entries 0: one slot per CPU (libbpf's default for this type).
+            guard keySize == 4, valueSize == 4 else { throw bad("perf_event_array keys and values are 4 bytes (CPU, perf event descriptor)") }
+            guard maxEntries >= 0, maxEntries <= 1 << 16 else { throw bad("max_entries \(maxEntries) is not a CPU count") }
+            return
+        }
         guard maxEntries > 0 else { throw bad("max_entries must be at least 1") }
         switch type {
         case .ringBuffer:
@@ -140,6 +148,8 @@ public struct MapDefinition: Sendable, Hashable, CustomStringConvertible {
         case .deviceMap, .deviceMapHash, .cpuMap, .socketMap:
             try validateRedirectMap()
             return
+        case .perfEventArray:
+            return // checked above
         case .hash, .lruHash, .perCPUHash, .lruPerCPUHash:
             guard keySize > 0 else { throw bad("key size must be at least 1") }
             guard keySize <= Self.maxKeySize else { throw bad("key size \(keySize) exceeds \(Self.maxKeySize) bytes") }
