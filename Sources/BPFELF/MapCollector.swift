@@ -155,6 +155,7 @@ struct MapCollector {
         guard structure.kind == .structure else { throw bad("definition is a \(structure.kind), not a struct") }
         var mapType: UInt32?, keySize: Int?, valueSize: Int?, maxEntries = 0, flags: UInt32 = 0
         var valuesOffset: Int?
+        var valuesMember: BTF.Member?
         func number(_ member: BTF.Member) throws(ELFError) -> UInt32 {
             let (_, pointer) = try btf.resolve(member.type)
             guard pointer.kind == .pointer else { throw bad("'\(member.name)' is not declared with __uint()") }
@@ -183,6 +184,7 @@ struct MapCollector {
             case "values":
                 guard member.bitOffset % 64 == 0 else { throw bad("'values' is not 8-byte aligned") }
                 valuesOffset = Int(member.bitOffset / 8)
+                valuesMember = member
             case "pinning", "numa_node", "map_extra":
                 break // Meaningless inside one process; accepted so kernel sources load unchanged.
             default:
@@ -193,7 +195,21 @@ struct MapCollector {
         guard let type = MapType(rawValue: mapType) else { throw .unsupportedMap(name: name, type: mapType) }
         // Program arrays hold 4-byte descriptors; __array(values, ...) implies both sizes.
         if type == .programArray { keySize = keySize ?? 4; valueSize = valueSize ?? 4 }
+        var template: MapDefinition?
+        if type.isMapOfMaps {
+            // Values are map descriptors; `__array(values, struct inner)` is `struct inner *values[]`,
+            // whose pointee is the inner map's definition (libbpf's inner map template).
+            valueSize = valueSize ?? 4
+            if type == .arrayOfMaps { keySize = keySize ?? 4 }
+            if let valuesMember {
+                let (_, array) = try btf.resolve(valuesMember.type)
+                guard array.kind == .array, let element = array.array?.element else { throw bad("'values' is not declared with __array()") }
+                let (_, pointer) = try btf.resolve(element)
+                guard pointer.kind == .pointer else { throw bad("'values' elements are not pointers to an inner map definition") }
+                template = try readDefinition(name: name + ".inner", type: pointer.sizeOrType, btf: btf).0
+            }
+        }
         return (MapDefinition(name: name, type: type, keySize: keySize ?? 0, valueSize: valueSize ?? 0,
-                              maxEntries: maxEntries, flags: MapFlags(rawValue: flags)), valuesOffset)
+                              maxEntries: maxEntries, flags: MapFlags(rawValue: flags), innerTemplate: template), valuesOffset)
     }
 }

@@ -84,7 +84,8 @@ extension VerifierEnvironment {
             let definition = map.definition
             // Redirect maps' values are read-only to programs (the kernel sets BPF_F_RDONLY_PROG on devmaps).
             let writable = !definition.flags.contains(.readOnlyProgram) && !definition.type.isRedirectTarget
-            let lookup = definition.type.programsMayLookUp
+            // A lookup in a map of maps gives an inner map's handle, not memory: nothing is proven through it.
+            let lookup = definition.type.programsMayLookUp && !definition.type.isMapOfMaps
             descriptions[map.handle] = MapDescription(keySize: definition.keySize, valueSize: definition.valueSize, lookupReturnsValue: lookup, writable: writable)
             if let array = map as? ArrayMap, definition.maxEntries == 1 {
                 regions.append(DataRegion(start: array.valueAddress(index: 0), size: definition.valueSize, writable: writable))

@@ -66,6 +66,7 @@ public final class LoadedObject: Sendable {
         self.object = object
         var instances: [any BPFMap] = []
         var slots: [ProgramSlot] = []
+        var innerSlots: [(outer: Int, index: Int, inner: String)] = []
         for description in object.maps {
             let map: any BPFMap
             do { map = try makeMap(description.definition) } catch { throw .map(name: description.name, error) }
@@ -80,10 +81,23 @@ public final class LoadedObject: Sendable {
                     }
                     slots.append(ProgramSlot(map: array, index: slot.index, program: name))
                 case .map(let inner):
-                    throw .map(name: description.name, .unsupported("initialising with inner map '\(inner)' (map-in-map)"))
+                    guard map is MapOfMaps else {
+                        throw .map(name: description.name, .invalidArgument("only array_of_maps and hash_of_maps can be initialised with maps"))
+                    }
+                    innerSlots.append((instances.count, slot.index, inner))
                 }
             }
             instances.append(map)
+        }
+        // Statically initialised inner maps (libbpf sets them once every map exists).
+        for (outer, index, name) in innerSlots {
+            let outerMap = instances[outer] as! MapOfMaps
+            guard let inner = instances.first(where: { $0.name == name }) else {
+                throw .map(name: outerMap.name, .invalidArgument("slot \(index) names '\(name)', which is not a map of this object"))
+            }
+            let key = outerMap.definition.type == .arrayOfMaps ? withUnsafeBytes(of: UInt32(index).littleEndian) { Array($0) }
+                : withUnsafeBytes(of: UInt32(index).littleEndian) { Array($0.prefix(outerMap.definition.keySize)) }
+            do { try outerMap.set(inner, at: key) } catch { throw .map(name: outerMap.name, error) }
         }
         maps = MapTable(instances)
         programSlots = slots

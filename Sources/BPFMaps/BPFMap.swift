@@ -108,6 +108,7 @@ public func makeMap(_ definition: MapDefinition) throws(MapError) -> any BPFMap 
     case .ringBuffer: return RingBuffer(validated: definition)
     case .deviceMap, .deviceMapHash, .cpuMap, .socketMap: return RedirectMap(validated: definition)
     case .perfEventArray: return PerfEventArray(validated: definition)
+    case .arrayOfMaps, .hashOfMaps: return MapOfMaps(validated: definition)
     }
 }
 
