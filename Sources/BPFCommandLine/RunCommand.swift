@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import BPFExecMemory
+import BPFHelpers
 import BPFJIT
 import BPFKit
 import BPFMaps
@@ -100,10 +101,15 @@ struct RunCommand: ParsableCommand {
         if let dataOut { try writeFile(dataOut, measured.result.output) }
         let r0 = measured.result.returnValue
         if json {
-            let maps = dumpMaps ? ",\"maps\":" + MapContents.json(file.linked.maps.maps) : ""
-            print("{\"retval\":\(r0),\"duration_ns\":\(measured.meanNanoseconds),\"engine\":\"\(loaded.engineName)\",\"repeat\":\(self.repeat)\(maps)}")
+            var fields = ["\"retval\":\(r0)", "\"duration_ns\":\(measured.meanNanoseconds)", "\"engine\":\"\(loaded.engineName)\"",
+                          "\"repeat\":\(self.repeat)"]
+            if let verdict = measured.result.verdict { fields.append("\"verdict\":\"\(verdict)\"") }
+            if let redirect = measured.result.redirect { fields.append("\"redirect\":\(Self.json(redirect))") }
+            if dumpMaps { fields.append("\"maps\":" + MapContents.json(file.linked.maps.maps)) }
+            print("{" + fields.joined(separator: ",") + "}")
         } else {
             print("0x\(String(r0, radix: 16))")
+            if let redirect = measured.result.redirect { print("redirect: \(redirect)") }
         }
         if dumpMaps && !json {
             for map in file.linked.maps.maps { print(MapDump.text(map)) }
@@ -125,6 +131,33 @@ extension RunCommand {
                 try loaded.setTailCall(map: map, index: index, program: program)
             }
         } catch { throw fail("--map-init \(path): \(error)") }
+    }
+
+    /// A redirect target as a JSON object: kind, then map, map_type, key, ifindex where they apply.
+    static func json(_ target: RedirectTarget) -> String {
+        var fields = ["\"kind\":\"\(target.kind.rawValue)\""]
+        if let map = target.map { fields.append("\"map\":\"\(jsonEscaped(map))\"") }
+        if let type = target.mapType { fields.append("\"map_type\":\"\(type)\"") }
+        switch target.kind {
+        case .interface: break
+        case .broadcast: fields.append("\"exclude_ingress\":\(target.excludeIngress)")
+        case .deviceMap, .cpu, .socket: fields.append("\"key\":\(target.key)")
+        }
+        if let interface = target.interface { fields.append("\"ifindex\":\(interface)") }
+        return "{" + fields.joined(separator: ",") + "}"
+    }
+
+    static func jsonEscaped(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
     }
 
     /// `--clear-tail-call MAP:INDEX`, then `--tail-call MAP:INDEX=PROGRAM`.

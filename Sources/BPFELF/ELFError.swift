@@ -1,4 +1,5 @@
 import BPFISA
+import BPFMaps
 
 /// Why bytes are not a loadable BPF object. Every case names the part of the
 /// file that is wrong (section, symbol, map, instruction, byte offset), so a
@@ -26,6 +27,9 @@ public enum ELFError: Error, Sendable, Hashable, CustomStringConvertible {
     case badMap(name: String, reason: String)
     /// The instructions of a program do not decode.
     case badProgram(name: String, ISAError)
+    /// A map of a type BPFKit does not implement. The object still loads: the
+    /// error belongs to the programs that use the map (`ObjectFile.unloadablePrograms`).
+    case unsupportedMap(name: String, type: UInt32)
     /// Two parts of the file disagree (two symbol tables, a map defined twice, ...).
     case contradiction(String)
 
@@ -45,6 +49,9 @@ public enum ELFError: Error, Sendable, Hashable, CustomStringConvertible {
         case .badBTF(let why): "BTF: \(why)"
         case .badMap(let name, let reason): "map '\(name)': \(reason)"
         case .badProgram(let name, let error): "program '\(name)': \(error)"
+        case .unsupportedMap(let name, let type):
+            "map '\(name)' has type \(type)\(MapType.kernelName(type).map { " (\($0))" } ?? ""), which BPFKit does not support; it has "
+                + MapType.allCases.map { "\($0)" }.joined(separator: ", ")
         case .contradiction(let why): "inconsistent object: \(why)"
         }
     }

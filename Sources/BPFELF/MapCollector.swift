@@ -9,6 +9,9 @@ struct CollectedMaps {
     var definitionSections: [Int: [(offset: UInt64, index: Int)]] = [:]
     /// Section index -> map index, for global data sections.
     var dataSections: [Int: Int] = [:]
+    /// Maps of types BPFKit lacks, by definition section: the programs that
+    /// reference one cannot be loaded, the others can.
+    var unsupported: [Int: [(offset: UInt64, name: String, type: UInt32)]] = [:]
 }
 
 /// Reads map definitions: BTF-defined (`.maps`), legacy (`maps`), global data.
@@ -63,7 +66,10 @@ struct MapCollector {
             }
             let at = Int(symbol.value)
             let rawType = try reader.u32(at, "bpf_map_def.type")
-            guard let type = MapType(rawValue: rawType) else { throw unsupportedType(rawType, symbol.name) }
+            guard let type = MapType(rawValue: rawType) else {
+                out.unsupported[section.index, default: []].append((symbol.value, symbol.name, rawType))
+                continue
+            }
             let definition = MapDefinition(
                 name: symbol.name, type: type, keySize: Int(try reader.u32(at + 4, "bpf_map_def.key_size")),
                 valueSize: Int(try reader.u32(at + 8, "bpf_map_def.value_size")),
@@ -74,10 +80,6 @@ struct MapCollector {
         }
     }
 
-    private func unsupportedType(_ raw: UInt32, _ name: String) -> ELFError {
-        let supported = MapType.allCases.map { "\($0) (\($0.rawValue))" }.joined(separator: ", ")
-        return .badMap(name: name, reason: "map type \(raw) is not supported; BPFKit has \(supported)")
-    }
 
     // MARK: BTF-defined maps
 
@@ -98,13 +100,22 @@ struct MapCollector {
             guard offset < UInt64(section.size) else {
                 throw .badMap(name: v.name, reason: "offset \(offset) is outside '.maps' (\(section.size) bytes)")
             }
-            let (definition, valuesOffset) = try readDefinition(name: v.name, type: v.sizeOrType, btf: btf)
+            let definition: MapDefinition, valuesOffset: Int?
+            do {
+                (definition, valuesOffset) = try readDefinition(name: v.name, type: v.sizeOrType, btf: btf)
+            } catch {
+                guard case .unsupportedMap(let name, let type) = error else { throw error }
+                out.unsupported[section.index, default: []].append((offset, name, type))
+                continue
+            }
             found.append((offset, ObjectMap(definition: definition, origin: .btf, initialData: nil, initialSlots: []), valuesOffset))
         }
         found.sort { $0.offset < $1.offset }
         let relocations = try elf.relocations(for: section.index)
+        // A definition ends where the next one (of any type) starts.
+        let starts = (found.map(\.offset) + (out.unsupported[section.index] ?? []).map(\.offset)).sorted()
         for (offset, var map, valuesOffset) in found {
-            let end = found.first { $0.offset > offset }?.offset ?? UInt64(section.size)
+            let end = starts.first { $0 > offset } ?? UInt64(section.size)
             var slots: [ObjectMap.InitialSlot] = []
             for relocation in relocations where UInt64(relocation.offset) >= offset && UInt64(relocation.offset) < end {
                 guard relocation.type == Self.relocationABS64 else {
@@ -144,6 +155,7 @@ struct MapCollector {
         guard structure.kind == .structure else { throw bad("definition is a \(structure.kind), not a struct") }
         var mapType: UInt32?, keySize: Int?, valueSize: Int?, maxEntries = 0, flags: UInt32 = 0
         var valuesOffset: Int?
+        var valuesMember: BTF.Member?
         func number(_ member: BTF.Member) throws(ELFError) -> UInt32 {
             let (_, pointer) = try btf.resolve(member.type)
             guard pointer.kind == .pointer else { throw bad("'\(member.name)' is not declared with __uint()") }
@@ -172,6 +184,7 @@ struct MapCollector {
             case "values":
                 guard member.bitOffset % 64 == 0 else { throw bad("'values' is not 8-byte aligned") }
                 valuesOffset = Int(member.bitOffset / 8)
+                valuesMember = member
             case "pinning", "numa_node", "map_extra":
                 break // Meaningless inside one process; accepted so kernel sources load unchanged.
             default:
@@ -179,10 +192,24 @@ struct MapCollector {
             }
         }
         guard let mapType else { throw bad("no map type (__uint(type, ...))") }
-        guard let type = MapType(rawValue: mapType) else { throw unsupportedType(mapType, name) }
+        guard let type = MapType(rawValue: mapType) else { throw .unsupportedMap(name: name, type: mapType) }
         // Program arrays hold 4-byte descriptors; __array(values, ...) implies both sizes.
         if type == .programArray { keySize = keySize ?? 4; valueSize = valueSize ?? 4 }
+        var template: MapDefinition?
+        if type.isMapOfMaps {
+            // Values are map descriptors; `__array(values, struct inner)` is `struct inner *values[]`,
+            // whose pointee is the inner map's definition (libbpf's inner map template).
+            valueSize = valueSize ?? 4
+            if type == .arrayOfMaps { keySize = keySize ?? 4 }
+            if let valuesMember {
+                let (_, array) = try btf.resolve(valuesMember.type)
+                guard array.kind == .array, let element = array.array?.element else { throw bad("'values' is not declared with __array()") }
+                let (_, pointer) = try btf.resolve(element)
+                guard pointer.kind == .pointer else { throw bad("'values' elements are not pointers to an inner map definition") }
+                template = try readDefinition(name: name + ".inner", type: pointer.sizeOrType, btf: btf).0
+            }
+        }
         return (MapDefinition(name: name, type: type, keySize: keySize ?? 0, valueSize: valueSize ?? 0,
-                              maxEntries: maxEntries, flags: MapFlags(rawValue: flags)), valuesOffset)
+                              maxEntries: maxEntries, flags: MapFlags(rawValue: flags), innerTemplate: template), valuesOffset)
     }
 }

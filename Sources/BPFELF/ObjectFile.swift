@@ -20,6 +20,16 @@ public struct ObjectProgram: Sendable, Hashable {
     public var lines: [Int: SourceLine] = [:]
 }
 
+/// A function of a program section that cannot be a program in BPFKit: it
+/// uses something BPFKit lacks (a map type, a kfunc, a callback) or its code
+/// is malformed. The rest of the object loads; choosing this program fails
+/// with `reason`, as libbpf would fail loading it.
+public struct UnloadableProgram: Sendable, Hashable {
+    public let name: String
+    public let section: String
+    public let reason: ELFError
+}
+
 /// A map an object defines: in `.maps` (BTF), in a legacy `maps` section
 /// (`struct bpf_map_def`), or implicitly by a global data section.
 public struct ObjectMap: Sendable, Hashable {
@@ -59,6 +69,9 @@ public struct ObjectFile: Sendable {
     /// Programs: the global functions of executable sections other than `.text`,
     /// in section order; when there are none, the global functions of `.text`.
     public let programs: [ObjectProgram]
+    /// Functions of program sections that cannot be loaded, with the reason
+    /// (reported when one of them is chosen).
+    public let unloadablePrograms: [UnloadableProgram]
     public let maps: [ObjectMap]
     /// The `license` section's string (`"GPL"`, ...), if present.
     public let license: String?
@@ -73,8 +86,8 @@ public struct ObjectFile: Sendable {
         }
         let collected = try MapCollector(elf: elf).collect()
         maps = collected.maps
-        programs = try ProgramLinker(elf: elf, maps: collected).link()
-        let names = Set(programs.map(\.name))
+        (programs, unloadablePrograms) = try ProgramLinker(elf: elf, maps: collected).link()
+        let names = Set(programs.map(\.name) + unloadablePrograms.map(\.name))
         for map in maps {
             for slot in map.initialSlots {
                 if case .program(let name) = slot.target, !names.contains(name) {

@@ -23,11 +23,15 @@ struct ProgramLinker {
         let relocations: [Int: ELFFile.Relocation]
     }
 
-    func link() throws(ELFError) -> [ObjectProgram] {
+    /// The object's programs, and the functions that cannot be programs here
+    /// (a reference to a map type BPFKit lacks, a kfunc, a callback...): their
+    /// error is reported when one of them is chosen, so the others still load.
+    func link() throws(ELFError) -> (programs: [ObjectProgram], unloadable: [UnloadableProgram]) {
         let text = try elf.section(named: ".text").flatMap { s throws(ELFError) in s.size > 0 ? try code(s) : nil }
         let lineInfo = LineInfo(elf: elf)
         var programs: [ObjectProgram] = []
         var textPrograms: [ObjectProgram] = []
+        var unloadable: [UnloadableProgram] = [], unloadableText: [UnloadableProgram] = []
         for section in elf.sections where section.isExecutable && section.type == ELFFile.Section.progbits && section.size > 0 {
             let code = section.name == ".text" ? text! : try code(section)
             let functions = elf.symbols.filter {
@@ -36,7 +40,11 @@ struct ProgramLinker {
             if functions.isEmpty {
                 // A section without function symbols is one program named after it (hand-written objects).
                 if section.name != ".text" {
-                    programs.append(try build(name: section.name, code: code, range: 0..<code.slots.count, text: text, lineInfo: lineInfo))
+                    do {
+                        programs.append(try build(name: section.name, code: code, range: 0..<code.slots.count, text: text, lineInfo: lineInfo))
+                    } catch {
+                        unloadable.append(UnloadableProgram(name: section.name, section: section.name, reason: error))
+                    }
                 }
                 continue
             }
@@ -46,18 +54,24 @@ struct ProgramLinker {
                     throw .badSymbol(index: function.index, reason: "function '\(function.name)' (offset \(function.value), size \(function.size)) does not fit section '\(section.name)' in whole instructions")
                 }
                 let start = Int(function.value / 8)
-                let program = try build(name: function.name, code: code, range: start..<start + Int(function.size / 8), text: text,
-                                        lineInfo: lineInfo)
-                if section.name == ".text" { textPrograms.append(program) } else { programs.append(program) }
+                do {
+                    let program = try build(name: function.name, code: code, range: start..<start + Int(function.size / 8), text: text, lineInfo: lineInfo)
+                    if section.name == ".text" { textPrograms.append(program) } else { programs.append(program) }
+                } catch {
+                    let failed = UnloadableProgram(name: function.name, section: section.name, reason: error)
+                    if section.name == ".text" { unloadableText.append(failed) } else { unloadable.append(failed) }
+                }
             }
         }
         var names: Set<String> = []
-        for program in programs + textPrograms where !names.insert(program.name).inserted {
-            throw .contradiction("two programs are named '\(program.name)'")
+        for name in programs.map(\.name) + textPrograms.map(\.name) + unloadable.map(\.name) + unloadableText.map(\.name)
+            where !names.insert(name).inserted {
+            throw .contradiction("two programs are named '\(name)'")
         }
         // libbpf treats `.text` functions as subprograms; only an object without
         // program sections (hand-written `mem` programs) offers them as programs.
-        return programs.isEmpty ? textPrograms : programs
+        let hasSections = !programs.isEmpty || !unloadable.isEmpty
+        return hasSections ? (programs, unloadable) : (textPrograms, unloadableText)
     }
 
     private func code(_ section: ELFFile.Section) throws(ELFError) -> Code {
@@ -128,6 +142,9 @@ struct ProgramLinker {
             if let relocation = code.relocations[sectionSlot] {
                 let symbol = elf.symbols[relocation.symbol]
                 let type = RelocationType(rawValue: relocation.type)!
+                if raw.opcode == Self.opcodeCall && (symbol.sectionIndex == 0 || raw.src == 2) {
+                    throw bad("call to kernel function '\(symbol.name)' (a kfunc), which BPFKit does not provide")
+                }
                 if raw.opcode == Self.opcodeCall && raw.src == 1 {
                     guard type == .r64_32 else { throw bad("call with relocation type \(relocation.type); expected R_BPF_64_32 (10)") }
                     let target = try callTarget(symbol, imm: raw.imm, bad)
@@ -178,6 +195,9 @@ struct ProgramLinker {
                               _ bad: (String) -> ELFError) throws(ELFError) {
         if symbol.sectionIndex == 0 || symbol.sectionIndex >= 0xff00 {
             throw bad("reference to '\(symbol.name)', which is not defined in this object (extern __kconfig/__ksym variables are not supported)")
+        }
+        if let unsupported = maps.unsupported[symbol.sectionIndex]?.first(where: { $0.offset == symbol.value }) {
+            throw .unsupportedMap(name: unsupported.name, type: unsupported.type)
         }
         if let definitions = maps.definitionSections[symbol.sectionIndex] {
             guard let map = definitions.first(where: { $0.offset == symbol.value }) else {

@@ -21,6 +21,8 @@ public enum KernelHelper: Int32, Sendable, CaseIterable, CustomStringConvertible
     case skbVlanPush = 18
     case skbVlanPop = 19
     case skbLoadBytes = 26
+    case redirect = 23
+    case perfEventOutput = 25
     case csumDiff = 28
     case skbChangeProto = 31
     case skbChangeType = 32
@@ -33,6 +35,7 @@ public enum KernelHelper: Int32, Sendable, CaseIterable, CustomStringConvertible
     case xdpAdjustHead = 44
     case setHash = 48
     case skbAdjustRoom = 50
+    case redirectMap = 51
     case xdpAdjustMeta = 54
     case xdpAdjustTail = 65
     case skbLoadBytesRelative = 68
@@ -80,6 +83,9 @@ public enum KernelHelper: Int32, Sendable, CaseIterable, CustomStringConvertible
         case .setHash: "bpf_set_hash"
         case .skbAdjustRoom: "bpf_skb_adjust_room"
         case .skbLoadBytesRelative: "bpf_skb_load_bytes_relative"
+        case .redirect: "bpf_redirect"
+        case .perfEventOutput: "bpf_perf_event_output"
+        case .redirectMap: "bpf_redirect_map"
         case .csumDiff: "bpf_csum_diff"
         case .xdpAdjustHead: "bpf_xdp_adjust_head"
         case .xdpAdjustMeta: "bpf_xdp_adjust_meta"
@@ -112,6 +118,9 @@ public enum KernelHelper: Int32, Sendable, CaseIterable, CustomStringConvertible
         case .tracePrintk: return HelperPrototype([input, .size, u64, u64, u64], returns: u64)
         case .getPrandomU32, .getSmpProcessorID: return HelperPrototype([], returns: u32)
         case .tailCall: return HelperPrototype([.context, .map, u32], returns: u64)
+        case .redirect: return HelperPrototype([u32, u64], returns: u64)
+        case .perfEventOutput: return HelperPrototype([.context, .map, u64, input, .size], returns: u64)
+        case .redirectMap: return HelperPrototype([.map, u64, u64], returns: u64)
         case .csumDiff: return HelperPrototype([input, .size, input, .size, u32], returns: u64)
         case .skbStoreBytes: return HelperPrototype([.context, u32, input, .size, u64], returns: u64)
         case .l3CsumReplace, .l4CsumReplace: return HelperPrototype([.context, u32, u64, u64, u64], returns: u64)
@@ -163,6 +172,8 @@ public enum KernelHelper: Int32, Sendable, CaseIterable, CustomStringConvertible
     public var requiresXDP: Bool {
         switch self {
         case .xdpAdjustHead, .xdpAdjustTail, .xdpAdjustMeta, .xdpGetBuffLen, .xdpLoadBytes, .xdpStoreBytes: true
+        // Redirects record the run's forwarding decision, which only packet programs have.
+        case .redirect, .redirectMap: true
         default: false
         }
     }

@@ -16,12 +16,14 @@ extension KernelHelpers {
         return [
             helper(.mapLookupElem, native: native(NativeEntries.mapLookup), proven: proven(.lookup)) { call throws(HelperError) in
                 let map = try env.map(call.argument(1), argument: 1, of: .mapLookupElem)
+                if map.definition.type == .cpuMap || map.definition.type == .perfEventArray { throw refused(.mapLookupElem, map) }
                 return try call.memory.withBytes(at: call.argument(2), count: map.definition.keySize, write: false) { key in
                     map.programLookup(key: UnsafeRawBufferPointer(key))
                 }
             },
             helper(.mapUpdateElem, native: native(NativeEntries.mapUpdate), proven: proven(.update)) { call throws(HelperError) in
                 let map = try env.map(call.argument(1), argument: 1, of: .mapUpdateElem)
+                guard map.definition.type.programsMayUpdate else { throw refused(.mapUpdateElem, map) }
                 let flags = call.argument(4)
                 return try call.memory.withBytes(at: call.argument(2), count: map.definition.keySize, write: false) { key throws(HelperError) in
                     try call.memory.withBytes(at: call.argument(3), count: map.definition.valueSize, write: false) { value in
@@ -33,6 +35,7 @@ extension KernelHelpers {
             },
             helper(.mapDeleteElem, native: native(NativeEntries.mapDelete), proven: proven(.delete)) { call throws(HelperError) in
                 let map = try env.map(call.argument(1), argument: 1, of: .mapDeleteElem)
+                guard map.definition.type.programsMayUpdate else { throw refused(.mapDeleteElem, map) }
                 return try call.memory.withBytes(at: call.argument(2), count: map.definition.keySize, write: false) { key in
                     errnoResult { () throws(MapError) in try map.programDelete(key: UnsafeRawBufferPointer(key)) }
                 }
@@ -80,6 +83,27 @@ extension KernelHelpers {
             },
             helper(.ringbufSubmit) { call throws(HelperError) in try finish(call, discard: false, .ringbufSubmit) },
             helper(.ringbufDiscard) { call throws(HelperError) in try finish(call, discard: true, .ringbufDiscard) },
+            helper(.perfEventOutput) { call throws(HelperError) in
+                let map = try env.map(call.argument(2), argument: 2, of: .perfEventOutput)
+                guard let events = map as? PerfEventArray else {
+                    throw HelperError("bpf_perf_event_output: argument 2 is \(map.definition.type) '\(map.name)', not a perf_event_array")
+                }
+                let flags = call.argument(3)
+                guard flags & ~(PerfEventArray.indexMask | PerfEventArray.contextLengthMask) == 0 else { return Errno.result(Errno.EINVAL) }
+                let size = Int(clamping: call.argument(5))
+                let contextLength = Int((flags & PerfEventArray.contextLengthMask) >> 32)
+                // A sample's header records its size in 16 bits.
+                guard size + contextLength <= 0xffff - 16 else { return Errno.result(Errno.E2BIG) }
+                var sample = size == 0 ? [] : try call.memory.read(at: call.argument(4), count: size)
+                if contextLength > 0 {
+                    // The XDP version (bpf_xdp_event_output) appends the packet's first bytes.
+                    guard call.memory.regions.regions.contains(where: { $0.kind == .context && $0.start == call.argument(1) }),
+                          let frame = XDPFrames.frame(at: call.argument(1)) else { return Errno.result(Errno.EINVAL) }
+                    guard frame.dataEnd - frame.data >= UInt64(contextLength) else { return Errno.result(Errno.EFAULT) }
+                    sample += frame.read(at: Int(frame.data - frame.hardStart), count: contextLength)
+                }
+                return errnoResult { () throws(MapError) in try events.output(index: flags & PerfEventArray.indexMask, sample: sample) }
+            },
             helper(.ringbufQuery) { call throws(HelperError) in
                 let ring = try ring(call.argument(1), .ringbufQuery)
                 switch call.argument(2) {
@@ -89,6 +113,12 @@ extension KernelHelpers {
                 }
             },
         ]
+    }
+
+    /// A map helper the kernel's verifier never lets a program call on this
+    /// map's type (`check_map_func_compatibility`).
+    static func refused(_ helper: KernelHelper, _ map: any BPFMap) -> HelperError {
+        HelperError("\(helper.name): programs cannot call it on \(map.definition.type) '\(map.name)' (the kernel refuses this call at load time)")
     }
 
     /// 0 on success, `-errno` for a map failure, as helpers return them.

@@ -55,10 +55,17 @@ public protocol ProgramRun: AnyObject, Sendable {
     /// `input`), at its current bounds, so that errors can name an address
     /// by region and offset instead of by host address.
     var namedRegions: [NamedRegion] { get }
+    /// The name of the action a return value stands for (`XDP_PASS`), if the type has actions.
+    func verdict(returnValue: UInt64) -> String?
+    /// Where the packet goes after a run that returned `returnValue`: the
+    /// redirect target the program chose, when the value is the type's redirect action.
+    func redirect(returnValue: UInt64) -> RedirectTarget?
 }
 
 extension ProgramRun {
     public func contextOutput() -> [UInt8]? { nil }
+    public func verdict(returnValue: UInt64) -> String? { nil }
+    public func redirect(returnValue: UInt64) -> RedirectTarget? { nil }
 }
 
 /// A region of a run's memory by the name the program knows it by.

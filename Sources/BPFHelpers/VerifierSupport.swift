@@ -58,6 +58,8 @@ extension KernelHelper {
                     MemoryArgument(register: 3, size: .register(4), access: .read)]
         case .ringbufOutput, .skbSetTunnelKey:
             return [MemoryArgument(register: 2, size: .register(3), access: .read)]
+        case .perfEventOutput:
+            return [MemoryArgument(register: 4, size: .register(5), access: .read)]
         case .xdpLoadBytes:
             return [MemoryArgument(register: 3, size: .register(4), access: .write)]
         case .xdpStoreBytes, .skbStoreBytes:
@@ -68,7 +70,7 @@ extension KernelHelper {
              .xdpAdjustHead, .xdpAdjustTail, .xdpAdjustMeta, .ringbufReserve, .ringbufSubmit, .ringbufDiscard,
              .ringbufQuery, .xdpGetBuffLen, .l3CsumReplace, .l4CsumReplace, .getCgroupClassid, .skbVlanPush, .skbVlanPop,
              .skbChangeProto, .getHashRecalc, .skbChangeTail, .skbPullData, .csumUpdate, .setHashInvalid, .skbChangeHead,
-             .setHash, .skbAdjustRoom, .skbChangeType, .csumLevel:
+             .setHash, .skbAdjustRoom, .skbChangeType, .csumLevel, .redirect, .redirectMap:
             return []
         }
     }
@@ -84,12 +86,10 @@ extension VerifierEnvironment {
         var regions: [DataRegion] = []
         for map in maps {
             let definition = map.definition
-            let writable = !definition.flags.contains(.readOnlyProgram)
-            let lookup: Bool
-            switch definition.type {
-            case .array, .hash, .perCPUArray, .perCPUHash, .lruHash, .lruPerCPUHash: lookup = true
-            case .programArray, .ringBuffer: lookup = false
-            }
+            // Redirect maps' values are read-only to programs (the kernel sets BPF_F_RDONLY_PROG on devmaps).
+            let writable = !definition.flags.contains(.readOnlyProgram) && !definition.type.isRedirectTarget
+            // A lookup in a map of maps gives an inner map's handle, not memory: nothing is proven through it.
+            let lookup = definition.type.programsMayLookUp && !definition.type.isMapOfMaps
             descriptions[map.handle] = MapDescription(keySize: definition.keySize, valueSize: definition.valueSize, lookupReturnsValue: lookup, writable: writable)
             if let array = map as? ArrayMap, definition.maxEntries == 1 {
                 regions.append(DataRegion(start: array.valueAddress(index: 0), size: definition.valueSize, writable: writable))

@@ -29,6 +29,8 @@ public final class XDPFrame: Sendable {
     /// `bpfeb` program), so that its loads read the pointers it would read
     /// on a machine of that order. The packet's bytes have no order of their own.
     let byteOrder: ByteOrder
+    /// Where `bpf_redirect` / `bpf_redirect_map` sent the packet during the run.
+    let redirect = RedirectRecord()
 
     init(packet: [UInt8], ingressInterface: UInt32, receiveQueue: UInt32, byteOrder: ByteOrder = .host) {
         buffer = GuestMemory(count: Self.frameSize)

@@ -138,5 +138,13 @@ public struct XDPProgramType: ProgramType {
             return [NamedRegion(name: "packet", start: frame.data, count: Int(frame.dataEnd &- frame.data)),
                     NamedRegion(name: "context", start: context.start, count: context.count)]
         }
+
+        func verdict(returnValue: UInt64) -> String? { XDPAction(rawValue: returnValue)?.description }
+
+        /// The target only counts when the program returned `XDP_REDIRECT`; with no
+        /// target recorded the kernel's `xdp_do_redirect` fails and drops the packet.
+        func redirect(returnValue: UInt64) -> RedirectTarget? {
+            returnValue == XDPAction.redirect.rawValue ? frame.redirect.target : nil
+        }
     }
 }

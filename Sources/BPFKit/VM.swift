@@ -12,6 +12,24 @@ public struct RunResult: Sendable {
     /// The input as the program left it (`mem`), or the packet (`xdp`), as the
     /// kernel's test run returns it.
     public var output: [UInt8]
+    /// The action r0 stands for in the program type (`XDP_REDIRECT`), if it has actions.
+    public var verdict: String?
+    /// For a redirect, where the packet goes (`bpf_redirect`, `bpf_redirect_map`):
+    /// the forwarding decision. nil for other verdicts, and for a redirect
+    /// without a target (the kernel drops such a packet).
+    public var redirect: RedirectTarget?
+
+    public init(returnValue: UInt64, output: [UInt8], verdict: String? = nil, redirect: RedirectTarget? = nil) {
+        self.returnValue = returnValue
+        self.output = output
+        self.verdict = verdict
+        self.redirect = redirect
+    }
+
+    init(returnValue: UInt64, run: any ProgramRun) {
+        self.init(returnValue: returnValue, output: run.output(), verdict: run.verdict(returnValue: returnValue),
+                  redirect: run.redirect(returnValue: returnValue))
+    }
 }
 
 /// A program prepared for one engine, ready to run many times from any thread.
@@ -126,7 +144,7 @@ public final class LoadedProgram: Sendable {
             throw RunError(error, regions: run.namedRegions, maps: linked.maps.maps, type: linked.type,
                            sourceLine: sourceLine(at: error.pc))
         }
-        return RunResult(returnValue: r0, output: run.output())
+        return RunResult(returnValue: r0, run: run)
     }
 
     /// Runs `count` times over fresh copies of `input`, timing only the runs
@@ -152,7 +170,7 @@ public final class LoadedProgram: Sendable {
             }
             let elapsed = ContinuousClock.now - start
             total += UInt64(elapsed.components.seconds) * 1_000_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000)
-            last = RunResult(returnValue: r0, output: runs[runs.count - 1].output())
+            last = RunResult(returnValue: r0, run: runs[runs.count - 1])
             done += runs.count
         }
         return (last, total / UInt64(count))

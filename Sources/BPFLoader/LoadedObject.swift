@@ -69,6 +69,7 @@ public final class LoadedObject: Sendable {
         self.object = object
         var instances: [any BPFMap] = []
         var slots: [ProgramSlot] = []
+        var innerSlots: [(outer: Int, index: Int, inner: String)] = []
         for description in object.maps {
             let map: any BPFMap
             do { map = try makeMap(description.definition, byteOrder: object.byteOrder) } catch { throw .map(name: description.name, error) }
@@ -83,10 +84,23 @@ public final class LoadedObject: Sendable {
                     }
                     slots.append(ProgramSlot(map: array, index: slot.index, program: name))
                 case .map(let inner):
-                    throw .map(name: description.name, .unsupported("initialising with inner map '\(inner)' (map-in-map)"))
+                    guard map is MapOfMaps else {
+                        throw .map(name: description.name, .invalidArgument("only array_of_maps and hash_of_maps can be initialised with maps"))
+                    }
+                    innerSlots.append((instances.count, slot.index, inner))
                 }
             }
             instances.append(map)
+        }
+        // Statically initialised inner maps (libbpf sets them once every map exists).
+        for (outer, index, name) in innerSlots {
+            let outerMap = instances[outer] as! MapOfMaps
+            guard let inner = instances.first(where: { $0.name == name }) else {
+                throw .map(name: outerMap.name, .invalidArgument("slot \(index) names '\(name)', which is not a map of this object"))
+            }
+            let key = outerMap.definition.type == .arrayOfMaps ? withUnsafeBytes(of: UInt32(index).littleEndian) { Array($0) }
+                : withUnsafeBytes(of: UInt32(index).littleEndian) { Array($0.prefix(outerMap.definition.keySize)) }
+            do { try outerMap.set(inner, at: key) } catch { throw .map(name: outerMap.name, error) }
         }
         maps = MapTable(instances)
         programSlots = slots
@@ -115,10 +129,16 @@ public final class LoadedObject: Sendable {
         var candidates = object.programs
         if let name { candidates = candidates.filter { $0.name == name } }
         if let section { candidates = candidates.filter { $0.section == section } }
+        // Programs that cannot be loaded fail only when nothing loadable matches the selection.
+        if candidates.isEmpty,
+           let failed = object.unloadablePrograms.first(where: { (name == nil || $0.name == name) && (section == nil || $0.section == section) }) {
+            throw .unloadable(name: failed.name, section: failed.section, failed.reason)
+        }
         guard let chosen = candidates.first else {
-            let available = object.programs.map { "\($0.name) (section \($0.section))" }.joined(separator: ", ")
+            let available = (object.programs.map { "\($0.name) (section \($0.section))" }
+                + object.unloadablePrograms.map { "\($0.name) (section \($0.section), cannot be loaded)" }).joined(separator: ", ")
             let wanted = [name.map { "named '\($0)'" }, section.map { "in section '\($0)'" }].compactMap { $0 }.joined(separator: " ")
-            throw .programSelection(object.programs.isEmpty ? "the object has no programs"
+            throw .programSelection(object.programs.isEmpty && object.unloadablePrograms.isEmpty ? "the object has no programs"
                                     : "no program \(wanted.isEmpty ? "found" : wanted); available: \(available)")
         }
         guard let type = type ?? ProgramTypes.forSection(chosen.section) else {

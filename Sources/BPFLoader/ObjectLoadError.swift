@@ -11,6 +11,9 @@ public enum ObjectLoadError: Error, Sendable, CustomStringConvertible {
     case map(name: String, MapError)
     /// A program failed a load-time pass (context access, helper, map reference, structure).
     case program(name: String, LoadTimeError)
+    /// The chosen program uses something BPFKit lacks (a map type, a kfunc, a
+    /// callback) or its code does not link; the object's other programs load.
+    case unloadable(name: String, section: String, ELFError)
     /// No program matches the selection, or several do.
     case programSelection(String)
     /// The program type is unknown or cannot be inferred.
@@ -29,6 +32,7 @@ public enum ObjectLoadError: Error, Sendable, CustomStringConvertible {
         case .map(let name, let error):
             if case .invalidDefinition = error { error.description } else { "map '\(name)': \(error)" }
         case .program(let name, let error): "program '\(name)': \(error)"
+        case .unloadable(let name, let section, let error): "program '\(name)' (section '\(section)') cannot be loaded: \(error)"
         case .programSelection(let why): why
         case .programType(let why): why
         case .byteOrder(let object, let engine, let name):

@@ -116,6 +116,9 @@ public func makeMap(_ definition: MapDefinition, byteOrder: ByteOrder) throws(Ma
     case .hash, .lruHash, .perCPUHash, .lruPerCPUHash: return HashMap(validated: definition)
     case .programArray: return ProgramArray(validated: definition)
     case .ringBuffer: return RingBuffer(validated: definition)
+    case .deviceMap, .deviceMapHash, .cpuMap, .socketMap: return RedirectMap(validated: definition)
+    case .perfEventArray: return PerfEventArray(validated: definition)
+    case .arrayOfMaps, .hashOfMaps: return MapOfMaps(validated: definition)
     }
 }
 

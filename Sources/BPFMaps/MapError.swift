@@ -2,6 +2,7 @@
 /// negative `Int64` results (`-ENOENT` and so on), exactly as BPF helpers do.
 public enum Errno {
     public static let ENOENT: Int32 = 2
+    public static let EFAULT: Int32 = 14
     public static let E2BIG: Int32 = 7
     public static let EAGAIN: Int32 = 11
     public static let ENOMEM: Int32 = 12
@@ -35,6 +36,8 @@ public enum MapError: Error, Sendable, Hashable, CustomStringConvertible {
     case invalidDefinition(map: String, reason: String)
     /// No room for a ring-buffer record (EAGAIN).
     case noSpace
+    /// No room in a perf event buffer: the sample is lost (ENOSPC).
+    case noBufferSpace
     /// A program tried to change a map created with `BPF_F_RDONLY_PROG`
     /// (global `.rodata`, for one): EACCES, the error the kernel's verifier
     /// refuses such a helper call with ("write into map forbidden").
@@ -49,6 +52,7 @@ public enum MapError: Error, Sendable, Hashable, CustomStringConvertible {
         case .invalidArgument, .invalidDefinition: Errno.EINVAL
         case .unsupported: Errno.EOPNOTSUPP
         case .noSpace: Errno.EAGAIN
+        case .noBufferSpace: Errno.ENOSPC
         case .readOnly: Errno.EACCES
         }
     }
@@ -62,6 +66,7 @@ public enum MapError: Error, Sendable, Hashable, CustomStringConvertible {
         case .unsupported(let what): "\(what) is not supported by this map type (EOPNOTSUPP)"
         case .invalidDefinition(let map, let reason): "map '\(map)': \(reason)"
         case .noSpace: "no space left in the ring buffer (EAGAIN)"
+        case .noBufferSpace: "no room in the perf event buffer; the sample is lost (ENOSPC)"
         case .readOnly(let map): "map '\(map)' is read-only for programs (BPF_F_RDONLY_PROG): write into map forbidden (EACCES)"
         }
     }

@@ -95,10 +95,23 @@ struct LoaderErrorTests {
         }
     }
 
+    /// A map of a type BPFKit lacks is no object error: only the programs that use it fail.
+    @Test func unsupportedMapTypesFailOnlyTheProgramsThatUseThem() throws {
+        let bytes = try Clang.object(source: """
+            struct { __uint(type, BPF_MAP_TYPE_STACK_TRACE); __uint(key_size, 4); __uint(value_size, 8); __uint(max_entries, 4); } odd SEC(".maps");
+            SEC("xdp") int p(struct xdp_md *c) { return XDP_PASS; }
+            SEC("xdp") int q(struct xdp_md *c) { __u32 k = 0; return bpf_map_lookup_elem(&odd, &k) ? XDP_PASS : XDP_DROP; }
+            """ + Self.license, name: "unsupported_map")
+        let object = try LoadedObject(bytes: bytes)
+        _ = try object.program(named: "p")
+        let error = loadError { _ = try object.program(named: "q") }
+        guard case .unloadable("q", "xdp", .unsupportedMap("odd", 7)) = error else { Issue.record("\(String(describing: error))"); return }
+        #expect(error!.description.contains("program 'q'") && error!.description.contains("map 'odd' has type 7 (stack_trace)"), "\(error!)")
+    }
+
     @Test func contradictoryAndUnsupportedDefinitionsAreObjectErrors() throws {
         let cases: [(String, String)] = [
             ("__uint(type, BPF_MAP_TYPE_HASH); __type(key, __u32); __uint(key_size, 8); __type(value, __u64); __uint(max_entries, 4);", "key size given twice and differently (4 and 8)"),
-            ("__uint(type, BPF_MAP_TYPE_STACK_TRACE); __uint(key_size, 4); __uint(value_size, 8); __uint(max_entries, 4);", "map type 7 is not supported"),
             ("__type(key, __u32); __type(value, __u64); __uint(max_entries, 4);", "no map type"),
         ]
         for (i, (fields, phrase)) in cases.enumerated() {
@@ -128,8 +141,13 @@ struct LoaderErrorTests {
         #expect(throws: ELFError.unknownRelocationType(section: "xdp", offset: Int(bytes.le64(at: relocation.1)), type: 77)) {
             _ = try ObjectFile(bytes: bytes)
         }
-        bytes[relocation.1 + 8] = 3 // R_BPF_64_ABS32 on an instruction
-        #expect(throws: ELFError.self) { _ = try ObjectFile(bytes: bytes) }
+        // R_BPF_64_ABS32 on an instruction: the program cannot be linked; the object still parses.
+        bytes[relocation.1 + 8] = 3
+        let object = try ObjectFile(bytes: bytes)
+        #expect(object.programs.isEmpty && object.unloadablePrograms.count == 1)
+        guard case .badRelocation(section: "xdp", _, _) = object.unloadablePrograms.first?.reason else {
+            Issue.record("\(object.unloadablePrograms)"); return
+        }
     }
 
     @Test func notBPFAndTruncatedFiles() throws {
