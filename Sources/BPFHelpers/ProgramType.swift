@@ -64,6 +64,8 @@ public enum ProgramTypes {
 public enum ProgramRunError: Error, Sendable, Hashable, CustomStringConvertible {
     case inputTooSmall(type: String, size: Int, minimum: Int)
     case inputTooLarge(type: String, size: Int, maximum: Int)
+    /// In-place buffers (`InPlaceBuffer`) exist for `mem` and `xdp` only.
+    case unsupportedType(String)
 
     public var description: String {
         switch self {
@@ -71,6 +73,8 @@ public enum ProgramRunError: Error, Sendable, Hashable, CustomStringConvertible 
             "\(type) input is \(size) bytes; it needs at least \(minimum) (an Ethernet header)"
         case .inputTooLarge(let type, let size, let maximum):
             "\(type) input is \(size) bytes; at most \(maximum) fit one frame (multi-buffer frames are not supported)"
+        case .unsupportedType(let type):
+            "programs of type \(type) cannot run in place (in-place buffers exist for mem and xdp)"
         }
     }
 }
