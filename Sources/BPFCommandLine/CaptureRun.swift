@@ -142,6 +142,7 @@ extension RunCommand {
             case .inputTooLarge: return "packet too large"
             case .truncatedHeader(_, _, _, let header): return "\(header) header too short"
             case .badContext: return "bad context"
+            case .unsupportedType: return "type cannot run in place"
             }
         }
         if let execution = error as? ExecutionError {

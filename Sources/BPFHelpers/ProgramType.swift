@@ -126,6 +126,8 @@ public enum ProgramRunError: Error, Sendable, Hashable, CustomStringConvertible 
     case truncatedHeader(type: String, size: Int, minimum: Int, header: String)
     /// A test-run context (`ctx_in`) the kernel would refuse.
     case badContext(String)
+    /// In-place buffers (`InPlaceBuffer`) exist for `mem` and `xdp` only.
+    case unsupportedType(String)
 
     public var description: String {
         switch self {
@@ -136,6 +138,8 @@ public enum ProgramRunError: Error, Sendable, Hashable, CustomStringConvertible 
         case .truncatedHeader(let type, let size, let minimum, let header):
             "\(type) input is a \(header) packet of \(size) bytes; it needs at least \(minimum) (Ethernet and \(header) headers)"
         case .badContext(let reason): reason
+        case .unsupportedType(let type):
+            "programs of type \(type) cannot run in place (in-place buffers exist for mem and xdp)"
         }
     }
 }

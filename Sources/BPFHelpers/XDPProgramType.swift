@@ -107,6 +107,11 @@ public struct XDPProgramType: ProgramType {
 
         init(_ frame: XDPFrame, maps: MapRegionTable) {
             self.frame = frame
+            input = Self.input(frame, maps: maps)
+        }
+
+        /// The registers and regions of a run over `frame` (which must outlive the run).
+        static func input(_ frame: XDPFrame, maps: MapRegionTable) -> RunInput {
             // The packet is not a static region: its ends move with the adjust helpers.
             let resolver: @Sendable (UInt64, Int, Bool) -> Bool = { [frame] address, size, write in
                 frame.permits(address, size: size) || maps.permits(address, size: size, write: write)
@@ -127,7 +132,7 @@ public struct XDPProgramType: ProgramType {
             // The packet pointers, which 32-bit engines show as their own
             // addresses (stored in the frame's byte order, which is the engine's).
             input.pointerWords = [XDPContext.data, XDPContext.dataEnd, XDPContext.dataMeta].map { frame.context.address + UInt64($0) }
-            self.input = input
+            return input
         }
 
         func output() -> [UInt8] { frame.packet }

@@ -23,8 +23,8 @@ struct HostMemory {
     private let dynamicStart: UnsafePointer<UInt64>, dynamicEnd: UnsafePointer<UInt64>
     /// The same for writes, or `Self.never` when the region is read-only.
     private let dynamicWriteStart: UnsafePointer<UInt64>, dynamicWriteEnd: UnsafePointer<UInt64>
-    /// Every region the run may touch besides the stack.
-    let regions: MemoryRegions
+    /// Every region the run may touch besides the stack (borrowed for the run).
+    let regions: UnsafePointer<MemoryRegions>
     /// Whether memory has the byte order opposite to the host's: every
     /// integer loaded, stored or updated atomically is byte-reversed.
     let swapsBytes: Bool
@@ -39,7 +39,7 @@ struct HostMemory {
         return (UnsafePointer(words), UnsafePointer(words + 1))
     }()
 
-    init(stackLow: UInt64, stackBytes: Int, regions: MemoryRegions, dynamicRegion: DynamicRegion? = nil, swapsBytes: Bool = false) {
+    init(stackLow: UInt64, stackBytes: Int, regions: UnsafePointer<MemoryRegions>, dynamicRegion: DynamicRegion? = nil, swapsBytes: Bool = false) {
         self.swapsBytes = swapsBytes
         self.stackLow = stackLow
         self.stackBytes = UInt64(stackBytes)
@@ -57,7 +57,7 @@ struct HostMemory {
         // A region at address 0, or one wrapping around the address space,
         // would let a null pointer through the fast path; leave such a region
         // to the slow path, which refuses address 0.
-        if let first = regions.regions.first, first.start != 0, first.count > 0,
+        if let first = regions.pointee.regions.first, first.start != 0, first.count > 0,
            first.start <= UInt64.max - UInt64(first.count) {
             readStart = first.start
             readCount = UInt64(first.count)
@@ -86,7 +86,7 @@ struct HostMemory {
 
     @inline(never)
     private func permitsSlowly(_ address: UInt64, _ size: UInt64, write: Bool) -> Bool {
-        address != 0 && regions.permits(address, size: Int(size), write: write)
+        address != 0 && regions.pointee.permits(address, size: Int(size), write: write)
     }
 
     // MARK: Loads and stores

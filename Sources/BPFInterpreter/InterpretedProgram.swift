@@ -3,9 +3,14 @@ import BPFRuntime
 
 /// A program decoded for the interpreter. Immutable and `Sendable`: every
 /// run gets its own registers, frames and stack, so any number of threads
-/// may run the same prepared program at once.
-struct InterpretedProgram: TailCallable {
-    let code: [DecodedInstruction]
+/// may run the same prepared program at once. A class, so that a run's
+/// machine borrows it (`unowned(unsafe)`, valid for the run) instead of
+/// copying and retaining each of its fields per run.
+final class InterpretedProgram: TailCallable, @unchecked Sendable {
+    /// The decoded instructions, in memory the program owns (never written
+    /// after `init`; freed with it), so a run reads them without retaining
+    /// anything.
+    let code: UnsafeMutableBufferPointer<DecodedInstruction>
     /// Helpers called by number, indexed by the `imm` of `callHelper`.
     let helpers: [Helper]
     /// All helpers, for calls through a register (`callx`), whose number is known only at run time.
@@ -19,12 +24,67 @@ struct InterpretedProgram: TailCallable {
     /// What the stack starts as (zeros but in tests).
     let stackFill: StackFill
     /// Whether memory has the other byte order than the host's.
-    var swapsBytes = false
+    let swapsBytes: Bool
+    /// Whether a run is bracketed as one (`RunLifetime`): only code that
+    /// calls helpers or tail-calls can hold map values or tail-call targets;
+    /// other code reaches neither, as for the JITs.
+    let bracketsRun: Bool
+    /// Whether the program makes local calls (and so uses the saved-frame
+    /// words and the frames below the first).
+    let callsLocally: Bool
+    /// Bytes at the top of the stack a run clears: the whole stack, or, when
+    /// the verifier proved every stack access of a program without local
+    /// calls inside the top `stackDepth` bytes of its one frame, those bytes
+    /// (no access reaches the others, so what they hold cannot be seen).
+    let stackClearBytes: Int
+    /// Frames a run lays out: the interpreter's eight, or for a program
+    /// without local calls whose stack accesses are all proven inside its
+    /// frame (`stackClearBytes` then is the proven depth), that one frame:
+    /// the same bytes are reachable, and an access outside it (which the
+    /// proof says never happens) fails as out of bounds instead of reaching
+    /// memory nobody cleared. The run's block then fits on the thread's
+    /// stack without a heap allocation.
+    let frameCount: Int
+
+    /// `proofs`: the verifier's facts about exactly this program, if any
+    /// (only the proven stack depth is used, see `stackClearBytes`).
+    init(code: [DecodedInstruction], helpers: [Helper], registry: HelperRegistry, unsupported: [String],
+         instructionLimit: UInt64, tailCallArrays: [TailCallAttachment], stackFill: StackFill, swapsBytes: Bool,
+         proofs: ProgramProofs?) {
+        self.code = .allocate(capacity: max(code.count, 1))
+        _ = self.code.initialize(from: code)
+        self.helpers = helpers
+        self.registry = registry
+        self.unsupported = unsupported
+        self.instructionLimit = instructionLimit
+        self.tailCallArrays = tailCallArrays
+        self.stackFill = stackFill
+        self.swapsBytes = swapsBytes
+        bracketsRun = code.contains { [.callHelper, .callRegister, .tailCall].contains($0.op) }
+        callsLocally = code.contains { $0.op == .callLocal }
+        // With a proven stack depth (every stack access, helpers' memory
+        // arguments included, inside the top `depth` bytes of its frame) and
+        // a single frame, only those bytes can ever be read: lay out one
+        // frame and clear just them.
+        if !callsLocally, let depth = proofs?.stackDepth, (0...ExecutionLimits.stackSizePerFrame).contains(depth) {
+            stackClearBytes = (depth + 15) & ~15
+            frameCount = 1
+        } else {
+            stackClearBytes = RunLayout().stackBytes
+            frameCount = ExecutionLimits.maxCallFrames
+        }
+    }
+
+    deinit { code.deallocate() }
 
     var tailCallEngine: TailCallEngine { .interpreter }
     var tailCallEntry: UInt64 { 0 }
 
     func run(_ input: RunInput) throws(ExecutionError) -> UInt64 {
+        guard bracketsRun else {
+            var state = RunState(budget: instructionLimit, limit: instructionLimit, context: input.r1, dynamicRegion: input.dynamicRegion)
+            return try run(r1: input.r1, r2: input.r2, regions: input.regions, state: &state)
+        }
         // In flight until it returns: what it looked up and tail-calls stays valid (`RunLifetime`).
         let slot = RunLifetime.enter()
         defer { RunLifetime.exit(slot) }
@@ -46,20 +106,37 @@ struct InterpretedProgram: TailCallable {
 
     /// One program from its first instruction, with fresh registers and stack.
     private func runOnce(r1: UInt64, r2: UInt64, regions: MemoryRegions, state: inout RunState) throws(ExecutionError) -> Outcome {
-        let layout = RunLayout()
+        let layout = RunLayout(maxFrames: frameCount)
+        // Everything the run needs from the program, read before the
+        // closures so that they capture no strong reference to it (the
+        // program is alive for the run: its caller holds it).
+        let program = Unmanaged.passUnretained(self)
+        let callsLocally = callsLocally, stackFill = stackFill, stackClearBytes = stackClearBytes
+        let swapsBytes = swapsBytes, entry = code.baseAddress.unsafelyUnwrapped
         // Registers, frames and stack live in one block per run, on the
         // thread's stack when it fits: no heap traffic and no sharing.
-        return try withUnsafeTemporaryAllocation(byteCount: layout.byteCount, alignment: 16) {
+        // The machine borrows the program and the run's regions (valid for
+        // the whole run): nothing is retained per run.
+        return try withUnsafePointer(to: regions) { (regions) throws(ExecutionError) -> Outcome in
+        try withUnsafeTemporaryAllocation(byteCount: layout.byteCount, alignment: 16) {
             (block) throws(ExecutionError) -> Outcome in
             let base = block.baseAddress.unsafelyUnwrapped
-            let words = base.initializeMemory(as: UInt64.self, repeating: 0, count: layout.wordCount)
+            // Registers start zeroed; the saved-frame words only matter to local calls.
+            let words = base.bindMemory(to: UInt64.self, capacity: layout.wordCount)
+            words.initialize(repeating: 0, count: callsLocally ? layout.wordCount : RunLayout.registerSlots)
             // The stack starts zeroed so that a program never reads what a
-            // previous run (or the host) left there.
-            let stack = (base + layout.stackOffset).initializeMemory(as: UInt8.self, repeating: 0, count: layout.stackBytes)
-            if case .garbage(let seed) = stackFill { Self.fill(stack, count: layout.stackBytes, seed: seed) }
+            // previous run (or the host) left there: all of it, or the part
+            // the proofs say any access reaches (`stackClearBytes`).
+            let stack = (base + layout.stackOffset).bindMemory(to: UInt8.self, capacity: layout.stackBytes)
+            if case .garbage(let seed) = stackFill {
+                Self.fill(stack, count: layout.stackBytes, seed: seed)
+            } else {
+                let clear = min(stackClearBytes, layout.stackBytes)
+                (stack + (layout.stackBytes - clear)).initialize(repeating: 0, count: clear)
+            }
             let stackLow = UInt64(UInt(bitPattern: stack))
             let machine = Machine(
-                program: self, layout: layout,
+                programReference: program, layout: layout,
                 registers: words, frames: words + RunLayout.registerSlots,
                 stackTop: stackLow + UInt64(layout.stackBytes),
                 memory: HostMemory(stackLow: stackLow, stackBytes: layout.stackBytes, regions: regions,
@@ -67,9 +144,8 @@ struct InterpretedProgram: TailCallable {
             machine.registers[1] = r1
             machine.registers[2] = r2
             machine.registers[10] = machine.stackTop
-            return try code.withUnsafeBufferPointer { (code) throws(ExecutionError) -> Outcome in
-                try machine.execute(code.baseAddress.unsafelyUnwrapped, state: &state)
-            }
+            return try machine.execute(entry, state: &state)
+        }
         }
     }
 
@@ -130,7 +206,9 @@ struct RunLayout {
     static let registerSlots = 16
     static let frameWords = 5
     let frameBytes = ExecutionLimits.stackSizePerFrame
-    let maxFrames = ExecutionLimits.maxCallFrames
+    /// Eight (`ExecutionLimits.maxCallFrames`), or one for a program
+    /// proven to stay in its one frame (`InterpretedProgram.frameCount`).
+    var maxFrames = ExecutionLimits.maxCallFrames
 
     var wordCount: Int { Self.registerSlots + maxFrames * Self.frameWords }
     var stackOffset: Int { (wordCount * 8 + 15) & ~15 }
@@ -140,7 +218,10 @@ struct RunLayout {
 
 /// The state of one run, handed to the dispatch loop.
 struct Machine {
-    let program: InterpretedProgram
+    /// The program being run, borrowed for the run (it is alive while it
+    /// runs): not retained per run; only the slow paths (calls, errors) use it.
+    let programReference: Unmanaged<InterpretedProgram>
+    var program: InterpretedProgram { programReference.takeUnretainedValue() }
     let layout: RunLayout
     let registers: UnsafeMutablePointer<UInt64>
     let frames: UnsafeMutablePointer<UInt64>
@@ -164,7 +245,7 @@ struct Machine {
         if let access {
             memoryAccess = access
         } else {
-            var regions = memory.regions
+            var regions = memory.regions.pointee
             regions.regions.append(stackRegion)
             memoryAccess = MemoryAccess(regions: regions)
             access = memoryAccess

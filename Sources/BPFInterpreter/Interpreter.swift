@@ -67,10 +67,12 @@ public struct Interpreter: ExecutionEngine {
         let attachments = try configuration.tailCalls?.attach(program, engine: .interpreter) ?? []
         let decoded = Predecoder(program: program, helpers: configuration.helpers, tailCalls: configuration.tailCalls != nil,
                                  byteOrder: byteOrder)
+        // Proofs count only for exactly these instructions.
+        let proofs = configuration.proofs.flatMap { $0.applies(to: program) ? $0 : nil }
         return InterpretedProgram(
             code: decoded.code, helpers: decoded.helpers, registry: configuration.helpers,
             unsupported: decoded.unsupported, instructionLimit: configuration.instructionLimit,
-            tailCallArrays: attachments, stackFill: stackFill, swapsBytes: byteOrder != .host)
+            tailCallArrays: attachments, stackFill: stackFill, swapsBytes: byteOrder != .host, proofs: proofs)
     }
 }
 

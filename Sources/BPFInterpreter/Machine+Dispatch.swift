@@ -183,7 +183,7 @@ extension Machine {
                 // so its result goes to the subprogram's caller. It runs on a
                 // fresh stack of its own (as on the JIT, and in the kernel,
                 // where a target gets its own frames whatever the depth).
-                r[0] = try target.run(r1: r[1], r2: r[2], regions: memory.regions, state: &state)
+                r[0] = try target.run(r1: r[1], r2: r[2], regions: memory.regions.pointee, state: &state)
                 budget = state.budget
                 depth -= 1
                 let frame = frames + depth * RunLayout.frameWords

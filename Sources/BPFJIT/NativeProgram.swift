@@ -176,6 +176,11 @@ public final class NativeProgram: TailCallable, @unchecked Sendable {
         }
     }
 
+    /// The entry to call directly, `entry(r1, r2, nil)`, when the code needs
+    /// no run context and calls no helper (so needs no run bracket either):
+    /// what `run` itself does for such code. nil for other code.
+    public var contextFreeEntry: Entry? { usesRunContext || callsHelpers ? nil : entry }
+
     /// The fast call path for embedders (no input regions).
     public var function: JITFunction { JITFunction(program: self) }
 }

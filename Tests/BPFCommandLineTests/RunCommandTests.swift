@@ -15,6 +15,8 @@ import Testing
         let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
         #expect((object?["retval"] as? NSNumber)?.uint64Value == 0xa430_d846_80aa_bd0b)
         #expect(object?["duration_ns"] is NSNumber)
+        #expect(object?["ns_per_run"] is NSNumber)
+        #expect((object?["repeat"] as? NSNumber)?.intValue == 3)
         #expect(result.stdout.split(separator: "\n").count == 1)
     }
 
