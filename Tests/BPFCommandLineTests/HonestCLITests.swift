@@ -82,7 +82,7 @@ import Testing
 
     @Test func synopsesMatch() throws {
         let commands = [["run"], ["asm"], ["disasm"], ["dump", "xlated"], ["dump", "jited"], ["conformance"],
-                        ["conformance-plugin"], ["verify"], ["bench"]]
+                        ["conformance-plugin"], ["verify"], ["bench"], ["filter"]]
         var expected: [String] = []
         for command in commands {
             let help = try bpfkit(command + ["--help"]).stdout.split(separator: "\n", omittingEmptySubsequences: false)
