@@ -96,9 +96,10 @@ public final class PerfEventArray: BPFMap, @unchecked Sendable {
     public func output(index: UInt64, sample: [UInt8]) throws(MapError) -> Void {
         let cpu = index == Self.currentCPU ? CPUSlots.current : Int(index)
         guard cpu < definition.maxEntries else { throw .full }
-        guard cpu == CPUSlots.current else { throw .unsupported("perf event of CPU \(cpu) written on CPU \(CPUSlots.current)") }
         try lock.withLock { () throws(MapError) in
+            // In the kernel's order: an empty slot is -ENOENT before another CPU's is -EOPNOTSUPP.
             guard var buffer = buffers[cpu] else { throw .noSuchKey }
+            guard cpu == CPUSlots.current else { throw .unsupported("perf event of CPU \(cpu) written on CPU \(CPUSlots.current)") }
             let size = Self.footprint(sample.count)
             guard buffer.used + size <= buffer.capacity else {
                 buffer.lost += 1

@@ -39,6 +39,9 @@ extension Analysis {
             // What a helper writes is not taken as written (it may fail first).
             touchStack(&checked, base: base, offset: 0, size: size, read: !write, write: false, at: pc)
             guard let size else {
+                if case .region = base {   // as for loads and stores: the slab's elements lie side by side
+                    refuse("instruction \(pc): \(name): the size of the memory at r\(argument.register) (\(base.summary)) is not bounded")
+                }
                 inBounds = false
                 if problem == nil { problem = "instruction \(pc): \(name): the size of the memory at r\(argument.register) is not known" }
                 continue
@@ -47,6 +50,9 @@ extension Analysis {
                 refuse("instruction \(pc): \(name): write into map forbidden: r\(argument.register) points into read-only \(region.kind == .mapValue ? "map value" : "global data")")
             }
             if let why = accessProblem(state, base: base, offset: 0, size: size, write: write, atomic: false) {
+                if case .region = base {
+                    refuse("instruction \(pc): \(name): r\(argument.register) (\(base.summary)): \(why)")
+                }
                 inBounds = false
                 if problem == nil { problem = "instruction \(pc): \(name): r\(argument.register) (\(base.summary)): \(why)" }
             }

@@ -55,6 +55,14 @@ extension Analysis {
         checkNullChecked(base, "\(r) + \(offset)", at: pc)
         touchStack(&state, base: base, offset: Int(offset), size: size, read: !write || atomic, write: write, at: pc)
         if let problem = accessProblem(state, base: base, offset: Int(offset), size: size, write: write, atomic: atomic) {
+            // A map value or global datum: the run-time check knows only the
+            // slab, whose elements lie side by side, so an access past one
+            // value that lands in the next is indistinguishable from an access
+            // to that one. Refused, as the kernel refuses it.
+            if case .region = base {
+                refuse("instruction \(pc): \(r) + \(offset) (\(base.summary)): \(problem)")
+                return
+            }
             var description = "\(base.packetID.flatMap { state.packetRanges[$0] }.map { "range \($0)" } ?? "")"
             if !description.isEmpty { description = ", " + description }
             record(access: pc, problem: "instruction \(pc): \(r) + \(offset) (\(base.summary)\(description)): \(problem)")

@@ -85,19 +85,23 @@ struct NegativeTests {
             p += [
                 .load(.double, dst: .r2, src: .r0, offset: 8),
                 .store(.double, dst: .r6, offset: 0, src: .r2),
-                .load(.double, dst: .r2, src: .r0, offset: 9),     // past the 16-byte value
+                .load(.double, dst: .r2, src: .r0, offset: 0),
                 .alu(.w64, .mov, dst: .r0, .immediate(0)), .exit,
             ]
             return p
         }
+        // Past the 16-byte value: refused (the next element's bytes follow it).
+        var past = lookup(checked: true)
+        past[past.count - 3] = .load(.double, dst: .r2, src: .r0, offset: 9)
+        #expect(throws: (any Error).self) { try verifyXDP(past, maps: [map]) }
         let unchecked = try verifyXDP(lookup(checked: false), maps: [map]).verification
         let pcs = slots(lookup(checked: false))
         #expect(pcs.dropFirst().allSatisfy { !unchecked.proofs.isSafeAccess(at: $0) }, "\(unchecked.log)")
         #expect(unchecked.proofs.isSafeAccess(at: pcs[0]))
         let checked = try verifyXDP(lookup(checked: true), maps: [map]).verification
         let cpcs = slots(lookup(checked: true))
-        #expect(checked.proofs.isSafeAccess(at: cpcs[1]) && checked.proofs.isSafeAccess(at: cpcs[2]), "\(checked.log)")
-        #expect(!checked.proofs.isSafeAccess(at: cpcs[3]))
+        #expect(checked.proofs.isSafeAccess(at: cpcs[1]) && checked.proofs.isSafeAccess(at: cpcs[2]) && checked.proofs.isSafeAccess(at: cpcs[3]),
+                "\(checked.log)")
     }
 
     @Test func variableStackOffsets() throws {
