@@ -137,6 +137,16 @@ public enum MapContents {
                 switch (d.type, entry.value) {
                 case (.ringBuffer, _):
                     throw MapContentsError("\(at): a ring buffer holds records, not entries to fill")
+                case (.arrayOfMaps, .map(let inner)), (.hashOfMaps, .map(let inner)):
+                    guard let outer = map as? MapOfMaps else { throw MapContentsError("\(at): '\(name)' does not hold maps here") }
+                    guard let innerMap = maps.first(where: { $0.name == inner }) else {
+                        throw MapContentsError("\(at): no map '\(inner)' in the object to put in '\(name)'")
+                    }
+                    do { try outer.set(innerMap, at: entry.key) } catch {
+                        throw MapContentsError("\(at): cannot put map '\(inner)' in '\(name)': \(error)")
+                    }
+                case (.arrayOfMaps, _), (.hashOfMaps, _):
+                    throw MapContentsError("\(at): a map-of-maps value is {\"map\": NAME}")
                 case (_, .map(let inner)):
                     throw MapContentsError("\(at): {\"map\": \"\(inner)\"} fills maps of maps (array_of_maps, hash_of_maps); '\(name)' is a \(d.type)")
                 case (.programArray, .program(let program)):

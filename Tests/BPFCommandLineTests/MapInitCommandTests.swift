@@ -45,6 +45,28 @@ struct MapInitCommandTests {
         #expect(result.status == 0 && result.stdout == "0x0\n", "\(result.stdout) \(result.stderr)")
     }
 
+    /// {"map": NAME} puts an inner map in a hash of maps: the program finds it
+    /// (the inner value, counted to 1) where it found nothing (100) before.
+    @Test func mapsOfMapsTakeInnerMaps() throws {
+        var packet = [UInt8](repeating: 0, count: 64)
+        packet[14] = 5
+        let input = try temporaryFile("slot5-\(UUID().uuidString).bin", packet)
+        let program = "Tests/Fixtures/bpf-programs/map_in_map.c"
+        func run(_ json: String?) throws -> CommandResult {
+            var arguments = ["run", program, "--program", "count_hash", "--data-in", input]
+            if let json { arguments += ["--map-init", try temporaryFile("mim-\(UUID().uuidString).json", text: json)] }
+            return try bpfkit(arguments)
+        }
+        var result = try run(nil)
+        #expect(result.status == 0 && result.stdout == "0x64\n", "\(result.stdout) \(result.stderr)")
+        result = try run(#"{"by_hash": [{"key": "05 00 00 00", "value": {"map": "inner_b"}}]}"#)
+        #expect(result.status == 0 && result.stdout == "0x1\n", "\(result.stdout) \(result.stderr)")
+        result = try run(#"{"by_hash": [{"key": "05 00 00 00", "value": {"map": "nope"}}]}"#)
+        #expect(result.status != 0 && result.stderr.contains("map 'by_hash' entry 0: no map 'nope'"), "\(result.stderr)")
+        result = try run(#"{"by_hash": [{"key": "05 00 00 00", "value": "00"}]}"#)
+        #expect(result.status != 0 && result.stderr.contains("a map-of-maps value is {\"map\": NAME}"), "\(result.stderr)")
+    }
+
     /// A dump fed back as --map-init gives the same maps.
     @Test func dumpsRoundTrip() throws {
         let first = try run("interpreter", #"{"config": [{"key": "01 00 00 00", "value": "2a 00 00 00"}], "stats": [{"key": "00000000", "value": "0900000000000000"}]}"#, ["--dump-maps", "--json"])
