@@ -61,7 +61,7 @@ let package = Package(
 
         // The JIT core every backend shares: code buffer, labels and fixups, pass driver,
         // run context and host routines, native programs.
-        .target(name: "BPFJIT", dependencies: ["BPFISA", "BPFRuntime", "BPFExecMemory"], swiftSettings: swiftSettings),
+        .target(name: "BPFJIT", dependencies: ["BPFISA", "BPFRuntime", "BPFExecMemory", "CBPFPlatform"], swiftSettings: swiftSettings),
         // The x86-64 backend: registers, encoder, frame and ABI, lowering.
         .target(name: "BPFJITX86_64", dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFExecMemory"],
                 swiftSettings: swiftSettings),

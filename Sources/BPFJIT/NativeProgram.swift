@@ -1,3 +1,4 @@
+import CBPFPlatform
 import BPFISA
 import BPFRuntime
 
@@ -30,9 +31,20 @@ public struct JITOptions: Sendable, Hashable {
     /// the clear is `rep stosq`, +10–22 ns a run (release, 256 B to 4 KiB).
     public static let defaultProvenStackClearLimit = 64
 
-    public init(memoryChecking: MemoryChecking = .checked, provenStackClearLimit: Int = JITOptions.defaultProvenStackClearLimit) {
+    /// x86-64: shifts by a register as BMI2's `shlx`/`shrx`/`sarx` (three
+    /// operands, any count register) instead of through `cl`, which is BPF
+    /// r4's register and must be saved around the shift. On by default when
+    /// the CPU has BMI2.
+    public var useBMI2: Bool
+
+    /// Whether this host's CPU has BMI2 (CPUID, read once).
+    public static let hostHasBMI2: Bool = bpf_x86_has_bmi2() != 0
+
+    public init(memoryChecking: MemoryChecking = .checked, provenStackClearLimit: Int = JITOptions.defaultProvenStackClearLimit,
+                useBMI2: Bool = JITOptions.hostHasBMI2) {
         self.memoryChecking = memoryChecking
         self.provenStackClearLimit = provenStackClearLimit
+        self.useBMI2 = useBMI2
     }
 }
 

@@ -204,6 +204,29 @@ extension X86Encoder {
         r(size, 0xd3, digit: kind.rawValue, rm: dst)
     }
 
+    /// BMI2 `shlx/shrx/sarx dst, src, count` (VEX.LZ.{66,F2,F3}.0F38.W{0,1}
+    /// F7 /r; three-byte VEX, Intel SDM vol. 2A, 2.3.5): dst = src shifted by
+    /// count masked to 31 or 63, as the legacy forms mask `cl`; the 32-bit
+    /// form zero-extends. Flags are not touched.
+    @inline(__always)
+    public func shiftx(_ kind: ShiftKind, _ size: OperandSize, dst: GPR, src: GPR, count: GPR) {
+        precondition(kind == .shl || kind == .shr || kind == .sar, "shiftx: \(kind) has no BMI2 form")
+        let pp: UInt8 = switch kind {
+        case .shl: 0b01          // 66
+        case .sar: 0b10          // F3
+        default: 0b11            // F2: shr
+        }
+        let r: UInt8 = dst.number >= 8 ? 0 : 0x80
+        let b: UInt8 = src.number >= 8 ? 0 : 0x20
+        let w: UInt8 = size == .qword ? 0x80 : 0
+        let vvvv: UInt8 = (~count.number & 0x0f) << 3
+        let first: UInt8 = r | 0x40 | b | 0x02
+        let second: UInt8 = w | vvvv | pp
+        let modrm: UInt8 = 0xc0 | (dst.low << 3) | src.low
+        code.bytes(0xc4, first, second)
+        code.bytes(0xf7, modrm)
+    }
+
     /// `bswap dst32/dst64` (0F C8+r).
     @inline(__always)
     public func bswap(_ size: OperandSize, _ dst: GPR) {

@@ -85,8 +85,11 @@ extension X86_64Backend {
 
     /// Shifts by a BPF register: x86 shifts by `cl` only, and rcx is BPF r4.
     /// The count's register may be rcx, and so may dst; r11 keeps rcx's value.
+    /// With BMI2 (`JITOptions.useBMI2`), one `shlx/shrx/sarx dst, dst, src`.
     func shiftByRegister(_ kind: ShiftKind, _ size: OperandSize, _ d: GPR, _ s: GPR, _ e: X86Encoder) {
-        if s == .rcx {
+        if options.useBMI2 {
+            e.shiftx(kind, size, dst: d, src: d, count: s)          /* shlx/shrx/sarx dst, dst, src */
+        } else if s == .rcx {
             e.shiftByCL(kind, size, d)                              /* shl/shr/sar dst, cl */
         } else if d == .rcx {
             e.mov(.qword, .r11, .rcx)                               /* mov r11, rcx: dst's value */

@@ -5,6 +5,9 @@
 #include <fcntl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 int bpf_memfd_create(const char *name, unsigned int flags) {
     return (int)syscall(SYS_memfd_create, name, flags);
@@ -51,4 +54,14 @@ void bpf_atomic_store_u64(uint64_t *address, uint64_t value) {
 
 uintptr_t bpf_host_code_anchor(void) {
     return (uintptr_t)&bpf_host_code_anchor;
+}
+
+int bpf_x86_has_bmi2(void) {
+#if defined(__x86_64__)
+    unsigned int eax, ebx, ecx, edx;
+    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return 0;
+    return (ebx >> 8) & 1;
+#else
+    return 0;
+#endif
 }

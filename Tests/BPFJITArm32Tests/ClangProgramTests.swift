@@ -16,12 +16,19 @@ struct ClangProgramTests {
     /// Every C program of the fixtures, and the program to run (nil: the object's first).
     static let programs: [(file: String, program: String?)] = [
         ("global_pipeline", "entry"), ("adjust_limits", nil), ("checksums", nil), ("context_fields", nil),
-        ("map_errors", nil), ("trace_lengths", nil),
+        ("map_errors", nil), ("trace_lengths", nil), ("redirects", nil), ("perf_events", nil),
+    ]
+
+    /// Fixtures this suite does not run, and why.
+    static let notRun: [String: String] = [
+        "tc_context": "a tc program (these runs are XDP's)", "tc_resize": "a tc program", "tc_checksums": "a tc program",
+        "tc_stale_pointer": "a tc program",
+        "map_in_map": "an outer map's lookup returns an inner map's handle, a host address the 32-bit machine cannot hold (the run stops with an error)",
     ]
 
     @Test func everyFixtureIsListed() throws {
         let files = try FileManager.default.contentsOfDirectory(atPath: Self.fixtures.path).filter { $0.hasSuffix(".c") }
-        #expect(Set(files.map { String($0.dropLast(2)) }) == Set(Self.programs.map(\.file)))
+        #expect(Set(files.map { String($0.dropLast(2)) }) == Set(Self.programs.map(\.file)).union(Self.notRun.keys))
     }
 
     @Test(arguments: programs.map(\.file))

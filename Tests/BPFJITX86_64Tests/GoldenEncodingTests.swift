@@ -79,6 +79,16 @@ import Testing
                     for count: UInt8 in [1, 7, 31] { c.add("\(kind.mnemonic) \(d.name(size)), \(count)") { $0.shift(kind, size, d, count: count) } }
                     c.add("\(kind.mnemonic) \(d.name(size)), cl") { $0.shiftByCL(kind, size, d) }
                 }
+                // BMI2 three-operand shifts: dst, src (dst itself, as the JIT uses them, and another), count.
+                for kind in [ShiftKind.shl, .shr, .sar] {
+                    for count in regs {
+                        for src in [d, GPR.r13] {
+                            c.add("\(kind.mnemonic)x \(d.name(size)), \(src.name(size)), \(count.name(size))") {
+                                $0.shiftx(kind, size, dst: d, src: src, count: count)
+                            }
+                        }
+                    }
+                }
             }
             c.add(size == .qword ? "cqo" : "cdq") { $0.signExtendAccumulator(size) }
         }

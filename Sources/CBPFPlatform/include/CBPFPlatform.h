@@ -48,6 +48,10 @@ int bpf_add_seals(int fd, int seals);
 /// caches are coherent with stores by architecture.
 void bpf_clear_instruction_cache(void *begin, void *end);
 
+/// 1 when this x86-64 CPU has BMI2 (shlx/shrx/sarx, CPUID leaf 7 EBX bit 8)
+/// and the OS enables AVX state for VEX encodings; 0 elsewhere.
+int bpf_x86_has_bmi2(void);
+
 /// 1 when this host needs bpf_clear_instruction_cache after writing code.
 int bpf_instruction_cache_needs_maintenance(void);
 
