@@ -147,7 +147,7 @@ let package = Package(
         // binary when built with `--sanitize fuzzer -Xswiftc -DBPFKIT_LIBFUZZER`, an input replayer otherwise.
         .executableTarget(name: "BPFFuzzTargets",
                           dependencies: ["BPFKit", "BPFAssembler", "BPFELF", "BPFHelpers", "BPFInterpreter", "BPFISA", "BPFLoader",
-                                         "BPFRuntime", "BPFVerifier"],
+                                         "BPFRuntime", "BPFVerifier", "BPFPcap"],
                           swiftSettings: swiftSettings),
         .testTarget(name: "BPFCommandLineTests", dependencies: ["bpfkit"], swiftSettings: swiftSettings),
 

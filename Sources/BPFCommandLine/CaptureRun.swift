@@ -10,16 +10,29 @@ import Foundation
 struct VerdictNaming: Sendable {
     let names: [UInt64: String]
     let forwarded: Set<UInt64>
+    /// tc programs return an int: only r0's low 32 bits count, sign-extended (TC_ACT_UNSPEC is -1).
+    var thirtyTwoBit = false
 
-    func name(_ value: UInt64) -> String { names[value] ?? "\(value)" }
+    func key(_ value: UInt64) -> UInt64 {
+        thirtyTwoBit ? UInt64(bitPattern: Int64(Int32(truncatingIfNeeded: value))) : value
+    }
+    func name(_ value: UInt64) -> String { names[key(value)] ?? "\(thirtyTwoBit ? "\(Int32(truncatingIfNeeded: value))" : "\(value)")" }
+    func forwards(_ value: UInt64) -> Bool { forwarded.contains(key(value)) }
 
     static let xdp = VerdictNaming(names: [0: "XDP_ABORTED", 1: "XDP_DROP", 2: "XDP_PASS", 3: "XDP_TX", 4: "XDP_REDIRECT"],
                                    forwarded: [2, 3])
+
+    /// tc: the packet goes on after TC_ACT_OK and TC_ACT_REDIRECT.
+    static let tc = VerdictNaming(names: [UInt64(bitPattern: -1): "TC_ACT_UNSPEC", 0: "TC_ACT_OK", 1: "TC_ACT_RECLASSIFY",
+                                          2: "TC_ACT_SHOT", 3: "TC_ACT_PIPE", 4: "TC_ACT_STOLEN", 5: "TC_ACT_QUEUED",
+                                          6: "TC_ACT_REPEAT", 7: "TC_ACT_REDIRECT", 8: "TC_ACT_TRAP"],
+                                  forwarded: [0, 7], thirtyTwoBit: true)
 
     /// The naming for a program type, or nil when captures cannot feed it.
     static func forType(_ name: String) -> VerdictNaming? {
         switch name {
         case "xdp": xdp
+        case "tc", "sched_cls": tc
         default: nil
         }
     }
@@ -63,7 +76,7 @@ extension RunCommand {
     func runCapture(_ inputPath: String, file: ProgramFile, loaded: LoadedProgram) throws {
         let typeName = file.linked.type.name
         guard let naming = VerdictNaming.forType(typeName) else {
-            throw fail("--pcap runs packet programs (xdp); \(program) is a \(typeName) program")
+            throw fail("--pcap runs packet programs (xdp, tc); \(program) is a \(typeName) program")
         }
         let reader: CaptureReader
         do {
@@ -98,7 +111,7 @@ extension RunCommand {
                 do {
                     let result = try loaded.run(input: packet.bytes)
                     summary.verdicts[naming.name(result.returnValue), default: 0] += 1
-                    if naming.forwarded.contains(result.returnValue), let writer {
+                    if naming.forwards(result.returnValue), let writer {
                         var out = packet
                         out.bytes = result.output
                         out.wireLength = UInt32(result.output.count) + (packet.wireLength &- UInt32(packet.bytes.count))

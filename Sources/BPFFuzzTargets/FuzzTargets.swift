@@ -5,6 +5,7 @@ import BPFInterpreter
 import BPFISA
 import BPFKit
 import BPFLoader
+import BPFPcap
 import BPFRuntime
 import BPFVerifier
 import Foundation
@@ -25,6 +26,8 @@ enum FuzzTarget: String, CaseIterable {
     /// run on the interpreter and the native JIT with the proofs, which must
     /// agree (a proof that is wrong shows here as a difference or a crash).
     case verifier
+    /// Bytes as a capture file (pcap or pcapng) read to its end through libpcap and BPFKit's record checks.
+    case pcap
 
     func run(_ bytes: [UInt8]) {
         switch self {
@@ -42,10 +45,25 @@ enum FuzzTarget: String, CaseIterable {
             _ = try? loaded.program(named: nil)
         case .verifier:
             Self.verifyAndRun(bytes)
+        case .pcap:
+            Self.readCapture(bytes)
         }
     }
 
     static let memory = [UInt8](repeating: 0x5a, count: 64)
+
+    /// libpcap reads files: the input goes to a temporary one first.
+    static func readCapture(_ bytes: [UInt8]) {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("bpfkit-fuzz-\(getpid()).pcap").path
+        guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else { return }
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        guard let reader = try? CaptureReader(path: path) else { return }
+        var records = 0
+        while records < 100_000, let packet = try? reader.next() {
+            records += 1
+            _ = packet
+        }
+    }
 
     static func verifyAndRun(_ bytes: [UInt8]) {
         guard let program = try? Program(bytes: bytes), (try? program.validate()) != nil else { return }

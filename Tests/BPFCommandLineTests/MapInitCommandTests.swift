@@ -67,6 +67,26 @@ struct MapInitCommandTests {
         #expect(result.status != 0 && result.stderr.contains("a map-of-maps value is {\"map\": NAME}"), "\(result.stderr)")
     }
 
+    /// A tc program over a capture: verdicts named TC_ACT_*, the maps filled
+    /// first and kept across packets, passed packets (TC_ACT_OK) written out.
+    @Test func tcProgramsRunOverCaptures() throws {
+        let packet = try [UInt8](Data(contentsOf: Paths.root.appendingPathComponent("examples/packets/ipv4_udp.bin")))
+        func le32(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
+        var capture = le32(0xa1b2_c3d4) + [2, 0, 4, 0] + le32(0) + le32(0) + le32(65_535) + le32(1)
+        for i in 0..<3 { capture += le32(UInt32(i)) + le32(0) + le32(UInt32(packet.count)) + le32(UInt32(packet.count)) + packet }
+        let input = try temporaryFile("tc-\(UUID().uuidString).pcap", capture)
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("tc-out-\(UUID().uuidString).pcap").path
+        var result = try bpfkit(["run", "examples/tc_filter.c", "--pcap", input, "--pcap-out", output])
+        #expect(result.status == 0 && result.stdout.contains("verdicts: TC_ACT_OK 3") && result.stdout.contains("written: 3"),
+                "\(result.stdout) \(result.stderr)")
+        let blocked = try temporaryFile("blocked-\(UUID().uuidString).json", text: #"{"blocked": [{"key": "0a 00 00 01", "value": "00 00 00 00 00 00 00 00"}]}"#)
+        result = try bpfkit(["run", "examples/tc_filter.c", "--pcap", input, "--map-init", blocked, "--dump-maps", "--json"])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stdout) \(result.stderr)")
+        #expect((object["verdicts"] as? [String: Int]) == ["TC_ACT_SHOT": 3])
+        let maps = try #require(object["maps"] as? [String: [[String: Any]]])
+        #expect(maps["blocked"]?.first?["value"] as? String == "03 00 00 00 00 00 00 00", "counted across the packets: \(maps)")
+    }
+
     /// A dump fed back as --map-init gives the same maps.
     @Test func dumpsRoundTrip() throws {
         let first = try run("interpreter", #"{"config": [{"key": "01 00 00 00", "value": "2a 00 00 00"}], "stats": [{"key": "00000000", "value": "0900000000000000"}]}"#, ["--dump-maps", "--json"])
