@@ -119,7 +119,7 @@ let package = Package(
         // The commands of `bpfkit`, as a testable library; `bpfkit` itself is a thin @main.
         .target(name: "BPFCommandLine", dependencies: [
             "BPFKit", "BPFAssembler", "BPFMaps", "BPFNativeDisassembler", "BPFExecMemory", "BPFJIT", "BPFJITX86_64", "BPFJITArm64", "BPFLoader", "BPFRuntime",
-            "BPFHelpers", "BPFVerifier", "BPFClassic", "BPFPcap",
+            "BPFHelpers", "BPFVerifier", "BPFClassic", "BPFPcap", "BPFTestSuite",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swiftSettings),
         .testTarget(name: "BPFKitTests", dependencies: ["BPFKit", "BPFAssembler"], swiftSettings: swiftSettings),

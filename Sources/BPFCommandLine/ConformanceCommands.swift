@@ -23,6 +23,9 @@ struct ConformanceCommand: ParsableCommand {
     @Option(name: .long, help: "With --matrix: how many configurations run at once (default: the processor count).")
     var jobs: Int?
 
+    @Flag(name: .long, help: "With --matrix: the generated suite too (about 20,000 programs per configuration, expected values from the RFC; a big-endian engine against the big-endian interpreter).")
+    var generated = false
+
     func run() throws {
         if matrix { return try runMatrix() }
         let (engine, architecture) = try engineOptions.resolve()
@@ -64,10 +67,20 @@ extension ConformanceCommand {
         do { files = try ConformanceRunner.files(in: paths) } catch { throw fail(error.description) }
         if files.isEmpty { throw fail("no .data files under \(paths.joined(separator: ", "))") }
         let (configurations, unsupported) = ConformanceMatrix.configurations()
-        let tallies = ConformanceMatrix.run(files: files, configurations: configurations,
-                                            jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount)
+        let jobs = jobs ?? ProcessInfo.processInfo.activeProcessorCount
+        var tallies = ConformanceMatrix.run(files: files, configurations: configurations, jobs: jobs)
         for tally in tallies {
             for failure in tally.failures { print("FAIL \(tally.configuration) \(failure.path): \(failure.reason)") }
+        }
+        if generated {
+            // Each line counts the corpus files and the generated programs together.
+            for (index, extra) in GeneratedSuiteMatrix.run(tallies.map(\.configuration), jobs: jobs).enumerated() {
+                for failure in extra.failures { print("FAIL \(tallies[index].configuration) generated \(failure)") }
+                tallies[index].passed += extra.passed
+                tallies[index].failed += extra.failed
+                tallies[index].prepared += extra.prepared
+                tallies[index].files += extra.cases
+            }
         }
         for tally in tallies { print(tally.line) }
         for (configuration, reason) in unsupported { print("\(configuration): not run (\(reason))") }
