@@ -135,8 +135,11 @@ final class Instance {
     let linked: LinkedProgram
     let maps: [any BPFMap]
     let prepared: any PreparedProgram
+    /// The order of the engine's memory, in which each run's context is laid out.
+    let byteOrder: ByteOrder
 
-    init(_ fuzzCase: FuzzCase, engine: any ExecutionEngine) throws {
+    init(_ fuzzCase: FuzzCase, engine: any ExecutionEngine, byteOrder: ByteOrder) throws {
+        self.byteOrder = byteOrder
         maps = try fuzzCase.makeMaps()
         linked = try fuzzCase.link(fuzzCase.main, maps: maps)
         if let target = fuzzCase.target, let programs = maps.last as? ProgramArray {
@@ -152,7 +155,7 @@ final class Instance {
     func replay(_ packets: [[UInt8]]) throws -> [Outcome] {
         var outcomes: [Outcome] = []
         for packet in packets {
-            let run = try linked.makeRun(input: packet)
+            let run = try linked.makeRun(input: packet, byteOrder: byteOrder)
             let outcome: Outcome = withExtendedLifetime(run) {
                 do throws(ExecutionError) {
                     return .value(try prepared.run(run.input), packet: run.output())
@@ -206,12 +209,13 @@ enum Verdict {
 enum Differential {
     static func compare(_ fuzzCase: FuzzCase, on backend: Backend) -> Verdict {
         let reference: Instance
-        do { reference = try Instance(fuzzCase, engine: backend.reference) } catch { return .refused }
+        let order = backend.architecture.byteOrder
+        do { reference = try Instance(fuzzCase, engine: backend.reference, byteOrder: order) } catch { return .refused }
         // A register read before written holds what each engine left there
         // (the kernel refuses such programs): not comparable.
         if reference.linked.verification.uninitializedRead != nil { return .refused }
         let instance: Instance
-        do { instance = try Instance(fuzzCase, engine: backend.engine) } catch { return .unsupported("\(error)") }
+        do { instance = try Instance(fuzzCase, engine: backend.engine, byteOrder: order) } catch { return .unsupported("\(error)") }
         let expected: [Outcome], actual: [Outcome]
         do {
             expected = try reference.replay(fuzzCase.packets)
