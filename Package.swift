@@ -149,7 +149,9 @@ let package = Package(
                           dependencies: ["BPFKit", "BPFAssembler", "BPFELF", "BPFHelpers", "BPFInterpreter", "BPFISA", "BPFLoader",
                                          "BPFRuntime", "BPFVerifier", "BPFPcap"],
                           swiftSettings: swiftSettings),
-        .testTarget(name: "BPFCommandLineTests", dependencies: ["bpfkit"], swiftSettings: swiftSettings),
+        // Running the built `bpfkit` as a user would, for every command-line test target.
+        .target(name: "BPFCommandTestSupport", path: "Tests/BPFCommandTestSupport", swiftSettings: swiftSettings),
+        .testTarget(name: "BPFCommandLineTests", dependencies: ["bpfkit", "BPFCommandTestSupport"], swiftSettings: swiftSettings),
 
         // Executable memory for JITed code: the program pack allocator,
         // write-xor-execute copy step, live patching, statistics.
@@ -231,7 +233,7 @@ let package = Package(
                           dependencies: ["BPFClassic", "BPFPcap", "BPFRuntime", "BPFInterpreter", "BPFJITX86_64"],
                           swiftSettings: swiftSettings),
         .testTarget(name: "BPFClassicTests",
-                    dependencies: ["BPFClassic", "BPFPcap", "BPFISA", "BPFRuntime", "BPFKit", "BPFLoader", "BPFHelpers", "BPFJIT", "bpfkit"],
+                    dependencies: ["BPFClassic", "BPFPcap", "BPFISA", "BPFRuntime", "BPFKit", "BPFLoader", "BPFHelpers", "BPFJIT", "bpfkit", "BPFCommandTestSupport"],
                     swiftSettings: swiftSettings),
     ]
 )

@@ -1,3 +1,4 @@
+import BPFCommandTestSupport
 import BPFClassic
 import BPFKit
 import BPFPcap

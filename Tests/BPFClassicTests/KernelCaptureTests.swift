@@ -1,3 +1,4 @@
+import BPFCommandTestSupport
 import BPFKit
 import BPFPcap
 import Foundation

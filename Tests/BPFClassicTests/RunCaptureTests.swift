@@ -1,3 +1,4 @@
+import BPFCommandTestSupport
 import BPFPcap
 import Foundation
 import Testing
@@ -12,7 +13,7 @@ import Testing
         try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         return dir
     }()
-    static let examples = ClassicPaths.root.appendingPathComponent("examples")
+    static let examples = Paths.root.appendingPathComponent("examples")
 
     /// The mixed capture and one frame too short for an Ethernet header.
     /// Every seventh IPv4 packet has a TTL of 1 (XDP_DROP for swap_mac).
@@ -115,7 +116,7 @@ import Testing
         let input = Self.dir.appendingPathComponent("long.pcap").path
         try CaptureWriter.write(Packets.mixed(count: 1_200, seed: 5), to: input)
         let program = Self.examples.appendingPathComponent("xdp_proto_count.c").path
-        let command = "'\(ClassicPaths.bpfkit.path)' run '\(program)' --pcap '\(input)' --engine jit"
+        let command = "'\(Paths.bpfkit.path)' run '\(program)' --pcap '\(input)' --engine jit"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
         process.arguments = ["-qec", command, "/dev/null"]

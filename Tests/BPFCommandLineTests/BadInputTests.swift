@@ -1,3 +1,4 @@
+import BPFCommandTestSupport
 import Foundation
 import Testing
 

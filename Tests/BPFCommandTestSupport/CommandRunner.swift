@@ -1,19 +1,20 @@
 import Foundation
 
-/// Runs the built `bpfkit` executable as a user would, capturing its output.
-struct CommandResult {
-    var status: Int32
-    var stdout: String
-    var stderr: String
+/// Runs the built `bpfkit` executable as a user would, capturing its output:
+/// the support every command-line test target shares.
+public struct CommandResult: Sendable {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
 }
 
-enum Paths {
+public enum Paths {
     /// The package root, found from this file's location.
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let corpus = root.appendingPathComponent("Tests/Fixtures/conformance")
+    public static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    public static let corpus = root.appendingPathComponent("Tests/Fixtures/conformance")
 
     /// `bpfkit` sits beside the test bundle in the build folder.
-    static let bpfkit: URL = {
+    public static let bpfkit: URL = {
         var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         for _ in 0..<4 {
             let candidate = dir.appendingPathComponent("bpfkit")
@@ -24,7 +25,7 @@ enum Paths {
     }()
 }
 
-func bpfkit(_ arguments: [String], stdin: String? = nil) throws -> CommandResult {
+public func bpfkit(_ arguments: [String], stdin: String? = nil) throws -> CommandResult {
     let process = Process()
     process.executableURL = Paths.bpfkit
     process.arguments = arguments
@@ -45,7 +46,7 @@ func bpfkit(_ arguments: [String], stdin: String? = nil) throws -> CommandResult
 }
 
 /// Writes a temporary file and returns its path.
-func temporaryFile(_ name: String, _ contents: [UInt8]) throws -> String {
+public func temporaryFile(_ name: String, _ contents: [UInt8]) throws -> String {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bpfkit-tests-\(getpid())")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     let url = dir.appendingPathComponent(name)
@@ -53,6 +54,6 @@ func temporaryFile(_ name: String, _ contents: [UInt8]) throws -> String {
     return url.path
 }
 
-func temporaryFile(_ name: String, text: String) throws -> String {
+public func temporaryFile(_ name: String, text: String) throws -> String {
     try temporaryFile(name, Array(text.utf8))
 }
