@@ -8,11 +8,21 @@ public struct Code: Sendable {
         case label(String)
         case call(String)
         case jump(String)
+        /// `if dst <condition> imm goto label`, 64-bit.
         case branch(JumpCondition, Register, Int32, String)
+        /// Any conditional jump: width, condition, register, operand, label.
+        case compare(Width, JumpCondition, Register, Operand, String)
+
+        /// An instruction (short for `.instruction`).
+        public static func i(_ instruction: Instruction) -> Item { .instruction(instruction) }
     }
     public var items: [Item] = []
 
     public init(@CodeBuilder _ body: () -> [Item]) { items = body() }
+    public init(items: [Item]) { self.items = items }
+
+    /// The instructions of `items`, labels resolved.
+    public static func assemble(_ items: [Item]) -> [Instruction] { Code(items: items).program().instructions }
 
     public func program(_ name: String = "program") -> Program {
         var slots: [String: Int] = [:]
@@ -21,7 +31,7 @@ public struct Code: Sendable {
             switch item {
             case .label(let name): slots[name] = pc
             case .instruction(let i): pc += i.slotCount
-            case .call, .jump, .branch: pc += 1
+            case .call, .jump, .branch, .compare: pc += 1
             }
         }
         var out: [Instruction] = []
@@ -34,6 +44,8 @@ public struct Code: Sendable {
             case .jump(let l): out.append(.jump(offset: Int16(slots[l]! - pc - 1)))
             case .branch(let c, let r, let imm, let l):
                 out.append(.branch(.w64, c, dst: r, .immediate(imm), offset: Int16(slots[l]! - pc - 1)))
+            case .compare(let w, let c, let r, let operand, let l):
+                out.append(.branch(w, c, dst: r, operand, offset: Int16(slots[l]! - pc - 1)))
             }
             pc += 1
         }

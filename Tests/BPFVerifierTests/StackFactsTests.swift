@@ -4,45 +4,13 @@ import BPFKit
 import BPFLoader
 import BPFMaps
 import BPFRuntime
+import BPFTestSuite
 import BPFVerifier
 import Foundation
 import Testing
 
-/// A few instructions with named jump targets, so that hand-written tests
-/// need no slot arithmetic (a 64-bit immediate load takes two slots).
-enum Asm {
-    case i(Instruction)
-    case label(String)
-    case branch(Width, JumpCondition, Register, Operand, String)
-    case jump(String)
-    case call(String)
-
-    static func assemble(_ items: [Asm]) -> [Instruction] {
-        var slot: [String: Int] = [:]
-        var pc = 0
-        for item in items {
-            switch item {
-            case .label(let name): slot[name] = pc
-            case .i(let instruction): pc += instruction.slotCount
-            default: pc += 1
-            }
-        }
-        var result: [Instruction] = []
-        pc = 0
-        for item in items {
-            func offset(_ name: String) -> Int { slot[name]! - pc - 1 }
-            switch item {
-            case .label: continue
-            case .i(let instruction): result.append(instruction)
-            case .branch(let w, let c, let r, let o, let name): result.append(.branch(w, c, dst: r, o, offset: Int16(offset(name))))
-            case .jump(let name): result.append(.jump(offset: Int16(offset(name))))
-            case .call(let name): result.append(.call(.local(offset: Int32(offset(name)))))
-            }
-            pc += result.last!.slotCount
-        }
-        return result
-    }
-}
+/// Instructions with named jump targets (the test suite's `Code` assembler).
+typealias Asm = Code.Item
 
 /// The slots of the helper calls of `program` to the map helpers (1, 2, 3, 195).
 func mapHelperCalls(_ program: Program) -> [Int] {
@@ -134,11 +102,11 @@ struct StackFactsNegativeTests {
 
     /// r2 = data, r3 = data_end, r4 = the first packet byte (or exit 0 on an empty packet), then `body`, then exit.
     func withPacketByte(_ body: [Asm]) -> [Instruction] {
-        Asm.assemble([
+        Code.assemble([
             .i(Self.data), .i(Self.dataEnd),
             .i(.alu(.w64, .mov, dst: .r4, .register(.r2))),
             .i(.alu(.w64, .add, dst: .r4, .immediate(1))),
-            .branch(.w64, .gt, .r4, .register(.r3), "out"),
+            .compare(.w64, .gt, .r4, .register(.r3), "out"),
             .i(.load(.byte, dst: .r4, src: .r2, offset: 0)),
         ] + body + [
             .label("out"),
@@ -167,7 +135,7 @@ struct StackFactsNegativeTests {
     @Test func readWhereOnlyOneBranchWrote() throws {
         func program(elseWrites: Bool) -> [Instruction] {
             withPacketByte([
-                .branch(.w64, .eq, .r4, .immediate(0), "else"),
+                .compare(.w64, .eq, .r4, .immediate(0), "else"),
                 .i(.store(.double, dst: .r10, offset: -8, src: .r4)),
                 .jump("join"),
                 .label("else"),
@@ -229,7 +197,7 @@ struct StackFactsNegativeTests {
                 .i(.store(.double, dst: .r10, offset: -8, src: .r6)),
                 .i(.load(.double, dst: .r0, src: .r10, offset: -8)),
                 .i(.alu(.w64, .sub, dst: .r6, .immediate(1))),
-                .branch(.w64, .ne, .r6, .immediate(0), "loop"),
+                .compare(.w64, .ne, .r6, .immediate(0), "loop"),
             ])
         }
         for count in [Asm.i(.alu(.w64, .mov, dst: .r6, .immediate(5))), .i(.alu(.w64, .mov, dst: .r6, .register(.r4)))] {
@@ -242,21 +210,21 @@ struct StackFactsNegativeTests {
         // A loop whose bound is unknown (widened) and that writes only on
         // some iterations: the head's state keeps only what every iteration wrote.
         func unbounded(writeEveryTime: Bool) -> [Instruction] {
-            Asm.assemble([
+            Code.assemble([
                 .i(Self.data), .i(Self.dataEnd),
                 .i(.alu(.w64, .mov, dst: .r4, .register(.r2))),
                 .i(.alu(.w64, .add, dst: .r4, .immediate(8))),
-                .branch(.w64, .gt, .r4, .register(.r3), "out"),
+                .compare(.w64, .gt, .r4, .register(.r3), "out"),
                 .i(.load(.double, dst: .r6, src: .r2, offset: 0)),
                 .i(.storeImmediate(.double, dst: .r10, offset: -16, imm: 0)),
                 .label("loop"),
                 .i(.load(.double, dst: .r0, src: .r10, offset: -16)),
                 .i(.alu(.w64, .sub, dst: .r6, .immediate(1))),
-                .branch(.w64, .gt, .r6, .immediate(1000), "skip"),
+                .compare(.w64, .gt, .r6, .immediate(1000), "skip"),
                 .i(.storeImmediate(.double, dst: .r10, offset: -24, imm: 1)),
                 .label("skip"),
             ] + (writeEveryTime ? [] : [.i(.load(.double, dst: .r0, src: .r10, offset: -24))]) + [
-                .branch(.w64, .ne, .r6, .immediate(0), "loop"),
+                .compare(.w64, .ne, .r6, .immediate(0), "loop"),
                 .label("out"),
                 .i(.alu(.w64, .mov, dst: .r0, .immediate(0))), .i(.exit),
             ])
@@ -378,7 +346,7 @@ struct StackFactsNegativeTests {
             withPacketByte([
                 .i(.storeImmediate(.word, dst: .r10, offset: -4, imm: 0)),
                 .i(.loadImmediate64(dst: .r1, .mapByIndex(0))),
-                .branch(.w64, .eq, .r4, .immediate(0), "join"),
+                .compare(.w64, .eq, .r4, .immediate(0), "join"),
                 .i(.loadImmediate64(dst: .r1, .mapByIndex(otherMap))),
                 .label("join"),
                 .i(.alu(.w64, .mov, dst: .r2, .register(.r10))),
@@ -400,7 +368,7 @@ struct StackFactsNegativeTests {
     @Test func localCallGetsAFreshFrame() throws {
         // main: *(r10 - 8) = 1; r1 = r10 - 8; call f; exit.  f: reads its own r10 - 8, or the caller's through r1.
         func program(_ callee: [Instruction]) -> [Instruction] {
-            Asm.assemble([
+            Code.assemble([
                 .i(.storeImmediate(.double, dst: .r10, offset: -8, imm: 1)),
                 .i(.alu(.w64, .mov, dst: .r1, .register(.r10))),
                 .i(.alu(.w64, .add, dst: .r1, .immediate(-8))),
