@@ -43,8 +43,9 @@ extension EmulatorInstance {
         // Pointers in scalar arguments (trace_printk's `%s`) are guest
         // addresses: the helper's memory access translates what no region holds.
         let space = state.space
-        let memory = translated ? MemoryAccess(regions: state.regions, hostAddress: { space.hostAddress(forGuest: $0) })
-            : MemoryAccess(regions: state.regions)
+        let order = architecture.byteOrder
+        let memory = translated ? MemoryAccess(regions: state.regions, byteOrder: order, hostAddress: { space.hostAddress(forGuest: $0) })
+            : MemoryAccess(regions: state.regions, byteOrder: order)
         let call = HelperCall(helperID: id, arguments: (arguments[0], arguments[1], arguments[2], arguments[3], arguments[4]),
                               memory: memory)
         let value: UInt64

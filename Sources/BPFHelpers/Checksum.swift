@@ -1,3 +1,5 @@
+import BPFISA
+
 /// `bpf_csum_diff` as kernels since 6.13 compute it (checked against this
 /// machine's kernel by the differential tests): the ones'-complement sum of
 /// `to` minus that of `from`, added to `seed`, folded to 16 bits (not
@@ -34,8 +36,16 @@ public enum InternetChecksum {
         return s
     }
 
-    /// The helper's result for the given buffers and seed.
-    public static func difference(from: [UInt8], to: [UInt8], seed: UInt32) -> UInt32 {
+    /// The helper's result for the given buffers and seed, on a machine of
+    /// `byteOrder`. A big-endian kernel sums big-endian words; ones'-complement
+    /// addition commutes with swapping the bytes of each 16-bit half (RFC 1071,
+    /// section 2(B)), so its result is the little-endian one computed from the
+    /// swapped seed, then swapped.
+    public static func difference(from: [UInt8], to: [UInt8], seed: UInt32, byteOrder: ByteOrder = .little) -> UInt32 {
+        if byteOrder == .big {
+            let swappedSeed = UInt32(UInt16(fold16(fold32(UInt64(seed)))).byteSwapped)
+            return UInt32(UInt16(difference(from: from, to: to, seed: swappedSeed)).byteSwapped)
+        }
         var sum = seed
         if !from.isEmpty { sum = ~partial(from, seed: ~sum) }
         if !to.isEmpty { sum = partial(to, seed: sum) }

@@ -66,7 +66,8 @@ public enum KernelHelpers {
                 }
                 let from = fromSize == 0 ? [] : try call.memory.read(at: call.argument(1), count: fromSize)
                 let to = toSize == 0 ? [] : try call.memory.read(at: call.argument(3), count: toSize)
-                return UInt64(InternetChecksum.difference(from: from, to: to, seed: UInt32(truncatingIfNeeded: call.argument(5))))
+                return UInt64(InternetChecksum.difference(from: from, to: to, seed: UInt32(truncatingIfNeeded: call.argument(5)),
+                                                          byteOrder: call.memory.byteOrder))
             },
             helper(.tracePrintk) { call throws(HelperError) in
                 let size = Int(UInt32(truncatingIfNeeded: call.argument(2)))

@@ -11,6 +11,9 @@ public enum ByteOrder: Sendable, Hashable {
     public static var host: ByteOrder {
         UInt16(littleEndian: 1) == 1 ? .little : .big
     }
+
+    /// The other order.
+    public var opposite: ByteOrder { self == .little ? .big : .little }
 }
 
 /// The 8-byte wire form of one instruction slot, fields as they are encoded.

@@ -247,7 +247,7 @@ struct Machine {
         } else {
             var regions = memory.regions.pointee
             regions.regions.append(stackRegion)
-            memoryAccess = MemoryAccess(regions: regions)
+            memoryAccess = MemoryAccess(regions: regions, byteOrder: memory.swapsBytes ? ByteOrder.host.opposite : ByteOrder.host)
             access = memoryAccess
         }
         let r = registers

@@ -1,3 +1,5 @@
+import BPFISA
+
 /// Checked access to the program's memory for helpers and hosts.
 ///
 /// Every read and write is checked against the run's regions first; the raw
@@ -10,15 +12,21 @@ public struct MemoryAccess: Sendable {
     /// as it stands, such as a string a helper is given in a scalar argument
     /// (`bpf_trace_printk`'s `%s`), which the machine cannot know to translate.
     public let hostAddress: (@Sendable (UInt64) -> UInt64?)?
+    /// The order in which the program stores numbers in its memory: the
+    /// host's, or the other one for a big-endian engine on a little-endian
+    /// host. Helpers that read memory as numbers (`bpf_csum_diff`) read it so.
+    public let byteOrder: ByteOrder
 
-    public init(regions: MemoryRegions) {
+    public init(regions: MemoryRegions, byteOrder: ByteOrder = .host) {
         self.regions = regions
         self.hostAddress = nil
+        self.byteOrder = byteOrder
     }
 
-    public init(regions: MemoryRegions, hostAddress: @escaping @Sendable (UInt64) -> UInt64?) {
+    public init(regions: MemoryRegions, byteOrder: ByteOrder = .host, hostAddress: @escaping @Sendable (UInt64) -> UInt64?) {
         self.regions = regions
         self.hostAddress = hostAddress
+        self.byteOrder = byteOrder
     }
 
     /// The host address of an access the regions permit, else an error. An

@@ -43,6 +43,33 @@ import Testing
         // An IPv4 header with a correct checksum sums to 0xffff.
         let header: [UInt8] = [0x45, 0, 0, 0x73, 0, 0, 0x40, 0, 0x40, 0x11, 0xb8, 0x61, 0xc0, 0xa8, 0, 1, 0xc0, 0xa8, 0, 0xc7]
         #expect(InternetChecksum.difference(from: [], to: header, seed: 0) == 0xffff)
+        #expect(InternetChecksum.difference(from: [], to: header, seed: 0, byteOrder: .big) == 0xffff)
+    }
+
+    /// A big-endian machine sums big-endian words (RFC 1071 written out here
+    /// over 16-bit words in network order, odd tails padded with zero): the
+    /// helper's big-endian result is that sum, seed added and `from` taken away.
+    @Test func bigEndianSumsBigEndianWords() {
+        func rfc1071(_ bytes: [UInt8]) -> UInt32 {
+            var sum: UInt64 = 0
+            for i in stride(from: 0, to: bytes.count, by: 2) {
+                sum += UInt64(bytes[i]) << 8 | (i + 1 < bytes.count ? UInt64(bytes[i + 1]) : 0)
+            }
+            while sum >> 16 != 0 { sum = (sum & 0xffff) + (sum >> 16) }
+            return UInt32(sum)
+        }
+        func add(_ a: UInt32, _ b: UInt32) -> UInt32 { let s = a + b; return (s & 0xffff) + (s >> 16) }
+        var generator = SystemRandomNumberGenerator()
+        for length in [2, 4, 6, 8, 20, 36, 40, 64] {
+            let to = (0..<length).map { _ in UInt8.random(in: 1...255, using: &generator) }
+            let from = (0..<length / 2 * 2).map { _ in UInt8.random(in: 1...255, using: &generator) }
+            let seed = UInt32.random(in: 1...0xfffe, using: &generator)
+            #expect(InternetChecksum.difference(from: [], to: to, seed: 0, byteOrder: .big) == rfc1071(to), "length \(length)")
+            let expected = add(add(seed, rfc1071(to)), ~rfc1071(from) & 0xffff)
+            let got = InternetChecksum.difference(from: from, to: to, seed: seed, byteOrder: .big)
+            // Ones' complement has two zeros; compare modulo 0xffff.
+            #expect(got % 0xffff == expected % 0xffff, "length \(length): \(got) vs \(expected)")
+        }
     }
 }
 
