@@ -113,7 +113,7 @@ public struct RV64Encoder {
     /// `value = hi << 12 + lo` with `lo` a signed 12-bit number (hi20 for `lui`/`auipc`).
     static func split(_ value: Int64) -> (hi: Int64, lo: Int64) {
         let lo = (value << 52) >> 52
-        return ((value - lo) >> 12, lo)
+        return ((value &- lo) >> 12, lo)
     }
 
     static func fits12(_ value: Int64) -> Bool { value >= -2048 && value <= 2047 }
@@ -304,7 +304,7 @@ public struct RV64Encoder {
             return
         }
         let lo = (value << 52) >> 52
-        let upper = (value - lo) >> 12
+        let upper = (value &- lo) >> 12   // wrapping: the sequence computes modulo 2^64
         let zeros = UInt32(upper.trailingZeroBitCount)
         let shifted = upper >> Int64(zeros)
         loadImmediate(d, shifted)
