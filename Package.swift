@@ -114,11 +114,11 @@ let package = Package(
                     swiftSettings: swiftSettings),
         // The RISC-V 64 backend (RV64IMA, C optional): 64-bit registers, LP64
         // helper arguments in place; runs under the emulator.
-        .target(name: "BPFJITRISCV64", dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFEmulator"],
+        .target(name: "BPFJITRISCV64", dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFEmulator", "BPFExecMemory"],
                 swiftSettings: swiftSettings),
         // Uses the emulator: run it in a process of its own.
         .testTarget(name: "BPFJITRISCV64Tests",
-                    dependencies: ["BPFBackendTestKit", "BPFISA", "BPFRuntime", "BPFJIT", "BPFJITRISCV64", "BPFEmulator",
+                    dependencies: ["BPFBackendTestKit", "BPFISA", "BPFRuntime", "BPFJIT", "BPFJITRISCV64", "BPFEmulator", "BPFNativeDisassembler", "BPFExecMemory",
                                    "BPFConformance", "BPFInterpreter", "BPFTestSuite", "BPFKit", "BPFHelpers", "BPFLoader", "BPFMaps"],
                     swiftSettings: swiftSettings),
         // The facade: program files, engine choice, loading and running; the conformance runner.

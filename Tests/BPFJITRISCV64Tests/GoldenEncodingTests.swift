@@ -1,6 +1,7 @@
 import BPFISA
 import BPFJIT
 import BPFJITRISCV64
+import BPFNativeDisassembler
 import Foundation
 import Testing
 
@@ -256,6 +257,45 @@ import Testing
         let (lines, mismatches) = try Self.compare(forms, rvc: compressed)
         print("RISC-V golden encodings (\(compressed ? "rvc" : "norvc")): \(forms.count) forms, \(lines) instructions, \(mismatches.count) mismatches")
         #expect(forms.count > 1000)
+        #expect(mismatches.isEmpty, "\(mismatches.count) mismatches:\n\(mismatches.prefix(30).joined(separator: "\n"))")
+    }
+
+    /// llvm-mc's text of `source` without aliases, one line per instruction.
+    static func llvmText(_ source: String) throws -> [String] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: llvmMC)
+        process.arguments = ["-triple=riscv64", "-mattr=+m,+a,+c,+zba,+zbb", "-M", "no-aliases"]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        input.fileHandleForWriting.write(source.data(using: .utf8)!)
+        try input.fileHandleForWriting.close()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return text.split(separator: "\n").map { $0.split(whereSeparator: { $0 == "\t" || $0 == " " }).joined(separator: " ") }
+            .filter { !$0.isEmpty && !$0.hasPrefix(".") }
+    }
+
+    /// `dump jited`'s decoder (`BPFNativeDisassembler`, Capstone has no
+    /// RISC-V) reads every form back as llvm-mc prints it without aliases.
+    @Test(arguments: [false, true]) func theDecoderReadsEveryFormAsLLVMPrintsIt(compressed: Bool) throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.llvmMC) else { return }
+        let forms = Self.forms(compressed: compressed) + (compressed ? [] : Self.bitManipulationForms())
+        var source = compressed ? ".option rvc\n" : ".option norvc\n"
+        for form in forms {
+            if compressed && form.norvc { source += ".option norvc\n" }
+            source += form.text + "\n"
+            if compressed && form.norvc { source += ".option rvc\n" }
+        }
+        let expected = try Self.llvmText(source)
+        let decoder = try NativeDisassembler(.riscv64)
+        let decoded = forms.flatMap { decoder.disassemble($0.bytes, address: 0x1000) }
+            .map { String($0.text.split(separator: "#")[0]).trimmingCharacters(in: .whitespaces) }
+        #expect(decoded.count == expected.count, "decoded \(decoded.count) instructions, llvm-mc printed \(expected.count)")
+        let mismatches = zip(decoded, expected).filter { $0.0 != $0.1 }.map { "ours \($0.0), llvm \($0.1)" }
+        print("RISC-V decoder (\(compressed ? "rvc" : "norvc")): \(decoded.count) instructions, \(mismatches.count) differ from llvm-mc's text")
         #expect(mismatches.isEmpty, "\(mismatches.count) mismatches:\n\(mismatches.prefix(30).joined(separator: "\n"))")
     }
 
