@@ -31,6 +31,7 @@ let package = Package(
         .library(name: "BPFJITArm64", targets: ["BPFJITArm64"]),
         .library(name: "BPFJITArm32", targets: ["BPFJITArm32"]),
         .library(name: "BPFJITMIPS32", targets: ["BPFJITMIPS32"]),
+        .library(name: "BPFJITRISCV64", targets: ["BPFJITRISCV64"]),
         .library(name: "BPFNativeDisassembler", targets: ["BPFNativeDisassembler"]),
         .library(name: "BPFAssembler", targets: ["BPFAssembler"]),
         .library(name: "BPFLoader", targets: ["BPFLoader"]),
@@ -111,10 +112,19 @@ let package = Package(
                     dependencies: ["BPFBackendTestKit", "BPFISA", "BPFRuntime", "BPFJIT", "BPFJITMIPS32", "BPFEmulator", "BPFNativeDisassembler",
                                    "BPFConformance", "BPFInterpreter", "BPFTestSuite", "BPFKit", "BPFHelpers", "BPFLoader", "BPFMaps"],
                     swiftSettings: swiftSettings),
+        // The RISC-V 64 backend (RV64IMA, C optional): 64-bit registers, LP64
+        // helper arguments in place; runs under the emulator.
+        .target(name: "BPFJITRISCV64", dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFEmulator", "BPFExecMemory"],
+                swiftSettings: swiftSettings),
+        // Uses the emulator: run it in a process of its own.
+        .testTarget(name: "BPFJITRISCV64Tests",
+                    dependencies: ["BPFBackendTestKit", "BPFISA", "BPFRuntime", "BPFJIT", "BPFJITRISCV64", "BPFEmulator", "BPFNativeDisassembler", "BPFExecMemory",
+                                   "BPFConformance", "BPFInterpreter", "BPFTestSuite", "BPFKit", "BPFHelpers", "BPFLoader", "BPFMaps"],
+                    swiftSettings: swiftSettings),
         // The facade: program files, engine choice, loading and running; the conformance runner.
         .target(name: "BPFKit", dependencies: ["BPFISA", "BPFRuntime", "BPFAssembler", "BPFConformance", "BPFInterpreter",
                                               "BPFMaps", "BPFHelpers", "BPFELF", "BPFLoader", "BPFVerifier", "BPFJIT", "BPFJITX86_64", "BPFJITArm64",
-                                              "BPFJITArm32", "BPFJITMIPS32"],
+                                              "BPFJITArm32", "BPFJITMIPS32", "BPFJITRISCV64"],
                 swiftSettings: swiftSettings),
         // The commands of `bpfkit`, as a testable library; `bpfkit` itself is a thin @main.
         .target(name: "BPFCommandLine", dependencies: [

@@ -5,6 +5,7 @@ import BPFJIT
 import BPFJITArm32
 import BPFJITArm64
 import BPFJITMIPS32
+import BPFJITRISCV64
 import BPFJITX86_64
 
 /// The engines a program can run on, as the command line names them.
@@ -72,6 +73,7 @@ public enum EngineCatalog {
         Arm64JIT.registration,
         Arm32JIT.registration,
         MIPS32JIT.registration,
+        RV64JIT.registration,
     ]
 
     /// The architectures some built backend targets, in `Architecture`'s order.

@@ -20,7 +20,7 @@ import Testing
         let lines = result.stdout.split(separator: "\n").map(String.init)
         let n = Self.sample.count
         #expect(lines.contains("interpreter: \(n) passed, 0 failed"), "\(lines)")
-        var architectures = ["arm64", "arm32", "mips32le", "mips32be"]
+        var architectures = ["arm64", "arm32", "mips32le", "mips32be", "riscv64"]
         #if arch(x86_64)
         architectures.insert("x86_64", at: 0)
         #endif
@@ -32,6 +32,7 @@ import Testing
         }
         // The backends that blind constants today are run hardened.
         #expect(lines.contains("arm64 hardened: \(n) passed, 0 failed [\(n)/\(n) JIT'ed]"))
+        #expect(lines.contains("riscv64 hardened: \(n) passed, 0 failed [\(n)/\(n) JIT'ed]"))
     }
 
     /// A file whose expectation is wrong fails on every little-endian engine

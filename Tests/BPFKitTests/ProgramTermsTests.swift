@@ -136,10 +136,8 @@ import BPFKit
 
     /// Only architectures with a built backend are offered; each backend registers its own.
     @Test func onlyBuiltBackendsAreOffered() throws {
-        #expect(EngineCatalog.builtArchitectures == [.x86_64, .arm64, .arm32, .mips32le, .mips32be])
-        #expect(!EngineCatalog.builtArchitectures.contains(.riscv64))
-        #expect(throws: EngineSelectionError.self) {
-            try LoadedProgram(try Assembler.assemble("mov %r0, 0\nexit"), engine: .jit, architecture: .riscv64)
-        }
+        // Every architecture `JITArchitecture` names has a backend now; each is offered once.
+        #expect(EngineCatalog.builtArchitectures == [.x86_64, .arm64, .arm32, .mips32le, .mips32be, .riscv64])
+        // (No emulator here: this target runs in the process whose W^X the pack's tests inspect.)
     }
 }
