@@ -66,6 +66,9 @@ extension KernelHelper {
             return [MemoryArgument(register: 3, size: .register(4), access: .read)]
         case .skbLoadBytes, .skbLoadBytesRelative:
             return [MemoryArgument(register: 3, size: .register(4), access: .write)]
+        case .fibLookup:
+            // The struct is read, then parts of it written back: it must be initialised, as the kernel requires.
+            return [MemoryArgument(register: 2, size: .register(3), access: .read)]
         case .ktimeGetNs, .ktimeGetBootNs, .ktimeGetCoarseNs, .getPrandomU32, .getSmpProcessorID, .tailCall,
              .xdpAdjustHead, .xdpAdjustTail, .xdpAdjustMeta, .ringbufReserve, .ringbufSubmit, .ringbufDiscard,
              .ringbufQuery, .xdpGetBuffLen, .l3CsumReplace, .l4CsumReplace, .getCgroupClassid, .skbVlanPush, .skbVlanPop,

@@ -24,6 +24,11 @@ public struct VerifierEnvironment: Sendable {
     /// Byte ranges of a `packetContext` that programs may write (tc's
     /// `mark`, `cb[]`, ...); the rest of the context is read-only.
     public var writableContext: [Range<Int>] = []
+    /// Instructions a path may not reach, with the reason (calls the loader
+    /// poisoned because a CO-RE relocation could not be resolved): the
+    /// program is refused only if one is reachable, as the kernel refuses
+    /// the unknown helper libbpf writes there.
+    public var poisonedInstructions: [Int: String] = [:]
 
     public init(context: ContextDescription = .unknown, r2IsSetAtEntry: Bool = false, maps: [UInt64: MapDescription] = [:],
                 dataRegions: [DataRegion] = [], helpers: [Int32: HelperDescription] = [:]) {

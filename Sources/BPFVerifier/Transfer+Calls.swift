@@ -7,6 +7,10 @@ extension Analysis {
     /// written), r0 its result, r1–r5 clobbered, the packet forgotten if the
     /// helper may move it.
     func callHelper(_ state: State, id: Int32?, at pc: Int) -> [State] {
+        if let reason = environment.poisonedInstructions[pc] {
+            refuse("instruction \(pc): reachable, but \(reason)")
+            return []
+        }
         let described = id.flatMap { environment.helpers[$0] }
         let description = described ?? .unknown
         let memory = description.memoryArguments
