@@ -73,6 +73,13 @@ public struct MapDescription: Sendable, Hashable {
     public var lookupReturnsValue: Bool
     /// Whether programs may write values (false for `BPF_F_RDONLY_PROG`).
     public var writable: Bool
+    /// For a map of maps: the inner map template, which every inner map fits
+    /// (a lookup gives one of them, or null).
+    public var innerTemplate: MapDescription? {
+        get { inner.first }
+        set { inner = newValue.map { [$0] } ?? [] }
+    }
+    private var inner: [MapDescription] = []
 
     public init(keySize: Int? = nil, valueSize: Int, lookupReturnsValue: Bool, writable: Bool) {
         self.keySize = keySize
