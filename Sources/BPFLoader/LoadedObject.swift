@@ -102,8 +102,11 @@ public final class LoadedObject: Sendable {
             guard let inner = instances.first(where: { $0.name == name }) else {
                 throw .map(name: outerMap.name, .invalidArgument("slot \(index) names '\(name)', which is not a map of this object"))
             }
-            let key = outerMap.definition.type == .arrayOfMaps ? withUnsafeBytes(of: UInt32(index).littleEndian) { Array($0) }
-                : withUnsafeBytes(of: UInt32(index).littleEndian) { Array($0.prefix(outerMap.definition.keySize)) }
+            // The slot's index as the object's programs hold it: a u32 in the object's byte order.
+            let ordered = object.byteOrder == .big ? UInt32(index).bigEndian : UInt32(index).littleEndian
+            let bytes = withUnsafeBytes(of: ordered) { Array($0) }
+            let size = min(outerMap.definition.keySize, 4)
+            let key = object.byteOrder == .big ? Array(bytes.suffix(size)) : Array(bytes.prefix(size))
             do { try outerMap.set(inner, at: key) } catch { throw .map(name: outerMap.name, error) }
         }
         maps = MapTable(instances)
