@@ -214,6 +214,13 @@ enum CORE {
         do { return try btf.type(id) } catch { throw Failure(error.description) }
     }
 
+    /// `index` elements of `elementSize` bytes, in bits; an offset no instruction could hold is an error.
+    static func bits(_ index: Int, elementSize: Int) throws(Failure) -> Int {
+        let (bytes, overflow) = index.multipliedReportingOverflow(by: elementSize)
+        guard !overflow, bytes < Int(Int32.max) / 8 else { throw Failure("element \(index) of \(elementSize) bytes is too far for an offset") }
+        return bytes * 8
+    }
+
     static func isFlexibleArray(_ btf: BTF, _ previous: Accessor?, count: UInt32) -> Bool {
         guard let previous, previous.name != nil, count == 0, let t = try? btf.type(previous.typeID) else { return false }
         return previous.index == t.members.count - 1
@@ -243,7 +250,7 @@ enum CORE {
             return spec
         }
         spec.access = [Accessor(typeID: id, index: raw[0], name: nil)]
-        spec.bitOffset = raw[0] * (try size(btf, id)) * 8
+        spec.bitOffset = try bits(raw[0], elementSize: try size(btf, id))
         for i in 1..<raw.count {
             (id, t) = try skip(btf, id)
             guard let current = t else { throw Failure("access '\(access)' steps into void") }
@@ -262,7 +269,8 @@ enum CORE {
                 }
                 spec.access.append(Accessor(typeID: element, index: index, name: nil))
                 id = element
-                spec.bitOffset += index * (try size(btf, element)) * 8
+                spec.bitOffset += try bits(index, elementSize: try size(btf, element))
+                guard spec.bitOffset < Int(Int32.max) else { throw Failure("access '\(access)': offset too large") }
             } else {
                 throw Failure("access '\(access)' steps into a \(current.kind)")
             }
@@ -464,7 +472,8 @@ enum CORE {
             guard spec.raw.count < maximumSpecLength else { throw Failure("access path nested too deeply") }
             spec.access.append(Accessor(typeID: targetID, index: accessor.index, name: nil))
             spec.raw.append(accessor.index)
-            spec.bitOffset += accessor.index * (try size(target, targetID)) * 8
+            spec.bitOffset += try bits(accessor.index, elementSize: try size(target, targetID))
+            guard spec.bitOffset < Int(Int32.max) else { throw Failure("offset too large") }
         }
         return spec
     }

@@ -128,6 +128,37 @@ struct CORETests {
         #expect(CORETarget.essentialName("a___b") == "a")
     }
 
+    /// Every byte of the CO-RE records corrupted in turn: the object loads or
+    /// fails with an error, never a crash or hang.
+    @Test func corruptedRecordsAreErrors() throws {
+        let bytes = try Self.fields()
+        let target = try Self.target()
+        // .BTF.ext is the second BTF header (magic 9f eb, version 1) in the file.
+        let headers = (0..<bytes.count - 8).filter { bytes[$0] == 0x9f && bytes[$0 + 1] == 0xeb && bytes[$0 + 2] == 1 && bytes[$0 + 3] == 0 }
+        let ext = try #require(headers.count >= 2 ? headers[1] : nil)
+        let header = Int(bytes.le32(at: ext + 4))
+        let start = ext + header + Int(bytes.le32(at: ext + 24)), length = Int(bytes.le32(at: ext + 28))
+        #expect(length > 16)
+        var failures = 0, loads = 0
+        for at in start..<start + length {
+            for value: UInt8 in [0x00, 0xff, bytes[at] ^ 0x01] {
+                var corrupted = bytes
+                corrupted[at] = value
+                for coreTarget in [CORETarget.btf(target), .objectTypes] {
+                    do {
+                        _ = try ObjectFile(bytes: corrupted, coreTarget: coreTarget)
+                        loads += 1
+                    } catch {
+                        failures += 1
+                        #expect(!"\(error)".isEmpty)
+                    }
+                }
+            }
+        }
+        print("corrupted CO-RE records: \(loads) loaded, \(failures) refused")
+        #expect(failures > 0)
+    }
+
     /// A malformed target file is an error naming it.
     @Test func badTargetFile() {
         #expect(throws: ELFError.self) { try TargetBTF(bytes: [1, 2, 3, 4], origin: "junk") }
