@@ -23,7 +23,8 @@ struct DumpCommand: ParsableCommand {
 
         func run() throws {
             let file: ProgramFile
-            do { file = try ProgramFile.load(path: program, objectOptions.request()) } catch { throw fail(error.description) }
+            let request = try objectOptions.request()
+            do { file = try ProgramFile.load(path: program, request) } catch { throw fail(error.description) }
             let syntax: DisassemblyStyle = style == "conformance" ? .conformance : .llvm
             var lastLine: SourceLine?
             for (pc, instruction) in file.linked.program.instructions.enumerated() where instruction != .immediate64Tail {
@@ -68,7 +69,7 @@ struct DumpCommand: ParsableCommand {
                 architecture = host
             }
             let file: ProgramFile
-            var request = objectOptions.request()
+            var request = try objectOptions.request()
             request.byteOrder = architecture.byteOrder == .big ? .big : nil   // C for mips32be is compiled -target bpfeb
             do { file = try ProgramFile.load(path: program, request) } catch { throw fail(error.description) }
             do {

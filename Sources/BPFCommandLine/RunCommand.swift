@@ -44,6 +44,11 @@ struct RunCommand: ParsableCommand {
         valueName: "FILE.json"))
     var mapInit: String?
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Routing table for bpf_fib_lookup (JSON: interfaces, routes, neighbours; see the README). Without it every lookup finds no route.",
+        valueName: "FILE.json"))
+    var fib: String?
+
     @Option(name: .customLong("tail-call"), help: ArgumentHelp(
         "Put the object's program PROGRAM in slot INDEX of prog_array MAP before the run (repeatable).",
         valueName: "MAP:INDEX=PROGRAM"))
@@ -77,8 +82,12 @@ struct RunCommand: ParsableCommand {
 
         let file: ProgramFile
         if objectOptions.unprivileged && noVerify { throw fail("--unprivileged requires the verifier: drop --no-verify") }
-        var request = objectOptions.request()
+        var request = try objectOptions.request()
         request.verify = !noVerify
+        if let fib {
+            guard let data = FileManager.default.contents(atPath: fib) else { throw fail("\(fib): cannot read the routing table") }
+            do { request.fib = try FIBTable(json: data) } catch { throw fail("\(fib): \(error)") }
+        }
         // C is compiled for the engine's byte order (-target bpfeb for a big-endian one).
         request.byteOrder = EngineOptions.compileOrder(engine, architecture: architecture, byteOrder: byteOrder)
         do { file = try ProgramFile.load(path: program, request) } catch { throw fail(error.description) }
@@ -228,10 +237,18 @@ struct ObjectOptions: ParsableArguments {
     @Flag(name: .long, help: "Load as untrusted code: refuse programs that may leak a pointer (verification is mandatory).")
     var unprivileged = false
 
-    func request() -> LoadRequest {
+    @Option(name: .long, help: ArgumentHelp(
+        "Types CO-RE relocations resolve against: raw BTF or an ELF object's .BTF (default: /sys/kernel/btf/vmlinux when readable, else the object's own types).",
+        valueName: "FILE"))
+    var btf: String?
+
+    func request() throws(ExitCode) -> LoadRequest {
         var request = LoadRequest(type: type, section: section, programName: programName, clang: clang, cpu: cpu,
                                   helpers: ConformanceRunner.helpers)
         if unprivileged { request.policy = .unprivileged }
+        if let btf {
+            do { request.coreTarget = try CORETarget.file(btf) } catch { throw fail(error.description) }
+        }
         return request
     }
 }

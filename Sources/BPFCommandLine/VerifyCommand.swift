@@ -31,7 +31,8 @@ struct VerifyCommand: ParsableCommand {
 
     func run() throws {
         let file: ProgramFile
-        do { file = try ProgramFile.load(path: program, objectOptions.request()) } catch { throw fail(error.description) }
+        let request = try objectOptions.request()
+        do { file = try ProgramFile.load(path: program, request) } catch { throw fail(error.description) }
         var programs: [LinkedProgram] = [file.linked]
         var everything = true
         if let object = file.object, objectOptions.programName == nil, objectOptions.section == nil {

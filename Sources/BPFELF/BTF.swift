@@ -6,23 +6,43 @@ import BPFISA
 /// sizes); every kind is still walked so that the type ids line up. Written
 /// here rather than borrowed from libbpf for the same reasons as `ELFFile`:
 /// no native dependency, and malformed input becomes a precise `ELFError`.
-struct BTF {
-    enum Kind: UInt8 {
+struct BTF: Sendable {
+    enum Kind: UInt8, Sendable {
         case int = 1, pointer, array, structure, union, enumeration, forward, typedef, volatile, const, restrict
         case function, functionPrototype, variable, dataSection, float, declarationTag, typeTag, enumeration64
     }
 
-    struct Member { let name: String; let type: UInt32; let bitOffset: UInt32 }
-    struct SectionVariable { let type: UInt32; let offset: UInt32; let size: UInt32 }
+    /// `bitOffset` is the raw `btf_member.offset`: with the kind flag set on
+    /// the struct, the bitfield size in its top 8 bits (see `BTFType.memberBitOffset`).
+    struct Member: Sendable { let name: String; let type: UInt32; let bitOffset: UInt32 }
+    struct Enumerator: Sendable { let name: String; let value: Int64 }
+    struct SectionVariable: Sendable { let type: UInt32; let offset: UInt32; let size: UInt32 }
 
-    struct BTFType {
+    struct BTFType: Sendable {
         let kind: Kind
         let name: String
         /// `size` for sized kinds, the referenced type for the others.
         let sizeOrType: UInt32
+        /// `info`'s kind flag (bitfield offsets in members, signed enums, union forwards).
+        var kindFlag = false
         var members: [Member] = []
         var array: (element: UInt32, index: UInt32, count: UInt32)? = nil
         var variables: [SectionVariable] = []
+        /// `int`: BTF_INT_ENCODING (1 signed, 2 char, 4 bool), BTF_INT_OFFSET and BTF_INT_BITS.
+        var intEncoding: UInt8 = 0, intOffset: UInt8 = 0, intBits: UInt8 = 0
+        /// `enum` / `enum64` values (32-bit values sign-extended, as libbpf reads them).
+        var enumerators: [Enumerator] = []
+        /// `func_proto` parameter types.
+        var parameters: [UInt32] = []
+
+        var isComposite: Bool { kind == .structure || kind == .union }
+        var isEnum: Bool { kind == .enumeration || kind == .enumeration64 }
+        /// Bit offset of member `i` in the struct or union.
+        func memberBitOffset(_ i: Int) -> Int {
+            Int(kindFlag ? members[i].bitOffset & 0xff_ffff : members[i].bitOffset)
+        }
+        /// Bitfield size of member `i` (0: not a bitfield).
+        func memberBitfieldSize(_ i: Int) -> Int { kindFlag ? Int(members[i].bitOffset >> 24) : 0 }
     }
 
     static let magic: UInt16 = 0xeb9f
@@ -58,9 +78,14 @@ struct BTF {
             let rawKind = UInt8((info >> 24) & 0x1f)
             guard let kind = Kind(rawValue: rawKind) else { throw bad("type \(types.count): unknown kind \(rawKind)") }
             var type = BTFType(kind: kind, name: try name(nameOffset), sizeOrType: sizeOrType)
+            type.kindFlag = info & 0x8000_0000 != 0
             at += 12
             switch kind {
             case .int:
+                let encoding = try typeData.u32(at, "btf_int")
+                type.intEncoding = UInt8((encoding >> 24) & 0x0f)
+                type.intOffset = UInt8((encoding >> 16) & 0xff)
+                type.intBits = UInt8(encoding & 0xff)
                 at += 4
             case .array:
                 type.array = (try typeData.u32(at, "btf_array.type"), try typeData.u32(at + 4, "btf_array.index_type"),
@@ -74,9 +99,25 @@ struct BTF {
                                                bitOffset: try typeData.u32(m + 8, "btf_member.offset")))
                 }
                 at += vlen * 12
-            case .enumeration: at += vlen * 8
-            case .enumeration64: at += vlen * 12
-            case .functionPrototype: at += vlen * 8
+            case .enumeration:
+                for i in 0..<vlen {
+                    let e = at + i * 8
+                    type.enumerators.append(Enumerator(name: try name(try typeData.u32(e, "btf_enum.name_off")),
+                                                       value: Int64(Int32(bitPattern: try typeData.u32(e + 4, "btf_enum.val")))))
+                }
+                at += vlen * 8
+            case .enumeration64:
+                for i in 0..<vlen {
+                    let e = at + i * 12
+                    let low = UInt64(try typeData.u32(e + 4, "btf_enum64.val_lo32"))
+                    let high = UInt64(try typeData.u32(e + 8, "btf_enum64.val_hi32"))
+                    type.enumerators.append(Enumerator(name: try name(try typeData.u32(e, "btf_enum64.name_off")),
+                                                       value: Int64(bitPattern: high << 32 | low)))
+                }
+                at += vlen * 12
+            case .functionPrototype:
+                for i in 0..<vlen { type.parameters.append(try typeData.u32(at + i * 8 + 4, "btf_param.type")) }
+                at += vlen * 8
             case .variable, .declarationTag: at += 4
             case .dataSection:
                 for i in 0..<vlen {

@@ -18,6 +18,10 @@ public struct ObjectProgram: Sendable, Hashable {
     /// C source lines by slot, from the object's BTF line information
     /// (`.BTF.ext`), where clang recorded one; see `sourceLine(at:)`.
     public var lines: [Int: SourceLine] = [:]
+    /// Instructions whose CO-RE relocation could not be resolved against the
+    /// target types, by slot: each is now `call 0xbad2310` (as libbpf
+    /// poisons them), harmless where no path reaches it.
+    public var poisoned: [Int: PoisonedInstruction] = [:]
 }
 
 /// A function of a program section that cannot be a program in BPFKit: it
@@ -76,7 +80,10 @@ public struct ObjectFile: Sendable {
     /// The `license` section's string (`"GPL"`, ...), if present.
     public let license: String?
 
-    public init(bytes: [UInt8]) throws(ELFError) {
+    /// `coreTarget`: what CO-RE relocations (`__builtin_preserve_access_index`,
+    /// `bpf_core_field_exists`, ...) resolve against; asked only when the
+    /// object has some.
+    public init(bytes: [UInt8], coreTarget: CORETarget = .objectTypes) throws(ELFError) {
         let elf = try ELFFile(bytes: bytes)
         byteOrder = elf.byteOrder
         if let section = elf.section(named: "license") {
@@ -86,7 +93,7 @@ public struct ObjectFile: Sendable {
         }
         let collected = try MapCollector(elf: elf).collect()
         maps = collected.maps
-        (programs, unloadablePrograms) = try ProgramLinker(elf: elf, maps: collected).link()
+        (programs, unloadablePrograms) = try ProgramLinker(elf: elf, maps: collected, core: try COREContext(elf: elf, target: coreTarget)).link()
         let names = Set(programs.map(\.name) + unloadablePrograms.map(\.name))
         for map in maps {
             for slot in map.initialSlots {

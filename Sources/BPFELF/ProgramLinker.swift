@@ -7,6 +7,8 @@ import BPFISA
 struct ProgramLinker {
     let elf: ELFFile
     let maps: CollectedMaps
+    /// CO-RE relocations by section with what they resolve against (nil: the object has none).
+    var core: COREContext? = nil
 
     /// BPF relocation types (`R_BPF_*` in LLVM's ELFRelocs/BPF.def).
     enum RelocationType: UInt32 {
@@ -21,6 +23,10 @@ struct ProgramLinker {
         let section: ELFFile.Section
         let slots: [RawInstruction]
         let relocations: [Int: ELFFile.Relocation]
+        /// Slots a CO-RE relocation could not be resolved for (now `call 0xbad2310`).
+        var poisoned: [Int: PoisonedInstruction] = [:]
+        /// Slots whose CO-RE relocation is malformed: the programs containing them cannot load.
+        var coreErrors: [Int: ELFError] = [:]
     }
 
     /// The object's programs, and the functions that cannot be programs here
@@ -79,7 +85,12 @@ struct ProgramLinker {
             throw .badSection(name: section.name, reason: "size \(section.size) is not a whole number of 8-byte instructions")
         }
         let bytes = try elf.contents(section)
-        let slots = stride(from: 0, to: bytes.count, by: 8).map { RawInstruction(bytes: bytes[$0..<$0 + 8], byteOrder: elf.byteOrder) }
+        var slots = stride(from: 0, to: bytes.count, by: 8).map { RawInstruction(bytes: bytes[$0..<$0 + 8], byteOrder: elf.byteOrder) }
+        var coreResult = CORE.SectionResult()
+        if let core, let records = core.records[section.name] {
+            coreResult = CORE.apply(records, to: &slots, section: section.name, local: core.local, target: core.target,
+                                    byteOrder: elf.byteOrder)
+        }
         var relocations: [Int: ELFFile.Relocation] = [:]
         for relocation in try elf.relocations(for: section.index) {
             guard let type = RelocationType(rawValue: relocation.type) else {
@@ -93,13 +104,17 @@ struct ProgramLinker {
                 throw .badRelocation(section: section.name, offset: relocation.offset, reason: "two relocations for one instruction")
             }
         }
-        return Code(section: section, slots: slots, relocations: relocations)
+        return Code(section: section, slots: slots, relocations: relocations, poisoned: coreResult.poisoned,
+                    coreErrors: coreResult.errors)
     }
 
     /// A program: `range` of `code`, then all of `.text` if any call or
     /// reference leads there.
     private func build(name: String, code: Code, range: Range<Int>, text: Code?, lineInfo: LineInfo) throws(ELFError) -> ObjectProgram {
         var slots = Array(code.slots[range])
+        if let (_, error) = code.coreErrors.filter({ range.contains($0.key) }).min(by: { $0.key < $1.key }) { throw error }
+        var poisoned: [Int: PoisonedInstruction] = [:]
+        for (slot, poison) in code.poisoned where range.contains(slot) { poisoned[slot - range.lowerBound] = poison }
         var textTargets: [(pc: Int, target: Int)] = []
         try relocate(&slots, code: code, sourceStart: range.lowerBound, base: 0, range: range, textTargets: &textTargets)
         var subprogramsStart: Int?
@@ -109,6 +124,8 @@ struct ProgramLinker {
             }
             let base = slots.count
             subprogramsStart = base
+            if let (_, error) = text.coreErrors.min(by: { $0.key < $1.key }) { throw error }
+            for (slot, poison) in text.poisoned { poisoned[base + slot] = poison }
             var textSlots = text.slots
             var inner: [(pc: Int, target: Int)] = []
             try relocate(&textSlots, code: text, sourceStart: 0, base: base, range: 0..<text.slots.count, textTargets: &inner)
@@ -121,7 +138,8 @@ struct ProgramLinker {
         do {
             return ObjectProgram(name: name, section: code.section.name, program: try Program(raw: slots, name: name),
                                  subprogramsStart: subprogramsStart,
-                                 lines: lineInfo.lines(section: code.section.name, range: range, textBase: subprogramsStart))
+                                 lines: lineInfo.lines(section: code.section.name, range: range, textBase: subprogramsStart),
+                                 poisoned: poisoned)
         } catch {
             throw .badProgram(name: name, error)
         }
@@ -225,5 +243,23 @@ struct ProgramLinker {
             throw bad("address of function '\(symbol.name)' taken (callbacks such as bpf_loop are not supported)")
         }
         throw bad("reference to '\(symbol.name)' in section '\(section.name)', which is neither a map nor global data")
+    }
+}
+
+/// The CO-RE relocations of an object and the types they resolve against.
+struct COREContext {
+    let records: [String: [CORE.Record]]
+    let local: BTF
+    let target: TargetBTF
+
+    /// nil when the object has no CO-RE relocations (then `target` is never asked).
+    init?(elf: ELFFile, target: CORETarget) throws(ELFError) {
+        guard let btfSection = elf.section(named: ".BTF"), let extSection = elf.section(named: ".BTF.ext") else { return nil }
+        let btfReader = try elf.reader(btfSection)
+        let records = try CORE.records(btf: btfReader, ext: try elf.reader(extSection))
+        guard !records.isEmpty else { return nil }
+        self.records = records
+        local = try BTF(btfReader)
+        self.target = try target.provide() ?? TargetBTF(btf: local, origin: "the object's own BTF")
     }
 }

@@ -35,8 +35,12 @@ extension EmulatorInstance {
         guard var arguments = read else { return }
         let translated = machine.addressModel == .translated
         if translated {
-            for (index, kind) in helper.prototype.arguments.enumerated() where kind.isPointer {
-                arguments[index] = state.space.hostAddress(forGuest: arguments[index]) ?? arguments[index]
+            for (index, kind) in helper.prototype.arguments.enumerated() {
+                if kind.isPointer {
+                    arguments[index] = state.space.hostAddress(forGuest: arguments[index]) ?? arguments[index]
+                } else if kind == .map, let handle = handleTokens[arguments[index]] {
+                    arguments[index] = handle
+                }
             }
         }
         guard synchronizeBeforeCall(callSite: callSite) else { return }
@@ -58,7 +62,13 @@ extension EmulatorInstance {
         }
         shadows.copyIn()
         var result = value
-        if translated, helper.prototype.result.isPointer, value != 0 {
+        if translated, helper.prototype.result.isPointer, value != 0, helper.resultIsMapHandle?(arguments[0]) == true {
+            guard let token = token(forHandle: value) else {
+                stop(.helperFailed(pc: callSite, id: id, message: "more map handles than the guest can stand for"))
+                return
+            }
+            result = token
+        } else if translated, helper.prototype.result.isPointer, value != 0 {
             guard let guest = guestPointer(forHost: value) else {
                 let message = "returned pointer 0x\(String(value, radix: 16)) is outside the program's memory"
                 stop(.helperFailed(pc: callSite, id: id, message: message))
@@ -211,6 +221,18 @@ extension EmulatorInstance {
     private func stackOffset(of guest: UInt64) -> Int? {
         guard guest >= stackGuest, guest &+ 8 <= stackTop else { return nil }
         return Int(guest - stackGuest)
+    }
+
+    /// The guest value standing for a map handle a helper returned (an
+    /// address in `GuestLayout.handleTokens`, never mapped), the same for
+    /// the same handle; `.map` arguments holding one get the handle back.
+    private func token(forHandle handle: UInt64) -> UInt64? {
+        if let token = tokensByHandle[handle] { return token }
+        let token = GuestLayout.handleTokens.lowerBound + UInt64(handleTokens.count) * GuestLayout.handleTokenStride
+        guard GuestLayout.handleTokens.contains(token) else { return nil }
+        handleTokens[token] = handle
+        tokensByHandle[handle] = token
+        return token
     }
 
     /// The guest address for a host pointer a helper returned: in an existing

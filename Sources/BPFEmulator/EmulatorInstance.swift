@@ -45,6 +45,11 @@ final class EmulatorInstance: @unchecked Sendable {
     var mappedImageCount: Int { mapped.count }
     /// The machine's retirement count when this engine last unmapped images.
     var retirementsSeen: UInt64 = 0
+    /// Map handles helpers returned, by the guest token standing for each
+    /// (`GuestLayout.handleTokens`), and the reverse; handles are stable while
+    /// their map lives, so tokens are kept across runs.
+    var handleTokens: [UInt64: UInt64] = [:]
+    var tokensByHandle: [UInt64: UInt64] = [:]
 
     /// Bytes above the entry stack pointer: the caller's outgoing-argument
     /// area, where stack arguments live (and O32's home area for a0–a3).

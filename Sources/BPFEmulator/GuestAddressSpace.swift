@@ -36,6 +36,11 @@ enum GuestLayout {
     static let fixedWindows: Range<UInt64> = 0x5000_0000..<0x6000_0000
     /// Code placed out of every direct-call range of the trampolines.
     static let farCode: Range<UInt64> = 0x6000_0000..<0x7000_0000
+    /// Never mapped: the guest values standing for map handles a helper
+    /// returned (an inner map of a map of maps) on translated targets, whose
+    /// words cannot hold a 64-bit host handle. Dereferencing one faults.
+    static let handleTokens: Range<UInt64> = 0x7000_0000..<0x7100_0000
+    static let handleTokenStride: UInt64 = 16
     /// Guest space reserved for each window opened on demand (a map value
     /// returned by a helper), so that pointer arithmetic within the value can
     /// cross into the next host page.

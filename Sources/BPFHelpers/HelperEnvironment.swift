@@ -15,10 +15,15 @@ public struct HelperEnvironment: Sendable {
     public var maps: MapTable
     /// Receives each `bpf_trace_printk` message (without a trailing newline added).
     public var trace: @Sendable (String) -> Void
+    /// The routes, interfaces and neighbours `bpf_fib_lookup` consults (nil:
+    /// none, so every lookup finds no route, `BPF_FIB_LKUP_RET_NOT_FWDED`).
+    public var fib: FIBTable?
 
-    public init(maps: MapTable = MapTable([]), trace: @escaping @Sendable (String) -> Void = HelperEnvironment.standardError) {
+    public init(maps: MapTable = MapTable([]), trace: @escaping @Sendable (String) -> Void = HelperEnvironment.standardError,
+                fib: FIBTable? = nil) {
         self.maps = maps
         self.trace = trace
+        self.fib = fib
     }
 
     /// The default trace sink: one line per message on standard error, like `trace_pipe` shows them.

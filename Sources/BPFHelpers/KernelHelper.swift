@@ -39,6 +39,7 @@ public enum KernelHelper: Int32, Sendable, CaseIterable, CustomStringConvertible
     case xdpAdjustMeta = 54
     case xdpAdjustTail = 65
     case skbLoadBytesRelative = 68
+    case fibLookup = 69
     case ktimeGetBootNs = 125
     case csumLevel = 135
     case ringbufOutput = 130
@@ -83,6 +84,7 @@ public enum KernelHelper: Int32, Sendable, CaseIterable, CustomStringConvertible
         case .setHash: "bpf_set_hash"
         case .skbAdjustRoom: "bpf_skb_adjust_room"
         case .skbLoadBytesRelative: "bpf_skb_load_bytes_relative"
+        case .fibLookup: "bpf_fib_lookup"
         case .redirect: "bpf_redirect"
         case .perfEventOutput: "bpf_perf_event_output"
         case .redirectMap: "bpf_redirect_map"
@@ -144,6 +146,7 @@ public enum KernelHelper: Int32, Sendable, CaseIterable, CustomStringConvertible
         case .xdpLoadBytes: return HelperPrototype([.context, u32, output, .size], returns: u64)
         case .xdpStoreBytes: return HelperPrototype([.context, u32, input, .size], returns: u64)
         case .mapLookupPercpuElem: return HelperPrototype([.map, input, u32], returns: .mapValueOrNull)
+        case .fibLookup: return HelperPrototype([.context, output, .size, u32], returns: u64)
         }
     }
 
@@ -167,6 +170,10 @@ public enum KernelHelper: Int32, Sendable, CaseIterable, CustomStringConvertible
         default: false
         }
     }
+
+    /// Whether the helper takes a packet program's context (XDP or tc), as
+    /// `bpf_fib_lookup` does.
+    public var requiresPacketContext: Bool { requiresXDP || requiresSKB || self == .fibLookup }
 
     /// Whether the helper only makes sense for XDP programs (it takes an `xdp_md` context).
     public var requiresXDP: Bool {

@@ -13,14 +13,17 @@ extension KernelHelpers {
         func proven(_ operation: ProvenMapEntries.Operation) -> @Sendable (UInt64) -> ProvenHelperCall? {
             { handle in maps.map(handle: handle).flatMap { ProvenMapEntries.call(operation, map: $0) } }
         }
+        var lookup = helper(.mapLookupElem, native: native(NativeEntries.mapLookup), proven: proven(.lookup)) { call throws(HelperError) in
+            let map = try env.map(call.argument(1), argument: 1, of: .mapLookupElem)
+            if map.definition.type == .cpuMap || map.definition.type == .perfEventArray { throw refused(.mapLookupElem, map) }
+            return try call.memory.withBytes(at: call.argument(2), count: map.definition.keySize, write: false) { key in
+                map.programLookup(key: UnsafeRawBufferPointer(key))
+            }
+        }
+        // A lookup in a map of maps gives an inner map's handle, not memory.
+        lookup.resultIsMapHandle = { r1 in maps.map(handle: r1)?.definition.type.isMapOfMaps ?? false }
         return [
-            helper(.mapLookupElem, native: native(NativeEntries.mapLookup), proven: proven(.lookup)) { call throws(HelperError) in
-                let map = try env.map(call.argument(1), argument: 1, of: .mapLookupElem)
-                if map.definition.type == .cpuMap || map.definition.type == .perfEventArray { throw refused(.mapLookupElem, map) }
-                return try call.memory.withBytes(at: call.argument(2), count: map.definition.keySize, write: false) { key in
-                    map.programLookup(key: UnsafeRawBufferPointer(key))
-                }
-            },
+            lookup,
             helper(.mapUpdateElem, native: native(NativeEntries.mapUpdate), proven: proven(.update)) { call throws(HelperError) in
                 let map = try env.map(call.argument(1), argument: 1, of: .mapUpdateElem)
                 guard map.definition.type.programsMayUpdate else { throw refused(.mapUpdateElem, map) }

@@ -167,7 +167,7 @@ public struct MemProgramType: ProgramType {
 
     public func rewriteContextAccesses(in program: Program) throws(ContextAccessError) -> Program { program }
 
-    public func allows(_ helper: KernelHelper) -> Bool { !helper.requiresXDP && !helper.requiresSKB }
+    public func allows(_ helper: KernelHelper) -> Bool { !helper.requiresPacketContext }
 
     /// r1 is the input buffer, whose size only r2 knows: nothing is proven through it.
     public var verifierContext: ContextDescription { .unknown }

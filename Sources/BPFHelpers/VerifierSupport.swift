@@ -66,6 +66,9 @@ extension KernelHelper {
             return [MemoryArgument(register: 3, size: .register(4), access: .read)]
         case .skbLoadBytes, .skbLoadBytesRelative:
             return [MemoryArgument(register: 3, size: .register(4), access: .write)]
+        case .fibLookup:
+            // The struct is read, then parts of it written back: it must be initialised, as the kernel requires.
+            return [MemoryArgument(register: 2, size: .register(3), access: .read)]
         case .ktimeGetNs, .ktimeGetBootNs, .ktimeGetCoarseNs, .getPrandomU32, .getSmpProcessorID, .tailCall,
              .xdpAdjustHead, .xdpAdjustTail, .xdpAdjustMeta, .ringbufReserve, .ringbufSubmit, .ringbufDiscard,
              .ringbufQuery, .xdpGetBuffLen, .l3CsumReplace, .l4CsumReplace, .getCgroupClassid, .skbVlanPush, .skbVlanPop,
@@ -88,9 +91,18 @@ extension VerifierEnvironment {
             let definition = map.definition
             // Redirect maps' values are read-only to programs (the kernel sets BPF_F_RDONLY_PROG on devmaps).
             let writable = !definition.flags.contains(.readOnlyProgram) && !definition.type.isRedirectTarget
-            // A lookup in a map of maps gives an inner map's handle, not memory: nothing is proven through it.
+            // A lookup in a map of maps gives an inner map (its handle, not memory), shaped as the template below.
             let lookup = definition.type.programsMayLookUp && !definition.type.isMapOfMaps
-            descriptions[map.handle] = MapDescription(keySize: definition.keySize, valueSize: definition.valueSize, lookupReturnsValue: lookup, writable: writable)
+            var description = MapDescription(keySize: definition.keySize, valueSize: definition.valueSize, lookupReturnsValue: lookup,
+                                             writable: writable)
+            // Every inner map fits the template (`MapOfMaps.set` checks it), so lookups in one are bounded by it.
+            if definition.type.isMapOfMaps, let template = definition.innerTemplate {
+                description.innerTemplate = MapDescription(
+                    keySize: template.keySize, valueSize: template.valueSize,
+                    lookupReturnsValue: template.type.programsMayLookUp && !template.type.isMapOfMaps,
+                    writable: !template.flags.contains(.readOnlyProgram) && !template.type.isRedirectTarget)
+            }
+            descriptions[map.handle] = description
             if let array = map as? ArrayMap, definition.maxEntries == 1 {
                 regions.append(DataRegion(start: array.valueAddress(index: 0), size: definition.valueSize, writable: writable))
             }

@@ -77,6 +77,11 @@ public struct LoadRequest: Sendable {
     /// What the host trusts the program with: `.unprivileged` refuses
     /// programs that may leak a pointer, and requires `verify`.
     public var policy: VerifierPolicy = .privileged
+    /// What CO-RE relocations of an object resolve against (see `CORETarget`):
+    /// default, the running kernel's BTF when readable, else the object's own types.
+    public var coreTarget: CORETarget = .runningKernelOrObjectTypes
+    /// The routing table `bpf_fib_lookup` answers from (nil: no routes).
+    public var fib: FIBTable?
 
     public init(type: String? = nil, section: String? = nil, programName: String? = nil, clang: String? = nil,
                 cpu: String = "v3", helpers: HelperRegistry = HelperRegistry(),
@@ -93,7 +98,30 @@ public struct LoadRequest: Sendable {
 
 extension LoadRequest {
     var loadOptions: LoadOptions {
-        LoadOptions(trace: trace, extraHelpers: helpers, verifierLimits: verify ? VerifierLimits() : nil, policy: policy)
+        var options = LoadOptions(trace: trace, extraHelpers: helpers, verifierLimits: verify ? VerifierLimits() : nil, policy: policy)
+        options.coreTarget = coreTarget
+        options.fib = fib
+        return options
+    }
+}
+
+extension CORETarget {
+    /// Where the running kernel publishes its BTF.
+    public static let kernelBTFPath = "/sys/kernel/btf/vmlinux"
+
+    /// The running kernel's BTF (`/sys/kernel/btf/vmlinux`) when it can be
+    /// read, else the object's own types; read only for objects with CO-RE relocations.
+    public static let runningKernelOrObjectTypes = CORETarget.lazy { () throws(ELFError) -> TargetBTF? in
+        guard let data = FileManager.default.contents(atPath: kernelBTFPath) else { return nil }
+        return try TargetBTF(bytes: Array(data), origin: kernelBTFPath)
+    }
+
+    /// The BTF in `path`: raw BTF, or an ELF object's `.BTF` section.
+    public static func file(_ path: String) throws(LoadError) -> CORETarget {
+        guard let data = FileManager.default.contents(atPath: path) else { throw LoadError(path: path, "cannot read BTF file") }
+        do { return .btf(try TargetBTF(bytes: Array(data), origin: path)) } catch {
+            throw LoadError(path: path, error.description)
+        }
     }
 }
 

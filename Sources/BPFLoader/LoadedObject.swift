@@ -18,6 +18,10 @@ public struct LoadOptions: Sendable {
     /// What the host trusts the programs with (`.unprivileged`: no pointer
     /// leaks, and verification may not be left out).
     public var policy: VerifierPolicy
+    /// What CO-RE relocations resolve against (default: the object's own types).
+    public var coreTarget: CORETarget = .objectTypes
+    /// The routing table `bpf_fib_lookup` answers from (nil: no routes).
+    public var fib: FIBTable?
 
     public init(trace: @escaping @Sendable (String) -> Void = HelperEnvironment.standardError,
                 extraHelpers: HelperRegistry = HelperRegistry(), verifierLimits: VerifierLimits? = VerifierLimits(),
@@ -98,13 +102,16 @@ public final class LoadedObject: Sendable {
             guard let inner = instances.first(where: { $0.name == name }) else {
                 throw .map(name: outerMap.name, .invalidArgument("slot \(index) names '\(name)', which is not a map of this object"))
             }
-            let key = outerMap.definition.type == .arrayOfMaps ? withUnsafeBytes(of: UInt32(index).littleEndian) { Array($0) }
-                : withUnsafeBytes(of: UInt32(index).littleEndian) { Array($0.prefix(outerMap.definition.keySize)) }
+            // The slot's index as the object's programs hold it: a u32 in the object's byte order.
+            let ordered = object.byteOrder == .big ? UInt32(index).bigEndian : UInt32(index).littleEndian
+            let bytes = withUnsafeBytes(of: ordered) { Array($0) }
+            let size = min(outerMap.definition.keySize, 4)
+            let key = object.byteOrder == .big ? Array(bytes.suffix(size)) : Array(bytes.prefix(size))
             do { try outerMap.set(inner, at: key) } catch { throw .map(name: outerMap.name, error) }
         }
         maps = MapTable(instances)
         programSlots = slots
-        var registry = KernelHelpers.registry(HelperEnvironment(maps: maps, trace: options.trace))
+        var registry = KernelHelpers.registry(HelperEnvironment(maps: maps, trace: options.trace, fib: options.fib))
         registry.merge(options.extraHelpers)
         helpers = registry
         kernelHelpers = options.kernelHelperNumbers
@@ -115,7 +122,7 @@ public final class LoadedObject: Sendable {
     /// Parses `bytes` as an object file and loads it.
     public convenience init(bytes: [UInt8], options: LoadOptions = LoadOptions()) throws(ObjectLoadError) {
         let object: ObjectFile
-        do { object = try ObjectFile(bytes: bytes) } catch { throw .object(error) }
+        do { object = try ObjectFile(bytes: bytes, coreTarget: options.coreTarget) } catch { throw .object(error) }
         try self.init(object, options: options)
     }
 
@@ -144,6 +151,8 @@ public final class LoadedObject: Sendable {
         guard let type = type ?? ProgramTypes.forSection(chosen.section) else {
             throw .programType("cannot infer the program type of section '\(chosen.section)'; choose one (\(ProgramTypes.names))")
         }
+        var helpers = helpers
+        if !chosen.poisoned.isEmpty { helpers.register(Self.poisonHelper(chosen.poisoned)) }
         let ready: (program: Program, addressLoads: [Int: AddressLoad])
         do {
             ready = try LoadTimeRewriting.prepareMarkingAddresses(chosen.program, type: type, maps: maps.maps, helpers: helpers)
@@ -152,9 +161,22 @@ public final class LoadedObject: Sendable {
         }
         var linked = try LinkedProgram(name: chosen.name, section: chosen.section, program: ready.program, type: type, helpers: helpers,
                                        maps: maps, kernelHelpers: kernelHelpers, verifierLimits: verifierLimits, policy: policy,
-                                       addressLoads: ready.addressLoads)
+                                       addressLoads: ready.addressLoads, poisoned: chosen.poisoned.mapValues(\.description))
         linked.byteOrder = object.byteOrder
         return linked
+    }
+
+    /// What a poisoned instruction (`call 0xbad2310`) does when a run reaches
+    /// it: stops the run naming the relocation (the error names the instruction).
+    static func poisonHelper(_ poisoned: [Int: PoisonedInstruction]) -> Helper {
+        let sorted = poisoned.sorted { $0.key < $1.key }
+        let message = sorted.count == 1 ? "reached an instruction poisoned because \(sorted[0].value)"
+            : "reached an instruction poisoned because a CO-RE relocation could not be resolved (" +
+              sorted.map { "instruction \($0.key): \($0.value)" }.joined(separator: "; ") + ")"
+        return Helper(id: PoisonedInstruction.helperID, name: "poisoned CO-RE relocation",
+                      prototype: HelperPrototype([], returns: .scalar(bits: 64))) { (_: borrowing HelperCall) throws(HelperError) -> UInt64 in
+            throw HelperError(message)
+        }
     }
 
     /// Fills the statically initialised program-array slots (libbpf does it at
@@ -209,7 +231,8 @@ public struct LinkedProgram: Sendable {
     /// and `verifierLimits` is nil.
     public init(name: String, section: String, program: Program, type: any ProgramType, helpers: HelperRegistry, maps: MapTable,
                 kernelHelpers: Set<Int32> = [], verifierLimits: VerifierLimits? = VerifierLimits(),
-                policy: VerifierPolicy = .privileged, addressLoads: [Int: AddressLoad] = [:]) throws(ObjectLoadError) {
+                policy: VerifierPolicy = .privileged, addressLoads: [Int: AddressLoad] = [:],
+                poisoned: [Int: String] = [:]) throws(ObjectLoadError) {
         self.name = name
         self.addressLoads = addressLoads
         self.section = section
@@ -221,7 +244,8 @@ public struct LinkedProgram: Sendable {
         if policy.requiresVerification && verifierLimits == nil {
             throw .refused(name: name, "the load policy requires verification")
         }
-        let environment = VerifierEnvironment.forProgram(type: type, maps: maps.maps, kernelHelpers: kernelHelpers)
+        var environment = VerifierEnvironment.forProgram(type: type, maps: maps.maps, kernelHelpers: kernelHelpers)
+        environment.poisonedInstructions = poisoned
         verification = verifierLimits.map { Verifier.verify(program, environment: environment, limits: $0, policy: policy) }
             ?? Verifier.unverified(program)
         if let refusal = verification.refusal { throw .refused(name: name, refusal) }
@@ -235,7 +259,7 @@ public struct LinkedProgram: Sendable {
     public init(program: Program, type: any ProgramType, maps: [any BPFMap] = [], fileDescriptors: [Int32: Int] = [:],
                 options: LoadOptions = LoadOptions()) throws(ObjectLoadError) {
         let table = MapTable(maps)
-        var registry = KernelHelpers.registry(HelperEnvironment(maps: table, trace: options.trace))
+        var registry = KernelHelpers.registry(HelperEnvironment(maps: table, trace: options.trace, fib: options.fib))
         registry.merge(options.extraHelpers)
         let ready: (program: Program, addressLoads: [Int: AddressLoad])
         do {

@@ -118,7 +118,7 @@ public func makeMap(_ definition: MapDefinition, byteOrder: ByteOrder) throws(Ma
     case .ringBuffer: return RingBuffer(validated: definition)
     case .deviceMap, .deviceMapHash, .cpuMap, .socketMap: return RedirectMap(validated: definition)
     case .perfEventArray: return PerfEventArray(validated: definition)
-    case .arrayOfMaps, .hashOfMaps: return MapOfMaps(validated: definition)
+    case .arrayOfMaps, .hashOfMaps: return MapOfMaps(validated: definition, indexOrder: byteOrder)
     }
 }
 

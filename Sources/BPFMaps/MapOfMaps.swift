@@ -1,3 +1,5 @@
+import BPFISA
+
 /// `BPF_MAP_TYPE_ARRAY_OF_MAPS` and `HASH_OF_MAPS`: each element is an inner
 /// map that fits the outer map's template (`MapDefinition.innerTemplate`,
 /// the kernel's `bpf_map_meta_equal`).
@@ -16,8 +18,13 @@ public final class MapOfMaps: BPFMap, @unchecked Sendable {
     private let lock = Lock()
     private var elements: [[UInt8]: any BPFMap] = [:]
 
-    init(validated definition: MapDefinition) {
+    /// The byte order of the machine whose programs use the map: an
+    /// array_of_maps index is a `u32` in that order.
+    public let indexOrder: ByteOrder
+
+    init(validated definition: MapDefinition, indexOrder: ByteOrder = .host) {
         self.definition = definition
+        self.indexOrder = indexOrder
         descriptor = MapDescriptor.make(definition)
         MapDescriptor.attach(self, to: descriptor)
     }
@@ -25,7 +32,8 @@ public final class MapOfMaps: BPFMap, @unchecked Sendable {
     public var valueRegions: [SlabRegion] { [] }
 
     private func checkIndex(_ key: [UInt8]) throws(MapError) {
-        if definition.type == .arrayOfMaps, Int(key.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }) >= definition.maxEntries {
+        let raw = key.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }
+        if definition.type == .arrayOfMaps, Int(indexOrder == .host ? raw : raw.byteSwapped) >= definition.maxEntries {
             throw .full
         }
     }

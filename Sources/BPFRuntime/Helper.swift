@@ -96,6 +96,11 @@ public struct Helper: Sendable {
     /// bounds): how a JIT may run it with no checks and no way to fail, or
     /// nil (then the call goes through `native` or `body`).
     public var proven: (@Sendable (_ mapHandle: UInt64) -> ProvenHelperCall?)?
+    /// For a helper whose result is a pointer: whether, given r1, a non-null
+    /// result is a map handle rather than memory (a lookup in a map of maps
+    /// gives an inner map). Engines that translate pointers (the 32-bit
+    /// targets) pass such results on as handles; nil: always memory.
+    public var resultIsMapHandle: (@Sendable (_ r1: UInt64) -> Bool)?
 
     public init(id: Int32, name: String, prototype: HelperPrototype, native: NativeHelper? = nil,
                 proven: (@Sendable (_ mapHandle: UInt64) -> ProvenHelperCall?)? = nil, body: @escaping Body) {

@@ -24,6 +24,11 @@ public struct VerifierEnvironment: Sendable {
     /// Byte ranges of a `packetContext` that programs may write (tc's
     /// `mark`, `cb[]`, ...); the rest of the context is read-only.
     public var writableContext: [Range<Int>] = []
+    /// Instructions a path may not reach, with the reason (calls the loader
+    /// poisoned because a CO-RE relocation could not be resolved): the
+    /// program is refused only if one is reachable, as the kernel refuses
+    /// the unknown helper libbpf writes there.
+    public var poisonedInstructions: [Int: String] = [:]
 
     public init(context: ContextDescription = .unknown, r2IsSetAtEntry: Bool = false, maps: [UInt64: MapDescription] = [:],
                 dataRegions: [DataRegion] = [], helpers: [Int32: HelperDescription] = [:]) {
@@ -68,6 +73,13 @@ public struct MapDescription: Sendable, Hashable {
     public var lookupReturnsValue: Bool
     /// Whether programs may write values (false for `BPF_F_RDONLY_PROG`).
     public var writable: Bool
+    /// For a map of maps: the inner map template, which every inner map fits
+    /// (a lookup gives one of them, or null).
+    public var innerTemplate: MapDescription? {
+        get { inner.first }
+        set { inner = newValue.map { [$0] } ?? [] }
+    }
+    private var inner: [MapDescription] = []
 
     public init(keySize: Int? = nil, valueSize: Int, lookupReturnsValue: Bool, writable: Bool) {
         self.keySize = keySize

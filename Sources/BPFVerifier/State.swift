@@ -203,6 +203,7 @@ struct State: Hashable, Sendable {
         case (.packet(_, let a, let va), .packet(_, let b, let vb)): return a == b && vb.contains(va)
         case (.reference(_, let a, let na), .reference(_, let b, let nb)): return a == b && na == nb
         case (.mapValueOrNull(_, let ra), .mapValueOrNull(_, let rb)): return ra == rb
+        case (.innerMapOrNull(_, let ma), .innerMapOrNull(_, let mb)): return ma == mb
         default: return new == old || (new.isPointer && old.isPointer && sameKind(new, old))
         }
     }
@@ -241,6 +242,12 @@ struct State: Hashable, Sendable {
             nullMap[ib] = ia
             return true
         case (.mapHandle(let a), .mapHandle(let b)): return a == b
+        case (.innerMap(let a), .innerMap(let b)): return a == b
+        case (.innerMapOrNull(let ia, let ma), .innerMapOrNull(let ib, let mb)):
+            guard ma == mb else { return false }
+            if let mapped = nullMap[ib] { return mapped == ia }
+            nullMap[ib] = ia
+            return true
         default: return false
         }
     }

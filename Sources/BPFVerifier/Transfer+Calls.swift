@@ -7,6 +7,10 @@ extension Analysis {
     /// written), r0 its result, r1–r5 clobbered, the packet forgotten if the
     /// helper may move it.
     func callHelper(_ state: State, id: Int32?, at pc: Int) -> [State] {
+        if let reason = environment.poisonedInstructions[pc] {
+            refuse("instruction \(pc): reachable, but \(reason)")
+            return []
+        }
         let described = id.flatMap { environment.helpers[$0] }
         let description = described ?? .unknown
         let memory = description.memoryArguments
@@ -82,8 +86,10 @@ extension Analysis {
             next.references.append(AcquiredReference(id: id, kind: kind, pc: pc))
             next[0] = .reference(id: id, offset: 0, maybeNull: true)
         case .mapValueOrNull:
-            if case .mapHandle(let handle) = state[1], let map = environment.maps[handle], map.lookupReturnsValue {
+            if let map = lookedUpMap(state), map.lookupReturnsValue {
                 next[0] = .mapValueOrNull(id: state.freshID(), Region(kind: .mapValue, size: map.valueSize, writable: map.writable))
+            } else if let map = lookedUpMap(state), let inner = map.innerTemplate {
+                next[0] = .innerMapOrNull(id: state.freshID(), inner)
             } else {
                 next[0] = .unknown
             }
@@ -111,10 +117,7 @@ extension Analysis {
 
     /// The bytes a memory argument may span (its largest size), or nil when not known.
     func memorySize(_ size: MemoryArgument.Size, _ state: State) -> Int? {
-        func map() -> MapDescription? {
-            if case .mapHandle(let handle) = state[1] { return environment.maps[handle] }
-            return nil
-        }
+        func map() -> MapDescription? { lookedUpMap(state) }
         switch size {
         case .keySize: return map()?.keySize
         case .valueSize: return map()?.valueSize
@@ -122,6 +125,15 @@ extension Analysis {
         case .register(let r):
             guard (1...5).contains(r), case .scalar(let s) = state[r], s.fits32 else { return nil }
             return Int(s.umax)
+        }
+    }
+
+    /// The map r1 holds: one the program names, or an inner map of a map of maps.
+    func lookedUpMap(_ state: State) -> MapDescription? {
+        switch state[1] {
+        case .mapHandle(let handle): environment.maps[handle]
+        case .innerMap(let map): map
+        default: nil
         }
     }
 

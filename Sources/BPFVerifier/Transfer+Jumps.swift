@@ -142,6 +142,13 @@ extension Analysis {
             let isValue: (Value) -> Value? = { $0.nullID == id ? .region(region, offset: 0, variable: .zero) : nil }
             taken.rewriteAll(cond == .eq ? isNull : isValue)
             fallThrough.rewriteAll(cond == .eq ? isValue : isNull)
+        case (.innerMapOrNull(let id, let map), .scalar(let zero)) where width == .w64 && zero.constant == 0 && (cond == .eq || cond == .ne),
+             (.scalar(let zero), .innerMapOrNull(let id, let map)) where width == .w64 && zero.constant == 0 && (cond == .eq || cond == .ne):
+            // A map of maps lookup's null check: non-null, it is an inner map.
+            let isNull: (Value) -> Value? = { $0.nullID == id ? .scalar(Scalar(constant: 0)) : nil }
+            let isMap: (Value) -> Value? = { $0.nullID == id ? .innerMap(map) : nil }
+            taken.rewriteAll(cond == .eq ? isNull : isMap)
+            fallThrough.rewriteAll(cond == .eq ? isMap : isNull)
         case (.reference(let id, 0, true), .scalar(let zero)) where width == .w64 && zero.constant == 0 && (cond == .eq || cond == .ne),
              (.scalar(let zero), .reference(let id, 0, true)) where width == .w64 && zero.constant == 0 && (cond == .eq || cond == .ne):
             // A reference's null check: where it is null nothing was acquired.

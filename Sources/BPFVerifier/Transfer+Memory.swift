@@ -42,7 +42,9 @@ extension Analysis {
         case .reference(_, _, let maybeNull):
             return maybeNull ? "\(what) through an acquired reference before its null check"
                 : "\(what) through an acquired reference (its size is not tracked)"
-        case .uninitialized, .scalar, .packetEnd, .mapHandle:
+        case .innerMapOrNull:
+            return "\(what) through a map of maps lookup's result before its null check"
+        case .uninitialized, .scalar, .packetEnd, .mapHandle, .innerMap:
             return "\(what) through a pointer the verifier cannot bound"
         }
     }

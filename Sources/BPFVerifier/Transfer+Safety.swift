@@ -21,7 +21,7 @@ extension Analysis {
                 refuse("instruction \(pc): bpf_tail_call while holding the \(held.kind.name) acquired at instruction \(held.pc) (it would never be released)")
             }
         }
-        if description.modifiesMap, case .mapHandle(let handle) = state[1], let map = environment.maps[handle], !map.writable {
+        if description.modifiesMap, let map = lookedUpMap(state), !map.writable {
             refuse("instruction \(pc): \(name): write into map forbidden: the map in r1 is read-only for programs")
         }
     }
@@ -35,7 +35,7 @@ extension Analysis {
         let fits: Bool
         switch (kind, value) {
         case (.memory?, .stack), (.memory?, .packet), (.memory?, .region), (.memory?, .reference): fits = true
-        case (.map?, .mapHandle), (.context?, .context), (.releasedReference?, .reference): fits = true
+        case (.map?, .mapHandle), (.map?, .innerMap), (.context?, .context), (.releasedReference?, .reference): fits = true
         default: fits = false
         }
         if !fits { refuse("instruction \(pc): \(name): r\(number) leaks a pointer (\(value.summary)) into a helper argument that does not take one") }

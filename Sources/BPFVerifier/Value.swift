@@ -42,6 +42,13 @@ enum Value: Hashable, Sendable {
     case mapValueOrNull(id: Int, Region)
     /// A map handle.
     case mapHandle(UInt64)
+    /// A lookup's result in a map of maps before its null check: an inner
+    /// map, shaped as the outer map's template, or null; every register with
+    /// this id holds the same value.
+    case innerMapOrNull(id: Int, MapDescription)
+    /// An inner map from a map of maps: which one is known only at run time,
+    /// its key and value sizes from the template (every inner map fits it).
+    case innerMap(MapDescription)
     /// An acquired object (`State.references` holds its id while it is
     /// held) plus `offset`; before its null check (`maybeNull`) it may be 0,
     /// and every register with this id holds the same value. Accesses
@@ -68,6 +75,7 @@ enum Value: Hashable, Sendable {
     }
     var nullID: Int? {
         if case .mapValueOrNull(let id, _) = self { return id }
+        if case .innerMapOrNull(let id, _) = self { return id }
         return nil
     }
     /// The acquired reference this value points into.
@@ -92,6 +100,8 @@ enum Value: Hashable, Sendable {
             "\(r.kind == .mapValue ? "map value" : "global data") of \(r.size) bytes, off \(off)\(Self.describe(v))"
         case .mapValueOrNull(_, let r): "map value of \(r.size) bytes or null"
         case .mapHandle: "map handle"
+        case .innerMapOrNull(_, let m): "inner map (value \(m.valueSize) bytes) or null"
+        case .innerMap(let m): "inner map (value \(m.valueSize) bytes)"
         case .reference(let id, let off, let maybeNull): "reference \(id), off \(off)\(maybeNull ? " or null" : "")"
         }
     }

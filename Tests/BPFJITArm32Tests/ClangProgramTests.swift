@@ -16,14 +16,16 @@ struct ClangProgramTests {
     /// Every C program of the fixtures, and the program to run (nil: the object's first).
     static let programs: [(file: String, program: String?)] = [
         ("global_pipeline", "entry"), ("adjust_limits", nil), ("checksums", nil), ("context_fields", nil),
-        ("map_errors", nil), ("trace_lengths", nil), ("redirects", nil), ("perf_events", nil),
+        ("map_errors", nil), ("trace_lengths", nil), ("redirects", nil), ("perf_events", nil), ("map_in_map", "count_array"),
+        ("fib_lookup", "fib_xdp"), ("core_kernel", "core_kernel"),
     ]
 
     /// Fixtures this suite does not run, and why.
     static let notRun: [String: String] = [
         "tc_context": "a tc program (these runs are XDP's)", "tc_resize": "a tc program", "tc_checksums": "a tc program",
         "tc_stale_pointer": "a tc program",
-        "map_in_map": "an outer map's lookup returns an inner map's handle, a host address the 32-bit machine cannot hold (the run stops with an error)",
+        "core_fields": "relocated against a target BTF the loader tests build (CORETests)",
+        "core_target": "types only: the target BTF of core_fields",
     ]
 
     @Test func everyFixtureIsListed() throws {
@@ -46,12 +48,17 @@ struct ClangProgramTests {
             }
             try Data(bytes).write(to: object)
             defer { try? FileManager.default.removeItem(at: object) }
-            let reference = try ExampleTests.observe(object.path, cpu: cpu, program: program) { file in
+            var reference = try ExampleTests.observe(object.path, cpu: cpu, program: program) { file in
                 (file.linked, try LoadedProgram(file.linked, engine: .interpreter).prepared)
             }
             #expect(reference.runs.contains { !$0.hasPrefix("error") }, "\(file): the interpreter ran nothing to the end")
-            let jit = try ExampleTests.observe(object.path, cpu: cpu, program: program) { file in
+            var jit = try ExampleTests.observe(object.path, cpu: cpu, program: program) { file in
                 (file.linked, try LoadedProgram(file.linked, engine: .jit, architecture: .arm32).prepared)
+            }
+            // A map of maps reads back as inner map ids, which differ between the two objects; the inner maps are compared.
+            for name in ["outer", "by_hash"] where file == "map_in_map" {
+                reference.maps[name] = nil
+                jit.maps[name] = nil
             }
             #expect(jit == reference, "\(file) -mcpu=\(cpu) on --arch arm32: \(jit.difference(from: reference))")
         }
