@@ -128,7 +128,7 @@ let package = Package(
                 swiftSettings: swiftSettings),
         // The commands of `bpfkit`, as a testable library; `bpfkit` itself is a thin @main.
         .target(name: "BPFCommandLine", dependencies: [
-            "BPFKit", "BPFAssembler", "BPFMaps", "BPFNativeDisassembler", "BPFExecMemory", "BPFJIT", "BPFJITX86_64", "BPFJITArm64", "BPFLoader", "BPFRuntime",
+            "BPFKit", "BPFAssembler", "BPFMaps", "BPFNativeDisassembler", "BPFExecMemory", "BPFJIT", "BPFJITX86_64", "BPFJITArm64", "BPFEmulator", "BPFLoader", "BPFRuntime",
             "BPFHelpers", "BPFVerifier", "BPFClassic", "BPFPcap", "BPFTestSuite",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swiftSettings),
@@ -225,7 +225,7 @@ let package = Package(
         // shared emulated machine every non-host backend (arm64, arm32, MIPS32,
         // RISC-V) runs and is tested on.
         .systemLibrary(name: "CUnicorn", pkgConfig: "unicorn", providers: [.apt(["libunicorn-dev"])]),
-        .target(name: "BPFEmulator", dependencies: ["CUnicorn", "BPFRuntime", "BPFISA"], swiftSettings: swiftSettings),
+        .target(name: "BPFEmulator", dependencies: ["CUnicorn", "BPFRuntime", "BPFISA", "BPFJIT"], swiftSettings: swiftSettings),
         .testTarget(name: "BPFEmulatorTests", dependencies: ["BPFEmulator", "BPFRuntime", "BPFISA"], swiftSettings: swiftSettings),
 
         // Classic BPF (cBPF): the instruction model, `struct sock_filter` and

@@ -143,6 +143,13 @@ final class ShadowMemory {
             }
             var index = 0
             while index < EmulatorPage.size {
+                // Unchanged words are skipped whole (a helper call writes back
+                // each page the program touched; most of its bytes are the same).
+                if index & 7 == 0,
+                   page.live.load(fromByteOffset: index, as: UInt64.self) == page.snapshot.load(fromByteOffset: index, as: UInt64.self) {
+                    index += 8
+                    continue
+                }
                 guard live[index] != snapshot[index] else { index += 1; continue }
                 let start = index
                 while index < EmulatorPage.size, live[index] != snapshot[index] { index += 1 }

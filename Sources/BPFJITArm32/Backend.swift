@@ -67,19 +67,9 @@ public enum Arm32Routine: String, Sendable, CaseIterable {
 }
 
 /// Where the arm32 code calls out of the image: each helper's address (a
-/// trampoline slot under the emulator), the slow bounds check
-/// `(context, address, info) -> 0 or nonzero`, and the division routines.
-public struct Arm32CallTargets: Sendable {
-    public var helpers: [Int32: UInt64]
-    public var checkAccess: UInt64
-    public var routines: [Arm32Routine: UInt64]
-
-    public init(helpers: [Int32: UInt64], checkAccess: UInt64, routines: [Arm32Routine: UInt64]) {
-        self.helpers = helpers
-        self.checkAccess = checkAccess
-        self.routines = routines
-    }
-}
+/// trampoline slot under the emulator), the slow bounds check and the
+/// division routines.
+public typealias Arm32CallTargets = JITCallTargets<Arm32Routine>
 
 /// Status kinds this backend stops with besides `JITStatus`'s.
 public enum Arm32Status {
@@ -154,7 +144,7 @@ public struct Arm32Backend: JITBackend {
     public init(program: Program, helpers: JITHelperTable, options: Arm32Options = Arm32Options(),
                 targets: Arm32CallTargets, tailCalls: JITTailCallPlan? = nil, tableIndex: [UInt64: Int] = [:],
                 proofs: JITProofs = .none) throws(JITError) {
-        guard program.count <= JITStatus.maxPC else { throw .tooLarge("more than \(JITStatus.maxPC) instruction slots") }
+        let plan = try JITProgramLayout(program, memoryChecking: options.memoryChecking, proofs: proofs, granule: 16)
         self.program = program
         self.options = options
         self.helpers = helpers
@@ -162,24 +152,9 @@ public struct Arm32Backend: JITBackend {
         self.proofs = proofs
         self.tailCalls = tailCalls
         self.tableIndex = tableIndex
-        var stack = JITStackUse()
-        var checked: Set<Int> = []
-        for (pc, instruction) in program.instructions.enumerated() {
-            stack.note(instruction, at: pc, names: instruction.namedRegisters, proofs: proofs)
-            switch instruction {
-            case .load, .loadSignExtend, .store, .storeImmediate, .atomic:
-                if options.memoryChecking == .checked, JITStackSizing.needsCheck(instruction),
-                   !proofs.provesSafe(instruction, at: pc) {
-                    checked.insert(pc)
-                }
-            default: break
-            }
-        }
-        self.checked = checked
-        var functionIndex: [Int: Int] = [:]
-        for (k, entry) in program.jitFunctionEntries.enumerated() { functionIndex[entry] = k }
-        self.functionIndex = functionIndex
-        stackSize = stack.stackSize(proofs: proofs, granule: 16)
+        checked = plan.checked
+        functionIndex = plan.functionIndex
+        stackSize = plan.stackSize
     }
 
     public static func emitPadding(_ count: Int, into code: CodeBuffer) {

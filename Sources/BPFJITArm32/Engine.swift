@@ -47,58 +47,24 @@ public struct Arm32JIT: ExecutionEngine {
     }
 
     func emulate(_ program: Program, configuration: EngineConfiguration, attachments: [TailCallAttachment]) throws(EngineError) -> Arm32EmulatedProgram {
-        let engine = TailCallEngine.emulatedJIT(.arm32)
-        let helpers = try Self.helperTable(program, configuration: configuration)
         let machine: EmulatedMachine
         let targets: Arm32CallTargets
         do throws(EmulatorError) {
-            machine = try Self.machine(for: configuration)
+            machine = try EmulatedJITMachines.machine(Self.architecture, for: configuration)
             targets = try Self.targets(on: machine)
         } catch {
             throw .unsupportedHost(engine: name, reason: "the arm32 emulator: \(error)")
         }
-        let plan = configuration.tailCalls.map { JITTailCallPlan(program, environment: $0, engine: engine) }
-        let allArrays = configuration.tailCalls?.allArrays ?? []
-        guard allArrays.count <= Arm32TailCalls.maxArrays else {
-            throw .compilationFailed(pc: nil, reason: "more than \(Arm32TailCalls.maxArrays) program arrays")
-        }
-        var tableIndex: [UInt64: Int] = [:]
-        for (k, array) in allArrays.enumerated() { tableIndex[array.handle] = k }
-        // Global data and direct map values: the loader left host addresses in
-        // those loads; the code holds their guest addresses in the machine's fixed windows.
-        let code: Program
-        do throws(EmulatorError) {
-            code = try machine.translatingAddressLoads(in: program, configuration.addressLoads)
-        } catch {
-            throw .compilationFailed(pc: nil, reason: "the guest addresses of global data: \(error)")
-        }
-        // Hardened: the translated program with its constants blinded
-        // (`JITBlinding`); everything outside keeps the original numbering.
-        let blinding = try Self.blinding(code, configuration: configuration)
-        let compiled = blinding?.program ?? code
-        var backend = try Self.backend(program, configuration: configuration, helpers: helpers, options: options, targets: targets,
-                                       tailCalls: blinding?.plan(plan) ?? plan, tableIndex: tableIndex, code: code,
-                                       blinding: blinding)
-        let info = JITProgramInfo(helpers: helpers, stackSize: backend.stackSize, unsupported: JITUnsupported.reasons(compiled),
-                                  origin: blinding?.origin)
-        backend.programInfo = info.address
-        let image: JITImage, allocation: CodeAllocation?
-        do throws(JITError) {
-            let compiledImage: JITImage
-            (compiledImage, allocation) = try JITDriver.compile(compiled, backend: &backend,
-                                                                placement: .memory(Arm32ImageMemory(machine, placement: placement)))
-            try Self.checkLastPassesAgree(backend.passSizes, image: compiledImage)
-            image = blinding?.restore(compiledImage) ?? compiledImage
-        } catch {
-            throw Self.engineError(blinding?.restore(error) ?? error)
+        let tableIndex = try JITEngineSteps.tableIndex(configuration, maxArrays: Arm32TailCalls.maxArrays)
+        let options = options
+        let compiled = try EmulatedJIT.compile(program, configuration: configuration, engine: .emulatedJIT(.arm32), machine: machine,
+                                               placement: placement) { (input) throws(JITError) in
+            try Arm32Backend(program: input.code, helpers: input.helpers, options: options, targets: targets,
+                             tailCalls: input.tailCalls, tableIndex: tableIndex, proofs: input.proofs)
         }
         do throws(EmulatorError) {
-            let tables = allArrays.map {
-                MemoryRegion(start: $0.nativeEntries(for: engine), count: 8 * $0.maxEntries, writable: false, kind: .other)
-            }
-            return try Arm32EmulatedProgram(image: image, machine: machine, reservation: allocation!.token as! ImageReservation,
-                                            backend: backend, instructionLimit: configuration.instructionLimit, info: info,
-                                            attachments: attachments, tables: tables)
+            return try Arm32EmulatedProgram(compiled, machine: machine, instructionLimit: configuration.instructionLimit,
+                                            attachments: attachments)
         } catch {
             throw .compilationFailed(pc: nil, reason: "loading the arm32 image into the emulator: \(error)")
         }
@@ -109,16 +75,16 @@ public struct Arm32JIT: ExecutionEngine {
     public static func assemble(_ program: Program, configuration: EngineConfiguration = EngineConfiguration(),
                                 options: Arm32Options = Arm32Options(), at address: UInt,
                                 targets: Arm32CallTargets) throws(EngineError) -> JITImage {
-        let helpers = try helperTable(program, configuration: configuration)
-        let blinding = try blinding(program, configuration: configuration)
-        var backend = try backend(program, configuration: configuration, helpers: helpers, options: options, targets: targets,
-                                  tailCalls: nil, tableIndex: [:], blinding: blinding)
+        let helpers = try JITEngineSteps.helperTable(program, configuration: configuration)
+        let blinding = try JITEngineSteps.blinding(program, configuration: configuration)
         do throws(JITError) {
+            var backend = try Arm32Backend(program: blinding?.program ?? program, helpers: helpers, options: options, targets: targets,
+                                           proofs: JITEngineSteps.proofs(program, configuration: configuration, blinding: blinding))
             let image = try JITDriver.compile(blinding?.program ?? program, backend: &backend, placement: .address(address)).0
-            try checkLastPassesAgree(backend.passSizes, image: image)
+            try JITEngineSteps.checkLastPassesAgree(backend.passSizes, image: image)
             return blinding?.restore(image) ?? image
         } catch {
-            throw engineError(blinding?.restore(error) ?? error)
+            throw JITEngineSteps.engineError(blinding?.restore(error) ?? error)
         }
     }
 
@@ -129,306 +95,66 @@ public struct Arm32JIT: ExecutionEngine {
         try Arm32JIT(options: options).emulate(program, configuration: configuration, attachments: []).image
     }
 
-    // MARK: Shared steps
-
-    /// Programs without helpers share one machine (building one costs a
-    /// Unicorn engine and its mappings, far more than compiling a small
-    /// program); a machine's helpers are fixed, so others get their own.
-    static let helperless = Mutex<EmulatedMachine?>(nil)
-
-    /// Programs that share program arrays share a machine too (a tail call
-    /// branches from one image into another), with a larger stack: a tail
-    /// call from a subprogram keeps the caller's frames while the target runs.
-    final class Weak: @unchecked Sendable {
-        weak var machine: EmulatedMachine?
-        init(_ machine: EmulatedMachine) { self.machine = machine }
-    }
-    static let shared = Mutex<[[UInt64]: Weak]>([:])
-
-    static func machine(for configuration: EngineConfiguration) throws(EmulatorError) -> EmulatedMachine {
-        let arrays = (configuration.tailCalls?.allArrays ?? []).map(\.handle)
-        guard !arrays.isEmpty else { return try machine(helpers: configuration.helpers) }
-        return try shared.withLock { (table) throws(EmulatorError) -> EmulatedMachine in
-            table = table.filter { $0.value.machine != nil }
-            if let machine = table[arrays]?.machine { return machine }
-            let machine = try EmulatedMachine(architecture: architecture, helpers: configuration.helpers,
-                                              configuration: EmulatedMachine.Configuration(stackSize: 1 << 20, callsSeeMachineStack: false))
-            table[arrays] = Weak(machine)
-            return machine
-        }
-    }
-
-    static func machine(helpers: HelperRegistry) throws(EmulatorError) -> EmulatedMachine {
-        guard helpers.all.isEmpty else {
-            return try EmulatedMachine(architecture: architecture, helpers: helpers,
-                                       configuration: EmulatedMachine.Configuration(callsSeeMachineStack: false))
-        }
-        return try helperless.withLock { (shared) throws(EmulatorError) -> EmulatedMachine in
-            if let shared { return shared }
-            let machine = try EmulatedMachine(architecture: architecture,
-                                              configuration: EmulatedMachine.Configuration(callsSeeMachineStack: false))
-            shared = machine
-            return machine
-        }
-    }
-
+    /// Where the code calls on `machine`: helpers, the check routine, the division routines.
     static func targets(on machine: EmulatedMachine) throws(EmulatorError) -> Arm32CallTargets {
-        var addresses: [Int32: UInt64] = [:]
-        for helper in machine.helpers.all { addresses[helper.id] = try machine.helperAddress(for: helper.id) }
-        var routines: [Arm32Routine: UInt64] = [:]
-        for routine in Arm32Routine.allCases {
-            routines[routine] = try machine.runtimeCallAddress(for: Arm32EmulatedProgram.runtimeCall(routine))
-        }
-        let check = try machine.runtimeCallAddress(for: Arm32EmulatedProgram.checkAccessCall)
-        return Arm32CallTargets(helpers: addresses, checkAccess: check, routines: routines)
-    }
-
-    static func helperTable(_ program: Program, configuration: EngineConfiguration) throws(EngineError) -> JITHelperTable {
-        do throws(ISAError) {
-            try program.validate()
-        } catch {
-            throw .invalidProgram(error)
-        }
-        do throws(JITError) {
-            return try JITHelperTable(program: program, registry: configuration.helpers)
-        } catch {
-            throw engineError(error)
-        }
-    }
-
-    /// The backend for `code` (or `program`), blinded when `blinding` is
-    /// given (`blinding` is of `code`, or of `program` when there is no `code`).
-    static func backend(_ program: Program, configuration: EngineConfiguration, helpers: JITHelperTable, options: Arm32Options,
-                        targets: Arm32CallTargets, tailCalls: JITTailCallPlan?, tableIndex: [UInt64: Int],
-                        code: Program? = nil, blinding: JITBlinding? = nil) throws(EngineError) -> Arm32Backend {
-        // The proofs are about `program`; `code` (what is compiled) differs
-        // from it only in the constants of address loads, and its blinded
-        // form maps every slot back to the one it came from.
-        var proofs = JITProofs(configuration.proofs, program: program, instructionLimit: configuration.instructionLimit,
-                               tailCalls: configuration.tailCalls)
-        if let blinding { proofs = proofs.blinded(blinding) }
-        do throws(JITError) {
-            return try Arm32Backend(program: blinding?.program ?? code ?? program, helpers: helpers, options: options, targets: targets,
-                                    tailCalls: tailCalls, tableIndex: tableIndex, proofs: proofs)
-        } catch {
-            throw engineError(blinding?.restore(error) ?? error)
-        }
-    }
-
-    /// The constant-blinded form of `program` when the configuration asks
-    /// for hardened code (`JITBlinding`; the auxiliary register is a slot,
-    /// see `Arm32RegisterMap`), else nil.
-    static func blinding(_ program: Program, configuration: EngineConfiguration) throws(EngineError) -> JITBlinding? {
-        guard configuration.hardened else { return nil }
-        do throws(JITError) {
-            return try JITBlinding.blind(program)
-        } catch {
-            throw engineError(error)
-        }
-    }
-
-    /// The writing pass produced exactly the size of the pass before it.
-    static func checkLastPassesAgree(_ sizes: [Int], image: JITImage) throws(JITError) {
-        guard let last = sizes.last, last == image.size else {
-            throw .unencodable("the writing pass produced \(image.size) bytes, the backend counted \(sizes.last ?? -1)")
-        }
-        if sizes.count >= 2, sizes[sizes.count - 2] != last {
-            throw .didNotConverge(passes: sizes.count)
-        }
-    }
-
-    static func engineError(_ error: JITError) -> EngineError {
-        .compilationFailed(pc: error.pc, reason: error.description)
+        try EmulatedJITMachines.targets(on: machine, checkAccess: Arm32EmulatedProgram.checkAccessCall,
+                                        routines: Arm32Routine.allCases, call: Arm32EmulatedProgram.runtimeCall)
     }
 }
 
-/// An emulated machine's code area as the JIT core's executable memory
-/// (the address is reserved before a byte is generated).
-final class Arm32ImageMemory: CodeMemory {
-    let machine: EmulatedMachine
-    let placement: BPFEmulator.ImagePlacement
+extension Arm32Backend: EmulatedJITBackend {}
 
-    init(_ machine: EmulatedMachine, placement: BPFEmulator.ImagePlacement) {
-        self.machine = machine
-        self.placement = placement
-    }
-
-    func allocate(size: Int, alignment: Int) throws(CodeMemoryError) -> CodeAllocation {
-        do throws(EmulatorError) {
-            let reservation = try machine.reserveImage(size: size, placement: placement)
-            return CodeAllocation(address: UInt(reservation.address), size: reservation.size, token: reservation)
-        } catch {
-            throw CodeMemoryError(error.description)
-        }
-    }
-
-    func copy(_ bytes: [UInt8], into allocation: CodeAllocation) throws(CodeMemoryError) {}
-    func free(_ allocation: CodeAllocation) {}
-    func patch(_ allocation: CodeAllocation, at offset: Int, bytes: [UInt8]) throws(CodeMemoryError) {
-        throw CodeMemoryError("emulated images are not patched in place")
-    }
-}
-
-/// The host side of one run, which the check routine reaches through `JITRunContext.host`.
-struct Arm32RunHost {
-    let regions: MemoryRegions
-    let stackSize: Int
-    var error: ExecutionError?
-}
-
-/// An arm32 image loaded into its own emulated machine, ready to run many
+/// An arm32 image loaded into an emulated machine, ready to run many
 /// times from many threads (each run takes an engine from the machine).
 ///
 /// A run passes r1 in r0:r1, r2 in r2:r3 and the guest address of a run
 /// context (a page of host memory seen through a window) in the first
 /// stack slot. The code writes why it stopped into the context; the slow
-/// bounds check reads the stack bounds the prologue stored there.
-public final class Arm32EmulatedProgram: TailCallable {
+/// bounds check reads the stack bounds the prologue stored there. The run
+/// itself is the one every emulated backend shares (`EmulatedJITRun`).
+public final class Arm32EmulatedProgram: TailCallable, EmulatedJITProgram {
     public let image: JITImage
-    public let machine: EmulatedMachine
-    public let program: EmulatedProgram
-    public let stackSize: Int
-    public let instructionLimit: UInt64
-    public let nativeInstructionLimit: UInt64
     public let passSizes: [Int]
-    public let info: JITProgramInfo
     /// Registrations with the program arrays this program loads (kept for its lifetime).
     let attachments: [TailCallAttachment]
+    let emulation: EmulatedJITRun
+
+    public var machine: EmulatedMachine { emulation.program.machine }
+    public var program: EmulatedProgram { emulation.program }
+    public var stackSize: Int { emulation.stackSize }
+    public var instructionLimit: UInt64 { emulation.instructionLimit }
+    public var nativeInstructionLimit: UInt64 { emulation.nativeInstructionLimit }
+    public var info: JITProgramInfo { emulation.info }
     /// The tables of entries of every program array of the environment, in its order.
-    let tables: [MemoryRegion]
-    private let contexts = Mutex<[UInt]>([])
+    var tables: [MemoryRegion] { emulation.tables }
 
     public var tailCallEngine: TailCallEngine { .emulatedJIT(.arm32) }
     /// Where a tail call enters: the image's entry, at its guest address.
     public var tailCallEntry: UInt64 { UInt64(image.address) + UInt64(image.functionOffsets[0]) }
 
     /// Native instructions the emulator allows per unit of the BPF budget
-    /// (the backend has no guard of its own yet: this is the runaway limit).
+    /// (a backstop behind the code's own runaway guard).
     static let nativePerBudgetUnit: UInt64 = 48
-    static let pageSize = 4096
 
-    init(image: JITImage, machine: EmulatedMachine, reservation: ImageReservation, backend: Arm32Backend,
-         instructionLimit: UInt64, info: JITProgramInfo, attachments: [TailCallAttachment] = [],
-         tables: [MemoryRegion] = []) throws(EmulatorError) {
-        self.image = image
+    init(_ compiled: EmulatedJITImage<Arm32Backend>, machine: EmulatedMachine, instructionLimit: UInt64,
+         attachments: [TailCallAttachment] = []) throws(EmulatorError) {
+        image = compiled.image
+        passSizes = compiled.backend.passSizes
         self.attachments = attachments
-        self.tables = tables
-        self.machine = machine
-        self.stackSize = backend.stackSize
-        self.instructionLimit = instructionLimit
-        self.passSizes = backend.passSizes
-        self.info = info
-        let scaled = instructionLimit.multipliedReportingOverflow(by: Self.nativePerBudgetUnit)
-        nativeInstructionLimit = scaled.overflow ? .max : scaled.partialValue.addingReportingOverflow(1 << 12).partialValue
-        let map = NativePCMap { [image] offset in image.instruction(containing: offset) }
-        program = try machine.load(image: image.bytes, in: reservation, entryOffset: Int(image.functionOffsets[0]),
-                                   pcMap: map, instructionLimit: nativeInstructionLimit)
-    }
-
-    deinit {
-        for address in contexts.withLock({ $0 }) { UnsafeMutableRawPointer(bitPattern: address)!.deallocate() }
+        emulation = try EmulatedJITRun(image: compiled.image, machine: machine, reservation: compiled.reservation, info: compiled.info,
+                                 stackSize: compiled.backend.stackSize, instructionLimit: instructionLimit,
+                                 nativePerBudgetUnit: Self.nativePerBudgetUnit, nativeSlack: 1 << 12,
+                                 addressing: .translated(tableWords: Arm32TailCalls.tableWords), tables: compiled.tables,
+                                 dynamicHelperMissing: Arm32Status.dynamicHelperMissing)
     }
 
     public func run(_ input: RunInput) throws(ExecutionError) -> UInt64 {
-        try execute(input).value
+        try emulation.execute(input).value
     }
 
     /// Runs once; the result says how many native instructions the emulated CPU executed.
     public func execute(_ input: RunInput) throws(ExecutionError) -> EmulatedRun {
-        // In flight until it returns: what it looked up and tail-calls stays valid (`RunLifetime`).
-        let slot = RunLifetime.enter()
-        defer { RunLifetime.exit(slot) }
-        func argument(_ value: UInt64) -> EmulatedArgument {
-            input.regions.regions.contains { $0.count > 0 && $0.permits(value, size: 0, write: false) }
-                ? .hostPointer(value) : .value(value)
-        }
-        let block = contexts.withLock { $0.popLast() }.flatMap { UnsafeMutableRawPointer(bitPattern: $0) }
-            ?? UnsafeMutableRawPointer.allocate(byteCount: Self.pageSize, alignment: Self.pageSize)
-        let blockAddress = UInt(bitPattern: block)
-        defer { contexts.withLock { $0.append(blockAddress) } }
-        let context = block.bindMemory(to: JITRunContext.self, capacity: 1)
-        context.initialize(to: JITRunContext(instructionLimit: instructionLimit, regions: input.regions))
-        defer { context.deinitialize(count: 1) }
-        var host = Arm32RunHost(regions: input.regions, stackSize: stackSize)
-        let address = UInt64(blockAddress)
-        // The context and the tail-call tables are memory the code reaches
-        // through its windows, but no helper may: they are machine-only, and
-        // helpers see the run's regions and the exact BPF stack (`callStack`).
-        let machineOnly = [MemoryRegion(start: address, count: MemoryLayout<JITRunContext>.size, writable: true, kind: .other)]
-            + tables
-        if !tables.isEmpty {
-            // The tables' guest addresses, where the code finds them (placement
-            // depends only on the regions, machine-only ones placed after the run's).
-            guard let space = try? machine.guestAddressSpace(for: MemoryRegions(input.regions.regions + machineOnly)) else {
-                throw .unsupported(pc: 0, what: "placing the program arrays' tables in the 32-bit address space")
-            }
-            for (k, table) in tables.enumerated() {
-                let guest = UInt32(truncatingIfNeeded: space.guestAddress(forHost: table.start) ?? 0)
-                block.storeBytes(of: guest, toByteOffset: Arm32TailCalls.tableWords + 4 * k, as: UInt32.self)
-            }
-        }
-        let arguments = [argument(input.r1), argument(input.r2), .hostPointer(address)]
-        // What a tail call compares r1 with: the value the code sees (a guest address for a pointer).
-        switch arguments[0] {
-        case .value(let r1): context.pointee.entryContext = r1
-        case .hostPointer(let r1):
-            let space = try? machine.guestAddressSpace(for: MemoryRegions(input.regions.regions + machineOnly))
-            context.pointee.entryContext = space?.guestAddress(forHost: r1) ?? r1
-        }
-        let callStack = Self.bpfStack(context: blockAddress)
-        let outcome: Result<EmulatedRun, ExecutionError> = withUnsafeMutablePointer(to: &host) { hostPointer in
-            context.pointee.host = UnsafeMutableRawPointer(hostPointer)
-            do throws(ExecutionError) {
-                return .success(try program.run(arguments: arguments, regions: input.regions, machineOnly: machineOnly,
-                                                 callStack: callStack, pointerWords: input.pointerWords))
-            } catch .instructionLimit(let pc, _) {
-                return .failure(.instructionLimit(pc: pc, limit: instructionLimit))
-            } catch {
-                return .failure(error)
-            }
-        }
-        let run = try outcome.get()
-        let status = context.pointee.status
-        if status != 0 {
-            // Named in the numbering of the program that stopped, as loaded.
-            let stopped = JITProgramInfo.current(in: context.pointee) ?? info
-            throw stopped.restore(failure(status: status, context: context.pointee, host: host))
-        }
-        return run
-    }
-
-    /// What helpers see of the machine stack: the BPF stack of the program
-    /// whose code runs now, `[stackBase, stackEnd)` as its entry prologue
-    /// stored them in the context (guest addresses; a tail call's target
-    /// stores its own, the caller's come back when it returns) — never the
-    /// rest of the machine stack, which holds saved registers and return
-    /// addresses, as on arm64 and the native engines.
-    static func bpfStack(context: UInt) -> CallStackBounds {
-        {
-            let frame = UnsafeRawPointer(bitPattern: context)!.load(as: NativeHelperFrame.self)
-            return (frame.stackBase & 0xffff_ffff, frame.stackEnd & 0xffff_ffff)
-        }
-    }
-
-    private func failure(status: UInt64, context: JITRunContext, host: Arm32RunHost) -> ExecutionError {
-        let kind = UInt32(truncatingIfNeeded: status >> 24), pc = Int(status & 0xff_ffff)
-        switch kind {
-        case JITStatus.instructionLimit: return .instructionLimit(pc: pc, limit: instructionLimit)
-        case JITStatus.callDepth: return .callDepthExceeded(pc: pc, limit: ExecutionLimits.maxCallFrames)
-        case JITStatus.unsupported:
-            let program = JITProgramInfo.current(in: context) ?? info
-            return .unsupported(pc: pc, what: program.unsupported[pc] ?? "this instruction")
-        case JITStatus.notAProgramArray: return .notAProgramArray(pc: pc, value: context.dynamicHelper)
-        case JITStatus.tailCallContext: return .tailCallContextMismatch(pc: pc)
-        case Arm32Status.dynamicHelperMissing:
-            let value = context.dynamicHelper
-            guard let id = Int32(exactly: Int64(bitPattern: value)) else {
-                return .unsupported(pc: pc, what: "a call through a register holding 0x\(String(value, radix: 16)), which is no helper number,")
-            }
-            return .unknownHelper(pc: pc, id: id)
-        default:
-            return host.error ?? .unsupported(pc: pc, what: "an unknown JIT status \(status)")
-        }
+        try emulation.execute(input)
     }
 
     /// The division routines under the emulator.
@@ -448,7 +174,7 @@ public final class Arm32EmulatedProgram: TailCallable {
             throw HelperError("the check routine was called without a run context")
         }
         let context = raw.assumingMemoryBound(to: JITRunContext.self)
-        let host = context.pointee.host!.assumingMemoryBound(to: Arm32RunHost.self)
+        let host = context.pointee.host!.assumingMemoryBound(to: EmulatedRunHost.self)
         let info = call.argument(3)
         let space = call.memory.addressSpace
         let guest = call.argument(2)

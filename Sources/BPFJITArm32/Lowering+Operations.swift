@@ -341,8 +341,49 @@ extension Arm32Backend {
         e.asm.bind(done)
     }
 
-    /// A local call: the depth check, r10 one frame down, `bl`, and back.
-    func lowerLocalCall(to target: Int, pc: Int, _ e: Arm32Encoder) {
+    /// The runaway guard, charged on every backward jump (with the number of
+    /// slots it jumps back over, `JITProofs.guardCharge`) and on every local
+    /// call (with 1), as on x86-64 and arm64, so every JIT stops a runaway
+    /// program after the same amount of work. The budget is the run
+    /// context's 64-bit word, which tail calls share:
+    ///
+    /// ```
+    ///     ldr  r12, [r11, #56]            ; the run context
+    ///     ldr  r2, [r12, #budget]
+    ///     ldr  r3, [r12, #budget + 4]
+    ///     subs r2, r2, #charge
+    ///     sbcs r3, r3, #0
+    ///     str  r2, [r12, #budget]
+    ///     str  r3, [r12, #budget + 4]
+    ///     bpl  1f
+    ///     (stop: status = instructionLimit at pc)
+    /// 1:
+    /// ```
+    ///
+    /// It runs before the jump's own compare, where r0–r3, r12 and lr are
+    /// scratch. Nothing when the proofs say every run ends within the budget.
+    mutating func chargeGuard(_ charge: Int, pc: Int, _ e: Arm32Encoder) {
+        if proofs.unguarded { return }
+        statistics.guardCharges += 1
+        let budget = Int(layout.budget)
+        e.access(.ldr, .r12, Arm32RegisterMap.slots, offset: Arm32RegisterMap.contextSlot) /* ldr r12, [r11, #56] */
+        e.access(.ldr, .r2, .r12, offset: budget)               /* ldr r2, [r12, #budget] */
+        e.access(.ldr, .r3, .r12, offset: budget + 4)           /* ldr r3, [r12, #budget + 4] */
+        if let imm = Arm32Immediate(UInt32(charge)) {
+            e.dp(.sub, .r2, .r2, .immediate(imm), s: true)      /* subs r2, r2, #charge */
+        } else {
+            e.load(.lr, UInt32(charge))                         /* lr = charge */
+            e.dp(.sub, .r2, .r2, .register(.lr), s: true)       /* subs r2, r2, lr */
+        }
+        e.dp(.sbc, .r3, .r3, .immediate(Self.zero), s: true)    /* sbcs r3, r3, #0 */
+        e.access(.str, .r2, .r12, offset: budget)               /* str r2, [r12, #budget] */
+        e.access(.str, .r3, .r12, offset: budget + 4)           /* str r3, [r12, #budget + 4] */
+        raise(JITStatus.instructionLimit, pc: pc, e, cond: .mi)
+    }
+
+    /// A local call: the guard, the depth check, r10 one frame down, `bl`, and back.
+    mutating func lowerLocalCall(to target: Int, pc: Int, _ e: Arm32Encoder) {
+        chargeGuard(1, pc: pc, e)
         let slots = Arm32RegisterMap.slots, fp = Arm32RegisterMap.framePointer
         let frame = Arm32Immediate(UInt32(ExecutionLimits.stackSizePerFrame))!
         e.access(.ldr, .r12, slots, offset: Arm32RegisterMap.depthSlot) /* ldr r12, [r11, #64] */

@@ -166,7 +166,7 @@ public struct Arm64Backend: JITBackend {
                 // Every helper call uses the context: the prologue records the
                 // BPF stack's bounds there, and they are all of the machine
                 // stack a helper may touch (natively the host routine reads
-                // them; under the emulator `Arm64EmulatedProgram.withBPFStack`).
+                // them; under the emulator `EmulatedJITRun`).
                 context = true
             case .call(.register):
                 context = true

@@ -4,48 +4,6 @@ import BPFJIT
 import BPFRuntime
 import Synchronization
 
-/// An emulated machine's code area as the JIT core's executable memory:
-/// `allocate` reserves the image's address before a byte is generated (so
-/// the passes at the address can decide each call's form), and the
-/// reservation travels as the allocation's token until the image is loaded.
-/// The bytes are loaded by `Arm64EmulatedProgram`, which also needs the
-/// pc map, so `copy` has nothing to do.
-final class EmulatorImageMemory: CodeMemory {
-    let machine: EmulatedMachine
-    let placement: BPFEmulator.ImagePlacement
-
-    init(_ machine: EmulatedMachine, placement: BPFEmulator.ImagePlacement) {
-        self.machine = machine
-        self.placement = placement
-    }
-
-    func allocate(size: Int, alignment: Int) throws(CodeMemoryError) -> CodeAllocation {
-        do throws(EmulatorError) {
-            let reservation = try machine.reserveImage(size: size, placement: placement)
-            return CodeAllocation(address: UInt(reservation.address), size: reservation.size, token: reservation)
-        } catch {
-            throw CodeMemoryError(error.description)
-        }
-    }
-
-    func copy(_ bytes: [UInt8], into allocation: CodeAllocation) throws(CodeMemoryError) {}
-
-    /// The reservation is given back when the last reference to it goes.
-    func free(_ allocation: CodeAllocation) {}
-
-    func patch(_ allocation: CodeAllocation, at offset: Int, bytes: [UInt8]) throws(CodeMemoryError) {
-        throw CodeMemoryError("emulated images are not patched in place")
-    }
-}
-
-/// The host side of one emulated run, which the check routine reaches
-/// through `JITRunContext.host`.
-struct EmulatedRunHost {
-    let regions: MemoryRegions
-    let stackSize: Int
-    var error: ExecutionError?
-}
-
 /// An arm64 image loaded into its own emulated machine, ready to run many
 /// times from many threads (each run takes an engine from the machine).
 ///
@@ -57,22 +15,25 @@ struct EmulatedRunHost {
 /// slow bounds checks call `checkAccessCall`; a runaway program stops on the
 /// image's own guard, and the emulator's count of native instructions is a
 /// backstop behind it.
-public final class Arm64EmulatedProgram: TailCallable {
+public final class Arm64EmulatedProgram: TailCallable, EmulatedJITProgram {
     public let image: JITImage
-    public let machine: EmulatedMachine
-    public let program: EmulatedProgram
-    /// Bytes of BPF stack the image reserves (all frames).
-    public let stackSize: Int
-    /// Whether the code reads or writes the run context.
-    public let usesRunContext: Bool
-    public let instructionLimit: UInt64
-    /// The emulator's own budget of native instructions per run.
-    public let nativeInstructionLimit: UInt64
     /// Image size after each pass of the compile (the last two agree).
     public let passSizes: [Int]
-    /// What the check routine and error reports consult while this program's code runs.
-    public let info: JITProgramInfo
     let tailCalls: TailCalls
+    /// The run every emulated backend shares.
+    let emulation: EmulatedJITRun
+
+    public var machine: EmulatedMachine { emulation.program.machine }
+    public var program: EmulatedProgram { emulation.program }
+    /// Bytes of BPF stack the image reserves (all frames).
+    public var stackSize: Int { emulation.stackSize }
+    /// Whether the code reads or writes the run context.
+    public var usesRunContext: Bool { emulation.usesRunContext }
+    public var instructionLimit: UInt64 { emulation.instructionLimit }
+    /// The emulator's own budget of native instructions per run.
+    public var nativeInstructionLimit: UInt64 { emulation.nativeInstructionLimit }
+    /// What the check routine and error reports consult while this program's code runs.
+    public var info: JITProgramInfo { emulation.info }
 
     /// A program's registrations with the program arrays it loads, and the
     /// tables of native entries its runs must be able to read.
@@ -80,38 +41,27 @@ public final class Arm64EmulatedProgram: TailCallable {
         var attachments: [TailCallAttachment] = []
         var tables: [MemoryRegion] = []
     }
-    /// Context pages not in use, by address (pointers are not Sendable).
-    private let contexts = Mutex<[UInt]>([])
 
     /// Native instructions the backstop allows per unit of the BPF budget:
     /// more than any loop body's code per BPF instruction it charges.
     static let nativePerBudgetUnit: UInt64 = 32
-    /// The emulator's page size: a context block fills one page of its own.
-    static let pageSize = 4096
 
     init(image: JITImage, machine: EmulatedMachine, reservation: ImageReservation, backend: Arm64Backend,
          instructionLimit: UInt64, info: JITProgramInfo, tailCalls: TailCalls = TailCalls()) throws(EmulatorError) {
         self.image = image
-        self.machine = machine
-        self.stackSize = backend.stackSize
-        self.usesRunContext = backend.statistics.usesRunContext
-        self.instructionLimit = instructionLimit
         self.passSizes = backend.passSizes
-        self.info = info
         self.tailCalls = tailCalls
-        let scaled = instructionLimit.multipliedReportingOverflow(by: Self.nativePerBudgetUnit)
-        nativeInstructionLimit = scaled.overflow ? .max : scaled.partialValue.addingReportingOverflow(1 << 20).partialValue
-        let map = NativePCMap { [image] offset in image.instruction(containing: offset) }
-        program = try machine.load(image: image.bytes, in: reservation, entryOffset: Int(image.functionOffsets[0]),
-                                   pcMap: map, instructionLimit: nativeInstructionLimit)
-    }
-
-    deinit {
-        for address in contexts.withLock({ $0 }) { UnsafeMutableRawPointer(bitPattern: address)!.deallocate() }
+        // Without a run context the code calls no helper (every helper call
+        // uses it, see `Arm64Backend`): it runs without one.
+        emulation = try EmulatedJITRun(image: image, machine: machine, reservation: reservation, info: info,
+                                       stackSize: backend.stackSize, instructionLimit: instructionLimit,
+                                       nativePerBudgetUnit: Self.nativePerBudgetUnit, nativeSlack: 1 << 20, addressing: .identity,
+                                       usesRunContext: backend.statistics.usesRunContext, tables: tailCalls.tables,
+                                       dynamicHelperMissing: Arm64Status.dynamicHelperMissing)
     }
 
     public func run(_ input: RunInput) throws(ExecutionError) -> UInt64 {
-        try execute(input).value
+        try emulation.execute(input).value
     }
 
     public var tailCallEngine: TailCallEngine { .emulatedJIT(.arm64) }
@@ -121,94 +71,7 @@ public final class Arm64EmulatedProgram: TailCallable {
     /// Runs once; the result says how many native instructions the
     /// emulated CPU executed (helpers not included).
     public func execute(_ input: RunInput) throws(ExecutionError) -> EmulatedRun {
-        // In flight until it returns: what it looked up and tail-calls stays valid (`RunLifetime`).
-        let slot = RunLifetime.enter()
-        defer { RunLifetime.exit(slot) }
-        let arguments: [EmulatedArgument] = [.value(input.r1), .value(input.r2)]
-        // Without a run context the code calls no helper (every helper call
-        // uses it, see `Arm64Backend`): no stack to show anyone.
-        guard usesRunContext else { return try emulate(arguments: arguments, regions: input.regions) }
-
-        let block = contexts.withLock { $0.popLast() }.flatMap { UnsafeMutableRawPointer(bitPattern: $0) }
-            ?? UnsafeMutableRawPointer.allocate(byteCount: Self.pageSize, alignment: Self.pageSize)
-        let blockAddress = UInt(bitPattern: block)
-        defer { contexts.withLock { $0.append(blockAddress) } }
-        let context = block.bindMemory(to: JITRunContext.self, capacity: 1)
-        context.initialize(to: JITRunContext(instructionLimit: instructionLimit, regions: input.regions))
-        context.pointee.entryContext = input.r1
-        defer { context.deinitialize(count: 1) }
-        var host = EmulatedRunHost(regions: input.regions, stackSize: stackSize)
-        let address = UInt64(UInt(bitPattern: block))
-        // The context and the tail-call tables are memory the code reaches at
-        // their host addresses, but no helper may: they are machine-only.
-        // The program's own accesses are checked against `input.regions` and
-        // the BPF stack only.
-        let machineOnly = [MemoryRegion(start: address, count: MemoryLayout<JITRunContext>.size, writable: true, kind: .other)]
-            + tailCalls.tables
-        let regions = Self.withBPFStack(input.regions, context: address)
-        let outcome: Result<EmulatedRun, ExecutionError> = withUnsafeMutablePointer(to: &host) { hostPointer in
-            context.pointee.host = UnsafeMutableRawPointer(hostPointer)
-            do throws(ExecutionError) {
-                return .success(try emulate(arguments: arguments + [.value(address)], regions: regions, machineOnly: machineOnly))
-            } catch {
-                return .failure(error)
-            }
-        }
-        let run = try outcome.get()
-        let status = context.pointee.status
-        if status != 0 {
-            // Named in the numbering of the program that stopped, as loaded.
-            let stopped = JITProgramInfo.current(in: context.pointee) ?? info
-            throw stopped.restore(failure(status: status, context: context.pointee, host: host))
-        }
-        return run
-    }
-
-    /// What helpers see of a run: its regions and the BPF stack of the
-    /// program whose code runs now, `[stackBase, stackEnd)` as its entry
-    /// prologue stored them in the context (a tail call's target stores its
-    /// own; the caller's come back when it returns) — never the rest of the
-    /// machine stack, which holds saved registers and return addresses. The
-    /// native engines give helpers the same (`RunHost.memoryAccess`).
-    static func withBPFStack(_ regions: MemoryRegions, context: UInt64) -> MemoryRegions {
-        let inner = regions.resolver
-        return MemoryRegions(regions.regions) { address, size, write in
-            let frame = UnsafeRawPointer(bitPattern: UInt(context))!.load(as: NativeHelperFrame.self)
-            if frame.stackEnd > frame.stackBase, frame.inStack(address, count: size) { return true }
-            return inner?(address, size, write) ?? false
-        }
-    }
-
-    private func emulate(arguments: [EmulatedArgument], regions: MemoryRegions,
-                         machineOnly: [MemoryRegion] = []) throws(ExecutionError) -> EmulatedRun {
-        do {
-            return try program.run(arguments: arguments, regions: regions, machineOnly: machineOnly)
-        } catch .instructionLimit(let pc, _) {
-            throw .instructionLimit(pc: pc, limit: instructionLimit)
-        }
-    }
-
-    /// Why the code stopped, from the status word it left in the context.
-    private func failure(status: UInt64, context: JITRunContext, host: EmulatedRunHost) -> ExecutionError {
-        let kind = UInt32(truncatingIfNeeded: status >> 24), pc = Int(status & 0xff_ffff)
-        switch kind {
-        case JITStatus.instructionLimit: return .instructionLimit(pc: pc, limit: instructionLimit)
-        case JITStatus.callDepth: return .callDepthExceeded(pc: pc, limit: ExecutionLimits.maxCallFrames)
-        case JITStatus.unsupported:
-            // The program that stopped (after a tail call, not necessarily this one).
-            let program = JITProgramInfo.current(in: context) ?? info
-            return .unsupported(pc: pc, what: program.unsupported[pc] ?? "this instruction")
-        case JITStatus.notAProgramArray: return .notAProgramArray(pc: pc, value: context.dynamicHelper)
-        case JITStatus.tailCallContext: return .tailCallContextMismatch(pc: pc)
-        case Arm64Status.dynamicHelperMissing:
-            let value = context.dynamicHelper
-            guard let id = Int32(exactly: Int64(bitPattern: value)) else {
-                return .unsupported(pc: pc, what: "a call through a register holding 0x\(String(value, radix: 16)), which is no helper number,")
-            }
-            return .unknownHelper(pc: pc, id: id)
-        default:
-            return host.error ?? .unsupported(pc: pc, what: "an unknown JIT status \(status)")
-        }
+        try emulation.execute(input)
     }
 
     /// The slow bounds check under the emulator: `(context, address, info)`,

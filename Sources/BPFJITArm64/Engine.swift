@@ -107,43 +107,25 @@ public struct Arm64JIT: ExecutionEngine {
 
     func emulate(_ program: Program, configuration: EngineConfiguration, placement: BPFEmulator.ImagePlacement,
                  attachments: [TailCallAttachment]) throws(EngineError) -> Arm64EmulatedProgram {
-        let engine = TailCallEngine.emulatedJIT(.arm64)
-        let helpers = try Self.helperTable(program, configuration: configuration)
         let machine: EmulatedMachine
         let targets: Arm64CallTargets
         do throws(EmulatorError) {
-            machine = try Arm64Machines.machine(for: configuration, placement: placement)
+            machine = try EmulatedJITMachines.machine(.arm64, for: configuration, variant: placement == .nearHelpers ? 0 : 1)
             targets = try Self.targets(on: machine)
         } catch {
             throw .unsupportedHost(engine: name, reason: "the arm64 emulator: \(error)")
         }
-        let blinding = try Self.blinding(program, configuration: configuration)
-        let compiled = blinding?.program ?? program
-        var plan = configuration.tailCalls.map { JITTailCallPlan(program, environment: $0, engine: engine) }
-        if let blinding { plan = blinding.plan(plan) }
-        var backend = try Self.backend(program, configuration: configuration, helpers: helpers, options: options, targets: targets,
-                                       tailCalls: plan, blinding: blinding)
-        let info = JITProgramInfo(helpers: helpers, stackSize: backend.stackSize, unsupported: JITUnsupported.reasons(compiled),
-                                  origin: blinding?.origin)
-        backend.programInfo = info.address
-        let image: JITImage, allocation: CodeAllocation?
-        do throws(JITError) {
-            let compiledImage: JITImage
-            (compiledImage, allocation) = try JITDriver.compile(compiled, backend: &backend,
-                                                                placement: .memory(EmulatorImageMemory(machine, placement: placement)))
-            try Self.checkLastPassesAgree(backend.passSizes, image: compiledImage)
-            image = blinding?.restore(compiledImage) ?? compiledImage
-        } catch {
-            throw Self.engineError(blinding?.restore(error) ?? error)
-        }
-        // The tables of native entries the code reads (this engine's column of every array).
-        let tables = (configuration.tailCalls?.allArrays ?? []).map {
-            MemoryRegion(start: $0.nativeEntries(for: engine), count: 8 * $0.maxEntries, writable: false, kind: .other)
+        let options = options
+        let compiled = try EmulatedJIT.compile(program, configuration: configuration, engine: .emulatedJIT(.arm64), machine: machine,
+                                               placement: placement) { (input) throws(JITError) in
+            try Arm64Backend(program: input.code, helpers: input.helpers, options: options, targets: targets,
+                             tailCalls: input.tailCalls, proofs: input.proofs)
         }
         do throws(EmulatorError) {
-            return try Arm64EmulatedProgram(image: image, machine: machine, reservation: allocation!.token as! ImageReservation,
-                                            backend: backend, instructionLimit: configuration.instructionLimit, info: info,
-                                            tailCalls: Arm64EmulatedProgram.TailCalls(attachments: attachments, tables: tables))
+            return try Arm64EmulatedProgram(image: compiled.image, machine: machine, reservation: compiled.reservation,
+                                            backend: compiled.backend, instructionLimit: configuration.instructionLimit,
+                                            info: compiled.info,
+                                            tailCalls: Arm64EmulatedProgram.TailCalls(attachments: attachments, tables: compiled.tables))
         } catch {
             throw .compilationFailed(pc: nil, reason: "loading the arm64 image into the emulator: \(error)")
         }
@@ -286,43 +268,4 @@ public struct Arm64JIT: ExecutionEngine {
     }
 }
 
-/// The emulated machines programs that share program arrays run on, so that
-/// a tail call's branch lands in an image of the caller's own machine.
-/// Keyed by the arrays (their handles) and the placement; a machine lives as
-/// long as a program on it (the table holds it weakly). Its helpers are the
-/// first program's: programs sharing arrays come from one object and share
-/// its helpers. Helpers never see the machine stack (saved registers, frame
-/// records): each run supplies the BPF stack it is in, exactly. Its native stack is larger than a lone program's: a tail call
-/// from a subprogram keeps the caller's frames while the target runs, up to
-/// 33 deep.
-enum Arm64Machines {
-    struct Key: Hashable {
-        let arrays: [UInt64]
-        let near: Bool
-    }
-    final class Weak: @unchecked Sendable {
-        weak var machine: EmulatedMachine?
-        init(_ machine: EmulatedMachine) { self.machine = machine }
-    }
-    static let shared = Mutex<[Key: Weak]>([:])
-    static let tailCallStackSize = 1 << 20
-
-    static func machine(for configuration: EngineConfiguration,
-                        placement: BPFEmulator.ImagePlacement) throws(EmulatorError) -> EmulatedMachine {
-        let arrays = (configuration.tailCalls?.allArrays ?? []).map(\.handle)
-        guard !arrays.isEmpty else {
-            return try EmulatedMachine(architecture: .arm64, helpers: configuration.helpers,
-                                       configuration: EmulatedMachine.Configuration(callsSeeMachineStack: false))
-        }
-        let key = Key(arrays: arrays, near: placement == .nearHelpers)
-        return try shared.withLock { (table) throws(EmulatorError) -> EmulatedMachine in
-            table = table.filter { $0.value.machine != nil }
-            if let machine = table[key]?.machine { return machine }
-            let machine = try EmulatedMachine(architecture: .arm64, helpers: configuration.helpers,
-                                              configuration: EmulatedMachine.Configuration(stackSize: tailCallStackSize,
-                                                                                           callsSeeMachineStack: false))
-            table[key] = Weak(machine)
-            return machine
-        }
-    }
-}
+extension Arm64Backend: EmulatedJITBackend {}

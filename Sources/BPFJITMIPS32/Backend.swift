@@ -82,19 +82,8 @@ public enum MIPS32Routine: String, Sendable, CaseIterable {
 }
 
 /// Where the MIPS32 code calls out of the image: each helper's address (a
-/// trampoline slot under the emulator), the slow bounds check
-/// `(context, address, info) -> 0 or nonzero`, and the routines.
-public struct MIPS32CallTargets: Sendable {
-    public var helpers: [Int32: UInt64]
-    public var checkAccess: UInt64
-    public var routines: [MIPS32Routine: UInt64]
-
-    public init(helpers: [Int32: UInt64], checkAccess: UInt64, routines: [MIPS32Routine: UInt64]) {
-        self.helpers = helpers
-        self.checkAccess = checkAccess
-        self.routines = routines
-    }
-}
+/// trampoline slot under the emulator), the slow bounds check and the routines.
+public typealias MIPS32CallTargets = JITCallTargets<MIPS32Routine>
 
 /// Status kinds this backend stops with besides `JITStatus`'s.
 public enum MIPS32Status {
@@ -181,9 +170,9 @@ public struct MIPS32Backend: JITBackend {
     public init(program: Program, helpers: JITHelperTable, options: MIPS32Options = MIPS32Options(),
                 targets: MIPS32CallTargets, tailCalls: JITTailCallPlan? = nil, tableIndex: [UInt64: Int] = [:],
                 proofs: JITProofs = .none) throws(JITError) {
+        let plan = try JITProgramLayout(program, memoryChecking: options.memoryChecking, proofs: proofs, granule: 16)
         self.tailCalls = tailCalls
         self.tableIndex = tableIndex
-        guard program.count <= JITStatus.maxPC else { throw .tooLarge("more than \(JITStatus.maxPC) instruction slots") }
         self.program = program
         self.options = options
         self.helpers = helpers
@@ -191,24 +180,9 @@ public struct MIPS32Backend: JITBackend {
         self.proofs = proofs
         self.bigEndian = options.bigEndian
         self.preservesAuxiliary = program.usesAuxiliaryRegister
-        var stack = JITStackUse()
-        var checked: Set<Int> = []
-        for (pc, instruction) in program.instructions.enumerated() {
-            stack.note(instruction, at: pc, names: instruction.namedRegisters, proofs: proofs)
-            switch instruction {
-            case .load, .loadSignExtend, .store, .storeImmediate, .atomic:
-                if options.memoryChecking == .checked, JITStackSizing.needsCheck(instruction),
-                   !proofs.provesSafe(instruction, at: pc) {
-                    checked.insert(pc)
-                }
-            default: break
-            }
-        }
-        self.checked = checked
-        var functionIndex: [Int: Int] = [:]
-        for (k, entry) in program.jitFunctionEntries.enumerated() { functionIndex[entry] = k }
-        self.functionIndex = functionIndex
-        stackSize = stack.stackSize(proofs: proofs, granule: 16)
+        checked = plan.checked
+        functionIndex = plan.functionIndex
+        stackSize = plan.stackSize
     }
 
     public static func emitPadding(_ count: Int, into code: CodeBuffer) {

@@ -418,8 +418,63 @@ extension MIPS32Backend {
         e.asm.bind(done)
     }
 
-    /// A local call: the depth check, fp one frame down, `bal`, and back.
-    func lowerLocalCall(to target: Int, pc: Int, _ e: MIPS32Encoder) {
+    /// The runaway guard, charged on every backward jump (with the number of
+    /// slots it jumps back over, `JITProofs.guardCharge`) and on every local
+    /// call (with 1), as on the other JITs, so every JIT stops a runaway
+    /// program after the same amount of work. The budget is the run
+    /// context's 64-bit word (host memory in the host's byte order, which
+    /// tail calls share):
+    ///
+    /// ```
+    ///     lw   at, 0(gp)                  ; the run context
+    ///     lw   t6, budget(at)             ; low word  (byte-swapped on mips32be)
+    ///     lw   t7, budget+4(at)           ; high word
+    ///     li   at, charge
+    ///     subu at, t6, at                 ; low - charge
+    ///     sltu t6, t6, at                 ; borrow
+    ///     subu t7, t7, t6
+    ///     move t6, at
+    ///     lw   at, 0(gp)
+    ///     sw   t6, budget(at); sw t7, budget+4(at)
+    ///     slt  t6, t7, zero               ; negative: stop with instructionLimit at pc
+    /// ```
+    ///
+    /// It uses only t6, t7 and at, so ax (t8:t9, read by the blinded jump
+    /// that follows) survives. Nothing when the proofs say every run ends
+    /// within the budget.
+    mutating func chargeGuard(_ charge: Int, pc: Int, _ e: MIPS32Encoder) {
+        if proofs.unguarded { return }
+        statistics.guardCharges += 1
+        let words = MIPS32RegisterMap.runWords, context = Int16(MIPS32RegisterMap.contextWord)
+        let budget = Int(layout.budget)
+        func swap(_ register: MIPS32Register) {
+            guard bigEndian else { return }
+            e.wsbh(register, register)                          /* wsbh reg, reg */
+            e.rotr(register, register, 16)                      /* rotr reg, reg, 16 */
+        }
+        e.lw(.at, context, words)                               /* lw at, 0(gp) */
+        loadHostWord(.t6, at: budget, context: .at, e)          /* t6 = budget low */
+        loadHostWord(.t7, at: budget + 4, context: .at, e)      /* t7 = budget high */
+        e.load(.at, UInt32(charge))                             /* at = charge */
+        e.subu(.at, .t6, .at)                                   /* subu at, t6, at */
+        e.sltu(.t6, .t6, .at)                                   /* sltu t6, t6, at: borrow */
+        e.subu(.t7, .t7, .t6)                                   /* subu t7, t7, t6 */
+        e.move(.t6, .at)                                        /* move t6, at */
+        e.lw(.at, context, words)                               /* lw at, 0(gp) */
+        swap(.t6)
+        e.sw(.t6, Int16(budget), .at)                           /* sw t6, budget(at) */
+        e.slt(.t6, .t7, .zero)                                  /* slt t6, t7, zero: exhausted */
+        swap(.t7)
+        e.sw(.t7, Int16(budget + 4), .at)                       /* sw t7, budget+4(at) */
+        let ok = e.asm.makeLabel()
+        e.branch(ok, eq: true, .t6, .zero)                      /* beq t6, zero, ok */
+        raise(JITStatus.instructionLimit, pc: pc, e)
+        e.asm.bind(ok)
+    }
+
+    /// A local call: the guard, the depth check, fp one frame down, `bal`, and back.
+    mutating func lowerLocalCall(to target: Int, pc: Int, _ e: MIPS32Encoder) {
+        chargeGuard(1, pc: pc, e)
         let words = MIPS32RegisterMap.runWords, depth = Int16(MIPS32RegisterMap.depthWord)
         let frame = Int16(ExecutionLimits.stackSizePerFrame)
         let ok = e.asm.makeLabel()

@@ -35,12 +35,14 @@ extension MIPS32Backend {
             }
         case .byteSwap(let kind, let dst, let bits):
             lowerByteSwap(kind, dst: dst, bits: bits, e)
-        case .jump(let offset):
-            e.b(asm.instruction(pc + 1 + Int(offset)))          /* b target */
-        case .jumpLong(let offset):
-            e.b(asm.instruction(pc + 1 + Int(offset)))          /* b target */
-        case .branch(let width, let condition, let dst, let operand, let offset):
-            lowerBranch(width, condition, dst: dst, operand, to: asm.instruction(pc + 1 + Int(offset)), e)
+        case .jump, .jumpLong:
+            let target = instruction.target(at: pc)!
+            if target <= pc { chargeGuard(proofs.guardCharge(from: pc, to: target), pc: pc, e) }
+            e.b(asm.instruction(target))                        /* b target */
+        case .branch(let width, let condition, let dst, let operand, _):
+            let target = instruction.target(at: pc)!
+            if target <= pc { chargeGuard(proofs.guardCharge(from: pc, to: target), pc: pc, e) }
+            lowerBranch(width, condition, dst: dst, operand, to: asm.instruction(target), e)
         case .call(.helper(TailCalls.helperID)) where tailCalls != nil:
             lowerTailCall(at: pc, in: function, e)
         case .call(.helper(let id)):

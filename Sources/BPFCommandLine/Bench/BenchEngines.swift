@@ -1,4 +1,5 @@
 import Foundation
+import BPFEmulator
 import BPFJIT
 import BPFJITArm64
 import BPFJITX86_64
@@ -156,14 +157,14 @@ struct BPFKitEngine: Sendable {
                 outcome.codeBytes = image.size
             }
             outcome.status = .compiled
-            guard let emulatedProgram = program as? Arm64EmulatedProgram else {
+            guard let emulatedProgram = program as? any EmulatedJITProgram else {
                 outcome.note = "emulated: code size only"
                 return .done(outcome)
             }
             // One run under the emulator: its result (checked against the
             // interpreter's like every engine's) and the instructions it executed.
             do {
-                let run = try linked.makeRun(input: bench.packet)
+                let run = try linked.makeRun(input: bench.packet, byteOrder: architecture?.byteOrder)
                 let executed = try withExtendedLifetime(run) { try emulatedProgram.execute(run.input) }
                 outcome.result = UInt32(truncatingIfNeeded: executed.value)
                 outcome.executedInstructions = executed.instructionCount
