@@ -159,6 +159,26 @@ struct ProgramLinker {
                 } else if raw.opcode == Self.opcodeLoadImmediate64 {
                     guard type == .r64_64 else { throw bad("64-bit load with relocation type \(relocation.type); expected R_BPF_64_64 (1)") }
                     guard pc + 1 < slots.count else { throw bad("64-bit load at the end of the function") }
+                    if symbol.sectionIndex > 0, symbol.sectionIndex < elf.sections.count, elf.sections[symbol.sectionIndex].isExecutable {
+                        // A function's address (a callback of bpf_loop and the like): BPF_PSEUDO_FUNC, libbpf's
+                        // `(sym_off + imm) / 8`, relative to the next slot as a local call's target.
+                        let byte = Int64(symbol.value) + Int64(raw.imm)
+                        guard byte >= 0, byte % 8 == 0, byte / 8 < Int64(elf.sections[symbol.sectionIndex].size / 8) else {
+                            throw bad("address of function '\(symbol.name)' + \(raw.imm) is not an instruction of its section")
+                        }
+                        let target = Int(byte / 8)
+                        slots[pc].src = 4
+                        slots[pc + 1].imm = 0
+                        if symbol.sectionIndex == code.section.index, !isText {
+                            guard range.contains(target) else { throw bad("address of '\(symbol.name)', another program's code") }
+                            slots[pc].imm = Int32(target - sectionSlot - 1)
+                        } else if let text = elf.section(named: ".text"), symbol.sectionIndex == text.index {
+                            textTargets.append((pc, target))
+                        } else {
+                            throw bad("address of function '\(symbol.name)' outside '.text' and this function")
+                        }
+                        continue
+                    }
                     try relocateLoad(&slots, pc, symbol, bad)
                 } else if type == .abs64 || type == .abs32 || type == .nodyld32 {
                     throw bad("data relocation type \(relocation.type) applied to an instruction (opcode 0x\(String(raw.opcode, radix: 16)))")

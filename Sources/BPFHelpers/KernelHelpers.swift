@@ -14,7 +14,8 @@ public enum KernelHelpers {
     /// Every kernel helper BPFKit has, working on `environment`'s maps.
     /// Embedders `merge` their own helpers into the result (by number).
     public static func registry(_ environment: HelperEnvironment = HelperEnvironment()) -> HelperRegistry {
-        HelperRegistry(mapHelpers(environment) + ringBufferHelpers(environment) + xdpHelpers() + skbHelpers() + redirectHelpers(environment) + basicHelpers(environment))
+        HelperRegistry(mapHelpers(environment) + ringBufferHelpers(environment) + xdpHelpers() + skbHelpers() + redirectHelpers(environment) + basicHelpers(environment)
+                       + [CallbackInlining.mapIterationHelper(environment)])
     }
 
     /// A `Helper` whose number, name and prototype come from the table.

@@ -1,6 +1,7 @@
 import BPFISA
 import BPFMaps
 import BPFRuntime
+import BPFVerifier
 
 /// Why a program cannot be made ready to run; each case names the instruction.
 public enum LoadTimeError: Error, Sendable, Hashable, CustomStringConvertible {
@@ -48,13 +49,17 @@ public enum LoadTimeRewriting {
     /// (global data, direct map values), which 32-bit engines must translate.
     public static func prepareMarkingAddresses(_ program: Program, type: any ProgramType, maps: [any BPFMap], helpers: HelperRegistry,
                                                fileDescriptors: [Int32: Int] = [:]) throws(LoadTimeError)
-        -> (program: Program, addressLoads: [Int: AddressLoad]) {
+        -> (program: Program, addressLoads: [Int: AddressLoad], callbackLoops: [Int: CallbackLoop]) {
         do { try program.validate() } catch { throw .invalidProgram(error) }
+        // Callback helpers become loops of bytecode first, so that the context
+        // tracking below follows the callback's arguments like any call's.
+        let inlined = try CallbackInlining.inline(program)
+        do { try inlined.program.validate() } catch { throw .invalidProgram(error) }
         let rewritten: Program
-        do { rewritten = try type.rewriteContextAccesses(in: program) } catch { throw .contextAccess(error) }
+        do { rewritten = try type.rewriteContextAccesses(in: inlined.program) } catch { throw .contextAccess(error) }
         let resolved = try resolveMapReferencesMarkingAddresses(rewritten, maps: maps, fileDescriptors: fileDescriptors)
         try checkCalls(resolved.program, helpers: helpers, type: type)
-        return resolved
+        return (resolved.program, resolved.addressLoads, inlined.loops)
     }
 
     /// Replaces map loads by the map's handle and global-data loads by the value's address.

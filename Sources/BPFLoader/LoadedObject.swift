@@ -144,7 +144,7 @@ public final class LoadedObject: Sendable {
         guard let type = type ?? ProgramTypes.forSection(chosen.section) else {
             throw .programType("cannot infer the program type of section '\(chosen.section)'; choose one (\(ProgramTypes.names))")
         }
-        let ready: (program: Program, addressLoads: [Int: AddressLoad])
+        let ready: (program: Program, addressLoads: [Int: AddressLoad], callbackLoops: [Int: CallbackLoop])
         do {
             ready = try LoadTimeRewriting.prepareMarkingAddresses(chosen.program, type: type, maps: maps.maps, helpers: helpers)
         } catch {
@@ -152,7 +152,7 @@ public final class LoadedObject: Sendable {
         }
         var linked = try LinkedProgram(name: chosen.name, section: chosen.section, program: ready.program, type: type, helpers: helpers,
                                        maps: maps, kernelHelpers: kernelHelpers, verifierLimits: verifierLimits, policy: policy,
-                                       addressLoads: ready.addressLoads)
+                                       addressLoads: ready.addressLoads, callbackLoops: ready.callbackLoops)
         linked.byteOrder = object.byteOrder
         return linked
     }
@@ -204,12 +204,15 @@ public struct LinkedProgram: Sendable {
     /// `kernelHelpers`: the helper numbers whose registered helper is
     /// BPFKit's own kernel helper; the verifier assumes nothing of the others.
     /// `verifierLimits`: nil leaves the program unverified (nothing proven).
+    /// `callbackLoops`: the loops the loader put in place of callback
+    /// helpers (`LoadTimeRewriting.prepareMarkingAddresses` names them).
     /// Throws `.refused` when the verifier refuses the program (see
     /// `VerificationReport.refusal`), or when `policy` requires verification
     /// and `verifierLimits` is nil.
     public init(name: String, section: String, program: Program, type: any ProgramType, helpers: HelperRegistry, maps: MapTable,
                 kernelHelpers: Set<Int32> = [], verifierLimits: VerifierLimits? = VerifierLimits(),
-                policy: VerifierPolicy = .privileged, addressLoads: [Int: AddressLoad] = [:]) throws(ObjectLoadError) {
+                policy: VerifierPolicy = .privileged, addressLoads: [Int: AddressLoad] = [:],
+                callbackLoops: [Int: CallbackLoop] = [:]) throws(ObjectLoadError) {
         self.name = name
         self.addressLoads = addressLoads
         self.section = section
@@ -221,7 +224,8 @@ public struct LinkedProgram: Sendable {
         if policy.requiresVerification && verifierLimits == nil {
             throw .refused(name: name, "the load policy requires verification")
         }
-        let environment = VerifierEnvironment.forProgram(type: type, maps: maps.maps, kernelHelpers: kernelHelpers)
+        var environment = VerifierEnvironment.forProgram(type: type, maps: maps.maps, kernelHelpers: kernelHelpers)
+        environment.callbackLoops = callbackLoops
         verification = verifierLimits.map { Verifier.verify(program, environment: environment, limits: $0, policy: policy) }
             ?? Verifier.unverified(program)
         if let refusal = verification.refusal { throw .refused(name: name, refusal) }
@@ -237,7 +241,7 @@ public struct LinkedProgram: Sendable {
         let table = MapTable(maps)
         var registry = KernelHelpers.registry(HelperEnvironment(maps: table, trace: options.trace))
         registry.merge(options.extraHelpers)
-        let ready: (program: Program, addressLoads: [Int: AddressLoad])
+        let ready: (program: Program, addressLoads: [Int: AddressLoad], callbackLoops: [Int: CallbackLoop])
         do {
             ready = try LoadTimeRewriting.prepareMarkingAddresses(program, type: type, maps: maps, helpers: registry,
                                                                   fileDescriptors: fileDescriptors)
@@ -246,7 +250,7 @@ public struct LinkedProgram: Sendable {
         }
         try self.init(name: program.name, section: "", program: ready.program, type: type, helpers: registry, maps: table,
                       kernelHelpers: options.kernelHelperNumbers, verifierLimits: options.verifierLimits, policy: options.policy,
-                      addressLoads: ready.addressLoads)
+                      addressLoads: ready.addressLoads, callbackLoops: ready.callbackLoops)
     }
 
     /// What to pass to `ExecutionEngine.prepare`: the helpers, the budget,

@@ -70,6 +70,9 @@ final class Analysis {
     var unprovenStackAccess: String?
     /// The deepest byte below its frame's r10 that a stack access reaches.
     var stackDepth = 0
+    /// Per nesting level of callback loops reached (outermost first): the
+    /// most iterations one loop at that level runs.
+    var callbackLoopBounds: [UInt64] = []
     /// Per helper-call slot (helpers the environment describes): what held
     /// on every visit so far, and the first reason an argument was not proven.
     var helperProofs: [Int: HelperCallProof] = [:]

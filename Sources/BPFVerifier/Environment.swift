@@ -24,6 +24,9 @@ public struct VerifierEnvironment: Sendable {
     /// Byte ranges of a `packetContext` that programs may write (tc's
     /// `mark`, `cb[]`, ...); the rest of the context is read-only.
     public var writableContext: [Range<Int>] = []
+    /// The loops the loader put in place of callback helpers (`bpf_loop`,
+    /// `bpf_for_each_map_elem`), by the entry slot of the loop function.
+    public var callbackLoops: [Int: CallbackLoop] = [:]
 
     public init(context: ContextDescription = .unknown, r2IsSetAtEntry: Bool = false, maps: [UInt64: MapDescription] = [:],
                 dataRegions: [DataRegion] = [], helpers: [Int32: HelperDescription] = [:]) {

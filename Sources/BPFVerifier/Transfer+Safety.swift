@@ -75,6 +75,10 @@ extension Analysis {
     /// from a subprogram the frame returns.
     func exit(_ state: State, at pc: Int) -> [State] {
         let r0 = read(state, .r0, at: pc, flows: false)
+        if case .callback(let kind, let site) = state.frames[state.depth - 1].role {
+            checkCallbackReturn(r0, kind, callSite: site, at: pc)
+            return []   // the loop calls it again or ends: both paths are explored from the call
+        }
         guard state.depth == 1 else { return [returnToCaller(state)] }
         if let held = state.references.first {
             refuse("instruction \(pc): exits holding the \(held.kind.name) acquired at instruction \(held.pc) (unreleased reference)")
