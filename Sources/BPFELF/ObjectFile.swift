@@ -75,6 +75,10 @@ public struct ObjectFile: Sendable {
     public let maps: [ObjectMap]
     /// The `license` section's string (`"GPL"`, ...), if present.
     public let license: String?
+    /// Function names by BTF type id: a kfunc call (`call` with src 2)
+    /// holds the id of the function it calls, an `extern ... __ksym`
+    /// declaration of the object's BTF.
+    public let btfFunctionNames: [Int32: String]
 
     public init(bytes: [UInt8]) throws(ELFError) {
         let elf = try ELFFile(bytes: bytes)
@@ -86,7 +90,13 @@ public struct ObjectFile: Sendable {
         }
         let collected = try MapCollector(elf: elf).collect()
         maps = collected.maps
-        (programs, unloadablePrograms) = try ProgramLinker(elf: elf, maps: collected).link()
+        var functions: [Int32: String] = [:]
+        if let section = elf.section(named: ".BTF"), let btf = try? BTF(try elf.reader(section)) {
+            for (id, type) in btf.types.enumerated() where type?.kind == .function { functions[Int32(id)] = type?.name }
+        }
+        btfFunctionNames = functions
+        let ids = Dictionary(functions.map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        (programs, unloadablePrograms) = try ProgramLinker(elf: elf, maps: collected, btfFunctions: ids).link()
         let names = Set(programs.map(\.name) + unloadablePrograms.map(\.name))
         for map in maps {
             for slot in map.initialSlots {

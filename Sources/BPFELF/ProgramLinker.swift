@@ -7,6 +7,8 @@ import BPFISA
 struct ProgramLinker {
     let elf: ELFFile
     let maps: CollectedMaps
+    /// BTF type ids of the object's functions by name (kfunc calls name theirs).
+    var btfFunctions: [String: Int32] = [:]
 
     /// BPF relocation types (`R_BPF_*` in LLVM's ELFRelocs/BPF.def).
     enum RelocationType: UInt32 {
@@ -143,7 +145,14 @@ struct ProgramLinker {
                 let symbol = elf.symbols[relocation.symbol]
                 let type = RelocationType(rawValue: relocation.type)!
                 if raw.opcode == Self.opcodeCall && (symbol.sectionIndex == 0 || raw.src == 2) {
-                    throw bad("call to kernel function '\(symbol.name)' (a kfunc), which BPFKit does not provide")
+                    // A kfunc (`extern ... __ksym`): BPF_PSEUDO_KFUNC_CALL with the function's BTF id; the
+                    // loader resolves it by name against the embedder's functions.
+                    guard let id = btfFunctions[symbol.name] else {
+                        throw bad("call to kernel function '\(symbol.name)' (a kfunc), which the object's BTF does not describe")
+                    }
+                    slots[pc].src = 2
+                    slots[pc].imm = id
+                    continue
                 }
                 if raw.opcode == Self.opcodeCall && raw.src == 1 {
                     guard type == .r64_32 else { throw bad("call with relocation type \(relocation.type); expected R_BPF_64_32 (10)") }

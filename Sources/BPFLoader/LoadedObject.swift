@@ -19,10 +19,14 @@ public struct LoadOptions: Sendable {
     /// leaks, and verification may not be left out).
     public var policy: VerifierPolicy
 
+    /// Embedder functions programs call as kfuncs (`extern ... __ksym`), by name.
+    public var kernelFunctions: KernelFunctions
+
     public init(trace: @escaping @Sendable (String) -> Void = HelperEnvironment.standardError,
                 extraHelpers: HelperRegistry = HelperRegistry(), verifierLimits: VerifierLimits? = VerifierLimits(),
-                policy: VerifierPolicy = .privileged) {
+                policy: VerifierPolicy = .privileged, kernelFunctions: KernelFunctions = KernelFunctions()) {
         self.trace = trace
+        self.kernelFunctions = kernelFunctions
         self.extraHelpers = extraHelpers
         self.verifierLimits = verifierLimits
         self.policy = policy
@@ -50,6 +54,8 @@ public final class LoadedObject: Sendable {
     public let verifierLimits: VerifierLimits?
     /// The policy the object's programs are loaded under.
     public let policy: VerifierPolicy
+    /// The embedder functions the object's kfunc calls may name.
+    public let kernelFunctions: KernelFunctions
 
     /// A program-array slot the object initialises statically (`__array(values, ...)`):
     /// the engine-prepared program named `program` belongs in `map` at `index`.
@@ -106,8 +112,10 @@ public final class LoadedObject: Sendable {
         programSlots = slots
         var registry = KernelHelpers.registry(HelperEnvironment(maps: maps, trace: options.trace))
         registry.merge(options.extraHelpers)
+        for function in options.kernelFunctions.helpers { registry.register(function) }
         helpers = registry
         kernelHelpers = options.kernelHelperNumbers
+        kernelFunctions = options.kernelFunctions
         verifierLimits = options.verifierLimits
         policy = options.policy
     }
@@ -146,13 +154,16 @@ public final class LoadedObject: Sendable {
         }
         let ready: (program: Program, addressLoads: [Int: AddressLoad], callbackLoops: [Int: CallbackLoop])
         do {
-            ready = try LoadTimeRewriting.prepareMarkingAddresses(chosen.program, type: type, maps: maps.maps, helpers: helpers)
+            let resolved = try LoadTimeRewriting.resolveKernelFunctions(chosen.program, names: object.btfFunctionNames,
+                                                                        functions: kernelFunctions)
+            ready = try LoadTimeRewriting.prepareMarkingAddresses(resolved, type: type, maps: maps.maps, helpers: helpers)
         } catch {
             throw .program(name: chosen.name, error)
         }
         var linked = try LinkedProgram(name: chosen.name, section: chosen.section, program: ready.program, type: type, helpers: helpers,
                                        maps: maps, kernelHelpers: kernelHelpers, verifierLimits: verifierLimits, policy: policy,
-                                       addressLoads: ready.addressLoads, callbackLoops: ready.callbackLoops)
+                                       addressLoads: ready.addressLoads, callbackLoops: ready.callbackLoops,
+                                       helperDescriptions: kernelFunctions.verifierDescriptions)
         linked.byteOrder = object.byteOrder
         return linked
     }
@@ -206,13 +217,15 @@ public struct LinkedProgram: Sendable {
     /// `verifierLimits`: nil leaves the program unverified (nothing proven).
     /// `callbackLoops`: the loops the loader put in place of callback
     /// helpers (`LoadTimeRewriting.prepareMarkingAddresses` names them).
+    /// `helperDescriptions`: what the verifier may assume of further
+    /// helpers (the embedder's kfuncs, from their prototypes).
     /// Throws `.refused` when the verifier refuses the program (see
     /// `VerificationReport.refusal`), or when `policy` requires verification
     /// and `verifierLimits` is nil.
     public init(name: String, section: String, program: Program, type: any ProgramType, helpers: HelperRegistry, maps: MapTable,
                 kernelHelpers: Set<Int32> = [], verifierLimits: VerifierLimits? = VerifierLimits(),
                 policy: VerifierPolicy = .privileged, addressLoads: [Int: AddressLoad] = [:],
-                callbackLoops: [Int: CallbackLoop] = [:]) throws(ObjectLoadError) {
+                callbackLoops: [Int: CallbackLoop] = [:], helperDescriptions: [Int32: HelperDescription] = [:]) throws(ObjectLoadError) {
         self.name = name
         self.addressLoads = addressLoads
         self.section = section
@@ -226,6 +239,7 @@ public struct LinkedProgram: Sendable {
         }
         var environment = VerifierEnvironment.forProgram(type: type, maps: maps.maps, kernelHelpers: kernelHelpers)
         environment.callbackLoops = callbackLoops
+        environment.helpers.merge(helperDescriptions) { _, new in new }
         verification = verifierLimits.map { Verifier.verify(program, environment: environment, limits: $0, policy: policy) }
             ?? Verifier.unverified(program)
         if let refusal = verification.refusal { throw .refused(name: name, refusal) }

@@ -55,4 +55,50 @@ struct CallbackTests {
             }
         }
     }
+
+    /// An embedder function (kfunc) called from C: arguments placed by its
+    /// prototype (a 64-bit and a 32-bit number, a buffer and its size, an
+    /// 8-byte output), the same result as on the interpreter.
+    @Test func kernelFunctionsMatchTheInterpreter() throws {
+        let source = """
+        #include <linux/bpf.h>
+        #include <bpf/bpf_helpers.h>
+        extern __u64 host_scale(__u64 value, __u32 factor) __ksym;
+        extern __u32 host_checksum(const void *data, __u32 size) __ksym;
+        extern void host_stamp(__u64 *out) __ksym;
+        SEC("xdp") int use_host(struct xdp_md *ctx) {
+            __u8 buffer[16] = {};
+            __u8 *p = (void *)(long)ctx->data;
+            if ((void *)(p + 16) > (void *)(long)ctx->data_end) return XDP_ABORTED;
+            __builtin_memcpy(buffer, p, 16);
+            __u64 stamp = 0;
+            host_stamp(&stamp);
+            return (int)((host_scale(host_checksum(buffer, sizeof(buffer)), 3) + stamp) & 0xffff);
+        }
+        char LICENSE[] SEC("license") = "GPL";
+        """
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("bpfkit-kfuncs-emulated-\(getpid()).c")
+        try source.write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let functions = KernelFunctions([
+            KernelFunction(name: "host_scale", arguments: [.scalar(bits: 64), .scalar(bits: 32)]) { call in call.argument(1) &* call.argument(2) },
+            KernelFunction(name: "host_checksum", arguments: [.buffer(writable: false), .size], resultBits: 32) { call throws(HelperError) in
+                try call.memory.withBytes(at: call.argument(1), count: Int(call.argument(2)), write: false) { bytes in
+                    UInt64(bytes.reduce(UInt32(0)) { $0 &* 31 &+ UInt32($1) })
+                }
+            },
+            KernelFunction(name: "host_stamp", arguments: [.memory(size: 8, writable: true)], resultBits: 0) { call throws(HelperError) in
+                try call.memory.withBytes(at: call.argument(1), count: 8, write: true) { $0.storeBytes(of: UInt64(1000), as: UInt64.self) }
+                return 0
+            },
+        ])
+        let packet = (0..<64).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 5) }
+        let expected = (UInt64(packet.prefix(16).reduce(UInt32(0)) { $0 &* 31 &+ UInt32($1) }) * 3 + 1000) & 0xffff
+        for target in Self.targets where target.byteOrder == nil {
+            var request = LoadRequest(programName: "use_host", trace: { _ in })
+            request.kernelFunctions = functions
+            let loaded = try LoadedProgram(try ProgramFile.load(path: file.path, request), engine: .jit, architecture: target.architecture)
+            #expect(try loaded.run(input: packet).returnValue == expected, "\(target.name)")
+        }
+    }
 }
