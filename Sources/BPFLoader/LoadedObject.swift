@@ -142,7 +142,9 @@ public final class LoadedObject: Sendable {
            let failed = object.unloadablePrograms.first(where: { (name == nil || $0.name == name) && (section == nil || $0.section == section) }) {
             throw .unloadable(name: failed.name, section: failed.section, failed.reason)
         }
-        guard let chosen = candidates.first else {
+        // With no name, the first program whose kfuncs are all registered (then the first).
+        let usable = name == nil ? candidates.first(where: callsOnlyRegisteredFunctions) : nil
+        guard let chosen = usable ?? candidates.first else {
             let available = (object.programs.map { "\($0.name) (section \($0.section))" }
                 + object.unloadablePrograms.map { "\($0.name) (section \($0.section), cannot be loaded)" }).joined(separator: ", ")
             let wanted = [name.map { "named '\($0)'" }, section.map { "in section '\($0)'" }].compactMap { $0 }.joined(separator: " ")
@@ -166,6 +168,15 @@ public final class LoadedObject: Sendable {
                                        helperDescriptions: kernelFunctions.verifierDescriptions)
         linked.byteOrder = object.byteOrder
         return linked
+    }
+
+    /// Whether every kfunc `program` calls is one the embedder registered.
+    private func callsOnlyRegisteredFunctions(_ program: ObjectProgram) -> Bool {
+        let registered = kernelFunctions.helperIDs
+        return program.program.instructions.allSatisfy { instruction in
+            guard case .call(.kfunc(let id)) = instruction else { return true }
+            return object.btfFunctionNames[id].map { registered[$0] != nil } ?? false
+        }
     }
 
     /// Fills the statically initialised program-array slots (libbpf does it at
