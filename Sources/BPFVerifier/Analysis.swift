@@ -73,6 +73,9 @@ final class Analysis {
     /// Per nesting level of callback loops reached (outermost first): the
     /// most iterations one loop at that level runs.
     var callbackLoopBounds: [UInt64] = []
+    /// Per callback entry: whether it may reach a helper that moves the packet.
+    var callbackMovesPacket: [Int: Bool] = [:]
+    lazy var functionEntries: [Int] = program.functionEntries
     /// Per helper-call slot (helpers the environment describes): what held
     /// on every visit so far, and the first reason an argument was not proven.
     var helperProofs: [Int: HelperCallProof] = [:]

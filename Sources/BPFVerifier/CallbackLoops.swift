@@ -89,6 +89,9 @@ extension Analysis {
         after.pc = pc + 1
         after[0] = .unknown
         clobberArguments(&after)
+        // The continuation does not see the callback's paths: if they may move
+        // the packet, no packet pointer of the caller is trusted afterwards.
+        if mayMovePacket(from: loop.callback) { after.forgetPacket(lost: lostPointer) }
         guard state.depth + 2 <= ExecutionLimits.maxCallFrames else { return [after] }   // the call of the callback stops the run
         var inner = state
         for r in 0...5 { inner[r] = .uninitialized }
@@ -102,6 +105,38 @@ extension Analysis {
         if nesting > callbackLoopBounds.count { callbackLoopBounds.append(CallbackLoop.iterationBound(loop.kind)) }
         else { callbackLoopBounds[nesting - 1] = max(callbackLoopBounds[nesting - 1], CallbackLoop.iterationBound(loop.kind)) }
         return [after, inner]
+    }
+
+    /// Whether a call of the function at `entry` may reach a helper that moves
+    /// the packet (an undescribed helper, a call through a register, or a
+    /// described one that does), through the local calls it makes.
+    func mayMovePacket(from entry: Int) -> Bool {
+        if let known = callbackMovesPacket[entry] { return known }
+        let moves = reachesPacketMove(from: entry)
+        callbackMovesPacket[entry] = moves
+        return moves
+    }
+
+    private func reachesPacketMove(from entry: Int) -> Bool {
+        let entries = functionEntries
+        var seen: Set<Int> = [], work = [entry]
+        while let start = work.popLast() {
+            guard seen.insert(start).inserted, start >= 0, start < instructions.count else { continue }
+            let end = entries.first { $0 > start } ?? instructions.count
+            for pc in start..<end {
+                switch instructions[pc] {
+                case .call(.helper(let id)):
+                    if (environment.helpers[id] ?? .unknown).movesPacket { return true }
+                case .call(.register):
+                    return true
+                case .call(.local):
+                    if let target = instructions[pc].target(at: pc) { work.append(target) }
+                default:
+                    break
+                }
+            }
+        }
+        return false
     }
 
     /// A callback's result must be 0 (go on) or 1 (stop), as the kernel

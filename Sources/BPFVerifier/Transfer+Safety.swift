@@ -17,6 +17,9 @@ extension Analysis {
             if state[1] != .context(offset: 0) {
                 refuse("instruction \(pc): bpf_tail_call needs the program's context, unmodified, in r1 (r1 is \(state[1].summary))")
             }
+            if inCallback(state) {
+                refuse("instruction \(pc): bpf_tail_call inside a callback of bpf_loop or bpf_for_each_map_elem (it would replace the callback's frame inside the loop)")
+            }
             if let held = state.references.first {
                 refuse("instruction \(pc): bpf_tail_call while holding the \(held.kind.name) acquired at instruction \(held.pc) (it would never be released)")
             }
