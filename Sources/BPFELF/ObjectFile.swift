@@ -79,6 +79,10 @@ public struct ObjectFile: Sendable {
     public let maps: [ObjectMap]
     /// The `license` section's string (`"GPL"`, ...), if present.
     public let license: String?
+    /// Function names by BTF type id: a kfunc call (`call` with src 2)
+    /// holds the id of the function it calls, an `extern ... __ksym`
+    /// declaration of the object's BTF.
+    public let btfFunctionNames: [Int32: String]
 
     /// `coreTarget`: what CO-RE relocations (`__builtin_preserve_access_index`,
     /// `bpf_core_field_exists`, ...) resolve against; asked only when the
@@ -93,7 +97,13 @@ public struct ObjectFile: Sendable {
         }
         let collected = try MapCollector(elf: elf).collect()
         maps = collected.maps
-        (programs, unloadablePrograms) = try ProgramLinker(elf: elf, maps: collected, core: try COREContext(elf: elf, target: coreTarget)).link()
+        var functions: [Int32: String] = [:]
+        if let section = elf.section(named: ".BTF"), let btf = try? BTF(try elf.reader(section)) {
+            for (id, type) in btf.types.enumerated() where type?.kind == .function { functions[Int32(id)] = type?.name }
+        }
+        btfFunctionNames = functions
+        let ids = Dictionary(functions.map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        (programs, unloadablePrograms) = try ProgramLinker(elf: elf, maps: collected, core: try COREContext(elf: elf, target: coreTarget), btfFunctions: ids).link()
         let names = Set(programs.map(\.name) + unloadablePrograms.map(\.name))
         for map in maps {
             for slot in map.initialSlots {

@@ -9,6 +9,8 @@ struct ProgramLinker {
     let maps: CollectedMaps
     /// CO-RE relocations by section with what they resolve against (nil: the object has none).
     var core: COREContext? = nil
+    /// BTF type ids of the object's functions by name (kfunc calls name theirs).
+    var btfFunctions: [String: Int32] = [:]
 
     /// BPF relocation types (`R_BPF_*` in LLVM's ELFRelocs/BPF.def).
     enum RelocationType: UInt32 {
@@ -161,7 +163,14 @@ struct ProgramLinker {
                 let symbol = elf.symbols[relocation.symbol]
                 let type = RelocationType(rawValue: relocation.type)!
                 if raw.opcode == Self.opcodeCall && (symbol.sectionIndex == 0 || raw.src == 2) {
-                    throw bad("call to kernel function '\(symbol.name)' (a kfunc), which BPFKit does not provide")
+                    // A kfunc (`extern ... __ksym`): BPF_PSEUDO_KFUNC_CALL with the function's BTF id; the
+                    // loader resolves it by name against the embedder's functions.
+                    guard let id = btfFunctions[symbol.name] else {
+                        throw bad("call to kernel function '\(symbol.name)' (a kfunc), which the object's BTF does not describe")
+                    }
+                    slots[pc].src = 2
+                    slots[pc].imm = id
+                    continue
                 }
                 if raw.opcode == Self.opcodeCall && raw.src == 1 {
                     guard type == .r64_32 else { throw bad("call with relocation type \(relocation.type); expected R_BPF_64_32 (10)") }
@@ -177,6 +186,26 @@ struct ProgramLinker {
                 } else if raw.opcode == Self.opcodeLoadImmediate64 {
                     guard type == .r64_64 else { throw bad("64-bit load with relocation type \(relocation.type); expected R_BPF_64_64 (1)") }
                     guard pc + 1 < slots.count else { throw bad("64-bit load at the end of the function") }
+                    if symbol.sectionIndex > 0, symbol.sectionIndex < elf.sections.count, elf.sections[symbol.sectionIndex].isExecutable {
+                        // A function's address (a callback of bpf_loop and the like): BPF_PSEUDO_FUNC, libbpf's
+                        // `(sym_off + imm) / 8`, relative to the next slot as a local call's target.
+                        let byte = Int64(symbol.value) + Int64(raw.imm)
+                        guard byte >= 0, byte % 8 == 0, byte / 8 < Int64(elf.sections[symbol.sectionIndex].size / 8) else {
+                            throw bad("address of function '\(symbol.name)' + \(raw.imm) is not an instruction of its section")
+                        }
+                        let target = Int(byte / 8)
+                        slots[pc].src = 4
+                        slots[pc + 1].imm = 0
+                        if symbol.sectionIndex == code.section.index, !isText {
+                            guard range.contains(target) else { throw bad("address of '\(symbol.name)', another program's code") }
+                            slots[pc].imm = Int32(target - sectionSlot - 1)
+                        } else if let text = elf.section(named: ".text"), symbol.sectionIndex == text.index {
+                            textTargets.append((pc, target))
+                        } else {
+                            throw bad("address of function '\(symbol.name)' outside '.text' and this function")
+                        }
+                        continue
+                    }
                     try relocateLoad(&slots, pc, symbol, bad)
                 } else if type == .abs64 || type == .abs32 || type == .nodyld32 {
                     throw bad("data relocation type \(relocation.type) applied to an instruction (opcode 0x\(String(raw.opcode, radix: 16)))")

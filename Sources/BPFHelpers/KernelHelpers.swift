@@ -15,7 +15,7 @@ public enum KernelHelpers {
     /// Embedders `merge` their own helpers into the result (by number).
     public static func registry(_ environment: HelperEnvironment = HelperEnvironment()) -> HelperRegistry {
         HelperRegistry(mapHelpers(environment) + ringBufferHelpers(environment) + xdpHelpers() + skbHelpers() + redirectHelpers(environment) + fibHelpers(environment)
-                       + basicHelpers(environment))
+                       + basicHelpers(environment) + [CallbackInlining.mapIterationHelper(environment)])
     }
 
     /// A `Helper` whose number, name and prototype come from the table.

@@ -1,6 +1,7 @@
 import BPFISA
 import BPFMaps
 import BPFRuntime
+import BPFVerifier
 
 /// Why a program cannot be made ready to run; each case names the instruction.
 public enum LoadTimeError: Error, Sendable, Hashable, CustomStringConvertible {
@@ -16,6 +17,8 @@ public enum LoadTimeError: Error, Sendable, Hashable, CustomStringConvertible {
     case unsupportedCall(pc: Int, what: String)
     /// A 64-bit map or variable load that cannot be resolved.
     case badMapReference(pc: Int, reason: String)
+    /// A kfunc call naming a function the embedder did not register.
+    case unknownKernelFunction(pc: Int, name: String)
 
     public var description: String {
         switch self {
@@ -28,6 +31,8 @@ public enum LoadTimeError: Error, Sendable, Hashable, CustomStringConvertible {
             "instruction \(pc): \(helper) is not available to \(type) programs"
         case .unsupportedCall(let pc, let what): "instruction \(pc): \(what) is not supported"
         case .badMapReference(let pc, let reason): "instruction \(pc): \(reason)"
+        case .unknownKernelFunction(let pc, let name):
+            "instruction \(pc): call to kernel function '\(name)', which is not registered (register embedder functions with LoadOptions.kernelFunctions)"
         }
     }
 }
@@ -48,13 +53,32 @@ public enum LoadTimeRewriting {
     /// (global data, direct map values), which 32-bit engines must translate.
     public static func prepareMarkingAddresses(_ program: Program, type: any ProgramType, maps: [any BPFMap], helpers: HelperRegistry,
                                                fileDescriptors: [Int32: Int] = [:]) throws(LoadTimeError)
-        -> (program: Program, addressLoads: [Int: AddressLoad]) {
+        -> (program: Program, addressLoads: [Int: AddressLoad], callbackLoops: [Int: CallbackLoop]) {
         do { try program.validate() } catch { throw .invalidProgram(error) }
+        // Callback helpers become loops of bytecode first, so that the context
+        // tracking below follows the callback's arguments like any call's.
+        let inlined = try CallbackInlining.inline(program)
+        do { try inlined.program.validate() } catch { throw .invalidProgram(error) }
         let rewritten: Program
-        do { rewritten = try type.rewriteContextAccesses(in: program) } catch { throw .contextAccess(error) }
+        do { rewritten = try type.rewriteContextAccesses(in: inlined.program) } catch { throw .contextAccess(error) }
         let resolved = try resolveMapReferencesMarkingAddresses(rewritten, maps: maps, fileDescriptors: fileDescriptors)
         try checkCalls(resolved.program, helpers: helpers, type: type)
-        return resolved
+        return (resolved.program, resolved.addressLoads, inlined.loops)
+    }
+
+    /// Turns kfunc calls into calls of the helpers `functions` numbers:
+    /// `names` gives each BTF id's function name (the object's BTF).
+    public static func resolveKernelFunctions(_ program: Program, names: [Int32: String],
+                                              functions: KernelFunctions) throws(LoadTimeError) -> Program {
+        var out = program
+        let ids = functions.helperIDs
+        for (pc, instruction) in program.instructions.enumerated() {
+            guard case .call(.kfunc(let btfID)) = instruction else { continue }
+            let name = names[btfID] ?? "with BTF id \(btfID)"
+            guard let id = ids[name] else { throw .unknownKernelFunction(pc: pc, name: name) }
+            out.replace(at: pc, with: .call(.helper(id)))
+        }
+        return out
     }
 
     /// Replaces map loads by the map's handle and global-data loads by the value's address.

@@ -69,6 +69,8 @@ public struct LoadRequest: Sendable {
     public var byteOrder: ByteOrder?
     /// Embedder helpers, over the kernel's.
     public var helpers: HelperRegistry
+    /// Embedder functions C programs call as kfuncs (`extern ... __ksym`).
+    public var kernelFunctions = KernelFunctions()
     /// Where `bpf_trace_printk` output goes.
     public var trace: @Sendable (String) -> Void
     /// Whether the verifier runs (engines then leave out the checks it makes
@@ -98,7 +100,8 @@ public struct LoadRequest: Sendable {
 
 extension LoadRequest {
     var loadOptions: LoadOptions {
-        var options = LoadOptions(trace: trace, extraHelpers: helpers, verifierLimits: verify ? VerifierLimits() : nil, policy: policy)
+        var options = LoadOptions(trace: trace, extraHelpers: helpers, verifierLimits: verify ? VerifierLimits() : nil, policy: policy,
+                                  kernelFunctions: kernelFunctions)
         options.coreTarget = coreTarget
         options.fib = fib
         return options

@@ -23,10 +23,14 @@ public struct LoadOptions: Sendable {
     /// The routing table `bpf_fib_lookup` answers from (nil: no routes).
     public var fib: FIBTable?
 
+    /// Embedder functions programs call as kfuncs (`extern ... __ksym`), by name.
+    public var kernelFunctions: KernelFunctions
+
     public init(trace: @escaping @Sendable (String) -> Void = HelperEnvironment.standardError,
                 extraHelpers: HelperRegistry = HelperRegistry(), verifierLimits: VerifierLimits? = VerifierLimits(),
-                policy: VerifierPolicy = .privileged) {
+                policy: VerifierPolicy = .privileged, kernelFunctions: KernelFunctions = KernelFunctions()) {
         self.trace = trace
+        self.kernelFunctions = kernelFunctions
         self.extraHelpers = extraHelpers
         self.verifierLimits = verifierLimits
         self.policy = policy
@@ -54,6 +58,8 @@ public final class LoadedObject: Sendable {
     public let verifierLimits: VerifierLimits?
     /// The policy the object's programs are loaded under.
     public let policy: VerifierPolicy
+    /// The embedder functions the object's kfunc calls may name.
+    public let kernelFunctions: KernelFunctions
 
     /// A program-array slot the object initialises statically (`__array(values, ...)`):
     /// the engine-prepared program named `program` belongs in `map` at `index`.
@@ -113,8 +119,10 @@ public final class LoadedObject: Sendable {
         programSlots = slots
         var registry = KernelHelpers.registry(HelperEnvironment(maps: maps, trace: options.trace, fib: options.fib))
         registry.merge(options.extraHelpers)
+        for function in options.kernelFunctions.helpers { registry.register(function) }
         helpers = registry
         kernelHelpers = options.kernelHelperNumbers
+        kernelFunctions = options.kernelFunctions
         verifierLimits = options.verifierLimits
         policy = options.policy
     }
@@ -141,7 +149,9 @@ public final class LoadedObject: Sendable {
            let failed = object.unloadablePrograms.first(where: { (name == nil || $0.name == name) && (section == nil || $0.section == section) }) {
             throw .unloadable(name: failed.name, section: failed.section, failed.reason)
         }
-        guard let chosen = candidates.first else {
+        // With no name, the first program whose kfuncs are all registered (then the first).
+        let usable = name == nil ? candidates.first(where: callsOnlyRegisteredFunctions) : nil
+        guard let chosen = usable ?? candidates.first else {
             let available = (object.programs.map { "\($0.name) (section \($0.section))" }
                 + object.unloadablePrograms.map { "\($0.name) (section \($0.section), cannot be loaded)" }).joined(separator: ", ")
             let wanted = [name.map { "named '\($0)'" }, section.map { "in section '\($0)'" }].compactMap { $0 }.joined(separator: " ")
@@ -153,15 +163,18 @@ public final class LoadedObject: Sendable {
         }
         var helpers = helpers
         if !chosen.poisoned.isEmpty { helpers.register(Self.poisonHelper(chosen.poisoned)) }
-        let ready: (program: Program, addressLoads: [Int: AddressLoad])
+        let ready: (program: Program, addressLoads: [Int: AddressLoad], callbackLoops: [Int: CallbackLoop])
         do {
-            ready = try LoadTimeRewriting.prepareMarkingAddresses(chosen.program, type: type, maps: maps.maps, helpers: helpers)
+            let resolved = try LoadTimeRewriting.resolveKernelFunctions(chosen.program, names: object.btfFunctionNames,
+                                                                        functions: kernelFunctions)
+            ready = try LoadTimeRewriting.prepareMarkingAddresses(resolved, type: type, maps: maps.maps, helpers: helpers)
         } catch {
             throw .program(name: chosen.name, error)
         }
         var linked = try LinkedProgram(name: chosen.name, section: chosen.section, program: ready.program, type: type, helpers: helpers,
                                        maps: maps, kernelHelpers: kernelHelpers, verifierLimits: verifierLimits, policy: policy,
-                                       addressLoads: ready.addressLoads, poisoned: chosen.poisoned.mapValues(\.description))
+                                       addressLoads: ready.addressLoads, poisoned: chosen.poisoned.mapValues(\.description),
+                                       callbackLoops: ready.callbackLoops, helperDescriptions: kernelFunctions.verifierDescriptions)
         linked.byteOrder = object.byteOrder
         return linked
     }
@@ -176,6 +189,15 @@ public final class LoadedObject: Sendable {
         return Helper(id: PoisonedInstruction.helperID, name: "poisoned CO-RE relocation",
                       prototype: HelperPrototype([], returns: .scalar(bits: 64))) { (_: borrowing HelperCall) throws(HelperError) -> UInt64 in
             throw HelperError(message)
+        }
+    }
+
+    /// Whether every kfunc `program` calls is one the embedder registered.
+    private func callsOnlyRegisteredFunctions(_ program: ObjectProgram) -> Bool {
+        let registered = kernelFunctions.helperIDs
+        return program.program.instructions.allSatisfy { instruction in
+            guard case .call(.kfunc(let id)) = instruction else { return true }
+            return object.btfFunctionNames[id].map { registered[$0] != nil } ?? false
         }
     }
 
@@ -226,13 +248,18 @@ public struct LinkedProgram: Sendable {
     /// `kernelHelpers`: the helper numbers whose registered helper is
     /// BPFKit's own kernel helper; the verifier assumes nothing of the others.
     /// `verifierLimits`: nil leaves the program unverified (nothing proven).
+    /// `callbackLoops`: the loops the loader put in place of callback
+    /// helpers (`LoadTimeRewriting.prepareMarkingAddresses` names them).
+    /// `helperDescriptions`: what the verifier may assume of further
+    /// helpers (the embedder's kfuncs, from their prototypes).
     /// Throws `.refused` when the verifier refuses the program (see
     /// `VerificationReport.refusal`), or when `policy` requires verification
     /// and `verifierLimits` is nil.
     public init(name: String, section: String, program: Program, type: any ProgramType, helpers: HelperRegistry, maps: MapTable,
                 kernelHelpers: Set<Int32> = [], verifierLimits: VerifierLimits? = VerifierLimits(),
                 policy: VerifierPolicy = .privileged, addressLoads: [Int: AddressLoad] = [:],
-                poisoned: [Int: String] = [:]) throws(ObjectLoadError) {
+                poisoned: [Int: String] = [:], callbackLoops: [Int: CallbackLoop] = [:],
+                helperDescriptions: [Int32: HelperDescription] = [:]) throws(ObjectLoadError) {
         self.name = name
         self.addressLoads = addressLoads
         self.section = section
@@ -246,6 +273,8 @@ public struct LinkedProgram: Sendable {
         }
         var environment = VerifierEnvironment.forProgram(type: type, maps: maps.maps, kernelHelpers: kernelHelpers)
         environment.poisonedInstructions = poisoned
+        environment.callbackLoops = callbackLoops
+        environment.helpers.merge(helperDescriptions) { _, new in new }
         verification = verifierLimits.map { Verifier.verify(program, environment: environment, limits: $0, policy: policy) }
             ?? Verifier.unverified(program)
         if let refusal = verification.refusal { throw .refused(name: name, refusal) }
@@ -261,7 +290,7 @@ public struct LinkedProgram: Sendable {
         let table = MapTable(maps)
         var registry = KernelHelpers.registry(HelperEnvironment(maps: table, trace: options.trace, fib: options.fib))
         registry.merge(options.extraHelpers)
-        let ready: (program: Program, addressLoads: [Int: AddressLoad])
+        let ready: (program: Program, addressLoads: [Int: AddressLoad], callbackLoops: [Int: CallbackLoop])
         do {
             ready = try LoadTimeRewriting.prepareMarkingAddresses(program, type: type, maps: maps, helpers: registry,
                                                                   fileDescriptors: fileDescriptors)
@@ -270,7 +299,7 @@ public struct LinkedProgram: Sendable {
         }
         try self.init(name: program.name, section: "", program: ready.program, type: type, helpers: registry, maps: table,
                       kernelHelpers: options.kernelHelperNumbers, verifierLimits: options.verifierLimits, policy: options.policy,
-                      addressLoads: ready.addressLoads)
+                      addressLoads: ready.addressLoads, callbackLoops: ready.callbackLoops)
     }
 
     /// What to pass to `ExecutionEngine.prepare`: the helpers, the budget,

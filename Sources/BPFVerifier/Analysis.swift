@@ -70,6 +70,12 @@ final class Analysis {
     var unprovenStackAccess: String?
     /// The deepest byte below its frame's r10 that a stack access reaches.
     var stackDepth = 0
+    /// Per nesting level of callback loops reached (outermost first): the
+    /// most iterations one loop at that level runs.
+    var callbackLoopBounds: [UInt64] = []
+    /// Per callback entry: whether it may reach a helper that moves the packet.
+    var callbackMovesPacket: [Int: Bool] = [:]
+    lazy var functionEntries: [Int] = program.functionEntries
     /// Per helper-call slot (helpers the environment describes): what held
     /// on every visit so far, and the first reason an argument was not proven.
     var helperProofs: [Int: HelperCallProof] = [:]

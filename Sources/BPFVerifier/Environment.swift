@@ -29,6 +29,9 @@ public struct VerifierEnvironment: Sendable {
     /// program is refused only if one is reachable, as the kernel refuses
     /// the unknown helper libbpf writes there.
     public var poisonedInstructions: [Int: String] = [:]
+    /// The loops the loader put in place of callback helpers (`bpf_loop`,
+    /// `bpf_for_each_map_elem`), by the entry slot of the loop function.
+    public var callbackLoops: [Int: CallbackLoop] = [:]
 
     public init(context: ContextDescription = .unknown, r2IsSetAtEntry: Bool = false, maps: [UInt64: MapDescription] = [:],
                 dataRegions: [DataRegion] = [], helpers: [Int32: HelperDescription] = [:]) {

@@ -8,6 +8,19 @@ struct Frame: Hashable, Sendable {
     var returnPC: Int
     /// Bytes of this frame's stack written on the path (a new frame: none).
     var stack = StackBits()
+    /// What the frame is: an ordinary function, or the loader's loop around
+    /// a callback and the callback itself (see `CallbackLoop`).
+    var role: FrameRole = .function
+}
+
+/// The part a frame plays in a callback loop (`bpf_loop`, `bpf_for_each_map_elem`).
+enum FrameRole: Hashable, Sendable {
+    case function
+    /// The loop the loader put in place of the helper; its stack holds
+    /// only what it hands the callback (a map element's key), read-only.
+    case loopDriver
+    /// The callback, called from the loop the helper call at `callSite` became.
+    case callback(CallbackLoop.Kind, callSite: Int)
 }
 
 /// A set of bytes of one frame's stack, `[-512, 0)` from its r10: bit i

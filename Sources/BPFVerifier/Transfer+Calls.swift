@@ -50,6 +50,7 @@ extension Analysis {
                 if problem == nil { problem = "instruction \(pc): \(name): the size of the memory at r\(argument.register) is not known" }
                 continue
             }
+            if write { checkCallbackAccess(state, base: base, write: true, problem: nil, at: pc) }
             if write, case .region(let region, _, _) = base, !region.writable {
                 refuse("instruction \(pc): \(name): write into map forbidden: r\(argument.register) points into read-only \(region.kind == .mapValue ? "map value" : "global data")")
             }
@@ -144,6 +145,7 @@ extension Analysis {
     /// A local call: a new frame whose r1–r5 are the caller's; none if the
     /// depth limit is reached (the run stops with an error there).
     func callLocal(_ state: State, target: Int, at pc: Int) -> [State] {
+        if let loop = environment.callbackLoops[target] { return callCallbackLoop(state, loop, driver: target, at: pc) }
         guard state.depth < ExecutionLimits.maxCallFrames else { return [] }
         var next = state
         var callee = Array(repeating: Value.uninitialized, count: 11)

@@ -56,7 +56,9 @@ extension Analysis {
         let base = read(state, r, at: pc)
         checkNullChecked(base, "\(r) + \(offset)", at: pc)
         touchStack(&state, base: base, offset: Int(offset), size: size, read: !write || atomic, write: write, at: pc)
-        if let problem = accessProblem(state, base: base, offset: Int(offset), size: size, write: write, atomic: atomic) {
+        let problem = accessProblem(state, base: base, offset: Int(offset), size: size, write: write, atomic: atomic)
+        checkCallbackAccess(state, base: base, write: write, problem: problem, at: pc)
+        if let problem {
             // A map value or global datum: the run-time check knows only the
             // slab, whose elements lie side by side, so an access past one
             // value that lands in the next is indistinguishable from an access
@@ -105,6 +107,7 @@ extension Analysis {
             access(&state, base: dst, offset: offset, size: size.bytes, write: true, atomic: false, at: pc)
         case .store(let size, let dst, let offset, let src):
             let value = read(state, src, at: pc)
+            checkKeyEscape(state, value, at: pc)
             if value.isStack { stackEscapes("instruction \(pc): a stack pointer is stored to memory") }
             // Memory does not keep what a register was: a pointer stored
             // anywhere (even spilled to the stack) comes back as a number.
@@ -112,6 +115,7 @@ extension Analysis {
             access(&state, base: dst, offset: offset, size: size.bytes, write: true, atomic: false, at: pc)
         case .atomic(let width, let op, let dst, let offset, let src):
             let value = read(state, src, at: pc)
+            checkKeyEscape(state, value, at: pc)
             if value.isStack { stackEscapes("instruction \(pc): a stack pointer is stored to memory") }
             checkNoLeak(value, "an atomic operation on \(src)", at: pc)
             if op == .cmpxchg {

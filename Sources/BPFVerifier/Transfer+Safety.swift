@@ -17,6 +17,9 @@ extension Analysis {
             if state[1] != .context(offset: 0) {
                 refuse("instruction \(pc): bpf_tail_call needs the program's context, unmodified, in r1 (r1 is \(state[1].summary))")
             }
+            if inCallback(state) {
+                refuse("instruction \(pc): bpf_tail_call inside a callback of bpf_loop or bpf_for_each_map_elem (it would replace the callback's frame inside the loop)")
+            }
             if let held = state.references.first {
                 refuse("instruction \(pc): bpf_tail_call while holding the \(held.kind.name) acquired at instruction \(held.pc) (it would never be released)")
             }
@@ -75,6 +78,10 @@ extension Analysis {
     /// from a subprogram the frame returns.
     func exit(_ state: State, at pc: Int) -> [State] {
         let r0 = read(state, .r0, at: pc, flows: false)
+        if case .callback(let kind, let site) = state.frames[state.depth - 1].role {
+            checkCallbackReturn(r0, kind, callSite: site, at: pc)
+            return []   // the loop calls it again or ends: both paths are explored from the call
+        }
         guard state.depth == 1 else { return [returnToCaller(state)] }
         if let held = state.references.first {
             refuse("instruction \(pc): exits holding the \(held.kind.name) acquired at instruction \(held.pc) (unreleased reference)")

@@ -119,7 +119,7 @@ public struct VerificationReport: Sendable {
         let depthProblem = analysis.refusal ?? analysis.gaveUp ?? analysis.stackEscape ?? analysis.unprovenStackAccess
         let helperCalls = complete ? analysis.helperProofs : [:]
         proofs = ProgramProofs(instructions: instructions, safeAccesses: safe, terminates: terminates,
-                               maxInstructions: UInt64(analysis.steps),
+                               maxInstructions: Self.instructionBound(steps: analysis.steps, loops: analysis.callbackLoopBounds),
                                initializesRegistersBeforeUse: complete && analysis.uninitializedRead == nil,
                                stackReadsInitialized: readProblem == nil,
                                stackDepth: depthProblem == nil ? analysis.stackDepth : nil,
@@ -138,6 +138,20 @@ public struct VerificationReport: Sendable {
         refusal = analysis.refusal
         terminationProblem = complete ? analysis.terminationProblem : analysis.refusal ?? analysis.gaveUp
         uninitializedRead = analysis.uninitializedRead
+    }
+
+    /// A bound on the instructions a run executes: the visits, times the
+    /// iterations of each level of callback loops (each iteration runs at
+    /// most the visited instructions and the loop's own dozen), saturating.
+    static func instructionBound(steps: Int, loops: [UInt64]) -> UInt64 {
+        var bound = UInt64(steps)
+        for iterations in loops {
+            let (perIteration, o1) = bound.addingReportingOverflow(16)
+            let (total, o2) = perIteration.multipliedReportingOverflow(by: iterations)
+            if o1 || o2 { return .max }
+            bound = total
+        }
+        return bound
     }
 
     /// One line: accesses proven, termination, registers, the stack facts, helper calls, steps, time.

@@ -38,6 +38,9 @@ struct CorpusEntry: Sendable, CustomStringConvertible {
     let leak: Bool
     let cpu: String
     let maxVerifySeconds: Double
+    /// The load must be refused (the verifier's error must name `refusedWith`, when given).
+    let mustBeRefused: Bool
+    let refusedWith: String?
 
     var description: String { file }
     var isAssembly: Bool { file.hasSuffix(".s") }
@@ -61,6 +64,7 @@ struct CorpusEntry: Sendable, CustomStringConvertible {
         file = (path as NSString).lastPathComponent
         var attackClass = "unclassified", inputs: [[UInt8]] = [], runs = 1, readonly: [String] = []
         var forbidden: [UInt64] = [], leak = false, cpu = "v3", seconds = 5.0
+        var mustBeRefused = false, refusedWith: String?
         for line in try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n") {
             let text = line.trimmingCharacters(in: .whitespaces)
             guard text.hasPrefix("// @") || text.hasPrefix("# @") else { continue }
@@ -77,6 +81,9 @@ struct CorpusEntry: Sendable, CustomStringConvertible {
             case "cpu": cpu = String(values.first ?? "v3")
             case "max-verify-seconds": seconds = Double(values.first ?? "5") ?? 5
             case "type": break
+            case "refused":
+                mustBeRefused = true
+                refusedWith = values.isEmpty ? nil : values.joined(separator: " ")
             default: Issue.record("\(path): unknown directive @\(key)")
             }
         }
@@ -88,6 +95,8 @@ struct CorpusEntry: Sendable, CustomStringConvertible {
         self.leak = leak
         self.cpu = cpu
         self.maxVerifySeconds = seconds
+        self.mustBeRefused = mustBeRefused
+        self.refusedWith = refusedWith
     }
 
     /// Every entry, in file-name order. `ADVERSARIAL_ENTRIES=a,b` keeps the
@@ -343,11 +352,15 @@ func check(_ entry: CorpusEntry, sides: [Side]) throws -> EntryRecord {
     do { reference = try compiled.instance(.reference) } catch {
         // Refused at load: every engine must refuse it.
         record.refused = true
+        if let words = entry.refusedWith, !"\(error)".contains(words) {
+            fail("refused, but not for what @refused names ('\(words)'): \(error)")
+        }
         for side in sides where (try? compiled.instance(side)) != nil {
             fail("refused on the interpreter (\(error)) but loaded on the \(side)")
         }
         return record
     }
+    if entry.mustBeRefused { fail("loaded, but @refused says the load must be refused") }
     // A program that hands the host a pointer loads under the privileged
     // policy (compared value-or-error only) and must be refused, naming an
     // instruction, under the unprivileged one.

@@ -26,6 +26,7 @@ struct ClangProgramTests {
         "tc_stale_pointer": "a tc program",
         "core_fields": "relocated against a target BTF the loader tests build (CORETests)",
         "core_target": "types only: the target BTF of core_fields",
+        "callbacks": "four programs, each run in CallbackTests",
     ]
 
     @Test func everyFixtureIsListed() throws {
