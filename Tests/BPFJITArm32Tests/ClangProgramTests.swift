@@ -1,3 +1,4 @@
+import BPFBackendTestKit
 import BPFJITArm32
 import BPFKit
 import Foundation
@@ -7,7 +8,7 @@ import Testing
 /// (.data, .bss, .rodata reached through `ld_imm64`), tail calls through a
 /// statically initialised program array, subprograms, atomics — on the arm32
 /// JIT against the interpreter: results, output packets, traces and maps after
-/// every packet of `ExampleTests.packets`, in that order.
+/// every packet of `ExampleKit.packets`, in that order.
 @Suite(.enabled(if: (try? CCompiler()) != nil, "clang is needed to build the programs"))
 struct ClangProgramTests {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -46,11 +47,11 @@ struct ClangProgramTests {
             }
             try Data(bytes).write(to: object)
             defer { try? FileManager.default.removeItem(at: object) }
-            let reference = try ExampleTests.observe(object.path, cpu: cpu, program: program) { file in
+            let reference = try ExampleKit.observe(object.path, cpu: cpu, program: program) { file in
                 (file.linked, try LoadedProgram(file.linked, engine: .interpreter).prepared)
             }
             #expect(reference.runs.contains { !$0.hasPrefix("error") }, "\(file): the interpreter ran nothing to the end")
-            let jit = try ExampleTests.observe(object.path, cpu: cpu, program: program) { file in
+            let jit = try ExampleKit.observe(object.path, cpu: cpu, program: program) { file in
                 (file.linked, try LoadedProgram(file.linked, engine: .jit, architecture: .arm32).prepared)
             }
             #expect(jit == reference, "\(file) -mcpu=\(cpu) on --arch arm32: \(jit.difference(from: reference))")
