@@ -30,7 +30,13 @@ public struct BackendCheck: Sendable, CustomStringConvertible {
         self.body = body
     }
 
-    public func run() throws -> BackendCheckReport { try body() }
+    /// Runs the check; its summary ends with the time it took.
+    public func run() throws -> BackendCheckReport {
+        let start = Date()
+        var report = try body()
+        report.summary += String(format: " (%.1f s)", Date().timeIntervalSince(start))
+        return report
+    }
 }
 
 /// Every check the kit has, for a row. A backend's test target runs them
@@ -86,6 +92,10 @@ public enum BackendKit {
             checks.append(BackendCheck("\(row.name): tail-call pipeline against its model") { try ExampleKit.pipeline(row) })
         }
         checks.append(BackendCheck("\(row.name): example fnv1a.s") { try ExampleKit.fnv1a(row) })
+        // `BACKEND_KIT_ONLY=tail-call` runs the checks whose name contains it.
+        if let only = ProcessInfo.processInfo.environment["BACKEND_KIT_ONLY"], !only.isEmpty {
+            return checks.filter { $0.description.contains(only) }
+        }
         return checks
     }
 

@@ -19,10 +19,24 @@ enum Rows {
 
 /// Every check of the kit (`BackendKit.checks`) on arm32 under the emulator.
 @Suite struct BackendKitTests {
+    /// Checks that find a known defect of the backend, and what it is. A
+    /// known issue that stops showing fails the test, so the entry goes when
+    /// the backend is fixed.
+    static let knownIssues: [String: String] = [
+        "arm32: tail-call corpus, an error in a target called from a subprogram":
+            "hardened, an out-of-bounds load in a tail-call target reached from a subprogram is reported at pc 1 instead of pc 2",
+    ]
+
     @Test(arguments: BackendKit.checks(Rows.arm32))
     func kit(_ check: BackendCheck) throws {
         let report = try check.run()
         print(report.summary)
+        if let known = Self.knownIssues[check.description] {
+            withKnownIssue(Comment(rawValue: known)) {
+                #expect(report.failures.isEmpty, "\(check): \(report.failures.joined(separator: "\n"))")
+            }
+            return
+        }
         #expect(report.failures.isEmpty, "\(check): \(report.failures.count) failures:\n\(report.failures.prefix(10).joined(separator: "\n"))")
     }
 }
