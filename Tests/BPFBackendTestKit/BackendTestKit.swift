@@ -40,6 +40,10 @@ public struct BackendRow: Sendable {
     /// Whether the generated suite's category runs on the configuration
     /// (by label): a configuration that differs only in some instructions'
     /// lowering (atomics by exclusive loops, say) need not run the rest.
+    /// Checks (by name after the row's, `tail-call corpus, …`) that find a
+    /// known defect of the backend, and the defect: the test records them as
+    /// known issues, and fails when one stops showing.
+    public let knownIssues: [String: String]
     /// Every how many generated-suite cases the proofs check takes.
     public let proofSample: Int
     public let suiteRuns: @Sendable (_ category: String, _ configuration: String) -> Bool
@@ -48,6 +52,7 @@ public struct BackendRow: Sendable {
                 hardened: Bool = false, byteOrder: ByteOrder = .little,
                 imageCounts: @escaping @Sendable (any PreparedProgram) -> (live: Int, mapped: Int)? = { _ in nil },
                 slotChanges: Int = 2_000, verifiedFuzzPrograms: Int = 0, supportsHardening: Bool = true, proofSample: Int = 16,
+                knownIssues: [String: String] = [:],
                 suiteRuns: @escaping @Sendable (_ category: String, _ configuration: String) -> Bool = { _, _ in true }) {
         self.name = name
         self.configurations = configurations
@@ -60,6 +65,7 @@ public struct BackendRow: Sendable {
         self.supportsHardening = supportsHardening
         self.suiteRuns = suiteRuns
         self.proofSample = proofSample
+        self.knownIssues = knownIssues
     }
 
     /// The interpreter the row is compared with.

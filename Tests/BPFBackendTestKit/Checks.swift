@@ -23,6 +23,8 @@ public struct BackendCheckReport: Sendable {
 /// log shows as the argument) and the work.
 public struct BackendCheck: Sendable, CustomStringConvertible {
     public let description: String
+    /// A defect of the backend this check is known to find (`BackendRow.knownIssues`).
+    public var knownIssue: String?
     let body: @Sendable () throws -> BackendCheckReport
 
     public init(_ description: String, _ body: @escaping @Sendable () throws -> BackendCheckReport) {
@@ -92,6 +94,9 @@ public enum BackendKit {
             checks.append(BackendCheck("\(row.name): tail-call pipeline against its model") { try ExampleKit.pipeline(row) })
         }
         checks.append(BackendCheck("\(row.name): example fnv1a.s") { try ExampleKit.fnv1a(row) })
+        for index in checks.indices {
+            checks[index].knownIssue = row.knownIssues.first { checks[index].description.hasSuffix(": " + $0.key) }?.value
+        }
         // `BACKEND_KIT_ONLY=tail-call` runs the checks whose name contains it.
         if let only = ProcessInfo.processInfo.environment["BACKEND_KIT_ONLY"], !only.isEmpty {
             return checks.filter { $0.description.contains(only) }
