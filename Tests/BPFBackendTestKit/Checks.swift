@@ -121,7 +121,8 @@ public enum BackendKit {
                 }
             }
         }
-        return BackendCheckReport(summary: "generated suite on \(row.name), \(category): \(cases) cases × \(row.configurations.count) configurations, \(all.count) failures",
+        let ran = row.configurations.filter { row.suiteRuns(category, $0.label) }.count
+        return BackendCheckReport(summary: "generated suite on \(row.name), \(category): \(cases) cases × \(ran) configurations, \(all.count) failures",
                                   failures: all)
     }
 }
