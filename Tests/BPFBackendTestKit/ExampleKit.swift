@@ -195,8 +195,14 @@ public enum ExampleKit {
                     }
                 }
             }
+            // Each configuration loads the object afresh: a slot holds one
+            // preparation per engine kind, so two configurations of one
+            // backend must not share its program arrays.
             let interpreter = row.reference
             for (label, engine) in row.configurations {
+                let file = try ProgramFile.load(path: source, request)
+                guard let object = file.object else { return BackendCheckReport(summary: "", failures: ["the pipeline loaded without its object"]) }
+                defer { object.programArrays.forEach { $0.removeAll() } }
                 // Slots hold a preparation for each engine (the JIT's, then the interpreter's).
                 try object.populateProgramArrays(for: engine)
                 try object.populateProgramArrays(for: interpreter)
