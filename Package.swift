@@ -70,7 +70,7 @@ let package = Package(
         .systemLibrary(name: "CCapstone", pkgConfig: "capstone", providers: [.apt(["libcapstone-dev"])]),
         .target(name: "BPFNativeDisassembler", dependencies: ["CCapstone", "BPFISA", "BPFJIT"], swiftSettings: swiftSettings),
         .testTarget(name: "BPFJITX86_64Tests",
-                    dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFJITX86_64", "BPFNativeDisassembler",
+                    dependencies: ["BPFBackendTestKit", "BPFISA", "BPFRuntime", "BPFJIT", "BPFJITX86_64", "BPFNativeDisassembler",
                                    "BPFExecMemory", "BPFAssembler", "BPFConformance", "BPFInterpreter", "BPFTestSuite",
                                    "BPFKit", "BPFLoader", "BPFHelpers", "BPFMaps", "BPFVerifier"],
                     swiftSettings: swiftSettings),
@@ -83,7 +83,7 @@ let package = Package(
                 swiftSettings: swiftSettings),
         // Uses the emulator: `scripts/test` runs it in a process of its own.
         .testTarget(name: "BPFJITArm64Tests",
-                    dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFJITArm64", "BPFEmulator", "BPFNativeDisassembler",
+                    dependencies: ["BPFBackendTestKit", "BPFISA", "BPFRuntime", "BPFJIT", "BPFJITArm64", "BPFEmulator", "BPFNativeDisassembler",
                                    "BPFConformance", "BPFInterpreter", "BPFTestSuite", "BPFKit", "BPFLoader", "BPFHelpers",
                                    "BPFMaps"],
                     swiftSettings: swiftSettings),
@@ -96,7 +96,8 @@ let package = Package(
         .target(name: "BPFJITArm32", dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFEmulator", "BPFExecMemory"],
                 swiftSettings: swiftSettings),
         // The matrix every backend's tests run from one row (test support, not a test target).
-        .target(name: "BPFBackendTestKit", dependencies: ["BPFISA", "BPFRuntime", "BPFInterpreter", "BPFTestSuite", "BPFConformance", "BPFKit"],
+        .target(name: "BPFBackendTestKit", dependencies: ["BPFISA", "BPFRuntime", "BPFInterpreter", "BPFTestSuite", "BPFConformance", "BPFKit",
+                                                          "BPFMatrix", "BPFAssembler", "BPFHelpers", "BPFLoader", "BPFMaps", "BPFVerifier"],
                 path: "Tests/BPFBackendTestKit", swiftSettings: swiftSettings),
         // Uses the emulator: run it in a process of its own.
         .testTarget(name: "BPFJITArm32Tests",
@@ -126,9 +127,15 @@ let package = Package(
                                               "BPFMaps", "BPFHelpers", "BPFELF", "BPFLoader", "BPFVerifier", "BPFJIT", "BPFJITX86_64", "BPFJITArm64",
                                               "BPFJITArm32", "BPFJITMIPS32", "BPFJITRISCV64"],
                 swiftSettings: swiftSettings),
+        // The engine matrix's columns beyond the corpus (the generated suite,
+        // the tail-call corpus) and the outcome of one run, shared by
+        // `bpfkit conformance --matrix` and the backend test kit.
+        .target(name: "BPFMatrix", dependencies: ["BPFKit", "BPFISA", "BPFRuntime", "BPFInterpreter", "BPFTestSuite", "BPFLoader",
+                                                 "BPFHelpers", "BPFMaps", "BPFVerifier"],
+                swiftSettings: swiftSettings),
         // The commands of `bpfkit`, as a testable library; `bpfkit` itself is a thin @main.
         .target(name: "BPFCommandLine", dependencies: [
-            "BPFKit", "BPFAssembler", "BPFMaps", "BPFNativeDisassembler", "BPFExecMemory", "BPFJIT", "BPFJITX86_64", "BPFJITArm64", "BPFEmulator", "BPFLoader", "BPFRuntime",
+            "BPFKit", "BPFMatrix", "BPFAssembler", "BPFMaps", "BPFNativeDisassembler", "BPFExecMemory", "BPFJIT", "BPFJITX86_64", "BPFJITArm64", "BPFEmulator", "BPFLoader", "BPFRuntime",
             "BPFHelpers", "BPFVerifier", "BPFClassic", "BPFPcap", "BPFTestSuite",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swiftSettings),

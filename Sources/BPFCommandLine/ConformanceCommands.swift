@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import BPFISA
 import BPFKit
+import BPFMatrix
 
 /// `bpfkit conformance`: run corpus files and summarise.
 struct ConformanceCommand: ParsableCommand {
@@ -25,6 +26,9 @@ struct ConformanceCommand: ParsableCommand {
 
     @Flag(name: .long, help: "With --matrix: the generated suite too (about 20,000 programs per configuration, expected values from the RFC; a big-endian engine against the big-endian interpreter).")
     var generated = false
+
+    @Flag(name: .customLong("tail-calls"), help: "With --matrix: the tail-call corpus too (chains, the 33 limit, empty slots, calls from subprograms, errors in targets), each case against the interpreter and, in little-endian memory, the kernel's outcome.")
+    var tailCalls = false
 
     func run() throws {
         if matrix { return try runMatrix() }
@@ -72,10 +76,13 @@ extension ConformanceCommand {
         for tally in tallies {
             for failure in tally.failures { print("FAIL \(tally.configuration) \(failure.path): \(failure.reason)") }
         }
-        if generated {
-            // Each line counts the corpus files and the generated programs together.
-            for (index, extra) in GeneratedSuiteMatrix.run(tallies.map(\.configuration), jobs: jobs).enumerated() {
-                for failure in extra.failures { print("FAIL \(tallies[index].configuration) generated \(failure)") }
+        // Each line counts the corpus files and every further column's cases together.
+        var columns: [(name: String, tally: @Sendable (ConformanceMatrix.Configuration) -> ColumnTally)] = []
+        if generated { columns.append(("generated", { GeneratedSuiteColumn.tally($0) })) }
+        if tailCalls { columns.append(("tail-calls", { TailCallColumn.tally($0) })) }
+        for column in columns {
+            for (index, extra) in ConformanceMatrix.parallel(tallies.map(\.configuration), jobs: jobs, column.tally).enumerated() {
+                for failure in extra.failures { print("FAIL \(tallies[index].configuration) \(column.name) \(failure)") }
                 tallies[index].passed += extra.passed
                 tallies[index].failed += extra.failed
                 tallies[index].prepared += extra.prepared

@@ -74,13 +74,19 @@ public enum ConformanceMatrix {
     /// Runs `files` on each configuration, `jobs` configurations at a time,
     /// and returns the tallies in the order of `configurations`.
     public static func run(files: [String], configurations: [Configuration], jobs: Int) -> [Tally] {
-        let results = Results(count: configurations.count)
+        parallel(configurations, jobs: jobs) { tally(files: files, configuration: $0) }
+    }
+
+    /// `work` on each item, `jobs` at a time; the results in the order of
+    /// `items`. The matrix's columns (the corpus here, the generated suite
+    /// and the tail-call corpus in BPFMatrix) all run through it.
+    public static func parallel<Item: Sendable, Result: Sendable>(_ items: [Item], jobs: Int,
+                                                                  _ work: @escaping @Sendable (Item) -> Result) -> [Result] {
+        let results = Results<Result>(count: items.count)
         let queue = OperationQueue()
         queue.maxConcurrentOperationCount = max(1, jobs)
-        for (index, configuration) in configurations.enumerated() {
-            queue.addOperation {
-                results.set(index, tally(files: files, configuration: configuration))
-            }
+        for (index, item) in items.enumerated() {
+            queue.addOperation { results.set(index, work(item)) }
         }
         queue.waitUntilAllOperationsAreFinished()
         return results.all
@@ -104,12 +110,12 @@ public enum ConformanceMatrix {
         return tally
     }
 
-    private final class Results: @unchecked Sendable {
+    private final class Results<Result: Sendable>: @unchecked Sendable {
         private let lock = NSLock()
-        private var tallies: [Tally?]
-        init(count: Int) { tallies = Array(repeating: nil, count: count) }
-        func set(_ index: Int, _ tally: Tally) { lock.withLock { tallies[index] = tally } }
-        var all: [Tally] { lock.withLock { tallies.compactMap { $0 } } }
+        private var results: [Result?]
+        init(count: Int) { results = Array(repeating: nil, count: count) }
+        func set(_ index: Int, _ result: Result) { lock.withLock { results[index] = result } }
+        var all: [Result] { lock.withLock { results.compactMap { $0 } } }
     }
 }
 

@@ -2,6 +2,7 @@ import BPFConformance
 import BPFInterpreter
 import BPFISA
 import BPFKit
+import BPFMatrix
 import BPFRuntime
 import BPFTestSuite
 import Foundation
@@ -25,13 +26,46 @@ public struct BackendRow: Sendable {
     /// generated suite's expected values assume little-endian memory.
     public let byteOrder: ByteOrder
 
+    /// The live and mapped image counts of the emulated machine a prepared
+    /// program runs on (nil for a native engine): the run-lifetime checks
+    /// watch them stay flat while tail-call slots change.
+    public let imageCounts: @Sendable (any PreparedProgram) -> (live: Int, mapped: Int)?
+    /// How many times the run-lifetime check changes a tail-call slot.
+    public let slotChanges: Int
+    /// How many verified XDP programs the differential fuzz runs (`VerifiedFuzz`).
+    public let verifiedFuzzPrograms: Int
+    /// Whether the backend compiles hardened code (constant blinding): the
+    /// tail-call corpus then runs hardened too.
+    public let supportsHardening: Bool
+    /// Whether the generated suite's category runs on the configuration
+    /// (by label): a configuration that differs only in some instructions'
+    /// lowering (atomics by exclusive loops, say) need not run the rest.
+    /// Checks (by name after the row's, `tail-call corpus, …`) that find a
+    /// known defect of the backend, and the defect: the test records them as
+    /// known issues, and fails when one stops showing.
+    public let knownIssues: [String: String]
+    /// Every how many generated-suite cases the proofs check takes.
+    public let proofSample: Int
+    public let suiteRuns: @Sendable (_ category: String, _ configuration: String) -> Bool
+
     public init(name: String, configurations: [(label: String, engine: any ExecutionEngine)], architecture: Architecture?,
-                hardened: Bool = false, byteOrder: ByteOrder = .little) {
+                hardened: Bool = false, byteOrder: ByteOrder = .little,
+                imageCounts: @escaping @Sendable (any PreparedProgram) -> (live: Int, mapped: Int)? = { _ in nil },
+                slotChanges: Int = 2_000, verifiedFuzzPrograms: Int = 0, supportsHardening: Bool = true, proofSample: Int = 16,
+                knownIssues: [String: String] = [:],
+                suiteRuns: @escaping @Sendable (_ category: String, _ configuration: String) -> Bool = { _, _ in true }) {
         self.name = name
         self.configurations = configurations
         self.architecture = architecture
         self.hardened = hardened
         self.byteOrder = byteOrder
+        self.imageCounts = imageCounts
+        self.slotChanges = slotChanges
+        self.verifiedFuzzPrograms = verifiedFuzzPrograms
+        self.supportsHardening = supportsHardening
+        self.suiteRuns = suiteRuns
+        self.proofSample = proofSample
+        self.knownIssues = knownIssues
     }
 
     /// The interpreter the row is compared with.
@@ -55,18 +89,11 @@ public struct HardenedEngine: ExecutionEngine {
     }
 }
 
-/// What a run came to, comparable across engines.
-public enum MatrixOutcome: Equatable, Sendable, CustomStringConvertible {
-    case value(UInt64), failure(ExecutionError), notPrepared(String)
-
-    public var description: String {
-        switch self {
-        case .value(let v): "0x" + String(v, radix: 16)
-        case .failure(let e): "\(e)"
-        case .notPrepared(let why): "not prepared: \(why)"
-        }
-    }
-}
+/// What a run came to, comparable across engines (`BPFMatrix`'s, which
+/// `bpfkit conformance --matrix` counts with too).
+public typealias MatrixOutcome = BPFMatrix.MatrixOutcome
+/// One program array and `mem` programs on an engine (`BPFMatrix`'s).
+public typealias TailCallFixture = BPFMatrix.TailCallFixture
 
 /// The matrix every backend runs: each function returns the differences it
 /// found (empty when the backend agrees everywhere) and how many cases ran.
@@ -78,19 +105,7 @@ public enum BackendMatrix {
     /// One run over `bytes` (r1 = their address, r2 = their length).
     public static func outcome(_ program: Program, memory bytes: [UInt8], on engine: any ExecutionEngine,
                                helpers: HelperRegistry = HelperRegistry(), limit: UInt64 = 100_000) -> MatrixOutcome {
-        let memory = GuestMemory(bytes: bytes)
-        let prepared: any PreparedProgram
-        do {
-            prepared = try engine.prepare(program, configuration: EngineConfiguration(helpers: helpers, instructionLimit: limit))
-        } catch {
-            return .notPrepared("\(error)")
-        }
-        do {
-            return .value(try prepared.run(RunInput(r1: memory.address, r2: UInt64(memory.count),
-                                                    regions: MemoryRegions([memory.region(.input)]))))
-        } catch {
-            return .failure(error)
-        }
+        MatrixOutcome.of(program, memory: bytes, on: engine, helpers: helpers, limit: limit)
     }
 
     /// The generated suite's category `name` (`GeneratedSuite.categories()`):
@@ -98,7 +113,7 @@ public enum BackendMatrix {
     public static func generatedSuite(_ row: BackendRow, category name: String) -> (cases: Int, failures: [String]) {
         let cases = GeneratedSuite.categories().first { $0.name == name }?.cases ?? []
         var failures: [String] = []
-        for (label, engine) in row.configurations {
+        for (label, engine) in row.configurations where row.suiteRuns(name, label) {
             for testCase in cases {
                 let got = outcome(testCase.program, memory: testCase.memory, on: engine, limit: 10_000)
                 let reference = outcome(testCase.program, memory: testCase.memory, on: row.reference, limit: 10_000)

@@ -1,3 +1,4 @@
+import BPFBackendTestKit
 import BPFJITArm32
 import BPFKit
 import Foundation
@@ -7,7 +8,7 @@ import Testing
 /// (.data, .bss, .rodata reached through `ld_imm64`), tail calls through a
 /// statically initialised program array, subprograms, atomics — on the arm32
 /// JIT against the interpreter: results, output packets, traces and maps after
-/// every packet of `ExampleTests.packets`, in that order.
+/// every packet of `ExampleKit.packets`, in that order.
 @Suite(.enabled(if: (try? CCompiler()) != nil, "clang is needed to build the programs"))
 struct ClangProgramTests {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -49,11 +50,11 @@ struct ClangProgramTests {
             }
             try Data(bytes).write(to: object)
             defer { try? FileManager.default.removeItem(at: object) }
-            var reference = try ExampleTests.observe(object.path, cpu: cpu, program: program) { file in
+            var reference = try ExampleKit.observe(object.path, cpu: cpu, program: program) { file in
                 (file.linked, try LoadedProgram(file.linked, engine: .interpreter).prepared)
             }
             #expect(reference.runs.contains { !$0.hasPrefix("error") }, "\(file): the interpreter ran nothing to the end")
-            var jit = try ExampleTests.observe(object.path, cpu: cpu, program: program) { file in
+            var jit = try ExampleKit.observe(object.path, cpu: cpu, program: program) { file in
                 (file.linked, try LoadedProgram(file.linked, engine: .jit, architecture: .arm32).prepared)
             }
             // A map of maps reads back as inner map ids, which differ between the two objects; the inner maps are compared.

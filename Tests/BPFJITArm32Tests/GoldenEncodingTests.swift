@@ -1,3 +1,4 @@
+import BPFBackendTestKit
 import BPFISA
 import BPFJIT
 import BPFJITArm32
@@ -8,8 +9,6 @@ import Testing
 /// against LLVM's assembler (`llvm-mc -triple=armv7 -mattr=+v7,+hwdiv-arm
 /// --show-encoding`; `hwdiv-arm` is LLVM 14's name for UDIV/SDIV in A32).
 @Suite struct GoldenEncodingTests {
-    static let llvmMC = "/usr/bin/llvm-mc"
-
     /// Emits each form into its own slice of one buffer.
     final class Collector {
         let asm = JITAssembler<Arm32Branch>(instructionCount: 0, functionCount: 0, capacityHint: 1 << 16, padder: { _, _ in })
@@ -184,58 +183,20 @@ import Testing
         c.add("udf #4660") { $0.udf(0x1234) }
     }
 
-    /// Runs llvm-mc over all lines at once; returns one encoding per instruction.
-    static func llvmEncodings(_ lines: [String]) throws -> [[UInt8]] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: llvmMC)
-        process.arguments = ["-triple=armv7", "-mattr=+v7,+hwdiv-arm", "--show-encoding"]
-        let input = Pipe(), output = Pipe(), errors = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let text = lines.joined(separator: "\n") + "\n"
-        let writer = Thread { input.fileHandleForWriting.write(text.data(using: .utf8)!); try? input.fileHandleForWriting.close() }
-        writer.start()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(errorText.isEmpty, "llvm-mc complained: \(errorText.prefix(2000))")
-        var result: [[UInt8]] = []
-        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
-            guard let range = line.range(of: "encoding: [") else { continue }
-            let list = line[range.upperBound...].prefix { $0 != "]" }
-            result.append(list.split(separator: ",").map { UInt8($0.dropFirst(2), radix: 16) ?? 0xee })
-        }
-        return result
-    }
+    /// The backend test kit's llvm-mc driver for A32.
+    static let llvm = LLVMMC(triple: "armv7", attributes: ["+v7", "+hwdiv-arm"])
 
     @Test func everyFormMatchesLLVM() throws {
-        guard FileManager.default.isExecutableFile(atPath: Self.llvmMC) else {
-            print("skipped: \(Self.llvmMC) not found (Debian package llvm)")
+        guard LLVMMC.isInstalled else {
+            print("skipped: \(LLVMMC.path) not found (Debian package llvm)")
             return
         }
         let forms = Self.forms()
-        let encodings = try Self.llvmEncodings(forms.map(\.text))
-        try #require(encodings.count == forms.count, "llvm-mc returned \(encodings.count) encodings for \(forms.count) lines")
-        var mismatches = 0
-        let nop: [UInt8] = [0x00, 0xf0, 0x20, 0xe3]
-        for (form, expected) in zip(forms, encodings) {
-            // Branch forms carry nops around the branch word; compare the branch word.
-            var emitted = form.bytes
-            if emitted.count > 4 {
-                let words = stride(from: 0, to: emitted.count, by: 4).map { Array(emitted[$0..<$0 + 4]) }
-                emitted = words.first { $0 != nop } ?? nop
-            }
-            if emitted != expected {
-                mismatches += 1
-                if mismatches <= 20 { Issue.record("\(form.text): emitted \(Self.hex(emitted)), llvm-mc \(Self.hex(expected))") }
-            }
-        }
-        print("arm32 encoder: \(forms.count) forms checked against llvm-mc, \(mismatches) mismatches")
+        // Branch forms carry nops around the branch word; the branch word is compared.
+        let (lines, failures) = try Self.llvm.check(forms, padding: [0x00, 0xf0, 0x20, 0xe3])
+        print("arm32 encoder: \(forms.count) forms (\(lines) instructions) checked against llvm-mc, \(failures.count) mismatches")
+        #expect(failures.isEmpty, "\(failures.count) mismatches:\n\(failures.prefix(20).joined(separator: "\n"))")
     }
-
-    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined(separator: " ") }
 
     @Test func unencodableOperandsPoisonThePass() {
         for (name, emit) in [("ldrh offset 256", { (e: Arm32Encoder) in e.access(.ldrh, .r0, .r1, offset: 256) }),

@@ -109,7 +109,7 @@ import Testing
 
     /// The backend's random differential programs, blinded.
     @Test func randomProgramsHardenedMatchTheInterpreter() {
-        let (count, failures) = BackendMatrix.randomDifferential(Self.row, seeds: 1...150) { DifferentialFuzzTests.program(seed: $0) }
+        let (count, failures) = BackendMatrix.randomDifferential(Self.row, seeds: 1...150) { RegisterPairFuzz.program(seed: $0) }
         print("arm32 hardened differential fuzz: \(count) programs, \(failures.count) differences")
         #expect(count > 100)
         #expect(failures.isEmpty, "\(failures.prefix(5).joined(separator: "\n"))")

@@ -1,3 +1,4 @@
+import BPFBackendTestKit
 import BPFISA
 import BPFJIT
 import BPFJITArm64
@@ -13,7 +14,6 @@ import Testing
         let bytes: [UInt8]
     }
 
-    static let llvmMC = "/usr/bin/llvm-mc"
 
     /// Emits each form into its own slice of one buffer.
     final class Collector {
@@ -276,67 +276,20 @@ import Testing
         c.add("brk #0xbad") { $0.brk(0xbad) }
     }
 
-    /// Runs llvm-mc over all lines at once; returns one encoding per instruction.
-    static func llvmEncodings(_ lines: [String]) throws -> [[UInt8]] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: llvmMC)
-        process.arguments = ["-triple=aarch64", "-mattr=+lse", "--show-encoding"]
-        let input = Pipe(), output = Pipe(), errors = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let text = lines.joined(separator: "\n") + "\n"
-        let writer = Thread { input.fileHandleForWriting.write(text.data(using: .utf8)!); try? input.fileHandleForWriting.close() }
-        writer.start()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(errorText.isEmpty, "llvm-mc complained: \(errorText.prefix(2000))")
-        var result: [[UInt8]] = []
-        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
-            guard let range = line.range(of: "encoding: [") else { continue }
-            let list = line[range.upperBound...].prefix { $0 != "]" }
-            result.append(list.split(separator: ",").map { UInt8($0.dropFirst(2), radix: 16) ?? 0xee })
-        }
-        return result
-    }
+    /// The backend test kit's llvm-mc driver for A64 with the LSE atomics.
+    static let llvm = LLVMMC(triple: "aarch64", attributes: ["+lse"])
 
     @Test func everyFormMatchesLLVM() throws {
-        guard FileManager.default.isExecutableFile(atPath: Self.llvmMC) else {
-            print("skipped: \(Self.llvmMC) not found (Debian package llvm)")
+        guard LLVMMC.isInstalled else {
+            print("skipped: \(LLVMMC.path) not found (Debian package llvm)")
             return
         }
         let forms = Self.forms()
-        // A form's text may hold several instructions (long branches); padding nops after a
-        // branch are part of its bytes but not of its text, so only the text's words are compared.
-        var lines: [String] = [], owners: [Int] = []
-        for (k, form) in forms.enumerated() {
-            for line in form.text.split(separator: "\n") { lines.append(String(line)); owners.append(k) }
-        }
-        let encodings = try Self.llvmEncodings(lines)
-        try #require(encodings.count == lines.count, "llvm-mc returned \(encodings.count) encodings for \(lines.count) lines")
-        var expected = [[UInt8]](repeating: [], count: forms.count)
-        for (owner, encoding) in zip(owners, encodings) { expected[owner] += encoding }
-        var mismatches = 0
-        for (form, bytes) in zip(forms, expected) {
-            // Branch forms with a distance: the branch word(s) come first or after leading nops.
-            let emitted = form.bytes.count > bytes.count ? Self.strip(form.bytes, toMatch: bytes.count) : form.bytes
-            if emitted != bytes {
-                mismatches += 1
-                if mismatches <= 20 { Issue.record("\(form.text): emitted \(Self.hex(emitted)), llvm-mc \(Self.hex(bytes))") }
-            }
-        }
-        print("arm64 encoder: \(forms.count) forms (\(lines.count) instructions) checked against llvm-mc, \(mismatches) mismatches")
-    }
-
-    /// The `count` bytes of a form that are not padding nops.
-    static func strip(_ bytes: [UInt8], toMatch count: Int) -> [UInt8] {
-        let nop: [UInt8] = [0x1f, 0x20, 0x03, 0xd5]
-        var words = stride(from: 0, to: bytes.count, by: 4).map { Array(bytes[$0..<$0 + 4]) }
-        while words.count * 4 > count, let first = words.first, first == nop { words.removeFirst() }
-        while words.count * 4 > count, let last = words.last, last == nop { words.removeLast() }
-        return words.flatMap { $0 }
+        // A form's text may hold several instructions (long branches); padding nops
+        // around a branch are part of its bytes but not of its text.
+        let (lines, failures) = try Self.llvm.check(forms.map { ($0.text, $0.bytes) }, padding: [0x1f, 0x20, 0x03, 0xd5])
+        print("arm64 encoder: \(forms.count) forms (\(lines) instructions) checked against llvm-mc, \(failures.count) mismatches")
+        #expect(failures.isEmpty, "\(failures.count) mismatches:\n\(failures.prefix(20).joined(separator: "\n"))")
     }
 
     static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined(separator: " ") }
@@ -344,7 +297,7 @@ import Testing
     /// Capstone 4 predates the LSE atomics; the listing names them itself.
     /// Its text must be what `llvm-mc --disassemble` prints for the same words.
     @Test func lseAtomicsDisassembleAsLLVMDoes() throws {
-        guard FileManager.default.isExecutableFile(atPath: Self.llvmMC) else { return }
+        guard LLVMMC.isInstalled else { return }
         let c = Collector()
         Self.atomics(c)
         let lse = ["ldadd", "ldclr", "ldeor", "ldset", "swp", "cas"]
@@ -352,21 +305,7 @@ import Testing
         #expect(words.count > 50)
         let disassembler = try NativeDisassembler(.arm64)
         let ours = words.map { disassembler.disassemble($0, address: 0).map(\.text).joined() }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.llvmMC)
-        process.arguments = ["-triple=aarch64", "-mattr=+lse", "--disassemble"]
-        let input = Pipe(), output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
-        let text = words.map { $0.map { "0x" + String($0, radix: 16) }.joined(separator: ",") }.joined(separator: "\n") + "\n"
-        input.fileHandleForWriting.write(text.data(using: .utf8)!)
-        try input.fileHandleForWriting.close()
-        let lines = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            .split(separator: "\n").map { line in
-                (line.range(of: "//").map { line[..<$0.lowerBound] } ?? line[...]).trimmingCharacters(in: .whitespaces)
-            }.filter { !$0.hasPrefix(".") && !$0.isEmpty }
-        process.waitUntilExit()
+        let lines = try Self.llvm.disassemble(words)
         try #require(lines.count == ours.count)
         for (mine, llvm) in zip(ours, lines) {
             #expect(mine == llvm.replacingOccurrences(of: "\t", with: " "), "\(mine) vs \(llvm)")

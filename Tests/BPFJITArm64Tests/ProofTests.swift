@@ -99,39 +99,6 @@ import Testing
         #expect(try directProgram.execute(RunInput(r1: 0, regions: MemoryRegions())).value == 5)
     }
 
-    /// Conformance programs and a sample of the generated suite, with proofs
-    /// of what each case's single run does (see the x86-64 suite's test of the same name).
-    @Test func corpusWithProofsMatchesTheInterpreter() throws {
-        var programs: [(name: String, program: Program, memory: [UInt8], helpers: HelperRegistry)] = []
-        for category in GeneratedSuite.categories() {   // every 8th case
-            for testCase in category.cases.enumerated().filter({ $0.offset % 8 == 0 }).map(\.element) {
-                programs.append((testCase.name, testCase.program, testCase.memory, HelperRegistry()))
-            }
-        }
-        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/conformance/tests").path
-        let helpers = HelperRegistry([Helper(id: 5, name: "unwind", prototype: HelperPrototype([.scalar(bits: 64)], returns: .scalar(bits: 64))) {
-            $0.argument(1)
-        }])
-        for name in try FileManager.default.contentsOfDirectory(atPath: directory).filter({ $0.hasSuffix(".data") }).sorted() {
-            let file = try ConformanceFile(path: directory + "/" + name)
-            programs.append((name, try file.program(), file.memory, helpers))
-        }
-        let limit: UInt64 = 10_000
-        var proven = 0, failures: [String] = []
-        for (name, program, memory, registry) in programs {
-            let reference = outcome(program, memory: memory, on: Interpreter(), helpers: registry, limit: limit)
-            guard case .value = reference, (try? program.validate()) != nil else { continue }
-            let proofs = TestProofs.full(program, maxInstructions: limit, registersInitialized: TestProofs.writesBeforeReads(program))
-            let jit = outcome(program, memory: memory, on: ProvenArm64(proofs: proofs), helpers: registry, limit: limit)
-            if jit != reference { failures.append("\(name): jit \(jit), interpreter \(reference)") }
-            proven += 1
-        }
-        print("corpus with proofs on the arm64 JIT: \(proven - failures.count) of \(proven) agree")
-        #expect(proven > 200)
-        #expect(failures.isEmpty, "\(failures.prefix(10).joined(separator: "\n"))")
-    }
-
     /// The benchmark suite with full proofs (the facts the kernel's verifier
     /// established): no checks, no guards, and the interpreter's results.
     @Test(.enabled(if: (try? CCompiler()) != nil, "clang is needed to build the benchmark suite"))
@@ -159,17 +126,5 @@ import Testing
             report.append("\(function): \(jit.1 ?? 0) bytes proven")
         }
         print("arm64 with proofs: " + report.joined(separator: ", "))
-    }
-}
-
-/// The arm64 JIT (emulated) with proofs added to whatever configuration it is given.
-struct ProvenArm64: ExecutionEngine {
-    let name = "arm64+proofs"
-    let proofs: ProgramProofs
-
-    func prepare(_ program: Program, configuration: EngineConfiguration) throws(EngineError) -> any PreparedProgram {
-        var configuration = configuration
-        configuration.proofs = proofs
-        return try arm64().prepare(program, configuration: configuration)
     }
 }

@@ -136,7 +136,7 @@ import Testing
     /// The backend's random differential programs, blinded, in both byte orders.
     @Test(arguments: [false, true]) func randomProgramsHardenedMatchTheInterpreter(bigEndian: Bool) {
         let row = Self.row(bigEndian: bigEndian)
-        let (count, failures) = BackendMatrix.randomDifferential(row, seeds: 1...150) { DifferentialFuzzTests.program(seed: $0) }
+        let (count, failures) = BackendMatrix.randomDifferential(row, seeds: 1...150) { RegisterPairFuzz.program(seed: $0) }
         print("\(row.name) differential fuzz: \(count) programs, \(failures.count) differences")
         #expect(count > 100)
         #expect(failures.isEmpty, "\(failures.prefix(5).joined(separator: "\n"))")

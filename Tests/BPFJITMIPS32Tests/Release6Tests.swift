@@ -1,3 +1,4 @@
+import BPFBackendTestKit
 import BPFConformance
 import BPFInterpreter
 import BPFISA
@@ -46,26 +47,16 @@ import Testing
             e.asm.bind(label)
         }
         let forms = c.collect()
-        let lines = forms.flatMap { $0.text.split(separator: "\n").map(String.init) }
-        let encodings = try GoldenEncodingTests.llvm(lines, bigEndian: bigEndian, cpu: "mips32r6")
-        #expect(encodings.count == lines.count, "llvm-mc encoded \(encodings.count) of \(lines.count) lines")
-        guard encodings.count == lines.count else { return }
-        var index = 0, mismatches: [String] = []
-        for form in forms {
-            let count = form.text.split(separator: "\n").count
-            let expected = encodings[index..<index + count].flatMap { $0 }
-            index += count
-            if expected != form.bytes { mismatches.append("\(form.text): ours \(form.bytes), llvm \(expected)") }
-        }
-        print("MIPS32 Release 6 golden encodings (\(bigEndian ? "mips" : "mipsel")): \(forms.count) forms, \(mismatches.count) mismatches")
-        #expect(mismatches.isEmpty, "\(mismatches.joined(separator: "\n"))")
+        let (lines, failures) = try GoldenEncodingTests.llvm(bigEndian: bigEndian, cpu: "mips32r6").check(forms)
+        print("MIPS32 Release 6 golden encodings (\(bigEndian ? "mips" : "mipsel")): \(forms.count) forms (\(lines) instructions), \(failures.count) mismatches")
+        #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
     }
 
     @Test(arguments: [false, true]) func corpusAndSuiteMatchTheInterpreter(bigEndian: Bool) throws {
         let engine = MIPS32JIT(options: Self.options(bigEndian: bigEndian))
         let interpreter = Interpreter(byteOrder: bigEndian ? .big : .little)
         var failures: [String] = [], count = 0
-        let directory = ParityTests.corpusDirectory
+        let directory = BackendMatrix.fixtures.appendingPathComponent("conformance/tests").path
         for name in try FileManager.default.contentsOfDirectory(atPath: directory).filter({ $0.hasSuffix(".data") }).sorted() {
             let file = try ConformanceFile(path: directory + "/" + name)
             guard let program = try? file.program() else { continue }

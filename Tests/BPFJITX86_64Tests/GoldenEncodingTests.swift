@@ -1,3 +1,4 @@
+import BPFBackendTestKit
 import BPFJIT
 import BPFJITX86_64
 import Foundation
@@ -12,7 +13,6 @@ import Testing
         let bytes: [UInt8]
     }
 
-    static let llvmMC = "/usr/bin/llvm-mc"
 
     /// Emits each form into its own slice of one buffer.
     final class Collector {
@@ -150,55 +150,25 @@ import Testing
         return c.collect()
     }
 
-    /// Runs llvm-mc over all lines at once; returns one encoding per line (nil bytes are fixup wildcards).
-    static func llvmEncodings(_ lines: [String]) throws -> [[UInt8?]] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: llvmMC)
-        process.arguments = ["-triple=x86_64", "-x86-asm-syntax=intel", "--show-encoding"]
-        let input = Pipe(), output = Pipe(), errors = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let text = ".intel_syntax noprefix\n" + lines.joined(separator: "\n") + "\n"
-        let writer = Thread { input.fileHandleForWriting.write(text.data(using: .utf8)!); try? input.fileHandleForWriting.close() }
-        writer.start()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(errorText.isEmpty, "llvm-mc complained: \(errorText.prefix(2000))")
-        var result: [[UInt8?]] = []
-        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
-            guard let range = line.range(of: "encoding: [") else { continue }
-            let list = line[range.upperBound...].prefix { $0 != "]" }
-            result.append(list.split(separator: ",").map { UInt8($0.dropFirst(2), radix: 16) })
-        }
-        return result
-    }
+    /// The backend test kit's llvm-mc driver for x86-64, in Intel syntax.
+    static let llvm = LLVMMC(triple: "x86_64", options: ["-x86-asm-syntax=intel"], prologue: [".intel_syntax noprefix"])
 
     @Test func everyFormMatchesLLVM() throws {
-        guard FileManager.default.isExecutableFile(atPath: Self.llvmMC) else {
-            print("skipped: \(Self.llvmMC) not found (Debian package llvm)")
+        guard LLVMMC.isInstalled else {
+            print("skipped: \(LLVMMC.path) not found (Debian package llvm)")
             return
         }
         let forms = Self.forms()
-        let encodings = try Self.llvmEncodings(forms.map(\.text))
-        try #require(encodings.count == forms.count, "llvm-mc returned \(encodings.count) encodings for \(forms.count) forms")
-        var mismatches = 0
-        for (form, expected) in zip(forms, encodings) where expected.map({ $0 ?? 0 }) != form.bytes {
-            mismatches += 1
-            if mismatches <= 20 {
-                Issue.record("\(form.text): emitted \(hex(form.bytes)), llvm-mc \(expected.map { $0.map { String($0, radix: 16) } ?? "A" })")
-            }
-        }
-        print("x86-64 encoder: \(forms.count) forms checked against llvm-mc, \(mismatches) mismatches")
+        let (lines, failures) = try Self.llvm.check(forms.map { ($0.text, $0.bytes) })
+        print("x86-64 encoder: \(forms.count) forms (\(lines) instructions) checked against llvm-mc, \(failures.count) mismatches")
+        #expect(failures.isEmpty, "\(failures.count) mismatches:\n\(failures.prefix(20).joined(separator: "\n"))")
     }
 
     /// Branches: opcode bytes against llvm-mc (which leaves the displacement
     /// as a fixup), displacements against the label positions.
     @Test func branchFormsMatchLLVM() throws {
-        guard FileManager.default.isExecutableFile(atPath: Self.llvmMC) else {
-            print("skipped: \(Self.llvmMC) not found (Debian package llvm)")
+        guard LLVMMC.isInstalled else {
+            print("skipped: \(LLVMMC.path) not found (Debian package llvm)")
             return
         }
         let asm = JITAssembler<X86Branch>(instructionCount: 0, functionCount: 0, capacityHint: 4096, padder: { _, _ in })
@@ -232,7 +202,8 @@ import Testing
         texts.append("call L")
         asm.resolveFixups()
         let bytes = asm.code.bytes
-        let encodings = try Self.llvmEncodings(texts + ["L:"])
+        let (encodings, diagnostics) = try Self.llvm.encode(texts + ["L:"])
+        #expect(diagnostics.isEmpty, "llvm-mc complained: \(diagnostics.prefix(2000))")
         try #require(encodings.count == texts.count)
         for (i, expected) in encodings.enumerated() {
             let (s, end, displacement) = slices[i]

@@ -1,23 +1,19 @@
-import BPFBackendTestKit
-import BPFExecMemory
-import BPFInterpreter
 import BPFISA
-import BPFJIT
-import BPFJITArm32
 import BPFRuntime
 import BPFTestSuite
-import Testing
 
 /// Random straight-line and forward-branching programs over every register
-/// pairing the arm32 map has (resident r6–r8, slot-homed r0–r5 and r9, r10 as
-/// a base), run on the JIT and on the interpreter: r0 at exit folds every
-/// register, so any pair half lost on the way shows.
-@Suite struct DifferentialFuzzTests {
-    static let registers: [Register] = [.r0, .r1, .r2, .r3, .r4, .r5, .r6, .r7, .r8, .r9]
+/// and every pairing a 32-bit backend's map has (registers resident in host
+/// registers, homed in stack slots, r10 as a base; dst and src the same
+/// register too), run on every configuration and on the interpreter of the
+/// row's byte order: r0 at exit folds every register, so any register (or
+/// half of a register pair) lost on the way shows.
+public enum RegisterPairFuzz {
+    public static let registers: [Register] = [.r0, .r1, .r2, .r3, .r4, .r5, .r6, .r7, .r8, .r9]
     static let operations = ALUOperation.allCases
     static let immediates: [Int32] = [0, 1, 2, 7, 31, 32, 33, 63, 64, 255, 0x7fff_ffff, -1, -2, -32, -64, .min, 0x1234_5678]
 
-    static func program(seed: UInt64) -> Program {
+    public static func program(seed: UInt64) -> Program {
         var rng = SplitMix(state: seed)
         func pick<T>(_ items: [T]) -> T { items[Int(rng.next() % UInt64(items.count))] }
         var body: [[Instruction]] = []
@@ -58,21 +54,9 @@ import Testing
         return Program(instructions)
     }
 
-    @Test func randomProgramsMatchTheInterpreter() {
-        let (count, failures) = BackendMatrix.randomDifferential(ParityTests.row, seeds: 1...300) { Self.program(seed: $0) }
-        print("arm32 differential fuzz: \(count) programs, \(failures.count) differences")
-        #expect(count > 250)
-        #expect(failures.isEmpty, "\(failures.prefix(5).joined(separator: "\n"))")
-    }
-
-    @Test func packSlackHoldsTheArm32Trap() throws {
-        #expect(TrapPattern.arm32.bytes == Arm32JIT.architecture.trap)
-        let pack = ProgramPack(trap: .arm32, configuration: .init(placement: .lowest, name: "bpfkit-arm32-test-\(UInt32.random(in: 0...UInt32.max))"))
-        let slot: PackSlot = try pack.allocate(size: 8, alignment: 4)
-        try pack.copy([1, 2, 3, 4, 5, 6, 7, 8], into: slot)
-        let unit = try pack.bytes(at: slot.address, count: 64)
-        #expect(Array(unit[0..<8]) == [1, 2, 3, 4, 5, 6, 7, 8])
-        #expect(Array(unit[8...]) == Array(repeating: TrapPattern.arm32.bytes, count: 14).flatMap { $0 })
-        pack.free(slot)
+    static func check(_ row: BackendRow, seeds: ClosedRange<UInt64>) -> BackendCheckReport {
+        let (count, failures) = BackendMatrix.randomDifferential(row, seeds: seeds) { program(seed: $0) }
+        return BackendCheckReport(summary: "register-pair differential fuzz on \(row.name): \(count) programs, \(failures.count) differences",
+                                  failures: failures + (count * 6 > seeds.count * 5 ? [] : ["only \(count) of \(seeds.count) seeds gave a valid program"]))
     }
 }

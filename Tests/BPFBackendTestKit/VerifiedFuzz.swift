@@ -2,32 +2,34 @@ import BPFAssembler
 import BPFHelpers
 import BPFInterpreter
 import BPFISA
-import BPFJIT
-import BPFJITX86_64
 import BPFLoader
 import BPFMaps
 import BPFRuntime
 import BPFTestSuite
 import BPFVerifier
 import Foundation
-import Testing
 
 /// Random verified XDP programs (`RandomProgram`: packet checks, loops, the
-/// stack, a map value, atomics, `bpf_xdp_adjust_head`) on the x86-64 JIT, as
-/// `bpfkit run` prepares them (the verifier's proofs: proven accesses
-/// unchecked, no guard where termination is proven), against the
-/// interpreter with no proofs, which checks every access. Each engine has a
-/// map of its own; after every run they must agree on r0 or the error, and on
-/// the packet, and at the end on the map. The programs are drawn `defined`:
-/// every register written before it is read, accesses mostly inside the
-/// packet and the stack, and r0 = r2 ^ r3, the numbers the program computed.
+/// stack, a map value, atomics, `bpf_xdp_adjust_head`) on the first
+/// configuration of a row, as `bpfkit run` prepares them (the verifier's proofs: proven
+/// accesses unchecked, no guard where termination is proven), against the
+/// interpreter of the row's byte order with no proofs, which checks every
+/// access. Each engine has a map of its own; after every run they must agree
+/// on r0 or the error, and on the packet, and at the end on the map. The
+/// programs are drawn `defined`: every register written before it is read,
+/// accesses mostly inside the packet and the stack, and r0 = r2 ^ r3, the
+/// numbers the program computed.
 ///
 /// Some results depend on addresses, which differ from engine to engine and
 /// from run to run: a pointer stored into the packet or the map, or an access
 /// past one buffer that lands in another of the run's regions (region checks
 /// allow it). Where the engines disagree, both replay the program on fresh
 /// buffers; a difference that moves with the layout is counted, not failed.
-@Suite struct DifferentialFuzzTests {
+///
+/// Environment: `JIT_FUZZ_PROGRAMS=N` (seeds first..<N), `JIT_FUZZ_FIRST`,
+/// `JIT_FUZZ_SEED=S` replays one program, `JIT_FUZZ_TRACE` names the
+/// programs left out for reading a register before writing it.
+public enum VerifiedFuzz {
     /// What one run came to, with what differs legitimately left out: the
     /// address of a bad access (each run has its own buffers) and where the
     /// runaway guard stopped (the JIT charges it per backward jump).
@@ -60,9 +62,10 @@ import Testing
         let linked: LinkedProgram
         let map: any BPFMap
         let prepared: any PreparedProgram
+        let byteOrder: ByteOrder
 
         func run(_ packet: [UInt8]) throws -> Outcome {
-            let run = try linked.makeRun(input: packet)
+            let run = try linked.makeRun(input: packet, byteOrder: byteOrder)
             return withExtendedLifetime(run) {
                 let result: Result<UInt64, ExecutionError>
                 do throws(ExecutionError) { result = .success(try prepared.run(run.input)) } catch { result = .failure(error) }
@@ -81,17 +84,19 @@ import Testing
         try makeMap(MapDefinition(name: "values", type: .array, keySize: 4, valueSize: 16, maxEntries: 4))
     }
 
-    static func side(_ program: Program, jit: Bool) throws -> Side {
+    /// The program on `engine` as `bpfkit run` prepares it (the verifier's
+    /// proofs), or with no proofs at all on the reference (`jit` nil).
+    static func side(_ program: Program, jit engine: (any ExecutionEngine)?, reference: any ExecutionEngine, byteOrder: ByteOrder) throws -> Side {
         let map = try map()
         let linked = try LinkedProgram(program: program, type: ProgramTypes.xdp, maps: [map], options: options)
         let proofs = linked.proofs
         let limit = proofs.terminates ? proofs.maxInstructions : 20_000
-        let prepared: any PreparedProgram = if jit {
-            try X86_64JIT().prepare(linked.program, configuration: linked.engineConfiguration(instructionLimit: limit))
+        let prepared: any PreparedProgram = if let engine {
+            try engine.prepare(linked.program, configuration: linked.engineConfiguration(instructionLimit: limit))
         } else {
-            try Interpreter().prepare(linked.program, configuration: EngineConfiguration(helpers: linked.helpers, instructionLimit: limit))
+            try reference.prepare(linked.program, configuration: EngineConfiguration(helpers: linked.helpers, instructionLimit: limit))
         }
-        return Side(linked: linked, map: map, prepared: prepared)
+        return Side(linked: linked, map: map, prepared: prepared, byteOrder: byteOrder)
     }
 
     /// What a copy of the program did over the packets, in order: up to a
@@ -113,7 +118,7 @@ import Testing
         defer { withExtendedLifetime(kept) {} }
         for packet in packets {
             for _ in 0..<layout {
-                kept.append(try side.linked.makeRun(input: packet))
+                kept.append(try side.linked.makeRun(input: packet, byteOrder: side.byteOrder))
                 kept.append([UInt8](repeating: 0, count: 40 * layout + 8))
             }
             replay.outcomes.append(try side.run(packet))
@@ -123,7 +128,8 @@ import Testing
         return replay
     }
 
-    func check(seed: UInt64, tally: inout Tally) throws {
+    static func check(seed: UInt64, row: BackendRow, label: String, engine: any ExecutionEngine, tally: inout Tally,
+                      failures: inout [String]) throws {
         var generator = RandomProgram(seed: seed, defined: true)
         let program = generator.generate()
         var packets: [[UInt8]] = []
@@ -136,8 +142,10 @@ import Testing
             packets.append((0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) })
             generator.rng = rng
         }
+        let reference = row.reference
+        func side(jit: Bool) throws -> Side { try Self.side(program, jit: jit ? engine : nil, reference: reference, byteOrder: row.byteOrder) }
         let first: Side
-        do { first = try Self.side(program, jit: false) } catch {
+        do { first = try side(jit: false) } catch {
             tally.skipped += 1 // the verifier refused it: nothing to run
             return
         }
@@ -153,23 +161,23 @@ import Testing
         tally.programs += 1
         if linked.proofs.safeAccessCount > 0 { tally.provenPrograms += 1 }
         let interpreter = try Self.replay(on: first, packets: packets)
-        let jit = try Self.replay(on: Self.side(program, jit: true), packets: packets)
+        let jit = try Self.replay(on: side(jit: true), packets: packets)
         if jit != interpreter {
             // Where the results depend on addresses (a pointer stored into
             // the packet or the map; an access past one buffer that lands in
             // another of the run's regions, which region checks allow), a
             // second layout gives other results on the same engine.
             for layout in 1...3 {
-                let again = try Self.replay(on: Self.side(program, jit: false), packets: packets, layout: layout)
-                let jitAgain = try Self.replay(on: Self.side(program, jit: true), packets: packets, layout: layout)
+                let again = try Self.replay(on: side(jit: false), packets: packets, layout: layout)
+                let jitAgain = try Self.replay(on: side(jit: true), packets: packets, layout: layout)
                 if again != interpreter || jitAgain != jit {
                     tally.addressDependent += 1
                     return
                 }
             }
             let round = (0..<min(interpreter.outcomes.count, jit.outcomes.count)).first { interpreter.outcomes[$0] != jit.outcomes[$0] }
-            Issue.record("""
-                seed \(seed): interpreter and x86-64 JIT differ\(round.map { " at run \($0) (\(packets[$0].count)-byte packet): interpreter \(interpreter.outcomes[$0]), JIT \(jit.outcomes[$0])" } ?? " on the map after the runs")
+            failures.append("""
+                seed \(seed): interpreter and \(row.name) \(label) differ\(round.map { " at run \($0) (\(packets[$0].count)-byte packet): interpreter \(interpreter.outcomes[$0]), JIT \(jit.outcomes[$0])" } ?? " on the map after the runs")
                 \(Disassembler.disassemble(program, style: .llvm))
                 """)
             return
@@ -185,26 +193,30 @@ import Testing
         }
     }
 
-    @Test func randomProgramsRunAlikeOnTheJITAndTheInterpreter() throws {
-        #if arch(x86_64)
-        var tally = Tally()
-        let count = UInt64(ProcessInfo.processInfo.environment["JIT_FUZZ_PROGRAMS"] ?? "") ?? 600 // seeds first..<count
-        // JIT_FUZZ_SEED=S replays one program.
+    /// The row's first `verifiedFuzzPrograms` seeds.
+    static func check(_ row: BackendRow) throws -> BackendCheckReport {
         let environment = ProcessInfo.processInfo.environment
+        let count = environment["JIT_FUZZ_PROGRAMS"].flatMap(UInt64.init) ?? UInt64(row.verifiedFuzzPrograms) // seeds first..<count
         let first = environment["JIT_FUZZ_FIRST"].flatMap(UInt64.init) ?? 0
-        let seeds = environment["JIT_FUZZ_SEED"].flatMap(UInt64.init).map { [$0] }
-            ?? (first..<count).map { 0x6a17_0000 + $0 }
-        for seed in seeds {
-            try check(seed: seed, tally: &tally)
+        let seeds = environment["JIT_FUZZ_SEED"].flatMap(UInt64.init).map { [$0] } ?? (first..<count).map { 0x6a17_0000 + $0 }
+        var failures: [String] = [], summaries: [String] = []
+        // The row's first configuration (the facade's): the programs are
+        // many, and the other configurations differ in lowerings the
+        // generated suite covers.
+        for (label, engine) in row.configurations.prefix(1) {
+            var tally = Tally()
+            for seed in seeds { try check(seed: seed, row: row, label: label, engine: engine, tally: &tally, failures: &failures) }
+            // The fuzz must reach both the values and the errors, on programs
+            // whose proofs take checks out (otherwise it proves little).
+            if seeds.count > 1 {
+                if tally.programs <= seeds.count * 8 / 10 { failures.append("\(label): too few programs ran: \(tally)") }
+                if tally.values * 2 <= tally.runs { failures.append("\(label): too few runs ended with a value: \(tally)") }
+                if tally.outOfBounds == 0 { failures.append("\(label): no run went out of bounds: \(tally)") }
+                if tally.provenPrograms * 2 <= tally.programs { failures.append("\(label): too few programs had proven accesses: \(tally)") }
+                if tally.addressDependent * 10 >= tally.programs { failures.append("\(label): too many address-dependent programs: \(tally)") }
+            }
+            summaries.append("\(label) \(tally)")
         }
-        // The fuzz must reach both the values and the errors, on programs
-        // whose proofs take checks out (otherwise it proves little).
-        #expect(tally.programs > seeds.count * 8 / 10, "\(tally)")
-        #expect(tally.values * 2 > tally.runs, "\(tally)")
-        #expect(tally.outOfBounds > 0, "\(tally)")
-        #expect(tally.provenPrograms * 2 > tally.programs, "\(tally)")
-        #expect(tally.addressDependent * 10 < tally.programs, "\(tally)")
-        print("JIT differential fuzz: \(tally)")
-        #endif
+        return BackendCheckReport(summary: "verified XDP differential fuzz on \(row.name): \(summaries.joined(separator: "; "))", failures: failures)
     }
 }
