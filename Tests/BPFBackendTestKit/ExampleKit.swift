@@ -54,7 +54,7 @@ public enum ExampleKit {
     public struct Observed: Equatable, Sendable {
         public var runs: [String] = []
         var traces: [String] = []
-        var maps: [String: [[UInt8]: [UInt8]]] = [:]
+        public var maps: [String: [[UInt8]: [UInt8]]] = [:]
         var rings: [String: [[UInt8]]] = [:]
 
         /// What differs from `other`, briefly.
