@@ -38,6 +38,8 @@ struct CorpusEntry: Sendable, CustomStringConvertible {
     let leak: Bool
     let cpu: String
     let maxVerifySeconds: Double
+    /// The program type (`@type`; default: the section's, xdp for assembly).
+    let type: String?
 
     var description: String { file }
     var isAssembly: Bool { file.hasSuffix(".s") }
@@ -60,7 +62,7 @@ struct CorpusEntry: Sendable, CustomStringConvertible {
         self.path = path
         file = (path as NSString).lastPathComponent
         var attackClass = "unclassified", inputs: [[UInt8]] = [], runs = 1, readonly: [String] = []
-        var forbidden: [UInt64] = [], leak = false, cpu = "v3", seconds = 5.0
+        var forbidden: [UInt64] = [], leak = false, cpu = "v3", seconds = 5.0, type: String? = nil
         for line in try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n") {
             let text = line.trimmingCharacters(in: .whitespaces)
             guard text.hasPrefix("// @") || text.hasPrefix("# @") else { continue }
@@ -76,7 +78,7 @@ struct CorpusEntry: Sendable, CustomStringConvertible {
             case "leak": leak = true
             case "cpu": cpu = String(values.first ?? "v3")
             case "max-verify-seconds": seconds = Double(values.first ?? "5") ?? 5
-            case "type": break
+            case "type": type = values.first.map(String.init)
             default: Issue.record("\(path): unknown directive @\(key)")
             }
         }
@@ -88,6 +90,7 @@ struct CorpusEntry: Sendable, CustomStringConvertible {
         self.leak = leak
         self.cpu = cpu
         self.maxVerifySeconds = seconds
+        self.type = type
     }
 
     /// Every entry, in file-name order. `ADVERSARIAL_ENTRIES=a,b` keeps the
@@ -199,14 +202,14 @@ enum Outcome: Equatable, CustomStringConvertible {
 struct CompiledEntry {
     let entry: CorpusEntry
     let objectBytes: [UInt8]?
-    /// Assembly: the program linked as XDP, or the load error.
+    /// Assembly: the program linked (as `@type`, default XDP), or the load error.
     let standalone: Result<LinkedProgram, any Error>?
 
     init(_ entry: CorpusEntry) throws {
         self.entry = entry
         if entry.isAssembly {
             objectBytes = nil
-            standalone = Result { try ProgramFile.load(path: entry.path, LoadRequest(type: "xdp", trace: { _ in })).linked }
+            standalone = Result { try ProgramFile.load(path: entry.path, LoadRequest(type: entry.type ?? "xdp", trace: { _ in })).linked }
         } else {
             objectBytes = try CCompiler().compile(entry.path, cpu: entry.cpu)
             standalone = nil
@@ -225,7 +228,7 @@ struct CompiledEntry {
                             prepared: try engine.prepare(linked.program, configuration: configuration(linked)))
         }
         let object = try LoadedObject(bytes: objectBytes ?? [], options: LoadOptions(trace: { _ in }))
-        let linked = try object.program(named: "attack")
+        let linked = try object.program(named: "attack", type: entry.type.flatMap(ProgramTypes.named))
         try linked.program.validate()
         try object.populateProgramArrays(for: engine, instructionLimit: corpusInstructionLimit)
         return Instance(linked: linked, object: object, engine: engine,

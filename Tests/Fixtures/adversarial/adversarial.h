@@ -14,6 +14,7 @@
  *   @cpu v4            -mcpu for clang (default v3)
  *   @max-verify-seconds S   verification must end within S seconds (default
  *                      5; six times that in a debug build)
+ *   @type mem          the program type (default: the section's; xdp for assembly)
  *   @leak              the program may hand the host an address: results are
  *                      compared as value-or-error only (an unprivileged load
  *                      must refuse it)
