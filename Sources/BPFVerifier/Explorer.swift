@@ -57,6 +57,7 @@ extension Analysis {
                 let pc = state.pc
                 if points[pc] {
                     state.forgetDeadRegisters(liveness.liveIn[pc])
+                    state.forgetIrrelevantNumbers(liveness.relevantIn[pc])
                     state.dropUnusedRanges()
                     // Pruned when included in a state stored here; a prune
                     // against a complete node keeps the termination argument.

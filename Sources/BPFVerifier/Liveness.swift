@@ -14,6 +14,9 @@ import BPFISA
 struct Liveness {
     /// Per slot: bit r set when register r is live on entry to the slot.
     let liveIn: [UInt16]
+    /// Per slot: bit r set when the number register r holds on entry may
+    /// still decide something the verifier checks (`relevantIn`).
+    let relevantIn: [UInt16]
 
     static let always: UInt16 = 1 << 10
     static let arguments: UInt16 = 0b11_1110
@@ -76,6 +79,74 @@ struct Liveness {
             }
         }
         liveIn = live
+        relevantIn = Self.relevance(instructions, successors: successors)
+    }
+
+    /// Which registers hold numbers whose exact value may still matter (the
+    /// kernel's precision marks, computed ahead and erring towards
+    /// relevant): a number matters when it may flow into a branch condition,
+    /// an address (a pointer offset; the base of a load, store or atomic),
+    /// a helper's or local call's arguments, a `callx` number or the r0 a
+    /// subprogram returns (through any arithmetic; pointer arithmetic
+    /// included, so an offset added to a pointer that is then dereferenced
+    /// matters). Numbers that only reach memory or the entry
+    /// function's r0 (counters, hashes, checksums) do not: forgetting them
+    /// at pruning points (`State.forgetIrrelevantNumbers`) loses nothing the
+    /// proofs use, and lets states that differ only there prune each other.
+    static func relevance(_ instructions: [Instruction], successors: [[Int]]) -> [UInt16] {
+        let count = instructions.count
+        func bit(_ r: Register) -> UInt16 { UInt16(1) << UInt16(r.index) }
+        // The entry function ends where the first subprogram starts.
+        var entryEnd = count
+        for (pc, instruction) in instructions.enumerated() {
+            if case .call(.local) = instruction, let target = instruction.target(at: pc) { entryEnd = min(entryEnd, target) }
+        }
+        var relevant = [UInt16](repeating: Self.always, count: count)
+        var changed = true
+        while changed {
+            changed = false
+            for pc in stride(from: count - 1, through: 0, by: -1) {
+                var out: UInt16 = 0
+                for s in successors[pc] { out |= relevant[s] }
+                var value = out
+                switch instructions[pc] {
+                case .alu(_, let op, let dst, let operand):
+                    let matters = out & bit(dst) != 0
+                    value &= ~bit(dst)
+                    if matters, case .register(let r) = operand { value |= bit(r) }
+                    if matters && op != .mov { value |= bit(dst) }
+                case .neg, .byteSwap:
+                    break   // the register's own value goes on
+                case .movsx(_, let dst, let src, _):
+                    let matters = out & bit(dst) != 0
+                    value &= ~bit(dst)
+                    if matters { value |= bit(src) }
+                case .branch(_, _, let dst, let operand, _):
+                    value |= bit(dst)
+                    if case .register(let r) = operand { value |= bit(r) }
+                case .call(let target):
+                    value &= ~1
+                    value |= Self.arguments
+                    if case .register(let r) = target { value |= bit(r) }
+                case .exit:
+                    value = pc >= entryEnd ? 1 : 0
+                case .loadImmediate64(let dst, _):
+                    value &= ~bit(dst)
+                case .load(_, let dst, let src, _), .loadSignExtend(_, let dst, let src, _):
+                    value &= ~bit(dst)
+                    value |= bit(src)
+                case .storeImmediate(_, let dst, _, _), .store(_, let dst, _, _):
+                    value |= bit(dst)
+                case .atomic(_, let op, let dst, _, let src):
+                    value |= bit(dst) | bit(src) | (op == .cmpxchg ? 1 : 0)
+                case .jump, .jumpLong, .immediate64Tail:
+                    break
+                }
+                value |= Self.always
+                if value != relevant[pc] { relevant[pc] = value; changed = true }
+            }
+        }
+        return relevant
     }
 }
 
@@ -87,6 +158,17 @@ extension State {
         for r in 0..<10 where live & (UInt16(1) << UInt16(r)) == 0 {
             if case .uninitialized = frames[f].registers[r] { continue }
             frames[f].registers[r] = .uninitialized
+        }
+    }
+}
+
+extension State {
+    /// Makes the innermost frame's numbers not in `relevant` unknown (a
+    /// superset of what they were: sound whatever they held).
+    mutating func forgetIrrelevantNumbers(_ relevant: UInt16) {
+        let f = frames.count - 1
+        for r in 0..<10 where relevant & (UInt16(1) << UInt16(r)) == 0 {
+            if case .scalar(let s) = frames[f].registers[r], s != .unknown { frames[f].registers[r] = .unknown }
         }
     }
 }
