@@ -1,7 +1,7 @@
 // @class input-length
 // @type mem
 // @inputs 0 16:08 64:00 64:01 64:020000000000000000ffffffffffffffff 64:030000000000000005000000010000003f
-// @inputs 64:040000000000000000100000000000003f 64:053f 64:063f 64:073e
+// @inputs 64:040000000000000000100000000000003f 64:053f 64:063f 64:073e 64:093f
 /*
  * mem programs: r1 is the input, r2 its length, and the verifier follows
  * r1 against what comparisons with r2 (or with r1 + r2) establish. Each
@@ -19,6 +19,7 @@
  *   6: end = r1 + len + 1 taken as the end
  *   7: p + 2 <= r1 + len, then a 2-byte read at p + 1
  *   8: len >= 16 learned, then a read at 16 (a 16-byte input)
+ *   9: i < len learned (i = 63 of 64), then a 2-byte read at i
  */
 #include "adversarial.h"
 
@@ -115,8 +116,17 @@ __naked int attack(void *buf)
 	"r0 = *(u16 *)(r5 + 1);"
 	"goto 99f;"
 "8:"
+	"if r6 != 8 goto 9f;"
 	"r0 = *(u64 *)(r1 + 8);"
 	"r0 = *(u8 *)(r1 + 16);"
+	"goto 99f;"
+"9:"
+	"r3 = r7;"
+	"if r3 >= r2 goto 99f;"
+	"r4 = r1;"
+	"r4 += r3;"
+	"r0 = *(u8 *)(r4 + 0);"
+	"r0 = *(u16 *)(r4 + 0);"
 "99:"
 	"exit;"
 	::: __clobber_all);
