@@ -23,6 +23,11 @@ public protocol ProgramType: Sendable {
     var verifierContext: ContextDescription { get }
     /// Whether r2 holds a value at entry.
     var setsR2AtEntry: Bool { get }
+    /// Whether r1 points at entry to exactly r2 bytes the run may read and
+    /// write (`mem`), so that the verifier follows r1 against that length
+    /// (`VerifierEnvironment.r2IsInputLength`). Every run the type makes
+    /// must then hand the program r2 no larger than the memory at r1.
+    var r2IsInputLength: Bool { get }
     /// Byte ranges of the (rewritten) context programs may write.
     var writableContext: [Range<Int>] { get }
 }
@@ -31,6 +36,7 @@ extension ProgramType {
     /// By default the verifier knows nothing of the context.
     public var verifierContext: ContextDescription { .unknown }
     public var setsR2AtEntry: Bool { false }
+    public var r2IsInputLength: Bool { false }
     public var writableContext: [Range<Int>] { [] }
 
     /// A run for an engine whose memory has the host's byte order.
@@ -169,9 +175,11 @@ public struct MemProgramType: ProgramType {
 
     public func allows(_ helper: KernelHelper) -> Bool { !helper.requiresPacketContext }
 
-    /// r1 is the input buffer, whose size only r2 knows: nothing is proven through it.
+    /// r1 is the input buffer, r2 its length: accesses through r1 are
+    /// proven against what comparisons with r2 establish.
     public var verifierContext: ContextDescription { .unknown }
     public var setsR2AtEntry: Bool { true }
+    public var r2IsInputLength: Bool { true }
 
     /// The input is bytes the program reads in its own order: nothing to order.
     public func makeRun(input: [UInt8], maps: MapRegionTable, byteOrder: ByteOrder) throws(ProgramRunError) -> any ProgramRun {

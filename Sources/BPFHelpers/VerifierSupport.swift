@@ -114,6 +114,7 @@ extension VerifierEnvironment {
         var environment = VerifierEnvironment(context: type.verifierContext, r2IsSetAtEntry: type.setsR2AtEntry, maps: descriptions,
                                               dataRegions: regions, helpers: helpers)
         environment.writableContext = type.writableContext
+        environment.r2IsInputLength = type.r2IsInputLength
         return environment
     }
 }

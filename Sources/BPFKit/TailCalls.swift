@@ -18,8 +18,10 @@ public enum TailCallTargets {
     public static func make(_ linked: LinkedProgram, engine: any ExecutionEngine, adding current: TailCallTarget? = nil,
                             instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit,
                             hardened: Bool = false) throws -> TailCallTarget {
+        // Verified as a target: a tail call does not enter it with r2 the input's length.
         let prepared = try engine.prepare(linked.program, configuration: linked.engineConfiguration(instructionLimit: instructionLimit,
-                                                                                                    hardened: hardened))
+                                                                                                    hardened: hardened,
+                                                                                                    asTailCallTarget: true))
         guard let callable = prepared as? any TailCallable else {
             throw TailCallSetupError("engine \(engine.name) cannot run programs as tail-call targets")
         }

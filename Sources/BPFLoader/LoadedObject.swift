@@ -242,6 +242,10 @@ public struct LinkedProgram: Sendable {
     /// it must have; nil for programs that name none (assembly, raw bytes,
     /// corpus files), which run in either.
     public internal(set) var byteOrder: ByteOrder?
+    /// What the verifier was given, to verify the program again as a
+    /// tail-call target (`engineConfiguration(asTailCallTarget:)`).
+    private let verifierEnvironment: VerifierEnvironment
+    private let verifierLimits: VerifierLimits?
 
     /// `addressLoads`: which 64-bit loads of `program` hold host addresses
     /// (`LoadTimeRewriting.prepareMarkingAddresses` names them).
@@ -275,6 +279,8 @@ public struct LinkedProgram: Sendable {
         environment.poisonedInstructions = poisoned
         environment.callbackLoops = callbackLoops
         environment.helpers.merge(helperDescriptions) { _, new in new }
+        self.verifierEnvironment = environment
+        self.verifierLimits = verifierLimits
         verification = verifierLimits.map { Verifier.verify(program, environment: environment, limits: $0, policy: policy) }
             ?? Verifier.unverified(program)
         if let refusal = verification.refusal { throw .refused(name: name, refusal) }
@@ -305,10 +311,24 @@ public struct LinkedProgram: Sendable {
     /// What to pass to `ExecutionEngine.prepare`: the helpers, the budget,
     /// the object's program arrays for `bpf_tail_call`, and (unless
     /// `verified` is false) the verifier's proofs.
+    ///
+    /// `asTailCallTarget`: for a preparation a program array will hold. A
+    /// tail call enters its target with the caller's r1 and with r2 holding
+    /// the program array, so facts that rest on r2 at entry (the input's
+    /// length, `ProgramType.r2IsInputLength`) do not hold there: the
+    /// program is verified again without them, and those proofs are used.
     public func engineConfiguration(instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit,
-                                    verified: Bool = true, hardened: Bool = false) -> EngineConfiguration {
+                                    verified: Bool = true, hardened: Bool = false,
+                                    asTailCallTarget: Bool = false) -> EngineConfiguration {
+        var report = verification
+        if asTailCallTarget, verified, verifierEnvironment.r2IsInputLength, let verifierLimits {
+            var environment = verifierEnvironment
+            environment.r2IsInputLength = false
+            report = Verifier.verify(program, environment: environment, limits: verifierLimits, policy: policy)
+        }
+        let usable = verified && report.gaveUp == nil && report.refusal == nil
         var configuration = EngineConfiguration(helpers: helpers, instructionLimit: instructionLimit, tailCalls: tailCallEnvironment,
-                                                proofs: verified && verification.gaveUp == nil ? proofs : nil, addressLoads: addressLoads)
+                                                proofs: usable ? report.proofs : nil, addressLoads: addressLoads)
         configuration.hardened = hardened || policy.hardensByDefault
         return configuration
     }

@@ -100,6 +100,11 @@ final class Analysis {
         // `environment.context`): bpf_tail_call needs to know r1 is it.
         registers[1] = .context(offset: 0)
         if environment.r2IsSetAtEntry { registers[2] = .unknown }
+        if environment.r2IsInputLength {
+            // The input: a packet whose end is r1 + r2 (`packetEnd`), and r2 its length exactly.
+            registers[1] = .packet(id: 0, offset: 0, variable: .zero)
+            registers[2] = .scalar(Scalar.unknown.bounded(by: LengthBound(slack: 0, exact: true)) ?? .unknown)
+        }
         registers[10] = .stack(frame: 0, offset: 0, variable: .zero)
         return State(pc: 0, frames: [Frame(registers: registers, returnPC: -1)], packetRanges: [:])
     }

@@ -32,6 +32,14 @@ public struct VerifierEnvironment: Sendable {
     /// The loops the loader put in place of callback helpers (`bpf_loop`,
     /// `bpf_for_each_map_elem`), by the entry slot of the loop function.
     public var callbackLoops: [Int: CallbackLoop] = [:]
+    /// `mem`: r1 points to r2 bytes the run may read and write (its input),
+    /// so r1 is a buffer whose end is r1 + r2, followed as the packet is:
+    /// accesses through it are proven against what comparisons with r2 (or
+    /// with r1 + r2) established. Proofs made so hold only for runs the
+    /// host starts with those registers: a tail call enters its target with
+    /// r2 holding the program array (`LinkedProgram` verifies tail-call
+    /// targets again without it).
+    public var r2IsInputLength = false
 
     public init(context: ContextDescription = .unknown, r2IsSetAtEntry: Bool = false, maps: [UInt64: MapDescription] = [:],
                 dataRegions: [DataRegion] = [], helpers: [Int32: HelperDescription] = [:]) {

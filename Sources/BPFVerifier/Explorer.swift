@@ -38,6 +38,7 @@ extension Analysis {
         var seen = StoredStates(pointCount: instructions.count, indexed: indexStoredStates)
         defer { peakStoredStates = seen.peak }
         var work = [WorkItem(state: entryState(), node: -1)]
+        let liveness = Liveness(instructions)
 
         func release(_ index: Int32) {
             var i = index
@@ -55,6 +56,8 @@ extension Analysis {
             while true {
                 let pc = state.pc
                 if points[pc] {
+                    state.forgetDeadRegisters(liveness.liveIn[pc])
+                    state.forgetIrrelevantNumbers(liveness.relevantIn[pc])
                     state.dropUnusedRanges()
                     // Pruned when included in a state stored here; a prune
                     // against a complete node keeps the termination argument.
@@ -179,12 +182,19 @@ extension State {
     mutating func widen(toward other: State) -> Bool {
         guard other.frames.count == frames.count else { return false }
         var lostStackPointer = false
+        lengthMin = min(lengthMin, other.lengthMin)
         for f in frames.indices {
             frames[f].stack.formIntersection(other.frames[f].stack)
             for r in frames[f].registers.indices where frames[f].registers[r] != other.frames[f].registers[r] {
                 if case .uninitialized = frames[f].registers[r] { continue }
                 if frames[f].registers[r].isStack { lostStackPointer = true }
-                frames[f].registers[r] = .unknown
+                // A number bounded by the input's length in both keeps what both bounds say.
+                var widened = Scalar.unknown
+                if case .scalar(let mine) = frames[f].registers[r], case .scalar(let theirs) = other.frames[f].registers[r],
+                   let bound = LengthBound.weaker(mine.length, theirs.length) {
+                    widened = widened.bounded(by: bound) ?? .unknown
+                }
+                frames[f].registers[r] = .scalar(widened)
             }
         }
         dropUnusedRanges()

@@ -3,6 +3,10 @@
 struct Scalar: Hashable, Sendable {
     var umin: UInt64, umax: UInt64
     var smin: Int64, smax: Int64
+    /// For `mem` programs: what every member is known to be against the
+    /// input's length L (r2 at entry), or nil. Only the transfer functions
+    /// that keep it true set it (`LengthBound`); every other result drops it.
+    var length: LengthBound? = nil
 
     static let unknown = Scalar(umin: 0, umax: .max, smin: .min, smax: .max)
     /// Any zero-extended 32-bit value.
@@ -66,6 +70,7 @@ struct Scalar: Hashable, Sendable {
     /// Whether every member of `self` is a member of `other`.
     func isSubset(of other: Scalar) -> Bool {
         umin >= other.umin && umax <= other.umax && smin >= other.smin && smax <= other.smax
+            && LengthBound.includes(length, in: other.length)
     }
 
     /// The low 32 bits of every member, as zero-extended values.
@@ -89,5 +94,65 @@ struct Scalar: Hashable, Sendable {
     static func ceilingMask(_ value: UInt64) -> UInt64 {
         let bits = bitLength(value)
         return bits >= 64 ? .max : (UInt64(1) << bits) - 1
+    }
+}
+
+/// `value + slack <= L` (`exact`: `==`), where L is the length of a `mem`
+/// program's input: the number of bytes at r1 at entry, which r2 holds
+/// then. Learned from unsigned comparisons with a number that has one (r2
+/// itself is `exact` with slack 0 at entry) and moved by the additions and
+/// subtractions of constants that cannot wrap.
+struct LengthBound: Hashable, Sendable {
+    var slack: Int
+    var exact: Bool
+
+    /// No buffer a run is given is this long (the largest address spaces
+    /// are 57 bits), so `value + slack <= L` bounds the value by it too.
+    static let maxLength = 1 << 62
+    /// Slacks are kept small so that no sum of them wraps.
+    static let maxSlack = 1 << 40
+
+    /// Whether a number with bound `new` is one with bound `old`.
+    static func includes(_ new: LengthBound?, in old: LengthBound?) -> Bool {
+        guard let old else { return true }
+        guard let new else { return false }
+        return old.exact ? new == old : new.slack >= old.slack
+    }
+
+    /// What both bounds say (nil: nothing), for a number that may hold either.
+    static func weaker(_ a: LengthBound?, _ b: LengthBound?) -> LengthBound? {
+        guard let a, let b else { return nil }
+        if a == b { return a }
+        return LengthBound(slack: min(a.slack, b.slack), exact: false)
+    }
+
+    /// What both bounds say together, for a number that has both.
+    static func stronger(_ a: LengthBound?, _ b: LengthBound?) -> LengthBound? {
+        guard let a else { return b }
+        guard let b else { return a }
+        if a.exact { return a }
+        if b.exact { return b }
+        return a.slack >= b.slack ? a : b
+    }
+}
+
+extension Scalar {
+    /// The scalar with `bound` attached and its unsigned maximum tightened by
+    /// it (`value <= L - slack <= maxLength - slack`); nil when no member fits.
+    func bounded(by bound: LengthBound?) -> Scalar? {
+        guard let bound = LengthBound.stronger(length, bound), abs(bound.slack) <= LengthBound.maxSlack else {
+            var s = self
+            s.length = nil
+            return s
+        }
+        var s = self
+        s.length = bound
+        let limit = UInt64(LengthBound.maxLength - bound.slack)
+        if s.umax > limit {
+            s.umax = limit
+            guard let n = s.normalized() else { return nil }
+            s = n
+        }
+        return s
     }
 }

@@ -109,6 +109,9 @@ struct State: Hashable, Sendable {
     var packetRanges: [Int: Int]
     /// The references acquired on the path and not yet released, oldest first.
     var references: [AcquiredReference] = []
+    /// `mem` programs: the input's length L is known to be at least this
+    /// (`VerifierEnvironment.r2IsInputLength`); 0 otherwise.
+    var lengthMin = 0
 
     subscript(register: Int) -> Value {
         get { frames[frames.count - 1].registers[register] }
@@ -167,7 +170,8 @@ struct State: Hashable, Sendable {
     /// function from old ids to new ids), and what `old` knows readable of a
     /// packet id `self` must know too.
     func isIncluded(in old: State) -> Bool {
-        guard pc == old.pc, frames.count == old.frames.count, references.count == old.references.count else { return false }
+        guard pc == old.pc, frames.count == old.frames.count, references.count == old.references.count,
+              lengthMin >= old.lengthMin else { return false }
         // A quick pass without the id bookkeeping rules most candidates out
         // (innermost frame first: callers' frames are most often alike).
         for f in frames.indices.reversed() {

@@ -42,15 +42,19 @@ extension Analysis {
         }
         if op == .mov {
             if width == .w64 { state[dst.index] = source; return }
-            state[dst.index] = .scalar(source.scalar?.low32 ?? .any32)
+            state[dst.index] = .scalar(source.scalar.map(Scalar.truncated32) ?? .any32)
             return
         }
         let target = read(state, dst, at: pc)
         if case .scalar(let a) = target, case .scalar(let b) = source {
-            state[dst.index] = .scalar(Scalar.apply(op, width, a, b))
+            state[dst.index] = .scalar(Scalar.withLength(op, width, a, b, result: Scalar.apply(op, width, a, b)))
             return
         }
         guard width == .w64 else { state[dst.index] = .scalar(.any32); return }
+        if environment.r2IsInputLength, let moved = offsetInput(&state, op, target, source) {
+            state[dst.index] = moved
+            return
+        }
         switch (op, target, source) {
         case (.add, _, .scalar(let s)) where target.isPointer:
             state[dst.index] = offsetPointer(target, by: s, negate: false, in: state)
@@ -62,6 +66,28 @@ extension Analysis {
             // ptr - ptr, ptr op anything else: a number nothing is known about.
             state[dst.index] = .unknown
         }
+    }
+
+    /// `mem` programs: a pointer into the input plus a number that is not a
+    /// constant (constants go through `offsetPointer`). `data + off` plus
+    /// `L - off` exactly is the input's end; otherwise the number becomes
+    /// the variable part of a new id, whose range is what the number's
+    /// bound against L gives (`data + x + slack <= data + L`) when the
+    /// pointer had no variable part. nil: not such a sum.
+    func offsetInput(_ state: inout State, _ op: ALUOperation, _ target: Value, _ source: Value) -> Value? {
+        let pointer: Value, s: Scalar
+        switch (op, target, source) {
+        case (.add, .packet, .scalar(let n)): pointer = target; s = n
+        case (.add, .scalar(let n), .packet): pointer = source; s = n
+        default: return nil
+        }
+        guard s.constant == nil, case .packet(_, let off, let v) = pointer else { return nil }
+        if v == .zero, let bound = s.length, bound.exact, bound.slack == off { return .packetEnd }
+        guard v.high <= LengthBound.maxLength, s.umax <= UInt64(LengthBound.maxLength - v.high) else { return .unknown }
+        let w = Span(low: v.low + Int(s.umin), high: v.high + Int(s.umax))
+        let id = state.freshID()
+        if v == .zero, let bound = s.length, bound.slack > 0 { state.packetRanges[id] = bound.slack }
+        return .packet(id: id, offset: off, variable: w)
     }
 
     /// `pointer ± s`: a constant moves the offset, a bounded non-negative
@@ -152,5 +178,45 @@ extension Value {
         case .uninitialized, .scalar: false
         default: true
         }
+    }
+}
+
+extension Scalar {
+    /// A 32-bit move: the low half, zero-extended. It is never larger than
+    /// the number, so a bound against the input's length stays (exact only
+    /// when the number already fits).
+    static func truncated32(_ s: Scalar) -> Scalar {
+        if s.fits32 { return s }
+        guard let bound = s.length else { return .any32 }
+        return Scalar.any32.bounded(by: LengthBound(slack: bound.slack, exact: false)) ?? .any32
+    }
+
+    /// `result` (of `a op b`) with its bound against the input's length: a
+    /// 64-bit addition or subtraction of a constant that cannot wrap moves
+    /// the operand's bound; every other operation has none.
+    static func withLength(_ op: ALUOperation, _ width: Width, _ a: Scalar, _ b: Scalar, result: Scalar) -> Scalar {
+        var r = result
+        r.length = nil
+        guard width == .w64 else { return r }
+        let x: Scalar, d: Int64
+        switch op {
+        case .add:
+            if let c = b.constant { x = a; d = Int64(bitPattern: c) }
+            else if let c = a.constant { x = b; d = Int64(bitPattern: c) }
+            else { return r }
+        case .sub:
+            guard let c = b.constant, Int64(bitPattern: c) != .min else { return r }
+            x = a; d = -Int64(bitPattern: c)
+        default:
+            return r
+        }
+        guard let bound = x.length, d.magnitude < UInt64(LengthBound.maxSlack) else { return r }
+        // No member may wrap: then x + d is the integer sum and the bound moves by d.
+        if d >= 0 {
+            guard x.umax <= UInt64.max - UInt64(d) else { return r }
+        } else {
+            guard x.umin >= d.magnitude else { return r }
+        }
+        return r.bounded(by: LengthBound(slack: bound.slack - Int(d), exact: bound.exact)) ?? r
     }
 }

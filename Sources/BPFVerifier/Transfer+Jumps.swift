@@ -122,6 +122,22 @@ extension Analysis {
                 return [holds ? taken : fallThrough]
             }
             if sourceRegister == dst { break }   // `r op r`: learn nothing
+            if width == .w32, !Self.comparesLikeW64(cond, x, y), cond == .eq || cond == .ne, y.constant == 0, x.umin == 0 {
+                // The low half is not 0 on one edge: then neither is the number.
+                var nonzero = x
+                nonzero.umin = 1
+                if let n = nonzero.normalized() {
+                    let learns = environment.r2IsInputLength
+                    if cond == .ne {
+                        taken[dst.index] = .scalar(n)
+                        if learns { learnLength(.ne, n, y, dst: dst, source: nil, in: &taken) }
+                    } else {
+                        fallThrough[dst.index] = .scalar(n)
+                        if learns { learnLength(.ne, n, y, dst: dst, source: nil, in: &fallThrough) }
+                    }
+                }
+                break
+            }
             guard width == .w64 || Self.comparesLikeW64(cond, x, y) else { break }
             if let (nx, ny) = Scalar.refine(cond, x, y) {
                 taken[dst.index] = .scalar(nx)
@@ -131,10 +147,18 @@ extension Analysis {
                 fallThrough[dst.index] = .scalar(nx)
                 if let s = sourceRegister { fallThrough[s.index] = .scalar(ny) }
             } else { fallFeasible = false }
-        case (.packet(let id, let off, _), .packetEnd) where width == .w64:
+            if environment.r2IsInputLength {
+                if takenFeasible { learnLength(cond, x, y, dst: dst, source: sourceRegister, in: &taken) }
+                if fallFeasible, let negated = cond.negated {
+                    learnLength(negated, x, y, dst: dst, source: sourceRegister, in: &fallThrough)
+                }
+            }
+        case (.packet(let id, let off, let v), .packetEnd) where width == .w64:
             learnPacket(cond, id: id, offset: off, pointerFirst: true, taken: &taken, fallThrough: &fallThrough)
-        case (.packetEnd, .packet(let id, let off, _)) where width == .w64:
+            if environment.r2IsInputLength && v == .zero { learnMinimum(id, &taken, &fallThrough) }
+        case (.packetEnd, .packet(let id, let off, let v)) where width == .w64:
             learnPacket(cond, id: id, offset: off, pointerFirst: false, taken: &taken, fallThrough: &fallThrough)
+            if environment.r2IsInputLength && v == .zero { learnMinimum(id, &taken, &fallThrough) }
         case (.mapValueOrNull(let id, let region), .scalar(let zero)) where width == .w64 && zero.constant == 0 && (cond == .eq || cond == .ne),
              (.scalar(let zero), .mapValueOrNull(let id, let region)) where width == .w64 && zero.constant == 0 && (cond == .eq || cond == .ne):
             // The null check: every copy of the lookup's result learns it.
@@ -180,6 +204,45 @@ extension Analysis {
             return a.umax <= limit && bOK
         }
         return a.fits32 && b.fits32
+    }
+
+    /// `mem` programs: on an edge where unsigned `x cond y` holds (64-bit,
+    /// or 32-bit comparing alike), a bound of one operand against the
+    /// input's length L bounds the other (`x < y` and `y + k <= L` give
+    /// `x + k + 1 <= L`), and any operand so bounded bounds L from below
+    /// (`L >= x.umin + k`).
+    func learnLength(_ cond: JumpCondition, _ x: Scalar, _ y: Scalar, dst: Register, source: Register?, in state: inout State) {
+        var learnedX: LengthBound? = nil, learnedY: LengthBound? = nil
+        func after(_ b: LengthBound?, by delta: Int) -> LengthBound? {
+            b.map { LengthBound(slack: $0.slack + delta, exact: false) }
+        }
+        switch cond {
+        case .lt: learnedX = after(y.length, by: 1)
+        case .le: learnedX = after(y.length, by: 0)
+        case .gt: learnedY = after(x.length, by: 1)
+        case .ge: learnedY = after(x.length, by: 0)
+        case .eq: learnedX = y.length; learnedY = x.length
+        default: break
+        }
+        func update(_ r: Register, original: Scalar, learned: LengthBound?) {
+            guard case .scalar(var s) = state[r.index] else { return }
+            // The refinement may have dropped the bound the operand had.
+            s.length = LengthBound.stronger(s.length, original.length)
+            if let bounded = s.bounded(by: learned) { s = bounded }
+            state[r.index] = .scalar(s)
+            if let bound = s.length {
+                state.lengthMin = max(state.lengthMin, Int(min(s.umin, UInt64(LengthBound.maxLength))) + bound.slack)
+            }
+        }
+        update(dst, original: x, learned: learnedX)
+        if let source { update(source, original: y, learned: learnedY) }
+    }
+
+    /// `mem` programs: `data + off` (no variable part) compared with the
+    /// end: the range it learned is a lower bound of the length.
+    func learnMinimum(_ id: Int, _ taken: inout State, _ fallThrough: inout State) {
+        if let range = taken.packetRanges[id] { taken.lengthMin = max(taken.lengthMin, range) }
+        if let range = fallThrough.packetRanges[id] { fallThrough.lengthMin = max(fallThrough.lengthMin, range) }
     }
 
     /// `pkt cond pkt_end` (or the reverse): on the edge where

@@ -26,9 +26,17 @@ extension Analysis {
             return nil
         case .packet(let id, let off, let v):
             guard !atomic else { return "\(what) on the packet (alignment unknown)" }
-            guard off + offset + v.low >= 0 else { return "\(what) may start before the packet" }
-            guard let range = state.packetRanges[id], off + offset + size <= range else {
-                return "\(what) past the checked packet range"
+            let input = environment.r2IsInputLength
+            guard off + offset + v.low >= 0 else { return "\(what) may start before the \(input ? "input" : "packet")" }
+            var range = state.packetRanges[id]
+            if input {
+                // What the length is known to be at least covers the bytes
+                // up to it from the furthest this pointer may have moved.
+                let known = state.lengthMin - v.high
+                range = max(range ?? known, known)
+            }
+            guard let range, off + offset + size <= range else {
+                return "\(what) past the checked \(input ? "input length" : "packet range")"
             }
             return nil
         case .region(let r, let off, let v):

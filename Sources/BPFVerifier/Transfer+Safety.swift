@@ -14,7 +14,9 @@ extension Analysis {
     func checkHelperConditions(_ state: State, _ description: HelperDescription, name: String, at pc: Int) {
         if description.result == .tailCall {
             // The target runs with this r1, verified as its own context.
-            if state[1] != .context(offset: 0) {
+            // For `mem` the context is the input itself (`data + 0`).
+            let context: Value = environment.r2IsInputLength ? .packet(id: state[1].packetID ?? 0, offset: 0, variable: .zero) : .context(offset: 0)
+            if state[1] != context {
                 refuse("instruction \(pc): bpf_tail_call needs the program's context, unmodified, in r1 (r1 is \(state[1].summary))")
             }
             if inCallback(state) {
@@ -39,6 +41,7 @@ extension Analysis {
         switch (kind, value) {
         case (.memory?, .stack), (.memory?, .packet), (.memory?, .region), (.memory?, .reference): fits = true
         case (.map?, .mapHandle), (.map?, .innerMap), (.context?, .context), (.releasedReference?, .reference): fits = true
+        case (.context?, .packet(_, 0, .zero)) where environment.r2IsInputLength: fits = true
         default: fits = false
         }
         if !fits { refuse("instruction \(pc): \(name): r\(number) leaks a pointer (\(value.summary)) into a helper argument that does not take one") }

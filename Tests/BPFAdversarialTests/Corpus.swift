@@ -41,6 +41,8 @@ struct CorpusEntry: Sendable, CustomStringConvertible {
     /// The load must be refused (the verifier's error must name `refusedWith`, when given).
     let mustBeRefused: Bool
     let refusedWith: String?
+    /// The program type (`@type`; default: the section's, xdp for assembly).
+    let type: String?
 
     var description: String { file }
     var isAssembly: Bool { file.hasSuffix(".s") }
@@ -63,7 +65,7 @@ struct CorpusEntry: Sendable, CustomStringConvertible {
         self.path = path
         file = (path as NSString).lastPathComponent
         var attackClass = "unclassified", inputs: [[UInt8]] = [], runs = 1, readonly: [String] = []
-        var forbidden: [UInt64] = [], leak = false, cpu = "v3", seconds = 5.0
+        var forbidden: [UInt64] = [], leak = false, cpu = "v3", seconds = 5.0, type: String? = nil
         var mustBeRefused = false, refusedWith: String?
         for line in try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n") {
             let text = line.trimmingCharacters(in: .whitespaces)
@@ -80,7 +82,7 @@ struct CorpusEntry: Sendable, CustomStringConvertible {
             case "leak": leak = true
             case "cpu": cpu = String(values.first ?? "v3")
             case "max-verify-seconds": seconds = Double(values.first ?? "5") ?? 5
-            case "type": break
+            case "type": type = values.first.map(String.init)
             case "refused":
                 mustBeRefused = true
                 refusedWith = values.isEmpty ? nil : values.joined(separator: " ")
@@ -97,6 +99,7 @@ struct CorpusEntry: Sendable, CustomStringConvertible {
         self.maxVerifySeconds = seconds
         self.mustBeRefused = mustBeRefused
         self.refusedWith = refusedWith
+        self.type = type
     }
 
     /// Every entry, in file-name order. `ADVERSARIAL_ENTRIES=a,b` keeps the
@@ -208,14 +211,14 @@ enum Outcome: Equatable, CustomStringConvertible {
 struct CompiledEntry {
     let entry: CorpusEntry
     let objectBytes: [UInt8]?
-    /// Assembly: the program linked as XDP, or the load error.
+    /// Assembly: the program linked (as `@type`, default XDP), or the load error.
     let standalone: Result<LinkedProgram, any Error>?
 
     init(_ entry: CorpusEntry) throws {
         self.entry = entry
         if entry.isAssembly {
             objectBytes = nil
-            standalone = Result { try ProgramFile.load(path: entry.path, LoadRequest(type: "xdp", trace: { _ in })).linked }
+            standalone = Result { try ProgramFile.load(path: entry.path, LoadRequest(type: entry.type ?? "xdp", trace: { _ in })).linked }
         } else {
             objectBytes = try CCompiler().compile(entry.path, cpu: entry.cpu)
             standalone = nil
@@ -234,7 +237,7 @@ struct CompiledEntry {
                             prepared: try engine.prepare(linked.program, configuration: configuration(linked)))
         }
         let object = try LoadedObject(bytes: objectBytes ?? [], options: LoadOptions(trace: { _ in }))
-        let linked = try object.program(named: "attack")
+        let linked = try object.program(named: "attack", type: entry.type.flatMap(ProgramTypes.named))
         try linked.program.validate()
         try object.populateProgramArrays(for: engine, instructionLimit: corpusInstructionLimit)
         return Instance(linked: linked, object: object, engine: engine,

@@ -15,6 +15,7 @@
  *   @max-verify-seconds S   verification must end within S seconds (default
  *                      5; six times that in a debug build)
  *   @refused WORDS     the load must be refused, with WORDS in the error
+ *   @type mem          the program type (default: the section's; xdp for assembly)
  *   @leak              the program may hand the host an address: results are
  *                      compared as value-or-error only (an unprivileged load
  *                      must refuse it)
