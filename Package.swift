@@ -156,7 +156,7 @@ let package = Package(
         // The differential campaign on every built backend (`scripts/fuzz`): generated programs
         // against the interpreter, divergences reduced and written as reproducers.
         .executableTarget(name: "BPFFuzzCampaign",
-                          dependencies: ["BPFKit", "BPFAssembler", "BPFHelpers", "BPFISA", "BPFInterpreter", "BPFLoader", "BPFMaps",
+                          dependencies: ["BPFKit", "BPFAssembler", "BPFExecMemory", "BPFHelpers", "BPFISA", "BPFInterpreter", "BPFLoader", "BPFMaps",
                                          "BPFRuntime", "BPFTestSuite", "BPFVerifier",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: swiftSettings),

@@ -1,4 +1,5 @@
 import BPFAssembler
+import BPFExecMemory
 import BPFHelpers
 import BPFISA
 import BPFInterpreter
@@ -185,6 +186,7 @@ struct Backend: @unchecked Sendable {
     }
 
     init(architecture: Architecture) throws {
+        _ = PackAnchor.slot
         self.architecture = architecture
         engine = try EngineCatalog.engine(.jit, architecture: architecture)
         reference = Interpreter(byteOrder: architecture.byteOrder)
@@ -193,8 +195,8 @@ struct Backend: @unchecked Sendable {
 
 /// What comparing one case on one backend found.
 enum Verdict {
-    /// The verifier refused the program: nothing to run.
-    case refused
+    /// The verifier refused the program (why): nothing to run.
+    case refused(String)
     /// The backend could not prepare it (a feature it lacks), with the reason.
     case unsupported(String)
     /// Both engines ended alike on every run (`runs` of them).
@@ -210,10 +212,10 @@ enum Differential {
     static func compare(_ fuzzCase: FuzzCase, on backend: Backend) -> Verdict {
         let reference: Instance
         let order = backend.architecture.byteOrder
-        do { reference = try Instance(fuzzCase, engine: backend.reference, byteOrder: order) } catch { return .refused }
+        do { reference = try Instance(fuzzCase, engine: backend.reference, byteOrder: order) } catch { return .refused("\(error)") }
         // A register read before written holds what each engine left there
         // (the kernel refuses such programs): not comparable.
-        if reference.linked.verification.uninitializedRead != nil { return .refused }
+        if reference.linked.verification.uninitializedRead != nil { return .refused("a register read before written") }
         let instance: Instance
         do { instance = try Instance(fuzzCase, engine: backend.engine, byteOrder: order) } catch { return .unsupported("\(error)") }
         let expected: [Outcome], actual: [Outcome]
@@ -256,4 +258,14 @@ enum Differential {
         }
         return reduced
     }
+}
+
+/// One small image held in the host JIT's program pack for the whole
+/// campaign. The pack unmaps a chunk when its last image is freed, and maps,
+/// trap-fills and inspects (`/proc/self/smaps`) a fresh 2 MiB chunk for the
+/// next: with one case's programs live at a time, that was two thirds of a
+/// campaign's time. Anchored, the chunk stays and freed room is reused (and
+/// trap-filled) as in a long-running process with many programs loaded.
+enum PackAnchor {
+    static let slot: PackSlot? = try? ProgramPack.jit.allocate(size: ProgramPack.unitSize, alignment: 16)
 }

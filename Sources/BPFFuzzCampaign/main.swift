@@ -30,11 +30,20 @@ struct FuzzCampaign: ParsableCommand {
     @Option(help: "At most this many seeds per backend (each runs every generator).")
     var count: UInt64?
 
+    @Option(help: "This process's share of the seeds, J/N (0 <= J < N): seeds first + J, first + J + N, ... (scripts/fuzz --jobs N runs N shards).")
+    var shard: String = "0/1"
+
     @Option(help: "Generators: random, proof or all.")
     var generator: String = "all"
 
     @Option(help: "Where reproducers are written.")
     var out: String = "fuzz-findings"
+
+    @Flag(help: "At the end, list the verifier's reasons for refusing, most frequent first (numbers elided).")
+    var refusals = false
+
+    @Flag(help: "Print each program drawn (to look at one seed: --seed S --count 1 --print).")
+    var print = false
 
     @Flag(help: "Write divergences unreduced.")
     var noReduce = false
@@ -58,22 +67,38 @@ struct FuzzCampaign: ParsableCommand {
             guard let one = Generator(rawValue: generator) else { throw ValidationError("unknown generator '\(generator)'; known: random, proof, all") }
             generators = [one]
         }
+        let shardParts = shard.split(separator: "/").compactMap { UInt64($0) }
+        guard shardParts.count == 2, shardParts[1] > 0, shardParts[0] < shardParts[1] else {
+            throw ValidationError("--shard takes J/N with 0 <= J < N, not '\(shard)'")
+        }
+        let (offset, stride) = (shardParts[0], shardParts[1])
         let first = seed ?? UInt64.random(in: 0...(1 << 48))
-        say("bpfkit-fuzz: seed \(first), \(Int(seconds)) s over \(chosen.map { "\($0.architecture)" }.joined(separator: ", ")); generators \(generators.map(\.rawValue).joined(separator: ", "))")
+        say("bpfkit-fuzz: seed \(first)\(stride > 1 ? " shard \(offset)/\(stride)" : ""), \(Int(seconds)) s over \(chosen.map { "\($0.architecture)" }.joined(separator: ", ")); generators \(generators.map(\.rawValue).joined(separator: ", "))")
         var totalPrograms = 0, totalRuns = 0, totalDivergences = 0
         let share = seconds / Double(max(chosen.count, 1))
         for backend in chosen {
             var programs = 0, runs = 0, refused = 0, unsupported = 0, divergences = 0, leaky = 0
             var firstUnsupported: String?
+            var reasons: [String: (Int, String)] = [:]
             let start = ContinuousClock.now
             let deadline = start + .milliseconds(Int64(share * 1000))
             var lastReport = start
             var k: UInt64 = 0
             while k < (count ?? .max) && ContinuousClock.now < deadline {
                 for generator in generators {
-                    let fuzzCase = FuzzCase(generator: generator, seed: first &+ k)
+                    let fuzzCase = FuzzCase(generator: generator, seed: first &+ offset &+ k &* stride)
+                    if print {
+                        say("# seed \(fuzzCase.seed) (\(generator)): main")
+                        say(Disassembler.disassemble(fuzzCase.main, style: .llvm))
+                        if let target = fuzzCase.target { say("# target"); say(Disassembler.disassemble(target, style: .llvm)) }
+                    }
                     switch Differential.compare(fuzzCase, on: backend) {
-                    case .refused: refused += 1
+                    case .refused(let why):
+                        refused += 1
+                        if refusals {
+                            let reason = String(why.map { $0.isNumber ? "#" : $0 }).replacing(/#+/, with: "#")
+                            reasons[reason, default: (0, "seed \(fuzzCase.seed): \(why)")].0 += 1
+                        }
                     case .unsupported(let why):
                         unsupported += 1
                         if firstUnsupported == nil { firstUnsupported = "seed \(fuzzCase.seed) (\(generator)): \(why)" }
@@ -99,8 +124,10 @@ struct FuzzCampaign: ParsableCommand {
             }
             let elapsed = ContinuousClock.now - start
             let secondsTaken = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            say("\(backend.architecture): seeds \(first)..<+\(k): \(programs) programs compared (besides: \(leaky) that may leak addresses, run but not compared; \(refused) refused by the verifier; \(unsupported) the backend could not prepare), \(runs) runs, \(divergences) divergences in \(String(format: "%.0f", secondsTaken)) s")
+            let seeds = stride > 1 ? "seeds \(first &+ offset) + \(stride)·i, i < \(k)" : "seeds \(first)..<+\(k)"
+            say("\(backend.architecture): \(seeds): \(programs) programs compared (besides: \(leaky) that may leak addresses, run but not compared; \(refused) refused by the verifier; \(unsupported) the backend could not prepare), \(runs) runs, \(divergences) divergences in \(String(format: "%.0f", secondsTaken)) s")
             if let firstUnsupported { say("  first not prepared: \(firstUnsupported)") }
+            for (reason, (n, first)) in reasons.sorted(by: { $0.value.0 > $1.value.0 }) { say("  refused \(n)×: \(reason)\n    first: \(first)") }
             totalPrograms += programs
             totalRuns += runs
             totalDivergences += divergences

@@ -40,6 +40,15 @@ public struct ProofAimedProgram {
     var items: [Item] = []
     var nextLabel = 0
     var depth = 0
+    /// Registers that may hold a map value here (r9 after a lookup, and
+    /// what was copied from it). An access through one of them stays inside
+    /// the value: the verifier refuses any map-value access it cannot prove
+    /// inside, as the kernel does, and a refused program tests nothing at
+    /// run time. Pointers of other kinds still meet accesses at and past
+    /// their edges.
+    var mapValued: Set<Register> = []
+    /// Whether some local call passes r1 that may be a map value.
+    var subprogramArgumentMapValued = false
 
     /// Registers that hold a pointer or a number depending on the path.
     static let mixed: [Register] = [.r2, .r3, .r5]
@@ -65,13 +74,15 @@ public struct ProofAimedProgram {
     static func add(_ dst: Register, _ imm: Int32) -> Instruction { .alu(.w64, .add, dst: dst, .immediate(imm)) }
 
     /// Writes into `dst` a value drawn among pointers (stack, packet, map
-    /// value) and numbers; the registers the program keeps are r6 = the
+    /// value) and numbers (and adds `dst` to `mapValued` when the value may
+    /// be a map value; a join's caller keeps it there if either arm does); the registers the program keeps are r6 = the
     /// context, r7 = data, r8 = the loop counter, r9 = a map value or a
     /// stack address, r0 = the result, r4 = loaded data. (The context is
     /// never mixed with others: the loader refuses a context access through
     /// a register that holds the context on some paths only, as the kernel
     /// does; it goes to bpf_tail_call only.)
     mutating func source(_ dst: Register) {
+        var mapValue = false
         switch Int.random(in: 0..<11, using: &rng) {
         case 0, 1, 4, 9, 10:
             add(Self.mov(dst, .r10))
@@ -79,14 +90,32 @@ public struct ProofAimedProgram {
         case 2:
             add(Self.mov(dst, .r7))
             add(Self.add(dst, pick([0, 1, 8, 14, 40, 63, 64, 100])))
-        case 3: add(Self.mov(dst, .r9))
+        case 3:
+            add(Self.mov(dst, .r9))
+            mapValue = mapValued.contains(.r9)
         case 5: add(Self.mov(dst, .r4))
         case 6: add(Self.mov(dst, pick([0, 8, 64, -8, 512])))
         case 7:
             add(Self.mov(dst, .r4))
             add(.alu(.w64, .and, dst: dst, .immediate(pick([7, 63, 0xff, 0x1f8]))))
-        default: add(Self.mov(dst, pick(Self.mixed)))
+        default:
+            let src = pick(Self.mixed)
+            add(Self.mov(dst, src))
+            mapValue = mapValued.contains(src)
         }
+        if mapValue { mapValued.insert(dst) } else { mapValued.remove(dst) }
+    }
+
+    /// `source(dst)` on both arms of a join: `dst` may be a map value after
+    /// it when it may be on either arm.
+    mutating func joinSources(_ dst: Register, other: Int, join: Int) {
+        source(dst)
+        let first = mapValued.contains(dst)
+        items.append(.jump(join))
+        items.append(.label(other))
+        source(dst)
+        if first { mapValued.insert(dst) }
+        items.append(.label(join))
     }
 
     /// A branch on data the verifier cannot know (r4, r0, or the loop counter).
@@ -95,16 +124,19 @@ public struct ProofAimedProgram {
         items.append(.branch(pick([.w64, .w32]), pick([.eq, .ne, .gt, .lt, .set]), register, .immediate(pick([0, 1, 2, 3, 0x40])), target))
     }
 
-    /// A load through `base` into r4, then r0 ^= r4.
-    mutating func load(through base: Register, offset: Int32) {
-        let size = pick(Self.sizes)
+    /// A load through `base` into r4, then r0 ^= r4 (of `size` bytes at
+    /// `offset`, else drawn; the offset drawn for `base` and the size).
+    mutating func load(through base: Register, offset: Int32? = nil, size: AccessSize? = nil) {
+        let size = size ?? pick(Self.sizes)
+        let offset = offset ?? accessOffset(base, size: size)
         add(.load(size, dst: .r4, src: base, offset: Int16(offset)))
         add(.alu(.w64, .xor, dst: .r0, .register(.r4)))
     }
 
     /// A store of data (r4, r8 or a constant) through `base`.
-    mutating func store(through base: Register, offset: Int32) {
+    mutating func store(through base: Register, offset: Int32? = nil) {
         let size = pick(Self.sizes)
+        let offset = offset ?? accessOffset(base, size: size)
         if chance(50) {
             add(.store(size, dst: base, offset: Int16(offset), src: pick([.r4, .r8])))
         } else {
@@ -114,9 +146,21 @@ public struct ProofAimedProgram {
 
     mutating func accessOffset() -> Int32 { pick([0, 0, 0, 1, 7, 8, 8, 16, 56, -8, -8, -16, -16, 60, 62, 64, 500, -500]) }
 
+    /// An offset for a `size`-byte access through `base`: inside the 64-byte
+    /// value, often at its last bytes, when `base` may be a map value;
+    /// otherwise anywhere `accessOffset()` draws.
+    mutating func accessOffset(_ base: Register, size: AccessSize) -> Int32 {
+        guard mapValued.contains(base) else { return accessOffset() }
+        return Self.valueOffset(pick([0, 0, 1, 7, 8, 16, 56, 60, 63]), size: size)
+    }
+
+    /// `offset` moved down so that `size` bytes there fit the 64-byte value.
+    static func valueOffset(_ offset: Int32, size: AccessSize) -> Int32 { min(offset, 64 - Int32(size.bytes)) }
+
     /// r1–r5 as numbers again (after a call, which leaves them undefined).
     mutating func redefineArguments() {
         for r in [Register.r1, .r2, .r3, .r5] { add(Self.mov(r, Int32.random(in: 0...64, using: &rng))) }
+        mapValued.subtract([.r1, .r2, .r3, .r4, .r5])
     }
 
     /// One fragment.
@@ -135,19 +179,23 @@ public struct ProofAimedProgram {
             let reset = Int32.random(in: 0...9, using: &rng)
             if alike { items.append(.branch(.w64, pick([.eq, .gt, .set]), .r4, .immediate(pick([0, 1, 0x40])), other)) } else { unknownBranch(to: other) }
             source(dst)
+            let first = mapValued.contains(dst)
             if alike { add(Self.mov(.r4, reset)) }
             items.append(.jump(join))
             items.append(.label(other))
             source(dst)
+            if first { mapValued.insert(dst) }
             if alike { add(Self.mov(.r4, reset)) }
             items.append(.label(join))
             if chance(40) {
-                let slot = pick([Int32(-8), -16, -24, -32])
+                // A map value goes to a slot that no later load of data
+                // reads (-96), so no other register picks it up unseen.
+                let slot = mapValued.contains(dst) ? -96 : pick([Int32(-8), -16, -24, -32])
                 add(.store(.double, dst: .r10, offset: Int16(slot), src: dst))
                 add(.load(.double, dst: dst, src: .r10, offset: Int16(slot)))
             }
             if chance(60) {
-                if chance(70) { load(through: dst, offset: accessOffset()) } else { store(through: dst, offset: accessOffset()) }
+                if chance(70) { load(through: dst) } else { store(through: dst) }
             }
         case 3, 4:
             // A packet range check, then accesses at its edge.
@@ -156,6 +204,7 @@ public struct ProofAimedProgram {
             add(.load(.word, dst: .r1, src: .r6, offset: 4))
             add(Self.mov(.r5, .r7))
             add(Self.add(.r5, k))
+            mapValued.subtract([.r1, .r5])
             items.append(.branch(.w64, pick([.gt, .ge]), .r5, .register(.r1), skip))
             let size = pick(Self.sizes)
             let offset = k - Int32(size.bytes) + pick([0, 0, 0, 1, -1])
@@ -189,20 +238,18 @@ public struct ProofAimedProgram {
             add(Self.mov(.r9, .r0))
             add(Self.mov(.r0, 0))
             items.append(.branch(.w64, .eq, .r9, .immediate(0), skip))
-            load(through: .r9, offset: pick([0, 8, 56, 60, 64]))
+            mapValued.insert(.r9)
+            let size = pick(Self.sizes)
+            load(through: .r9, offset: Self.valueOffset(pick([0, 8, 56, 60, 63]), size: size), size: size)
             items.append(.label(skip))
-            if chance(50) { add(Self.mov(.r9, .r10)); add(Self.add(.r9, -64)) }
+            if chance(50) { add(Self.mov(.r9, .r10)); add(Self.add(.r9, -64)); mapValued.remove(.r9) }
             redefineArguments()
         case 8:
             // A helper with a memory argument drawn like a join's source.
             let buffer = pick(Self.mixed)
             let join = label(), other = label()
             unknownBranch(to: other)
-            source(buffer)
-            items.append(.jump(join))
-            items.append(.label(other))
-            source(buffer)
-            items.append(.label(join))
+            joinSources(buffer, other: other, join: join)
             add(Self.mov(.r3, buffer))
             add(Self.mov(.r1, .r6))
             add(Self.mov(.r2, pick([0, 2, 8])))
@@ -218,11 +265,7 @@ public struct ProofAimedProgram {
             let value = pick(Self.mixed)
             let join = label(), other = label()
             unknownBranch(to: other)
-            source(value)
-            items.append(.jump(join))
-            items.append(.label(other))
-            source(value)
-            items.append(.label(join))
+            joinSources(value, other: other, join: join)
             add(Self.mov(.r3, value))
             add(.loadImmediate64(dst: .r1, .mapByIndex(0)))
             add(Self.mov(.r2, .r10))
@@ -237,11 +280,8 @@ public struct ProofAimedProgram {
                 let dst = Register.r1
                 let join = label(), other = label()
                 unknownBranch(to: other)
-                source(dst)
-                items.append(.jump(join))
-                items.append(.label(other))
-                source(dst)
-                items.append(.label(join))
+                joinSources(dst, other: other, join: join)
+                if mapValued.contains(dst) { subprogramArgumentMapValued = true }
                 add(Self.mov(.r2, .r4))
                 items.append(.call(Self.subprogramLabel))
                 add(Self.mov(.r4, .r0))
@@ -278,18 +318,32 @@ public struct ProofAimedProgram {
         case 13:
             if !inLoop {
                 // A loop whose head sees the mixed registers change from
-                // iteration to iteration.
-                let head = label(), skip = label()
-                add(Self.mov(.r8, Int32.random(in: 1...4, using: &rng)))
-                items.append(.label(head))
-                for _ in 0..<Int.random(in: 1...3, using: &rng) { fragment(inLoop: true) }
-                let dst = pick(Self.mixed)
-                items.append(.branch(.w64, .set, .r8, .immediate(1), skip))
-                source(dst)
-                items.append(.label(skip))
-                add(.alu(.w64, .sub, dst: .r8, .immediate(1)))
-                items.append(.branch(.w64, .ne, .r8, .immediate(0), head))
-                add(Self.mov(.r8, 0))
+                // iteration to iteration. A register that may be a map value
+                // at the back edge may be one at the head too: the body is
+                // drawn again assuming so until that holds (then every
+                // register is taken as one).
+                let start = items.count
+                var atHead = mapValued
+                for attempt in 0..<4 {
+                    items.removeSubrange(start...)
+                    mapValued = attempt == 3 ? Set(Self.mixed + [.r1, .r9]) : atHead
+                    let head = label(), skip = label()
+                    add(Self.mov(.r8, Int32.random(in: 1...4, using: &rng)))
+                    items.append(.label(head))
+                    for _ in 0..<Int.random(in: 1...3, using: &rng) { fragment(inLoop: true) }
+                    let dst = pick(Self.mixed)
+                    items.append(.branch(.w64, .set, .r8, .immediate(1), skip))
+                    let before = mapValued.contains(dst)
+                    source(dst)
+                    if before { mapValued.insert(dst) }
+                    items.append(.label(skip))
+                    add(.alu(.w64, .sub, dst: .r8, .immediate(1)))
+                    items.append(.branch(.w64, .ne, .r8, .immediate(0), head))
+                    add(Self.mov(.r8, 0))
+                    if mapValued.isSubset(of: atHead) || attempt == 3 { break }
+                    atHead.formUnion(mapValued)
+                }
+                mapValued.formUnion(atHead)
             } else {
                 add(.alu(.w64, .or, dst: .r4, .immediate(1)))
             }
@@ -305,6 +359,8 @@ public struct ProofAimedProgram {
     /// then the subprogram local calls reach.
     public mutating func generate() -> (main: Program, target: Program) {
         items = []
+        mapValued = []
+        subprogramArgumentMapValued = false
         add(Self.mov(.r6, .r1))
         add(.load(.word, dst: .r7, src: .r6, offset: 0))
         add(.load(.word, dst: .r4, src: .r6, offset: 4))
@@ -327,6 +383,7 @@ public struct ProofAimedProgram {
         // through r1 and through its own frame, and returns a number.
         items.append(.label(Self.subprogramLabel))
         depth = 1
+        mapValued = subprogramArgumentMapValued ? [.r1] : []
         add(Self.mov(.r0, .r2))
         if chance(70) {
             add(.store(.double, dst: .r10, offset: -8, src: .r2))
@@ -334,9 +391,11 @@ public struct ProofAimedProgram {
         }
         for _ in 0..<Int.random(in: 1...4, using: &rng) {
             switch Int.random(in: 0..<4, using: &rng) {
-            case 0: add(.load(pick(Self.sizes), dst: .r3, src: .r1, offset: Int16(accessOffset())))
+            case 0: let size = pick(Self.sizes)
+                    add(.load(size, dst: .r3, src: .r1, offset: Int16(accessOffset(.r1, size: size))))
                     add(.alu(.w64, .xor, dst: .r0, .register(.r3)))
-            case 1: add(.store(pick(Self.sizes), dst: .r1, offset: Int16(accessOffset()), src: .r2))
+            case 1: let size = pick(Self.sizes)
+                    add(.store(size, dst: .r1, offset: Int16(accessOffset(.r1, size: size)), src: .r2))
             case 2: add(.store(.double, dst: .r10, offset: Int16(pick([-8, -16, -64, -512])), src: .r2))
             default: add(.load(pick(Self.sizes), dst: .r3, src: .r10, offset: Int16(pick([-8, -16, -8, -16, -64, -512]))))
                      add(.alu(.w64, .xor, dst: .r0, .register(.r3)))
