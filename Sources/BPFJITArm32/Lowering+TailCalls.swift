@@ -104,11 +104,13 @@ extension Arm32Backend {
             e.pop([.r0, .r1, .r2, .r3, .r12, .lr])                             /* pop {r0-r3, r12, lr} */
             e.access(.str, .r2, .r12, offset: Int(layout.stackBase))           /* str r2, [r12, #stackBase] */
             e.access(.str, .r3, .r12, offset: Int(layout.stackEnd))            /* str r3, [r12, #stackEnd] */
+            // A target that stopped the run keeps its own info in the context,
+            // so the error is told in the target's numbering (its blinding).
+            e.access(.ldr, .r2, .r12, offset: Int(layout.status))              /* ldr r2, [r12, #status] */
+            e.cmp(.r2, .immediate(Self.zero))                                  /* cmp r2, #0 */
+            e.b(errorExitLabel, cond: .ne)                                     /* bne exit: the target stopped the run */
             e.access(.str, .r0, .r12, offset: Int(layout.program))             /* str r0, [r12, #program] */
             e.access(.str, .r1, .r12, offset: Int(layout.program) + 4)         /* str r1, [r12, #program + 4] */
-            e.access(.ldr, .r0, .r12, offset: Int(layout.status))              /* ldr r0, [r12, #status] */
-            e.cmp(.r0, .immediate(Self.zero))                                  /* cmp r0, #0 */
-            e.b(errorExitLabel, cond: .ne)                                     /* bne exit: the target stopped the run */
             e.b(e.asm.epilogue(function.index))                                /* b epilogue: return its r0 */
         }
         e.asm.bind(out)

@@ -95,15 +95,21 @@ extension MIPS32Backend {
             e.sw(.zero, bigEndian ? 16 : 20, .sp)                           /* high word */
             e.jalr(.t9)                                                     /* jalr t9: r1, r2 in a0–a3 */
             e.lw(.t7, context, words)                                       /* lw t7, 0(gp) */
-            for (k, offset) in fields.enumerated() {
+            for (k, offset) in fields.prefix(2).enumerated() {
                 e.lw(.t6, Int16(24 + 4 * k), .sp)                           /* lw t6, 24+4k(sp) */
                 e.sw(.t6, Int16(offset), .t7)                               /* sw t6, field(t7) */
             }
+            e.lw(.t8, 32, .sp)                                              /* lw t8, 32(sp): the caller's info */
+            e.lw(.t9, 36, .sp)                                              /* lw t9, 36(sp) */
             e.addiu(.sp, .sp, 40)                                           /* addiu sp, sp, 40 */
+            // A target that stopped the run keeps its own info in the context,
+            // so the error is told in the target's numbering (its blinding).
             e.lw(.t6, Int16(layout.status), .t7)                            /* lw t6, status(t7) */
-            e.lw(.t8, Int16(layout.status) + 4, .t7)                        /* lw t8, status+4(t7) */
-            e.or(.t6, .t6, .t8)                                             /* or t6, t6, t8 */
             e.branch(errorExitLabel, eq: false, .t6, .zero)                 /* bne t6, zero, exit */
+            e.lw(.t6, Int16(layout.status) + 4, .t7)                        /* lw t6, status+4(t7) */
+            e.branch(errorExitLabel, eq: false, .t6, .zero)                 /* bne t6, zero, exit */
+            e.sw(.t8, Int16(fields[2]), .t7)                                /* sw t8, program(t7) */
+            e.sw(.t9, Int16(fields[3]), .t7)                                /* sw t9, program+4(t7) */
             e.b(e.asm.epilogue(function.index))                             /* b epilogue: return its r0 */
         }
         e.asm.bind(out)

@@ -53,22 +53,12 @@ import Testing
     /// `--tail-calls`: the tail-call corpus (chains, the 33 limit, empty
     /// slots, subprograms, errors in targets) on every engine, plain and
     /// hardened, each case against the interpreter and the kernel's outcome;
-    /// each line counts the corpus file and the cases together, and every
-    /// failure printed is one of the known issue's cells.
+    /// each line counts the corpus file and the cases together, and nothing fails.
     @Test func tailCallCorpusIsAColumn() throws {
         let result = try bpfkit(["conformance", "--matrix", "--tail-calls", Self.sample[0]])
         let lines = result.stdout.split(separator: "\n").map(String.init)
-        // A defect the column finds on the 32-bit backends (hardened, an
-        // error in a tail-call target reached from a subprogram is named in
-        // the caller's numbering): known, until their fix.
-        let knownCase = "tail call an error in a target called from a subprogram"
-        let known: Set = ["arm32 hardened", "mips32le hardened", "mips32be hardened"]
         let failing = lines.filter { $0.hasPrefix("FAIL") }
-        let unexpected = failing.filter { line in !(line.contains(knownCase) && known.contains { line.hasPrefix("FAIL \($0) tail-calls") }) }
-        #expect(unexpected.isEmpty, "\(unexpected)")
-        withKnownIssue("the 32-bit backends name an error in a hardened tail-call target reached from a subprogram in the caller's numbering") {
-            #expect(result.status == 0 && failing.isEmpty, "\(failing)")
-        }
+        #expect(result.status == 0 && failing.isEmpty, "\(failing)")
         // The corpus file and the tail-call cases (more than 25) on every line.
         let tallies = lines.compactMap { line -> (String, Int, Int)? in
             let parts = line.split(separator: " ")
@@ -77,7 +67,8 @@ import Testing
             return (String(line.prefix { $0 != ":" }), passed, failed)
         }
         #expect(tallies.contains { $0.0 == "interpreter" })
-        var configurations = ["arm64", "arm64 hardened", "arm32", "mips32le", "mips32be"]
+        var configurations = ["arm64", "arm64 hardened", "arm32", "arm32 hardened", "mips32le", "mips32le hardened",
+                              "mips32be", "mips32be hardened", "riscv64", "riscv64 hardened"]
         #if arch(x86_64)
         configurations += ["x86_64", "x86_64 hardened"]
         #endif
@@ -85,7 +76,7 @@ import Testing
             #expect(tallies.contains { $0.0 == configuration }, "\(configuration): \(lines)")
         }
         for (configuration, passed, failed) in tallies {
-            #expect(passed + failed > 25 && failed <= (known.contains(configuration) ? 1 : 0), "\(configuration): \(passed) passed, \(failed) failed")
+            #expect(passed > 25 && failed == 0, "\(configuration): \(passed) passed, \(failed) failed")
         }
     }
 

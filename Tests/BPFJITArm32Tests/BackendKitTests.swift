@@ -14,9 +14,7 @@ enum Rows {
         architecture: .arm32,
         imageCounts: { prepared in
             (prepared as? Arm32EmulatedProgram).map { ($0.machine.liveImageCount, $0.machine.mappedImageCounts.max() ?? 0) }
-        },
-        knownIssues: ["tail-call corpus, an error in a target called from a subprogram":
-            "hardened, an out-of-bounds access in a tail-call target reached from a subprogram is named in the caller's numbering (pc 1, not 2): the run's error is restored with the calling program's blinding origin"])
+        })
 }
 
 /// Every check of the kit (`BackendKit.checks`) on arm32 under the emulator.

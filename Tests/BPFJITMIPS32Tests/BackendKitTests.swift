@@ -12,9 +12,7 @@ enum Rows {
                    architecture: bigEndian ? .mips32be : .mips32le, byteOrder: bigEndian ? .big : .little,
                    imageCounts: { prepared in
                        (prepared as? MIPS32EmulatedProgram).map { ($0.machine.liveImageCount, $0.machine.mappedImageCounts.max() ?? 0) }
-                   },
-                   knownIssues: ["tail-call corpus, an error in a target called from a subprogram":
-                       "hardened, an out-of-bounds access in a tail-call target reached from a subprogram is named in the caller's numbering (pc 1, not 2): the run's error is restored with the calling program's blinding origin"])
+                   })
     }
 }
 
