@@ -15,6 +15,9 @@ public struct RunError: Error, Sendable, CustomStringConvertible {
     public let hint: String?
     /// The C source line of the failing instruction, when the object has BTF line information.
     public let sourceLine: SourceLine?
+    /// The program the run stopped in, when a tail call had left the one the
+    /// host entered (the error's pc is in its numbering).
+    public let program: String?
 
     public var pc: Int { error.pc }
 
@@ -25,6 +28,7 @@ public struct RunError: Error, Sendable, CustomStringConvertible {
         } else {
             text = error.description
         }
+        if let program { text = "in tail-called program '\(program)': " + text }
         if let sourceLine { text += "\n  \(sourceLine)" }
         if let hint { text += "\nhint: \(hint)" }
         return text
@@ -32,9 +36,11 @@ public struct RunError: Error, Sendable, CustomStringConvertible {
 
     /// Explains `error` from a run of a `type` program over `regions` (the
     /// run's, at the time it stopped) with `maps`.
-    init(_ error: ExecutionError, regions: [NamedRegion], maps: [any BPFMap], type: any ProgramType, sourceLine: SourceLine? = nil) {
+    init(_ error: ExecutionError, regions: [NamedRegion], maps: [any BPFMap], type: any ProgramType, sourceLine: SourceLine? = nil,
+         program: String? = nil) {
         self.error = error
         self.sourceLine = sourceLine
+        self.program = program
         guard case .outOfBounds(_, let address, let size, _) = error else {
             location = nil; hint = nil; return
         }

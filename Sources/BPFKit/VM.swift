@@ -141,8 +141,9 @@ public final class LoadedProgram: Sendable {
         let run = try linked.makeRun(input: input, byteOrder: byteOrder)
         let r0: UInt64
         do { r0 = try prepared.run(run.input) } catch {
+            let origin = origin(of: error)
             throw RunError(error, regions: run.namedRegions, maps: linked.maps.maps, type: linked.type,
-                           sourceLine: sourceLine(at: error.pc))
+                           sourceLine: origin.line, program: origin.program)
         }
         return RunResult(returnValue: r0, run: run)
     }
@@ -165,8 +166,9 @@ public final class LoadedProgram: Sendable {
             do {
                 for (index, run) in runs.enumerated() { current = index; r0 = try prepared.run(run.input) }
             } catch {
+                let origin = origin(of: error)
                 throw RunError(error, regions: runs[current].namedRegions, maps: linked.maps.maps, type: linked.type,
-                           sourceLine: sourceLine(at: error.pc))
+                               sourceLine: origin.line, program: origin.program)
             }
             let elapsed = ContinuousClock.now - start
             total += UInt64(elapsed.components.seconds) * 1_000_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000)
@@ -174,5 +176,56 @@ public final class LoadedProgram: Sendable {
             done += runs.count
         }
         return (last, total / UInt64(count))
+    }
+}
+
+extension LoadedProgram {
+    /// The program a run's error stopped in, when it was not this one, and the
+    /// C source line of the failing instruction.
+    ///
+    /// A run that makes tail calls may stop in another of the object's
+    /// programs, and the error's pc is in that program's numbering. The
+    /// candidates are this program and, when it can tail-call, the object's
+    /// other programs; of those, the ones whose instruction at the pc could
+    /// have raised the error (a memory access for an out-of-bounds error, a
+    /// call of that helper for a helper's error) remain. A line is shown only
+    /// when exactly one remains, so it is never another program's line.
+    func origin(of error: ExecutionError) -> (program: String?, line: SourceLine?) {
+        let entryFits = Self.couldRaise(error, in: linked.program)
+        let tailCalls = linked.program.instructions.contains { $0 == .call(.helper(TailCalls.helperID)) }
+        guard tailCalls, let object else {
+            return (nil, entryFits ? sourceLine(at: error.pc) : nil)
+        }
+        let others = object.object.programs.filter { $0.name != linked.name && Self.couldRaise(error, in: $0.program) }
+        switch (entryFits, others.count) {
+        case (true, 0): return (nil, sourceLine(at: error.pc))
+        case (false, 1): return (others[0].name, others[0].sourceLine(at: error.pc))
+        default: return (nil, nil)
+        }
+    }
+
+    /// Whether `program`'s instruction at the error's pc is one that raises such an error.
+    static func couldRaise(_ error: ExecutionError, in program: Program) -> Bool {
+        let pc = error.pc
+        guard program.instructions.indices.contains(pc) else { return false }
+        let instruction = program.instructions[pc]
+        switch error {
+        case .outOfBounds:
+            switch instruction {
+            case .load, .loadSignExtend, .store, .storeImmediate, .atomic: return true
+            default: return false
+            }
+        case .unknownHelper(_, let id), .helperFailed(_, let id, _):
+            switch instruction {
+            case .call(.helper(let called)): return called == id
+            case .call(.kfunc): return true
+            default: return false
+            }
+        case .callDepthExceeded:
+            if case .call(.local) = instruction { return true }
+            return false
+        default:
+            return true
+        }
     }
 }

@@ -55,6 +55,39 @@ import Testing
         #expect(dump.stdout.components(separatedBy: "; short_packet.c:7:").count == 2, "one line per source line: \(dump.stdout)")
     }
 
+    /// An error in a program entered by a tail call is told in that
+    /// program's terms: its name, and its line for the pc (which is in its
+    /// numbering; the entry's instruction 1 is the second half of a 64-bit
+    /// load, whose line is the tail call's).
+    @Test func errorsInATailCalledProgramShowItsLine() throws {
+        let source = try temporaryFile("tail_error.c", text: """
+            typedef unsigned char __u8;
+            typedef unsigned int __u32;
+            struct xdp_md { __u32 data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex; };
+            struct { int (*type)[3]; int (*max_entries)[2]; int (*key_size)[4]; int (*value_size)[4]; } jumps __attribute__((section(".maps"), used));
+            static long (*bpf_tail_call)(void *ctx, void *map, __u32 index) = (void *)12;
+            __attribute__((section("xdp"), used)) int target(struct xdp_md *ctx)
+            {
+            	volatile __u8 *data = (void *)(long)ctx->data;
+            	return data[100];
+            }
+            __attribute__((section("xdp"), used)) int entry(struct xdp_md *ctx)
+            {
+            	bpf_tail_call(ctx, &jumps, 0);
+            	return 7;
+            }
+            char LICENSE[] __attribute__((section("license"), used)) = "GPL";
+            """)
+        let packet = try temporaryFile("tail_error.bin", [UInt8](repeating: 0, count: 64))
+        for engine in [["--engine", "interpreter"], ["--engine", "jit"], ["--engine", "jit", "--harden"]] {
+            let run = try bpfkit(["run", source, "--program", "entry", "--data-in", packet, "--tail-call", "jumps:0=target"] + engine)
+            #expect(run.status != 0)
+            #expect(run.stderr.contains("in tail-called program 'target': instruction 1: read of 1 byte at packet offset 100, length 64\n"
+                                        + "  tail_error.c:9: return data[100];"), "\(engine): \(run.stderr)")
+            #expect(!run.stderr.contains("bpf_tail_call(ctx"), "\(engine): the entry's line: \(run.stderr)")
+        }
+    }
+
     @Test func unsupportedHelperIsNamedInRunErrors() throws {
         let source = try temporaryFile("pid.s", text: "call 14\nexit\n")
         let result = try bpfkit(["run", source, "--no-verify"])
