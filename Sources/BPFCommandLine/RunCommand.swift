@@ -163,7 +163,7 @@ extension RunCommand {
         if let map = target.map { fields.append("\"map\":\"\(jsonEscaped(map))\"") }
         if let type = target.mapType { fields.append("\"map_type\":\"\(type)\"") }
         switch target.kind {
-        case .interface: break
+        case .interface: if target.ingress { fields.append("\"ingress\":true") }
         case .broadcast: fields.append("\"exclude_ingress\":\(target.excludeIngress)")
         case .deviceMap, .cpu, .socket: fields.append("\"key\":\(target.key)")
         }

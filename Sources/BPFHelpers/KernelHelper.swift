@@ -173,14 +173,15 @@ public enum KernelHelper: Int32, Sendable, CaseIterable, CustomStringConvertible
 
     /// Whether the helper takes a packet program's context (XDP or tc), as
     /// `bpf_fib_lookup` does.
-    public var requiresPacketContext: Bool { requiresXDP || requiresSKB || self == .fibLookup }
+    public var requiresPacketContext: Bool { requiresXDP || requiresSKB || self == .fibLookup || self == .redirect }
 
     /// Whether the helper only makes sense for XDP programs (it takes an `xdp_md` context).
     public var requiresXDP: Bool {
         switch self {
         case .xdpAdjustHead, .xdpAdjustTail, .xdpAdjustMeta, .xdpGetBuffLen, .xdpLoadBytes, .xdpStoreBytes: true
-        // Redirects record the run's forwarding decision, which only packet programs have.
-        case .redirect, .redirectMap: true
+        // bpf_redirect_map records an XDP run's forwarding decision (tc
+        // programs have bpf_redirect, which both types offer).
+        case .redirectMap: true
         default: false
         }
     }

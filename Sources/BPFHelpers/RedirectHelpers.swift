@@ -31,20 +31,24 @@ public struct RedirectTarget: Sendable, Hashable, CustomStringConvertible {
     public var interface: UInt32?
     /// `BPF_F_EXCLUDE_INGRESS`, for broadcasts.
     public var excludeIngress: Bool
+    /// `BPF_F_INGRESS` (tc's `bpf_redirect`): into the interface's receive
+    /// path rather than out of it.
+    public var ingress: Bool
 
     public init(kind: Kind, map: String? = nil, mapType: MapType? = nil, key: UInt32, interface: UInt32? = nil,
-                excludeIngress: Bool = false) {
+                excludeIngress: Bool = false, ingress: Bool = false) {
         self.kind = kind
         self.map = map
         self.mapType = mapType
         self.key = key
         self.interface = interface
         self.excludeIngress = excludeIngress
+        self.ingress = ingress
     }
 
     public var description: String {
         switch kind {
-        case .interface: "ifindex \(key)"
+        case .interface: "ifindex \(key)" + (ingress ? " (ingress)" : "")
         case .deviceMap: "\(mapType.map { "\($0)" } ?? "devmap") \(map ?? "?")[\(key)] (ifindex \(interface.map { "\($0)" } ?? "?"))"
         case .cpu: "cpumap \(map ?? "?")[\(key)] (CPU \(key))"
         case .socket: "xskmap \(map ?? "?")[\(key)] (queue \(key))"
@@ -86,22 +90,34 @@ extension KernelHelpers {
     /// The low bits of `bpf_redirect_map`'s flags: the action returned when the key has no entry.
     static let fallbackActionMask: UInt64 = 3
 
-    /// The redirect state of the run whose context the call's memory holds.
-    static func redirectRecord(_ call: borrowing HelperCall, _ helper: KernelHelper) throws(HelperError) -> RedirectRecord {
+    /// `BPF_F_INGRESS`, the one flag tc's `bpf_redirect` takes.
+    static let ingressFlag: UInt64 = 1
+
+    /// The redirect state of the run whose context the call's memory holds,
+    /// and whether the run is a tc one (else XDP).
+    static func redirectRecord(_ call: borrowing HelperCall, _ helper: KernelHelper) throws(HelperError) -> (RedirectRecord, tc: Bool) {
         for region in call.memory.regions.regions where region.kind == .context {
-            if let frame = XDPFrames.frame(at: region.start) { return frame.redirect }
+            if let frame = XDPFrames.frame(at: region.start) { return (frame.redirect, false) }
+            if let skb = SKBuffs.buffer(at: region.start) { return (skb.redirect, true) }
         }
-        throw HelperError("\(helper.name): this run has no XDP context to record a redirect in")
+        throw HelperError("\(helper.name): this run has no XDP or tc context to record a redirect in")
     }
 
     static func redirectHelpers(_ env: HelperEnvironment) -> [Helper] {
         [
-            // bpf_xdp_redirect: any flag aborts; otherwise the target is the ifindex.
+            // XDP (bpf_xdp_redirect): any flag aborts. tc (bpf_redirect):
+            // flags other than BPF_F_INGRESS give TC_ACT_SHOT. Otherwise the
+            // target is the ifindex, and the result the type's redirect action.
             helper(.redirect) { call throws(HelperError) in
-                let record = try redirectRecord(call, .redirect)
-                guard call.argument(2) == 0 else { return XDPAction.aborted.rawValue }
-                record.target = RedirectTarget(kind: .interface, key: UInt32(truncatingIfNeeded: call.argument(1)),
-                                               interface: UInt32(truncatingIfNeeded: call.argument(1)))
+                let (record, tc) = try redirectRecord(call, .redirect)
+                let flags = call.argument(2), interface = UInt32(truncatingIfNeeded: call.argument(1))
+                if tc {
+                    guard flags & ~ingressFlag == 0 else { return UInt64(TCAction.shot.rawValue) }
+                    record.target = RedirectTarget(kind: .interface, key: interface, interface: interface, ingress: flags != 0)
+                    return UInt64(TCAction.redirect.rawValue)
+                }
+                guard flags == 0 else { return XDPAction.aborted.rawValue }
+                record.target = RedirectTarget(kind: .interface, key: interface, interface: interface)
                 return XDPAction.redirect.rawValue
             },
             // __bpf_xdp_redirect_map: unknown flags abort; a missing entry clears
@@ -111,7 +127,7 @@ extension KernelHelpers {
                 guard let redirectMap = map as? RedirectMap else {
                     throw HelperError("bpf_redirect_map: argument 1 is \(map.definition.type) '\(map.name)', not a devmap, devmap_hash, cpumap or xskmap")
                 }
-                let record = try redirectRecord(call, .redirectMap)
+                let (record, _) = try redirectRecord(call, .redirectMap)
                 let type = map.definition.type
                 let flags = call.argument(3)
                 let isDeviceMap = type == .deviceMap || type == .deviceMapHash

@@ -69,6 +69,9 @@ public final class SKBuff: @unchecked Sendable {
         SKBuffs.register(self)
     }
 
+    /// The run's forwarding decision (`bpf_redirect`), as for XDP.
+    let redirect = RedirectRecord()
+
     deinit { SKBuffs.unregister(context.address) }
 
     /// `eth_type_trans`: the Ethernet type when it is one (at least 0x600),

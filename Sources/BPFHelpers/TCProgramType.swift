@@ -205,6 +205,13 @@ public struct TCProgramType: ProgramType {
 
         func output() -> [UInt8] { skb.packet }
         func contextOutput() -> [UInt8]? { skb.contextOut }
+
+        func verdict(returnValue: UInt64) -> String? { TCAction(returnValue: returnValue)?.description }
+
+        /// The target of `bpf_redirect`, when the program returned `TC_ACT_REDIRECT`.
+        func redirect(returnValue: UInt64) -> RedirectTarget? {
+            TCAction(returnValue: returnValue) == .redirect ? skb.redirect.target : nil
+        }
     }
 }
 

@@ -90,6 +90,9 @@ struct TCKernelDifferentialTests {
                 let value = try prepared.run(ours.input)
                 let label = "\(c) \(run.program) packet \(run.packet) on \(engine.name)"
                 #expect(value == run.value, "\(label): return value")
+                if run.program == "tc_redirect" {
+                    #expect(ours.redirect(returnValue: value) == Self.redirectModel(Self.packets[run.packet]), "\(label): redirect target")
+                }
                 Self.compare(ours.output(), run.output, "\(label): output packet")
                 Self.compare(ours.contextOutput() ?? [], run.context, "\(label): ctx_out")
                 guard index == expected.count - 1 || expected[index + 1].program != run.program else { continue }
@@ -102,6 +105,15 @@ struct TCKernelDifferentialTests {
                 }
             }
         }
+    }
+
+    /// Where `tc_redirect` sends `packet`, from its C source: IPv4 but ICMP
+    /// goes to ifindex TTL + 10, into it (`BPF_F_INGRESS`) for UDP; ICMP's
+    /// unknown flag gives TC_ACT_SHOT and no target.
+    static func redirectModel(_ p: [UInt8]) -> RedirectTarget? {
+        guard p.count >= 34, p[12] == 0x08, p[13] == 0x00, p[23] != 1 else { return nil }
+        let ifindex = UInt32(p[22]) + 10
+        return RedirectTarget(kind: .interface, key: ifindex, interface: ifindex, ingress: p[23] == 17)
     }
 
     /// A `ctx_in` that sets what a test run may set: the program sees it and

@@ -46,4 +46,21 @@ int tc_context(struct __sk_buff *skb)
 	return skb->protocol == bpf_htons(ETH_P_IP) ? TC_ACT_OK : TC_ACT_UNSPEC;
 }
 
+/* bpf_redirect from tc: TC_ACT_REDIRECT with an ifindex taken from the
+ * packet, BPF_F_INGRESS for UDP, and an unknown flag (TC_ACT_SHOT) for ICMP. */
+SEC("tc")
+int tc_redirect(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip = data + sizeof(*eth);
+
+	if (!IN_PACKET(ip, sizeof(*ip), data_end) || eth->h_proto != bpf_htons(ETH_P_IP))
+		return TC_ACT_OK;
+	if (ip->protocol == IPPROTO_ICMP)
+		return bpf_redirect(ip->ttl, 4);
+	return bpf_redirect(ip->ttl + 10, ip->protocol == IPPROTO_UDP ? BPF_F_INGRESS : 0);
+}
+
 char LICENSE[] SEC("license") = "GPL";
