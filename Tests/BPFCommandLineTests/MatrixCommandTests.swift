@@ -77,7 +77,7 @@ import Testing
             return (String(line.prefix { $0 != ":" }), passed, failed)
         }
         #expect(tallies.contains { $0.0 == "interpreter" })
-        var configurations = ["arm64", "arm64 hardened", "arm32", "mips32le", "mips32be"]
+        var configurations = ["arm64", "arm64 hardened", "arm32", "mips32le", "mips32be", "riscv64", "riscv64 hardened"]
         #if arch(x86_64)
         configurations += ["x86_64", "x86_64 hardened"]
         #endif
