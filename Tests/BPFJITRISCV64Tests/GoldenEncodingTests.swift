@@ -1,3 +1,4 @@
+import BPFBackendTestKit
 import BPFISA
 import BPFJIT
 import BPFJITRISCV64
@@ -12,9 +13,8 @@ import Testing
 /// rvc`, where llvm-mc picks the 16-bit form whenever one exists, so the
 /// encoder must compress exactly where the C extension allows (forms it
 /// deliberately leaves 32 bits wide, such as branches to labels, say so
-/// with `norvc`).
+/// with `norvc`). The kit's `LLVMMC` driver assembles and compares.
 @Suite struct GoldenEncodingTests {
-    static let llvmMC = "/usr/bin/llvm-mc"
 
     final class Collector {
         let asm = JITAssembler<RV64Branch>(instructionCount: 0, functionCount: 0, capacityHint: 1 << 16, padder: { _, _ in })
@@ -202,55 +202,29 @@ import Testing
         switch op { case .add: "amoadd"; case .swap: "amoswap"; case .xor: "amoxor"; case .or: "amoor"; case .and: "amoand" }
     }
 
-    /// llvm-mc's encodings of `lines`, one byte array per instruction line.
-    static func llvm(_ source: String) throws -> [[UInt8]] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: llvmMC)
-        process.arguments = ["-triple=riscv64", "-mattr=+m,+a,+c,+zba,+zbb", "--show-encoding"]
-        let input = Pipe(), output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        input.fileHandleForWriting.write(source.data(using: .utf8)!)
-        try input.fileHandleForWriting.close()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return text.split(separator: "\n").compactMap { line -> [UInt8]? in
-            guard let range = line.range(of: "encoding: [") else { return nil }
-            let list = line[range.upperBound...].prefix { $0 != "]" }
-            return list.split(separator: ",").map { UInt8($0.dropFirst(2), radix: 16) ?? 0xee }
-        }
+    /// LLVM's assembler for RV64IMAC with Zba/Zbb, compressing (`.option
+    /// rvc`) or not.
+    static func llvm(rvc: Bool) -> LLVMMC {
+        LLVMMC(triple: "riscv64", attributes: ["+m", "+a", "+c", "+zba", "+zbb"], prologue: [rvc ? ".option rvc" : ".option norvc"])
     }
 
-    /// Compares each form with llvm-mc's bytes; returns the mismatches.
+    /// Compares each form with llvm-mc's bytes; returns the mismatches. With
+    /// `rvc`, the forms marked `norvc` are assembled apart, under `.option norvc`.
     static func compare(_ forms: [(text: String, norvc: Bool, bytes: [UInt8])], rvc: Bool) throws -> (lines: Int, mismatches: [String]) {
-        var source = rvc ? ".option rvc\n" : ".option norvc\n"
-        var lineCount = 0
-        for form in forms {
-            let lines = form.text.split(separator: "\n")
-            lineCount += lines.count
-            if rvc && form.norvc { source += ".option norvc\n" }
-            source += lines.joined(separator: "\n") + "\n"
-            if rvc && form.norvc { source += ".option rvc\n" }
+        var lines = 0, mismatches: [String] = []
+        for compressing in rvc ? [true, false] : [false] {
+            let group = forms.filter { !rvc || $0.norvc != compressing }.map { (text: $0.text, bytes: $0.bytes) }
+            guard !group.isEmpty else { continue }
+            let (count, failures) = try llvm(rvc: compressing).check(group)
+            lines += count
+            mismatches += failures
         }
-        let encodings = try llvm(source)
-        guard encodings.count == lineCount else { return (lineCount, ["llvm-mc encoded \(encodings.count) of \(lineCount) lines"]) }
-        var index = 0, mismatches: [String] = []
-        for form in forms {
-            let count = form.text.split(separator: "\n").count
-            let expected = encodings[index..<index + count].flatMap { $0 }
-            index += count
-            if expected != form.bytes {
-                mismatches.append("\(form.text.replacingOccurrences(of: "\n", with: "; ")): ours \(form.bytes.map { String($0, radix: 16) }), llvm \(expected.map { String($0, radix: 16) })")
-            }
-        }
-        return (lineCount, mismatches)
+        return (lines, mismatches)
     }
 
     @Test(arguments: [false, true]) func everyFormMatchesLLVM(compressed: Bool) throws {
-        guard FileManager.default.isExecutableFile(atPath: Self.llvmMC) else {
-            Issue.record("\(Self.llvmMC) is missing: install Debian's llvm-14")
+        guard LLVMMC.isInstalled else {
+            Issue.record("\(LLVMMC.path) is missing: install Debian's llvm-14")
             return
         }
         let forms = Self.forms(compressed: compressed)
@@ -263,7 +237,7 @@ import Testing
     /// llvm-mc's text of `source` without aliases, one line per instruction.
     static func llvmText(_ source: String) throws -> [String] {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: llvmMC)
+        process.executableURL = URL(fileURLWithPath: LLVMMC.path)
         process.arguments = ["-triple=riscv64", "-mattr=+m,+a,+c,+zba,+zbb", "-M", "no-aliases"]
         let input = Pipe(), output = Pipe()
         process.standardInput = input
@@ -281,7 +255,7 @@ import Testing
     /// `dump jited`'s decoder (`BPFNativeDisassembler`, Capstone has no
     /// RISC-V) reads every form back as llvm-mc prints it without aliases.
     @Test(arguments: [false, true]) func theDecoderReadsEveryFormAsLLVMPrintsIt(compressed: Bool) throws {
-        guard FileManager.default.isExecutableFile(atPath: Self.llvmMC) else { return }
+        guard LLVMMC.isInstalled else { return }
         let forms = Self.forms(compressed: compressed) + (compressed ? [] : Self.bitManipulationForms())
         var source = compressed ? ".option rvc\n" : ".option norvc\n"
         for form in forms {
@@ -300,7 +274,7 @@ import Testing
     }
 
     @Test func bitManipulationFormsMatchLLVM() throws {
-        guard FileManager.default.isExecutableFile(atPath: Self.llvmMC) else { return }
+        guard LLVMMC.isInstalled else { return }
         let forms = Self.bitManipulationForms()
         let (_, mismatches) = try Self.compare(forms, rvc: false)
         print("RISC-V golden encodings (Zba/Zbb): \(forms.count) forms, \(mismatches.count) mismatches")

@@ -61,12 +61,12 @@ import Testing
     @Test func blindedSprayAgreesWithTheInterpreter() {
         let program = SprayPrograms.program()
         let memory = [UInt8](repeating: 0, count: SprayPrograms.memorySize)
-        let reference = BackendMatrix.outcome(program, memory: memory, on: ParityTests.hardened.reference, limit: 10_000)
+        let reference = BackendMatrix.outcome(program, memory: memory, on: Rows.hardened.reference, limit: 10_000)
         guard case .value = reference else {
             Issue.record("interpreter: \(reference)")
             return
         }
-        for (_, engine) in ParityTests.hardened.configurations {
+        for (_, engine) in Rows.hardened.configurations {
             #expect(BackendMatrix.outcome(program, memory: memory, on: engine, limit: 10_000) == reference)
         }
     }
@@ -106,7 +106,7 @@ import Testing
 
     /// The random differential programs, blinded, plain and compressed.
     @Test func randomProgramsHardenedMatchTheInterpreter() {
-        let (count, failures) = BackendMatrix.randomDifferential(ParityTests.hardened, seeds: 1...150) { DifferentialFuzzTests.program(seed: $0) }
+        let (count, failures) = BackendMatrix.randomDifferential(Rows.hardened, seeds: 1...150) { RegisterPairFuzz.program(seed: $0) }
         print("riscv64 hardened differential fuzz: \(count) programs × 2, \(failures.count) differences")
         #expect(count > 100)
         #expect(failures.isEmpty, "\(failures.prefix(5).joined(separator: "\n"))")
