@@ -84,11 +84,12 @@ struct LinkedScalarTests {
         return Verifier.verify(program, environment: environment)
     }
 
-    /// r3 = a byte of the input (0...255) unless `source` says otherwise.
+    /// r3 = a byte of the input plus 8 (8...263), unless `r3` says otherwise.
     static func program(copyAndMove: [Instruction], then: [Instruction] = [], read: Int = 4, r3: Instruction? = nil) -> [Instruction] {
         [
-            .branch(.w64, .lt, dst: .r2, .immediate(16), offset: Int16(6 + copyAndMove.count + then.count)),
+            .branch(.w64, .lt, dst: .r2, .immediate(16), offset: Int16(7 + copyAndMove.count + then.count)),
             r3 ?? .load(.byte, dst: .r3, src: .r1, offset: 1),
+            .alu(.w64, .add, dst: .r3, .immediate(r3 == nil ? 8 : 0)),
         ] + copyAndMove + then + [
             .branch(.w64, .gt, dst: .r4, .register(.r2), offset: 3),
             .alu(.w64, .mov, dst: .r5, .register(.r1)),
