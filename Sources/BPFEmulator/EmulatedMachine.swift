@@ -73,6 +73,7 @@ public final class EmulatedMachine: Sendable {
     let trampolines = Mutex(Trampolines())
     private let nearCode: CodeArea
     private let farCode = Mutex<CodeArea?>(nil)
+    private let midCode = Mutex<CodeArea?>(nil)
     /// Engines not running anything, shared by all the machine's programs.
     private let idleEngines = Mutex<[EmulatorInstance]>([])
     /// Images whose programs still exist.
@@ -144,6 +145,8 @@ public final class EmulatedMachine: Sendable {
             return try nearCode.reserve(size: size, placement: placement)
         case .farFromHelpers:
             return try farCodeArea().reserve(size: size, placement: placement)
+        case .beyondShortCalls:
+            return try midCodeArea().reserve(size: size, placement: placement)
         }
     }
 
@@ -178,7 +181,7 @@ public final class EmulatedMachine: Sendable {
             throw .invalidImage("the image at 0x\(String(address, radix: 16)) overlaps the trampoline area")
         }
         if addressModel == .translated {
-            let inArea = [GuestLayout.nearCode, GuestLayout.farCode].contains {
+            let inArea = [GuestLayout.nearCode, GuestLayout.midCode, GuestLayout.farCode].contains {
                 $0.contains(address) && end.partialValue <= $0.upperBound
             }
             guard inArea else {
@@ -331,6 +334,38 @@ public final class EmulatedMachine: Sendable {
                     let length = 16 << 20
                     let step: UInt64 = 4 << 30
                     let candidates = (1...16).flatMap { k -> [UInt64] in
+                        let up = trampolineBase.addingReportingOverflow(step * UInt64(k))
+                        let down = trampolineBase.subtractingReportingOverflow(step * UInt64(k))
+                        return (up.overflow ? [] : [up.partialValue]) + (down.overflow ? [] : [down.partialValue])
+                    }
+                    let reservation = try AddressReservation(count: length, atOneOf: candidates)
+                    created = CodeArea(range: reservation.range, reservation: reservation)
+                }
+                area = created
+                return .success(created)
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+}
+
+extension EmulatedMachine {
+    /// The code area between RISC-V's `jal` range and 2 GiB from the
+    /// trampolines, created on first use: in guest space a fixed range past
+    /// the stack; in host space a reservation 32 MiB to 1 GiB away.
+    fileprivate func midCodeArea() throws(EmulatorError) -> CodeArea {
+        let result: Result<CodeArea, EmulatorError> = midCode.withLock { area in
+            if let area { return .success(area) }
+            do throws(EmulatorError) {
+                let created: CodeArea
+                if addressModel == .translated {
+                    created = CodeArea(range: GuestLayout.midCode, reservation: nil)
+                } else {
+                    let length = 16 << 20
+                    let step: UInt64 = 32 << 20
+                    let candidates = (1...32).flatMap { k -> [UInt64] in
                         let up = trampolineBase.addingReportingOverflow(step * UInt64(k))
                         let down = trampolineBase.subtractingReportingOverflow(step * UInt64(k))
                         return (up.overflow ? [] : [up.partialValue]) + (down.overflow ? [] : [down.partialValue])
