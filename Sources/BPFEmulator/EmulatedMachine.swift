@@ -73,7 +73,10 @@ public final class EmulatedMachine: Sendable {
     let trampolines = Mutex(Trampolines())
     private let nearCode: CodeArea
     private let farCode = Mutex<CodeArea?>(nil)
-    private let midCode = Mutex<CodeArea?>(nil)
+    /// Code beyond RISC-V's `jal` (±1 MiB) from the trampolines, within ±2 GiB.
+    private let midCode: CodeArea
+    /// Bytes of the middle code area of a 64-bit machine, right after the near one.
+    static let midCodeLength = 8 << 20
     /// Engines not running anything, shared by all the machine's programs.
     private let idleEngines = Mutex<[EmulatorInstance]>([])
     /// Images whose programs still exist.
@@ -100,13 +103,17 @@ public final class EmulatedMachine: Sendable {
         case .translated:
             trampolineBase = GuestLayout.trampolines.lowerBound
             nearCode = CodeArea(range: GuestLayout.nearCode, reservation: nil)
+            midCode = CodeArea(range: GuestLayout.midCode, reservation: nil)
         case .identity:
-            // Trampolines and near code side by side in one host reservation.
+            // Trampolines, near code and middle code side by side in one host
+            // reservation: the middle area starts 16 MiB after the trampolines.
             let length = Int(GuestLayout.nearCode.upperBound - GuestLayout.trampolines.lowerBound)
-            let reservation = try AddressReservation(count: length)
+            let reservation = try AddressReservation(count: length + Self.midCodeLength)
             trampolineBase = reservation.address
             nearCode = CodeArea(range: reservation.address + UInt64(Trampolines.areaSize)..<reservation.address + UInt64(length),
                                 reservation: reservation)
+            midCode = CodeArea(range: reservation.address + UInt64(length)..<reservation.address + UInt64(length + Self.midCodeLength),
+                               reservation: reservation)
         }
     }
 
@@ -146,7 +153,7 @@ public final class EmulatedMachine: Sendable {
         case .farFromHelpers:
             return try farCodeArea().reserve(size: size, placement: placement)
         case .beyondShortCalls:
-            return try midCodeArea().reserve(size: size, placement: placement)
+            return try midCode.reserve(size: size, placement: placement)
         }
     }
 
@@ -334,38 +341,6 @@ public final class EmulatedMachine: Sendable {
                     let length = 16 << 20
                     let step: UInt64 = 4 << 30
                     let candidates = (1...16).flatMap { k -> [UInt64] in
-                        let up = trampolineBase.addingReportingOverflow(step * UInt64(k))
-                        let down = trampolineBase.subtractingReportingOverflow(step * UInt64(k))
-                        return (up.overflow ? [] : [up.partialValue]) + (down.overflow ? [] : [down.partialValue])
-                    }
-                    let reservation = try AddressReservation(count: length, atOneOf: candidates)
-                    created = CodeArea(range: reservation.range, reservation: reservation)
-                }
-                area = created
-                return .success(created)
-            } catch {
-                return .failure(error)
-            }
-        }
-        return try result.get()
-    }
-}
-
-extension EmulatedMachine {
-    /// The code area between RISC-V's `jal` range and 2 GiB from the
-    /// trampolines, created on first use: in guest space a fixed range past
-    /// the stack; in host space a reservation 32 MiB to 1 GiB away.
-    fileprivate func midCodeArea() throws(EmulatorError) -> CodeArea {
-        let result: Result<CodeArea, EmulatorError> = midCode.withLock { area in
-            if let area { return .success(area) }
-            do throws(EmulatorError) {
-                let created: CodeArea
-                if addressModel == .translated {
-                    created = CodeArea(range: GuestLayout.midCode, reservation: nil)
-                } else {
-                    let length = 16 << 20
-                    let step: UInt64 = 32 << 20
-                    let candidates = (1...32).flatMap { k -> [UInt64] in
                         let up = trampolineBase.addingReportingOverflow(step * UInt64(k))
                         let down = trampolineBase.subtractingReportingOverflow(step * UInt64(k))
                         return (up.overflow ? [] : [up.partialValue]) + (down.overflow ? [] : [down.partialValue])

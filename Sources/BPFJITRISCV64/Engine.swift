@@ -10,7 +10,7 @@ import BPFRuntime
 /// `prepare` validates the program, resolves its helpers (unknown numbers
 /// fail here) and compiles it with the shared pass driver at the address the
 /// machine reserved for it, next to the helper trampolines (every helper
-/// call a direct `jal`), 32 MiB to 1 GiB away (`auipc` + `jalr`) or 4 GiB
+/// call a direct `jal`), 16 to 24 MiB away (`auipc` + `jalr`) or 4 GiB
 /// and more away (every call built in t6). With Zba/Zbb on, the machine
 /// performs those instructions, which Unicorn 2.0.1's RV64 core lacks
 /// (`SoftInstructions`).

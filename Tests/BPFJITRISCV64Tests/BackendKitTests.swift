@@ -8,8 +8,8 @@ import Testing
 /// plain code next to the helpers (direct `jal` calls); compressed code
 /// 4 GiB and more from them (calls built in t6); code with Zba and Zbb next
 /// to the helpers, run on a machine that performs them (Unicorn's RV64 core
-/// lacks them); and compressed code with Zba and Zbb between 32 MiB and
-/// 1 GiB from the helpers, where every helper call is `auipc` + `jalr`. The
+/// lacks them); and compressed code with Zba and Zbb 16 to 24 MiB from the
+/// helpers, where every helper call is `auipc` + `jalr`. The
 /// generated suite (about 20,000 cases) runs on the plain and the Zba/Zbb
 /// configurations, to keep the emulated target's time small: compression
 /// and placement change encodings (checked form by form against llvm-mc)

@@ -80,7 +80,7 @@ import Testing
 
     /// Each placement on the emulated machine gives its helper calls the
     /// form the distance allows, and every form runs: next to the helpers
-    /// `jal ra`, 32 MiB to 1 GiB away `auipc t6` + `jalr ra`, 4 GiB and more
+    /// `jal ra`, 16 to 24 MiB away `auipc t6` + `jalr ra`, 4 GiB and more
     /// away the address built in t6.
     @Test(arguments: [BPFEmulator.ImagePlacement.nearHelpers, .beyondShortCalls, .farFromHelpers])
     func eachPlacementRunsItsCallForm(placement: BPFEmulator.ImagePlacement) throws {
