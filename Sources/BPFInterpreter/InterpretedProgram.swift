@@ -124,7 +124,7 @@ final class InterpretedProgram: TailCallable, @unchecked Sendable {
             let (words, stack) = Self.start(base, layout: layout, callsLocally: callsLocally, fill: stackFill,
                                             clearBytes: stackClearBytes)
             let stackLow = UInt64(UInt(bitPattern: stack))
-            var machine = Machine(
+            let machine = Machine(
                 programReference: program, layout: layout,
                 registers: words, frames: words + RunLayout.registerSlots,
                 stackTop: stackLow + UInt64(layout.stackBytes),

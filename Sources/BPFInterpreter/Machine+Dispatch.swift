@@ -8,14 +8,9 @@ import BPFRuntime
 /// retains or goes through an existential. Rare paths (helper calls, errors)
 /// are out of line.
 extension Machine {
-    /// The dispatch loop of one program's run. `mutating` only so that the machine is passed by its address and read
-    /// where it was built (a run site's, built once; a run's, in its
-    /// caller's frame), never copied per run: nothing here changes it.
-    mutating func execute(_ code: UnsafePointer<DecodedInstruction>, state: inout RunState) throws(ExecutionError) -> InterpretedProgram.Outcome {
+    func execute(_ code: UnsafePointer<DecodedInstruction>, state: inout RunState) throws(ExecutionError) -> InterpretedProgram.Outcome {
         typealias S = Semantics
         let r = registers
-        // A copy the loop keeps to itself: the registers' stores cannot
-        // change it, so its bounds stay in registers across instructions.
         let memory = memory
         let limit = state.limit
         let frameBytes = UInt64(layout.frameBytes)
