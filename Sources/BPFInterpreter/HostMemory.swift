@@ -12,7 +12,8 @@ import CBPFAtomics
 /// the full region list and its resolver, out of line.
 struct HostMemory {
     /// The stack: all frames of the run, `stackBytes` from `stackLow`.
-    private let stackLow: UInt64, stackBytes: UInt64
+    private var stackLow: UInt64
+    private let stackBytes: UInt64
     /// The first input region, for reads.
     private let readStart: UInt64, readCount: UInt64
     /// The first input region again for writes, or empty when it is read-only,
@@ -67,6 +68,11 @@ struct HostMemory {
             readStart = 0; readCount = 0; writeStart = 0; writeCount = 0
         }
     }
+
+    /// The stack moved to `stackLow` (same size): a run site's machine,
+    /// kept from run to run while each run's block is on the thread's stack.
+    @inline(__always)
+    mutating func moveStack(to stackLow: UInt64) { self.stackLow = stackLow }
 
     /// Whether `[address, address + size)` lies inside one region that allows the access.
     @inline(__always)

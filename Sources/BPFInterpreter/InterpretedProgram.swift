@@ -105,7 +105,7 @@ final class InterpretedProgram: TailCallable, @unchecked Sendable {
     }
 
     /// One program from its first instruction, with fresh registers and stack.
-    private func runOnce(r1: UInt64, r2: UInt64, regions: MemoryRegions, state: inout RunState) throws(ExecutionError) -> Outcome {
+    func runOnce(r1: UInt64, r2: UInt64, regions: MemoryRegions, state: inout RunState) throws(ExecutionError) -> Outcome {
         let layout = RunLayout(maxFrames: frameCount)
         // Everything the run needs from the program, read before the
         // closures so that they capture no strong reference to it (the
@@ -121,19 +121,8 @@ final class InterpretedProgram: TailCallable, @unchecked Sendable {
         try withUnsafeTemporaryAllocation(byteCount: layout.byteCount, alignment: 16) {
             (block) throws(ExecutionError) -> Outcome in
             let base = block.baseAddress.unsafelyUnwrapped
-            // Registers start zeroed; the saved-frame words only matter to local calls.
-            let words = base.bindMemory(to: UInt64.self, capacity: layout.wordCount)
-            words.initialize(repeating: 0, count: callsLocally ? layout.wordCount : RunLayout.registerSlots)
-            // The stack starts zeroed so that a program never reads what a
-            // previous run (or the host) left there: all of it, or the part
-            // the proofs say any access reaches (`stackClearBytes`).
-            let stack = (base + layout.stackOffset).bindMemory(to: UInt8.self, capacity: layout.stackBytes)
-            if case .garbage(let seed) = stackFill {
-                Self.fill(stack, count: layout.stackBytes, seed: seed)
-            } else {
-                let clear = min(stackClearBytes, layout.stackBytes)
-                (stack + (layout.stackBytes - clear)).initialize(repeating: 0, count: clear)
-            }
+            let (words, stack) = Self.start(base, layout: layout, callsLocally: callsLocally, fill: stackFill,
+                                            clearBytes: stackClearBytes)
             let stackLow = UInt64(UInt(bitPattern: stack))
             let machine = Machine(
                 programReference: program, layout: layout,
@@ -146,6 +135,35 @@ final class InterpretedProgram: TailCallable, @unchecked Sendable {
             machine.registers[10] = machine.stackTop
             return try machine.execute(entry, state: &state)
         }
+        }
+    }
+
+    /// Starts a run's block at `base`: the registers zeroed, and the
+    /// saved-frame words, which only matter to local calls; the stack as
+    /// `clearStack` starts it. Returns the registers and the stack's lowest byte.
+    @inline(__always)
+    static func start(_ base: UnsafeMutableRawPointer, layout: RunLayout, callsLocally: Bool, fill: StackFill,
+                      clearBytes: Int) -> (UnsafeMutablePointer<UInt64>, UnsafeMutablePointer<UInt8>) {
+        let words = base.bindMemory(to: UInt64.self, capacity: layout.wordCount)
+        words.initialize(repeating: 0, count: RunLayout.registerSlots)
+        if callsLocally {
+            (words + RunLayout.registerSlots).initialize(repeating: 0, count: layout.wordCount - RunLayout.registerSlots)
+        }
+        let stack = (base + layout.stackOffset).bindMemory(to: UInt8.self, capacity: layout.stackBytes)
+        clearStack(stack, layout: layout, fill: fill, clearBytes: clearBytes)
+        return (words, stack)
+    }
+
+    /// Starts a run's stack: zeroed so that a program never reads what a
+    /// previous run (or the host) left there, all of it or the part the
+    /// proofs say any access reaches (`clearBytes`); or, in tests, garbage.
+    @inline(__always)
+    static func clearStack(_ stack: UnsafeMutablePointer<UInt8>, layout: RunLayout, fill: StackFill, clearBytes: Int) {
+        if case .garbage(let seed) = fill {
+            Self.fill(stack, count: layout.stackBytes, seed: seed)
+        } else {
+            let clear = min(clearBytes, layout.stackBytes)
+            if clear > 0 { (stack + (layout.stackBytes - clear)).initialize(repeating: 0, count: clear) }
         }
     }
 
@@ -205,15 +223,22 @@ struct RunState {
 struct RunLayout {
     static let registerSlots = 16
     static let frameWords = 5
-    let frameBytes = ExecutionLimits.stackSizePerFrame
+    let frameBytes: Int
     /// Eight (`ExecutionLimits.maxCallFrames`), or one for a program
     /// proven to stay in its one frame (`InterpretedProgram.frameCount`).
-    var maxFrames = ExecutionLimits.maxCallFrames
+    let maxFrames: Int
+    // Stored, not computed, so that a run reads them rather than redoing
+    // the arithmetic (and its overflow checks).
+    let wordCount: Int, stackOffset: Int, stackBytes: Int, byteCount: Int
 
-    var wordCount: Int { Self.registerSlots + maxFrames * Self.frameWords }
-    var stackOffset: Int { (wordCount * 8 + 15) & ~15 }
-    var stackBytes: Int { frameBytes * maxFrames }
-    var byteCount: Int { stackOffset + stackBytes }
+    init(maxFrames: Int = ExecutionLimits.maxCallFrames) {
+        frameBytes = ExecutionLimits.stackSizePerFrame
+        self.maxFrames = maxFrames
+        wordCount = Self.registerSlots + maxFrames * Self.frameWords
+        stackOffset = (wordCount * 8 + 15) & ~15
+        stackBytes = frameBytes * maxFrames
+        byteCount = stackOffset + stackBytes
+    }
 }
 
 /// The state of one run, handed to the dispatch loop.
@@ -223,10 +248,25 @@ struct Machine {
     let programReference: Unmanaged<InterpretedProgram>
     var program: InterpretedProgram { programReference.takeUnretainedValue() }
     let layout: RunLayout
-    let registers: UnsafeMutablePointer<UInt64>
-    let frames: UnsafeMutablePointer<UInt64>
-    let stackTop: UInt64
-    let memory: HostMemory
+    var registers: UnsafeMutablePointer<UInt64>
+    var frames: UnsafeMutablePointer<UInt64>
+    var stackTop: UInt64
+    var memory: HostMemory
+
+    /// The run's block moved to `base` (laid out as `layout`): for a run
+    /// site, whose machine outlives each run's block. Runs from the same
+    /// caller find their block where the previous one was: then nothing is
+    /// written, so the dispatch loop reads the machine from memory stored
+    /// long before (a store just before would stall its first reads).
+    @inline(__always)
+    mutating func place(at base: UnsafeMutableRawPointer) {
+        guard UnsafeMutableRawPointer(registers) != base else { return }
+        registers = base.assumingMemoryBound(to: UInt64.self)
+        frames = registers + RunLayout.registerSlots
+        let stackLow = UInt64(UInt(bitPattern: base + layout.stackOffset))
+        stackTop = stackLow + UInt64(layout.stackBytes)
+        memory.moveStack(to: stackLow)
+    }
 
     /// The stack as a region, for helpers (which may be handed pointers into it).
     var stackRegion: MemoryRegion {

@@ -13,8 +13,9 @@ import BPFRuntime
 ///   `xdp`);
 /// - other JIT code gets a run context on the stack (and, if it calls
 ///   helpers, the `RunLifetime` bracket);
-/// - the interpreter clears only the stack the verifier proved the program
-///   reaches, and brackets only programs that call helpers or tail-call.
+/// - the interpreter runs on an `InterpreterRunSite`: the run's block and
+///   machine made once for the buffer's input (again when its `length`
+///   changes), each run starting the block and entering the dispatch loop.
 ///
 /// One thread at a time, like its buffer.
 public final class InPlaceRunner {
@@ -23,18 +24,37 @@ public final class InPlaceRunner {
     let prepared: any PreparedProgram
     /// The JIT entry to call directly, when the code needs no run context.
     let direct: NativeProgram.Entry?
+    /// For an interpreted program: its run site for the buffer's input, made
+    /// for the buffer's `length` of `siteLength` (the buffer rebuilds its
+    /// input only when its length changes).
+    private var site: InterpreterRunSite?
+    private var siteLength: Int
 
     init(program: LoadedProgram, buffer: InPlaceBuffer) {
         self.program = program
         self.buffer = buffer
         prepared = program.prepared
         direct = (program.prepared as? NativeProgram)?.contextFreeEntry
+        site = InterpreterRunSite(prepared, input: buffer.input)
+        siteLength = buffer.length
+    }
+
+    /// The interpreter's run site for the buffer's input as it is now (nil for other engines).
+    @inline(__always)
+    private func currentSite() -> InterpreterRunSite? {
+        guard let site else { return nil }
+        if siteLength == buffer.length { return site }
+        let rebuilt = InterpreterRunSite(prepared, input: buffer.input)
+        self.site = rebuilt
+        siteLength = buffer.length
+        return rebuilt
     }
 
     /// Runs once on the buffer as it is now and returns r0; the buffer keeps what the program wrote.
     public func run() throws(ExecutionError) -> UInt64 {
         buffer.reset()
         if let direct { return direct(buffer.r1, buffer.r2, nil) }
+        if let site = currentSite() { return try site.run() }
         return try prepared.run(buffer.input)
     }
 
@@ -50,6 +70,13 @@ public final class InPlaceRunner {
                 }
             } else {
                 for _ in 0..<max(count, 1) { r0 = direct(r1, r2, nil) }
+            }
+            return r0
+        }
+        if let site = currentSite() {
+            for _ in 0..<max(count, 1) {
+                buffer.reset()
+                r0 = try site.run()
             }
             return r0
         }

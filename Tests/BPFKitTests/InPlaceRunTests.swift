@@ -80,6 +80,33 @@ import BPFKit
         #expect(measured.meanNanoseconds > 0)
     }
 
+    /// Every in-place run of the interpreter starts fresh, whatever the run
+    /// before it on the same runner left: registers other than r1, r2 and
+    /// r10 zero, the stack zero where the program can read it. (The runner
+    /// keeps its machine from run to run and lays each run's block out
+    /// where the previous one was.)
+    @Test func interpreterInPlaceRunsStartFresh() throws {
+        let programs = [
+            // The stack word the previous run wrote.
+            "ldxdw %r0, [%r10-8]\nstxdw [%r10-8], %r1\nexit",
+            // r3 and r6 as the previous run left them.
+            "mov %r0, %r3\nor %r0, %r6\nmov %r3, %r1\nmov %r6, %r2\nexit",
+            // A stack word reached through a pointer the verifier cannot place.
+            "mov %r3, %r10\nldxb %r4, [%r1+0]\nand %r4, 8\nsub %r3, %r4\nldxdw %r0, [%r3-8]\nstxdw [%r3-8], %r1\nexit",
+        ]
+        for source in programs {
+            let loaded = try LoadedProgram(try Assembler.assemble(source), engine: .interpreter)
+            let runner = try loaded.makeInPlaceRunner(capacity: 8)
+            for first in [UInt8(0), 8] {
+                try runner.buffer.write([first, 2, 3])
+                #expect(try runner.run() == 0, "\(source)")
+                #expect(try runner.run() == 0, "\(source)")
+                #expect(try runner.run(times: 100) == 0, "\(source)")
+            }
+            #expect(try loaded.measureInPlace(input: [8], count: 1000).result.returnValue == 0, "\(source)")
+        }
+    }
+
     /// The interpreter clears only the stack a program is proven to reach:
     /// what an earlier run left on the thread's stack must not show through.
     @Test func interpreterStackStartsZeroedWhereProgramsCanRead() throws {
