@@ -404,7 +404,7 @@ public struct Arm32Encoder {
             if rd != rn { mov(rd, rn) }
         } else if let imm = Arm32Immediate(UInt32(bitPattern: value)) {
             dp(.add, rd, rn, .immediate(imm))
-        } else if value != Int32.min, let imm = Arm32Immediate(UInt32(-value)) {
+        } else if value < 0, value != Int32.min, let imm = Arm32Immediate(UInt32(-value)) {
             dp(.sub, rd, rn, .immediate(imm))
         } else {
             load(scratch, UInt32(bitPattern: value))

@@ -48,6 +48,8 @@ public struct X86_64Backend: JITBackend {
     let liveAcrossCalls: [Int: UInt8]
     /// Helper calls the verifier proved, by pc (`JITHelperTable.provenCalls`).
     let provenCalls: [Int: ProvenHelperCall]
+    /// Selects and address arithmetic found before the passes (`X86Peepholes`).
+    let peepholes: X86Peepholes
     /// The address of the program's `JITProgramInfo`, which the entry
     /// prologue stores in the run context (0: store nothing).
     public var programInfo: UInt64 = 0
@@ -174,6 +176,8 @@ public struct X86_64Backend: JITBackend {
                                  usesContext: context, makesCalls: calls || entryCalled, zeroedAtEntry: cleared)
         if Self.stackClearZeroes(plan) { zeroed.removeAll { $0 == .rax || $0 == .rcx } }
         zeroedRegisters = zeroed
+        peepholes = X86Peepholes.enabled
+            ? X86Peepholes(program, entries: entries, allowBackwardJoins: proofs.unguarded) : .none
         statistics.usesRunContext = context
     }
 
@@ -234,7 +238,10 @@ public struct X86_64Backend: JITBackend {
     public mutating func lower(_ instruction: Instruction, at pc: Int, in function: JITFunctionInfo,
                                _ asm: JITAssembler<X86Branch>) throws(JITError) {
         let e = X86Encoder(asm)
+        if !peepholes.absorbed.isEmpty && peepholes.absorbed[pc] { return }   // emitted with an earlier slot
         switch instruction {
+        case .alu(_, _, let dst, _) where !peepholes.addresses.isEmpty && peepholes.addresses[pc] != nil:
+            emitAddress(peepholes.addresses[pc]!, dst: dst, e)
         case .alu(let width, let operation, let dst, let operand):
             lowerALU(width, operation, dst: dst, operand, e)
         case .neg(let width, let dst):

@@ -134,6 +134,41 @@ extension X86Encoder {
         modrmDirect(reg: dst.number, rm: src.number)
     }
 
+    /// `cmovcc dst, src` — dst = src if the condition holds (0F 40+cc /r).
+    /// Flags are read, not written. The 32-bit form writes dst (zero-extended)
+    /// whether or not the condition holds (SDM vol. 2A "CMOVcc").
+    @inline(__always)
+    public func cmov(_ condition: Condition, _ size: OperandSize, _ dst: GPR, _ src: GPR) {
+        rr(size, 0x0f40 | UInt16(condition.rawValue), reg: dst, rm: src)
+    }
+
+    /// `lea dst, [base + index * scale + disp]` (8D /r with a SIB byte; SDM
+    /// vol. 2A, 2.1.5, table 2-3): dst = base + index·scale + disp, flags
+    /// untouched. The 32-bit form keeps the low half and zero-extends. rsp
+    /// cannot be an index; rbp and r13 as base need a displacement byte.
+    @inline(__always)
+    public func lea(_ size: OperandSize, _ dst: GPR, base: GPR, index: GPR, scale: UInt8, disp: Int32) {
+        precondition(index != .rsp, "lea: rsp cannot be an index")
+        let ss: UInt8 = switch scale {
+        case 1: 0
+        case 2: 1
+        case 4: 2
+        default: 3
+        }
+        let rex: UInt8 = (size == .qword ? 0x08 : 0) | dst.high << 2 | index.high << 1 | base.high
+        if rex != 0 { code.byte(0x40 | rex) }
+        code.byte(0x8d)
+        let mod: UInt8 = disp == 0 && base.low != 5 ? 0 : Self.isInt8(Int64(disp)) ? 1 : 2
+        code.bytes(mod << 6 | dst.low << 3 | 4, ss << 6 | index.low << 3 | base.low)
+        if mod == 1 { code.byte(UInt8(bitPattern: Int8(disp))) } else if mod == 2 { code.uint32(UInt32(bitPattern: disp)) }
+    }
+
+    /// `lea dst32/dst64, [base + disp]` (8D /r): dst = base + disp, flags untouched.
+    @inline(__always)
+    public func lea(_ size: OperandSize, _ dst: GPR, _ source: Memory) {
+        rm(size, 0x8d, reg: dst, source)
+    }
+
     // MARK: Tests, multiplication, division (SDM vol. 2B "TEST", vol. 2A "IMUL", "DIV", "IDIV", "NEG")
 
     /// `test a, b` — flags of a & b.

@@ -56,6 +56,10 @@ extension X86_64Backend {
                 e.arith(.cmp, size, d, imm: imm)                    /* cmp dst, imm */
             }
         }
+        if !peepholes.selects.isEmpty, let select = peepholes.selects[pc] {
+            emitSelect(select, branchCondition: Condition(condition), at: pc, e)  /* cmovcc …; jmp join */
+            return
+        }
         e.j(Condition(condition), e.asm.instruction(target))        /* jcc target */
     }
 

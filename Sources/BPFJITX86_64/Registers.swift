@@ -84,6 +84,9 @@ public enum Condition: UInt8, Sendable, CaseIterable {
         }
     }
 
+    /// The opposite condition (x86 condition codes come in pairs that differ in bit 0).
+    public var negated: Condition { Condition(rawValue: rawValue ^ 1)! }
+
     public var mnemonic: String {
         ["o", "no", "b", "ae", "e", "ne", "be", "a", "s", "ns", "p", "np", "l", "ge", "le", "g"][Int(rawValue)]
     }

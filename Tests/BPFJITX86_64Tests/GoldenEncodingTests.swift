@@ -67,6 +67,17 @@ import Testing
                     for imm: Int32 in [3, -7, 1000] {
                         c.add("imul \(d.name(size)), \(s.name(size)), \(imm)") { $0.imul(size, d, s, imm: imm) }
                     }
+                    for condition in Condition.allCases {
+                        c.add("cmov\(condition.mnemonic) \(d.name(size)), \(s.name(size))") { $0.cmov(condition, size, d, s) }
+                    }
+                    // lea with an index (every base, every index but rsp), each scale and displacement size.
+                    if s != .rsp {
+                        for (scale, disp) in [(UInt8(1), Int32(0)), (2, 0), (4, -8), (8, 300)] {
+                            let address = "[\(d.name(.qword)) + \(s.name(.qword))*\(scale)\(disp == 0 ? "" : disp < 0 ? " - \(-disp)" : " + \(disp)")]"
+                            c.add("lea \(GPR.r11.name(size)), \(address)") { $0.lea(size, .r11, base: d, index: s, scale: scale, disp: disp) }
+                            c.add("lea \(GPR.rcx.name(size)), \(address)") { $0.lea(size, .rcx, base: d, index: s, scale: scale, disp: disp) }
+                        }
+                    }
                     c.add("movsx \(d.name(size)), \(s.name(.byte))") { $0.movsx(size, d, s, from: .byte) }
                     c.add("movsx \(d.name(size)), \(s.name(.word))") { $0.movsx(size, d, s, from: .word) }
                 }
@@ -123,6 +134,7 @@ import Testing
                         c.add("mov \(m.text(size)), \(value.name(size))") { $0.store(size, m, value) }
                     }
                     c.add("lea \(value.name(.qword)), \(m.text(nil))") { $0.lea(value, m) }
+                    c.add("lea \(value.name(.dword)), \(m.text(nil))") { $0.lea(.dword, value, m) }
                     for size in sizes {
                         for kind in [ArithmeticKind.add, .or, .and, .xor] {
                             c.add("lock \(kind.mnemonic) \(m.text(size)), \(value.name(size))") { $0.lock(kind, size, m, value) }

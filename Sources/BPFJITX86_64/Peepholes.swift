@@ -1,0 +1,293 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import BPFISA
+import BPFJIT
+
+/// Instruction selection over short sequences of BPF instructions, decided
+/// once per compile before the passes (x86-64 only). Every pattern replaces
+/// slots no other code jumps into, so the slots it absorbs emit nothing of
+/// their own. Flags never live from one BPF instruction to the next (each
+/// branch sets its own), so an `lea` may replace a flag-setting `add`.
+///
+/// * **Selects** (`Select`): a forward conditional branch over one or two
+///   register moves (`mov dst, src` or `mov dst, imm`, 32- or 64-bit), which
+///   clang emits for `r = c ? x : y` and compare-exchanges, becomes the
+///   compare and one `cmovcc` per move on the opposite condition. The arm
+///   may also end in `ja` to the branch's own target (a diamond whose both
+///   ways meet there); then one `jmp` follows the moves. Moves cannot fault
+///   or call, so running them under a condition is what the branch did.
+///   A 32-bit move zero-extends its destination whichever way the branch
+///   goes, but `cmov r32` would too: it is used when the destination's upper
+///   half is already known zero (`upperZero`), else the value goes through
+///   r11 (`mov r11d, src` and a 64-bit `cmov`).
+/// * **Address arithmetic** (`AddressShape`): `mov dst, a` followed by `add
+///   dst, imm`, `add dst, b`, or `lsh dst, 1–3; add dst, b` becomes one `lea`.
+struct X86Peepholes {
+    /// A branch lowered as compare and conditional moves.
+    struct Select {
+        /// The moves, in order.
+        let moves: [Instruction]
+        /// The slot of the `ja` that ends the arm (nil: the arm falls into the target).
+        let join: Int?
+    }
+
+    /// An address computation lowered as one `lea`.
+    struct AddressShape {
+        let size: OperandSize
+        let base: Register
+        let index: Register?
+        let scale: UInt8
+        let displacement: Int32
+    }
+
+    /// Per branch slot.
+    var selects: [Int: Select] = [:]
+    /// Per first slot of the sequence.
+    var addresses: [Int: AddressShape] = [:]
+    /// Slots another pattern absorbed (empty when none).
+    var absorbed: [Bool] = []
+    /// Per slot: one bit per BPF register whose upper 32 bits are known zero
+    /// before the slot runs (empty when not computed).
+    var upperZero: [UInt16] = []
+
+    static let none = X86Peepholes()
+
+    /// Which patterns are looked for: all, unless the environment sets
+    /// `BPFKIT_X86_PEEPHOLES` to `0` (none: the plain one-instruction-at-a-time
+    /// lowering), `select` or `lea` (that one only), for measuring what each gains.
+    static let choice: (selects: Bool, addresses: Bool) = {
+        guard let value = getenv("BPFKIT_X86_PEEPHOLES") else { return (true, true) }
+        switch String(cString: value) {
+        case "0": return (false, false)
+        case "select": return (true, false)
+        case "lea": return (false, true)
+        default: return (true, true)
+        }
+    }()
+    static var enabled: Bool { choice.selects || choice.addresses }
+
+    init() {}
+
+    /// Finds the patterns of `program`. `allowBackwardJoins`: a select whose
+    /// arm ends in a backward `ja` (charged to the runaway guard otherwise).
+    init(_ program: Program, entries: [Int], allowBackwardJoins: Bool) {
+        let instructions = program.instructions
+        let count = instructions.count
+        var targeted = [Bool](repeating: false, count: count + 1)
+        for entry in entries where entry <= count { targeted[entry] = true }
+        for (pc, instruction) in instructions.enumerated() {
+            if let target = instruction.target(at: pc), target >= 0, target <= count { targeted[target] = true }
+        }
+        var absorbed = [Bool](repeating: false, count: count)
+        var found = false
+        var pc = 0
+        while pc < count {
+            defer { pc += 1 }
+            switch instructions[pc] {
+            case .branch(_, _, _, _, let offset) where Self.choice.selects:
+                let target = pc + 1 + Int(offset)
+                guard let select = Self.select(instructions, at: pc, target: target, targeted: targeted,
+                                               allowBackwardJoins: allowBackwardJoins) else { continue }
+                selects[pc] = select
+                let last = select.join ?? pc + select.moves.count
+                for slot in pc + 1...last { absorbed[slot] = true }
+                found = true
+                pc = last
+            case .alu(let width, .mov, let dst, .register(let a))
+                where Self.choice.addresses && pc + 1 < count && !targeted[pc + 1] && dst != a:
+                if let shape = Self.address(instructions, at: pc, width: width, dst: dst, a: a, targeted: targeted) {
+                    addresses[pc] = shape
+                    let length = shape.index != nil && shape.scale > 1 ? 3 : 2
+                    for slot in pc + 1..<pc + length { absorbed[slot] = true }
+                    found = true
+                    pc += length - 1
+                }
+            default:
+                continue
+            }
+        }
+        if found { self.absorbed = absorbed }
+        if !selects.isEmpty { upperZero = Self.upperZeroRegisters(program, entries: entries) }
+    }
+
+    /// A move a select may run under a condition: register to register.
+    /// Selects of constants (`t = c ? K : 0`, which clang makes of bit
+    /// tests such as `(x & 1) * K`) stay branches: they sit on loop-carried
+    /// chains where a predicted branch breaks the dependency and `cmov`
+    /// does not (measured: the bitwise CRC ran 1.3× slower with them).
+    static func isMove(_ instruction: Instruction) -> Bool {
+        if case .alu(_, .mov, let dst, .register) = instruction, dst != .r10 { return true }
+        return false
+    }
+
+    static func select(_ instructions: [Instruction], at pc: Int, target: Int, targeted: [Bool],
+                       allowBackwardJoins: Bool) -> Select? {
+        let count = instructions.count
+        // Triangle: one or two moves, then the target.
+        if target == pc + 2 || target == pc + 3 {
+            let moves = Array(instructions[pc + 1..<target])
+            guard moves.allSatisfy(isMove), !(pc + 1..<target).contains(where: { targeted[$0] }) else { return nil }
+            return Select(moves: moves, join: nil)
+        }
+        // Diamond: one or two moves, then `ja target`.
+        for length in 1...2 {
+            let join = pc + 1 + length
+            guard join < count, !(pc + 1...join).contains(where: { targeted[$0] }) else { return nil }
+            let moves = Array(instructions[pc + 1..<join])
+            guard moves.allSatisfy(isMove) else { return nil }
+            if case .jump(let offset) = instructions[join], join + 1 + Int(offset) == target {
+                if target <= join && !allowBackwardJoins { return nil }
+                return Select(moves: moves, join: join)
+            }
+        }
+        return nil
+    }
+
+    static func address(_ instructions: [Instruction], at pc: Int, width: Width, dst: Register, a: Register,
+                        targeted: [Bool]) -> AddressShape? {
+        let size = OperandSize(width)
+        switch instructions[pc + 1] {
+        case .alu(width, .add, dst, .immediate(let imm)) where imm != 0:
+            return AddressShape(size: size, base: a, index: nil, scale: 1, displacement: imm)
+        case .alu(width, .add, dst, .register(let b)) where b != dst:
+            return AddressShape(size: size, base: b, index: a, scale: 1, displacement: 0)
+        case .alu(width, .lsh, dst, .immediate(let k)) where (1...3).contains(k):
+            guard pc + 2 < instructions.count, !targeted[pc + 2],
+                  case .alu(width, .add, dst, .register(let b)) = instructions[pc + 2], b != dst else { return nil }
+            return AddressShape(size: size, base: b, index: a, scale: UInt8(1 << k), displacement: 0)
+        default:
+            return nil
+        }
+    }
+
+    /// Registers whose upper 32 bits are zero before each slot: a forward
+    /// must-analysis (intersection at joins) over the program's control flow.
+    /// Function entries and the program's start know nothing.
+    static func upperZeroRegisters(_ program: Program, entries: [Int]) -> [UInt16] {
+        let instructions = program.instructions
+        let count = instructions.count
+        let unknown: UInt16 = 0xffff   // not reached yet: the top of the lattice
+        var state = [UInt16](repeating: unknown, count: count + 1)
+        for entry in entries where entry < count { state[entry] = 0 }
+        var changed = true
+        var rounds = 0
+        while changed && rounds < 64 {
+            changed = false
+            rounds += 1
+            for pc in 0..<count {
+                let before = state[pc]
+                if before == unknown { continue }
+                let instruction = instructions[pc]
+                if case .immediate64Tail = instruction { continue }
+                let after = transfer(instruction, before)
+                for next in instruction.successors(at: pc) where next >= 0 && next <= count {
+                    let merged = state[next] & after
+                    if merged != state[next] {
+                        state[next] = merged
+                        if next <= pc { changed = true }
+                    }
+                }
+            }
+        }
+        if changed { return [] }                // not settled: know nothing
+        return state.map { $0 == unknown ? 0 : $0 }
+    }
+
+    /// The known-zero-upper-half set after `instruction`.
+    static func transfer(_ instruction: Instruction, _ known: UInt16) -> UInt16 {
+        func bit(_ register: Register) -> UInt16 { 1 << UInt16(register.rawValue) }
+        func set(_ register: Register, _ zero: Bool) -> UInt16 {
+            zero ? known | bit(register) : known & ~bit(register)
+        }
+        switch instruction {
+        case .alu(.w32, _, let dst, _):
+            return set(dst, true)
+        case .alu(.w64, let operation, let dst, let operand):
+            switch (operation, operand) {
+            case (.mov, .register(let src)): return set(dst, known & bit(src) != 0)
+            case (.mov, .immediate(let imm)): return set(dst, imm >= 0)
+            case (.and, .immediate(let imm)): return set(dst, imm >= 0 || known & bit(dst) != 0)
+            case (.and, .register(let src)): return set(dst, known & (bit(src) | bit(dst)) != 0)
+            case (.rsh, .immediate(let imm)): return set(dst, imm & 63 >= 32 || known & bit(dst) != 0)
+            default: return set(dst, false)
+            }
+        case .neg(let width, let dst):
+            return set(dst, width == .w32)
+        case .movsx(let width, let dst, _, _):
+            return set(dst, width == .w32)
+        case .byteSwap(_, let dst, let bits):
+            return set(dst, bits < 64)
+        case .load(let size, let dst, _, _):
+            return set(dst, size != .double)
+        case .loadSignExtend(_, let dst, _, _):
+            return set(dst, false)
+        case .loadImmediate64(let dst, let value):
+            if case .value(let constant) = value { return set(dst, constant <= UInt64(UInt32.max)) }
+            return set(dst, false)
+        case .call(.local):
+            return 0
+        case .call:
+            // r0 is the result; r1–r5 are not defined after a call.
+            return known & ~0b11_1111
+        case .atomic(_, _, _, _, let src):
+            // Fetching forms write src, compare-exchange writes r0.
+            return known & ~(bit(src) | 1)
+        default:
+            return known
+        }
+    }
+}
+
+extension X86_64Backend {
+    /// The compare of a select's branch is emitted; now its moves, under the
+    /// opposite condition, and the `jmp` of a diamond's join.
+    mutating func emitSelect(_ select: X86Peepholes.Select, branchCondition: Condition, at pc: Int, _ e: X86Encoder) {
+        let condition = branchCondition.negated
+        var zero = peepholes.upperZero.isEmpty ? 0 : peepholes.upperZero[pc]
+        for move in select.moves {
+            guard case .alu(let width, .mov, let dst, let operand) = move else { continue }
+            let d = RegisterMap.native(dst)
+            switch (width, operand) {
+            case (.w64, .register(let src)):
+                if dst != src { e.cmov(condition, .qword, d, RegisterMap.native(src)) } /* cmovcc dst, src */
+            case (.w32, .register(let src)) where zero & (1 << UInt16(dst.rawValue)) != 0:
+                e.cmov(condition, .dword, d, RegisterMap.native(src))  /* cmovcc dst32, src32: dst's upper half is zero */
+            case (.w32, .register(let src)):
+                e.mov(.dword, .r11, RegisterMap.native(src))            /* mov r11d, src32 */
+                e.cmov(condition, .qword, d, .r11)                      /* cmovcc dst, r11 */
+            case (_, .immediate(let imm)):
+                if width == .w64 && imm < 0 {
+                    e.mov64(.r11, simm: imm)                            /* mov r11, simm32 (no xor: flags stay) */
+                } else {
+                    e.mov32(.r11, imm: UInt32(bitPattern: imm))         /* mov r11d, imm32 (no xor: flags stay) */
+                }
+                e.cmov(condition, .qword, d, .r11)                      /* cmovcc dst, r11 */
+            }
+            // After the move the destination's upper half is zero either
+            // way only if it was before and the moved value's is.
+            let bit: UInt16 = 1 << UInt16(dst.rawValue)
+            zero = zero & ~bit | zero & X86Peepholes.transfer(move, zero) & bit
+        }
+        if let join = select.join {
+            guard case .jump(let offset) = program.instructions[join] else { return }
+            let target = join + 1 + Int(offset)
+            if target <= join { chargeGuard(proofs.guardCharge(from: join, to: target), pc: join, e) }
+            e.jmp(e.asm.instruction(target))                            /* jmp join target */
+        }
+    }
+
+    /// `mov dst, a` and its `add`/`lsh` as one `lea` (`X86Peepholes.AddressShape`).
+    func emitAddress(_ shape: X86Peepholes.AddressShape, dst: Register, _ e: X86Encoder) {
+        let d = RegisterMap.native(dst), base = RegisterMap.native(shape.base)
+        if let index = shape.index {
+            var b = base, i = RegisterMap.native(index)
+            if i == .rsp || (shape.scale == 1 && i == .rbp && b != .rbp) { swap(&b, &i) } // no rsp index; rbp base costs a byte
+            e.lea(shape.size, d, base: b, index: i, scale: shape.scale, disp: 0)  /* lea dst, [b + a*scale] */
+        } else {
+            e.lea(shape.size, d, Memory(base, shape.displacement))           /* lea dst, [a + imm] */
+        }
+    }
+}
