@@ -40,6 +40,9 @@ struct PackState: ~Copyable {
     /// Chunks in creation order: first fit takes the oldest chunk with room,
     /// which keeps images dense and lets younger chunks empty out.
     var chunks: [SharedChunk] = []
+    /// Emptied chunks kept mapped for reuse (all traps, no images), at most
+    /// `Configuration.spareChunks`; taken before a new chunk is mapped.
+    var spares: [SharedChunk] = []
     var dedicated: [ObjectIdentifier: CodeRegion] = [:]
     var live: [UInt64: Allocation] = [:]
     var nextSerial: UInt64 = 1
@@ -47,8 +50,8 @@ struct PackState: ~Copyable {
     var unreclaimedBytes = 0
     var random = BatchedRandom()
 
-    /// The first chunk with `units` consecutive free units, and where; a new
-    /// chunk from `makeChunk` when none has room.
+    /// The first chunk with `units` consecutive free units, and where; a
+    /// spare chunk, or a new one from `makeChunk`, when none has room.
     mutating func findRoom(
         units: Int, makeChunk: () throws(ExecMemoryError) -> SharedChunk
     ) throws(ExecMemoryError) -> (SharedChunk, Int) {
@@ -57,7 +60,12 @@ struct PackState: ~Copyable {
                 return (chunk, first)
             }
         }
-        let chunk = try makeChunk()
+        let chunk: SharedChunk
+        if let spare = spares.popLast() {
+            chunk = spare
+        } else {
+            chunk = try makeChunk()
+        }
         chunks.append(chunk)
         guard let first = chunk.units.firstFit(units) else {
             preconditionFailure("a new chunk has no room for \(units) units")
@@ -88,8 +96,25 @@ struct PackState: ~Copyable {
         return allocation
     }
 
+    /// Unmaps an emptied chunk (in use or spare) and forgets it.
+    mutating func release(_ chunk: SharedChunk, unitSize: Int) {
+        unreclaimedBytes -= chunk.unreclaimedUnits * unitSize
+        chunks.removeAll { $0 === chunk }
+        spares.removeAll { $0 === chunk }
+        chunk.region.release()
+    }
+
+    /// Unmaps the spare chunks.
+    mutating func releaseSpares() {
+        for chunk in spares {
+            chunk.region.release()
+        }
+        spares.removeAll()
+    }
+
     /// Unmaps everything (the pack is going away).
     mutating func releaseAll() {
+        releaseSpares()
         for chunk in chunks {
             chunk.region.release()
         }

@@ -32,6 +32,11 @@ public struct PackStatistics: Hashable, Sendable, CustomStringConvertible {
     /// Units freed while their trap fill could not be written; kept out of
     /// reuse so that free space is always traps.
     public var unreclaimedBytes: Int
+    /// Emptied chunks kept mapped (all traps) for the next allocation that
+    /// finds no room; not in `chunks`.
+    public var spareChunks: Int = 0
+    /// Bytes of the spare chunks.
+    public var spareBytes: Int = 0
 
     /// Live images, in chunks and in dedicated mappings.
     public var images: Int {
@@ -58,9 +63,10 @@ public struct PackStatistics: Hashable, Sendable, CustomStringConvertible {
         dedicatedMappings.reduce(0) { $0 + $1.size }
     }
 
-    /// Executable memory mapped in all: chunks plus dedicated mappings.
+    /// Executable memory mapped in all: chunks, spare chunks and dedicated
+    /// mappings.
     public var mappedBytes: Int {
-        chunks.reduce(0) { $0 + $1.size } + dedicatedBytes
+        chunks.reduce(0) { $0 + $1.size } + spareBytes + dedicatedBytes
     }
 
     /// Chunk count per kind of page actually granted.
@@ -79,6 +85,7 @@ public struct PackStatistics: Hashable, Sendable, CustomStringConvertible {
             row("bytes in use", Self.bytes(bytesInUse)),
             row("free bytes", Self.bytes(freeBytes)),
             row("largest free run", Self.bytes(largestFreeRun)),
+            row("spare chunks", "\(spareChunks) (\(Self.bytes(spareBytes)), all traps)"),
             row("dedicated mappings", "\(dedicatedMappings.count) (\(Self.bytes(dedicatedBytes)))"),
             row("mapped in all", Self.bytes(mappedBytes)),
         ]

@@ -17,8 +17,6 @@
 // after each write where the host needs it (arm64), and live patches are
 // single aligned 8-byte atomic stores (see `ProgramPack.patch`).
 
-import Synchronization
-
 /// Executable memory for JITed programs: many images packed into shared
 /// 2 MiB chunks (the kernel's bpf_prog_pack), written only through a
 /// transient writable view.
@@ -42,17 +40,27 @@ public final class ProgramPack: Sendable {
         /// Name of the pack's memory files, shown in /proc/PID/maps as
         /// "/memfd:NAME (deleted)" so that each pack's memory is recognisable.
         public var name: String
+        /// How many emptied chunks stay mapped for the next allocation
+        /// (trap-filled and read+execute like any free room) instead of
+        /// going back to the system at once. One spare means a process that
+        /// loads and frees one program at a time maps, trap-fills and
+        /// inspects no new chunk per program; 0 unmaps every chunk the moment
+        /// it empties. Spares are unmapped by `releaseSpareChunks()` and when
+        /// the pack goes away.
+        public var spareChunks: Int
 
         public init(
             chunkSize: Int = ProgramPack.defaultChunkSize,
             hugePages: HugePagePolicy = .preferred,
             placement: ImagePlacement = .randomized,
-            name: String = "bpfkit-jit"
+            name: String = "bpfkit-jit",
+            spareChunks: Int = 1
         ) {
             self.chunkSize = chunkSize
             self.hugePages = hugePages
             self.placement = placement
             self.name = name
+            self.spareChunks = spareChunks
         }
     }
 
@@ -68,7 +76,7 @@ public final class ProgramPack: Sendable {
     public let trap: TrapPattern
     public let configuration: Configuration
     let platform: any ExecMemoryPlatform
-    let state: Mutex<PackState>
+    let state: PackLock
 
     /// Creates an empty pack; no memory is mapped until the first allocation.
     public init(
@@ -79,10 +87,11 @@ public final class ProgramPack: Sendable {
         precondition(
             configuration.chunkSize > 0 && configuration.chunkSize % platform.pageSize == 0,
             "chunk size must be a positive multiple of the page size")
+        precondition(configuration.spareChunks >= 0, "spare chunk count must not be negative")
         self.trap = trap
         self.configuration = configuration
         self.platform = platform
-        self.state = Mutex(PackState())
+        self.state = PackLock(PackState())
     }
 
     deinit {
@@ -213,11 +222,14 @@ public final class ProgramPack: Sendable {
         }
     }
 
-    /// Returns an image's room to the pack: it is refilled with traps, and a
-    /// chunk left empty is unmapped. The caller guarantees no thread still
-    /// runs the image (the kernel waits an RCU grace period for the same).
-    /// Freeing a slot that is not live is a programming error and traps.
+    /// Returns an image's room to the pack: it is refilled with traps. A
+    /// chunk left empty is kept as a spare while fewer than
+    /// `configuration.spareChunks` are kept, and unmapped otherwise. The
+    /// caller guarantees no thread still runs the image (the kernel waits an
+    /// RCU grace period for the same). Freeing a slot that is not live is a
+    /// programming error and traps.
     public func free(_ slot: PackSlot) {
+        let spareLimit = configuration.spareChunks
         state.withLock { state in
             guard let allocation = state.live.removeValue(forKey: slot.serial) else {
                 preconditionFailure("free of \(slot), which is not live in this pack (double free?)")
@@ -229,12 +241,12 @@ public final class ProgramPack: Sendable {
                 region.release()
             case .chunk(let chunk, let units):
                 chunk.images -= 1
-                if chunk.images == 0 {
+                let emptied = chunk.images == 0
+                // A chunk holding room whose trap fill failed is never kept.
+                if emptied && (chunk.unreclaimedUnits > 0 || state.spares.count >= spareLimit) {
                     // Nothing live is left: the whole chunk goes back to the
                     // system, unreclaimed units included; no trap fill needed.
-                    state.unreclaimedBytes -= chunk.unreclaimedUnits * Self.unitSize
-                    state.chunks.removeAll { $0 === chunk }
-                    chunk.region.release()
+                    state.release(chunk, unitSize: Self.unitSize)
                     return
                 }
                 let bytes = (units.lowerBound * Self.unitSize)..<(units.upperBound * Self.unitSize)
@@ -242,11 +254,30 @@ public final class ProgramPack: Sendable {
                     try chunk.region.fillWithTrap(bytes)
                     chunk.units.markFree(units)
                 } catch {
+                    if emptied {
+                        state.release(chunk, unitSize: Self.unitSize)
+                        return
+                    }
                     // Without its trap fill the room must not be reused.
                     chunk.unreclaimedUnits += units.count
                     state.unreclaimedBytes += bytes.count
                 }
+                if emptied {
+                    // Every unit is traps again (free room always is): the
+                    // chunk waits, read+execute, for the next allocation
+                    // that finds no room in the chunks in use.
+                    state.chunks.removeAll { $0 === chunk }
+                    state.spares.append(chunk)
+                }
             }
+        }
+    }
+
+    /// Unmaps the spare chunks (emptied chunks kept for reuse), returning
+    /// their memory to the system; the pack maps new chunks as needed.
+    public func releaseSpareChunks() {
+        state.withLock { state in
+            state.releaseSpares()
         }
     }
 
@@ -255,7 +286,7 @@ public final class ProgramPack: Sendable {
     /// mapping of this pack.
     public func bytes(at address: ExecutableAddress, count: Int) throws(ExecMemoryError) -> [UInt8] {
         try state.withLock { (state) throws(ExecMemoryError) -> [UInt8] in
-            let regions = state.chunks.map(\.region) + Array(state.dedicated.values)
+            let regions = (state.chunks + state.spares).map(\.region) + Array(state.dedicated.values)
             for region in regions {
                 if let offset = region.offset(of: address) {
                     guard count >= 0, offset + count <= region.length else {
@@ -287,7 +318,8 @@ public final class ProgramPack: Sendable {
                     PackStatistics.DedicatedMapping(
                         address: region.address, size: region.length, hugePages: region.hugePages)
                 },
-                requestedBytes: state.requestedBytes, unreclaimedBytes: state.unreclaimedBytes)
+                requestedBytes: state.requestedBytes, unreclaimedBytes: state.unreclaimedBytes,
+                spareChunks: state.spares.count, spareBytes: state.spares.reduce(0) { $0 + $1.region.length })
         }
     }
 }

@@ -186,7 +186,6 @@ struct Backend: @unchecked Sendable {
     }
 
     init(architecture: Architecture) throws {
-        _ = PackAnchor.slot
         self.architecture = architecture
         engine = try EngineCatalog.engine(.jit, architecture: architecture)
         reference = Interpreter(byteOrder: architecture.byteOrder)
@@ -258,14 +257,4 @@ enum Differential {
         }
         return reduced
     }
-}
-
-/// One small image held in the host JIT's program pack for the whole
-/// campaign. The pack unmaps a chunk when its last image is freed, and maps,
-/// trap-fills and inspects (`/proc/self/smaps`) a fresh 2 MiB chunk for the
-/// next: with one case's programs live at a time, that was two thirds of a
-/// campaign's time. Anchored, the chunk stays and freed room is reused (and
-/// trap-filled) as in a long-running process with many programs loaded.
-enum PackAnchor {
-    static let slot: PackSlot? = try? ProgramPack.jit.allocate(size: ProgramPack.unitSize, alignment: 16)
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BPFAssembler
+import BPFExecMemory
 import BPFKit
 import Foundation
 
@@ -47,6 +48,9 @@ struct FuzzCampaign: ParsableCommand {
 
     @Flag(help: "Write divergences unreduced.")
     var noReduce = false
+
+    @Flag(help: "After each case, unmap the host JIT program pack's spare chunk, so that the next case maps, trap-fills and inspects a new one, as a pack without spares does (to measure what the spare saves).")
+    var releaseSpareChunks = false
 
     mutating func run() throws {
         let chosen: [Backend]
@@ -117,6 +121,7 @@ struct FuzzCampaign: ParsableCommand {
                     }
                 }
                 k += 1
+                if releaseSpareChunks { ProgramPack.jit.releaseSpareChunks() }
                 if ContinuousClock.now - lastReport > .seconds(10) {
                     lastReport = ContinuousClock.now
                     say("  \(backend.architecture): \(programs) programs, \(runs) runs, \(divergences) divergences…")

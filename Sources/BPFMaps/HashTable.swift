@@ -38,7 +38,7 @@ final class HashTable: @unchecked Sendable {
     let capacity: Int
     let reuseWindow: Int
     let slotsPerElement: Int
-    /// Writers' lock (its word is in `state`).
+    /// Writers' lock (its word is `words[1]`).
     let lock: SpinLock
 
     let keys: Slab
@@ -58,11 +58,17 @@ final class HashTable: @unchecked Sendable {
     // Recency list for LRU maps: head is the most recently used element.
     private let newer: UnsafeMutablePointer<Int32>, older: UnsafeMutablePointer<Int32>
     private let state: UnsafeMutablePointer<State>
+    /// The sequence word (`words[0]`) and the lock word (`words[1]`), in a
+    /// cache line of their own, apart from `state`: they are only ever read
+    /// and written atomically, while `state` is written plainly under the
+    /// lock. (In one struct, a plain assignment through `state.pointee` is
+    /// an access to the struct as a whole for ThreadSanitizer, which then
+    /// saw lookups' atomic loads of the sequence race with it.)
+    private let words: UnsafeMutablePointer<UInt64>
+    private let sequenceWord: UnsafeMutablePointer<UInt64>
 
-    /// The scalars writers change (under the lock) and the sequence word.
+    /// The scalars writers change under the lock.
     private struct State {
-        var sequence: UInt64 = 0
-        var lockWord: UInt64 = 0
         var freeHead = 0
         var freeCount = 0
         var count = 0
@@ -101,10 +107,12 @@ final class HashTable: @unchecked Sendable {
         for i in 0..<capacity { freeRing[i] = Int32(i) }
         newer = make(capacity, -1)
         older = make(capacity, -1)
-        let state = make(1, State(freeCount: capacity))
-        self.state = state
-        lock = SpinLock(word: (UnsafeMutableRawPointer(state) + MemoryLayout<State>.offset(of: \.lockWord)!)
-            .assumingMemoryBound(to: UInt64.self))
+        state = make(1, State(freeCount: capacity))
+        let words = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64)
+            .initializeMemory(as: UInt64.self, repeating: 0, count: 8)
+        self.words = words
+        sequenceWord = words
+        lock = SpinLock(word: words + 1)
     }
 
     deinit {
@@ -112,6 +120,7 @@ final class HashTable: @unchecked Sendable {
         hashes.deallocate()
         freeStamps.deallocate()
         state.deallocate()
+        words.deallocate()
     }
 
     /// Number of elements present.
@@ -119,21 +128,17 @@ final class HashTable: @unchecked Sendable {
 
     // MARK: Sequence lock
 
-    private var sequenceWord: UnsafeMutablePointer<UInt64> {
-        (UnsafeMutableRawPointer(state) + MemoryLayout<State>.offset(of: \.sequence)!).assumingMemoryBound(to: UInt64.self)
-    }
-
     /// Before a change (lock held): readers that overlap it will retry.
     @inline(__always) func beginWrite() {
         let word = sequenceWord
-        bpf_store_relaxed64(word, word.pointee &+ 1)
+        bpf_store_relaxed64(word, bpf_load_relaxed64(word) &+ 1)
         bpf_fence_release()
     }
 
     /// After a change (lock held).
     @inline(__always) func endWrite() {
         let word = sequenceWord
-        bpf_store_release64(word, word.pointee &+ 1)
+        bpf_store_release64(word, bpf_load_relaxed64(word) &+ 1)
     }
 
     /// The element holding `key` at some instant during the call, or -1,

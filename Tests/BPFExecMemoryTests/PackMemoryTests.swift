@@ -98,9 +98,9 @@ import Testing
         pack.free(slot)
     }
 
-    @Test func aChunkThatEmptiesIsUnmapped() throws {
+    @Test func aChunkThatEmptiesIsUnmappedWithoutSpares() throws {
         let name = uniqueName("empty")
-        let pack = ProgramPack(trap: .x86_64, configuration: .init(name: name))
+        let pack = ProgramPack(trap: .x86_64, configuration: .init(name: name, spareChunks: 0))
         let slots = try (0..<10).map { _ in try pack.allocate(size: 40) }
         let chunkAddress = try #require(pack.statistics.chunks.first).address
         #expect(ProcMapping.memfd(named: name).contains { $0.contains(chunkAddress) })
@@ -111,8 +111,43 @@ import Testing
         #expect(pack.statistics.chunks.count == 1, "a chunk with a live image stays")
         pack.free(slots[slots.count - 1])
         #expect(pack.statistics.chunks.isEmpty)
+        #expect(pack.statistics.spareChunks == 0 && pack.statistics.mappedBytes == 0)
         #expect(ProcMapping.memfd(named: name).isEmpty)
         #expect(!ProcMapping.current().contains { $0.contains(chunkAddress) && $0.path.contains(name) })
+    }
+
+    @Test func anEmptiedChunkStaysAsASpareAllTrapsAndReadExecute() throws {
+        let name = uniqueName("spare")
+        let pack = ProgramPack(trap: .x86_64, configuration: .init(placement: .lowest, name: name))
+        let slot = try pack.allocate(size: 200)
+        let image = [UInt8](repeating: 0x90, count: 199) + [0xC3]
+        try pack.copy(image, into: slot)
+        let chunk = try #require(pack.statistics.chunks.first)
+        pack.free(slot)
+
+        let statistics = pack.statistics
+        #expect(statistics.chunks.isEmpty && statistics.images == 0)
+        #expect(statistics.spareChunks == 1 && statistics.spareBytes == chunk.size)
+        #expect(statistics.mappedBytes == chunk.size)
+        #expect(statistics.description.contains("spare chunks"))
+        // The freed program's bytes are gone: the whole spare reads as traps.
+        let spare = try pack.bytes(at: chunk.address, count: chunk.size)
+        #expect(spare == [UInt8](repeating: 0xCC, count: chunk.size))
+        // Still mapped, and only read+execute.
+        let own = ProcMapping.memfd(named: name)
+        #expect(own.contains { $0.contains(chunk.address) })
+        #expect(own.allSatisfy { $0.permissions.hasPrefix("r-x") }, "\(own)")
+
+        // The next program goes into the spare, which reads as traps until copied.
+        let next = try pack.allocate(size: 200)
+        #expect(next.address == slot.address)
+        #expect(pack.statistics.spareChunks == 0 && pack.statistics.chunks.count == 1)
+        #expect(try pack.bytes(at: next.address, count: 200) == [UInt8](repeating: 0xCC, count: 200))
+        pack.free(next)
+
+        pack.releaseSpareChunks()
+        #expect(pack.statistics.spareChunks == 0 && pack.statistics.mappedBytes == 0)
+        #expect(ProcMapping.memfd(named: name).isEmpty)
     }
 
     @Test func oversizeImagesGetTheirOwnMapping() throws {
@@ -159,12 +194,14 @@ import Testing
         let reused = try pack.allocate(size: 64)
         #expect(reused.address == first[5].address)
         pack.free(overflow)
-        #expect(pack.statistics.chunks.count == 1, "the second chunk emptied and went back")
+        #expect(pack.statistics.chunks.count == 1, "the second chunk emptied and left the chunks in use")
+        #expect(pack.statistics.spareChunks == 1, "it is kept as the spare")
         for slot in first where slot != first[5] {
             pack.free(slot)
         }
         pack.free(reused)
         #expect(pack.statistics.chunks.isEmpty)
+        #expect(pack.statistics.spareChunks == 1, "one spare at most: the first chunk went back")
     }
 
     @Test func firstFitTakesTheLowestRunThatFits() throws {
@@ -261,7 +298,9 @@ import Testing
         for slot in slots + [large] {
             pack.free(slot)
         }
-        #expect(pack.statistics.images == 0 && pack.statistics.mappedBytes == 0)
+        #expect(pack.statistics.images == 0 && pack.statistics.mappedBytes == ProgramPack.defaultChunkSize)
+        pack.releaseSpareChunks()
+        #expect(pack.statistics.mappedBytes == 0)
     }
 
     @Test func hugePagesAreRequestedAndWhatWasGrantedIsReported() throws {

@@ -57,6 +57,8 @@ import Testing
             if case .map(_, _, .readWrite, _, _) = $0 { true } else { false }
         }
         #expect(writableMaps.count >= 6, "fills, copies and the patch each map a writable view")
+        #expect(platform.liveBytes(.readExecute) == ProgramPack.defaultChunkSize, "only the spare chunk is left")
+        pack.releaseSpareChunks()
         #expect(platform.liveBytes(.readExecute) == 0, "everything was released at the end")
         #expect(platform.openFiles.isEmpty)
     }
@@ -162,6 +164,70 @@ import Testing
         #expect(pack.statistics.chunks.isEmpty)
         #expect(pack.statistics.unreclaimedBytes == 0)
         #expect(platform.openFiles.isEmpty)
+    }
+
+    /// Files created (chunks and dedicated mappings mapped).
+    private func filesCreated(_ platform: RecordingPlatform) -> Int {
+        platform.events.filter { if case .createFile = $0 { true } else { false } }.count
+    }
+
+    @Test func loadFreeLoadMapsNoNewChunk() throws {
+        let platform = RecordingPlatform()
+        let pack = ProgramPack(trap: .x86_64, configuration: .init(name: uniqueName("fake-reuse")), platform: platform)
+        let first = try pack.allocate(size: 100)
+        try pack.copy([UInt8](repeating: 0x90, count: 99) + [0xC3], into: first)
+        let chunk = try #require(pack.statistics.chunks.first)
+        pack.free(first)
+        // (A refused hugetlb file may have been created before the chunk's own.)
+        let created = filesCreated(platform)
+        let eventsBefore = platform.events.count
+        for round in 0..<20 {
+            let slot = try pack.allocate(size: 100 + round)
+            try pack.copy([0xC3], into: slot)
+            #expect(slot.address >= chunk.address && slot.endAddress <= chunk.address.advanced(by: chunk.size))
+            pack.free(slot)
+        }
+        let later = platform.events[eventsBefore...]
+        #expect(filesCreated(platform) == created, "load, free, load maps no new chunk")
+        #expect(!later.contains { if case .map(_, _, .readExecute, _, _) = $0 { true } else { false } })
+        #expect(!later.contains { if case .closeFile = $0 { true } else { false } })
+        #expect(!later.contains { event in
+            if case .unmap(_, let length) = event { length >= chunk.size } else { false }
+        }, "the chunk is never unmapped in between")
+    }
+
+    @Test func spareChunksStayWithinTheirBound() throws {
+        let chunkSize = 16 * SystemPlatform().pageSize
+        let perChunk = chunkSize / ProgramPack.unitSize
+        for limit in [0, 1, 2] {
+            let platform = RecordingPlatform()
+            do {
+                let pack = ProgramPack(
+                    trap: .x86_64,
+                    configuration: .init(
+                        chunkSize: chunkSize, hugePages: .never, name: uniqueName("fake-bound"), spareChunks: limit),
+                    platform: platform)
+                let slots = try (0..<(3 * perChunk)).map { _ in try pack.allocate(size: 64) }
+                #expect(pack.statistics.chunks.count == 3)
+                for slot in slots {
+                    pack.free(slot)
+                }
+                #expect(pack.statistics.chunks.isEmpty)
+                #expect(pack.statistics.spareChunks == limit, "limit \(limit)")
+                #expect(platform.liveBytes(.readExecute) == limit * chunkSize, "limit \(limit)")
+                #expect(platform.openFiles.count == limit, "limit \(limit)")
+                // Refilling takes the spares before mapping anything new.
+                let again = try (0..<(3 * perChunk)).map { _ in try pack.allocate(size: 64) }
+                #expect(filesCreated(platform) == 3 + (3 - limit), "limit \(limit)")
+                for slot in again {
+                    pack.free(slot)
+                }
+                #expect(pack.statistics.spareChunks == limit)
+            }
+            // The pack is gone, and its spares with it.
+            #expect(platform.liveBytes(.readExecute) == 0, "limit \(limit)")
+            #expect(platform.openFiles.isEmpty, "limit \(limit)")
+        }
     }
 
     @Test func theSystemPlatformRefusesWritableAndExecutable() throws {

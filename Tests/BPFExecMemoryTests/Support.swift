@@ -1,6 +1,5 @@
 import BPFExecMemory
 import Foundation
-import Synchronization
 
 /// One line of /proc/self/maps.
 struct ProcMapping: CustomStringConvertible {
@@ -89,7 +88,7 @@ final class RecordingPlatform: ExecMemoryPlatform {
         var failMapsAfter: Int? = nil
     }
 
-    enum Event: Equatable {
+    enum Event: Equatable, Sendable {
         case createFile(descriptor: Int32, hugeTLB: Bool)
         case closeFile(descriptor: Int32)
         case map(address: UInt, length: Int, protection: MemoryProtection, backing: MappingBacking, fixed: Bool)
@@ -103,18 +102,18 @@ final class RecordingPlatform: ExecMemoryPlatform {
     /// While set, every map call fails with ENOMEM.
     let failAllMaps = Shared(false)
     let system = SystemPlatform()
-    let recorded = Mutex<[Event]>([])
+    let recorded = Shared<[Event]>([])
 
     init(_ options: Options = Options()) {
         self.options = options
     }
 
     var events: [Event] {
-        recorded.withLock { $0 }
+        recorded.value
     }
 
     private func log(_ event: Event) {
-        recorded.withLock { $0.append(event) }
+        recorded.update { $0.append(event) }
     }
 
     var pageSize: Int { system.pageSize }
@@ -211,19 +210,21 @@ final class RecordingPlatform: ExecMemoryPlatform {
     }
 }
 
-/// A value shared between test threads.
-final class Shared<Value: Sendable>: Sendable {
-    private let mutex: Mutex<Value>
+/// A value shared between test threads, under a pthread mutex (`NSLock`),
+/// which ThreadSanitizer understands (see `PackLock`).
+final class Shared<Value: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Value
 
     init(_ value: Value) {
-        mutex = Mutex(value)
+        stored = value
     }
 
     var value: Value {
-        mutex.withLock { $0 }
+        lock.withLock { stored }
     }
 
     func update<Result>(_ body: (inout Value) -> Result) -> Result {
-        mutex.withLock { body(&$0) }
+        lock.withLock { body(&stored) }
     }
 }
