@@ -92,14 +92,22 @@ public enum BackendKit {
                 checks.append(BackendCheck("\(row.name): C example \(example.name)") { try ExampleKit.check(row, example) })
             }
             checks.append(BackendCheck("\(row.name): tail-call pipeline against its model") { try ExampleKit.pipeline(row) })
+            for program in ObjectKit.callbackPrograms {
+                checks.append(BackendCheck("\(row.name): callbacks, \(program)") { try ObjectKit.callbacks(row, program: program) })
+            }
+            checks.append(BackendCheck("\(row.name): kernel functions from C") { try ObjectKit.kernelFunctionCalls(row) })
+            checks.append(BackendCheck("\(row.name): map in map, counts through inner maps") { try ObjectKit.mapInMapCounts(row) })
+            checks.append(BackendCheck("\(row.name): map in map, reading an inner map's handle") { try ObjectKit.innerMapHandleRead(row) })
         }
         checks.append(BackendCheck("\(row.name): example fnv1a.s") { try ExampleKit.fnv1a(row) })
         for index in checks.indices {
             checks[index].knownIssue = row.knownIssues.first { checks[index].description.hasSuffix(": " + $0.key) }?.value
         }
-        // `BACKEND_KIT_ONLY=tail-call` runs the checks whose name contains it.
+        // `BACKEND_KIT_ONLY=tail-call` runs the checks whose name contains it
+        // (`callbacks|map in map`: any of them).
         if let only = ProcessInfo.processInfo.environment["BACKEND_KIT_ONLY"], !only.isEmpty {
-            return checks.filter { $0.description.contains(only) }
+            let parts = only.split(separator: "|").map(String.init)
+            return checks.filter { check in parts.contains { check.description.contains($0) } }
         }
         return checks
     }
