@@ -6,6 +6,7 @@ import BPFKit
 import BPFRuntime
 import BPFTestSuite
 import Foundation
+import Testing
 
 /// What one check of the kit came to: a line for the log and every
 /// difference it found (empty when the backend passed).
@@ -38,6 +39,23 @@ public struct BackendCheck: Sendable, CustomStringConvertible {
         var report = try body()
         report.summary += String(format: " (%.1f s)", Date().timeIntervalSince(start))
         return report
+    }
+
+    /// Runs the check in a test (a backend's one parametrized test of
+    /// `BackendKit.checks(row)`): prints its summary and expects no failure;
+    /// a check with a `knownIssue` records its failures as that known issue,
+    /// and fails once they stop showing.
+    public func expectPasses(sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let report = try run()
+        print(report.summary)
+        let failures = Comment(rawValue: "\(self): \(report.failures.count) failures:\n\(report.failures.prefix(10).joined(separator: "\n"))")
+        if let knownIssue {
+            withKnownIssue(Comment(rawValue: knownIssue), sourceLocation: sourceLocation) {
+                #expect(report.failures.isEmpty, failures, sourceLocation: sourceLocation)
+            }
+        } else {
+            #expect(report.failures.isEmpty, failures, sourceLocation: sourceLocation)
+        }
     }
 }
 
