@@ -17,8 +17,9 @@ extension EmulatedJITRun {
     ///   the stack bounds in it are guest addresses; any other address must
     ///   translate to host memory one of the run's regions permits, all of
     ///   its bytes through one window, and the error names the host address
-    ///   the interpreter would (windows keep alignment, so the alignment
-    ///   verdict is worded with it too).
+    ///   the interpreter would (`GuestAddressSpace.reportedHostAddress`, also
+    ///   for an access just outside a window; windows keep alignment, so
+    ///   the alignment verdict is worded with it too).
     public static func checkAccessCall(name: String, addressing: Addressing) -> RuntimeCall {
         let translated = addressing != .identity
         return RuntimeCall(name: name, argumentCount: 3) { call throws(HelperError) in
@@ -44,7 +45,7 @@ extension EmulatedJITRun {
                         }
                         return host.pointee.regions.permits(start, size: size, write: write)
                     })
-                if let found = error, let hostAddress = space.hostAddress(forGuest: address) {
+                if let found = error, let hostAddress = space.reportedHostAddress(forGuest: address) {
                     switch found {
                     case .outOfBounds(let pc, _, let size, let write):
                         error = .outOfBounds(pc: pc, address: hostAddress, size: size, write: write)
