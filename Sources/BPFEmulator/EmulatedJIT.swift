@@ -361,6 +361,16 @@ public protocol EmulatedJITBackend: JITBackend {
     /// The address of the program's `JITProgramInfo`, which the entry
     /// prologue stores in the run context (set before the first pass).
     var programInfo: UInt64 { get set }
+
+    // How a run of the backend's code goes (`EmulatedJITPreparedProgram`):
+    /// How the code sees host memory (`EmulatedJITRun.Addressing`).
+    static var addressing: EmulatedJITRun.Addressing { get }
+    /// Native instructions the emulator allows per unit of the BPF budget,
+    /// plus `nativeSlack` per run: a backstop behind the code's own runaway guard.
+    static var nativePerBudgetUnit: UInt64 { get }
+    static var nativeSlack: UInt64 { get }
+    /// The status kind the code stops with when `callx` names no helper.
+    static var dynamicHelperMissing: UInt32 { get }
 }
 
 /// What a backend is made from for an emulated compile (`EmulatedJIT.compile`).

@@ -92,6 +92,30 @@ public struct GuestAddressSpace: Sendable {
         return window.host + (guest - window.guest)
     }
 
+    /// The host address an access error names for `guest`: the one behind
+    /// it, or, for an address in the unmapped page before or after a window
+    /// (an access just before a region's first byte or past its last), the
+    /// host address at the same distance from the nearer window's edge: the
+    /// address the interpreter names for the same pointer arithmetic. Nil
+    /// further from every window.
+    public func reportedHostAddress(forGuest guest: UInt64) -> UInt64? {
+        if let host = hostAddress(forGuest: guest) { return host }
+        let page = UInt64(EmulatorPage.size)
+        var nearest: (distance: UInt64, host: UInt64)?
+        for window in windows {
+            let candidate: (distance: UInt64, host: UInt64)
+            if guest < window.guest, window.guest - guest <= page {
+                candidate = (window.guest - guest, window.host &- (window.guest - guest))
+            } else if guest >= window.guest + window.length, guest - (window.guest + window.length) < page {
+                candidate = (guest - (window.guest + window.length) + 1, window.host + (guest - window.guest))
+            } else {
+                continue
+            }
+            if nearest.map({ candidate.distance < $0.distance }) ?? true { nearest = candidate }
+        }
+        return nearest?.host
+    }
+
     func window(containingGuest guest: UInt64) -> Window? {
         windows.first { $0.contains(guest: guest) }
     }

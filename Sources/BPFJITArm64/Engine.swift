@@ -122,10 +122,8 @@ public struct Arm64JIT: ExecutionEngine {
                              tailCalls: input.tailCalls, proofs: input.proofs)
         }
         do throws(EmulatorError) {
-            return try Arm64EmulatedProgram(image: compiled.image, machine: machine, reservation: compiled.reservation,
-                                            backend: compiled.backend, instructionLimit: configuration.instructionLimit,
-                                            info: compiled.info,
-                                            tailCalls: Arm64EmulatedProgram.TailCalls(attachments: attachments, tables: compiled.tables))
+            return try Arm64EmulatedProgram(compiled, machine: machine, engine: .emulatedJIT(.arm64),
+                                            instructionLimit: configuration.instructionLimit, attachments: attachments)
         } catch {
             throw .compilationFailed(pc: nil, reason: "loading the arm64 image into the emulator: \(error)")
         }
@@ -208,7 +206,7 @@ public struct Arm64JIT: ExecutionEngine {
     static func targets(on machine: EmulatedMachine) throws(EmulatorError) -> Arm64CallTargets {
         var addresses: [Int32: UInt64] = [:]
         for helper in machine.helpers.all { addresses[helper.id] = try machine.helperAddress(for: helper.id) }
-        let check = try machine.runtimeCallAddress(for: Arm64EmulatedProgram.checkAccessCall)
+        let check = try machine.runtimeCallAddress(for: Arm64Backend.checkAccessCall)
         return Arm64CallTargets(helpers: .perHelper(addresses), checkAccess: check)
     }
 
@@ -268,4 +266,10 @@ public struct Arm64JIT: ExecutionEngine {
     }
 }
 
-extension Arm64Backend: EmulatedJITBackend {}
+extension Arm64Backend: EmulatedJITBackend {
+    public static let addressing = EmulatedJITRun.Addressing.identity
+    /// More native instructions than any loop body's code per BPF instruction it charges.
+    public static let nativePerBudgetUnit: UInt64 = 32
+    public static let nativeSlack: UInt64 = 1 << 20
+    public static let dynamicHelperMissing = Arm64Status.dynamicHelperMissing
+}

@@ -74,8 +74,8 @@ public struct MIPS32JIT: ExecutionEngine {
                               tailCalls: input.tailCalls, tableIndex: tableIndex, proofs: input.proofs)
         }
         do throws(EmulatorError) {
-            return try MIPS32EmulatedProgram(compiled, machine: machine, instructionLimit: configuration.instructionLimit,
-                                             attachments: attachments, bigEndian: options.bigEndian)
+            return try MIPS32EmulatedProgram(compiled, machine: machine, engine: engine,
+                                             instructionLimit: configuration.instructionLimit, attachments: attachments)
         } catch {
             throw .compilationFailed(pc: nil, reason: "loading the MIPS32 image into the emulator: \(error)")
         }
@@ -119,12 +119,17 @@ public struct MIPS32JIT: ExecutionEngine {
 
     /// Where the code calls on `machine`: helpers, the check routine, the routines.
     static func targets(on machine: EmulatedMachine) throws(EmulatorError) -> MIPS32CallTargets {
-        try EmulatedJITMachines.targets(on: machine, checkAccess: MIPS32EmulatedProgram.checkAccessCall,
-                                        routines: MIPS32Routine.allCases, call: MIPS32EmulatedProgram.runtimeCall)
+        try EmulatedJITMachines.targets(on: machine, checkAccess: MIPS32Backend.checkAccessCall,
+                                        routines: MIPS32Routine.allCases, call: MIPS32Backend.runtimeCall)
     }
 }
 
-extension MIPS32Backend: EmulatedJITBackend {}
+extension MIPS32Backend: EmulatedJITBackend {
+    public static let addressing = EmulatedJITRun.Addressing.translated(tableWords: MIPS32TailCalls.tableWords)
+    public static let nativePerBudgetUnit: UInt64 = 48
+    public static let nativeSlack: UInt64 = 1 << 12
+    public static let dynamicHelperMissing = MIPS32Status.dynamicHelperMissing
+}
 
 /// A MIPS32 image loaded into an emulated machine, ready to run many
 /// times from many threads (each run takes an engine from the machine).
@@ -134,53 +139,9 @@ extension MIPS32Backend: EmulatedJITBackend {}
 /// stack slot. The code writes why it stopped into the context; the slow
 /// bounds check reads the stack bounds the prologue stored there. The run
 /// itself is the one every emulated backend shares (`EmulatedJITRun`).
-public final class MIPS32EmulatedProgram: TailCallable, EmulatedJITProgram {
-    public let image: JITImage
-    public let passSizes: [Int]
-    /// Registrations with the program arrays this program loads (kept for its lifetime).
-    let attachments: [TailCallAttachment]
-    let emulation: EmulatedJITRun
-    let bigEndian: Bool
+public typealias MIPS32EmulatedProgram = EmulatedJITPreparedProgram<MIPS32Backend>
 
-    public var machine: EmulatedMachine { emulation.program.machine }
-    public var program: EmulatedProgram { emulation.program }
-    public var stackSize: Int { emulation.stackSize }
-    public var instructionLimit: UInt64 { emulation.instructionLimit }
-    public var nativeInstructionLimit: UInt64 { emulation.nativeInstructionLimit }
-    public var info: JITProgramInfo { emulation.info }
-    /// The tables of entries of every program array of the environment, in its order.
-    var tables: [MemoryRegion] { emulation.tables }
-
-    public var tailCallEngine: TailCallEngine { .emulatedJIT(bigEndian ? .mips32be : .mips32le) }
-    /// Where a tail call enters: the image's entry, at its guest address.
-    public var tailCallEntry: UInt64 { UInt64(image.address) + UInt64(image.functionOffsets[0]) }
-
-    /// Native instructions the emulator allows per unit of the BPF budget
-    /// (a backstop behind the code's own runaway guard).
-    static let nativePerBudgetUnit: UInt64 = 48
-
-    init(_ compiled: EmulatedJITImage<MIPS32Backend>, machine: EmulatedMachine, instructionLimit: UInt64,
-         attachments: [TailCallAttachment] = [], bigEndian: Bool) throws(EmulatorError) {
-        image = compiled.image
-        passSizes = compiled.backend.passSizes
-        self.attachments = attachments
-        self.bigEndian = bigEndian
-        emulation = try EmulatedJITRun(image: compiled.image, machine: machine, reservation: compiled.reservation, info: compiled.info,
-                                       stackSize: compiled.backend.stackSize, instructionLimit: instructionLimit,
-                                       nativePerBudgetUnit: Self.nativePerBudgetUnit, nativeSlack: 1 << 12,
-                                       addressing: .translated(tableWords: MIPS32TailCalls.tableWords), tables: compiled.tables,
-                                       dynamicHelperMissing: MIPS32Status.dynamicHelperMissing)
-    }
-
-    public func run(_ input: RunInput) throws(ExecutionError) -> UInt64 {
-        try emulation.execute(input).value
-    }
-
-    /// Runs once; the result says how many native instructions the emulated CPU executed.
-    public func execute(_ input: RunInput) throws(ExecutionError) -> EmulatedRun {
-        try emulation.execute(input)
-    }
-
+extension MIPS32Backend {
     /// The division and atomic routines under the emulator. An atomic runs
     /// whole inside one call: the emulated core does nothing meanwhile.
     public static func runtimeCall(_ routine: MIPS32Routine) -> RuntimeCall {
@@ -200,40 +161,6 @@ public final class MIPS32EmulatedProgram: TailCallable, EmulatedJITProgram {
         }
     }
 
-    /// The slow bounds check: `(context, address, info)`, all guest values.
-    /// The stack bounds in the context are guest addresses; any other
-    /// address must translate to host memory one of the run's regions
-    /// permits, all of its bytes through one window.
-    public static let checkAccessCall = RuntimeCall(name: "bpfkit.mips32.checkAccess", argumentCount: 3) { call throws(HelperError) in
-        guard let contextHost = call.memory.hostAddress(forGuest: call.argument(1)),
-              let raw = UnsafeMutableRawPointer(bitPattern: UInt(contextHost)) else {
-            throw HelperError("the check routine was called without a run context")
-        }
-        let context = raw.assumingMemoryBound(to: JITRunContext.self)
-        let host = context.pointee.host!.assumingMemoryBound(to: EmulatedRunHost.self)
-        let info = call.argument(3)
-        let space = call.memory.addressSpace
-        let guest = call.argument(2)
-        let stackBase = context.pointee.stackBase & 0xffff_ffff
-        let error = JITHostRoutines.accessError(
-            address: guest, info: info, stackBase: stackBase,
-            stackSize: UInt64(JITProgramInfo.current(in: context.pointee)?.stackSize ?? host.pointee.stackSize),
-            permits: { address, size, write in
-                guard let start = space.hostAddress(forGuest: address) else { return false }
-                if size > 1 {
-                    guard let last = space.hostAddress(forGuest: address + UInt64(size) - 1), last == start + UInt64(size) - 1 else {
-                        return false
-                    }
-                }
-                return host.pointee.regions.permits(start, size: size, write: write)
-            })
-        guard var error else { return 0 }
-        // Report the host address the interpreter would, where there is one.
-        if case .outOfBounds(let pc, let address, let size, let write) = error, let hostAddress = space.hostAddress(forGuest: address) {
-            error = .outOfBounds(pc: pc, address: hostAddress, size: size, write: write)
-        }
-        host.pointee.error = error
-        context.pointee.status = UInt64(JITStatus.word(JITStatus.host, pc: Int(info >> 8)))
-        return 1
-    }
+    /// The slow bounds check under the emulator (`EmulatedJITRun.checkAccessCall`).
+    public static let checkAccessCall = EmulatedJITRun.checkAccessCall(name: "bpfkit.mips32.checkAccess", addressing: addressing)
 }

@@ -68,8 +68,8 @@ public struct RV64JIT: ExecutionEngine {
                             tailCalls: input.tailCalls, proofs: input.proofs)
         }
         do throws(EmulatorError) {
-            return try RV64EmulatedProgram(compiled, machine: machine, instructionLimit: configuration.instructionLimit,
-                                           attachments: attachments)
+            return try RV64EmulatedProgram(compiled, machine: machine, engine: .emulatedJIT(.riscv64),
+                                           instructionLimit: configuration.instructionLimit, attachments: attachments)
         } catch {
             throw .compilationFailed(pc: nil, reason: "loading the riscv64 image into the emulator: \(error)")
         }
@@ -103,12 +103,17 @@ public struct RV64JIT: ExecutionEngine {
     static func targets(on machine: EmulatedMachine) throws(EmulatorError) -> RV64CallTargets {
         var addresses: [Int32: UInt64] = [:]
         for helper in machine.helpers.all { addresses[helper.id] = try machine.helperAddress(for: helper.id) }
-        let check = try machine.runtimeCallAddress(for: RV64EmulatedProgram.checkAccessCall)
+        let check = try machine.runtimeCallAddress(for: RV64Backend.checkAccessCall)
         return RV64CallTargets(helpers: addresses, checkAccess: check)
     }
 }
 
-extension RV64Backend: EmulatedJITBackend {}
+extension RV64Backend: EmulatedJITBackend {
+    public static let addressing = EmulatedJITRun.Addressing.identity
+    public static let nativePerBudgetUnit: UInt64 = 48
+    public static let nativeSlack: UInt64 = 1 << 20
+    public static let dynamicHelperMissing = RV64Status.dynamicHelperMissing
+}
 
 /// A RISC-V 64 image loaded into an emulated machine, ready to run many
 /// times from many threads (each run takes an engine from the machine).
@@ -119,70 +124,9 @@ extension RV64Backend: EmulatedJITBackend {}
 /// checks call `checkAccessCall`; a runaway program stops on the image's
 /// own guard, and the emulator's count of native instructions is a
 /// backstop behind it.
-public final class RV64EmulatedProgram: TailCallable, EmulatedJITProgram {
-    public let image: JITImage
-    /// Image size after each pass of the compile (the last two agree).
-    public let passSizes: [Int]
-    /// Registrations with the program arrays this program loads (kept for its lifetime).
-    let attachments: [TailCallAttachment]
-    /// The run every emulated backend shares.
-    let emulation: EmulatedJITRun
+public typealias RV64EmulatedProgram = EmulatedJITPreparedProgram<RV64Backend>
 
-    public var machine: EmulatedMachine { emulation.program.machine }
-    public var program: EmulatedProgram { emulation.program }
-    /// Bytes of BPF stack the image reserves (all frames).
-    public var stackSize: Int { emulation.stackSize }
-    public var instructionLimit: UInt64 { emulation.instructionLimit }
-    /// The emulator's own budget of native instructions per run.
-    public var nativeInstructionLimit: UInt64 { emulation.nativeInstructionLimit }
-    /// What the check routine and error reports consult while this program's code runs.
-    public var info: JITProgramInfo { emulation.info }
-
-    public var tailCallEngine: TailCallEngine { .emulatedJIT(.riscv64) }
-    /// Where a tail call enters: the image's entry, at its address in the machine.
-    public var tailCallEntry: UInt64 { UInt64(image.address) + UInt64(image.functionOffsets[0]) }
-
-    /// Native instructions the backstop allows per unit of the BPF budget.
-    static let nativePerBudgetUnit: UInt64 = 48
-
-    init(_ compiled: EmulatedJITImage<RV64Backend>, machine: EmulatedMachine, instructionLimit: UInt64,
-         attachments: [TailCallAttachment] = []) throws(EmulatorError) {
-        image = compiled.image
-        passSizes = compiled.backend.passSizes
-        self.attachments = attachments
-        emulation = try EmulatedJITRun(image: compiled.image, machine: machine, reservation: compiled.reservation, info: compiled.info,
-                                       stackSize: compiled.backend.stackSize, instructionLimit: instructionLimit,
-                                       nativePerBudgetUnit: Self.nativePerBudgetUnit, nativeSlack: 1 << 20, addressing: .identity,
-                                       tables: compiled.tables, dynamicHelperMissing: RV64Status.dynamicHelperMissing)
-    }
-
-    public func run(_ input: RunInput) throws(ExecutionError) -> UInt64 {
-        try emulation.execute(input).value
-    }
-
-    /// Runs once; the result says how many native instructions the emulated CPU executed.
-    public func execute(_ input: RunInput) throws(ExecutionError) -> EmulatedRun {
-        try emulation.execute(input)
-    }
-
-    /// The slow bounds check under the emulator: `(context, address, info)`,
-    /// with the native routine's verdict (`JITHostRoutines.accessError`).
-    public static let checkAccessCall = RuntimeCall(name: "bpfkit.riscv64.checkAccess", argumentCount: 3) { call throws(HelperError) in
-        guard let raw = UnsafeMutableRawPointer(bitPattern: UInt(call.argument(1))) else {
-            throw HelperError("the check routine was called without a run context")
-        }
-        let context = raw.assumingMemoryBound(to: JITRunContext.self)
-        let host = context.pointee.host!.assumingMemoryBound(to: EmulatedRunHost.self)
-        let info = call.argument(3)
-        // After a tail call the stack is the target's, of its own size.
-        let stackSize = JITProgramInfo.current(in: context.pointee)?.stackSize ?? host.pointee.stackSize
-        guard let error = JITHostRoutines.accessError(address: call.argument(2), info: info, stackBase: context.pointee.stackBase,
-                                                      stackSize: UInt64(stackSize),
-                                                      permits: { host.pointee.regions.permits($0, size: $1, write: $2) }) else {
-            return 0
-        }
-        host.pointee.error = error
-        context.pointee.status = UInt64(JITStatus.word(JITStatus.host, pc: Int(info >> 8)))
-        return 1
-    }
+extension RV64Backend {
+    /// The slow bounds check under the emulator (`EmulatedJITRun.checkAccessCall`).
+    public static let checkAccessCall = EmulatedJITRun.checkAccessCall(name: "bpfkit.riscv64.checkAccess", addressing: addressing)
 }

@@ -14,15 +14,6 @@ import BPFISA
 
 /// A pair of programs (`main` and the tail-call `target`) drawn from a seed.
 public struct ProofAimedProgram {
-    /// A program item, with jumps and calls by label.
-    enum Item {
-        case i(Instruction)
-        case label(Int)
-        case branch(Width, JumpCondition, Register, Operand, Int)
-        case jump(Int)
-        case call(Int)
-    }
-
     /// What the generator may draw.
     public struct Options: Sendable {
         /// bpf_tail_call sites (slot 0: the target, slot 1: main itself).
@@ -37,7 +28,8 @@ public struct ProofAimedProgram {
 
     public var rng: SplitMix
     public let options: Options
-    var items: [Item] = []
+    /// The program so far, jumps and calls by label (`Code`).
+    var items: [Code.Item] = []
     var nextLabel = 0
     var depth = 0
     /// Registers that may hold a map value here (r9 after a lookup, and
@@ -67,11 +59,8 @@ public struct ProofAimedProgram {
 
     mutating func pick<T>(_ choices: [T]) -> T { choices[Int.random(in: 0..<choices.count, using: &rng)] }
     mutating func chance(_ percent: Int) -> Bool { Int.random(in: 0..<100, using: &rng) < percent }
-    mutating func label() -> Int { nextLabel += 1; return nextLabel }
+    mutating func label() -> String { nextLabel += 1; return "L\(nextLabel)" }
     mutating func add(_ instruction: Instruction) { items.append(.i(instruction)) }
-    static func mov(_ dst: Register, _ src: Register) -> Instruction { .alu(.w64, .mov, dst: dst, .register(src)) }
-    static func mov(_ dst: Register, _ imm: Int32) -> Instruction { .alu(.w64, .mov, dst: dst, .immediate(imm)) }
-    static func add(_ dst: Register, _ imm: Int32) -> Instruction { .alu(.w64, .add, dst: dst, .immediate(imm)) }
 
     /// Writes into `dst` a value drawn among pointers (stack, packet, map
     /// value) and numbers (and adds `dst` to `mapValued` when the value may
@@ -85,22 +74,22 @@ public struct ProofAimedProgram {
         var mapValue = false
         switch Int.random(in: 0..<11, using: &rng) {
         case 0, 1, 4, 9, 10:
-            add(Self.mov(dst, .r10))
-            add(Self.add(dst, pick(Self.stackOffsets)))
+            add(.mov(dst, .r10))
+            add(.add(dst, pick(Self.stackOffsets)))
         case 2:
-            add(Self.mov(dst, .r7))
-            add(Self.add(dst, pick([0, 1, 8, 14, 40, 63, 64, 100])))
+            add(.mov(dst, .r7))
+            add(.add(dst, pick([0, 1, 8, 14, 40, 63, 64, 100])))
         case 3:
-            add(Self.mov(dst, .r9))
+            add(.mov(dst, .r9))
             mapValue = mapValued.contains(.r9)
-        case 5: add(Self.mov(dst, .r4))
-        case 6: add(Self.mov(dst, pick([0, 8, 64, -8, 512])))
+        case 5: add(.mov(dst, .r4))
+        case 6: add(.mov(dst, pick([0, 8, 64, -8, 512])))
         case 7:
-            add(Self.mov(dst, .r4))
+            add(.mov(dst, .r4))
             add(.alu(.w64, .and, dst: dst, .immediate(pick([7, 63, 0xff, 0x1f8]))))
         default:
             let src = pick(Self.mixed)
-            add(Self.mov(dst, src))
+            add(.mov(dst, src))
             mapValue = mapValued.contains(src)
         }
         if mapValue { mapValued.insert(dst) } else { mapValued.remove(dst) }
@@ -108,7 +97,7 @@ public struct ProofAimedProgram {
 
     /// `source(dst)` on both arms of a join: `dst` may be a map value after
     /// it when it may be on either arm.
-    mutating func joinSources(_ dst: Register, other: Int, join: Int) {
+    mutating func joinSources(_ dst: Register, other: String, join: String) {
         source(dst)
         let first = mapValued.contains(dst)
         items.append(.jump(join))
@@ -119,9 +108,9 @@ public struct ProofAimedProgram {
     }
 
     /// A branch on data the verifier cannot know (r4, r0, or the loop counter).
-    mutating func unknownBranch(to target: Int) {
+    mutating func unknownBranch(to target: String) {
         let register = pick([Register.r4, .r0, .r8])
-        items.append(.branch(pick([.w64, .w32]), pick([.eq, .ne, .gt, .lt, .set]), register, .immediate(pick([0, 1, 2, 3, 0x40])), target))
+        items.append(.compare(pick([.w64, .w32]), pick([.eq, .ne, .gt, .lt, .set]), register, .immediate(pick([0, 1, 2, 3, 0x40])), target))
     }
 
     /// A load through `base` into r4, then r0 ^= r4 (of `size` bytes at
@@ -159,7 +148,7 @@ public struct ProofAimedProgram {
 
     /// r1–r5 as numbers again (after a call, which leaves them undefined).
     mutating func redefineArguments() {
-        for r in [Register.r1, .r2, .r3, .r5] { add(Self.mov(r, Int32.random(in: 0...64, using: &rng))) }
+        for r in [Register.r1, .r2, .r3, .r5] { add(.mov(r, Int32.random(in: 0...64, using: &rng))) }
         mapValued.subtract([.r1, .r2, .r3, .r4, .r5])
     }
 
@@ -177,15 +166,15 @@ public struct ProofAimedProgram {
             // prunes the pointer's path.
             let alike = chance(50)
             let reset = Int32.random(in: 0...9, using: &rng)
-            if alike { items.append(.branch(.w64, pick([.eq, .gt, .set]), .r4, .immediate(pick([0, 1, 0x40])), other)) } else { unknownBranch(to: other) }
+            if alike { items.append(.compare(.w64, pick([.eq, .gt, .set]), .r4, .immediate(pick([0, 1, 0x40])), other)) } else { unknownBranch(to: other) }
             source(dst)
             let first = mapValued.contains(dst)
-            if alike { add(Self.mov(.r4, reset)) }
+            if alike { add(.mov(.r4, reset)) }
             items.append(.jump(join))
             items.append(.label(other))
             source(dst)
             if first { mapValued.insert(dst) }
-            if alike { add(Self.mov(.r4, reset)) }
+            if alike { add(.mov(.r4, reset)) }
             items.append(.label(join))
             if chance(40) {
                 // A map value goes to a slot that no later load of data
@@ -202,10 +191,10 @@ public struct ProofAimedProgram {
             let k = pick([Int32(1), 8, 14, 16, 34, 60, 64, 100])
             let skip = label()
             add(.load(.word, dst: .r1, src: .r6, offset: 4))
-            add(Self.mov(.r5, .r7))
-            add(Self.add(.r5, k))
+            add(.mov(.r5, .r7))
+            add(.add(.r5, k))
             mapValued.subtract([.r1, .r5])
-            items.append(.branch(.w64, pick([.gt, .ge]), .r5, .register(.r1), skip))
+            items.append(.compare(.w64, pick([.gt, .ge]), .r5, .register(.r1), skip))
             let size = pick(Self.sizes)
             let offset = k - Int32(size.bytes) + pick([0, 0, 0, 1, -1])
             if chance(60) {
@@ -227,22 +216,22 @@ public struct ProofAimedProgram {
         case 7:
             // A map lookup with a key index 0–4 (4: absent, null), checked or
             // checked through a copy.
-            add(Self.mov(.r1, Int32.random(in: 0...4, using: &rng)))
+            add(.mov(.r1, Int32.random(in: 0...4, using: &rng)))
             add(.store(.word, dst: .r10, offset: -4, src: .r1))
             add(.loadImmediate64(dst: .r1, .mapByIndex(0)))
-            add(Self.mov(.r2, .r10))
-            add(Self.add(.r2, -4))
+            add(.mov(.r2, .r10))
+            add(.add(.r2, -4))
             add(.call(.helper(1)))
-            add(Self.mov(.r4, 0))
+            add(.mov(.r4, 0))
             let skip = label()
-            add(Self.mov(.r9, .r0))
-            add(Self.mov(.r0, 0))
-            items.append(.branch(.w64, .eq, .r9, .immediate(0), skip))
+            add(.mov(.r9, .r0))
+            add(.mov(.r0, 0))
+            items.append(.compare(.w64, .eq, .r9, .immediate(0), skip))
             mapValued.insert(.r9)
             let size = pick(Self.sizes)
             load(through: .r9, offset: Self.valueOffset(pick([0, 8, 56, 60, 63]), size: size), size: size)
             items.append(.label(skip))
-            if chance(50) { add(Self.mov(.r9, .r10)); add(Self.add(.r9, -64)); mapValued.remove(.r9) }
+            if chance(50) { add(.mov(.r9, .r10)); add(.add(.r9, -64)); mapValued.remove(.r9) }
             redefineArguments()
         case 8:
             // A helper with a memory argument drawn like a join's source.
@@ -250,30 +239,30 @@ public struct ProofAimedProgram {
             let join = label(), other = label()
             unknownBranch(to: other)
             joinSources(buffer, other: other, join: join)
-            add(Self.mov(.r3, buffer))
-            add(Self.mov(.r1, .r6))
-            add(Self.mov(.r2, pick([0, 2, 8])))
-            add(Self.mov(.r4, pick([0, 1, 4, 8, 16, 64, -1])))
+            add(.mov(.r3, buffer))
+            add(.mov(.r1, .r6))
+            add(.mov(.r2, pick([0, 2, 8])))
+            add(.mov(.r4, pick([0, 1, 4, 8, 16, 64, -1])))
             add(.call(.helper(pick([189, 190]))))
-            add(Self.mov(.r4, .r0))
-            add(Self.mov(.r0, 0))
+            add(.mov(.r4, .r0))
+            add(.mov(.r0, 0))
             redefineArguments()
         case 9:
             // A map update whose value pointer is mixed.
-            add(Self.mov(.r1, Int32.random(in: 0...3, using: &rng)))
+            add(.mov(.r1, Int32.random(in: 0...3, using: &rng)))
             add(.store(.word, dst: .r10, offset: -4, src: .r1))
             let value = pick(Self.mixed)
             let join = label(), other = label()
             unknownBranch(to: other)
             joinSources(value, other: other, join: join)
-            add(Self.mov(.r3, value))
+            add(.mov(.r3, value))
             add(.loadImmediate64(dst: .r1, .mapByIndex(0)))
-            add(Self.mov(.r2, .r10))
-            add(Self.add(.r2, -4))
-            add(Self.mov(.r4, 0))
+            add(.mov(.r2, .r10))
+            add(.add(.r2, -4))
+            add(.mov(.r4, 0))
             add(.call(.helper(2)))
-            add(Self.mov(.r4, .r0))
-            add(Self.mov(.r0, 0))
+            add(.mov(.r4, .r0))
+            add(.mov(.r0, 0))
             redefineArguments()
         case 10, 11:
             if options.localCalls && depth == 0 {
@@ -282,10 +271,10 @@ public struct ProofAimedProgram {
                 unknownBranch(to: other)
                 joinSources(dst, other: other, join: join)
                 if mapValued.contains(dst) { subprogramArgumentMapValued = true }
-                add(Self.mov(.r2, .r4))
+                add(.mov(.r2, .r4))
                 items.append(.call(Self.subprogramLabel))
-                add(Self.mov(.r4, .r0))
-                add(Self.mov(.r0, 0))
+                add(.mov(.r4, .r0))
+                add(.mov(.r0, 0))
                 redefineArguments()
             } else {
                 add(.alu(.w64, pick([.add, .xor, .mul, .rsh, .lsh]), dst: .r4, .immediate(Int32.random(in: 1...13, using: &rng))))
@@ -294,23 +283,23 @@ public struct ProofAimedProgram {
             if options.tailCalls && !inLoop {
                 // r1: mostly the context, else a made-up one.
                 if !options.madeUpContexts || chance(55) {
-                    add(Self.mov(.r1, .r6))
+                    add(.mov(.r1, .r6))
                 } else if chance(50) {
                     // The context on one path, something else on the other.
                     let join = label(), other = label()
                     unknownBranch(to: other)
-                    add(Self.mov(.r1, .r6))
+                    add(.mov(.r1, .r6))
                     items.append(.jump(join))
                     items.append(.label(other))
-                    if chance(30) { add(Self.mov(.r1, .r6)); add(Self.add(.r1, 8)) } else { source(.r1) }
+                    if chance(30) { add(.mov(.r1, .r6)); add(.add(.r1, 8)) } else { source(.r1) }
                     items.append(.label(join))
                 } else {
                     source(.r1)
                 }
                 add(.loadImmediate64(dst: .r2, .mapByIndex(1)))
-                add(Self.mov(.r3, pick([0, 0, 1, 5])))
+                add(.mov(.r3, pick([0, 0, 1, 5])))
                 add(.call(.helper(12)))
-                add(Self.mov(.r4, .r0))
+                add(.mov(.r4, .r0))
                 redefineArguments()
             } else {
                 add(.alu(.w64, .add, dst: .r4, .immediate(3)))
@@ -328,18 +317,18 @@ public struct ProofAimedProgram {
                     items.removeSubrange(start...)
                     mapValued = attempt == 3 ? Set(Self.mixed + [.r1, .r9]) : atHead
                     let head = label(), skip = label()
-                    add(Self.mov(.r8, Int32.random(in: 1...4, using: &rng)))
+                    add(.mov(.r8, Int32.random(in: 1...4, using: &rng)))
                     items.append(.label(head))
                     for _ in 0..<Int.random(in: 1...3, using: &rng) { fragment(inLoop: true) }
                     let dst = pick(Self.mixed)
-                    items.append(.branch(.w64, .set, .r8, .immediate(1), skip))
+                    items.append(.compare(.w64, .set, .r8, .immediate(1), skip))
                     let before = mapValued.contains(dst)
                     source(dst)
                     if before { mapValued.insert(dst) }
                     items.append(.label(skip))
                     add(.alu(.w64, .sub, dst: .r8, .immediate(1)))
-                    items.append(.branch(.w64, .ne, .r8, .immediate(0), head))
-                    add(Self.mov(.r8, 0))
+                    items.append(.compare(.w64, .ne, .r8, .immediate(0), head))
+                    add(.mov(.r8, 0))
                     if mapValued.isSubset(of: atHead) || attempt == 3 { break }
                     atHead.formUnion(mapValued)
                 }
@@ -353,7 +342,7 @@ public struct ProofAimedProgram {
         }
     }
 
-    static let subprogramLabel = -1
+    static let subprogramLabel = "subprogram"
 
     /// The main program: prologue, 4–14 fragments, r0 back to a number, exit;
     /// then the subprogram local calls reach.
@@ -361,11 +350,11 @@ public struct ProofAimedProgram {
         items = []
         mapValued = []
         subprogramArgumentMapValued = false
-        add(Self.mov(.r6, .r1))
+        add(.mov(.r6, .r1))
         add(.load(.word, dst: .r7, src: .r6, offset: 0))
         add(.load(.word, dst: .r4, src: .r6, offset: 4))
         add(.alu(.w64, .sub, dst: .r4, .register(.r7)))
-        for r in [Register.r0, .r8] { add(Self.mov(r, 0)) }
+        for r in [Register.r0, .r8] { add(.mov(r, 0)) }
         // Mostly: the top 64 bytes of the frame written, so that reads there
         // are of written stack and the program may be proven to read only
         // stack it wrote (the fact that lets a JIT skip its stack clear).
@@ -374,8 +363,8 @@ public struct ProofAimedProgram {
                 add(.storeImmediate(.double, dst: .r10, offset: offset, imm: Int32.random(in: -1000...1000, using: &rng)))
             }
         }
-        add(Self.mov(.r9, .r10))
-        add(Self.add(.r9, -64))
+        add(.mov(.r9, .r10))
+        add(.add(.r9, -64))
         redefineArguments()
         for _ in 0..<Int.random(in: 4...14, using: &rng) { fragment(inLoop: false) }
         add(.exit)
@@ -384,7 +373,7 @@ public struct ProofAimedProgram {
         items.append(.label(Self.subprogramLabel))
         depth = 1
         mapValued = subprogramArgumentMapValued ? [.r1] : []
-        add(Self.mov(.r0, .r2))
+        add(.mov(.r0, .r2))
         if chance(70) {
             add(.store(.double, dst: .r10, offset: -8, src: .r2))
             add(.store(.double, dst: .r10, offset: -16, src: .r2))
@@ -403,7 +392,7 @@ public struct ProofAimedProgram {
         }
         add(.exit)
         depth = 0
-        let main = Program(Self.assemble(items), name: "main")
+        let main = Program(Code.assemble(items), name: "main")
         return (main, makeTarget())
     }
 
@@ -416,10 +405,10 @@ public struct ProofAimedProgram {
         let skip = label()
         add(.load(.word, dst: .r2, src: .r1, offset: 0))
         add(.load(.word, dst: .r3, src: .r1, offset: 4))
-        add(Self.mov(.r0, 0))
-        add(Self.mov(.r4, .r2))
-        add(Self.add(.r4, k))
-        items.append(.branch(.w64, .gt, .r4, .register(.r3), skip))
+        add(.mov(.r0, 0))
+        add(.mov(.r4, .r2))
+        add(.add(.r4, k))
+        items.append(.compare(.w64, .gt, .r4, .register(.r3), skip))
         add(.load(.double, dst: .r0, src: .r2, offset: Int16(k - 8)))
         if chance(50) { add(.store(.byte, dst: .r2, offset: 0, src: .r0)) }
         items.append(.label(skip))
@@ -427,32 +416,6 @@ public struct ProofAimedProgram {
         add(.load(.double, dst: .r5, src: .r10, offset: Int16(pick([-8, -16, -256]))))
         add(.alu(.w64, .xor, dst: .r0, .register(.r5)))
         add(.exit)
-        return Program(Self.assemble(items), name: "target")
-    }
-
-    static func assemble(_ items: [Item]) -> [Instruction] {
-        var slot: [Int: Int] = [:]
-        var pc = 0
-        for item in items {
-            switch item {
-            case .label(let name): slot[name] = pc
-            case .i(let instruction): pc += instruction.slotCount
-            default: pc += 1
-            }
-        }
-        var result: [Instruction] = []
-        pc = 0
-        for item in items {
-            func offset(_ name: Int) -> Int { slot[name]! - pc - 1 }
-            switch item {
-            case .label: continue
-            case .i(let instruction): result.append(instruction)
-            case .branch(let w, let c, let r, let o, let name): result.append(.branch(w, c, dst: r, o, offset: Int16(offset(name))))
-            case .jump(let name): result.append(.jump(offset: Int16(offset(name))))
-            case .call(let name): result.append(.call(.local(offset: Int32(offset(name)))))
-            }
-            pc += result.last!.slotCount
-        }
-        return result
+        return Program(Code.assemble(items), name: "target")
     }
 }

@@ -6,6 +6,7 @@ import BPFKit
 import BPFRuntime
 import BPFTestSuite
 import Foundation
+import Testing
 
 /// What one check of the kit came to: a line for the log and every
 /// difference it found (empty when the backend passed).
@@ -38,6 +39,23 @@ public struct BackendCheck: Sendable, CustomStringConvertible {
         var report = try body()
         report.summary += String(format: " (%.1f s)", Date().timeIntervalSince(start))
         return report
+    }
+
+    /// Runs the check in a test (a backend's one parametrized test of
+    /// `BackendKit.checks(row)`): prints its summary and expects no failure;
+    /// a check with a `knownIssue` records its failures as that known issue,
+    /// and fails once they stop showing.
+    public func expectPasses(sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let report = try run()
+        print(report.summary)
+        let failures = Comment(rawValue: "\(self): \(report.failures.count) failures:\n\(report.failures.prefix(10).joined(separator: "\n"))")
+        if let knownIssue {
+            withKnownIssue(Comment(rawValue: knownIssue), sourceLocation: sourceLocation) {
+                #expect(report.failures.isEmpty, failures, sourceLocation: sourceLocation)
+            }
+        } else {
+            #expect(report.failures.isEmpty, failures, sourceLocation: sourceLocation)
+        }
     }
 }
 
@@ -92,14 +110,22 @@ public enum BackendKit {
                 checks.append(BackendCheck("\(row.name): C example \(example.name)") { try ExampleKit.check(row, example) })
             }
             checks.append(BackendCheck("\(row.name): tail-call pipeline against its model") { try ExampleKit.pipeline(row) })
+            for program in ObjectKit.callbackPrograms {
+                checks.append(BackendCheck("\(row.name): callbacks, \(program)") { try ObjectKit.callbacks(row, program: program) })
+            }
+            checks.append(BackendCheck("\(row.name): kernel functions from C") { try ObjectKit.kernelFunctionCalls(row) })
+            checks.append(BackendCheck("\(row.name): map in map, counts through inner maps") { try ObjectKit.mapInMapCounts(row) })
+            checks.append(BackendCheck("\(row.name): map in map, reading an inner map's handle") { try ObjectKit.innerMapHandleRead(row) })
         }
         checks.append(BackendCheck("\(row.name): example fnv1a.s") { try ExampleKit.fnv1a(row) })
         for index in checks.indices {
             checks[index].knownIssue = row.knownIssues.first { checks[index].description.hasSuffix(": " + $0.key) }?.value
         }
-        // `BACKEND_KIT_ONLY=tail-call` runs the checks whose name contains it.
+        // `BACKEND_KIT_ONLY=tail-call` runs the checks whose name contains it
+        // (`callbacks|map in map`: any of them).
         if let only = ProcessInfo.processInfo.environment["BACKEND_KIT_ONLY"], !only.isEmpty {
-            return checks.filter { $0.description.contains(only) }
+            let parts = only.split(separator: "|").map(String.init)
+            return checks.filter { check in parts.contains { check.description.contains($0) } }
         }
         return checks
     }

@@ -77,17 +77,42 @@ public enum ExampleKit {
         var all: [String] { lock.lock(); defer { lock.unlock() }; return lines }
     }
 
+    /// How an object is loaded and run for `observe`: which program, the
+    /// packets of the run sequence, the maps whose contents are recorded
+    /// after every run (besides every map's at the end), and anything else
+    /// the load request needs (kernel functions, say).
+    public struct Load {
+        public var program: String?
+        public var packets: [[UInt8]]
+        public var watching: [String]
+        public var configure: (inout LoadRequest) -> Void
+
+        public init(program: String? = nil, packets: [[UInt8]] = ExampleKit.packets, watching: [String] = [],
+                    configure: @escaping (inout LoadRequest) -> Void = { _ in }) {
+            self.program = program
+            self.packets = packets
+            self.watching = watching
+            self.configure = configure
+        }
+    }
+
     /// Loads `path` afresh (maps of its own), prepares it with `prepare`,
     /// runs every packet, and collects what happened.
-    public static func observe(_ path: String, cpu: String, program: String? = nil, byteOrder: ByteOrder = .little,
+    public static func observe(_ path: String, cpu: String, _ load: Load = Load(), byteOrder: ByteOrder = .little,
                                prepare: (ProgramFile) throws -> (LinkedProgram, any PreparedProgram)) throws -> Observed {
         let lines = Lines()
-        var request = LoadRequest(programName: program, cpu: cpu, trace: { lines.append($0) })
+        var request = LoadRequest(programName: load.program, cpu: cpu, trace: { lines.append($0) })
         request.byteOrder = byteOrder == .big ? .big : nil
+        load.configure(&request)
         let file = try ProgramFile.load(path: path, request)
         let (linked, prepared) = try prepare(file)
+        func contents(_ map: any BPFMap) -> [[UInt8]: [UInt8]] {
+            var contents: [[UInt8]: [UInt8]] = [:]
+            for key in map.keys() { contents[key] = try? map.lookup(key: key) }
+            return contents
+        }
         var observed = Observed()
-        for packet in packets {
+        for packet in load.packets {
             // A packet the program type refuses (shorter than an Ethernet
             // header for XDP) is an error on every engine alike.
             do {
@@ -98,54 +123,77 @@ public enum ExampleKit {
             } catch {
                 observed.runs.append("error \(error)")
             }
+            for name in load.watching {
+                let map = file.object?.map(named: name)
+                observed.runs[observed.runs.count - 1] += "; \(name) \(map.map { contents($0).sorted { $0.key.lexicographicallyPrecedes($1.key) } } ?? [])"
+            }
         }
         observed.traces = lines.all
         if let object = file.object {
             for name in object.object.maps.map(\.name) {
-                guard let map = object.map(named: name) else { continue }
+                // A map of maps holds ids of the object's own inner maps, which
+                // differ between loads; the inner maps are observed by name.
+                guard let map = object.map(named: name), !(map is MapOfMaps) else { continue }
                 if let ring = map as? RingBuffer {
                     observed.rings[name] = ring.consume()
                     continue
                 }
-                var contents: [[UInt8]: [UInt8]] = [:]
-                for key in map.keys() { contents[key] = try? map.lookup(key: key) }
-                observed.maps[name] = contents
+                observed.maps[name] = contents(map)
             }
         }
         return observed
     }
 
+    /// Builds `source` for the row's byte order once (`-mcpu=cpu`) and
+    /// observes `load` on the interpreter of the row's byte order (first),
+    /// on the facade's engine for the row's architecture and on each
+    /// configuration, every engine loading the object with maps of its own.
+    public static func observations(_ row: BackendRow, source: String, cpu: String,
+                                    _ load: Load = Load()) throws -> [(engine: String, observed: Observed)] {
+        let object = FileManager.default.temporaryDirectory
+            .appendingPathComponent("bpfkit-\(row.name.filter { $0.isLetter || $0.isNumber })-\(getpid())-\(cpu)-\(UInt32.random(in: 0...UInt32.max)).o")
+        try Data(try CCompiler().compile(source, cpu: cpu, byteOrder: row.byteOrder == .big ? .big : nil)).write(to: object)
+        defer { try? FileManager.default.removeItem(at: object) }
+        var all = [(engine: "interpreter", observed: try observe(object.path, cpu: cpu, load, byteOrder: row.byteOrder) { file in
+            (file.linked, try LoadedProgram(file.linked, object: file.object, engine: .interpreter).prepared)
+        })]
+        if let architecture = row.architecture {
+            all.append(("--arch \(architecture)", try observe(object.path, cpu: cpu, load, byteOrder: row.byteOrder) { file in
+                (file.linked, try LoadedProgram(file.linked, object: file.object, engine: .jit, architecture: architecture).prepared)
+            }))
+        }
+        for (label, engine) in row.configurations {
+            all.append(("\(row.name) \(label)", try observe(object.path, cpu: cpu, load, byteOrder: row.byteOrder) { file in
+                try file.object?.populateProgramArrays(for: engine)
+                return (file.linked, try engine.prepare(file.linked.program, configuration: file.linked.engineConfiguration()))
+            }))
+        }
+        return all
+    }
+
+    /// `observations`, every engine against the interpreter (which must run
+    /// some packet to the end): the differences, and the interpreter's observation.
+    public static func compare(_ row: BackendRow, source: String, cpu: String, _ load: Load = Load(),
+                               name: String) throws -> (failures: [String], reference: Observed) {
+        let all = try observations(row, source: source, cpu: cpu, load)
+        let reference = all[0].observed
+        var failures: [String] = []
+        if !reference.runs.contains(where: { !$0.hasPrefix("error") }) {
+            failures.append("\(name) -mcpu=\(cpu): the interpreter ran nothing to the end")
+        }
+        for (engine, observed) in all.dropFirst() where observed != reference {
+            failures.append("\(name) -mcpu=\(cpu) on \(engine): \(observed.difference(from: reference))")
+        }
+        return (failures, reference)
+    }
+
     /// One example, every cpu version it builds for: the interpreter, the
     /// facade's engine for the row's architecture, and each configuration.
     static func check(_ row: BackendRow, _ example: (name: String, cpus: [String])) throws -> BackendCheckReport {
-        let compiler = try CCompiler()
         let source = examplesDirectory.appendingPathComponent("\(example.name).c").path
         var failures: [String] = []
         for cpu in example.cpus {
-            // Build once; every engine loads the object with maps of its own.
-            let object = FileManager.default.temporaryDirectory
-                .appendingPathComponent("bpfkit-\(row.name)-\(getpid())-\(example.name)-\(cpu)-\(UInt32.random(in: 0...UInt32.max)).o")
-            try Data(try compiler.compile(source, cpu: cpu, byteOrder: row.byteOrder == .big ? .big : nil)).write(to: object)
-            defer { try? FileManager.default.removeItem(at: object) }
-            let reference = try observe(object.path, cpu: cpu, byteOrder: row.byteOrder) { file in
-                (file.linked, try LoadedProgram(file.linked, object: file.object, engine: .interpreter).prepared)
-            }
-            if !reference.runs.contains(where: { !$0.hasPrefix("error") }) {
-                failures.append("\(example.name) -mcpu=\(cpu): the interpreter ran nothing to the end")
-            }
-            if let architecture = row.architecture {
-                let facade = try observe(object.path, cpu: cpu, byteOrder: row.byteOrder) { file in
-                    (file.linked, try LoadedProgram(file.linked, object: file.object, engine: .jit, architecture: architecture).prepared)
-                }
-                if facade != reference { failures.append("\(example.name) -mcpu=\(cpu) on --arch \(architecture): \(facade.difference(from: reference))") }
-            }
-            for (label, engine) in row.configurations {
-                let got = try observe(object.path, cpu: cpu, byteOrder: row.byteOrder) { file in
-                    try file.object?.populateProgramArrays(for: engine)
-                    return (file.linked, try engine.prepare(file.linked.program, configuration: file.linked.engineConfiguration()))
-                }
-                if got != reference { failures.append("\(example.name) -mcpu=\(cpu) on \(row.name) \(label): \(got.difference(from: reference))") }
-            }
+            failures += try compare(row, source: source, cpu: cpu, name: example.name).failures
         }
         return BackendCheckReport(summary: "example \(example.name) on \(row.name): \(failures.count) failures", failures: failures)
     }

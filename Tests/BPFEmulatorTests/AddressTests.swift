@@ -5,6 +5,30 @@ import Testing
 
 /// Address translation, pc maps and code placement, without running code.
 @Suite struct AddressTests {
+    /// An access just outside a window (a region at the very start or end of
+    /// its host page) is worded with the host address the interpreter names:
+    /// the distance from the nearer window's edge kept, whichever window
+    /// the guard page lies between; further away there is none.
+    @Test func accessesJustOutsideAWindowAreNamedByHostAddress() throws {
+        let regions = [
+            MemoryRegion(start: 0x5555_0000_2000, count: 32, writable: true, kind: .input),     // at a page start
+            MemoryRegion(start: 0x6666_0000_4fe0, count: 32, writable: false, kind: .context),  // at a page end
+        ]
+        var space = GuestAddressSpace(model: .translated)
+        try space.place(regions)
+        let input = try #require(space.guestAddress(forHost: 0x5555_0000_2000))
+        let context = try #require(space.guestAddress(forHost: 0x6666_0000_4fe0))
+        #expect(space.hostAddress(forGuest: input - 1) == nil && space.hostAddress(forGuest: context + 40) == nil)
+        #expect(space.reportedHostAddress(forGuest: input - 1) == 0x5555_0000_1fff)
+        #expect(space.reportedHostAddress(forGuest: input - 8) == 0x5555_0000_1ff8)
+        #expect(space.reportedHostAddress(forGuest: context + 40) == 0x6666_0000_5008)
+        // The guard page between the two windows: each half is named from the nearer one.
+        #expect(space.reportedHostAddress(forGuest: input + 0x1008) == 0x5555_0000_3008)
+        #expect(space.reportedHostAddress(forGuest: context - 0xfe0 - 0x21) == 0x6666_0000_3fdf)
+        #expect(space.reportedHostAddress(forGuest: context + 0x1100) == nil)  // not next to any window
+        #expect(space.reportedHostAddress(forGuest: input + 4) == 0x5555_0000_2004)
+    }
+
     @Test func regionsSharingOrTouchingPagesShareAWindow() throws {
         let regions = [
             MemoryRegion(start: 0x5555_0000_2010, count: 16, writable: true, kind: .input),

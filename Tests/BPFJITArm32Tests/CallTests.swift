@@ -1,3 +1,4 @@
+import BPFBackendTestKit
 import BPFEmulator
 import BPFInterpreter
 import BPFISA

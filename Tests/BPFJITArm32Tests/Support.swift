@@ -1,3 +1,4 @@
+import BPFBackendTestKit
 import BPFEmulator
 import BPFInterpreter
 import BPFISA
@@ -5,55 +6,16 @@ import BPFJIT
 import BPFJITArm32
 import BPFRuntime
 
-/// What a run came to, comparable across engines.
-enum Outcome: Equatable, CustomStringConvertible {
-    case value(UInt64), failure(ExecutionError), notPrepared(String)
-
-    var description: String {
-        switch self {
-        case .value(let v): "0x" + String(v, radix: 16)
-        case .failure(let e): "\(e)"
-        case .notPrepared(let why): "not prepared: \(why)"
-        }
-    }
-}
-
 /// The engine under test, in a given configuration.
 func arm32(divide: Bool = true, placement: BPFEmulator.ImagePlacement = .nearHelpers, checking: MemoryChecking = .checked) -> Arm32JIT {
     Arm32JIT(options: Arm32Options(memoryChecking: checking, hardwareDivide: divide), placement: placement)
-}
-
-/// One run on an engine over `memory` (r1 = its address, r2 = its length).
-func outcome(_ program: Program, memory: GuestMemory, on engine: some ExecutionEngine,
-             helpers: HelperRegistry = HelperRegistry(), limit: UInt64 = 100_000) -> Outcome {
-    let prepared: any PreparedProgram
-    do {
-        prepared = try engine.prepare(program, configuration: EngineConfiguration(helpers: helpers, instructionLimit: limit))
-    } catch {
-        return .notPrepared("\(error)")
-    }
-    do {
-        return .value(try prepared.run(RunInput(r1: memory.address, r2: UInt64(memory.count),
-                                                regions: MemoryRegions([memory.region(.input)]))))
-    } catch {
-        return .failure(error)
-    }
-}
-
-func outcome(_ program: Program, memory bytes: [UInt8], on engine: some ExecutionEngine,
-             helpers: HelperRegistry = HelperRegistry(), limit: UInt64 = 100_000) -> Outcome {
-    outcome(program, memory: GuestMemory(bytes: bytes), on: engine, helpers: helpers, limit: limit)
 }
 
 /// Runs on the arm32 JIT (emulated) and on the interpreter over the same
 /// input memory (the same addresses, the bytes reset in between).
 func bothEngines(_ instructions: [Instruction], memory bytes: [UInt8] = [], helpers: [Helper] = [],
                  limit: UInt64 = 100_000, engine: Arm32JIT = arm32()) -> (jit: Outcome, interpreter: Outcome) {
-    let program = Program(instructions), registry = HelperRegistry(helpers)
-    let memory = GuestMemory(bytes: bytes)
-    let jit = outcome(program, memory: memory, on: engine, helpers: registry, limit: limit)
-    memory.write(bytes, at: 0)
-    return (jit, outcome(program, memory: memory, on: Interpreter(), helpers: registry, limit: limit))
+    runOnBoth(instructions, memory: bytes, helpers: helpers, limit: limit, engine: engine)
 }
 
 extension Instruction {

@@ -1,3 +1,4 @@
+import BPFBackendTestKit
 import BPFInterpreter
 import BPFISA
 import BPFJIT

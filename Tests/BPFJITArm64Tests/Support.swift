@@ -1,22 +1,10 @@
+import BPFBackendTestKit
 import BPFEmulator
 import BPFInterpreter
 import BPFISA
 import BPFJIT
 import BPFJITArm64
 import BPFRuntime
-
-/// What a run came to, comparable across engines.
-enum Outcome: Equatable, CustomStringConvertible {
-    case value(UInt64), failure(ExecutionError), notPrepared(String)
-
-    var description: String {
-        switch self {
-        case .value(let v): "0x" + String(v, radix: 16)
-        case .failure(let e): "\(e)"
-        case .notPrepared(let why): "not prepared: \(why)"
-        }
-    }
-}
 
 /// The engine under test, in a given configuration.
 func arm64(_ atomics: Arm64Atomics = .lse, placement: BPFEmulator.ImagePlacement = .nearHelpers,
@@ -31,38 +19,11 @@ func emulated(_ instructions: [Instruction], helpers: [Helper] = [], limit: UInt
                        placement: { if case .emulated(let p) = engine.execution { return p } else { return .nearHelpers } }())
 }
 
-/// One run on an engine over `memory` (r1 = its address, r2 = its length).
-func outcome(_ program: Program, memory: GuestMemory, on engine: some ExecutionEngine,
-             helpers: HelperRegistry = HelperRegistry(), limit: UInt64 = 100_000) -> Outcome {
-    let prepared: any PreparedProgram
-    do {
-        prepared = try engine.prepare(program, configuration: EngineConfiguration(helpers: helpers, instructionLimit: limit))
-    } catch {
-        return .notPrepared("\(error)")
-    }
-    do {
-        return .value(try prepared.run(RunInput(r1: memory.address, r2: UInt64(memory.count),
-                                                regions: MemoryRegions([memory.region(.input)]))))
-    } catch {
-        return .failure(error)
-    }
-}
-
-/// One run on an engine over a fresh copy of `bytes`.
-func outcome(_ program: Program, memory bytes: [UInt8], on engine: some ExecutionEngine,
-             helpers: HelperRegistry = HelperRegistry(), limit: UInt64 = 100_000) -> Outcome {
-    outcome(program, memory: GuestMemory(bytes: bytes), on: engine, helpers: helpers, limit: limit)
-}
-
 /// Runs on the arm64 JIT (emulated) and on the interpreter over the same
 /// input memory (the same addresses, the bytes reset in between).
 func bothEngines(_ instructions: [Instruction], memory bytes: [UInt8] = [], helpers: [Helper] = [],
                  limit: UInt64 = 100_000, engine: Arm64JIT = arm64()) -> (jit: Outcome, interpreter: Outcome) {
-    let program = Program(instructions), registry = HelperRegistry(helpers)
-    let memory = GuestMemory(bytes: bytes)
-    let jit = outcome(program, memory: memory, on: engine, helpers: registry, limit: limit)
-    memory.write(bytes, at: 0)
-    return (jit, outcome(program, memory: memory, on: Interpreter(), helpers: registry, limit: limit))
+    runOnBoth(instructions, memory: bytes, helpers: helpers, limit: limit, engine: engine)
 }
 
 /// Short spellings for building programs in tests.

@@ -1,3 +1,4 @@
+import BPFBackendTestKit
 import BPFConformance
 import BPFInterpreter
 import BPFISA

@@ -1,3 +1,4 @@
+import BPFBackendTestKit
 import BPFExecMemory
 import BPFISA
 import BPFJIT

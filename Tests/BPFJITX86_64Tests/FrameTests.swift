@@ -1,3 +1,4 @@
+import BPFBackendTestKit
 import BPFInterpreter
 import BPFISA
 import BPFJIT
@@ -44,15 +45,15 @@ import Testing
     /// the JIT runs three times, to see that every run (errors included)
     /// leaves the host as it found it.
     static func outcomes(_ program: Program, _ proofs: ProgramProofs? = nil,
-                         helpers: [Helper] = []) -> (jit: ParityTests.Outcome, interpreter: ParityTests.Outcome) {
+                         helpers: [Helper] = []) -> (jit: Outcome, interpreter: Outcome) {
         let memory = GuestMemory(count: 64)
-        func outcome(_ engine: some ExecutionEngine, runs: Int) -> ParityTests.Outcome {
+        func outcome(_ engine: some ExecutionEngine, runs: Int) -> Outcome {
             let input = RunInput(r1: memory.address, r2: UInt64(memory.count), regions: MemoryRegions([memory.region(.input)]))
             let prepared: any PreparedProgram
             do { prepared = try engine.prepare(program, configuration: configuration(proofs, helpers: helpers)) } catch {
                 return .notPrepared("\(error)")
             }
-            var last = ParityTests.Outcome.notPrepared("no run")
+            var last = Outcome.notPrepared("no run")
             for _ in 0..<runs {
                 memory.write([UInt8](repeating: 0, count: 64), at: 0)
                 do { last = .value(try prepared.run(input)) } catch { last = .failure(error) }

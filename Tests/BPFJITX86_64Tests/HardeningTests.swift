@@ -1,3 +1,4 @@
+import BPFBackendTestKit
 import BPFInterpreter
 import BPFISA
 import BPFJIT
@@ -58,7 +59,7 @@ import Testing
         }
     }
 
-    static func outcome(_ program: Program, memory bytes: [UInt8]) -> ParityTests.Outcome {
+    static func outcome(_ program: Program, memory bytes: [UInt8]) -> Outcome {
         let memory = GuestMemory(bytes: bytes)
         let prepared: any PreparedProgram
         do {

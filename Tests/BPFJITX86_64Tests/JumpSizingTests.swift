@@ -1,3 +1,4 @@
+import BPFBackendTestKit
 import BPFISA
 import BPFJIT
 import BPFJITX86_64

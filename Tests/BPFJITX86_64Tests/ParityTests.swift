@@ -1,3 +1,4 @@
+import BPFBackendTestKit
 import BPFConformance
 import BPFInterpreter
 import BPFISA
@@ -19,32 +20,9 @@ enum ParityTests {
         },
     ])
 
-    enum Outcome: Equatable, CustomStringConvertible {
-        case value(UInt64), failure(ExecutionError), notPrepared(String)
-        var description: String {
-            switch self {
-            case .value(let v): "0x" + String(v, radix: 16)
-            case .failure(let e): "\(e)"
-            case .notPrepared(let why): "not prepared: \(why)"
-            }
-        }
-    }
-
     static func outcome(_ program: Program, memory bytes: [UInt8], on engine: some ExecutionEngine,
                         helpers: HelperRegistry = HelperRegistry()) -> Outcome {
-        let memory = GuestMemory(bytes: bytes)
-        let prepared: any PreparedProgram
-        do {
-            prepared = try engine.prepare(program, configuration: EngineConfiguration(helpers: helpers, instructionLimit: 10_000))
-        } catch {
-            return .notPrepared("\(error)")
-        }
-        do {
-            return .value(try prepared.run(RunInput(r1: memory.address, r2: UInt64(memory.count),
-                                                    regions: MemoryRegions([memory.region(.input)]))))
-        } catch {
-            return .failure(error)
-        }
+        BPFBackendTestKit.outcome(program, memory: bytes, on: engine, helpers: helpers, limit: 10_000)
     }
 
     static var corpusDirectory: String {

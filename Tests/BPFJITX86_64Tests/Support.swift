@@ -1,3 +1,4 @@
+import BPFBackendTestKit
 import BPFExecMemory
 import BPFInterpreter
 import BPFISA
@@ -83,18 +84,6 @@ extension Instruction {
 
 /// Runs on both engines with the same input memory; returns both outcomes.
 func bothEngines(_ instructions: [Instruction], memory bytes: [UInt8] = [], helpers: [Helper] = [],
-                 limit: UInt64 = 100_000, checking: MemoryChecking = .checked) -> (jit: ParityTests.Outcome, interpreter: ParityTests.Outcome) {
-    let memory = GuestMemory(bytes: bytes)
-    let input = RunInput(r1: memory.address, r2: UInt64(memory.count), regions: MemoryRegions([memory.region(.input)]))
-    let program = Program(instructions)
-    let configuration = EngineConfiguration(helpers: HelperRegistry(helpers), instructionLimit: limit)
-    func outcome(_ engine: some ExecutionEngine) -> ParityTests.Outcome {
-        let prepared: any PreparedProgram
-        do { prepared = try engine.prepare(program, configuration: configuration) } catch { return .notPrepared("\(error)") }
-        do { return .value(try prepared.run(input)) } catch { return .failure(error) }
-    }
-    // Reset the memory between the engines so both see the same bytes.
-    let jitOutcome = outcome(X86_64JIT(options: JITOptions(memoryChecking: checking)))
-    memory.write(bytes, at: 0)
-    return (jitOutcome, outcome(Interpreter()))
+                 limit: UInt64 = 100_000, checking: MemoryChecking = .checked) -> (jit: Outcome, interpreter: Outcome) {
+    runOnBoth(instructions, memory: bytes, helpers: helpers, limit: limit, engine: X86_64JIT(options: JITOptions(memoryChecking: checking)))
 }

@@ -10,8 +10,8 @@ import Testing
 /// loader turns into bytecode loops calling the callback by bpf-to-bpf
 /// calls: a clang-compiled object on the interpreter and the native JIT
 /// against a model of the kernel's helpers and against the kernel itself,
-/// and the verifier's callback checks. (arm64, arm32 and MIPS32 run the same
-/// object under the emulator in their own test targets.)
+/// and the verifier's callback checks. (Every JIT backend runs the same
+/// object against the interpreter in the backend test kit, `ObjectKit`.)
 @Suite(.enabled(if: Clang.available, "clang or BPF headers missing"))
 struct CallbackTests {
     static let source = testProgramsDirectory.appendingPathComponent("callbacks.c")
