@@ -21,6 +21,11 @@ extension Analysis {
         var completed: Bool
     }
 
+    /// Visits and branches since a state was last kept, below which a
+    /// pruning point that is not a checkpoint keeps none.
+    static let visitsBetweenKept = 8
+    static let branchesBetweenKept = 2
+
     struct WorkItem {
         var state: State
         var node: Int32
@@ -30,10 +35,26 @@ extension Analysis {
     /// limit is hit: instruction visits, or the work budget (`maxCost`).
     func explore() {
         var points = Array(repeating: false, count: instructions.count)
+        // Checkpoints: pruning points where a state is always kept. Every
+        // cycle of the control flow passes one (a loop's head is the target
+        // of a jump back; recursion and callbacks go through a function entry).
+        var checkpoints = points
         points[0] = true
+        checkpoints[0] = true
         for (pc, instruction) in instructions.enumerated() {
-            if let target = instruction.target(at: pc), target >= 0, target < points.count { points[target] = true }
+            guard let target = instruction.target(at: pc), target >= 0, target < points.count else { continue }
+            points[target] = true
+            switch instruction {
+            case .jump, .jumpLong, .branch: if target <= pc { checkpoints[target] = true }
+            default: checkpoints[target] = true   // a function entry
+            }
         }
+        // Elsewhere a state is kept only when the path has come far enough
+        // since the last one kept (the kernel's heuristic: two jumps and
+        // eight instructions): states are compared at every pruning point,
+        // but kept at every one they would mostly be dropped unused, each
+        // costing a copy on the next write.
+        var visitsSinceKept = 0, branchesSinceKept = 0
         var nodes: [Node] = []
         var seen = StoredStates(pointCount: instructions.count, indexed: indexStoredStates)
         defer { peakStoredStates = seen.peak }
@@ -74,28 +95,36 @@ extension Analysis {
                         release(node)
                         break
                     }
-                    // A new node; the path's hold on its parent passes to it.
-                    var iterations: Int32 = 0
-                    var ancestor = node, walked = 0
-                    while ancestor >= 0, walked < 256 {
-                        if nodes[Int(ancestor)].pc == Int32(pc) { iterations = nodes[Int(ancestor)].iterations + 1; break }
-                        ancestor = nodes[Int(ancestor)].parent
-                        walked += 1
-                    }
-                    cost += walked / Cost.ancestorsPerUnit
-                    if iterations >= Int32(limits.unrollLimit), let last = seen.last(at: pc) {
-                        if !policy.allowsPointerLeaks, state.widensPointer(toward: last.state) { refuse("instruction \(pc): a loop changes a pointer the verifier cannot follow") }
-                        if state.widen(toward: last.state) {
-                            stackEscapes("instruction \(pc): a stack pointer widened to unknown in a loop")
+                    let keeps = checkpoints[pc]
+                        || (visitsSinceKept >= Self.visitsBetweenKept && branchesSinceKept >= Self.branchesBetweenKept)
+                    if keeps {
+                        visitsSinceKept = 0
+                        branchesSinceKept = 0
+                        // A new node; the path's hold on its parent passes to it.
+                        var iterations: Int32 = 0
+                        var ancestor = node, walked = 0
+                        while ancestor >= 0, walked < 256 {
+                            if nodes[Int(ancestor)].pc == Int32(pc) { iterations = nodes[Int(ancestor)].iterations + 1; break }
+                            ancestor = nodes[Int(ancestor)].parent
+                            walked += 1
                         }
-                    }
-                    nodes.append(Node(parent: node, outstanding: 1, pc: Int32(pc), iterations: iterations, completed: false))
-                    node = Int32(nodes.count - 1)
-                    if seen.count < limits.maxStoredStates {
-                        seen.store(Stored(node: node, state: state), perPoint: limits.statesPerPoint, cost: &cost)
+                        cost += walked / Cost.ancestorsPerUnit
+                        if iterations >= Int32(limits.unrollLimit), let last = seen.last(at: pc) {
+                            if !policy.allowsPointerLeaks, state.widensPointer(toward: last.state) { refuse("instruction \(pc): a loop changes a pointer the verifier cannot follow") }
+                            if state.widen(toward: last.state) {
+                                stackEscapes("instruction \(pc): a stack pointer widened to unknown in a loop")
+                            }
+                        }
+                        nodes.append(Node(parent: node, outstanding: 1, pc: Int32(pc), iterations: iterations, completed: false))
+                        node = Int32(nodes.count - 1)
+                        if seen.count < limits.maxStoredStates {
+                            seen.store(Stored(node: node, state: state), perPoint: limits.statesPerPoint, cost: &cost)
+                        }
                     }
                 }
                 steps += 1
+                visitsSinceKept += 1
+                if case .branch = instructions[pc] { branchesSinceKept += 1 }
                 cost += state.depth
                 if steps > limits.maxSteps {
                     gaveUp = "gave up after \(limits.maxSteps) instruction visits (the paths are too many or too long)"
