@@ -45,7 +45,9 @@ extension Analysis {
             guard let target = instruction.target(at: pc), target >= 0, target < points.count else { continue }
             points[target] = true
             switch instruction {
-            case .jump, .jumpLong, .branch: if target <= pc { checkpoints[target] = true }
+            // A join: where a `goto` meets the way that falls in (the end of an if/else).
+            case .jump, .jumpLong: checkpoints[target] = true
+            case .branch: if target <= pc { checkpoints[target] = true }
             default: checkpoints[target] = true   // a function entry
             }
         }
