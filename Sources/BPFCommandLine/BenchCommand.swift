@@ -49,7 +49,13 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .long, help: "Also run every JIT hardened (constant blinding, as the kernel's bpf_jit_harden), for its cost in time and code size.")
     var harden = false
 
+    @OptionGroup var riscvOptions: RISCVExtensionOptions
+
     func run() throws {
+        try riscvOptions.scope(target: EngineCatalog.builtArchitectures.contains(.riscv64)) { try runSelected() }
+    }
+
+    private func runSelected() throws {
         let samples = self.repeat ?? (quick ? 3 : 11)
         guard samples >= 1 else { throw fail("--repeat must be at least 1") }
         guard sampleMilliseconds > 0 else { throw fail("--sample-ms must be positive") }

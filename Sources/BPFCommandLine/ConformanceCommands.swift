@@ -14,6 +14,7 @@ struct ConformanceCommand: ParsableCommand {
     var paths: [String]
 
     @OptionGroup var engineOptions: EngineOptions
+    @OptionGroup var riscvOptions: RISCVExtensionOptions
 
     @Flag(name: .shortAndLong, help: "Also print passing files.")
     var verbose = false
@@ -33,6 +34,10 @@ struct ConformanceCommand: ParsableCommand {
     func run() throws {
         if matrix { return try runMatrix() }
         let (engine, architecture) = try engineOptions.resolve()
+        try riscvOptions.scope(target: engine == .jit && architecture == .riscv64) { try runFiles(engine, architecture) }
+    }
+
+    private func runFiles(_ engine: EngineKind, _ architecture: Architecture?) throws {
         let files: [String]
         do { files = try ConformanceRunner.files(in: paths) } catch { throw fail(error.description) }
         var runner = ConformanceRunner(engine: engine, architecture: architecture, hardened: engineOptions.harden)
@@ -63,9 +68,9 @@ struct ConformanceCommand: ParsableCommand {
 extension ConformanceCommand {
     /// `--matrix`: every configuration, each failure, then one line per configuration.
     func runMatrix() throws {
-        if engineOptions.arch != nil || engineOptions.byteOrder != nil || engineOptions.harden
+        if engineOptions.arch != nil || engineOptions.byteOrder != nil || engineOptions.harden || riscvOptions.riscvExt != nil
             || engineOptions.engine != EngineKind.interpreter.rawValue {
-            throw fail("--matrix chooses the engines itself; leave out --engine, --arch, --byte-order and --harden")
+            throw fail("--matrix chooses the engines itself; leave out --engine, --arch, --byte-order, --harden and --riscv-ext")
         }
         let files: [String]
         do { files = try ConformanceRunner.files(in: paths) } catch { throw fail(error.description) }

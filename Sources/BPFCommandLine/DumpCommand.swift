@@ -55,6 +55,8 @@ struct DumpCommand: ParsableCommand {
         @Flag(name: .long, help: "Hardened JIT: blind every constant the program chooses (the kernel's bpf_jit_harden).")
         var harden = false
 
+        @OptionGroup var riscvOptions: RISCVExtensionOptions
+
         @Option(name: .long, help: "Also write the image's bytes, exactly as placed, to this file.")
         var raw: String?
 
@@ -68,6 +70,10 @@ struct DumpCommand: ParsableCommand {
                 guard let host = Architecture.host else { throw fail("no JIT backend for this host; choose one with --arch") }
                 architecture = host
             }
+            try riscvOptions.scope(target: architecture == .riscv64) { try list(architecture) }
+        }
+
+        private func list(_ architecture: Architecture) throws {
             let file: ProgramFile
             var request = try objectOptions.request()
             request.byteOrder = architecture.byteOrder == .big ? .big : nil   // C for mips32be is compiled -target bpfeb

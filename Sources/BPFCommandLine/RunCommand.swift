@@ -34,6 +34,7 @@ struct RunCommand: ParsableCommand {
     var instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit
 
     @OptionGroup var engineOptions: EngineOptions
+    @OptionGroup var riscvOptions: RISCVExtensionOptions
     @OptionGroup var objectOptions: ObjectOptions
 
     @Flag(name: .customLong("dump-maps"), help: "Print every map's contents after the run (with --json: as a \"maps\" member in the --map-init format).")
@@ -75,6 +76,11 @@ struct RunCommand: ParsableCommand {
     var pcapOut: String?
 
     func run() throws {
+        let (engine, architecture) = try engineOptions.resolve()
+        try riscvOptions.scope(target: engine == .jit && architecture == .riscv64) { try runSelected() }
+    }
+
+    private func runSelected() throws {
         guard self.repeat >= 1 else { throw fail("--repeat must be at least 1") }
         if dataIn != nil && mem != nil { throw fail("give --data-in or --mem, not both") }
         let (engine, architecture) = try engineOptions.resolve()

@@ -92,6 +92,15 @@ extension EmulatedArchitecture {
         trap: [0x73, 0x00, 0x10, 0x00]  // ebreak
     )
 
+    /// The riscv64 row on a machine that performs the Zba and/or Zbb
+    /// instructions Unicorn's core lacks (`SoftInstructions`); the plain
+    /// row when neither is asked for.
+    public static func riscv64(zba: Bool, zbb: Bool) -> EmulatedArchitecture {
+        var row = riscv64
+        if zba || zbb { row.softInstructions = .riscvBitManipulation(zba: zba, zbb: zbb) }
+        return row
+    }
+
     /// Every built-in target, by name.
     public static let all: [EmulatedArchitecture] = [.arm64, .arm32, .mips32le, .mips32be, .riscv64]
 

@@ -10,6 +10,11 @@ public enum ImagePlacement: Hashable, Sendable {
     /// At least 1 GiB away from the trampolines, out of every direct call's
     /// range, so that a backend must call helpers indirectly.
     case farFromHelpers
+    /// 16 MiB and more from the trampolines but well within 2 GiB (16–24 MiB
+    /// on 64-bit machines, 128–144 MiB on 32-bit ones): beyond RISC-V's `jal`
+    /// (±1 MiB) but within a pc-relative pair's ±2 GiB (RISC-V `auipc` +
+    /// `jalr`), so that the middle form of a helper call runs.
+    case beyondShortCalls
 }
 
 /// Room for one program image at an address fixed before the image is

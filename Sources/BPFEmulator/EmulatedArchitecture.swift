@@ -1,4 +1,5 @@
 import BPFISA
+import CUnicorn
 
 /// Everything a JIT backend tells the emulated machine about its target:
 /// which CPU Unicorn emulates, where the calling convention puts arguments
@@ -55,6 +56,9 @@ public struct EmulatedArchitecture: Hashable, Sendable, CustomStringConvertible 
     /// (`.aapcs`, which the arm32 backend uses). Runtime calls always use
     /// `arguments`.
     public var helperArguments: HelperArgumentConvention = .uniform64
+    /// Instructions the emulated CPU model lacks that the machine performs
+    /// itself when the CPU refuses them (nil: none; such an instruction is a fault).
+    public var softInstructions: SoftInstructions?
 
     public init(
         name: String, cpu: UnicornCPU, wordSize: Int, byteOrder: ByteOrder,
@@ -102,11 +106,26 @@ public struct EmulatedArchitecture: Hashable, Sendable, CustomStringConvertible 
         for case .stack(let offset) in arguments where offset < 0 || offset % 4 != 0 || offset + 8 > 64 {
             throw fail("stack argument offsets must be word aligned within the 64-byte outgoing area")
         }
+        if case .riscvBitManipulation? = softInstructions,
+           cpu.architecture != UC_ARCH_RISCV.rawValue || wordSize != 8 {
+            throw fail("the Zba/Zbb instructions are performed for RISC-V 64 only")
+        }
         if wordSize == 8 {
             for location in arguments where location.isPair { throw fail("64-bit targets pass arguments in single registers") }
             if case .registerPair = result { throw fail("64-bit targets return in a single register") }
         }
     }
+}
+
+/// Instructions an emulated machine performs in software: when the CPU
+/// raises its illegal-instruction exception on one of them, the machine
+/// decodes it, computes its result into the destination register and
+/// resumes at the next instruction. Every other illegal instruction (and
+/// these, on a machine without them) stops the run as a fault.
+public enum SoftInstructions: Hashable, Sendable {
+    /// RISC-V 64's Zba and Zbb (`RISCVBitManipulation`), each extension
+    /// performed only when named: Unicorn 2.0.1's RV64 core implements neither.
+    case riscvBitManipulation(zba: Bool, zbb: Bool)
 }
 
 /// A register of the emulated CPU: its name in the architecture manual and

@@ -69,7 +69,7 @@ public enum EmulatedJITMachines {
         init(_ machine: EmulatedMachine) { self.machine = machine }
     }
     struct Key: Hashable {
-        let architecture: String
+        let architecture: EmulatedArchitecture
         let arrays: [UInt64]
         let variant: Int
     }
@@ -80,7 +80,7 @@ public enum EmulatedJITMachines {
     public static func machine(_ architecture: EmulatedArchitecture, for configuration: EngineConfiguration,
                                variant: Int = 0) throws(EmulatorError) -> EmulatedMachine {
         let arrays = (configuration.tailCalls?.allArrays ?? []).map(\.handle)
-        let key = Key(architecture: architecture.name, arrays: arrays, variant: variant)
+        let key = Key(architecture: architecture, arrays: arrays, variant: variant)
         guard !arrays.isEmpty else {
             guard configuration.helpers.all.isEmpty else {
                 return try EmulatedMachine(architecture: architecture, helpers: configuration.helpers,

@@ -73,6 +73,10 @@ public final class EmulatedMachine: Sendable {
     let trampolines = Mutex(Trampolines())
     private let nearCode: CodeArea
     private let farCode = Mutex<CodeArea?>(nil)
+    /// Code beyond RISC-V's `jal` (±1 MiB) from the trampolines, within ±2 GiB.
+    private let midCode: CodeArea
+    /// Bytes of the middle code area of a 64-bit machine, right after the near one.
+    static let midCodeLength = 8 << 20
     /// Engines not running anything, shared by all the machine's programs.
     private let idleEngines = Mutex<[EmulatorInstance]>([])
     /// Images whose programs still exist.
@@ -99,13 +103,17 @@ public final class EmulatedMachine: Sendable {
         case .translated:
             trampolineBase = GuestLayout.trampolines.lowerBound
             nearCode = CodeArea(range: GuestLayout.nearCode, reservation: nil)
+            midCode = CodeArea(range: GuestLayout.midCode, reservation: nil)
         case .identity:
-            // Trampolines and near code side by side in one host reservation.
+            // Trampolines, near code and middle code side by side in one host
+            // reservation: the middle area starts 16 MiB after the trampolines.
             let length = Int(GuestLayout.nearCode.upperBound - GuestLayout.trampolines.lowerBound)
-            let reservation = try AddressReservation(count: length)
+            let reservation = try AddressReservation(count: length + Self.midCodeLength)
             trampolineBase = reservation.address
             nearCode = CodeArea(range: reservation.address + UInt64(Trampolines.areaSize)..<reservation.address + UInt64(length),
                                 reservation: reservation)
+            midCode = CodeArea(range: reservation.address + UInt64(length)..<reservation.address + UInt64(length + Self.midCodeLength),
+                               reservation: reservation)
         }
     }
 
@@ -144,6 +152,8 @@ public final class EmulatedMachine: Sendable {
             return try nearCode.reserve(size: size, placement: placement)
         case .farFromHelpers:
             return try farCodeArea().reserve(size: size, placement: placement)
+        case .beyondShortCalls:
+            return try midCode.reserve(size: size, placement: placement)
         }
     }
 
@@ -178,7 +188,7 @@ public final class EmulatedMachine: Sendable {
             throw .invalidImage("the image at 0x\(String(address, radix: 16)) overlaps the trampoline area")
         }
         if addressModel == .translated {
-            let inArea = [GuestLayout.nearCode, GuestLayout.farCode].contains {
+            let inArea = [GuestLayout.nearCode, GuestLayout.midCode, GuestLayout.farCode].contains {
                 $0.contains(address) && end.partialValue <= $0.upperBound
             }
             guard inArea else {

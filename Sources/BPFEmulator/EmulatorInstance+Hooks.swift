@@ -16,11 +16,14 @@ let invalidMemoryHook: uc_cb_eventmem_t = { _, type, address, size, _, context i
 
 let interruptHook: uc_cb_hookintr_t = { _, exception, context in
     let instance = EmulatorInstance.from(context)
+    // Unicorn 2.0.1 reports RISC-V's illegal instructions here, as exception 2.
+    if instance.performSoftInstruction(exception: exception) { return }
     instance.stop(instance.trapError(at: instance.counter.lastAddress, exception: exception))
 }
 
 let invalidInstructionHook: uc_cb_hookinsn_invalid_t = { _, context in
     let instance = EmulatorInstance.from(context)
+    if instance.performSoftInstruction(exception: nil) { return true }
     instance.stop(instance.trapError(at: instance.counter.lastAddress, exception: nil))
     return false
 }

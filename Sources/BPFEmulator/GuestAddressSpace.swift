@@ -34,6 +34,8 @@ enum GuestLayout {
     /// address is compiled into code (global data loaded by `ld_imm64`),
     /// the same in every run.
     static let fixedWindows: Range<UInt64> = 0x5000_0000..<0x6000_0000
+    /// Code placed beyond RISC-V's `jal` from the trampolines (and past the stack).
+    static let midCode: Range<UInt64> = 0x0801_0000..<0x0900_0000
     /// Code placed out of every direct-call range of the trampolines.
     static let farCode: Range<UInt64> = 0x6000_0000..<0x7000_0000
     /// Never mapped: the guest values standing for map handles a helper

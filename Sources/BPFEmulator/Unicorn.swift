@@ -59,6 +59,13 @@ final class UnicornHandle {
                        "protect \(count) bytes at 0x\(String(address, radix: 16))")
     }
 
+    /// Reads `count` bytes of emulated memory; nil where nothing is mapped.
+    func readMemory(_ address: UInt64, count: Int) -> [UInt8]? {
+        var bytes = [UInt8](repeating: 0, count: count)
+        let code = bytes.withUnsafeMutableBytes { uc_mem_read(engine, address, $0.baseAddress, count) }
+        return code == UC_ERR_OK ? bytes : nil
+    }
+
     // MARK: Registers
 
     /// Reads a register, zero-extended to 64 bits.

@@ -61,6 +61,9 @@ public final class InPlaceBuffer {
             packetEnd = packetStart + UInt64(length)
         } else if type is MemProgramType {
             guard capacity >= 0 else { throw .inputTooSmall(type: type.name, size: capacity, minimum: 0) }
+            guard capacity <= MemProgramType.maxInput else {
+                throw .inputTooLarge(type: type.name, size: capacity, maximum: MemProgramType.maxInput)
+            }
             let memory = GuestMemory(count: capacity)
             storage = .mem(memory)
             self.capacity = capacity

@@ -28,6 +28,10 @@ public protocol ProgramType: Sendable {
     /// (`VerifierEnvironment.r2IsInputLength`). Every run the type makes
     /// must then hand the program r2 no larger than the memory at r1.
     var r2IsInputLength: Bool { get }
+    /// The longest input a run of this type is given (`makeRun` and
+    /// in-place buffers refuse longer ones), or nil. With
+    /// `r2IsInputLength` the verifier starts r2 in `[0, maxInputLength]`.
+    var maxInputLength: Int? { get }
     /// Byte ranges of the (rewritten) context programs may write.
     var writableContext: [Range<Int>] { get }
 }
@@ -37,6 +41,7 @@ extension ProgramType {
     public var verifierContext: ContextDescription { .unknown }
     public var setsR2AtEntry: Bool { false }
     public var r2IsInputLength: Bool { false }
+    public var maxInputLength: Int? { nil }
     public var writableContext: [Range<Int>] { [] }
 
     /// A run for an engine whose memory has the host's byte order.
@@ -181,9 +186,18 @@ public struct MemProgramType: ProgramType {
     public var setsR2AtEntry: Bool { true }
     public var r2IsInputLength: Bool { true }
 
+    /// The longest input a `mem` run is given: 65,535 bytes, the kernel's
+    /// largest packet offset (`MAX_PACKET_OFF`) and the largest IP packet.
+    /// Runs (`makeRun`) and in-place buffers refuse longer ones, so r2 is
+    /// at most this at entry and the verifier can bound loops that run to
+    /// the length.
+    public static let maxInput = 0xffff
+    public var maxInputLength: Int? { Self.maxInput }
+
     /// The input is bytes the program reads in its own order: nothing to order.
     public func makeRun(input: [UInt8], maps: MapRegionTable, byteOrder: ByteOrder) throws(ProgramRunError) -> any ProgramRun {
-        MemRun(input, maps: maps)
+        guard input.count <= Self.maxInput else { throw .inputTooLarge(type: name, size: input.count, maximum: Self.maxInput) }
+        return MemRun(input, maps: maps)
     }
 
     final class MemRun: ProgramRun {

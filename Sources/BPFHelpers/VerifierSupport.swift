@@ -115,6 +115,7 @@ extension VerifierEnvironment {
                                               dataRegions: regions, helpers: helpers)
         environment.writableContext = type.writableContext
         environment.r2IsInputLength = type.r2IsInputLength
+        if type.r2IsInputLength { environment.inputLengthLimit = type.maxInputLength }
         return environment
     }
 }

@@ -7,10 +7,41 @@ public struct RV64Options: Sendable, Hashable {
     public var memoryChecking: MemoryChecking
     /// Emit the C extension's 16-bit forms where the operands allow (RV64GC).
     public var compressed: Bool
+    /// Use Zba (address generation): `zext.w` (`add.uw rd, rs, zero`) for
+    /// every zero extension of a 32-bit value, `sh3add` to index a program array.
+    public var zba: Bool
+    /// Use Zbb (basic bit manipulation): `sext.b`/`sext.h` for sign
+    /// extensions (`movsx`), `zext.h` for `le16`, `rev8` for byte swaps.
+    public var zbb: Bool
 
-    public init(memoryChecking: MemoryChecking = .checked, compressed: Bool = false) {
+    public init(memoryChecking: MemoryChecking = .checked, compressed: Bool = false, zba: Bool = false, zbb: Bool = false) {
         self.memoryChecking = memoryChecking
         self.compressed = compressed
+        self.zba = zba
+        self.zbb = zbb
+    }
+
+    /// The extensions beyond RV64IMA that are on, as `--riscv-ext` names them (`c`, `zba`, `zbb`).
+    public var extensionNames: [String] {
+        (compressed ? ["c"] : []) + (zba ? ["zba"] : []) + (zbb ? ["zbb"] : [])
+    }
+
+    /// Options with the extensions a `--riscv-ext` list names (`c`, `zba`,
+    /// `zbb`, comma-separated, any case; `none` or an empty list for none);
+    /// nil and the first unknown name when one is not an extension.
+    public static func parsingExtensions(_ list: String, memoryChecking: MemoryChecking = .checked) -> (options: RV64Options?, unknown: String?) {
+        var options = RV64Options(memoryChecking: memoryChecking)
+        for raw in list.split(separator: ",") {
+            let name = String(raw.filter { !$0.isWhitespace }).lowercased()
+            switch name {
+            case "c", "rvc": options.compressed = true
+            case "zba": options.zba = true
+            case "zbb": options.zbb = true
+            case "none", "": break
+            default: return (nil, name)
+            }
+        }
+        return (options, nil)
     }
 }
 
@@ -169,7 +200,9 @@ public struct RV64Backend: JITBackend {
         if left == 2 { code.bytes(0x01, 0x00) }                      /* c.nop */
     }
 
-    func encoder(_ asm: JITAssembler<RV64Branch>) -> RV64Encoder { RV64Encoder(asm, compressed: options.compressed) }
+    func encoder(_ asm: JITAssembler<RV64Branch>) -> RV64Encoder {
+        RV64Encoder(asm, compressed: options.compressed, zba: options.zba)
+    }
 
     public mutating func beginPass(_ asm: JITAssembler<RV64Branch>) {
         stubs.removeAll(keepingCapacity: true)

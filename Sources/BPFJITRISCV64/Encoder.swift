@@ -86,10 +86,13 @@ public struct RV64Encoder {
     public let asm: JITAssembler<RV64Branch>
     /// Use 16-bit encodings where one exists for the operands (the C extension).
     public let compressed: Bool
+    /// Zero-extend 32-bit values with Zba's `zext.w` (one instruction).
+    public let zba: Bool
 
-    public init(_ asm: JITAssembler<RV64Branch>, compressed: Bool = false) {
+    public init(_ asm: JITAssembler<RV64Branch>, compressed: Bool = false, zba: Bool = false) {
         self.asm = asm
         self.compressed = compressed
+        self.zba = zba
     }
 
     var code: CodeBuffer { asm.code }
@@ -280,8 +283,10 @@ public struct RV64Encoder {
 
     public func mv(_ d: RV64Register, _ a: RV64Register) { addi(d, a, 0) }
     public func nop() { if compressed { emit16(0x0001) } else { emit(0x0000_0013) } }          /* (c.)nop */
-    /// `zext.w d, a` without Zba: `slli d, a, 32; srli d, d, 32`.
+    /// `zext.w d, a`: Zba's `add.uw d, a, zero`, or without Zba
+    /// `slli d, a, 32; srli d, d, 32` (the kernel's `emit_zextw`).
     public func zeroExtend32(_ d: RV64Register, _ a: RV64Register) {
+        if zba { return zextw(d, a) }
         slli(d, a, 32)
         srli(d, d, 32)
     }
@@ -403,6 +408,11 @@ public struct RV64Encoder {
     public func zexth(_ d: RV64Register, _ a: RV64Register) { emit(0x080 << 20 | a.number << 15 | 4 << 12 | d.number << 7 | 0x3b) }
     /// `rev8 d, a` (Zbb, RV64).
     public func rev8(_ d: RV64Register, _ a: RV64Register) { emit(0x6b8 << 20 | a.number << 15 | 5 << 12 | d.number << 7 | 0x13) }
+    /// `sh1add`, `sh2add`, `sh3add d, a, b` (Zba): d = b + (a << n).
+    public func shadd(_ n: UInt32, _ d: RV64Register, _ a: RV64Register, _ b: RV64Register) {
+        guard (1...3).contains(n) else { return poison("sh\(n)add") }
+        r(0x10, b, a, 2 * n, d, 0x33)
+    }
 
     // MARK: Control transfer
 

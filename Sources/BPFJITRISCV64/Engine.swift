@@ -10,7 +10,10 @@ import BPFRuntime
 /// `prepare` validates the program, resolves its helpers (unknown numbers
 /// fail here) and compiles it with the shared pass driver at the address the
 /// machine reserved for it, next to the helper trampolines (every helper
-/// call a direct `jal`) or 4 GiB and more away (every call built in t6).
+/// call a direct `jal`), 16 to 24 MiB away (`auipc` + `jalr`) or 4 GiB
+/// and more away (every call built in t6). With Zba/Zbb on, the machine
+/// performs those instructions, which Unicorn 2.0.1's RV64 core lacks
+/// (`SoftInstructions`).
 /// A 64-bit target sees host memory at its host addresses, as arm64 does:
 /// stack, input, context and map values are used where they are.
 ///
@@ -32,6 +35,12 @@ public struct RV64JIT: ExecutionEngine {
 
     public var tailCallEngine: TailCallEngine? { .emulatedJIT(.riscv64) }
 
+    /// The emulator's riscv64 row for code compiled with `options`: one
+    /// that performs the Zba/Zbb instructions the options turn on.
+    public static func architecture(_ options: RV64Options) -> EmulatedArchitecture {
+        .riscv64(zba: options.zba, zbb: options.zbb)
+    }
+
     /// Compiles `program` for an emulated machine and loads it there: a new
     /// machine, or the one every program sharing its program arrays runs on.
     public func emulate(_ program: Program, configuration: EngineConfiguration = EngineConfiguration()) throws(EngineError) -> RV64EmulatedProgram {
@@ -43,8 +52,11 @@ public struct RV64JIT: ExecutionEngine {
         let machine: EmulatedMachine
         let targets: RV64CallTargets
         do throws(EmulatorError) {
-            // Near and far images keep to machines of their own.
-            machine = try EmulatedJITMachines.machine(.riscv64, for: configuration, variant: placement == .nearHelpers ? 0 : 1)
+            // Near, middle and far images keep to machines of their own; code
+            // with Zba/Zbb runs on a machine that performs them (Unicorn's
+            // RV64 core lacks them), and plain code on one that faults on them.
+            let variant = switch placement { case .nearHelpers: 0; case .farFromHelpers: 1; case .beyondShortCalls: 2 }
+            machine = try EmulatedJITMachines.machine(Self.architecture(options), for: configuration, variant: variant)
             targets = try Self.targets(on: machine)
         } catch {
             throw .unsupportedHost(engine: name, reason: "the riscv64 emulator: \(error)")

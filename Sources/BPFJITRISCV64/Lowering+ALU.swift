@@ -4,7 +4,7 @@ import BPFJIT
 extension RV64Backend {
     /// Zero-extends the low 32 bits of `d` (BPF's ALU32 result rule): RV64's
     /// W instructions sign-extend their results, so every 32-bit result
-    /// ends with `slli d, d, 32; srli d, d, 32`.
+    /// ends with `slli d, d, 32; srli d, d, 32`, or Zba's `zext.w d, d`.
     func zext(_ d: RV64Register, _ e: RV64Encoder) { e.zeroExtend32(d, d) }
 
     /// dst = dst op operand, for every ALU and ALU64 operation.
@@ -109,19 +109,21 @@ extension RV64Backend {
     }
 
     /// movsx: sign-extend the low 8, 16 or 32 bits of src; MOVSX32 then
-    /// zero-extends the 32-bit result (`slli` to the top, `srai` down to
-    /// bit 32, `srli 32`).
+    /// zero-extends the 32-bit result. With Zbb, `sext.b`/`sext.h` (the
+    /// kernel's `emit_sextb`/`emit_sexth`); without, a shift pair (`slli` to
+    /// the top, `srai` down; for MOVSX32 down to bit 32, then `srli 32`).
     func lowerMovsx(_ width: Width, dst: Register, src: Register, bits: Int, _ e: RV64Encoder) {
         let d = RV64RegisterMap.native(dst), s = RV64RegisterMap.native(src)
-        if width == .w64 {
-            if bits == 32 {
-                e.addiw(d, s, 0)                            /* sext.w dst, src */
-            } else {
-                e.slli(d, s, UInt32(64 - bits))             /* slli dst, src, 64-bits */
-                e.srai(d, d, UInt32(64 - bits))             /* srai dst, dst, 64-bits */
-            }
-        } else if bits == 32 {
-            e.zeroExtend32(d, s)                            /* zext.w dst, src */
+        if bits == 32 {
+            if width == .w64 { e.addiw(d, s, 0) } else { e.zeroExtend32(d, s) } /* sext.w / zext.w dst, src */
+            return
+        }
+        if options.zbb {
+            if bits == 8 { e.sextb(d, s) } else { e.sexth(d, s) }  /* sext.b / sext.h dst, src */
+            if width == .w32 { zext(d, e) }                 /* zext.w dst, dst */
+        } else if width == .w64 {
+            e.slli(d, s, UInt32(64 - bits))                 /* slli dst, src, 64-bits */
+            e.srai(d, d, UInt32(64 - bits))                 /* srai dst, dst, 64-bits */
         } else {
             e.slli(d, s, UInt32(64 - bits))                 /* slli dst, src, 64-bits */
             e.srai(d, d, UInt32(32 - bits))                 /* srai dst, dst, 32-bits: the 32-bit value in bits 32–63 */
@@ -129,18 +131,27 @@ extension RV64Backend {
         }
     }
 
-    /// Byte-order conversions; the target is little-endian. Without Zbb a
-    /// swap collects the bytes one at a time (the kernel's `emit_rev`).
+    /// Byte-order conversions; the target is little-endian. With Zbb a swap
+    /// is `rev8` and a shift of the swapped bytes down (the kernel's
+    /// `emit_bswap`), `le16` is `zext.h`; without, a swap collects the bytes
+    /// one at a time (the kernel's `emit_rev`).
     func lowerByteSwap(_ kind: ByteSwapKind, dst: Register, bits: Int, _ e: RV64Encoder) {
         let d = RV64RegisterMap.native(dst)
         if kind == .toLittleEndian {
             switch bits {
+            case 16 where options.zbb:
+                e.zexth(d, d)                               /* zext.h dst, dst */
             case 16:
                 e.slli(d, d, 48)                            /* slli dst, dst, 48 */
                 e.srli(d, d, 48)                            /* srli dst, dst, 48 */
             case 32: zext(d, e)
             default: break                                  /* le64: nothing to do */
             }
+            return
+        }
+        if options.zbb {
+            e.rev8(d, d)                                    /* rev8 dst, dst */
+            if bits < 64 { e.srli(d, d, UInt32(64 - bits)) } /* srli dst, dst, 64-bits */
             return
         }
         let result = RV64Register.t3, byte = RV64Register.t4

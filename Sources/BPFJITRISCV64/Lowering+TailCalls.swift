@@ -11,7 +11,7 @@ import BPFRuntime
 ///     sd a1, dynamicHelper(s6) ; j .notAProgramArray
 /// .array_k:
 ///     zext.w t3, a2 ; li t2, max_entries_k ; bgeu t3, t2, .out
-///     li t6, entries_k ; slli t3, t3, 3 ; add t6, t6, t3
+///     li t6, entries_k ; slli t3, t3, 3 ; add t6, t6, t3   (Zba: sh3add t6, t3, t6)
 ///     ld t6, 0(t6) ; beqz t6, .out                          ; the slot's entry, 0 when empty
 ///     ld t2, tailCallCount(s6) ; li t3, 33 ; bgeu t2, t3, .out
 ///     addi t2, t2, 1 ; sd t2, tailCallCount(s6)
@@ -80,8 +80,12 @@ extension RV64Backend {
             e.loadImmediate(scratch, Int64(array.maxEntries)) /* li t2, max_entries */
             e.branch(.geu, index, scratch, out)             /* bgeu t3, t2, out */
             e.loadImmediate(target, Int64(bitPattern: array.entries)) /* li t6, entries */
-            e.slli(index, index, 3)                         /* slli t3, t3, 3 */
-            e.add(target, target, index)                    /* add t6, t6, t3 */
+            if options.zba {
+                e.shadd(3, target, index, target)           /* sh3add t6, t3, t6 */
+            } else {
+                e.slli(index, index, 3)                     /* slli t3, t3, 3 */
+                e.add(target, target, index)                /* add t6, t6, t3 */
+            }
             e.ld(target, 0, target)                         /* ld t6, 0(t6): the slot's entry */
             e.branch(.eq, target, .zero, out)               /* beqz t6, out: empty slot */
             if k + 1 < arrays.count { e.j(found) }          /* j found */

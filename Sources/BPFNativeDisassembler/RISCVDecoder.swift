@@ -99,6 +99,9 @@ enum RISCVDecoder {
                 : [0x000: "addw", 0x200: "subw", 0x001: "sllw", 0x005: "srlw", 0x205: "sraw", 0x010: "mulw", 0x014: "divw",
                    0x015: "divuw", 0x016: "remw", 0x017: "remuw", 0x040: "add.uw"]
             if opcode == 0x3b, funct7 == 0x04, funct3 == 4, rs2 == 0 { return "zext.h \(x(rd)), \(x(rs1))" }
+            if opcode == 0x33, funct7 == 0x10, funct3 == 2 || funct3 == 4 || funct3 == 6 {
+                return "sh\(funct3 / 2)add \(x(rd)), \(x(rs1)), \(x(rs2))"
+            }
             let key = (funct7 & 0x20) << 4 | (funct7 & 0x05) << 4 | funct3
             guard funct7 & ~0x25 == 0, let name = table[key] else { return nil }
             return "\(name) \(x(rd)), \(x(rs1)), \(x(rs2))"

@@ -103,7 +103,11 @@ final class Analysis {
         if environment.r2IsInputLength {
             // The input: a packet whose end is r1 + r2 (`packetEnd`), and r2 its length exactly.
             registers[1] = .packet(id: 0, offset: 0, variable: .zero)
-            registers[2] = .scalar(Scalar.unknown.bounded(by: LengthBound(slack: 0, exact: true)) ?? .unknown)
+            var length = Scalar.unknown
+            if let limit = environment.inputLengthLimit, limit >= 0, limit <= LengthBound.maxLength {
+                length = Scalar(unsigned: 0, UInt64(limit))
+            }
+            registers[2] = .scalar(length.bounded(by: LengthBound(slack: 0, exact: true)) ?? .unknown)
         }
         registers[10] = .stack(frame: 0, offset: 0, variable: .zero)
         return State(pc: 0, frames: [Frame(registers: registers, returnPC: -1)], packetRanges: [:])

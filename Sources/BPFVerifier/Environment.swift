@@ -40,6 +40,10 @@ public struct VerifierEnvironment: Sendable {
     /// r2 holding the program array (`LinkedProgram` verifies tail-call
     /// targets again without it).
     public var r2IsInputLength = false
+    /// With `r2IsInputLength`: the longest input a run is given (the run
+    /// entries refuse longer ones), so r2 starts in `[0, limit]`; nil: no
+    /// limit is known.
+    public var inputLengthLimit: Int? = nil
 
     public init(context: ContextDescription = .unknown, r2IsSetAtEntry: Bool = false, maps: [UInt64: MapDescription] = [:],
                 dataRegions: [DataRegion] = [], helpers: [Int32: HelperDescription] = [:]) {

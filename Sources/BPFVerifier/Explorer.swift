@@ -83,6 +83,7 @@ extension Analysis {
                     state.forgetDeadRegisters(liveness.liveIn[pc])
                     state.forgetIrrelevantNumbers(liveness.relevantIn[pc])
                     state.dropUnusedRanges()
+                    state.dropSingularLinks()
                     // Pruned when included in a state stored here; a prune
                     // against a complete node keeps the termination argument.
                     var any = false, complete = false
@@ -113,7 +114,7 @@ extension Analysis {
                         cost += walked / Cost.ancestorsPerUnit
                         if iterations >= Int32(limits.unrollLimit), let last = seen.last(at: pc) {
                             if !policy.allowsPointerLeaks, state.widensPointer(toward: last.state) { refuse("instruction \(pc): a loop changes a pointer the verifier cannot follow") }
-                            if state.widen(toward: last.state) {
+                            if state.widen(toward: last.state, lengthBounds: environment.r2IsInputLength) {
                                 stackEscapes("instruction \(pc): a stack pointer widened to unknown in a loop")
                             }
                         }
@@ -239,25 +240,106 @@ extension State {
     /// registers keep changing reaches a state that repeats. The result
     /// includes `self`. Returns whether a stack pointer became unknown (the
     /// verifier no longer follows it).
-    mutating func widen(toward other: State) -> Bool {
+    ///
+    /// `lengthBounds` (`mem` programs): a number known below the input's
+    /// length in both states keeps what both bounds say, or the bound both
+    /// have alike where one is implicit (`c + (lengthMin - c) <= L` for a
+    /// constant c: a counter that moves with what is known of L); and
+    /// widened numbers whose difference is the same constant in both states
+    /// (two copies of a loop counter, or a counter and its copy moved by a
+    /// constant) are linked (`ScalarLink`) with that difference, so that a
+    /// bound learned on one still reaches the other.
+    mutating func widen(toward other: State, lengthBounds: Bool = false) -> Bool {
         guard other.frames.count == frames.count else { return false }
         var lostStackPointer = false
-        lengthMin = min(lengthMin, other.lengthMin)
+        let before = self
+        var widenedSlots: [(f: Int, r: Int)] = []
         for f in frames.indices {
             frames[f].stack.formIntersection(other.frames[f].stack)
-            for r in frames[f].registers.indices where frames[f].registers[r] != other.frames[f].registers[r] {
+            for r in frames[f].registers.indices where !frames[f].registers[r].sameIgnoringLink(other.frames[f].registers[r]) {
                 if case .uninitialized = frames[f].registers[r] { continue }
                 if frames[f].registers[r].isStack { lostStackPointer = true }
-                // A number bounded by the input's length in both keeps what both bounds say.
                 var widened = Scalar.unknown
-                if case .scalar(let mine) = frames[f].registers[r], case .scalar(let theirs) = other.frames[f].registers[r],
-                   let bound = LengthBound.weaker(mine.length, theirs.length) {
-                    widened = widened.bounded(by: bound) ?? .unknown
+                if lengthBounds, case .scalar(let mine) = frames[f].registers[r], case .scalar(let theirs) = other.frames[f].registers[r] {
+                    // The same bound in both (constants' included), or what both explicit bounds say.
+                    let a = before.lengthBound(of: mine), b = other.lengthBound(of: theirs)
+                    if let bound = a == b ? a : LengthBound.weaker(mine.length, theirs.length) {
+                        widened = widened.bounded(by: bound) ?? .unknown
+                    }
                 }
                 frames[f].registers[r] = .scalar(widened)
+                if case .scalar = before.frames[f].registers[r], case .scalar = other.frames[f].registers[r] {
+                    widenedSlots.append((f, r))
+                }
+            }
+        }
+        lengthMin = min(lengthMin, other.lengthMin)
+        // Relations both states keep: the same difference between two widened numbers.
+        if widenedSlots.count > 1 {
+            var nextID = before.freshID()
+            var linked = Array(repeating: false, count: widenedSlots.count)
+            for i in widenedSlots.indices where !linked[i] {
+                let p = widenedSlots[i]
+                var members: [(Int, Int64)] = []
+                for j in widenedSlots.indices where j > i && !linked[j] {
+                    let q = widenedSlots[j]
+                    guard let d = before.difference(p, q), d == other.difference(p, q) else { continue }
+                    members.append((j, d))
+                }
+                guard !members.isEmpty else { continue }
+                let id = nextID
+                nextID += 1
+                linked[i] = true
+                setLink(p, ScalarLink(id: id, delta: 0))
+                for (j, d) in members {
+                    linked[j] = true
+                    setLink(widenedSlots[j], ScalarLink(id: id, delta: d))
+                }
             }
         }
         dropUnusedRanges()
         return lostStackPointer
+    }
+
+    private mutating func setLink(_ slot: (f: Int, r: Int), _ link: ScalarLink) {
+        guard case .scalar(var s) = frames[slot.f].registers[slot.r] else { return }
+        s.link = link
+        frames[slot.f].registers[slot.r] = .scalar(s)
+    }
+
+    /// `q - p` when it is a known constant in this state (both constants,
+    /// or linked to each other), below `ScalarLink.maxDelta`; else nil.
+    func difference(_ p: (f: Int, r: Int), _ q: (f: Int, r: Int)) -> Int64? {
+        guard case .scalar(let a) = frames[p.f].registers[p.r], case .scalar(let b) = frames[q.f].registers[q.r] else { return nil }
+        var d: Int64
+        if let x = a.constant, let y = b.constant {
+            d = Int64(bitPattern: y &- x)
+        } else if let la = a.link, let lb = b.link, la.id == lb.id {
+            d = lb.delta &- la.delta
+        } else {
+            return nil
+        }
+        guard d > -ScalarLink.maxDelta, d < ScalarLink.maxDelta else { return nil }
+        return d
+    }
+
+    /// What `s` is known to be against the input's length: its own bound,
+    /// or the one its maximum has below `lengthMin` (`umax + (lengthMin -
+    /// umax) <= L`), the stronger.
+    func lengthBound(of s: Scalar) -> LengthBound? {
+        guard s.umax <= UInt64(LengthBound.maxSlack) else { return s.length }
+        let implicit = LengthBound(slack: lengthMin - Int(s.umax), exact: false)
+        return LengthBound.stronger(s.length, implicit)
+    }
+}
+
+extension Value {
+    /// Equal but perhaps for the numbers' links (whose ids differ from one
+    /// loop iteration to the next): widening keeps such a register.
+    func sameIgnoringLink(_ other: Value) -> Bool {
+        guard case .scalar(var a) = self, case .scalar(var b) = other else { return self == other }
+        a.link = nil
+        b.link = nil
+        return a == b
     }
 }

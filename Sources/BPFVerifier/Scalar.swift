@@ -1,3 +1,5 @@
+import BPFISA
+
 /// A set of 64-bit numbers: an unsigned range and a signed range, kept
 /// consistent (every member lies in both). Constants are ranges of one value.
 struct Scalar: Hashable, Sendable {
@@ -7,6 +9,10 @@ struct Scalar: Hashable, Sendable {
     /// input's length L (r2 at entry), or nil. Only the transfer functions
     /// that keep it true set it (`LengthBound`); every other result drops it.
     var length: LengthBound? = nil
+    /// Which other registers hold this same number moved by a constant
+    /// (`rX = rY`, then `rX += k`), or nil; see `ScalarLink`. Inclusion
+    /// (`isSubset`) ignores it: `State.isIncluded` matches links itself.
+    var link: ScalarLink? = nil
 
     static let unknown = Scalar(umin: 0, umax: .max, smin: .min, smax: .max)
     /// Any zero-extended 32-bit value.
@@ -97,6 +103,33 @@ struct Scalar: Hashable, Sendable {
     }
 }
 
+/// Registers holding one run-time number moved by constants (the kernel's
+/// scalar ids with `BPF_ADD_CONST`): every scalar with link `id` is
+/// `base + delta` (mod 2^64) for one `base` shared by all of them. Made by
+/// a 64-bit copy of a number that is not a constant (both get the id, the
+/// source a fresh one if it had none; a 32-bit copy of a number that fits
+/// too), moved by 64-bit additions and subtractions of constants, and
+/// broken by every other write (a new value has no link). A bound a branch
+/// learns on one is carried to the others shifted by the difference of
+/// their deltas (`Analysis.syncLinks`, the kernel's `sync_linked_regs`).
+struct ScalarLink: Hashable, Sendable {
+    var id: Int
+    var delta: Int64
+    /// Deltas stay below 2^31 in magnitude (as the kernel's 32-bit `off`).
+    static let maxDelta: Int64 = 1 << 31
+
+    /// The link of `a op b` for `a` linked: the same id, the delta moved by
+    /// a 64-bit addition or subtraction of a constant; nil otherwise.
+    static func after(_ op: ALUOperation, _ width: Width, _ a: Scalar, _ b: Scalar) -> ScalarLink? {
+        guard width == .w64, let link = a.link, let c = b.constant, op == .add || op == .sub else { return nil }
+        let k = Int64(bitPattern: c)
+        guard k > -maxDelta, k < maxDelta else { return nil }
+        let delta = link.delta + (op == .add ? k : -k)
+        guard delta > -maxDelta, delta < maxDelta else { return nil }
+        return ScalarLink(id: link.id, delta: delta)
+    }
+}
+
 /// `value + slack <= L` (`exact`: `==`), where L is the length of a `mem`
 /// program's input: the number of bytes at r1 at entry, which r2 holds
 /// then. Learned from unsigned comparisons with a number that has one (r2
@@ -137,6 +170,20 @@ struct LengthBound: Hashable, Sendable {
 }
 
 extension Scalar {
+    /// The number that is `known + k` (mod 2^64), intersected with what
+    /// `other` (a register linked to `known`'s) already says of it; keeps
+    /// `other`'s link.
+    static func shifted(_ known: Scalar, by k: Int64, into other: Scalar) -> Scalar {
+        let c = Scalar(constant: UInt64(bitPattern: k))
+        let moved = withLength(.add, .w64, known, c, result: apply(.add, .w64, known, c))
+        var result = moved
+        if let both = moved.intersection(other), let bounded = both.bounded(by: LengthBound.stronger(moved.length, other.length)) {
+            result = bounded
+        }
+        result.link = other.link
+        return result
+    }
+
     /// The scalar with `bound` attached and its unsigned maximum tightened by
     /// it (`value <= L - slack <= maxLength - slack`); nil when no member fits.
     func bounded(by bound: LengthBound?) -> Scalar? {

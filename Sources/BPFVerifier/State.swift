@@ -127,7 +127,7 @@ struct State: Hashable, Sendable {
     func freshID() -> Int {
         var high = -1
         for value in allValues() {
-            if let id = value.packetID ?? value.nullID ?? value.referenceID { high = max(high, id) }
+            if let id = value.packetID ?? value.nullID ?? value.referenceID ?? value.linkID { high = max(high, id) }
         }
         for id in packetRanges.keys { high = max(high, id) }
         for reference in references { high = max(high, reference.id) }
@@ -154,6 +154,20 @@ struct State: Hashable, Sendable {
             }
         }
         packetRanges = [:]
+    }
+
+    /// Drops links (`ScalarLink`) no other register shares: they say
+    /// nothing, and would keep states that differ only in them apart (the
+    /// kernel's `clear_singular_ids`).
+    mutating func dropSingularLinks() {
+        var counts: [Int: Int] = [:]
+        for value in allValues() { if let id = value.linkID { counts[id, default: 0] += 1 } }
+        guard counts.values.contains(1) else { return }
+        rewriteAll { value in
+            guard case .scalar(var s) = value, let id = s.link?.id, counts[id] == 1 else { return nil }
+            s.link = nil
+            return .scalar(s)
+        }
     }
 
     /// Drops ranges of ids no register holds any more.
@@ -188,12 +202,13 @@ struct State: Hashable, Sendable {
         var packetMap: [Int: Int] = [:]
         var nullMap: [Int: Int] = [:]
         var referenceMap = IDMap()
+        var linkMap = LinkMap()
         for f in frames.indices {
             guard frames[f].returnPC == old.frames[f].returnPC else { return false }
             let mine = frames[f].registers, theirs = old.frames[f].registers
             for r in mine.indices {
                 guard included(mine[r], in: theirs[r], old: old, packetMap: &packetMap, nullMap: &nullMap,
-                               referenceMap: &referenceMap) else { return false }
+                               referenceMap: &referenceMap, linkMap: &linkMap) else { return false }
             }
         }
         return true
@@ -208,6 +223,23 @@ struct State: Hashable, Sendable {
             if let mapped = backward[new] { return mapped == old }
             forward[old] = new
             backward[new] = old
+            return true
+        }
+    }
+
+    /// Links of the old state matched to links of the new one: registers
+    /// linked in the old state (`r7 = r6 + d`) must be linked in the new one
+    /// with the same difference (one new id per old id, every delta moved
+    /// by the same shift). A link the old state lacks is a fact it did not
+    /// use, so the new state may have it.
+    struct LinkMap {
+        var forward: [Int: (id: Int, shift: Int64)] = [:]
+        mutating func match(old: ScalarLink?, new: ScalarLink?) -> Bool {
+            guard let old else { return true }
+            guard let new else { return false }
+            let shift = new.delta &- old.delta
+            if let mapped = forward[old.id] { return mapped.id == new.id && mapped.shift == shift }
+            forward[old.id] = (new.id, shift)
             return true
         }
     }
@@ -238,11 +270,12 @@ struct State: Hashable, Sendable {
     }
 
     private func included(_ new: Value, in old: Value, old oldState: State,
-                          packetMap: inout [Int: Int], nullMap: inout [Int: Int], referenceMap: inout IDMap) -> Bool {
+                          packetMap: inout [Int: Int], nullMap: inout [Int: Int], referenceMap: inout IDMap,
+                          linkMap: inout LinkMap) -> Bool {
         switch (new, old) {
         case (_, .uninitialized): return true
         case (.uninitialized, _): return false
-        case (.scalar(let a), .scalar(let b)): return a.isSubset(of: b)
+        case (.scalar(let a), .scalar(let b)): return a.isSubset(of: b) && linkMap.match(old: b.link, new: a.link)
         case (.reference(let ia, let a, let na), .reference(let ib, let b, let nb)):
             return a == b && na == nb && referenceMap.match(old: ib, new: ia)
         case (.context(let a), .context(let b)): return a == b

@@ -41,13 +41,25 @@ extension Analysis {
             source = .scalar(Scalar(constant: width == .w64 ? UInt64(bitPattern: Int64(imm)) : UInt64(UInt32(bitPattern: imm))))
         }
         if op == .mov {
+            // A copy of a number that is not a constant is linked to it
+            // (64-bit, or 32-bit when the number fits: then it is the same).
+            if case .register(let r) = operand, case .scalar(var s) = source, !s.isConstant, width == .w64 || s.fits32 {
+                if s.link == nil {
+                    s.link = ScalarLink(id: state.freshID(), delta: 0)
+                    state[r.index] = .scalar(s)
+                }
+                state[dst.index] = .scalar(s)
+                return
+            }
             if width == .w64 { state[dst.index] = source; return }
             state[dst.index] = .scalar(source.scalar.map(Scalar.truncated32) ?? .any32)
             return
         }
         let target = read(state, dst, at: pc)
         if case .scalar(let a) = target, case .scalar(let b) = source {
-            state[dst.index] = .scalar(Scalar.withLength(op, width, a, b, result: Scalar.apply(op, width, a, b)))
+            var result = Scalar.withLength(op, width, a, b, result: Scalar.apply(op, width, a, b))
+            result.link = ScalarLink.after(op, width, a, b)
+            state[dst.index] = .scalar(result)
             return
         }
         guard width == .w64 else { state[dst.index] = .scalar(.any32); return }

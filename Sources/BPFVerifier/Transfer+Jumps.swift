@@ -131,27 +131,40 @@ extension Analysis {
                     if cond == .ne {
                         taken[dst.index] = .scalar(n)
                         if learns { learnLength(.ne, n, y, dst: dst, source: nil, in: &taken) }
+                        syncLinks(from: dst, in: &taken)
                     } else {
                         fallThrough[dst.index] = .scalar(n)
                         if learns { learnLength(.ne, n, y, dst: dst, source: nil, in: &fallThrough) }
+                        syncLinks(from: dst, in: &fallThrough)
                     }
                 }
                 break
             }
             guard width == .w64 || Self.comparesLikeW64(cond, x, y) else { break }
+            // A refinement narrows the same numbers: their links stay.
+            func relinked(_ n: Scalar, _ original: Scalar) -> Value {
+                var n = n
+                n.link = original.link
+                return .scalar(n)
+            }
             if let (nx, ny) = Scalar.refine(cond, x, y) {
-                taken[dst.index] = .scalar(nx)
-                if let s = sourceRegister { taken[s.index] = .scalar(ny) }
+                taken[dst.index] = relinked(nx, x)
+                if let s = sourceRegister { taken[s.index] = relinked(ny, y) }
             } else { takenFeasible = false }
             if let (nx, ny) = Scalar.refineNot(cond, x, y) {
-                fallThrough[dst.index] = .scalar(nx)
-                if let s = sourceRegister { fallThrough[s.index] = .scalar(ny) }
+                fallThrough[dst.index] = relinked(nx, x)
+                if let s = sourceRegister { fallThrough[s.index] = relinked(ny, y) }
             } else { fallFeasible = false }
             if environment.r2IsInputLength {
                 if takenFeasible { learnLength(cond, x, y, dst: dst, source: sourceRegister, in: &taken) }
                 if fallFeasible, let negated = cond.negated {
                     learnLength(negated, x, y, dst: dst, source: sourceRegister, in: &fallThrough)
                 }
+            }
+            // What the comparison taught reaches every register linked to an operand.
+            for r in [dst, sourceRegister].compactMap({ $0 }) {
+                if takenFeasible { syncLinks(from: r, in: &taken) }
+                if fallFeasible { syncLinks(from: r, in: &fallThrough) }
             }
         case (.packet(let id, let off, let v), .packetEnd) where width == .w64:
             learnPacket(cond, id: id, offset: off, pointerFirst: true, taken: &taken, fallThrough: &fallThrough)
@@ -236,6 +249,21 @@ extension Analysis {
         }
         update(dst, original: x, learned: learnedX)
         if let source { update(source, original: y, learned: learnedY) }
+    }
+
+    /// Carries what register `r` (of the innermost frame) holds to every
+    /// register linked to it, in every frame, shifted by the difference of
+    /// their deltas and intersected with what each held (the kernel's
+    /// `sync_linked_regs`).
+    func syncLinks(from r: Register, in state: inout State) {
+        guard case .scalar(let known) = state[r.index], let link = known.link else { return }
+        let innermost = state.frames.count - 1
+        for f in state.frames.indices {
+            for i in state.frames[f].registers.indices where f != innermost || i != r.index {
+                guard case .scalar(let other) = state.frames[f].registers[i], let l = other.link, l.id == link.id else { continue }
+                state.frames[f].registers[i] = .scalar(Scalar.shifted(known, by: l.delta - link.delta, into: other))
+            }
+        }
     }
 
     /// `mem` programs: `data + off` (no variable part) compared with the

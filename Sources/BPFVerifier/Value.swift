@@ -102,6 +102,11 @@ enum Value: Hashable, Sendable {
         if case .innerMapOrNull(let id, _) = self { return id }
         return nil
     }
+    /// The link a number shares with other registers (`ScalarLink`).
+    var linkID: Int? {
+        if case .scalar(let s) = self { return s.link?.id }
+        return nil
+    }
     /// The acquired reference this value points into.
     var referenceID: Int? {
         if case .reference(let id, _, _) = self { return id }

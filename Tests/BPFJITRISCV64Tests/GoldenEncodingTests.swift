@@ -190,6 +190,7 @@ import Testing
             c.add("sext.b \(d), \(a)") { $0.sextb(d, a) }
             c.add("sext.h \(d), \(a)") { $0.sexth(d, a) }
             c.add("rev8 \(d), \(a)") { $0.rev8(d, a) }
+            for n in UInt32(1)...3 { c.add("sh\(n)add \(d), \(a), t4") { $0.shadd(n, d, a, .t4) } }
         }
         return c.collect()
     }

@@ -107,7 +107,7 @@ import Testing
     /// The random differential programs, blinded, plain and compressed.
     @Test func randomProgramsHardenedMatchTheInterpreter() {
         let (count, failures) = BackendMatrix.randomDifferential(Rows.hardened, seeds: 1...150) { RegisterPairFuzz.program(seed: $0) }
-        print("riscv64 hardened differential fuzz: \(count) programs × 2, \(failures.count) differences")
+        print("riscv64 hardened differential fuzz: \(count) programs × \(Rows.hardened.configurations.count), \(failures.count) differences")
         #expect(count > 100)
         #expect(failures.isEmpty, "\(failures.prefix(5).joined(separator: "\n"))")
     }

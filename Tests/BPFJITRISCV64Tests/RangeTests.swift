@@ -1,4 +1,5 @@
 import BPFBackendTestKit
+import BPFEmulator
 import BPFInterpreter
 import BPFISA
 import BPFJIT
@@ -75,5 +76,37 @@ import Testing
         // Beyond ±2 GiB: the address in t6.
         let far = try Self.callSite(at: base, target: UInt64(base) + 0x1_0000_0000)
         #expect(!far.contains { $0.hasPrefix("auipc") } && far.contains { $0.hasPrefix("jalr ra, 0(t6)") }, "\(far)")
+    }
+
+    /// Each placement on the emulated machine gives its helper calls the
+    /// form the distance allows, and every form runs: next to the helpers
+    /// `jal ra`, 16 to 24 MiB away `auipc t6` + `jalr ra`, 4 GiB and more
+    /// away the address built in t6.
+    @Test(arguments: [BPFEmulator.ImagePlacement.nearHelpers, .beyondShortCalls, .farFromHelpers])
+    func eachPlacementRunsItsCallForm(placement: BPFEmulator.ImagePlacement) throws {
+        // r6 = five() + 1; r0 = five() * r6 = 30.
+        let program = Program([.call(.helper(5)), .alu(.w64, .mov, dst: .r6, .register(.r0)), .alu(.w64, .add, dst: .r6, .immediate(1)),
+                               .call(.helper(5)), .alu(.w64, .mul, dst: .r0, .register(.r6)), .exit])
+        let configuration = EngineConfiguration(helpers: HelperRegistry([Self.helper]))
+        for compressed in [false, true] {
+            let prepared = try RV64JIT(options: RV64Options(compressed: compressed), placement: placement)
+                .emulate(program, configuration: configuration)
+            let distance = Int64(bitPattern: UInt64(prepared.image.address) &- prepared.machine.trampolineArea.lowerBound).magnitude
+            let texts = try JITListing(image: prepared.image, program: program).sections.filter { $0.pc == 0 || $0.pc == 3 }
+                .flatMap { $0.instructions.map(\.text) }
+            switch placement {
+            case .nearHelpers:
+                #expect(distance < 1 << 20)
+                #expect(texts.filter { $0.hasPrefix("jal ra, ") }.count == 2, "\(texts)")
+            case .beyondShortCalls:
+                #expect(distance > 1 << 20 && distance < 1 << 31, "0x\(String(distance, radix: 16))")
+                #expect(texts.filter { $0.hasPrefix("auipc t6, ") }.count == 2, "\(texts)")
+                #expect(texts.filter { $0.hasPrefix("jalr ra, ") || $0 == "c.jalr t6" }.count == 2, "\(texts)")
+            case .farFromHelpers:
+                #expect(distance >= 1 << 32)
+                #expect(!texts.contains { $0.hasPrefix("auipc") || $0.hasPrefix("jal ra") }, "\(texts)")
+            }
+            #expect(try prepared.run(RunInput(r1: 0, r2: 0, regions: MemoryRegions())) == 30)
+        }
     }
 }

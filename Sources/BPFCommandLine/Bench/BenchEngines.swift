@@ -104,7 +104,10 @@ struct BPFKitEngine: Sendable {
         }
         for architecture in EngineCatalog.builtArchitectures where architecture != Architecture.host {
             if (try? EngineCatalog.engine(.jit, architecture: architecture)) != nil {
-                engines.append(BPFKitEngine(key: "jit-\(architecture.rawValue)", title: "\(architecture.rawValue) JIT (emulated)",
+                // With --riscv-ext the riscv64 row says which extensions its code uses.
+                let extensions = architecture == .riscv64 && !RISCVExtensions.selected.isEmpty
+                    ? " +" + RISCVExtensions.selected.joined(separator: ",") : ""
+                engines.append(BPFKitEngine(key: "jit-\(architecture.rawValue)", title: "\(architecture.rawValue)\(extensions) JIT (emulated)",
                                             kind: .jit, architecture: architecture, emulated: true))
             }
         }
