@@ -21,6 +21,11 @@ extension Analysis {
         var completed: Bool
     }
 
+    /// Visits and branches since a state was last kept, below which a
+    /// pruning point that is not a checkpoint keeps none.
+    static let visitsBetweenKept = 8
+    static let branchesBetweenKept = 2
+
     struct WorkItem {
         var state: State
         var node: Int32
@@ -30,15 +35,34 @@ extension Analysis {
     /// limit is hit: instruction visits, or the work budget (`maxCost`).
     func explore() {
         var points = Array(repeating: false, count: instructions.count)
+        // Checkpoints: pruning points where a state is always kept. Every
+        // cycle of the control flow passes one (a loop's head is the target
+        // of a jump back; recursion and callbacks go through a function entry).
+        var checkpoints = points
         points[0] = true
+        checkpoints[0] = true
         for (pc, instruction) in instructions.enumerated() {
-            if let target = instruction.target(at: pc), target >= 0, target < points.count { points[target] = true }
+            guard let target = instruction.target(at: pc), target >= 0, target < points.count else { continue }
+            points[target] = true
+            switch instruction {
+            // A join: where a `goto` meets the way that falls in (the end of an if/else).
+            case .jump, .jumpLong: checkpoints[target] = true
+            case .branch: if target <= pc { checkpoints[target] = true }
+            default: checkpoints[target] = true   // a function entry
+            }
         }
+        // Elsewhere a state is kept only when the path has come far enough
+        // since the last one kept (the kernel's heuristic: two jumps and
+        // eight instructions): states are compared at every pruning point,
+        // but kept at every one they would mostly be dropped unused, each
+        // costing a copy on the next write.
+        var visitsSinceKept = 0, branchesSinceKept = 0
         var nodes: [Node] = []
         var seen = StoredStates(pointCount: instructions.count, indexed: indexStoredStates)
         defer { peakStoredStates = seen.peak }
         var work = [WorkItem(state: entryState(), node: -1)]
         let liveness = Liveness(instructions)
+        var others: [State] = []
 
         func release(_ index: Int32) {
             var i = index
@@ -74,28 +98,36 @@ extension Analysis {
                         release(node)
                         break
                     }
-                    // A new node; the path's hold on its parent passes to it.
-                    var iterations: Int32 = 0
-                    var ancestor = node, walked = 0
-                    while ancestor >= 0, walked < 256 {
-                        if nodes[Int(ancestor)].pc == Int32(pc) { iterations = nodes[Int(ancestor)].iterations + 1; break }
-                        ancestor = nodes[Int(ancestor)].parent
-                        walked += 1
-                    }
-                    cost += walked / Cost.ancestorsPerUnit
-                    if iterations >= Int32(limits.unrollLimit), let last = seen.last(at: pc) {
-                        if !policy.allowsPointerLeaks, state.widensPointer(toward: last.state) { refuse("instruction \(pc): a loop changes a pointer the verifier cannot follow") }
-                        if state.widen(toward: last.state, lengthBounds: environment.r2IsInputLength) {
-                            stackEscapes("instruction \(pc): a stack pointer widened to unknown in a loop")
+                    let keeps = checkpoints[pc]
+                        || (visitsSinceKept >= Self.visitsBetweenKept && branchesSinceKept >= Self.branchesBetweenKept)
+                    if keeps {
+                        visitsSinceKept = 0
+                        branchesSinceKept = 0
+                        // A new node; the path's hold on its parent passes to it.
+                        var iterations: Int32 = 0
+                        var ancestor = node, walked = 0
+                        while ancestor >= 0, walked < 256 {
+                            if nodes[Int(ancestor)].pc == Int32(pc) { iterations = nodes[Int(ancestor)].iterations + 1; break }
+                            ancestor = nodes[Int(ancestor)].parent
+                            walked += 1
                         }
-                    }
-                    nodes.append(Node(parent: node, outstanding: 1, pc: Int32(pc), iterations: iterations, completed: false))
-                    node = Int32(nodes.count - 1)
-                    if seen.count < limits.maxStoredStates {
-                        seen.store(Stored(node: node, state: state), perPoint: limits.statesPerPoint, cost: &cost)
+                        cost += walked / Cost.ancestorsPerUnit
+                        if iterations >= Int32(limits.unrollLimit), let last = seen.last(at: pc) {
+                            if !policy.allowsPointerLeaks, state.widensPointer(toward: last.state) { refuse("instruction \(pc): a loop changes a pointer the verifier cannot follow") }
+                            if state.widen(toward: last.state, lengthBounds: environment.r2IsInputLength) {
+                                stackEscapes("instruction \(pc): a stack pointer widened to unknown in a loop")
+                            }
+                        }
+                        nodes.append(Node(parent: node, outstanding: 1, pc: Int32(pc), iterations: iterations, completed: false))
+                        node = Int32(nodes.count - 1)
+                        if seen.count < limits.maxStoredStates {
+                            seen.store(Stored(node: node, state: state), perPoint: limits.statesPerPoint, cost: &cost)
+                        }
                     }
                 }
                 steps += 1
+                visitsSinceKept += 1
+                if case .branch = instructions[pc] { branchesSinceKept += 1 }
                 cost += state.depth
                 if steps > limits.maxSteps {
                     gaveUp = "gave up after \(limits.maxSteps) instruction visits (the paths are too many or too long)"
@@ -105,71 +137,99 @@ extension Analysis {
                     gaveUp = "gave up after \(steps) instruction visits: the verification work budget (\(limits.maxCost) cost units) is spent"
                     return
                 }
-                let successors = step(state)
-                if successors.isEmpty { release(node); break }
-                for extra in successors.dropFirst() {
+                // The state moves on in place (no copy of its frames); a
+                // branch's other successors wait on the work stack.
+                others.removeAll(keepingCapacity: true)
+                if !advance(&state, others: &others) { release(node); break }
+                for extra in others {
                     nodes[Int(node)].outstanding += 1
                     work.append(WorkItem(state: extra, node: node))
                 }
-                state = successors[0]
             }
         }
     }
 
-    /// The successors of one instruction on one state (none: the path ends).
-    func step(_ state: State) -> [State] {
-        if refusal != nil { return [] }   // refused: nothing more to learn
+    /// Moves `state` past one instruction in place, the way most
+    /// instructions go (straight on, or a branch's first successor); a
+    /// branch's or call's other successors are appended to `others`.
+    /// Returns false when the path ends there. Updating in place keeps the
+    /// state's frames uniquely owned, so a register write copies nothing.
+    func advance(_ state: inout State, others: inout [State]) -> Bool {
+        if refusal != nil { return false }   // refused: nothing more to learn
         let pc = state.pc
-        var next = state
-        next.pc = pc + 1
         switch instructions[pc] {
         case .alu(let width, let op, let dst, let operand):
-            alu(&next, width, op, dst: dst, operand, at: pc)
-            var inputs: [Register] = op == .mov ? [] : [dst]
-            if case .register(let r) = operand { inputs.append(r) }
-            noteUntracked(state, next, inputs: inputs, dst: dst, at: pc)
+            var fromStack = op != .mov && state[dst.index].isStack
+            if case .register(let r) = operand, state[r.index].isStack { fromStack = true }
+            state.pc = pc + 1
+            alu(&state, width, op, dst: dst, operand, at: pc)
+            noteUntracked(fromStack, state, dst: dst, at: pc)
         case .neg(let width, let dst):
-            negate(&next, width, dst: dst, at: pc)
-            noteUntracked(state, next, inputs: [dst], dst: dst, at: pc)
+            let fromStack = state[dst.index].isStack
+            state.pc = pc + 1
+            negate(&state, width, dst: dst, at: pc)
+            noteUntracked(fromStack, state, dst: dst, at: pc)
         case .movsx(let width, let dst, let src, let bits):
-            moveSignExtend(&next, width, dst: dst, src: src, bits: Int(bits), at: pc)
-            noteUntracked(state, next, inputs: [src], dst: dst, at: pc)
+            let fromStack = state[src.index].isStack
+            state.pc = pc + 1
+            moveSignExtend(&state, width, dst: dst, src: src, bits: Int(bits), at: pc)
+            noteUntracked(fromStack, state, dst: dst, at: pc)
         case .byteSwap(let kind, let dst, let bits):
-            byteSwap(&next, kind, dst: dst, bits: Int(bits), at: pc)
-            noteUntracked(state, next, inputs: [dst], dst: dst, at: pc)
+            let fromStack = state[dst.index].isStack
+            state.pc = pc + 1
+            byteSwap(&state, kind, dst: dst, bits: Int(bits), at: pc)
+            noteUntracked(fromStack, state, dst: dst, at: pc)
         case .jump, .jumpLong:
-            next.pc = instructions[pc].target(at: pc)!
-        case .branch(let width, let cond, let dst, let operand, _):
-            return branch(state, width, cond, dst: dst, operand, target: instructions[pc].target(at: pc)!, at: pc)
-        case .call(.helper(let id)):
-            return callHelper(state, id: id, at: pc)
-        case .call(.register(let r)):
-            return callThroughRegister(state, r, at: pc)
-        case .call(.local):
-            return callLocal(state, target: instructions[pc].target(at: pc)!, at: pc)
-        case .call(.kfunc):
-            return []   // every engine stops the run here
-        case .exit:
-            return exit(state, at: pc)
+            state.pc = instructions[pc].target(at: pc)!
         case .loadImmediate64(let dst, let kind):
-            loadImmediate(&next, dst: dst, kind)
-            next.pc = pc + 2
+            state.pc = pc + 1
+            loadImmediate(&state, dst: dst, kind)
+            state.pc = pc + 2
         case .immediate64Tail:
-            return []   // never executed (validation keeps jumps off it)
+            return false   // never executed (validation keeps jumps off it)
+        case .call(.kfunc):
+            return false   // every engine stops the run here
         case .load(let size, let dst, let src, let offset):
-            load(&next, size, dst: dst, src: src, offset: offset, signed: false, at: pc)
+            state.pc = pc + 1
+            load(&state, size, dst: dst, src: src, offset: offset, signed: false, at: pc)
         case .loadSignExtend(let size, let dst, let src, let offset):
-            load(&next, size, dst: dst, src: src, offset: offset, signed: true, at: pc)
+            state.pc = pc + 1
+            load(&state, size, dst: dst, src: src, offset: offset, signed: true, at: pc)
         case .store, .storeImmediate, .atomic:
-            store(&next, instructions[pc], at: pc)
+            state.pc = pc + 1
+            store(&state, instructions[pc], at: pc)
+        case .branch(let width, let cond, let dst, let operand, _):
+            let successors = branch(state, width, cond, dst: dst, operand, target: instructions[pc].target(at: pc)!, at: pc)
+            return take(successors, &state, &others)
+        case .call(.helper(let id)):
+            let successors = callHelper(state, id: id, at: pc)
+            return take(successors, &state, &others)
+        case .call(.register(let r)):
+            let successors = callThroughRegister(state, r, at: pc)
+            return take(successors, &state, &others)
+        case .call(.local):
+            let successors = callLocal(state, target: instructions[pc].target(at: pc)!, at: pc)
+            return take(successors, &state, &others)
+        case .exit:
+            let successors = exit(state, at: pc)
+            return take(successors, &state, &others)
         }
-        return [next]
+        return true
+    }
+
+    /// The first of `successors` becomes `state`, the rest go to `others`.
+    private func take(_ successors: [State], _ state: inout State, _ others: inout [State]) -> Bool {
+        guard let first = successors.first else { return false }
+        state = first
+        others.append(contentsOf: successors.dropFirst())
+        return true
     }
 
     /// An ALU operation that turns a stack pointer into something that is
     /// not one (an unknown number) loses track of where it points.
-    func noteUntracked(_ before: State, _ after: State, inputs: [Register], dst: Register, at pc: Int) {
-        guard !after[dst.index].isStack, inputs.contains(where: { before[$0.index].isStack }) else { return }
+    /// `fromStack`: whether one of its inputs was a stack pointer.
+    func noteUntracked(_ fromStack: Bool, _ after: State, dst: Register, at pc: Int) {
+        guard fromStack, !after[dst.index].isStack else { return }
         stackEscapes("instruction \(pc): arithmetic makes a stack pointer a number the verifier does not follow")
     }
 }

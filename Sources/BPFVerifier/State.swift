@@ -173,9 +173,13 @@ struct State: Hashable, Sendable {
     /// Drops ranges of ids no register holds any more.
     mutating func dropUnusedRanges() {
         guard !packetRanges.isEmpty else { return }
-        var used = Set<Int>()
-        for value in allValues() { if let id = value.packetID { used.insert(id) } }
-        packetRanges = packetRanges.filter { used.contains($0.key) }
+        // Few ids and few registers: look each id up, and copy the
+        // dictionary only when one goes.
+        var unused: [Int] = []
+        for id in packetRanges.keys where !frames.contains(where: { $0.registers.contains { $0.packetID == id } }) {
+            unused.append(id)
+        }
+        for id in unused { packetRanges[id] = nil }
     }
 
     /// Whether every concrete state `self` stands for is one `old` stands for.

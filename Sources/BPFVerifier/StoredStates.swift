@@ -29,28 +29,39 @@ extension Analysis {
 /// state holds that same constant (only a constant is included in a
 /// constant; no pointer or uninitialized register is). Stored states are
 /// grouped at their pc by *shape* (call chain, and which registers hold
-/// constants), and within a shape bucketed by a hash of those constants. A
-/// new state probes each shape at its pc once and is compared only with one
-/// bucket's states: a superset of the stored states that include it, so
-/// pruning reaches the same verdicts as comparing it with every stored state
-/// (`indexed: false` does that, for tests).
+/// constants; a point keeps a short list of its shapes), and hashed into
+/// buckets by shape and constants together (a 64-bit key, so a probe hashes
+/// one integer, not the shape's arrays). A new state probes each shape at
+/// its pc once and is compared only with one bucket's states: a superset of
+/// the stored states that include it (a hash collision only adds
+/// candidates), so pruning reaches the same verdicts as comparing it with
+/// every stored state (`indexed: false` does that, for tests).
 struct StoredStates {
-    struct Shape: Hashable {
+    struct Shape: Equatable {
         var returnPCs: [Int]
         /// Registers holding a constant, as `frame * 11 + register`.
         var constantSlots: [Int16]
+        /// A hash of both, compared first.
+        var signature: UInt64
+
+        static func == (a: Shape, b: Shape) -> Bool {
+            a.signature == b.signature && a.returnPCs == b.returnPCs && a.constantSlots == b.constantSlots
+        }
     }
 
     private struct Entry {
         var stored: Analysis.Stored
         var shape: Shape
-        var key: UInt64
+        var bucket: UInt64
     }
 
     private struct Point {
         /// Entry numbers, oldest first.
         var order: [Int32] = []
-        var groups: [Shape: [UInt64: [Int32]]] = [:]
+        /// The shapes of the states kept here, each with how many have it.
+        var shapes: [(shape: Shape, count: Int)] = []
+        /// Entry numbers by a hash of shape and constants.
+        var buckets: [UInt64: [Int32]] = [:]
     }
 
     private var points: [Point]
@@ -74,20 +85,21 @@ struct StoredStates {
     /// Calls `body` with every stored state at `state.pc` that may include
     /// `state` (and perhaps some that do not), until it returns false.
     func forEachCandidate(for state: State, cost: inout Int, _ body: (Analysis.Stored) -> Bool) {
-        let point = points[state.pc]
+        let pc = state.pc
         guard indexed else {
-            for number in point.order {
+            for number in points[pc].order {
                 cost += state.depth
                 if !body(entries[Int(number)]!.stored) { return }
             }
             return
         }
-        for (shape, buckets) in point.groups {
+        for item in points[pc].shapes {
+            let shape = item.shape
             cost += 1 + shape.constantSlots.count / Cost.registersPerUnit
             guard shape.returnPCs.count == state.depth,
                   shape.returnPCs.indices.allSatisfy({ shape.returnPCs[$0] == state.frames[$0].returnPC }),
                   let key = Self.key(state, shape.constantSlots),
-                  let numbers = buckets[key] else { continue }
+                  let numbers = points[pc].buckets[Self.bucket(shape.signature, key)] else { continue }
             for number in numbers {
                 cost += state.depth
                 if !body(entries[Int(number)]!.stored) { return }
@@ -105,18 +117,26 @@ struct StoredStates {
             count += 1
             peak = max(peak, count)
         }
-        var shape = Shape(returnPCs: [], constantSlots: [])
-        var key: UInt64 = 0
+        var shape = Shape(returnPCs: [], constantSlots: [], signature: 0)
+        var bucket: UInt64 = 0
         if indexed {
-            shape.returnPCs = stored.state.frames.map(\.returnPC)
-            for (f, frame) in stored.state.frames.enumerated() {
-                for (r, value) in frame.registers.enumerated() {
-                    if case .scalar(let s) = value, s.isConstant { shape.constantSlots.append(Int16(f * 11 + r)) }
+            // The shape's arrays are built only for a shape new at this point.
+            let signature = Self.signature(stored.state)
+            if let known = points[pc].shapes.firstIndex(where: { $0.shape.signature == signature && Self.has(stored.state, $0.shape) }) {
+                points[pc].shapes[known].count += 1
+                shape = points[pc].shapes[known].shape
+            } else {
+                shape = Shape(returnPCs: stored.state.frames.map(\.returnPC), constantSlots: [], signature: signature)
+                for (f, frame) in stored.state.frames.enumerated() {
+                    for (r, value) in frame.registers.enumerated() {
+                        if case .scalar(let s) = value, s.isConstant { shape.constantSlots.append(Int16(f * 11 + r)) }
+                    }
                 }
+                points[pc].shapes.append((shape, 1))
             }
-            key = Self.key(stored.state, shape.constantSlots)!
+            bucket = Self.bucket(signature, Self.key(stored.state, shape.constantSlots)!)
         }
-        let entry = Entry(stored: stored, shape: shape, key: key)
+        let entry = Entry(stored: stored, shape: shape, bucket: bucket)
         let number: Int32
         if let free = freeEntries.popLast() {
             number = free
@@ -126,19 +146,58 @@ struct StoredStates {
             entries.append(entry)
         }
         points[pc].order.append(number)
-        if indexed { points[pc].groups[shape, default: [:]][key, default: []].append(number) }
+        if indexed { points[pc].buckets[bucket, default: []].append(number) }
     }
 
     private mutating func drop(_ number: Int32, at pc: Int) {
-        let entry = entries[Int(number)]!
+        guard let entry = entries[Int(number)] else { return }
         entries[Int(number)] = nil
         freeEntries.append(number)
         guard indexed else { return }
-        points[pc].groups[entry.shape]![entry.key]!.removeAll { $0 == number }
-        if points[pc].groups[entry.shape]![entry.key]!.isEmpty {
-            points[pc].groups[entry.shape]![entry.key] = nil
-            if points[pc].groups[entry.shape]!.isEmpty { points[pc].groups[entry.shape] = nil }
+        if let i = points[pc].shapes.firstIndex(where: { $0.shape == entry.shape }) {
+            points[pc].shapes[i].count -= 1
+            if points[pc].shapes[i].count == 0 { points[pc].shapes.remove(at: i) }
         }
+        points[pc].buckets[entry.bucket]?.removeAll { $0 == number }
+        if points[pc].buckets[entry.bucket]?.isEmpty == true { points[pc].buckets[entry.bucket] = nil }
+    }
+
+    /// A hash of a state's shape: its call chain and which registers hold constants.
+    private static func signature(_ state: State) -> UInt64 {
+        var hash: UInt64 = 0x8422_2325_cbf2_9ce4
+        for (f, frame) in state.frames.enumerated() {
+            hash = mix(hash, UInt64(bitPattern: Int64(frame.returnPC)))
+            for (r, value) in frame.registers.enumerated() {
+                if case .scalar(let s) = value, s.isConstant { hash = mix(hash, UInt64(f * 11 + r)) }
+            }
+        }
+        return hash
+    }
+
+    /// Whether `state` has `shape`.
+    private static func has(_ state: State, _ shape: Shape) -> Bool {
+        guard shape.returnPCs.count == state.depth else { return false }
+        var next = 0
+        for (f, frame) in state.frames.enumerated() {
+            guard frame.returnPC == shape.returnPCs[f] else { return false }
+            for (r, value) in frame.registers.enumerated() {
+                guard case .scalar(let s) = value, s.isConstant else { continue }
+                guard next < shape.constantSlots.count, shape.constantSlots[next] == Int16(f * 11 + r) else { return false }
+                next += 1
+            }
+        }
+        return next == shape.constantSlots.count
+    }
+
+    private static func mix(_ hash: UInt64, _ value: UInt64) -> UInt64 {
+        var h = (hash ^ value) &* 0x9e37_79b9_7f4a_7c15
+        h ^= h >> 31
+        return h
+    }
+
+    /// The bucket of a shape's signature and a hash of its constants.
+    private static func bucket(_ signature: UInt64, _ key: UInt64) -> UInt64 {
+        mix(signature, key)
     }
 
     /// A hash of the constants `state` holds at `slots`; nil if one of them is not a constant.
@@ -147,8 +206,7 @@ struct StoredStates {
         for slot in slots {
             let f = Int(slot) / 11, r = Int(slot) % 11
             guard f < state.frames.count, case .scalar(let s) = state.frames[f].registers[r], let c = s.constant else { return nil }
-            hash = (hash ^ c) &* 0x9e37_79b9_7f4a_7c15
-            hash ^= hash >> 31
+            hash = mix(hash, c)
         }
         return hash
     }

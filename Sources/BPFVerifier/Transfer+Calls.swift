@@ -90,7 +90,7 @@ extension Analysis {
             if let map = lookedUpMap(state), map.lookupReturnsValue {
                 next[0] = .mapValueOrNull(id: state.freshID(), Region(kind: .mapValue, size: map.valueSize, writable: map.writable))
             } else if let map = lookedUpMap(state), let inner = map.innerTemplate {
-                next[0] = .innerMapOrNull(id: state.freshID(), inner)
+                next[0] = .innerMapOrNull(id: state.freshID(), InnerMap(inner))
             } else {
                 next[0] = .unknown
             }
@@ -133,7 +133,7 @@ extension Analysis {
     func lookedUpMap(_ state: State) -> MapDescription? {
         switch state[1] {
         case .mapHandle(let handle): environment.maps[handle]
-        case .innerMap(let map): map
+        case .innerMap(let map): map.description
         default: nil
         }
     }

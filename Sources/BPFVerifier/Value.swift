@@ -17,6 +17,30 @@ struct Region: Hashable, Sendable {
     var writable: Bool
 }
 
+/// An inner map's description as a register holds it: the template's
+/// sizes and flags, stored inline so that `Value` (and so every register
+/// file) is a plain value, copied and compared without reference counting.
+/// A template's own template (a map of maps nested in a map of maps, which
+/// the kernel does not allow either) is not kept: a lookup in such an
+/// inner map gives an unknown number.
+struct InnerMap: Hashable, Sendable {
+    var keySize: Int?
+    var valueSize: Int
+    var lookupReturnsValue: Bool
+    var writable: Bool
+
+    init(_ map: MapDescription) {
+        keySize = map.keySize
+        valueSize = map.valueSize
+        lookupReturnsValue = map.lookupReturnsValue
+        writable = map.writable
+    }
+
+    var description: MapDescription {
+        MapDescription(keySize: keySize, valueSize: valueSize, lookupReturnsValue: lookupReturnsValue, writable: writable)
+    }
+}
+
 /// What a register holds, abstractly. Anything that is not one of the
 /// pointer kinds below is a `scalar`: a number, or a pointer nothing is
 /// known about (no access through it is ever proven).
@@ -45,10 +69,10 @@ enum Value: Hashable, Sendable {
     /// A lookup's result in a map of maps before its null check: an inner
     /// map, shaped as the outer map's template, or null; every register with
     /// this id holds the same value.
-    case innerMapOrNull(id: Int, MapDescription)
+    case innerMapOrNull(id: Int, InnerMap)
     /// An inner map from a map of maps: which one is known only at run time,
     /// its key and value sizes from the template (every inner map fits it).
-    case innerMap(MapDescription)
+    case innerMap(InnerMap)
     /// An acquired object (`State.references` holds its id while it is
     /// held) plus `offset`; before its null check (`maybeNull`) it may be 0,
     /// and every register with this id holds the same value. Accesses

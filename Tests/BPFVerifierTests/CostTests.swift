@@ -126,7 +126,7 @@ struct CostTests {
         body += VerifierCostAttacks.nestedCallLoop(calls: 0, points: 20, iterations: 300).dropLast(2)
         body += [.alu(.w64, .mov, dst: .r0, .register(.r6)), .exit]
         let program = Program(body, name: "costly")
-        for (limits, gives) in [(VerifierLimits(maxCost: 20_000), true), (VerifierLimits(), false)] {
+        for (limits, gives) in [(VerifierLimits(maxCost: 2_000), true), (VerifierLimits(), false)] {
             let linked = try LinkedProgram(program: program, type: ProgramTypes.xdp, maps: [],
                                            options: LoadOptions(verifierLimits: limits))
             #expect((linked.verification.gaveUp != nil) == gives, "\(linked.verification.log)")
