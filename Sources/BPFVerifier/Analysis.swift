@@ -23,7 +23,7 @@ public struct VerifierLimits: Sendable, Hashable {
     /// The default bounds any program to well under a second in a release build.
     public var maxCost: Int
 
-    public init(maxSteps: Int = 1_000_000, unrollLimit: Int = 4096, statesPerPoint: Int = 64, maxStoredStates: Int = 16_384,
+    public init(maxSteps: Int = 1_000_000, unrollLimit: Int = 4352, statesPerPoint: Int = 64, maxStoredStates: Int = 16_384,
                 maxCost: Int = 6_000_000) {
         self.maxSteps = maxSteps
         self.unrollLimit = unrollLimit
