@@ -145,7 +145,9 @@ public enum ProgramRunError: Error, Sendable, Hashable, CustomStringConvertible 
         case .inputTooSmall(let type, let size, let minimum):
             "\(type) input is \(size) bytes; it needs at least \(minimum) (an Ethernet header)"
         case .inputTooLarge(let type, let size, let maximum):
-            "\(type) input is \(size) bytes; at most \(maximum) fit one frame (multi-buffer frames are not supported)"
+            type == "mem"
+                ? "mem input is \(size) bytes, over the program's maximum input of \(maximum) (load it with a larger maximum, e.g. --max-input, up to \(MemProgramType.largestMaxInput))"
+                : "\(type) input is \(size) bytes; at most \(maximum) fit one frame (multi-buffer frames are not supported)"
         case .truncatedHeader(let type, let size, let minimum, let header):
             "\(type) input is a \(header) packet of \(size) bytes; it needs at least \(minimum) (Ethernet and \(header) headers)"
         case .badContext(let reason): reason
