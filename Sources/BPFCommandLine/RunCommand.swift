@@ -228,6 +228,11 @@ struct ObjectOptions: ParsableArguments {
     @Option(name: .long, help: "Program type: mem, xdp or tc (sched_cls) (default: from the ELF section, else mem).")
     var type: String?
 
+    @Option(name: .customLong("max-input"), help: ArgumentHelp(
+        "For mem programs: the longest input in bytes, 0 to 65535 (default 4096). The verifier assumes r2 <= BYTES and runs refuse longer inputs.",
+        valueName: "BYTES"))
+    var maxInput: Int?
+
     @Option(name: .long, help: "ELF section of the program (e.g. xdp).")
     var section: String?
 
@@ -252,6 +257,8 @@ struct ObjectOptions: ParsableArguments {
         var request = LoadRequest(type: type, section: section, programName: programName, clang: clang, cpu: cpu,
                                   helpers: ConformanceRunner.helpers)
         if unprivileged { request.policy = .unprivileged }
+        if let maxInput, let why = MemProgramType.invalidMaxInput(maxInput) { throw fail("--max-input \(maxInput): \(why)") }
+        request.maxInput = maxInput
         if let btf {
             do { request.coreTarget = try CORETarget.file(btf) } catch { throw fail(error.description) }
         }

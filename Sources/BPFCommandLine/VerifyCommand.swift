@@ -38,7 +38,8 @@ struct VerifyCommand: ParsableCommand {
         if let object = file.object, objectOptions.programName == nil, objectOptions.section == nil {
             programs = []
             for candidate in object.object.programs {
-                let type = objectOptions.type.flatMap { ProgramTypes.named($0) }
+                var type = objectOptions.type.flatMap { ProgramTypes.named($0) }
+                if let chosen = type { type = try? ProgramFile.withMaxInput(chosen, request.maxInput) }
                 do { programs.append(try object.program(named: candidate.name, section: candidate.section, type: type)) } catch {
                     print("\(candidate.name) (section \(candidate.section)): not loadable: \(error)")
                     everything = false

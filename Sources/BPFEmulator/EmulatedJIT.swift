@@ -221,6 +221,8 @@ public final class EmulatedJITRun: Sendable {
     /// Runs once; the result says how many native instructions the emulated
     /// CPU executed (helpers not included).
     public func execute(_ input: RunInput) throws(ExecutionError) -> EmulatedRun {
+        // The code's proofs may rest on r2 being at most this (`ProgramProofs.inputLengthLimit`).
+        try ExecutionError.checkInputLength(r2: input.r2, limit: info.inputLengthLimit)
         let slot = RunLifetime.enter()
         defer { RunLifetime.exit(slot) }
         let translated: Bool, tableWords: Int
@@ -436,7 +438,7 @@ public enum EmulatedJIT {
             throw JITEngineSteps.engineError(blinding?.restore(error) ?? error)
         }
         let info = JITProgramInfo(helpers: helpers, stackSize: backend.stackSize, unsupported: JITUnsupported.reasons(compiled),
-                                  origin: blinding?.origin)
+                                  origin: blinding?.origin, inputLengthLimit: configuration.inputLengthLimit(for: program))
         backend.programInfo = info.address
         let image: JITImage, allocation: CodeAllocation?
         do throws(JITError) {

@@ -59,10 +59,10 @@ public final class InPlaceBuffer {
             packetContext = frame.context
             packetStart = frame.hardStart + UInt64(XDPFrame.headroom)
             packetEnd = packetStart + UInt64(length)
-        } else if type is MemProgramType {
+        } else if let mem = type as? MemProgramType {
             guard capacity >= 0 else { throw .inputTooSmall(type: type.name, size: capacity, minimum: 0) }
-            guard capacity <= MemProgramType.maxInput else {
-                throw .inputTooLarge(type: type.name, size: capacity, maximum: MemProgramType.maxInput)
+            guard capacity <= mem.maxInput else {
+                throw .inputTooLarge(type: type.name, size: capacity, maximum: mem.maxInput)
             }
             let memory = GuestMemory(count: capacity)
             storage = .mem(memory)

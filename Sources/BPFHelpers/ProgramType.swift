@@ -145,7 +145,9 @@ public enum ProgramRunError: Error, Sendable, Hashable, CustomStringConvertible 
         case .inputTooSmall(let type, let size, let minimum):
             "\(type) input is \(size) bytes; it needs at least \(minimum) (an Ethernet header)"
         case .inputTooLarge(let type, let size, let maximum):
-            "\(type) input is \(size) bytes; at most \(maximum) fit one frame (multi-buffer frames are not supported)"
+            type == "mem"
+                ? "mem input is \(size) bytes, over the program's maximum input of \(maximum) (load it with a larger maximum, e.g. --max-input, up to \(MemProgramType.largestMaxInput))"
+                : "\(type) input is \(size) bytes; at most \(maximum) fit one frame (multi-buffer frames are not supported)"
         case .truncatedHeader(let type, let size, let minimum, let header):
             "\(type) input is a \(header) packet of \(size) bytes; it needs at least \(minimum) (Ethernet and \(header) headers)"
         case .badContext(let reason): reason
@@ -173,7 +175,32 @@ public struct ContextAccessError: Error, Sendable, Hashable, CustomStringConvert
 /// the buffer after the run (the conformance suite's convention). There is
 /// no context struct, so nothing is rewritten.
 public struct MemProgramType: ProgramType {
-    public init() {}
+    /// The default longest input: 4,096 bytes, one page (an XDP frame
+    /// allows 3,520 bytes of packet). A loop that runs to the length then
+    /// ends within what the verifier explores, so its end is proven.
+    public static let defaultMaxInput = 4096
+    /// The largest `maxInput`: 65,535 bytes, the kernel's largest packet
+    /// offset (`MAX_PACKET_OFF`) and the largest IP packet.
+    public static let largestMaxInput = 0xffff
+
+    /// The longest input a run of the program is given. The verifier
+    /// starts r2 in `[0, maxInput]` and its proofs may rest on that bound
+    /// (a loop to the length, an offset derived from r2), so runs
+    /// (`makeRun`, in-place buffers) refuse longer inputs, and every engine
+    /// refuses a run whose r2 exceeds it (`ProgramProofs.inputLengthLimit`).
+    public let maxInput: Int
+
+    /// `maxInput` must lie in `0...largestMaxInput` (`validMaxInput` checks a value from outside).
+    public init(maxInput: Int = MemProgramType.defaultMaxInput) {
+        precondition((0...Self.largestMaxInput).contains(maxInput), "mem input maximum \(maxInput) is outside 0...\(Self.largestMaxInput)")
+        self.maxInput = maxInput
+    }
+
+    /// Why `bytes` cannot be a maximum input, or nil when it can.
+    public static func invalidMaxInput(_ bytes: Int) -> String? {
+        (0...largestMaxInput).contains(bytes) ? nil
+            : "the mem input maximum must be between 0 and \(largestMaxInput) bytes, not \(bytes)"
+    }
     public var name: String { "mem" }
 
     public func rewriteContextAccesses(in program: Program) throws(ContextAccessError) -> Program { program }
@@ -186,17 +213,11 @@ public struct MemProgramType: ProgramType {
     public var setsR2AtEntry: Bool { true }
     public var r2IsInputLength: Bool { true }
 
-    /// The longest input a `mem` run is given: 65,535 bytes, the kernel's
-    /// largest packet offset (`MAX_PACKET_OFF`) and the largest IP packet.
-    /// Runs (`makeRun`) and in-place buffers refuse longer ones, so r2 is
-    /// at most this at entry and the verifier can bound loops that run to
-    /// the length.
-    public static let maxInput = 0xffff
-    public var maxInputLength: Int? { Self.maxInput }
+    public var maxInputLength: Int? { maxInput }
 
     /// The input is bytes the program reads in its own order: nothing to order.
     public func makeRun(input: [UInt8], maps: MapRegionTable, byteOrder: ByteOrder) throws(ProgramRunError) -> any ProgramRun {
-        guard input.count <= Self.maxInput else { throw .inputTooLarge(type: name, size: input.count, maximum: Self.maxInput) }
+        guard input.count <= maxInput else { throw .inputTooLarge(type: name, size: input.count, maximum: maxInput) }
         return MemRun(input, maps: maps)
     }
 

@@ -51,6 +51,7 @@ final class InterpretedProgram: TailCallable, @unchecked Sendable {
     init(code: [DecodedInstruction], helpers: [Helper], registry: HelperRegistry, unsupported: [String],
          instructionLimit: UInt64, tailCallArrays: [TailCallAttachment], stackFill: StackFill, swapsBytes: Bool,
          proofs: ProgramProofs?) {
+        inputLengthLimit = proofs?.inputLengthLimit
         self.code = .allocate(capacity: max(code.count, 1))
         _ = self.code.initialize(from: code)
         self.helpers = helpers
@@ -77,10 +78,16 @@ final class InterpretedProgram: TailCallable, @unchecked Sendable {
 
     deinit { code.deallocate() }
 
+    /// The longest input (r2 at entry) the proofs assume; runs refuse longer ones.
+    let inputLengthLimit: Int?
+
     var tailCallEngine: TailCallEngine { .interpreter }
     var tailCallEntry: UInt64 { 0 }
 
     func run(_ input: RunInput) throws(ExecutionError) -> UInt64 {
+        // The proofs (its stack clearing) assume no longer input; the
+        // checked accesses would catch one too, but with a less clear error.
+        try ExecutionError.checkInputLength(r2: input.r2, limit: inputLengthLimit)
         guard bracketsRun else {
             var state = RunState(budget: instructionLimit, limit: instructionLimit, context: input.r1, dynamicRegion: input.dynamicRegion)
             return try run(r1: input.r1, r2: input.r2, regions: input.regions, state: &state)

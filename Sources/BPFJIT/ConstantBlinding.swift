@@ -231,6 +231,7 @@ extension ExecutionError {
         case .unknownHelper(let pc, let id): .unknownHelper(pc: map(pc), id: id)
         case .helperFailed(let pc, let id, let message): .helperFailed(pc: map(pc), id: id, message: message)
         case .invalidProgramCounter(let pc): .invalidProgramCounter(pc: map(pc))
+        case .inputTooLong: self
         case .unsupported(let pc, let what): .unsupported(pc: map(pc), what: what)
         }
     }

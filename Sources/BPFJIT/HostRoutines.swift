@@ -16,7 +16,13 @@ public final class JITProgramInfo: @unchecked Sendable {
     /// the instruction of the program as loaded.
     public let origin: [Int]?
 
-    public init(helpers: JITHelperTable, stackSize: Int, unsupported: [Int: String] = [:], origin: [Int]? = nil) {
+    /// The longest input (r2 at entry) the proofs the code was compiled
+    /// with assume (`ProgramProofs.inputLengthLimit`); runs refuse longer ones.
+    public let inputLengthLimit: Int?
+
+    public init(helpers: JITHelperTable, stackSize: Int, unsupported: [Int: String] = [:], origin: [Int]? = nil,
+                inputLengthLimit: Int? = nil) {
+        self.inputLengthLimit = inputLengthLimit
         self.helpers = helpers
         self.stackSize = stackSize
         self.unsupported = unsupported

@@ -71,6 +71,11 @@ public final class NativeProgram: TailCallable, @unchecked Sendable {
     /// bracketed as one (`RunLifetime`). Code without calls can reach neither.
     public let callsHelpers: Bool
     public let instructionLimit: UInt64
+    /// The longest input (r2 at entry) the proofs the code was compiled
+    /// with assume (`ProgramProofs.inputLengthLimit`): every run refuses a
+    /// longer one before entering the code, whose unchecked accesses and
+    /// left-out runaway guard may rest on it.
+    public let inputLengthLimit: Int?
     private let memory: any CodeMemory
     private let allocation: CodeAllocation
     /// Registrations with the program arrays it loads (kept alive with it).
@@ -83,7 +88,9 @@ public final class NativeProgram: TailCallable, @unchecked Sendable {
     /// tail-call site of the image is registered with its program array,
     /// which patches it now and whenever the slot changes.
     public init(image: JITImage, memory: any CodeMemory, allocation: CodeAllocation, info: JITProgramInfo,
-                usesRunContext: Bool, instructionLimit: UInt64, tailCalls: JITTailCallLinks? = nil) {
+                usesRunContext: Bool, instructionLimit: UInt64, tailCalls: JITTailCallLinks? = nil,
+                inputLengthLimit: Int? = nil) {
+        self.inputLengthLimit = inputLengthLimit
         self.image = image
         self.info = info
         self.memory = memory
@@ -141,6 +148,7 @@ public final class NativeProgram: TailCallable, @unchecked Sendable {
     /// Runs with the given argument registers and memory regions.
     public func run(r1: UInt64, r2: UInt64, regions: MemoryRegions,
                     dynamicRegion: DynamicRegion? = nil) throws(ExecutionError) -> UInt64 {
+        try ExecutionError.checkInputLength(r2: r2, limit: inputLengthLimit)
         // Code that never touches the context (no checks, calls or guard:
         // what proofs leave of many programs) cannot fail: no context to build.
         guard usesRunContext else {

@@ -164,7 +164,8 @@ public struct Arm64JIT: ExecutionEngine {
             return NativeProgram(image: image, memory: memory, allocation: allocation!, info: info,
                                  usesRunContext: backend.statistics.usesRunContext,
                                  instructionLimit: configuration.instructionLimit,
-                                 tailCalls: JITTailCallLinks(engine: engine, attachments: attachments, patching: nil))
+                                 tailCalls: JITTailCallLinks(engine: engine, attachments: attachments, patching: nil),
+                                 inputLengthLimit: configuration.inputLengthLimit(for: program))
         } catch {
             throw Self.engineError(blinding?.restore(error) ?? error)
         }

@@ -50,7 +50,8 @@ public struct X86_64JIT: ExecutionEngine {
             let links = JITTailCallLinks(engine: Self.tailCallEngine, attachments: attachments, patching: X86TailCallPatching())
             return NativeProgram(image: image, memory: memory, allocation: allocation!, info: info,
                                  usesRunContext: b.statistics.usesRunContext,
-                                 instructionLimit: configuration.instructionLimit, tailCalls: links)
+                                 instructionLimit: configuration.instructionLimit, tailCalls: links,
+                                 inputLengthLimit: configuration.inputLengthLimit(for: program))
         } catch {
             throw Self.engineError(blinding?.restore(error) ?? error)
         }

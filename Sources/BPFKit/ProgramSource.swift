@@ -56,6 +56,11 @@ public struct LoadRequest: Sendable {
     public var type: String?
     /// The program type as a value (`.xdp`, `.mem`); default: `type`.
     public var programType: (any ProgramType)?
+    /// For `mem` programs: the longest input (`MemProgramType.maxInput`,
+    /// default 4,096 bytes, at most 65,535); the verifier's proofs assume
+    /// it and runs refuse longer inputs. Applies to the type `type` names
+    /// or to the default `mem`; refused for other types.
+    public var maxInput: Int?
     /// ELF section to take the program from.
     public var section: String?
     /// Function name of the program in an ELF object.
@@ -191,7 +196,7 @@ public struct ProgramFile: Sendable {
 
     private static func linkStandalone(_ program: Program, _ request: LoadRequest) throws -> ProgramFile {
         try program.validate()
-        let type = try programType(request) ?? ProgramTypes.mem
+        let type = try programType(request) ?? MemProgramType(maxInput: request.maxInput ?? MemProgramType.defaultMaxInput)
         let linked = try LinkedProgram(program: program, type: type,
                                        options: request.loadOptions)
         return ProgramFile(original: program, linked: linked)
@@ -199,17 +204,39 @@ public struct ProgramFile: Sendable {
 
     private static func linkObject(_ bytes: [UInt8], path: String, _ request: LoadRequest) throws -> ProgramFile {
         let object = try LoadedObject(bytes: bytes, options: request.loadOptions)
-        let linked = try object.program(named: request.programName, section: request.section, type: try programType(request))
+        let type = try programType(request)
+        var linked = try object.program(named: request.programName, section: request.section, type: type)
+        if type == nil, request.maxInput != nil {
+            // The type came from the ELF section: load again with the maximum.
+            linked = try object.program(named: linked.name, section: linked.section, type: try withMaxInput(linked.type, request.maxInput))
+        }
         try linked.program.validate()
         let original = object.object.programs.first { $0.name == linked.name }?.program ?? linked.program
         return ProgramFile(original: original, linked: linked, object: object)
     }
 
     private static func programType(_ request: LoadRequest) throws(LoadError) -> (any ProgramType)? {
-        if let type = request.programType { return type }
-        guard let name = request.type else { return nil }
-        guard let type = ProgramTypes.named(name) else { throw LoadError("unknown program type '\(name)' (choose \(ProgramTypes.names))") }
-        return type
+        if let maxInput = request.maxInput, let why = MemProgramType.invalidMaxInput(maxInput) { throw LoadError(why) }
+        let type: any ProgramType
+        if let given = request.programType {
+            type = given
+        } else if let name = request.type {
+            guard let named = ProgramTypes.named(name) else { throw LoadError("unknown program type '\(name)' (choose \(ProgramTypes.names))") }
+            type = named
+        } else {
+            return nil
+        }
+        return try withMaxInput(type, request.maxInput)
+    }
+
+    /// `type` with the mem input maximum `maxInput` (nil: as it is).
+    public static func withMaxInput(_ type: any ProgramType, _ maxInput: Int?) throws(LoadError) -> any ProgramType {
+        guard let maxInput else { return type }
+        if let why = MemProgramType.invalidMaxInput(maxInput) { throw LoadError(why) }
+        guard type is MemProgramType else {
+            throw LoadError("a maximum input applies to mem programs, not \(type.name) (its input size is fixed by the type)")
+        }
+        return MemProgramType(maxInput: maxInput)
     }
 
     private static func read(_ path: String) throws(LoadError) -> [UInt8] {

@@ -16,6 +16,10 @@ public enum ExecutionError: Error, Sendable, Hashable, CustomStringConvertible {
     case invalidProgramCounter(pc: Int)
     /// The engine cannot run this instruction (e.g. a kfunc call).
     case unsupported(pc: Int, what: String)
+    /// The run's input (r2, its length) is longer than the maximum the
+    /// program was verified for (`ProgramProofs.inputLengthLimit`): refused
+    /// before any instruction runs, since its proofs assume r2 <= maximum.
+    case inputTooLong(length: UInt64, maximum: Int)
 
     public var pc: Int {
         switch self {
@@ -23,6 +27,8 @@ public enum ExecutionError: Error, Sendable, Hashable, CustomStringConvertible {
              .unknownHelper(let pc, _), .helperFailed(let pc, _, _), .invalidProgramCounter(let pc),
              .unsupported(let pc, _):
             pc
+        case .inputTooLong:
+            0
         }
     }
 
@@ -42,6 +48,8 @@ public enum ExecutionError: Error, Sendable, Hashable, CustomStringConvertible {
             "instruction \(pc): control left the program"
         case .unsupported(let pc, let what):
             "instruction \(pc): \(what) is not supported by this engine"
+        case .inputTooLong(let length, let maximum):
+            "the input is \(length) bytes, over the program's maximum input of \(maximum) bytes (it was verified for inputs of at most \(maximum) bytes; load it with a larger maximum input)"
         }
     }
 }

@@ -41,10 +41,17 @@ public struct ProgramProofs: Sendable, Hashable {
     public let stackDepth: Int?
     /// Per helper-call slot: what holds on every path that reaches it.
     private let helperCalls: [Int: HelperCallProof]
+    /// The longest input (r2 at entry, for program types whose r2 is the
+    /// input's length) the facts assume, or nil when they assume nothing of
+    /// r2. The verifier starts r2 in `[0, limit]`, so bounds it proves may
+    /// rest on it (a loop to the length, an offset derived from r2): every
+    /// engine refuses a run whose r2 is larger
+    /// (`ExecutionError.inputTooLong`) before any instruction runs.
+    public let inputLengthLimit: Int?
 
     package init(instructions: [Instruction], safeAccesses: [Bool], terminates: Bool, maxInstructions: UInt64,
                  initializesRegistersBeforeUse: Bool, stackReadsInitialized: Bool = false, stackDepth: Int? = nil,
-                 helperCalls: [Int: HelperCallProof] = [:]) {
+                 helperCalls: [Int: HelperCallProof] = [:], inputLengthLimit: Int? = nil) {
         precondition(safeAccesses.count == instructions.count, "one fact per instruction slot")
         self.instructions = instructions
         self.safe = safeAccesses
@@ -54,6 +61,7 @@ public struct ProgramProofs: Sendable, Hashable {
         self.stackReadsInitialized = stackReadsInitialized
         self.stackDepth = stackDepth
         self.helperCalls = helperCalls
+        self.inputLengthLimit = inputLengthLimit
     }
 
     /// What was proven of the helper call at slot `pc` (nil: nothing).
@@ -92,5 +100,24 @@ public struct HelperCallProof: Sendable, Hashable {
     package init(mapHandle: UInt64?, memoryArgumentsInBounds: Bool) {
         self.mapHandle = mapHandle
         self.memoryArgumentsInBounds = memoryArgumentsInBounds
+    }
+}
+
+extension EngineConfiguration {
+    /// The longest input (r2 at entry) the proofs an engine applies to
+    /// `program` assume (`ProgramProofs.inputLengthLimit`), or nil. An engine
+    /// that prepares `program` with this configuration refuses longer inputs
+    /// at every run entry.
+    public func inputLengthLimit(for program: Program) -> Int? {
+        guard let proofs, proofs.applies(to: program) else { return nil }
+        return proofs.inputLengthLimit
+    }
+}
+
+extension ExecutionError {
+    /// Throws `inputTooLong` when a run's r2 exceeds `limit` (nil: no limit).
+    @inlinable
+    public static func checkInputLength(r2: UInt64, limit: Int?) throws(ExecutionError) {
+        if let limit, r2 > UInt64(limit) { throw .inputTooLong(length: r2, maximum: limit) }
     }
 }

@@ -23,7 +23,7 @@ public struct VerifierLimits: Sendable, Hashable {
     /// The default bounds any program to well under a second in a release build.
     public var maxCost: Int
 
-    public init(maxSteps: Int = 1_000_000, unrollLimit: Int = 4096, statesPerPoint: Int = 64, maxStoredStates: Int = 16_384,
+    public init(maxSteps: Int = 1_000_000, unrollLimit: Int = 4352, statesPerPoint: Int = 64, maxStoredStates: Int = 16_384,
                 maxCost: Int = 6_000_000) {
         self.maxSteps = maxSteps
         self.unrollLimit = unrollLimit
@@ -93,6 +93,14 @@ final class Analysis {
         unprovenReason = Array(repeating: nil, count: program.count)
     }
 
+    /// The input length r2 starts bounded by (`entryState`), which the
+    /// proofs then assume of every run (`ProgramProofs.inputLengthLimit`).
+    var assumedInputLengthLimit: Int? {
+        guard environment.r2IsInputLength, let limit = environment.inputLengthLimit,
+              limit >= 0, limit <= LengthBound.maxLength else { return nil }
+        return limit
+    }
+
     /// The state at entry: r1 the context, r10 the frame, r2 per program type.
     func entryState() -> State {
         var registers = Array(repeating: Value.uninitialized, count: 11)
@@ -104,7 +112,7 @@ final class Analysis {
             // The input: a packet whose end is r1 + r2 (`packetEnd`), and r2 its length exactly.
             registers[1] = .packet(id: 0, offset: 0, variable: .zero)
             var length = Scalar.unknown
-            if let limit = environment.inputLengthLimit, limit >= 0, limit <= LengthBound.maxLength {
+            if let limit = assumedInputLengthLimit {
                 length = Scalar(unsigned: 0, UInt64(limit))
             }
             registers[2] = .scalar(length.bounded(by: LengthBound(slack: 0, exact: true)) ?? .unknown)

@@ -123,7 +123,8 @@ public struct VerificationReport: Sendable {
                                initializesRegistersBeforeUse: complete && analysis.uninitializedRead == nil,
                                stackReadsInitialized: readProblem == nil,
                                stackDepth: depthProblem == nil ? analysis.stackDepth : nil,
-                               helperCalls: helperCalls)
+                               helperCalls: helperCalls,
+                               inputLengthLimit: analysis.assumedInputLengthLimit)
         stackReadProblem = readProblem
         stackDepthProblem = depthProblem
         helperCallProblems = complete ? analysis.helperProblems.filter { helperCalls[$0.key]?.memoryArgumentsInBounds == false } : [:]

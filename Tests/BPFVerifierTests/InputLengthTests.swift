@@ -18,9 +18,10 @@ import Testing
 struct InputLengthTests {
     static let file = "Tests/Fixtures/verifier/mem_loops.c"
 
-    static func linked(_ name: String) throws -> LinkedProgram {
-        try ProgramFile.load(path: repository.appendingPathComponent(file).path,
-                             LoadRequest(type: "mem", programName: name)).linked
+    static func linked(_ name: String, maxInput: Int? = nil) throws -> LinkedProgram {
+        var request = LoadRequest(type: "mem", programName: name)
+        request.maxInput = maxInput
+        return try ProgramFile.load(path: repository.appendingPathComponent(file).path, request).linked
     }
 
     static func accesses(_ program: Program) -> Int {
@@ -32,11 +33,16 @@ struct InputLengthTests {
         }.count
     }
 
-    /// (program, terminates): every access proven; the loop to an unknown
-    /// length is not bounded (its runs keep the runaway guard).
-    @Test(arguments: [("by_index", false), ("by_index_capped", true), ("by_pointer", true), ("header", true)])
-    func everyAccessIsProven(_ name: String, _ terminates: Bool) throws {
-        let linked = try Self.linked(name)
+    /// (program, terminates at the largest maximum): every access proven at
+    /// either maximum; at the default (4,096 bytes) every loop ends, at the
+    /// largest (65,535) the loop to the length is not bounded (its runs
+    /// keep the runaway guard).
+    @Test(arguments: [("by_index", false), ("by_index_capped", true), ("by_pointer", true), ("header", true)],
+          [nil, MemProgramType.largestMaxInput])
+    func everyAccessIsProven(_ program: (String, Bool), _ maxInput: Int?) throws {
+        let (name, terminatesAtLargest) = program
+        let terminates = maxInput == nil || terminatesAtLargest
+        let linked = try Self.linked(name, maxInput: maxInput)
         let report = linked.verification
         #expect(report.gaveUp == nil, "\(report.gaveUp ?? "")")
         let total = Self.accesses(linked.program)
