@@ -29,6 +29,7 @@ struct StackFactsPrecisionTests {
     static let benchDepths: [String: Int] = [
         "tcp_checksum": 0, "crc32": 0, "flow_lookup": 32, "fnv1a": 0, "helper_calls": 16, "int_loop": 0,
         "local_calls": 0, "map_updates": 32, "sort64": 256,
+        "bsort": 184, "crc32_bitwise": 0, "tokenizer": 32,
         "stage_ip": 4, "stage_ports": 4, "stage_verdict": 4, "pipeline": 4,
     ]
 
@@ -46,6 +47,12 @@ struct StackFactsPrecisionTests {
         ("examples/xdp_adjust.c", "adjust", 16, 3),
         ("examples/xdp_proto_count.c", "count_protocols", 24, 3),
         ("examples/xdp_swap_mac.c", "swap_mac", 8, 1),
+    ]
+
+    /// Bench programs whose stack facts the verifier does not prove yet, and why.
+    /// Each is checked to be still unproven, so that proving it moves it to `benchDepths`.
+    static let benchNotProven: [String: String] = [
+        "matmul": "its 8x8 matrix on the stack is read at a computed index (i * N + k) inside nested loops",
     ]
 
     static var benchFiles: [String] {
@@ -70,6 +77,11 @@ struct StackFactsPrecisionTests {
     @Test(arguments: benchFiles)
     func benchProgramsGetAllThreeFacts(_ path: String) throws {
         for linked in try linkedPrograms(path) {
+            if Self.benchNotProven[linked.name] != nil {
+                let proofs = linked.verification.proofs
+                #expect(!proofs.stackReadsInitialized || proofs.stackDepth == nil, "\(linked.name) is proven now: give it its depth in benchDepths")
+                continue
+            }
             let depth = try #require(Self.benchDepths[linked.name], "\(linked.name) of \(path) has no expected depth")
             expectFacts(linked, depth: depth, "\(path): \(linked.name)")
         }
