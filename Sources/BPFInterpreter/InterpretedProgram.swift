@@ -217,6 +217,7 @@ struct RunState {
 ///     offset 0                      registers r0–r10 (16 slots of 8 bytes)
 ///     offset 128                    saved frames: per local call, the return
 ///                                   slot and the caller's r6–r9 (5 words)
+///     (guardBytes of unused room, when more than one frame)
 ///     offset stackOffset            stack, all frames, 16-byte aligned:
 ///
 ///     stackLow                                                      stackTop
@@ -226,10 +227,23 @@ struct RunState {
 ///                                             ^ r10 at depth 1 ^ r10 of the entry function
 ///
 /// Each frame is `ExecutionLimits.stackSizePerFrame` bytes; a local call at
-/// depth d runs with r10 = stackTop - d * frame size.
+/// depth d runs with r10 = stackTop - d * frame size. (guardBytes of unused
+/// room follow the stack too, when more than one frame.)
+///
+/// A block of more than one frame is too big for the thread's stack, so it
+/// comes from the heap, where the next or previous block may be memory of the
+/// run (an input, a map's storage). Such a block keeps `guardBytes` of unused
+/// room before and after the stack: an access whose constant offset (at most
+/// 32 KiB either way) takes a pointer out of the stack, or out of another
+/// region, then lands in no region and fails, as it does on the JITs, whose
+/// stack lies on the host's, instead of in whatever the heap put next to it.
+/// The room is never touched, so it costs address space, not memory.
 struct RunLayout {
     static let registerSlots = 16
     static let frameWords = 5
+    /// Room on each side of a heap block's stack: more than any 16-bit
+    /// offset plus the widest access.
+    static let guardBytes = 32 * 1024 + 64
     let frameBytes: Int
     /// Eight (`ExecutionLimits.maxCallFrames`), or one for a program
     /// proven to stay in its one frame (`InterpretedProgram.frameCount`).
@@ -242,9 +256,10 @@ struct RunLayout {
         frameBytes = ExecutionLimits.stackSizePerFrame
         self.maxFrames = maxFrames
         wordCount = Self.registerSlots + maxFrames * Self.frameWords
-        stackOffset = (wordCount * 8 + 15) & ~15
         stackBytes = frameBytes * maxFrames
-        byteCount = stackOffset + stackBytes
+        let guarded = maxFrames > 1
+        stackOffset = ((wordCount * 8 + 15) & ~15) + (guarded ? Self.guardBytes : 0)
+        byteCount = stackOffset + stackBytes + (guarded ? Self.guardBytes : 0)
     }
 }
 

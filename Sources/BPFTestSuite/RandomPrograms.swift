@@ -78,9 +78,11 @@ public struct RandomProgram {
     /// start or the stack, so that most runs get past their accesses.
     mutating func base() -> Register { defined ? pick([.r6, .r10]) : pick(Self.bases) }
     /// Its offset: when `defined`, inside the shortest packet (14 bytes) or
-    /// the stack's top 32 bytes.
+    /// the stack's top 32 bytes. Otherwise anything near the base, except
+    /// that r10's stays below the stack's top (an access wholly above it is
+    /// refused at load, so it would only thin out what gets verified).
     mutating func offset(from base: Register, size: Int) -> Int16 {
-        guard defined else { return offset() }
+        guard defined else { return base == .r10 ? Int16.random(in: -48 ... -1, using: &rng) : offset() }
         return base == .r10 ? Int16(-8 * Int.random(in: 1...4, using: &rng)) : Int16.random(in: 0...Int16(14 - size), using: &rng)
     }
     mutating func skip() -> Int { Int.random(in: 1...6, using: &rng) }

@@ -57,6 +57,33 @@ extension Analysis {
         }
     }
 
+    /// Why an access of `size` bytes at `base + offset` cannot touch the
+    /// run's stack or the context its pointer points into, for any value the
+    /// pointer may hold; nil when some value may. The stack is every
+    /// engine's: `ExecutionLimits.maxCallFrames` frames of
+    /// `stackSizePerFrame` bytes side by side, the entry frame (0) on top,
+    /// so a pointer into frame f reaches from f frames above its r10 down to
+    /// the last frame's bottom (a callee may read its caller's frame through
+    /// its own r10, as the interpreter defines it).
+    func wholeAccessOutside(_ base: Value, offset: Int, size: Int) -> String? {
+        switch base {
+        case .stack(let frame, let off, let v):
+            let low = off + offset + v.low, high = off + offset + v.high + size
+            let bytes = ExecutionLimits.stackSizePerFrame
+            let top = frame * bytes, bottom = -(ExecutionLimits.maxCallFrames - frame) * bytes
+            guard high <= bottom || low >= top else { return nil }
+            return "the access of \(size) bytes at frame offsets [\(low), \(high)) lies wholly outside the stack, "
+                + "which is [\(bottom), \(top)) from frame \(frame)'s r10"
+        case .context(let off):
+            guard case .packetContext(let contextSize, _) = environment.context else { return nil }
+            let low = off + offset
+            guard low + size <= 0 || low >= contextSize else { return nil }
+            return "the access of \(size) bytes at context offset \(low) lies wholly outside the \(contextSize)-byte context"
+        default:
+            return nil
+        }
+    }
+
     /// Checks one access and records the outcome; the base is read as an
     /// operand. On the stack: the depth, what it reads must be written, what
     /// it writes is (`read`: a load or an atomic; `write`: a store or an atomic).
@@ -73,6 +100,17 @@ extension Analysis {
             // to that one. Refused, as the kernel refuses it.
             if case .region = base {
                 refuse("instruction \(pc): \(r) + \(offset) (\(base.summary)): \(problem)")
+                return
+            }
+            // On every path here the access lies wholly outside the stack
+            // frame or the context its pointer was derived from. What it
+            // reaches instead depends on how each engine lays memory out (a
+            // neighbouring frame, the heap block after the interpreter's
+            // stack, the host's stack above the JIT's frame), so its outcome
+            // is an accident of layout whatever the run-time check says.
+            // Refused, as the kernel refuses it.
+            if let outside = wholeAccessOutside(base, offset: Int(offset), size: size) {
+                refuse("instruction \(pc): \(r) + \(offset) (\(base.summary)): \(outside)")
                 return
             }
             var description = "\(base.packetID.flatMap { state.packetRanges[$0] }.map { "range \($0)" } ?? "")"

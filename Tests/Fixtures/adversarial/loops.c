@@ -4,7 +4,9 @@
  * Loops: a counter stepping past the value its exit test waits for (runs
  * until the budget ends it, on every engine); a counter widened at the loop
  * head, then used as a stack offset after the loop; a loop bounded by a
- * packet byte whose body indexes the stack by the counter; a loop that
+ * packet byte whose body indexes the stack by the counter (up to 255 bytes
+ * into the top 256: a path that wrote above the stack's top would be refused
+ * at load); a loop that
  * changes its bound inside its body. Packet byte 0 picks the case.
  */
 #include "adversarial.h"
@@ -41,12 +43,12 @@ __naked int attack(struct xdp_md *ctx)
 	"if r7 != 2 goto 3f;"
 "12:"
 	"r5 = r10;"
-	"r5 += -64;"
+	"r5 += -256;"
 	"r5 += r6;"
 	"*(u8 *)(r5 + 0) = r6;"
 	"r6 += 1;"
 	"if r6 < r8 goto 12b;"
-	"r0 = *(u64 *)(r10 - 64);"
+	"r0 = *(u64 *)(r10 - 256);"
 	"goto 9f;"
 "3:"
 	"r8 = 4;"
