@@ -30,6 +30,7 @@ public final class InterpreterRunSite {
     private let dynamicRegion: DynamicRegion?
     private let limit: UInt64
     private let bracketsRun: Bool
+    private let registersOnly: Bool
     private let callsLocally: Bool
     private let layout: RunLayout
     private let stackFill: StackFill
@@ -62,6 +63,7 @@ public final class InterpreterRunSite {
         dynamicRegion = input.dynamicRegion
         limit = program.instructionLimit
         bracketsRun = program.bracketsRun
+        registersOnly = program.registersOnly
         callsLocally = program.callsLocally
         stackFill = program.stackFill
         stackClearBytes = program.stackClearBytes
@@ -76,6 +78,8 @@ public final class InterpreterRunSite {
 
     /// Runs the program once from its first instruction and returns r0.
     public func run() throws(ExecutionError) -> UInt64 {
+        // Nothing but registers: no block, no machine (`runRegistersOnly`).
+        if registersOnly { return try program.runRegistersOnly(r1: r1, r2: r2) }
         var state = RunState(budget: limit, limit: limit, context: r1, dynamicRegion: dynamicRegion)
         guard bracketsRun else { return try run(state: &state) }
         // In flight until it returns: what it looked up and tail-calls stays valid.
