@@ -8,7 +8,8 @@ import BPFRuntime
 /// stack) on the thread's stack as every interpreter run does, starts it,
 /// points the kept machine at it (four words) and enters the dispatch loop,
 /// which reads the machine where it was built long before. Nothing is
-/// allocated, copied or retained per run.
+/// allocated, copied or retained per run. A program that touches only its
+/// registers needs none of this: its runs go to `runRegistersOnly`.
 ///
 /// A run is what `PreparedProgram.run(_:)` does with the same input:
 /// registers zeroed but r1 and r2 from the input and r10 the top of the
