@@ -45,6 +45,9 @@ final class InterpretedProgram: TailCallable, @unchecked Sendable {
     /// memory nobody cleared. The run's block then fits on the thread's
     /// stack without a heap allocation.
     let frameCount: Int
+    /// Whether every instruction only computes on registers (r0–r9), jumps
+    /// or exits: runs then take `runRegistersOnly`, which builds no machine.
+    let registersOnly: Bool
 
     /// `proofs`: the verifier's facts about exactly this program, if any
     /// (only the proven stack depth is used, see `stackClearBytes`).
@@ -63,6 +66,7 @@ final class InterpretedProgram: TailCallable, @unchecked Sendable {
         self.swapsBytes = swapsBytes
         bracketsRun = code.contains { [.callHelper, .callRegister, .tailCall].contains($0.op) }
         callsLocally = code.contains { $0.op == .callLocal }
+        registersOnly = Self.runsOnRegistersOnly(code)
         // With a proven stack depth (every stack access, helpers' memory
         // arguments included, inside the top `depth` bytes of its frame) and
         // a single frame, only those bytes can ever be read: lay out one
@@ -88,6 +92,13 @@ final class InterpretedProgram: TailCallable, @unchecked Sendable {
         // The proofs (its stack clearing) assume no longer input; the
         // checked accesses would catch one too, but with a less clear error.
         try ExecutionError.checkInputLength(r2: input.r2, limit: inputLengthLimit)
+        if registersOnly { return try runRegistersOnly(r1: input.r1, r2: input.r2) }
+        return try runGenerally(input)
+    }
+
+    /// A run through the machine, whatever the program (`run(_:)` after the
+    /// input check; tests compare it with `runRegistersOnly`).
+    func runGenerally(_ input: RunInput) throws(ExecutionError) -> UInt64 {
         guard bracketsRun else {
             var state = RunState(budget: instructionLimit, limit: instructionLimit, context: input.r1, dynamicRegion: input.dynamicRegion)
             return try run(r1: input.r1, r2: input.r2, regions: input.regions, state: &state)

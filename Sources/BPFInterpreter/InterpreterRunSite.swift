@@ -8,7 +8,8 @@ import BPFRuntime
 /// stack) on the thread's stack as every interpreter run does, starts it,
 /// points the kept machine at it (four words) and enters the dispatch loop,
 /// which reads the machine where it was built long before. Nothing is
-/// allocated, copied or retained per run.
+/// allocated, copied or retained per run. A program that touches only its
+/// registers needs none of this: its runs go to `runRegistersOnly`.
 ///
 /// A run is what `PreparedProgram.run(_:)` does with the same input:
 /// registers zeroed but r1 and r2 from the input and r10 the top of the
@@ -30,6 +31,7 @@ public final class InterpreterRunSite {
     private let dynamicRegion: DynamicRegion?
     private let limit: UInt64
     private let bracketsRun: Bool
+    private let registersOnly: Bool
     private let callsLocally: Bool
     private let layout: RunLayout
     private let stackFill: StackFill
@@ -62,6 +64,7 @@ public final class InterpreterRunSite {
         dynamicRegion = input.dynamicRegion
         limit = program.instructionLimit
         bracketsRun = program.bracketsRun
+        registersOnly = program.registersOnly
         callsLocally = program.callsLocally
         stackFill = program.stackFill
         stackClearBytes = program.stackClearBytes
@@ -76,6 +79,8 @@ public final class InterpreterRunSite {
 
     /// Runs the program once from its first instruction and returns r0.
     public func run() throws(ExecutionError) -> UInt64 {
+        // Nothing but registers: no block, no machine (`runRegistersOnly`).
+        if registersOnly { return try program.runRegistersOnly(r1: r1, r2: r2) }
         var state = RunState(budget: limit, limit: limit, context: r1, dynamicRegion: dynamicRegion)
         guard bracketsRun else { return try run(state: &state) }
         // In flight until it returns: what it looked up and tail-calls stays valid.

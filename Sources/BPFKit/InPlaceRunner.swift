@@ -15,7 +15,9 @@ import BPFRuntime
 ///   helpers, the `RunLifetime` bracket);
 /// - the interpreter runs on an `InterpreterRunSite`: the run's block and
 ///   machine made once for the buffer's input (again when its `length`
-///   changes), each run starting the block and entering the dispatch loop.
+///   changes), each run starting the block and entering the dispatch loop;
+///   a program that touches only registers (no memory, calls or r10) skips
+///   the block and machine altogether (`InterpretedProgram.registersOnly`).
 ///
 /// One thread at a time, like its buffer.
 public final class InPlaceRunner {
