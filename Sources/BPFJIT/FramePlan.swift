@@ -201,7 +201,7 @@ public enum JITStackInitialization {
             default:
                 break
             }
-            for next in instruction.successors(at: pc) where next < instructions.count {
+            for next in instruction.jitSuccessors(at: pc) where next < instructions.count {
                 let merged = written[next].map { $0 & state } ?? state
                 if merged != written[next] {
                     written[next] = merged

@@ -111,10 +111,17 @@ public protocol JITBackend {
     /// The direct tail-call sites the last pass emitted (backends without
     /// direct tail calls keep the default: none).
     var tailCallSites: [JITTailCallSite] { get }
+    /// Whether a pass whose layout needs no other pass is written as it is,
+    /// without a pass that repeats it to confirm (`JITDriver`): the
+    /// backend's choices depend on nothing but `chooseShort` and the image
+    /// address, so a pass in which every short form reached is final.
+    /// Default false: every layout is confirmed by an identical pass.
+    static var writesSelfConsistentPass: Bool { get }
 }
 
 extension JITBackend {
     public var tailCallSites: [JITTailCallSite] { [] }
+    public static var writesSelfConsistentPass: Bool { false }
 }
 
 extension Program {

@@ -30,6 +30,12 @@ public enum ImagePlacement {
 ///
 /// Code without address-dependent sequences is the same at every address,
 /// so its converged sizing pass is the writing pass and step 3 is skipped.
+///
+/// For backends that declare `writesSelfConsistentPass`, "converged" is
+/// weakened to "no short form failed to reach": such a pass resolved every
+/// displacement against its own positions, so its bytes are complete, and
+/// it is written without a pass that repeats it (x86-64: one pass for most
+/// programs, two when a branch grows).
 public enum JITDriver {
     public static let maxPasses = 20
     public static let paddingFromPass = 15
@@ -97,8 +103,14 @@ public enum JITDriver {
                 // form it chose reached), so its size is final: with fixed-width
                 // code that is the first pass (seed 000: size, decide, write).
                 let sized = address == nil && memory != nil && !positionIndependent && asm.grewNoBranch()
+                // A pass in which every short form reached is self-consistent
+                // (each displacement was resolved against this pass's own
+                // positions): where nothing else depends on the address (or
+                // the address is known), it is written as it stands, for
+                // backends that say so; the others confirm it by one more pass.
+                let final = B.writesSelfConsistentPass && (positionIndependent || address != nil) && asm.grewNoBranch()
                 asm.finishPass()
-                guard stable || sized else { continue }
+                guard stable || sized || final else { continue }
                 if address == nil, let memory, positionIndependent {
                     do throws(CodeMemoryError) {
                         allocation = try memory.allocate(size: asm.code.count, alignment: 16)

@@ -275,13 +275,14 @@ public enum JITRegisterInitialization {
             case .exit: use = 1
             default: break
             }
-            if let missing = (0..<11).first(where: { use & ~state & (1 << $0) != 0 }) {
-                return (pc, Register(rawValue: UInt8(missing))!)
+            let missing = use & ~state & 0x7ff
+            if missing != 0 {
+                return (pc, Register(rawValue: UInt8(missing.trailingZeroBitCount))!)
             }
             if case .call(.local) = instruction, let target = instruction.target(at: pc) {
                 flow(state, to: target)
             }
-            for next in instruction.successors(at: pc) { flow(state | def, to: next) }
+            for next in instruction.jitSuccessors(at: pc) { flow(state | def, to: next) }
         }
         return nil
     }

@@ -40,11 +40,17 @@ public struct JITOptions: Sendable, Hashable {
     /// Whether this host's CPU has BMI2 (CPUID, read once).
     public static let hostHasBMI2: Bool = bpf_x86_has_bmi2() != 0
 
+    /// x86-64: the instruction-selection patterns over sequences of BPF
+    /// instructions to use (all by default; the command line takes them
+    /// from `BPFKIT_X86_PEEPHOLES`, `JITInstructionSelection.environment`).
+    public var instructionSelection: JITInstructionSelection
+
     public init(memoryChecking: MemoryChecking = .checked, provenStackClearLimit: Int = JITOptions.defaultProvenStackClearLimit,
-                useBMI2: Bool = JITOptions.hostHasBMI2) {
+                useBMI2: Bool = JITOptions.hostHasBMI2, instructionSelection: JITInstructionSelection = .all) {
         self.memoryChecking = memoryChecking
         self.provenStackClearLimit = provenStackClearLimit
         self.useBMI2 = useBMI2
+        self.instructionSelection = instructionSelection
     }
 }
 

@@ -66,6 +66,9 @@ public struct JITTailCallPlan: Sendable {
     /// slot control can jump to.
     public static func constantSites(in program: Program) -> [Int: (handle: UInt64, index: UInt32)] {
         let instructions = program.instructions
+        guard instructions.contains(where: { if case .call(.helper(TailCalls.helperID)) = $0 { true } else { false } }) else {
+            return [:]
+        }
         var entered = Set(program.jitFunctionEntries)   // slots control reaches other than by falling through
         for (pc, instruction) in instructions.enumerated() {
             if let target = instruction.target(at: pc) { entered.insert(target) }

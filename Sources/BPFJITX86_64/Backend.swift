@@ -7,6 +7,9 @@ import BPFRuntime
 public struct X86_64Backend: JITBackend {
     public typealias Branch = X86Branch
     public static let architecture = JITArchitecture.x86_64
+    /// Nothing but branch forms and the image address decides what a pass
+    /// emits, so a pass in which every short branch reached is written.
+    public static let writesSelfConsistentPass = true
 
     let program: Program
     let options: JITOptions
@@ -176,8 +179,9 @@ public struct X86_64Backend: JITBackend {
                                  usesContext: context, makesCalls: calls || entryCalled, zeroedAtEntry: cleared)
         if Self.stackClearZeroes(plan) { zeroed.removeAll { $0 == .rax || $0 == .rcx } }
         zeroedRegisters = zeroed
-        peepholes = X86Peepholes.enabled
-            ? X86Peepholes(program, entries: entries, allowBackwardJoins: proofs.unguarded) : .none
+        peepholes = options.instructionSelection.isEmpty ? .none
+            : X86Peepholes(program, entries: entries, choice: options.instructionSelection,
+                           allowBackwardJoins: proofs.unguarded)
         statistics.usesRunContext = context
     }
 

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import BPFISA
 import BPFJIT
 
@@ -43,10 +38,11 @@ struct X86Peepholes {
         let displacement: Int32
     }
 
-    /// Per branch slot.
-    var selects: [Int: Select] = [:]
-    /// Per first slot of the sequence.
-    var addresses: [Int: AddressShape] = [:]
+    /// Per slot: the select its branch starts (empty when there is none;
+    /// arrays, not dictionaries: the passes look every branch up).
+    var selects: [Select?] = []
+    /// Per slot: the address computation it starts (empty when there is none).
+    var addresses: [AddressShape?] = []
     /// Slots another pattern absorbed (empty when none).
     var absorbed: [Bool] = []
     /// Per slot: one bit per BPF register whose upper 32 bits are known zero
@@ -55,25 +51,12 @@ struct X86Peepholes {
 
     static let none = X86Peepholes()
 
-    /// Which patterns are looked for: all, unless the environment sets
-    /// `BPFKIT_X86_PEEPHOLES` to `0` (none: the plain one-instruction-at-a-time
-    /// lowering), `select` or `lea` (that one only), for measuring what each gains.
-    static let choice: (selects: Bool, addresses: Bool) = {
-        guard let value = getenv("BPFKIT_X86_PEEPHOLES") else { return (true, true) }
-        switch String(cString: value) {
-        case "0": return (false, false)
-        case "select": return (true, false)
-        case "lea": return (false, true)
-        default: return (true, true)
-        }
-    }()
-    static var enabled: Bool { choice.selects || choice.addresses }
-
     init() {}
 
-    /// Finds the patterns of `program`. `allowBackwardJoins`: a select whose
-    /// arm ends in a backward `ja` (charged to the runaway guard otherwise).
-    init(_ program: Program, entries: [Int], allowBackwardJoins: Bool) {
+    /// Finds the patterns of `program` that `choice` allows (`JITOptions.instructionSelection`).
+    /// `allowBackwardJoins`: a select whose arm ends in a backward `ja`
+    /// (charged to the runaway guard otherwise).
+    init(_ program: Program, entries: [Int], choice: JITInstructionSelection, allowBackwardJoins: Bool) {
         let instructions = program.instructions
         let count = instructions.count
         var targeted = [Bool](repeating: false, count: count + 1)
@@ -82,24 +65,29 @@ struct X86Peepholes {
             if let target = instruction.target(at: pc), target >= 0, target <= count { targeted[target] = true }
         }
         var absorbed = [Bool](repeating: false, count: count)
-        var found = false
+        var selects = [Select?](repeating: nil, count: count)
+        var addresses = [AddressShape?](repeating: nil, count: count)
+        var found = false, foundSelect = false, foundAddress = false, narrowMove = false
         var pc = 0
         while pc < count {
             defer { pc += 1 }
             switch instructions[pc] {
-            case .branch(_, _, _, _, let offset) where Self.choice.selects:
+            case .branch(_, _, _, _, let offset) where choice.contains(.selects):
                 let target = pc + 1 + Int(offset)
                 guard let select = Self.select(instructions, at: pc, target: target, targeted: targeted,
                                                allowBackwardJoins: allowBackwardJoins) else { continue }
                 selects[pc] = select
+                foundSelect = true
+                narrowMove = narrowMove || select.moves.contains { if case .alu(.w32, _, _, .register) = $0 { true } else { false } }
                 let last = select.join ?? pc + select.moves.count
                 for slot in pc + 1...last { absorbed[slot] = true }
                 found = true
                 pc = last
             case .alu(let width, .mov, let dst, .register(let a))
-                where Self.choice.addresses && pc + 1 < count && !targeted[pc + 1] && dst != a:
+                where choice.contains(.addresses) && pc + 1 < count && !targeted[pc + 1] && dst != a:
                 if let shape = Self.address(instructions, at: pc, width: width, dst: dst, a: a, targeted: targeted) {
                     addresses[pc] = shape
+                    foundAddress = true
                     let length = shape.index != nil && shape.scale > 1 ? 3 : 2
                     for slot in pc + 1..<pc + length { absorbed[slot] = true }
                     found = true
@@ -110,7 +98,10 @@ struct X86Peepholes {
             }
         }
         if found { self.absorbed = absorbed }
-        if !selects.isEmpty { upperZero = Self.upperZeroRegisters(program, entries: entries) }
+        if foundSelect { self.selects = selects }
+        if foundAddress { self.addresses = addresses }
+        // Only a 32-bit register move under a condition asks about upper halves.
+        if narrowMove { upperZero = Self.upperZeroRegisters(program, entries: entries) }
     }
 
     /// A move a select may run under a condition: register to register.
@@ -183,7 +174,7 @@ struct X86Peepholes {
                 let instruction = instructions[pc]
                 if case .immediate64Tail = instruction { continue }
                 let after = transfer(instruction, before)
-                for next in instruction.successors(at: pc) where next >= 0 && next <= count {
+                for next in instruction.jitSuccessors(at: pc) where next >= 0 && next <= count {
                     let merged = state[next] & after
                     if merged != state[next] {
                         state[next] = merged

@@ -129,7 +129,7 @@ struct BPFKitEngine: Sendable {
         let engine: any ExecutionEngine
         do {
             file = try ProgramFile.load(path: object, LoadRequest(programName: bench.program, trace: { _ in }))
-            engine = unchecked ? X86_64JIT(options: JITOptions(memoryChecking: .unchecked))
+            engine = unchecked ? X86_64JIT(options: JITOptions(memoryChecking: .unchecked, instructionSelection: .environment))
                                : try EngineCatalog.engine(kind, architecture: architecture)
         } catch {
             return .done(.failed("load: \(error)"))
