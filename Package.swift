@@ -142,7 +142,7 @@ let package = Package(
             "BPFHelpers", "BPFVerifier", "BPFClassic", "BPFPcap", "BPFTestSuite",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swiftSettings),
-        .testTarget(name: "BPFKitTests", dependencies: ["BPFKit", "BPFAssembler"], swiftSettings: swiftSettings),
+        .testTarget(name: "BPFKitTests", dependencies: ["BPFKit", "BPFAssembler", "BPFTestSuite"], swiftSettings: swiftSettings),
         // Tail calls on every engine: semantics, limits, frames, live patching under concurrency.
         .testTarget(name: "BPFTailCallTests",
                     dependencies: ["BPFKit", "BPFISA", "BPFRuntime", "BPFMaps", "BPFLoader", "BPFHelpers", "BPFInterpreter",
@@ -209,7 +209,7 @@ let package = Package(
                           swiftSettings: swiftSettings),
 
         // Generated programs with independently computed results, run by every engine's tests.
-        .target(name: "BPFTestSuite", dependencies: ["BPFISA", "BPFRuntime"], swiftSettings: swiftSettings),
+        .target(name: "BPFTestSuite", dependencies: ["BPFISA", "BPFRuntime", "BPFHelpers"], swiftSettings: swiftSettings),
 
         // Maps with the kernel's semantics, in stable host storage the engines' memory checks can see.
         .target(name: "BPFMaps", dependencies: ["BPFRuntime", "BPFSync", "CBPFAtomics"], swiftSettings: swiftSettings),
