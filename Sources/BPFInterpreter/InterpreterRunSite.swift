@@ -10,7 +10,8 @@ import BPFRuntime
 /// which reads the machine where it was built long before. Nothing is
 /// allocated, copied or retained per run.
 ///
-/// A run is what `PreparedProgram.run(_:)` does with the same input:
+/// A run is what `PreparedProgram.run(_:)` does with the same input: an
+/// input longer than the maximum the program's proofs assume refused;
 /// registers zeroed but r1 and r2 from the input and r10 the top of the
 /// entry frame; the stack zeroed where the proofs say any access reaches
 /// it (all of it without such a proof); a fresh instruction budget and
@@ -29,6 +30,9 @@ public final class InterpreterRunSite {
     private let r1: UInt64, r2: UInt64
     private let dynamicRegion: DynamicRegion?
     private let limit: UInt64
+    /// The longest input the program's proofs assume (nil: none); checked
+    /// against r2 on every run, as `InterpretedProgram.run` does.
+    private let inputLengthLimit: Int?
     private let bracketsRun: Bool
     private let callsLocally: Bool
     private let layout: RunLayout
@@ -61,6 +65,7 @@ public final class InterpreterRunSite {
         r2 = input.r2
         dynamicRegion = input.dynamicRegion
         limit = program.instructionLimit
+        inputLengthLimit = program.inputLengthLimit
         bracketsRun = program.bracketsRun
         callsLocally = program.callsLocally
         stackFill = program.stackFill
@@ -76,6 +81,9 @@ public final class InterpreterRunSite {
 
     /// Runs the program once from its first instruction and returns r0.
     public func run() throws(ExecutionError) -> UInt64 {
+        // The proofs may rest on r2 being at most the program's maximum,
+        // whoever made the input: checked here, not left to the caller.
+        try ExecutionError.checkInputLength(r2: r2, limit: inputLengthLimit)
         var state = RunState(budget: limit, limit: limit, context: r1, dynamicRegion: dynamicRegion)
         guard bracketsRun else { return try run(state: &state) }
         // In flight until it returns: what it looked up and tail-calls stays valid.
