@@ -47,12 +47,15 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
     targets: [
+        // The one lock (a pthread mutex with the state it guards), below every other module.
+        .target(name: "BPFSync", swiftSettings: swiftSettings),
+
         // The instruction set: typed instructions, wire encoding, programs.
         .target(name: "BPFISA", swiftSettings: swiftSettings),
         .testTarget(name: "BPFISATests", dependencies: ["BPFISA"], swiftSettings: swiftSettings),
 
         // What every engine serves programs with: helpers, memory regions, run inputs, engine protocol.
-        .target(name: "BPFRuntime", dependencies: ["BPFISA", "CBPFAtomics"], swiftSettings: swiftSettings),
+        .target(name: "BPFRuntime", dependencies: ["BPFISA", "BPFSync", "CBPFAtomics"], swiftSettings: swiftSettings),
 
         // The verifier: proves accesses safe and runs bounded so engines may drop checks.
         .target(name: "BPFVerifier", dependencies: ["BPFISA", "BPFRuntime"], swiftSettings: swiftSettings),
@@ -139,7 +142,7 @@ let package = Package(
             "BPFHelpers", "BPFVerifier", "BPFClassic", "BPFPcap", "BPFTestSuite",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swiftSettings),
-        .testTarget(name: "BPFKitTests", dependencies: ["BPFKit", "BPFAssembler"], swiftSettings: swiftSettings),
+        .testTarget(name: "BPFKitTests", dependencies: ["BPFKit", "BPFAssembler", "BPFTestSuite"], swiftSettings: swiftSettings),
         // Tail calls on every engine: semantics, limits, frames, live patching under concurrency.
         .testTarget(name: "BPFTailCallTests",
                     dependencies: ["BPFKit", "BPFISA", "BPFRuntime", "BPFMaps", "BPFLoader", "BPFHelpers", "BPFInterpreter",
@@ -173,7 +176,7 @@ let package = Package(
         // Executable memory for JITed code: the program pack allocator,
         // write-xor-execute copy step, live patching, statistics.
         .target(name: "CBPFPlatform"),
-        .target(name: "BPFExecMemory", dependencies: ["CBPFPlatform"], swiftSettings: swiftSettings),
+        .target(name: "BPFExecMemory", dependencies: ["BPFSync", "CBPFPlatform"], swiftSettings: swiftSettings),
         .testTarget(name: "BPFExecMemoryTests", dependencies: ["BPFExecMemory"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "BPFExecMemoryBenchmark",
@@ -206,10 +209,10 @@ let package = Package(
                           swiftSettings: swiftSettings),
 
         // Generated programs with independently computed results, run by every engine's tests.
-        .target(name: "BPFTestSuite", dependencies: ["BPFISA", "BPFRuntime"], swiftSettings: swiftSettings),
+        .target(name: "BPFTestSuite", dependencies: ["BPFISA", "BPFRuntime", "BPFHelpers"], swiftSettings: swiftSettings),
 
         // Maps with the kernel's semantics, in stable host storage the engines' memory checks can see.
-        .target(name: "BPFMaps", dependencies: ["BPFRuntime", "CBPFAtomics"], swiftSettings: swiftSettings),
+        .target(name: "BPFMaps", dependencies: ["BPFRuntime", "BPFSync", "CBPFAtomics"], swiftSettings: swiftSettings),
         .testTarget(name: "BPFMapsTests", dependencies: ["BPFMaps", "BPFRuntime"], swiftSettings: swiftSettings),
 
         // The kernel's numbered helpers, program types (mem, xdp) and load-time rewriting

@@ -52,10 +52,10 @@ struct BenchCommand: ParsableCommand {
     @OptionGroup var riscvOptions: RISCVExtensionOptions
 
     func run() throws {
-        try riscvOptions.scope(target: EngineCatalog.builtArchitectures.contains(.riscv64)) { try runSelected() }
+        try runSelected(target: try riscvOptions.target(applies: EngineCatalog.builtArchitectures.contains(.riscv64)))
     }
 
-    private func runSelected() throws {
+    private func runSelected(target: JITTargetOptions) throws {
         let samples = self.repeat ?? (quick ? 3 : 11)
         guard samples >= 1 else { throw fail("--repeat must be at least 1") }
         guard sampleMilliseconds > 0 else { throw fail("--sample-ms must be positive") }
@@ -80,7 +80,7 @@ struct BenchCommand: ParsableCommand {
         }
         defer { try? FileManager.default.removeItem(at: scratch) }
 
-        let engines = BPFKitEngine.available(unchecked: unchecked, hardened: harden)
+        let engines = BPFKitEngine.available(unchecked: unchecked, hardened: harden, target: target)
         let kernel = KernelBench(scratch: scratch)
         var kernelState = noKernel ? (available: false, reason: "--no-kernel") : KernelBench.availability()
         if kernelState.available {

@@ -34,14 +34,15 @@ struct ConformanceCommand: ParsableCommand {
     func run() throws {
         if matrix { return try runMatrix() }
         let (engine, architecture) = try engineOptions.resolve()
-        try riscvOptions.scope(target: engine == .jit && architecture == .riscv64) { try runFiles(engine, architecture) }
+        try runFiles(engine, architecture, target: try riscvOptions.target(applies: engine == .jit && architecture == .riscv64))
     }
 
-    private func runFiles(_ engine: EngineKind, _ architecture: Architecture?) throws {
+    private func runFiles(_ engine: EngineKind, _ architecture: Architecture?, target: JITTargetOptions) throws {
         let files: [String]
         do { files = try ConformanceRunner.files(in: paths) } catch { throw fail(error.description) }
         var runner = ConformanceRunner(engine: engine, architecture: architecture, hardened: engineOptions.harden)
         runner.byteOrder = try engineOptions.resolveByteOrder()
+        runner.target = target
         var passed = 0, failed = 0, skipped = 0, prepared = 0
         for file in files {
             let (outcome, wasPrepared) = runner.runReporting(path: file)

@@ -70,10 +70,10 @@ struct DumpCommand: ParsableCommand {
                 guard let host = Architecture.host else { throw fail("no JIT backend for this host; choose one with --arch") }
                 architecture = host
             }
-            try riscvOptions.scope(target: architecture == .riscv64) { try list(architecture) }
+            try list(architecture, target: try riscvOptions.target(applies: architecture == .riscv64))
         }
 
-        private func list(_ architecture: Architecture) throws {
+        private func list(_ architecture: Architecture, target: JITTargetOptions) throws {
             let file: ProgramFile
             var request = try objectOptions.request()
             request.byteOrder = architecture.byteOrder == .big ? .big : nil   // C for mips32be is compiled -target bpfeb
@@ -81,7 +81,7 @@ struct DumpCommand: ParsableCommand {
             do {
                 try file.linked.checkByteOrder(architecture.byteOrder, engine: "\(architecture) JIT")
                 let image = try EngineCatalog.jitImage(file.linked.program, architecture: architecture,
-                                                       configuration: file.linked.engineConfiguration(hardened: harden))
+                                                       configuration: file.linked.engineConfiguration(hardened: harden), target: target)
                 if let raw { try writeFile(raw, image.bytes) }
                 let listing = try JITListing(image: image, program: file.linked.program) {
                     Disassembler.text(of: $0, at: 0, style: .llvm) + (Disassembler.comment(for: $0).map { "  # \($0)" } ?? "")

@@ -8,14 +8,14 @@ struct RISCVExtensionOptions: ParsableArguments {
                                valueName: "ext,..."))
     var riscvExt: String?
 
-    /// Runs `body` with the extensions on for riscv64 engines. Given with a
-    /// target other than riscv64 (`target` false) it is an error, not ignored.
-    func scope<R>(target: Bool, _ body: () throws -> R) throws -> R {
-        guard let riscvExt else { return try body() }
-        guard target else { throw fail("--riscv-ext applies to the riscv64 JIT: give --engine jit --arch riscv64") }
+    /// The target options to make engines and listings with. Given with a
+    /// target other than riscv64 (`applies` false) it is an error, not ignored.
+    func target(applies: Bool) throws -> JITTargetOptions {
+        guard let riscvExt else { return JITTargetOptions() }
+        guard applies else { throw fail("--riscv-ext applies to the riscv64 JIT: give --engine jit --arch riscv64") }
         do {
-            return try RISCVExtensions.with(riscvExt, body)
-        } catch let error as EngineSelectionError {
+            return try RISCVExtensions.target(riscvExt)
+        } catch {
             throw fail(error.description)
         }
     }

@@ -77,10 +77,10 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         let (engine, architecture) = try engineOptions.resolve()
-        try riscvOptions.scope(target: engine == .jit && architecture == .riscv64) { try runSelected() }
+        try runSelected(target: try riscvOptions.target(applies: engine == .jit && architecture == .riscv64))
     }
 
-    private func runSelected() throws {
+    private func runSelected(target: JITTargetOptions) throws {
         guard self.repeat >= 1 else { throw fail("--repeat must be at least 1") }
         if dataIn != nil && mem != nil { throw fail("give --data-in or --mem, not both") }
         let (engine, architecture) = try engineOptions.resolve()
@@ -104,7 +104,7 @@ struct RunCommand: ParsableCommand {
         let loaded: LoadedProgram
         do {
             loaded = try LoadedProgram(file, engine: engine, architecture: architecture, instructionLimit: instructionLimit,
-                                       byteOrder: byteOrder, hardened: engineOptions.harden)
+                                       byteOrder: byteOrder, hardened: engineOptions.harden, target: target)
         } catch { throw fail("\(program): \(error)") }
         try applyTailCallOptions(loaded)
         if let mapInit { try applyMapInit(mapInit, file: file, loaded: loaded) }

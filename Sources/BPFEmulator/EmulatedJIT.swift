@@ -458,4 +458,38 @@ public enum EmulatedJIT {
         }
         return EmulatedJITImage(image: image, reservation: reservation, backend: backend, info: info, tables: tables)
     }
+
+    /// What every emulated backend's `emulate` does: takes the machine of
+    /// `architecture` for `configuration` (`variant` keeps images of one kind
+    /// on machines of their own), finds the backend's call targets on it
+    /// with `targets`, compiles `program` there (`compile`) with the backend
+    /// `makeBackend` makes from the input and those targets, and loads the
+    /// image as a prepared program holding `attachments`. `label` names the
+    /// architecture in errors ("the arm32 emulator: …").
+    public static func emulate<Backend: EmulatedJITBackend, Targets>(
+        _ program: Program, configuration: EngineConfiguration, attachments: [TailCallAttachment],
+        engineName: String, label: String, architecture: EmulatedArchitecture, variant: Int = 0,
+        engine: TailCallEngine, placement: ImagePlacement, tag: (JITImage) -> JITImage = { $0 },
+        targets findTargets: (EmulatedMachine) throws(EmulatorError) -> Targets,
+        makeBackend: (EmulatedJITInput, Targets) throws(JITError) -> Backend
+    ) throws(EngineError) -> EmulatedJITPreparedProgram<Backend> {
+        let machine: EmulatedMachine
+        let targets: Targets
+        do throws(EmulatorError) {
+            machine = try EmulatedJITMachines.machine(architecture, for: configuration, variant: variant)
+            targets = try findTargets(machine)
+        } catch {
+            throw .unsupportedHost(engine: engineName, reason: "the \(label) emulator: \(error)")
+        }
+        let compiled = try compile(program, configuration: configuration, engine: engine, machine: machine,
+                                   placement: placement, tag: tag) { (input) throws(JITError) in
+            try makeBackend(input, targets)
+        }
+        do throws(EmulatorError) {
+            return try EmulatedJITPreparedProgram(compiled, machine: machine, engine: engine,
+                                                  instructionLimit: configuration.instructionLimit, attachments: attachments)
+        } catch {
+            throw .compilationFailed(pc: nil, reason: "loading the \(label) image into the emulator: \(error)")
+        }
+    }
 }

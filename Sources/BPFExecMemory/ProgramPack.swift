@@ -1,3 +1,5 @@
+import BPFSync
+
 // Write-xor-execute in BPFKit's executable memory: why it is safe.
 //
 // Each chunk (and each dedicated mapping) is a sealed memfd. Its only lasting
@@ -76,7 +78,7 @@ public final class ProgramPack: Sendable {
     public let trap: TrapPattern
     public let configuration: Configuration
     let platform: any ExecMemoryPlatform
-    let state: PackLock
+    let state: Lock<PackState>
 
     /// Creates an empty pack; no memory is mapped until the first allocation.
     public init(
@@ -91,7 +93,7 @@ public final class ProgramPack: Sendable {
         self.trap = trap
         self.configuration = configuration
         self.platform = platform
-        self.state = PackLock(PackState())
+        self.state = Lock(PackState())
     }
 
     deinit {

@@ -11,7 +11,8 @@ import BPFRuntime
 /// allocated, copied or retained per run. A program that touches only its
 /// registers needs none of this: its runs go to `runRegistersOnly`.
 ///
-/// A run is what `PreparedProgram.run(_:)` does with the same input:
+/// A run is what `PreparedProgram.run(_:)` does with the same input: an
+/// input longer than the maximum the program's proofs assume refused;
 /// registers zeroed but r1 and r2 from the input and r10 the top of the
 /// entry frame; the stack zeroed where the proofs say any access reaches
 /// it (all of it without such a proof); a fresh instruction budget and
@@ -30,6 +31,9 @@ public final class InterpreterRunSite {
     private let r1: UInt64, r2: UInt64
     private let dynamicRegion: DynamicRegion?
     private let limit: UInt64
+    /// The longest input the program's proofs assume (nil: none); checked
+    /// against r2 on every run, as `InterpretedProgram.run` does.
+    private let inputLengthLimit: Int?
     private let bracketsRun: Bool
     private let registersOnly: Bool
     private let callsLocally: Bool
@@ -63,6 +67,7 @@ public final class InterpreterRunSite {
         r2 = input.r2
         dynamicRegion = input.dynamicRegion
         limit = program.instructionLimit
+        inputLengthLimit = program.inputLengthLimit
         bracketsRun = program.bracketsRun
         registersOnly = program.registersOnly
         callsLocally = program.callsLocally
@@ -79,6 +84,9 @@ public final class InterpreterRunSite {
 
     /// Runs the program once from its first instruction and returns r0.
     public func run() throws(ExecutionError) -> UInt64 {
+        // The proofs may rest on r2 being at most the program's maximum,
+        // whoever made the input: checked here, not left to the caller.
+        try ExecutionError.checkInputLength(r2: r2, limit: inputLengthLimit)
         // Nothing but registers: no block, no machine (`runRegistersOnly`).
         if registersOnly { return try program.runRegistersOnly(r1: r1, r2: r2) }
         var state = RunState(budget: limit, limit: limit, context: r1, dynamicRegion: dynamicRegion)

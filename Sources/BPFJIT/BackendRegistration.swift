@@ -13,17 +13,32 @@ public struct JITBackendRegistration: Sendable {
     public let architectures: [JITArchitecture]
     /// The engine for one of `architectures` (native, or under the emulator);
     /// throws when this host cannot run it.
-    public let makeEngine: @Sendable (JITArchitecture) throws -> any ExecutionEngine
+    /// The engine compiles with `target`'s choices (`JITTargetOptions`).
+    public let makeEngine: @Sendable (JITArchitecture, JITTargetOptions) throws -> any ExecutionEngine
     /// The image for `dump jited`: the program compiled for one of
-    /// `architectures` without running it.
-    public let listingImage: @Sendable (Program, JITArchitecture, EngineConfiguration) throws -> JITImage
+    /// `architectures` (with `target`'s choices) without running it.
+    public let listingImage: @Sendable (Program, JITArchitecture, EngineConfiguration, JITTargetOptions) throws -> JITImage
 
     public init(architectures: [JITArchitecture],
-                makeEngine: @escaping @Sendable (JITArchitecture) throws -> any ExecutionEngine,
-                listingImage: @escaping @Sendable (Program, JITArchitecture, EngineConfiguration) throws -> JITImage) {
+                makeEngine: @escaping @Sendable (JITArchitecture, JITTargetOptions) throws -> any ExecutionEngine,
+                listingImage: @escaping @Sendable (Program, JITArchitecture, EngineConfiguration, JITTargetOptions) throws -> JITImage) {
         self.architectures = architectures
         self.makeEngine = makeEngine
         self.listingImage = listingImage
+    }
+}
+
+/// What a caller chooses about the code a backend emits that its
+/// architecture leaves open: the instruction-set extensions beyond the base
+/// the code may use, by the names the command line gives them (RISC-V's
+/// `c`, `zba`, `zbb`: `--riscv-ext`). Passed where engines and listings are
+/// made (`EngineCatalog`); each backend reads the names it knows, and
+/// nothing here is global or scoped state. Empty: the base instruction set.
+public struct JITTargetOptions: Sendable, Hashable {
+    public var extensions: [String]
+
+    public init(extensions: [String] = []) {
+        self.extensions = extensions
     }
 }
 

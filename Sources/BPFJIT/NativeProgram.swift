@@ -217,21 +217,29 @@ public final class NativeProgram: TailCallable, @unchecked Sendable {
 /// A program that cannot fail (no memory access left to check, no calls,
 /// no runaway guard: no backward jumps, or proofs that it ends in time) is
 /// entered directly with no run context, here and by `run`: the call is one
-/// indirect native call. Others get a context on the stack.
+/// indirect native call (after one compare: r2 against the input maximum
+/// the proofs assume). Others get a context on the stack.
 public struct JITFunction: @unchecked Sendable {
     @usableFromInline let entry: NativeProgram.Entry
     @usableFromInline let direct: Bool
+    /// The longest r2 the code's proofs assume (`.max` for none): the direct
+    /// call refuses more, as `run` does.
+    @usableFromInline let directLimit: UInt64
     @usableFromInline let program: NativeProgram
 
     init(program: NativeProgram) {
         self.program = program
         entry = program.entry
         direct = !program.usesRunContext && !program.callsHelpers
+        directLimit = program.inputLengthLimit.map { UInt64($0) } ?? .max
     }
 
     @inlinable @inline(__always)
     public func callAsFunction(_ r1: UInt64 = 0, _ r2: UInt64 = 0) throws(ExecutionError) -> UInt64 {
-        if direct { return entry(r1, r2, nil) }
+        if direct {
+            if r2 > directLimit { throw .inputTooLong(length: r2, maximum: Int(directLimit)) }
+            return entry(r1, r2, nil)
+        }
         return try program.run(r1: r1, r2: r2, regions: MemoryRegions())
     }
 }

@@ -47,26 +47,13 @@ public struct Arm32JIT: ExecutionEngine {
     }
 
     func emulate(_ program: Program, configuration: EngineConfiguration, attachments: [TailCallAttachment]) throws(EngineError) -> Arm32EmulatedProgram {
-        let machine: EmulatedMachine
-        let targets: Arm32CallTargets
-        do throws(EmulatorError) {
-            machine = try EmulatedJITMachines.machine(Self.architecture, for: configuration)
-            targets = try Self.targets(on: machine)
-        } catch {
-            throw .unsupportedHost(engine: name, reason: "the arm32 emulator: \(error)")
-        }
         let tableIndex = try JITEngineSteps.tableIndex(configuration, maxArrays: Arm32TailCalls.maxArrays)
         let options = options
-        let compiled = try EmulatedJIT.compile(program, configuration: configuration, engine: .emulatedJIT(.arm32), machine: machine,
-                                               placement: placement) { (input) throws(JITError) in
+        return try EmulatedJIT.emulate(program, configuration: configuration, attachments: attachments, engineName: name,
+                                       label: "arm32", architecture: Self.architecture, engine: .emulatedJIT(.arm32),
+                                       placement: placement, targets: Self.targets(on:)) { (input, targets) throws(JITError) in
             try Arm32Backend(program: input.code, helpers: input.helpers, options: options, targets: targets,
                              tailCalls: input.tailCalls, tableIndex: tableIndex, proofs: input.proofs)
-        }
-        do throws(EmulatorError) {
-            return try Arm32EmulatedProgram(compiled, machine: machine, engine: .emulatedJIT(.arm32),
-                                            instructionLimit: configuration.instructionLimit, attachments: attachments)
-        } catch {
-            throw .compilationFailed(pc: nil, reason: "loading the arm32 image into the emulator: \(error)")
         }
     }
 

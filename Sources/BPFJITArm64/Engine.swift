@@ -107,25 +107,13 @@ public struct Arm64JIT: ExecutionEngine {
 
     func emulate(_ program: Program, configuration: EngineConfiguration, placement: BPFEmulator.ImagePlacement,
                  attachments: [TailCallAttachment]) throws(EngineError) -> Arm64EmulatedProgram {
-        let machine: EmulatedMachine
-        let targets: Arm64CallTargets
-        do throws(EmulatorError) {
-            machine = try EmulatedJITMachines.machine(.arm64, for: configuration, variant: placement == .nearHelpers ? 0 : 1)
-            targets = try Self.targets(on: machine)
-        } catch {
-            throw .unsupportedHost(engine: name, reason: "the arm64 emulator: \(error)")
-        }
         let options = options
-        let compiled = try EmulatedJIT.compile(program, configuration: configuration, engine: .emulatedJIT(.arm64), machine: machine,
-                                               placement: placement) { (input) throws(JITError) in
+        return try EmulatedJIT.emulate(program, configuration: configuration, attachments: attachments, engineName: name,
+                                       label: "arm64", architecture: .arm64, variant: placement == .nearHelpers ? 0 : 1,
+                                       engine: .emulatedJIT(.arm64), placement: placement, targets: Self.targets(on:)) {
+            (input, targets) throws(JITError) in
             try Arm64Backend(program: input.code, helpers: input.helpers, options: options, targets: targets,
                              tailCalls: input.tailCalls, proofs: input.proofs)
-        }
-        do throws(EmulatorError) {
-            return try Arm64EmulatedProgram(compiled, machine: machine, engine: .emulatedJIT(.arm64),
-                                            instructionLimit: configuration.instructionLimit, attachments: attachments)
-        } catch {
-            throw .compilationFailed(pc: nil, reason: "loading the arm64 image into the emulator: \(error)")
         }
     }
 

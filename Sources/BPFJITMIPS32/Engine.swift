@@ -56,28 +56,15 @@ public struct MIPS32JIT: ExecutionEngine {
     }
 
     func emulate(_ program: Program, configuration: EngineConfiguration, attachments: [TailCallAttachment]) throws(EngineError) -> MIPS32EmulatedProgram {
-        let machine: EmulatedMachine
-        let targets: MIPS32CallTargets
-        do throws(EmulatorError) {
-            let row = Self.architecture(bigEndian: options.bigEndian, release6: options.release6)
-            machine = try EmulatedJITMachines.machine(row, for: configuration, variant: options.release6 ? 1 : 0)
-            targets = try Self.targets(on: machine)
-        } catch {
-            throw .unsupportedHost(engine: name, reason: "the MIPS32 emulator: \(error)")
-        }
         let tableIndex = try JITEngineSteps.tableIndex(configuration, maxArrays: MIPS32TailCalls.maxArrays)
         let options = options
-        let compiled = try EmulatedJIT.compile(program, configuration: configuration, engine: engine, machine: machine,
-                                               placement: placement, tag: { Self.tagged($0, bigEndian: options.bigEndian) }) {
-            (input) throws(JITError) in
+        return try EmulatedJIT.emulate(program, configuration: configuration, attachments: attachments, engineName: name,
+                                       label: "MIPS32", architecture: Self.architecture(bigEndian: options.bigEndian, release6: options.release6),
+                                       variant: options.release6 ? 1 : 0, engine: engine, placement: placement,
+                                       tag: { Self.tagged($0, bigEndian: options.bigEndian) }, targets: Self.targets(on:)) {
+            (input, targets) throws(JITError) in
             try MIPS32Backend(program: input.code, helpers: input.helpers, options: options, targets: targets,
                               tailCalls: input.tailCalls, tableIndex: tableIndex, proofs: input.proofs)
-        }
-        do throws(EmulatorError) {
-            return try MIPS32EmulatedProgram(compiled, machine: machine, engine: engine,
-                                             instructionLimit: configuration.instructionLimit, attachments: attachments)
-        } catch {
-            throw .compilationFailed(pc: nil, reason: "loading the MIPS32 image into the emulator: \(error)")
         }
     }
 

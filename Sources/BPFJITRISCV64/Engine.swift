@@ -49,29 +49,17 @@ public struct RV64JIT: ExecutionEngine {
     }
 
     func emulate(_ program: Program, configuration: EngineConfiguration, attachments: [TailCallAttachment]) throws(EngineError) -> RV64EmulatedProgram {
-        let machine: EmulatedMachine
-        let targets: RV64CallTargets
-        do throws(EmulatorError) {
-            // Near, middle and far images keep to machines of their own; code
-            // with Zba/Zbb runs on a machine that performs them (Unicorn's
-            // RV64 core lacks them), and plain code on one that faults on them.
-            let variant = switch placement { case .nearHelpers: 0; case .farFromHelpers: 1; case .beyondShortCalls: 2 }
-            machine = try EmulatedJITMachines.machine(Self.architecture(options), for: configuration, variant: variant)
-            targets = try Self.targets(on: machine)
-        } catch {
-            throw .unsupportedHost(engine: name, reason: "the riscv64 emulator: \(error)")
-        }
+        // Near, middle and far images keep to machines of their own; code
+        // with Zba/Zbb runs on a machine that performs them (Unicorn's
+        // RV64 core lacks them), and plain code on one that faults on them.
+        let variant = switch placement { case .nearHelpers: 0; case .farFromHelpers: 1; case .beyondShortCalls: 2 }
         let options = options
-        let compiled = try EmulatedJIT.compile(program, configuration: configuration, engine: .emulatedJIT(.riscv64), machine: machine,
-                                               placement: placement) { (input) throws(JITError) -> RV64Backend in
+        return try EmulatedJIT.emulate(program, configuration: configuration, attachments: attachments, engineName: name,
+                                       label: "riscv64", architecture: Self.architecture(options), variant: variant,
+                                       engine: .emulatedJIT(.riscv64), placement: placement, targets: Self.targets(on:)) {
+            (input, targets) throws(JITError) -> RV64Backend in
             try RV64Backend(program: input.code, helpers: input.helpers, options: options, targets: targets,
                             tailCalls: input.tailCalls, proofs: input.proofs)
-        }
-        do throws(EmulatorError) {
-            return try RV64EmulatedProgram(compiled, machine: machine, engine: .emulatedJIT(.riscv64),
-                                           instructionLimit: configuration.instructionLimit, attachments: attachments)
-        } catch {
-            throw .compilationFailed(pc: nil, reason: "loading the riscv64 image into the emulator: \(error)")
         }
     }
 

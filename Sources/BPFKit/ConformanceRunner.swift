@@ -21,6 +21,8 @@ public struct ConformanceRunner: Sendable {
     public var byteOrder: ByteOrder?
     /// JITs compile with constant blinding (`EngineConfiguration.hardened`).
     public var hardened: Bool
+    /// What the JIT's code may use beyond its base instruction set (RISC-V extensions).
+    public var target = JITTargetOptions()
 
     public init(engine: EngineKind = .interpreter, architecture: Architecture? = nil, hardened: Bool = false) {
         self.engine = engine
@@ -51,7 +53,8 @@ public struct ConformanceRunner: Sendable {
         guard let conformance = file.conformance else { return (.failed("not a conformance (.data) file"), false) }
         let loaded: LoadedProgram
         do {
-            loaded = try LoadedProgram(file.linked, engine: engine, architecture: architecture, byteOrder: byteOrder, hardened: hardened)
+            loaded = try LoadedProgram(file.linked, engine: engine, architecture: architecture, byteOrder: byteOrder, hardened: hardened,
+                                       target: target)
         } catch let error as EngineSelectionError {
             return (.skipped(error.description), false)
         } catch {

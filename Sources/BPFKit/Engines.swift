@@ -34,9 +34,11 @@ public enum EngineCatalog {
     /// `byteOrder` is the order of the program's memory: the interpreter
     /// runs in either (big endian is a `bpfeb` program's semantics); a JIT
     /// has its target's (mips32be big, every other target little), and
-    /// asking a JIT for the other order is an error.
-    public static func engine(_ kind: EngineKind, architecture: Architecture? = nil,
-                              byteOrder: ByteOrder? = nil) throws(EngineSelectionError) -> any ExecutionEngine {
+    /// asking a JIT for the other order is an error. `target`: what a JIT's
+    /// code may use beyond its base instruction set (RISC-V extensions;
+    /// `RISCVExtensions.target` checks the names); the interpreter ignores it.
+    public static func engine(_ kind: EngineKind, architecture: Architecture? = nil, byteOrder: ByteOrder? = nil,
+                              target: JITTargetOptions = JITTargetOptions()) throws(EngineSelectionError) -> any ExecutionEngine {
         switch kind {
         case .interpreter:
             if let architecture, architecture != Architecture.host {
@@ -44,6 +46,7 @@ public enum EngineCatalog {
             }
             return Interpreter(byteOrder: byteOrder ?? .host)
         case .jit:
+            let options = target
             let target = architecture ?? Architecture.host
             guard let target else {
                 throw EngineSelectionError(description: "no JIT backend exists for this host; choose one with --arch")
@@ -51,7 +54,7 @@ public enum EngineCatalog {
             if let byteOrder, byteOrder != target.byteOrder {
                 throw EngineSelectionError(description: "the \(target) JIT runs \(target.byteOrder == .big ? "big" : "little")-endian; --byte-order \(byteOrder == .big ? "big" : "little") needs another target (mips32be is big-endian)")
             }
-            return try jitEngine(for: target)
+            return try jitEngine(for: target, options: options)
         }
     }
 
@@ -92,9 +95,9 @@ public enum EngineCatalog {
 
     /// The engine of the backend for `architecture`. A backend for the host
     /// runs natively; one for another architecture runs under the emulator.
-    static func jitEngine(for architecture: Architecture) throws(EngineSelectionError) -> any ExecutionEngine {
+    static func jitEngine(for architecture: Architecture, options: JITTargetOptions) throws(EngineSelectionError) -> any ExecutionEngine {
         let backend = try backend(for: architecture)
-        do { return try backend.makeEngine(architecture) } catch {
+        do { return try backend.makeEngine(architecture, options) } catch {
             throw EngineSelectionError(description: "\(error)")
         }
     }
@@ -105,8 +108,9 @@ public enum EngineCatalog {
     /// The configuration is the one the engine would be given (helpers,
     /// program arrays, the verifier's proofs), so the listing is the code
     /// that would run.
-    public static func jitImage(_ program: Program, architecture: Architecture, configuration: EngineConfiguration) throws -> JITImage {
-        try backend(for: architecture).listingImage(program, architecture, configuration)
+    public static func jitImage(_ program: Program, architecture: Architecture, configuration: EngineConfiguration,
+                                target: JITTargetOptions = JITTargetOptions()) throws -> JITImage {
+        try backend(for: architecture).listingImage(program, architecture, configuration, target)
     }
 }
 

@@ -8,7 +8,8 @@ import BPFRuntime
 /// engine needs for it:
 ///
 /// - JIT code that needs no run context (every access proven, no runaway
-///   guard, no helper calls — a verified `r0 = 42`) is one indirect native
+///   guard, no helper calls — a verified `r0 = 42`) is one compare (the
+///   length against the maximum its proofs assume) and one indirect native
 ///   call, after the buffer's `reset()` (nothing for `mem`, three stores for
 ///   `xdp`);
 /// - other JIT code gets a run context on the stack (and, if it calls
@@ -26,6 +27,10 @@ public final class InPlaceRunner {
     let prepared: any PreparedProgram
     /// The JIT entry to call directly, when the code needs no run context.
     let direct: NativeProgram.Entry?
+    /// The longest input (r2) the direct entry's code may run on: what its
+    /// proofs assume (`NativeProgram.inputLengthLimit`), `.max` for none.
+    /// Checked per run, as `NativeProgram.run` does, whatever made the buffer.
+    let directLimit: UInt64
     /// For an interpreted program: its run site for the buffer's input, made
     /// for the buffer's `length` of `siteLength` (the buffer rebuilds its
     /// input only when its length changes).
@@ -36,7 +41,9 @@ public final class InPlaceRunner {
         self.program = program
         self.buffer = buffer
         prepared = program.prepared
-        direct = (program.prepared as? NativeProgram)?.contextFreeEntry
+        let native = program.prepared as? NativeProgram
+        direct = native?.contextFreeEntry
+        directLimit = native?.inputLengthLimit.map { UInt64($0) } ?? .max
         site = InterpreterRunSite(prepared, input: buffer.input)
         siteLength = buffer.length
     }
@@ -52,10 +59,20 @@ public final class InPlaceRunner {
         return rebuilt
     }
 
+    /// Refuses an input longer than the direct entry's code assumes.
+    @inline(__always)
+    private func checkDirectLength(_ r2: UInt64) throws(ExecutionError) {
+        if r2 > directLimit { throw .inputTooLong(length: r2, maximum: Int(directLimit)) }
+    }
+
     /// Runs once on the buffer as it is now and returns r0; the buffer keeps what the program wrote.
     public func run() throws(ExecutionError) -> UInt64 {
         buffer.reset()
-        if let direct { return direct(buffer.r1, buffer.r2, nil) }
+        if let direct {
+            let r2 = buffer.r2
+            try checkDirectLength(r2)
+            return direct(buffer.r1, r2, nil)
+        }
         if let site = currentSite() { return try site.run() }
         return try prepared.run(buffer.input)
     }
@@ -65,6 +82,7 @@ public final class InPlaceRunner {
         var r0: UInt64 = 0
         if let direct {
             let r1 = buffer.r1, r2 = buffer.r2
+            try checkDirectLength(r2)
             if buffer.resetsPerRun {
                 for _ in 0..<max(count, 1) {
                     buffer.reset()

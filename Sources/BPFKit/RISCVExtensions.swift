@@ -1,3 +1,4 @@
+import BPFJIT
 import BPFJITRISCV64
 
 /// The RISC-V extensions beyond RV64IMA that the riscv64 JIT may use, as the
@@ -6,17 +7,15 @@ import BPFJITRISCV64
 public enum RISCVExtensions {
     public static let names = ["c", "zba", "zbb"]
 
-    /// The extensions riscv64 engines made now compile with (empty: plain RV64IMA).
-    public static var selected: [String] { RV64JIT.selectedOptions.extensionNames }
-
-    /// Runs `body` with every riscv64 engine and listing `EngineCatalog`
-    /// makes compiling with the extensions `list` names (comma-separated);
-    /// an error naming the first name that is not one of them.
-    public static func with<R>(_ list: String, _ body: () throws -> R) throws -> R {
+    /// The target options for the extensions `list` names (comma-separated),
+    /// to pass where riscv64 engines and listings are made (`EngineCatalog`,
+    /// `LoadedProgram`, `ConformanceRunner`); an error naming the first name
+    /// that is not one of them.
+    public static func target(_ list: String) throws(EngineSelectionError) -> JITTargetOptions {
         let (options, unknown) = RV64Options.parsingExtensions(list)
         guard let options else {
             throw EngineSelectionError(description: "unknown RISC-V extension '\(unknown ?? list)' (choose from \(names.joined(separator: ", ")))")
         }
-        return try RV64JIT.$selectedOptions.withValue(options) { try body() }
+        return JITTargetOptions(extensions: options.extensionNames)
     }
 }

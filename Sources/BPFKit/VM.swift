@@ -73,15 +73,18 @@ public final class LoadedProgram: Sendable {
     /// interpreter takes the program's (big-endian for a `bpfeb` object) and
     /// a JIT its target's; a program compiled for the other order than the
     /// engine's is refused with `ObjectLoadError.byteOrder`.
+    ///
+    /// `target`: what a JIT's code may use beyond its base instruction set
+    /// (`JITTargetOptions`, the RISC-V extensions).
     public init(_ linked: LinkedProgram, object: LoadedObject? = nil, engine: EngineKind = .interpreter,
                 architecture: Architecture? = nil,
                 instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit, byteOrder: ByteOrder? = nil,
-                hardened: Bool = false) throws {
+                hardened: Bool = false, target: JITTargetOptions = JITTargetOptions()) throws {
         let order = EngineCatalog.memoryOrder(engine, architecture: architecture, byteOrder: byteOrder ?? linked.byteOrder)
-        let target = (architecture ?? Architecture.host).map { "\($0)" } ?? "host"
-        try linked.checkByteOrder(order, engine: engine == .interpreter ? "\(order.endianName) interpreter" : "\(target) JIT")
+        let targetName = (architecture ?? Architecture.host).map { "\($0)" } ?? "host"
+        try linked.checkByteOrder(order, engine: engine == .interpreter ? "\(order.endianName) interpreter" : "\(targetName) JIT")
         let engine = try EngineCatalog.engine(engine, architecture: architecture,
-                                              byteOrder: engine == .interpreter ? order : byteOrder)
+                                              byteOrder: engine == .interpreter ? order : byteOrder, target: target)
         self.byteOrder = order
         self.linked = linked
         self.engine = engine
@@ -98,9 +101,9 @@ public final class LoadedProgram: Sendable {
     /// Prepares the program a file holds (with its object, for `.o` and `.c` files).
     public convenience init(_ file: ProgramFile, engine: EngineKind = .interpreter, architecture: Architecture? = nil,
                             instructionLimit: UInt64 = ExecutionLimits.defaultInstructionLimit, byteOrder: ByteOrder? = nil,
-                            hardened: Bool = false) throws {
+                            hardened: Bool = false, target: JITTargetOptions = JITTargetOptions()) throws {
         try self.init(file.linked, object: file.object, engine: engine, architecture: architecture, instructionLimit: instructionLimit,
-                      byteOrder: byteOrder, hardened: hardened)
+                      byteOrder: byteOrder, hardened: hardened, target: target)
     }
 
     /// Prepares a bare program as `type` (default `.mem`: r1 = input, r2 = its

@@ -1,4 +1,12 @@
+import BPFSync
 import CBPFAtomics
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// What a run holds, and when memory it may be using can be reused: BPFKit's
 /// counterpart of the kernel's RCU read side around a program.
@@ -102,7 +110,7 @@ public protocol RunEndHook: AnyObject, Sendable {
 @usableFromInline
 enum RunEndWork {
     private final class Table: @unchecked Sendable {
-        let lock = PlainLock()
+        let lock = Lock()
         var work: [Int64: (run: UInt64, hooks: [any RunEndHook])] = [:]
     }
     private static let table = Table()
@@ -133,7 +141,7 @@ enum RunEndWork {
 /// Objects unlinked from a shared structure, kept until no run can still use
 /// them (`RunLifetime`): retired tail-call targets, for one.
 public final class RetiredObjects<Object: Sendable>: @unchecked Sendable {
-    private let lock = PlainLock()
+    private let lock = Lock()
     private var retired: [(object: Object, stamp: UInt64)] = []
 
     public init() {}
@@ -169,31 +177,4 @@ public final class RetiredObjects<Object: Sendable>: @unchecked Sendable {
 
     /// Objects still waiting.
     public var count: Int { lock.withLock { retired.count } }
-}
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
-/// A pthread mutex (BPFMaps' `Lock` is not visible here).
-final class PlainLock: @unchecked Sendable {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    init() {
-        mutex = .allocate(capacity: 1)
-        mutex.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(mutex, nil)
-    }
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
-    func withLock<R>(_ body: () throws -> R) rethrows -> R {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return try body()
-    }
 }

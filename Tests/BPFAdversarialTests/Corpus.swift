@@ -43,6 +43,11 @@ struct CorpusEntry: Sendable, CustomStringConvertible {
     let refusedWith: String?
     /// The program type (`@type`; default: the section's, xdp for assembly).
     let type: String?
+    /// Input lengths over the program's maximum (`@over-maximum`, for
+    /// program types whose r2 is the input's length): the program's own
+    /// `makeRun` must refuse each, and every engine, given a run built for a
+    /// wider type, must refuse it at its own entry.
+    let overMaximum: [Int]
 
     var description: String { file }
     var isAssembly: Bool { file.hasSuffix(".s") }
@@ -66,7 +71,7 @@ struct CorpusEntry: Sendable, CustomStringConvertible {
         file = (path as NSString).lastPathComponent
         var attackClass = "unclassified", inputs: [[UInt8]] = [], runs = 1, readonly: [String] = []
         var forbidden: [UInt64] = [], leak = false, cpu = "v3", seconds = 5.0, type: String? = nil
-        var mustBeRefused = false, refusedWith: String?
+        var mustBeRefused = false, refusedWith: String?, overMaximum: [Int] = []
         for line in try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n") {
             let text = line.trimmingCharacters(in: .whitespaces)
             guard text.hasPrefix("// @") || text.hasPrefix("# @") else { continue }
@@ -83,6 +88,7 @@ struct CorpusEntry: Sendable, CustomStringConvertible {
             case "cpu": cpu = String(values.first ?? "v3")
             case "max-verify-seconds": seconds = Double(values.first ?? "5") ?? 5
             case "type": type = values.first.map(String.init)
+            case "over-maximum": overMaximum += values.compactMap { Int($0) }
             case "refused":
                 mustBeRefused = true
                 refusedWith = values.isEmpty ? nil : values.joined(separator: " ")
@@ -100,6 +106,7 @@ struct CorpusEntry: Sendable, CustomStringConvertible {
         self.mustBeRefused = mustBeRefused
         self.refusedWith = refusedWith
         self.type = type
+        self.overMaximum = overMaximum
     }
 
     /// Every entry, in file-name order. `ADVERSARIAL_ENTRIES=a,b` keeps the
@@ -273,6 +280,18 @@ struct Instance {
         }
     }
 
+    /// Runs once over an input of `length` bytes in a run built for the
+    /// widest `mem` type, not through the program's own `makeRun` (as a
+    /// host with its own buffers would): what the engine's entry does with
+    /// an input longer than the program's maximum.
+    func runOverMaximum(_ length: Int) throws -> Result<UInt64, ExecutionError> {
+        let run = try MemProgramType(maxInput: MemProgramType.largestMaxInput)
+            .makeRun(input: CorpusEntry.packet("\(length)"), maps: linked.maps.regions)
+        return withExtendedLifetime(run) {
+            do throws(ExecutionError) { return .success(try prepared.run(run.input)) } catch { return .failure(error) }
+        }
+    }
+
     /// Every run of the entry: each input in order, `runs` times over.
     func runAll(_ entry: CorpusEntry, dirty: Bool) throws -> [Outcome] {
         var outcomes: [Outcome] = []
@@ -426,6 +445,26 @@ func check(_ entry: CorpusEntry, sides: [Side]) throws -> EntryRecord {
                 interpreter \(expected[k]), \(side) \(outcomes[k])\
                 \(side == .filledInterpreter ? " (the program was proven to read only stack it wrote)" : "")
                 """)
+        }
+    }
+    // Inputs over the maximum the proofs assume: refused up front by the
+    // program's own run, and by every engine at its entry for a run made elsewhere.
+    if !entry.overMaximum.isEmpty {
+        if let maximum = proofs.inputLengthLimit {
+            for length in entry.overMaximum {
+                if length <= maximum { fail("@over-maximum \(length) is not over the program's maximum of \(maximum) bytes") }
+                if (try? reference.linked.makeRun(input: CorpusEntry.packet("\(length)"))) != nil {
+                    fail("the program's own run took a \(length)-byte input, over its maximum of \(maximum) bytes")
+                }
+                for (side, instance, _, _) in all {
+                    let outcome = try instance.runOverMaximum(length)
+                    if outcome != .failure(.inputTooLong(length: UInt64(length), maximum: maximum)) {
+                        fail("the \(side) ran a \(length)-byte input over the maximum of \(maximum) bytes: \(outcome)")
+                    }
+                }
+            }
+        } else {
+            fail("@over-maximum, but the proofs assume no input maximum (give a program type whose r2 is the input's length)")
         }
     }
     for (side, instance, before, outcomes) in all {

@@ -1,5 +1,6 @@
 import BPFKit
 import BPFRuntime
+import BPFTestSuite
 import Foundation
 
 /// Clang-compiled programs that reach the host through more than plain
@@ -25,60 +26,13 @@ public enum ObjectKit {
     /// The programs of `callbacks.c`.
     public static let callbackPrograms = ["loop_packet", "loop_errors", "each_array", "each_hash"]
 
-    /// Packets for `callbacks.c`: byte 14 picks where `loop_packet` stops and
-    /// the hash key, byte 15 where `each_array` stops; some hold 0xff early,
-    /// one is short (the sequence BPFLoaderTests' model runs).
-    static let callbackPackets: [[UInt8]] = {
-        var all: [[UInt8]] = []
-        for (i, (stop, array)) in [(3, 2), (0, 7), (200, 9), (17, 5), (64, 0), (1, 15), (9, 3)].enumerated() {
-            var p = (0..<72).map { UInt8(truncatingIfNeeded: $0 &* 29 &+ i &* 7 &+ 1) }
-            for j in p.indices where p[j] == 0xff { p[j] = 0xfe }
-            p[14] = UInt8(stop)
-            p[15] = UInt8(array)
-            if i == 3 { p[40] = 0xff }
-            all.append(p)
-        }
-        return all + [Array(all[0].prefix(20))]
-    }()
-
     /// One program of `callbacks.c`: r0 and `results` after every packet.
     static func callbacks(_ row: BackendRow, program: String) throws -> BackendCheckReport {
         let source = programs.appendingPathComponent("callbacks.c").path
-        let load = ExampleKit.Load(program: program, packets: callbackPackets, watching: ["results"])
+        let load = ExampleKit.Load(program: program, packets: ObjectFixtures.callbackPackets, watching: ["results"])
         let (failures, _) = try ExampleKit.compare(row, source: source, cpu: "v3", load, name: program)
         return BackendCheckReport(summary: "callbacks.c \(program) on \(row.name): \(failures.count) failures", failures: failures)
     }
-
-    static let kernelFunctionSource = """
-        #include <linux/bpf.h>
-        #include <bpf/bpf_helpers.h>
-        extern __u64 host_scale(__u64 value, __u32 factor) __ksym;
-        extern __u32 host_checksum(const void *data, __u32 size) __ksym;
-        extern void host_stamp(__u64 *out) __ksym;
-        SEC("xdp") int use_host(struct xdp_md *ctx) {
-            __u8 buffer[16] = {};
-            __u8 *p = (void *)(long)ctx->data;
-            if ((void *)(p + 16) > (void *)(long)ctx->data_end) return XDP_ABORTED;
-            __builtin_memcpy(buffer, p, 16);
-            __u64 stamp = 0;
-            host_stamp(&stamp);
-            return (int)((host_scale(host_checksum(buffer, sizeof(buffer)), 3) + stamp) & 0xffff);
-        }
-        char LICENSE[] SEC("license") = "GPL";
-        """
-
-    static var kernelFunctions: KernelFunctions { KernelFunctions([
-        KernelFunction(name: "host_scale", arguments: [.scalar(bits: 64), .scalar(bits: 32)]) { call in call.argument(1) &* call.argument(2) },
-        KernelFunction(name: "host_checksum", arguments: [.buffer(writable: false), .size], resultBits: 32) { call throws(HelperError) in
-            try call.memory.withBytes(at: call.argument(1), count: Int(call.argument(2)), write: false) { bytes in
-                UInt64(bytes.reduce(UInt32(0)) { $0 &* 31 &+ UInt32($1) })
-            }
-        },
-        KernelFunction(name: "host_stamp", arguments: [.memory(size: 8, writable: true)], resultBits: 0) { call throws(HelperError) in
-            try call.memory.withBytes(at: call.argument(1), count: 8, write: true) { $0.storeBytes(of: UInt64(1000), as: UInt64.self) }
-            return 0
-        },
-    ]) }
 
     /// Kernel functions from C: the interpreter, the facade's engine and
     /// every configuration agree, and a little-endian row gives the value the
@@ -87,12 +41,13 @@ public enum ObjectKit {
     static func kernelFunctionCalls(_ row: BackendRow) throws -> BackendCheckReport {
         let source = FileManager.default.temporaryDirectory
             .appendingPathComponent("bpfkit-kfuncs-\(row.name.filter { $0.isLetter || $0.isNumber })-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).c")
-        try kernelFunctionSource.write(to: source, atomically: true, encoding: .utf8)
+        try ObjectFixtures.kernelFunctionSource.write(to: source, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: source) }
-        let packet = (0..<64).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 5) }
-        let load = ExampleKit.Load(program: "use_host", packets: [packet]) { $0.kernelFunctions = kernelFunctions }
+        let load = ExampleKit.Load(program: "use_host", packets: [ObjectFixtures.kernelFunctionPacket]) {
+            $0.kernelFunctions = ObjectFixtures.kernelFunctions
+        }
         var (failures, reference) = try ExampleKit.compare(row, source: source.path, cpu: "v3", load, name: "kfuncs")
-        let expected = (UInt64(packet.prefix(16).reduce(UInt32(0)) { $0 &* 31 &+ UInt32($1) }) * 3 + 1000) & 0xffff
+        let expected = ObjectFixtures.kernelFunctionResult
         if row.byteOrder == .little, reference.runs.first?.hasPrefix("\(expected) ") != true {
             failures.append("the interpreter gives \(reference.runs), expected \(expected)")
         }
@@ -120,15 +75,7 @@ public enum ObjectKit {
             .appendingPathComponent("bpfkit-inner-peek-\(row.name.filter { $0.isLetter || $0.isNumber })-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).c")
         try """
         #include "\(ExampleKit.examplesDirectory.path)/common.h"
-        struct inner { __uint(type, BPF_MAP_TYPE_ARRAY); __type(key, __u32); __type(value, __u32); __uint(max_entries, 1); } a SEC(".maps");
-        struct { __uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS); __uint(max_entries, 1); __type(key, __u32); __array(values, struct inner); }
-            outer SEC(".maps") = { .values = { &a } };
-        SEC("xdp") int peek(struct xdp_md *ctx) {
-            __u32 k = 0;
-            __u32 *p = bpf_map_lookup_elem(&outer, &k);
-            return p ? *p : 7;
-        }
-        char LICENSE[] SEC("license") = "GPL";
+        \(ObjectFixtures.innerMapHandleReadSource)
         """.write(to: source, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: source) }
         let packet = [UInt8](repeating: 0xff, count: 12) + [0x88, 0xb5, 0] + [UInt8](repeating: 0, count: 30)

@@ -211,7 +211,7 @@ final class RecordingPlatform: ExecMemoryPlatform {
 }
 
 /// A value shared between test threads, under a pthread mutex (`NSLock`),
-/// which ThreadSanitizer understands (see `PackLock`).
+/// which ThreadSanitizer understands (see BPFSync's `Lock`).
 final class Shared<Value: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
     private var stored: Value

@@ -12,14 +12,8 @@ import Testing
 /// (move-wide instructions), so the scan looks for each 32-bit constant in
 /// the bytes and for each of its 16-bit halves in every move-wide immediate.
 @Suite struct HardeningTests {
-    static func configuration(hardened: Bool) -> EngineConfiguration {
-        var configuration = EngineConfiguration(instructionLimit: 10_000)
-        configuration.hardened = hardened
-        return configuration
-    }
-
     static func image(_ program: Program, hardened: Bool) throws -> JITImage {
-        try Arm64JIT.assemble(program, configuration: configuration(hardened: hardened), at: 0x1000_0000)
+        try Arm64JIT.assemble(program, configuration: engineConfiguration(limit: 10_000, hardened: hardened), at: 0x1000_0000)
     }
 
     static func words(_ bytes: [UInt8]) -> [UInt32] {
@@ -31,13 +25,6 @@ import Testing
     /// The imm16 fields of the MOVZ/MOVN/MOVK instructions (Arm ARM C4.1.92, "Move wide (immediate)").
     static func moveWideImmediates(_ bytes: [UInt8]) -> Set<UInt16> {
         Set(words(bytes).filter { ($0 >> 23) & 0x3f == 0x25 }.map { UInt16(truncatingIfNeeded: $0 >> 5) })
-    }
-
-    static func containsWord(_ bytes: [UInt8], _ value: UInt32) -> Bool {
-        guard bytes.count >= 4 else { return false }
-        return (0...(bytes.count - 4)).contains {
-            UInt32(bytes[$0]) | UInt32(bytes[$0 + 1]) << 8 | UInt32(bytes[$0 + 2]) << 16 | UInt32(bytes[$0 + 3]) << 24 == value
-        }
     }
 
     @Test func sprayedConstantsAreInThePlainImageOnly() throws {
@@ -57,7 +44,7 @@ import Testing
             let hardened = try Self.image(program, hardened: true)
             #expect(hardened.instructionCount == program.count)
             for constant in SprayPrograms.constants() {
-                let found = Self.containsWord(hardened.bytes, constant)
+                let found = containsWord(hardened.bytes, constant)
                 #expect(!found, "hardened image holds 0x\(String(constant, radix: 16))")
             }
             inEvery.formIntersection(Self.moveWideImmediates(hardened.bytes))
@@ -76,20 +63,9 @@ import Testing
         #expect(Self.hardenedOutcome(program, memory: memory) == reference)
     }
 
-    static func hardenedOutcome(_ program: Program, memory bytes: [UInt8]) -> Outcome {
-        let memory = GuestMemory(bytes: bytes)
-        let prepared: any PreparedProgram
-        do {
-            prepared = try arm64().prepare(program, configuration: configuration(hardened: true))
-        } catch {
-            return .notPrepared("\(error)")
-        }
-        do {
-            return .value(try prepared.run(RunInput(r1: memory.address, r2: UInt64(memory.count),
-                                                    regions: MemoryRegions([memory.region(.input)]))))
-        } catch {
-            return .failure(error)
-        }
+    /// A hardened run on the arm64 JIT.
+    static func hardenedOutcome(_ program: Program, memory: [UInt8]) -> Outcome {
+        outcome(program, memory: memory, on: arm64(), limit: 10_000, hardened: true)
     }
 
     @Test(arguments: GeneratedSuite.categories().map(\.name))

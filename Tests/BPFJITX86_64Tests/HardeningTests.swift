@@ -11,27 +11,20 @@ import Testing
 /// x86-64 JIT: no chosen immediate in the image, the same results as the
 /// interpreter, and everything a user sees in the original numbering.
 @Suite struct HardeningTests {
-    static func configuration(hardened: Bool) -> EngineConfiguration {
-        var configuration = EngineConfiguration(instructionLimit: 10_000)
-        configuration.hardened = hardened
-        return configuration
-    }
-
     static func image(_ program: Program, hardened: Bool) throws -> JITImage {
-        try X86_64JIT.assemble(program, configuration: configuration(hardened: hardened), at: 0x1000_0000)
+        try X86_64JIT.assemble(program, configuration: engineConfiguration(limit: 10_000, hardened: hardened), at: 0x1000_0000)
     }
 
-    static func contains(_ bytes: [UInt8], _ value: UInt32) -> Bool {
-        let needle = withUnsafeBytes(of: value.littleEndian, Array.init)
-        guard bytes.count >= 4 else { return false }
-        return (0...(bytes.count - 4)).contains { Array(bytes[$0..<$0 + 4]) == needle }
+    /// A hardened run on the x86-64 JIT.
+    static func outcome(_ program: Program, memory: [UInt8]) -> Outcome {
+        BPFBackendTestKit.outcome(program, memory: memory, on: X86_64JIT(), limit: 10_000, hardened: true)
     }
 
     @Test func sprayedConstantsAreInThePlainImageOnly() throws {
         let program = SprayPrograms.program()
         let plain = try Self.image(program, hardened: false).bytes
         for constant in SprayPrograms.constants() {
-            let found = Self.contains(plain, constant)
+            let found = containsWord(plain, constant)
             #expect(found, "plain image lacks 0x\(String(constant, radix: 16))")
         }
         // Each hardened compile draws its own key; none may hold a constant.
@@ -39,7 +32,7 @@ import Testing
             let hardened = try Self.image(program, hardened: true)
             #expect(hardened.instructionCount == program.count)
             for constant in SprayPrograms.constants() {
-                let found = Self.contains(hardened.bytes, constant)
+                let found = containsWord(hardened.bytes, constant)
                 #expect(!found, "hardened image holds 0x\(String(constant, radix: 16))")
             }
         }
@@ -56,22 +49,6 @@ import Testing
         for _ in 0..<5 {
             let jit = Self.outcome(program, memory: memory)
             #expect(jit == reference)
-        }
-    }
-
-    static func outcome(_ program: Program, memory bytes: [UInt8]) -> Outcome {
-        let memory = GuestMemory(bytes: bytes)
-        let prepared: any PreparedProgram
-        do {
-            prepared = try X86_64JIT().prepare(program, configuration: configuration(hardened: true))
-        } catch {
-            return .notPrepared("\(error)")
-        }
-        do {
-            return .value(try prepared.run(RunInput(r1: memory.address, r2: UInt64(memory.count),
-                                                    regions: MemoryRegions([memory.region(.input)]))))
-        } catch {
-            return .failure(error)
         }
     }
 

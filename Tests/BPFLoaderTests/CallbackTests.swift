@@ -2,6 +2,7 @@ import BPFHelpers
 import BPFLoader
 import BPFMaps
 import BPFRuntime
+import BPFTestSuite
 import BPFVerifier
 import Foundation
 import Testing
@@ -17,21 +18,7 @@ struct CallbackTests {
     static let source = testProgramsDirectory.appendingPathComponent("callbacks.c")
     static let programs = ["loop_packet", "loop_errors", "each_array", "each_hash"]
 
-    /// Packets: byte 14 picks where `loop_packet` stops and the hash key,
-    /// byte 15 where `each_array` stops; some hold 0xff early, one is short.
-    static let packets: [[UInt8]] = {
-        var all: [[UInt8]] = []
-        for (i, (stop, array)) in [(3, 2), (0, 7), (200, 9), (17, 5), (64, 0), (1, 15), (9, 3)].enumerated() {
-            var p = (0..<72).map { UInt8(truncatingIfNeeded: $0 &* 29 &+ i &* 7 &+ 1) }
-            for j in p.indices where p[j] == 0xff { p[j] = 0xfe }
-            p[14] = UInt8(stop)
-            p[15] = UInt8(array)
-            if i == 3 { p[40] = 0xff }
-            all.append(p)
-        }
-        all.append(Array(all[0].prefix(20)))
-        return all
-    }()
+    static var packets: [[UInt8]] { ObjectFixtures.callbackPackets }
 
     /// What the kernel's helpers give, computed independently: per program and
     /// packet, r0 and the slots of `results` it writes.

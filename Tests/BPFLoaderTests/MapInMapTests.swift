@@ -1,5 +1,6 @@
 import BPFLoader
 import BPFMaps
+import BPFTestSuite
 import Foundation
 import Testing
 
@@ -61,17 +62,7 @@ struct MapInMapTests {
     /// result (which the kernel's verifier refuses) fails at run time on every
     /// engine; nothing may be proven through it.
     @Test func readingAnInnerMapHandleIsAnError() throws {
-        let source = """
-        struct inner { __uint(type, BPF_MAP_TYPE_ARRAY); __type(key, __u32); __type(value, __u32); __uint(max_entries, 1); } a SEC(".maps");
-        struct { __uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS); __uint(max_entries, 1); __type(key, __u32); __array(values, struct inner); }
-            outer SEC(".maps") = { .values = { &a } };
-        SEC("xdp") int peek(struct xdp_md *ctx) {
-            __u32 k = 0;
-            __u32 *p = bpf_map_lookup_elem(&outer, &k);
-            return p ? *p : 7;
-        }
-        char LICENSE[] SEC("license") = "GPL";
-        """
+        let source = ObjectFixtures.innerMapHandleReadSource
         let object = try LoadedObject(bytes: Clang.object(source: source, name: "inner_handle_read"))
         let program = try object.program(named: "peek")
         for engine in engines {

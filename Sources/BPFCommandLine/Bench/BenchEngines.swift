@@ -79,20 +79,24 @@ struct BPFKitEngine: Sendable {
     var unchecked = false
     /// The JIT with constant blinding (`EngineConfiguration.hardened`).
     var hardened = false
+    /// What the JIT's code may use beyond its base instruction set (`--riscv-ext`).
+    var target = JITTargetOptions()
 
     /// Every engine the catalog offers here, the unchecked x86-64 JIT if
     /// asked for, and with `hardened` each JIT once more with constant blinding.
-    static func available(unchecked: Bool = false, hardened: Bool = false) -> [BPFKitEngine] {
-        let engines = available(unchecked: unchecked)
+    static func available(unchecked: Bool = false, hardened: Bool = false,
+                          target: JITTargetOptions = JITTargetOptions()) -> [BPFKitEngine] {
+        let engines = available(unchecked: unchecked, target: target)
         guard hardened else { return engines }
         return engines.flatMap { engine -> [BPFKitEngine] in
             guard engine.kind == .jit, !engine.unchecked else { return [engine] }
             return [engine, BPFKitEngine(key: engine.key + "-hardened", title: engine.title + " hardened", kind: .jit,
-                                         architecture: engine.architecture, emulated: engine.emulated, hardened: true)]
+                                         architecture: engine.architecture, emulated: engine.emulated, hardened: true,
+                                         target: engine.target)]
         }
     }
 
-    static func available(unchecked: Bool) -> [BPFKitEngine] {
+    static func available(unchecked: Bool, target: JITTargetOptions) -> [BPFKitEngine] {
         var engines = [BPFKitEngine(key: "interpreter", title: "interpreter", kind: .interpreter, architecture: nil, emulated: false)]
         if let host = Architecture.host, (try? EngineCatalog.engine(.jit, architecture: host)) != nil {
             engines.append(BPFKitEngine(key: "jit-\(host.rawValue)", title: "\(host.rawValue) JIT", kind: .jit,
@@ -105,10 +109,10 @@ struct BPFKitEngine: Sendable {
         for architecture in EngineCatalog.builtArchitectures where architecture != Architecture.host {
             if (try? EngineCatalog.engine(.jit, architecture: architecture)) != nil {
                 // With --riscv-ext the riscv64 row says which extensions its code uses.
-                let extensions = architecture == .riscv64 && !RISCVExtensions.selected.isEmpty
-                    ? " +" + RISCVExtensions.selected.joined(separator: ",") : ""
+                let extensions = architecture == .riscv64 && !target.extensions.isEmpty
+                    ? " +" + target.extensions.joined(separator: ",") : ""
                 engines.append(BPFKitEngine(key: "jit-\(architecture.rawValue)", title: "\(architecture.rawValue)\(extensions) JIT (emulated)",
-                                            kind: .jit, architecture: architecture, emulated: true))
+                                            kind: .jit, architecture: architecture, emulated: true, target: target))
             }
         }
         return engines
@@ -130,7 +134,7 @@ struct BPFKitEngine: Sendable {
         do {
             file = try ProgramFile.load(path: object, LoadRequest(programName: bench.program, trace: { _ in }))
             engine = unchecked ? X86_64JIT(options: JITOptions(memoryChecking: .unchecked, instructionSelection: .environment))
-                               : try EngineCatalog.engine(kind, architecture: architecture)
+                               : try EngineCatalog.engine(kind, architecture: architecture, target: target)
         } catch {
             return .done(.failed("load: \(error)"))
         }
@@ -156,7 +160,8 @@ struct BPFKitEngine: Sendable {
         if let native = program as? NativeProgram { outcome.codeBytes = native.image.size }
         if emulated {
             if let architecture, let image = try? EngineCatalog.jitImage(linked.program, architecture: architecture,
-                                                                                  configuration: linked.engineConfiguration(hardened: hardened)) {
+                                                                                  configuration: linked.engineConfiguration(hardened: hardened),
+                                                                                  target: target) {
                 outcome.codeBytes = image.size
             }
             outcome.status = .compiled

@@ -16,6 +16,9 @@
  *                      5; six times that in a debug build)
  *   @refused WORDS     the load must be refused, with WORDS in the error
  *   @type mem          the program type (default: the section's; xdp for assembly)
+ *   @over-maximum N ...   input lengths over the program's maximum (mem): its
+ *                      own run must refuse each, and every engine must refuse
+ *                      each at its entry when the run was built elsewhere
  *   @leak              the program may hand the host an address: results are
  *                      compared as value-or-error only (an unprivileged load
  *                      must refuse it)
