@@ -135,6 +135,9 @@ struct Liveness {
                 case .load(_, let dst, let src, _), .loadSignExtend(_, let dst, let src, _):
                     value &= ~bit(dst)
                     value |= bit(src)
+                case .store(.double, .r10, _, let src):
+                    // A spill (`Spill`): the number may come back by a fill.
+                    value |= bit(.r10) | bit(src)
                 case .storeImmediate(_, let dst, _, _), .store(_, let dst, _, _):
                     value |= bit(dst)
                 case .atomic(_, let op, let dst, _, let src):
