@@ -82,6 +82,7 @@ extension Analysis {
                 if points[pc] {
                     state.forgetDeadRegisters(liveness.liveIn[pc])
                     state.forgetIrrelevantNumbers(liveness.relevantIn[pc])
+                    state.forgetIrrelevantSpills(liveness.relevantSlotsIn[pc])
                     state.dropUnusedRanges()
                     state.dropSingularLinks()
                     // Pruned when included in a state stored here; a prune
