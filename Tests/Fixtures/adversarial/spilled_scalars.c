@@ -17,7 +17,7 @@
  *   3: r3 = 0 spilled, then a checked 8-byte store of 0x7fff through
  *      r10 + (-64 + the 8 bytes at 8) (-64 + 64: the slot itself; the
  *      verifier cannot tell where it lands)
- *   4: r3 = the 8 bytes at 8 (60) spilled, checked r3 + 4 <= len, then a
+ *   4: r3 = the low byte of the 8 bytes at 8 (60) spilled, checked r3 + 4 <= len, then a
  *      read of 8 bytes at r1 + r3 (off by 4)
  *   5: r3 = 0 spilled, then a second spill of 0x7fff over it
  *   6: r3 = 8 spilled at r10 - 16, filled from r10 - 12 (not a whole slot:
@@ -27,6 +27,14 @@
  *      spilled again; r6's bound must not reach the new slot
  */
 #include "adversarial.h"
+
+/* Each case's own fill and read, so that a proof on one path is not hidden by another's. */
+#define FILL_AND_READ \
+	"r3 = *(u64 *)(r10 - 8);" \
+	"r5 = r1;" \
+	"r5 += r3;" \
+	"r0 = *(u32 *)(r5 + 0);" \
+	"goto 99f;"
 
 SEC("mem")
 __naked int attack(void *buf)
@@ -44,7 +52,7 @@ __naked int attack(void *buf)
 	"r4 += 4;"
 	"if r4 > r2 goto 99f;"
 	"*(u32 *)(r10 - 8) = 0x7fff;"
-	"goto 90f;"
+	FILL_AND_READ
 "1:"
 	"if r6 != 1 goto 2f;"
 	"r3 = r7;"
@@ -53,14 +61,14 @@ __naked int attack(void *buf)
 	"r4 += 4;"
 	"if r4 > r2 goto 99f;"
 	"*(u8 *)(r10 - 1) = 1;"
-	"goto 90f;"
+	FILL_AND_READ
 "2:"
 	"if r6 != 2 goto 3f;"
 	"r3 = 0;"
 	"*(u64 *)(r10 - 8) = r3;"
 	"r5 = 0x7fff;"
 	"lock *(u64 *)(r10 - 8) += r5;"
-	"goto 90f;"
+	FILL_AND_READ
 "3:"
 	"if r6 != 3 goto 4f;"
 	"r9 = r10;"
@@ -69,10 +77,11 @@ __naked int attack(void *buf)
 	"*(u64 *)(r10 - 8) = r3;"
 	"r5 = 0x7fff;"
 	"*(u64 *)(r9 + 56) = r5;"
-	"goto 90f;"
+	FILL_AND_READ
 "4:"
 	"if r6 != 4 goto 5f;"
 	"r3 = r8;"
+	"r3 &= 0xff;"
 	"*(u64 *)(r10 - 8) = r3;"
 	"r4 = r3;"
 	"r4 += 4;"
@@ -89,7 +98,7 @@ __naked int attack(void *buf)
 	"r3 = 0x7fff;"
 	"*(u64 *)(r10 - 8) = r3;"
 	"r3 = 0;"
-	"goto 90f;"
+	FILL_AND_READ
 "6:"
 	"if r6 != 6 goto 7f;"
 	"r3 = 8;"
@@ -107,11 +116,7 @@ __naked int attack(void *buf)
 	"if r6 > 8 goto 99f;"
 	"r3 += 0x7fff;"
 	"*(u64 *)(r10 - 8) = r3;"
-"90:"
-	"r3 = *(u64 *)(r10 - 8);"
-	"r5 = r1;"
-	"r5 += r3;"
-	"r0 = *(u32 *)(r5 + 0);"
+	FILL_AND_READ
 "99:"
 	"exit;"
 	::: __clobber_all);
