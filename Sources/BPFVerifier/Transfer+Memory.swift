@@ -109,8 +109,9 @@ extension Analysis {
         state[dst.index] = result
     }
 
-    /// Stores and atomics: memory is not tracked, so only the access is checked
-    /// and the registers an atomic writes become unknown.
+    /// Stores and atomics: memory is not tracked but for spilled registers
+    /// (`Spill`: recorded or forgotten after the access), so the access is
+    /// checked and the registers an atomic writes become unknown.
     func store(_ state: inout State, _ instruction: Instruction, at pc: Int) {
         var base: Value = .uninitialized, stored: Value? = nil
         switch instruction {
