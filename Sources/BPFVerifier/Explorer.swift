@@ -82,6 +82,7 @@ extension Analysis {
                 if points[pc] {
                     state.forgetDeadRegisters(liveness.liveIn[pc])
                     state.forgetIrrelevantNumbers(liveness.relevantIn[pc])
+                    state.forgetIrrelevantSpills(liveness.relevantSlotsIn[pc])
                     state.dropUnusedRanges()
                     state.dropSingularLinks()
                     // Pruned when included in a state stored here; a prune
@@ -256,6 +257,9 @@ extension State {
         var widenedSlots: [(f: Int, r: Int)] = []
         for f in frames.indices {
             frames[f].stack.formIntersection(other.frames[f].stack)
+            // Spilled slots both hold alike stay; the others are forgotten (unknown).
+            let theirs = other.frames[f].spills
+            frames[f].spills.removeAll { mine in !theirs.contains { $0.offset == mine.offset && $0.value.sameIgnoringLink(mine.value) } }
             for r in frames[f].registers.indices where !frames[f].registers[r].sameIgnoringLink(other.frames[f].registers[r]) {
                 if case .uninitialized = frames[f].registers[r] { continue }
                 if frames[f].registers[r].isStack { lostStackPointer = true }

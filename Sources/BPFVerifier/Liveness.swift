@@ -17,6 +17,11 @@ struct Liveness {
     /// Per slot: bit r set when the number register r holds on entry may
     /// still decide something the verifier checks (`relevantIn`).
     let relevantIn: [UInt16]
+    /// Per slot: bit k set when the register spilled to the 8-byte stack slot
+    /// at r10 - 8(k + 1) of the current frame may still matter (it may be
+    /// filled into a register that does): the other spills are forgotten at
+    /// pruning points (`State.forgetIrrelevantSpills`), as numbers are.
+    let relevantSlotsIn: [UInt64]
 
     static let always: UInt16 = 1 << 10
     static let arguments: UInt16 = 0b11_1110
@@ -79,7 +84,25 @@ struct Liveness {
             }
         }
         liveIn = live
-        relevantIn = Self.relevance(instructions, successors: successors)
+        (relevantIn, relevantSlotsIn) = Self.relevance(instructions, successors: successors)
+    }
+
+    /// The bit of the 8-byte stack slot at `offset` from r10, if it is one.
+    static func slotBit(_ offset: Int16) -> UInt64? {
+        guard offset < 0, offset >= -512, offset % 8 == 0 else { return nil }
+        return UInt64(1) << UInt64(-Int(offset) / 8 - 1)
+    }
+
+    /// The bits of the 8-byte stack slots `[offset, offset + size)` overlaps.
+    static func slotsOverlapping(_ offset: Int16, _ size: Int) -> UInt64 {
+        var mask: UInt64 = 0
+        var k = 0
+        while k < 64 {
+            let low = -8 * (k + 1)
+            if Int(offset) < low + 8 && Int(offset) + size > low { mask |= UInt64(1) << UInt64(k) }
+            k += 1
+        }
+        return mask
     }
 
     /// Which registers hold numbers whose exact value may still matter (the
@@ -93,7 +116,7 @@ struct Liveness {
     /// function's r0 (counters, hashes, checksums) do not: forgetting them
     /// at pruning points (`State.forgetIrrelevantNumbers`) loses nothing the
     /// proofs use, and lets states that differ only there prune each other.
-    static func relevance(_ instructions: [Instruction], successors: [[Int]]) -> [UInt16] {
+    static func relevance(_ instructions: [Instruction], successors: [[Int]]) -> ([UInt16], [UInt64]) {
         let count = instructions.count
         func bit(_ r: Register) -> UInt16 { UInt16(1) << UInt16(r.index) }
         // The entry function ends where the first subprogram starts.
@@ -102,13 +125,32 @@ struct Liveness {
             if case .call(.local) = instruction, let target = instruction.target(at: pc) { entryEnd = min(entryEnd, target) }
         }
         var relevant = [UInt16](repeating: Self.always, count: count)
+        var slots = [UInt64](repeating: 0, count: count)
         var changed = true
         while changed {
             changed = false
             for pc in stride(from: count - 1, through: 0, by: -1) {
-                var out: UInt16 = 0
-                for s in successors[pc] { out |= relevant[s] }
-                var value = out
+                var out: UInt16 = 0, outSlots: UInt64 = 0
+                for s in successors[pc] { out |= relevant[s]; outSlots |= slots[s] }
+                var value = out, slotValue = outSlots
+                // Spills and fills through r10 (`Spill`): a fill makes its slot
+                // matter when its register does, a spill its register when its
+                // slot does; any write over a slot ends what it held.
+                switch instructions[pc] {
+                case .load(.double, let dst, .r10, let offset):
+                    if out & bit(dst) != 0, let b = slotBit(offset) { slotValue |= b }
+                case .store(let size, .r10, let offset, let src):
+                    if size == .double, let b = slotBit(offset), outSlots & b != 0 { value |= bit(src) }
+                    slotValue &= ~slotsOverlapping(offset, size.bytes)
+                case .storeImmediate(let size, .r10, let offset, _):
+                    slotValue &= ~slotsOverlapping(offset, size.bytes)
+                case .call(.local):
+                    slotValue = .max   // the callee may fill through a pointer into this frame
+                case .exit:
+                    slotValue = 0
+                default:
+                    break
+                }
                 switch instructions[pc] {
                 case .alu(_, let op, let dst, let operand):
                     let matters = out & bit(dst) != 0
@@ -144,9 +186,10 @@ struct Liveness {
                 }
                 value |= Self.always
                 if value != relevant[pc] { relevant[pc] = value; changed = true }
+                if slotValue != slots[pc] { slots[pc] = slotValue; changed = true }
             }
         }
-        return relevant
+        return (relevant, slots)
     }
 }
 
@@ -159,6 +202,17 @@ extension State {
             if case .uninitialized = frames[f].registers[r] { continue }
             frames[f].registers[r] = .uninitialized
         }
+    }
+}
+
+extension State {
+    /// Forgets the innermost frame's spilled slots not in `relevant`
+    /// (`Liveness.relevantSlotsIn`): a fill of one gives an unknown number,
+    /// a superset of what it held.
+    mutating func forgetIrrelevantSpills(_ relevant: UInt64) {
+        let f = frames.count - 1
+        guard !frames[f].spills.isEmpty else { return }
+        frames[f].spills.removeAll { spill in Liveness.slotBit(Int16(spill.offset)).map { relevant & $0 == 0 } ?? true }
     }
 }
 

@@ -11,6 +11,12 @@ struct Frame: Hashable, Sendable {
     /// What the frame is: an ordinary function, or the loader's loop around
     /// a callback and the callback itself (see `CallbackLoop`).
     var role: FrameRole = .function
+    /// Registers spilled whole to 8-byte slots of this stack, by offset
+    /// (see `Spill`); a slot not here reads back as an unknown number.
+    var spills: [Spill] = []
+
+    /// The registers and the spilled values.
+    var allValues: [Value] { spills.isEmpty ? registers : registers + spills.map(\.value) }
 }
 
 /// The part a frame plays in a callback loop (`bpf_loop`, `bpf_for_each_map_elem`).
@@ -121,7 +127,7 @@ struct State: Hashable, Sendable {
     var depth: Int { frames.count }
 
     /// Every value of every frame.
-    func allValues() -> some Sequence<Value> { frames.lazy.flatMap(\.registers) }
+    func allValues() -> some Sequence<Value> { frames.lazy.flatMap(\.allValues) }
 
     /// An id no register uses.
     func freshID() -> Int {
@@ -139,6 +145,9 @@ struct State: Hashable, Sendable {
         for f in frames.indices {
             for r in frames[f].registers.indices {
                 if let new = transform(frames[f].registers[r]) { frames[f].registers[r] = new }
+            }
+            for i in frames[f].spills.indices {
+                if let new = transform(frames[f].spills[i].value) { frames[f].spills[i].value = new }
             }
         }
     }
@@ -176,7 +185,7 @@ struct State: Hashable, Sendable {
         // Few ids and few registers: look each id up, and copy the
         // dictionary only when one goes.
         var unused: [Int] = []
-        for id in packetRanges.keys where !frames.contains(where: { $0.registers.contains { $0.packetID == id } }) {
+        for id in packetRanges.keys where !frames.contains(where: { $0.allValues.contains { $0.packetID == id } }) {
             unused.append(id)
         }
         for id in unused { packetRanges[id] = nil }
@@ -198,6 +207,10 @@ struct State: Hashable, Sendable {
             guard old.frames[f].stack.isSubset(of: frames[f].stack) else { return false }
             let mine = frames[f].registers, theirs = old.frames[f].registers
             for r in mine.indices where !roughlyIncluded(mine[r], in: theirs[r]) { return false }
+            // A slot the old state knew spilled, this one must know spilled with less.
+            for spill in old.frames[f].spills {
+                guard let new = frames[f].spilled(at: spill.offset), roughlyIncluded(new, in: spill.value) else { return false }
+            }
         }
         var packetMap: [Int: Int] = [:]
         var nullMap: [Int: Int] = [:]
@@ -208,6 +221,11 @@ struct State: Hashable, Sendable {
             let mine = frames[f].registers, theirs = old.frames[f].registers
             for r in mine.indices {
                 guard included(mine[r], in: theirs[r], old: old, packetMap: &packetMap, nullMap: &nullMap,
+                               referenceMap: &referenceMap, linkMap: &linkMap) else { return false }
+            }
+            for spill in old.frames[f].spills {
+                guard let new = frames[f].spilled(at: spill.offset),
+                      included(new, in: spill.value, old: old, packetMap: &packetMap, nullMap: &nullMap,
                                referenceMap: &referenceMap, linkMap: &linkMap) else { return false }
             }
         }

@@ -78,6 +78,7 @@ extension Analysis {
         }
         var next = checked
         next.pc = pc + 1
+        forgetSpillsWrittenByHelper(&next, state, memory: memory)
         for number in 1...5 where description.releases(number) { release(&next, number: number, name: name, at: pc) }
         switch description.result {
         case .scalar:
@@ -105,6 +106,8 @@ extension Analysis {
             var successors = [next]
             if state.depth > 1 {
                 var returned = checked
+                // The program it ran may have written anywhere in the run's stack (its accesses are its own).
+                returned.forgetAllSpills()
                 returned[0] = .unknown
                 returned.forgetPacket(lost: lostPointer)
                 successors.append(returnToCaller(returned))

@@ -263,6 +263,11 @@ extension Analysis {
                 guard case .scalar(let other) = state.frames[f].registers[i], let l = other.link, l.id == link.id else { continue }
                 state.frames[f].registers[i] = .scalar(Scalar.shifted(known, by: l.delta - link.delta, into: other))
             }
+            // Spilled copies too (see `Spill`).
+            for i in state.frames[f].spills.indices {
+                guard case .scalar(let other) = state.frames[f].spills[i].value, let l = other.link, l.id == link.id else { continue }
+                state.frames[f].spills[i].value = .scalar(Scalar.shifted(known, by: l.delta - link.delta, into: other))
+            }
         }
     }
 

@@ -127,6 +127,8 @@ extension Analysis {
         access(&state, base: src, offset: offset, size: size.bytes, write: false, atomic: false, at: pc)
         checkContextFieldLoad(state[src.index], size: size.bytes, offset: Int(offset), signed: signed, at: pc)
         var result: Value = .scalar(signed ? .signExtended(bytes: size.bytes) : .loaded(bytes: size.bytes))
+        // A fill: the register spilled there (see `Spill`).
+        if !signed, size == .double, let spilled = filled(state, base: state[src.index], offset: offset) { result = spilled }
         if case .context(let off) = state[src.index], !signed, size == .double,
            case .packetContext(_, let fields) = environment.context, let field = fields[off + Int(offset)] {
             switch field {
@@ -145,9 +147,17 @@ extension Analysis {
         state[dst.index] = result
     }
 
-    /// Stores and atomics: memory is not tracked, so only the access is checked
-    /// and the registers an atomic writes become unknown.
+    /// Stores and atomics: memory is not tracked but for spilled registers
+    /// (`Spill`: recorded or forgotten after the access), so the access is
+    /// checked and the registers an atomic writes become unknown.
     func store(_ state: inout State, _ instruction: Instruction, at pc: Int) {
+        var base: Value = .uninitialized, stored: Value? = nil
+        switch instruction {
+        case .store(_, let dst, _, let src): base = state[dst.index]; stored = state[src.index]
+        case .storeImmediate(_, let dst, _, _), .atomic(_, _, let dst, _, _): base = state[dst.index]
+        default: break
+        }
+        defer { spillAfterStore(&state, instruction, base: base, value: stored) }
         switch instruction {
         case .storeImmediate(let size, let dst, let offset, _):
             access(&state, base: dst, offset: offset, size: size.bytes, write: true, atomic: false, at: pc)

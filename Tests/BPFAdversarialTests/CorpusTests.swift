@@ -37,7 +37,7 @@ struct CorpusTests {
         for wanted in ["tail-call-context", "pruning", "frames", "jump-across-functions", "verification-cost", "read-only-maps",
                        "stale-map-values", "helper-stack-regions", "references", "pointer-leaks", "bounds-32-bit",
                        "signed-unsigned", "sign-extension", "shifts", "overflow", "packet-ranges", "null-checks", "map-value-neighbours",
-                       "helper-sizes", "loops", "calls", "tail-calls", "division", "callbacks", "input-length", "linked-scalars"] {
+                       "helper-sizes", "loops", "calls", "tail-calls", "division", "callbacks", "input-length", "linked-scalars", "spilled-scalars"] {
             #expect(classes.contains(wanted), "no corpus entry of class \(wanted)")
         }
     }

@@ -54,7 +54,9 @@ struct TailCallContextTests {
     @Test(arguments: [
         ("mov %r1, %r10\nadd %r1, -64", "a stack address"),
         ("add %r1, 8", "the context moved"),
-        ("stxdw [%r10-8], %r1\nldxdw %r1, [%r10-8]", "the context through a spill (a number now)"),
+        ("stxdw [%r10-8], %r1\nstw [%r10-4], 0\nldxdw %r1, [%r10-8]", "the context through a spill overwritten in half"),
+        ("stxdw [%r10-8], %r1\nldxw %r1, [%r10-8]", "half the context through a spill"),
+        ("stxdw [%r10-8], %r1\nldxdw %r1, [%r10-16]", "the slot beside the spill"),
         ("lddw %r1, 0x41414141", "a made-up address"),
         ("ldxw %r1, [%r1+0]", "the packet"),
     ])
@@ -69,6 +71,8 @@ struct TailCallContextTests {
         #expect(try Refusal.reason(tailCall(""), maps: maps) == nil)
         // A copy through r6 is the same pointer.
         #expect(try Refusal.reason(tailCall("mov %r6, %r1\nmov %r1, 0\nmov %r1, %r6"), maps: maps) == nil)
+        // Spilled to the stack and filled back, as the kernel allows.
+        #expect(try Refusal.reason(tailCall("stxdw [%r10-8], %r1\nmov %r1, 0\nldxdw %r1, [%r10-8]"), maps: maps) == nil)
         // From a subprogram that received it.
         let fromSubprogram = """
             call local f

@@ -29,7 +29,7 @@ struct StackFactsPrecisionTests {
     static let benchDepths: [String: Int] = [
         "tcp_checksum": 0, "crc32": 0, "flow_lookup": 32, "fnv1a": 0, "helper_calls": 16, "int_loop": 0,
         "local_calls": 0, "map_updates": 32, "sort64": 256,
-        "bsort": 184, "crc32_bitwise": 0, "tokenizer": 32,
+        "bsort": 184, "crc32_bitwise": 0, "tokenizer": 32, "matmul": 440,
         "stage_ip": 4, "stage_ports": 4, "stage_verdict": 4, "pipeline": 4,
     ]
 
@@ -51,9 +51,7 @@ struct StackFactsPrecisionTests {
 
     /// Bench programs whose stack facts the verifier does not prove yet, and why.
     /// Each is checked to be still unproven, so that proving it moves it to `benchDepths`.
-    static let benchNotProven: [String: String] = [
-        "matmul": "its 8x8 matrix on the stack is read at a computed index (i * N + k) inside nested loops",
-    ]
+    static let benchNotProven: [String: String] = [:]
 
     static var benchFiles: [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: repository.appendingPathComponent("bench").path)) ?? []
