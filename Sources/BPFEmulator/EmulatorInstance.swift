@@ -116,8 +116,9 @@ final class EmulatorInstance: @unchecked Sendable {
     /// Maps a program's image (read and execute) unless it is mapped
     /// already. Images it overlaps (a released address reused, or two images
     /// sharing a page) are unmapped first, and code translated from the old
-    /// bytes is dropped (Unicorn 2.0.1 already drops it on unmap; asking
-    /// explicitly keeps correctness off that detail).
+    /// bytes is dropped. Unmapping alone does not drop it in Unicorn 2.0.1:
+    /// without the explicit drop, a new image at a released image's address
+    /// runs the old code (`IsolationTests`).
     func attach(_ image: LoadedImage) throws(EmulatorError) {
         guard mapped[image.id] == nil else { return }
         for (id, other) in mapped where other.mappedRange.overlaps(image.mappedRange) {
