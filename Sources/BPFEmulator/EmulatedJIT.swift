@@ -44,36 +44,56 @@ public final class EmulatedImageMemory: CodeMemory {
 
 /// The machines emulated JIT programs run on.
 ///
-/// A machine's helpers are fixed when it is made, and making one costs a
-/// Unicorn engine, its trampolines and mappings (far more than compiling a
-/// small program), so programs share machines where that is safe:
+/// A machine's helpers are fixed while it has programs, and making one
+/// costs a Unicorn engine, its trampolines and mappings (far more than
+/// compiling a small program), so programs share machines where that is
+/// safe, and a machine whose programs are all gone is recycled for new
+/// ones rather than rebuilt:
 ///
 /// - programs that share program arrays share one (a tail call branches from
 ///   one image into another), with a larger stack: a tail call from a
 ///   subprogram keeps the caller's frames while the target runs, up to 33
 ///   deep. Keyed by the arrays and whatever else the backend keeps apart
-///   (`variant`: byte order, placement); held weakly, so a machine lives as
-///   long as a program on it. Its helpers are the first program's: programs
-///   sharing arrays come from one object and share its helpers.
+///   (`variant`: byte order, placement). Its helpers are the first
+///   program's: programs sharing arrays come from one object and share its helpers.
 /// - programs without helpers share one machine per architecture and variant.
 /// - any other program gets a machine of its own.
+///
+/// Machines of the first and last kinds come from a pool per
+/// architecture, variant and stack size. The pool holds a reference to
+/// each; a machine is free when that is the only one left (every program
+/// on it, and every compile in progress for it, is gone), which, checked
+/// under the pool's lock, cannot change until the pool hands it out again.
+/// A free machine is recycled (`EmulatedMachine.recycle`): new helpers,
+/// old images unmapped and their translated code dropped, fixed windows
+/// forgotten, each engine's stack zeroed before its next run. Nothing of a
+/// previous program survives but the engines themselves.
 ///
 /// Helpers never see the machine stack (saved registers, return
 /// addresses): each run names the BPF stack it is in.
 public enum EmulatedJITMachines {
     /// The machine stack of machines whose programs tail-call.
     public static let tailCallStackSize = 1 << 20
+    /// Free or busy machines kept per architecture, variant and stack size;
+    /// beyond it, machines are made and dropped as before.
+    public static let poolLimit = 8
 
-    final class Weak: @unchecked Sendable {
-        weak var machine: EmulatedMachine?
-        init(_ machine: EmulatedMachine) { self.machine = machine }
-    }
     struct Key: Hashable {
         let architecture: EmulatedArchitecture
         let arrays: [UInt64]
         let variant: Int
     }
-    static let shared = Mutex<[Key: Weak]>([:])
+    struct PoolKey: Hashable {
+        let architecture: EmulatedArchitecture
+        let variant: Int
+        let stackSize: Int
+    }
+    /// The pooled machines, and which of them serves which program arrays.
+    struct Machines {
+        var pool: [PoolKey: [EmulatedMachine]] = [:]
+        var byArrays: [Key: ObjectIdentifier] = [:]
+    }
+    static let machines = Mutex(Machines())
     static let helperless = Mutex<[Key: EmulatedMachine]>([:])
 
     /// The machine for a program prepared with `configuration` on `architecture`.
@@ -83,8 +103,8 @@ public enum EmulatedJITMachines {
         let key = Key(architecture: architecture, arrays: arrays, variant: variant)
         guard !arrays.isEmpty else {
             guard configuration.helpers.all.isEmpty else {
-                return try EmulatedMachine(architecture: architecture, helpers: configuration.helpers,
-                                           configuration: EmulatedMachine.Configuration(callsSeeMachineStack: false))
+                return try pooled(PoolKey(architecture: architecture, variant: variant, stackSize: 64 << 10),
+                                  helpers: configuration.helpers, arrays: nil)
             }
             return try helperless.withLock { (table) throws(EmulatorError) -> EmulatedMachine in
                 if let machine = table[key] { return machine }
@@ -94,13 +114,46 @@ public enum EmulatedJITMachines {
                 return machine
             }
         }
-        return try shared.withLock { (table) throws(EmulatorError) -> EmulatedMachine in
-            table = table.filter { $0.value.machine != nil }
-            if let machine = table[key]?.machine { return machine }
-            let machine = try EmulatedMachine(architecture: architecture, helpers: configuration.helpers,
-                                              configuration: EmulatedMachine.Configuration(stackSize: tailCallStackSize,
+        return try pooled(PoolKey(architecture: architecture, variant: variant, stackSize: tailCallStackSize),
+                          helpers: configuration.helpers, arrays: key)
+    }
+
+    /// A machine of the pool `poolKey`: the one already serving `arrays`
+    /// if it is in use, else a free one recycled for `helpers`, else a new one.
+    static func pooled(_ poolKey: PoolKey, helpers: HelperRegistry, arrays: Key?) throws(EmulatorError) -> EmulatedMachine {
+        try machines.withLock { (table) throws(EmulatorError) -> EmulatedMachine in
+            // Out of the table while it is looked at: a copy of the array
+            // would hold a second reference to every machine.
+            var list = table.pool.removeValue(forKey: poolKey) ?? []
+            defer { table.pool[poolKey] = list }
+            var free: [Int] = []
+            for index in list.indices {
+                let id = ObjectIdentifier(list[index])
+                if isKnownUniquelyReferenced(&list[index]) {
+                    // Nothing uses it: whatever arrays it served are gone.
+                    table.byArrays = table.byArrays.filter { $0.value != id }
+                    free.append(index)
+                } else if let arrays, table.byArrays[arrays] == id {
+                    return list[index]
+                }
+            }
+            let machine: EmulatedMachine
+            if let first = free.first {
+                machine = list[first]
+                try machine.recycle(helpers: helpers)
+                free.removeFirst()
+            } else {
+                machine = try EmulatedMachine(architecture: poolKey.architecture, helpers: helpers,
+                                              configuration: EmulatedMachine.Configuration(stackSize: poolKey.stackSize,
                                                                                            callsSeeMachineStack: false))
-            table[key] = Weak(machine)
+                // Machines serving program arrays stay in the pool however
+                // many there are: programs sharing the arrays find theirs there.
+                guard list.count < poolLimit || arrays != nil else { return machine }
+                list.append(machine)
+            }
+            if let arrays { table.byArrays[arrays] = ObjectIdentifier(machine) }
+            // Free machines beyond the limit are dropped.
+            for index in free.reversed() where list.count > poolLimit { list.remove(at: index) }
             return machine
         }
     }

@@ -10,6 +10,9 @@
 //   (direct-call range) and far from it; `EmulatedProgram` is an image loaded
 //   there. A machine-wide pool of Unicorn engines serves runs, one run per
 //   engine, so threads run in parallel; images are mapped on first use.
+//   A machine no program uses any more can be recycled with new helpers
+//   (`recycle`): engines kept, old images, fixed windows, stacks and
+//   map-handle tokens forgotten.
 // - Addresses: 64-bit targets use host addresses unchanged (code and
 //   trampoline addresses are reserved PROT_NONE in the host). 32-bit targets
 //   see host pages through windows below 2 GiB; pointers are translated at
@@ -63,8 +66,12 @@ public final class EmulatedMachine: Sendable {
     }
 
     public let architecture: EmulatedArchitecture
-    public let helpers: HelperRegistry
     public let configuration: Configuration
+    /// The helpers calls reach: fixed while any program of the machine
+    /// exists; a machine nothing uses any more may be given others (`recycle`).
+    public var helpers: HelperRegistry { tenancy.withLock { $0.helpers } }
+    /// The machine's current helpers, and how many times it was recycled.
+    private let tenancy: Mutex<Tenancy>
 
     /// First trampoline slot; slot 0 is the entry call's return address.
     let trampolineBase: UInt64
@@ -95,7 +102,7 @@ public final class EmulatedMachine: Sendable {
             throw .invalidArchitecture(name: architecture.name, reason: "stack size \(configuration.stackSize) is out of range")
         }
         self.architecture = architecture
-        self.helpers = helpers
+        self.tenancy = Mutex(Tenancy(helpers: helpers))
         self.configuration = configuration
         trampolinePages = try HostPages(count: Trampolines.areaSize)
         trampolinePages.fill(with: architecture.trap)
@@ -288,6 +295,11 @@ public final class EmulatedMachine: Sendable {
         } else {
             engine = try EmulatorInstance(machine: self)
         }
+        let generation = generation
+        if engine.generationSeen != generation {
+            engine.startTenancy()
+            engine.generationSeen = generation
+        }
         // Only after a program went away is there anything to unmap.
         let retirements = images.withLock { $0.retirements }
         if engine.retirementsSeen != retirements {
@@ -318,6 +330,30 @@ public final class EmulatedMachine: Sendable {
     /// Images of programs that still exist (a released program's image is
     /// unmapped from each engine the next time the engine is taken).
     public var liveImageCount: Int { images.withLock { $0.live.count } }
+
+    /// How many times the machine was recycled: each engine starts a new
+    /// tenancy (stack zeroed, map-handle tokens forgotten) when this changes.
+    var generation: UInt64 { tenancy.withLock { $0.generation } }
+
+    /// Makes a machine whose programs are all gone serve new ones with
+    /// `helpers`, keeping what is costly to build (its engines, with their
+    /// trampolines, stacks and hooks) and forgetting what belonged to the
+    /// old programs: their images (unmapped from each engine when it is
+    /// next taken, with the code translated from them), the fixed windows
+    /// their code held, and, per engine, its stack contents and map-handle
+    /// tokens. The caller guarantees that nothing else refers to the
+    /// machine (`EmulatedJITMachines` checks that its pool holds the only
+    /// reference); with a program still loaded this throws.
+    public func recycle(helpers: HelperRegistry) throws(EmulatorError) {
+        guard liveImageCount == 0 else {
+            throw .invalidImage("a machine with \(liveImageCount) loaded programs cannot be recycled")
+        }
+        fixed.withLock { $0 = FixedWindows() }
+        tenancy.withLock { tenancy in
+            tenancy.helpers = helpers
+            tenancy.generation += 1
+        }
+    }
 
     /// Images mapped in each idle engine (tests: mappings follow the live images).
     public var mappedImageCounts: [Int] { idleEngines.withLock { $0.map(\.mappedImageCount) } }
@@ -356,6 +392,12 @@ public final class EmulatedMachine: Sendable {
         }
         return try result.get()
     }
+}
+
+/// Who the machine serves now.
+private struct Tenancy {
+    var helpers: HelperRegistry
+    var generation: UInt64 = 0
 }
 
 /// The machine's fixed windows and where the next one goes.

@@ -6,7 +6,7 @@ import BPFRuntime
 extension EmulatorInstance {
     func handleTrampoline(at address: UInt64) {
         let returnAddress = unicorn.read(architecture.linkRegister)
-        let callSite = bpfPC(returnAddress &- UInt64(architecture.returnAddressOffset))
+        let callSite = CallSite(instance: self, native: returnAddress &- UInt64(architecture.returnAddressOffset))
         let offset = Int(address - machine.trampolineBase)
         guard offset % Trampolines.slotSize == 0,
               let target = machine.trampolines.withLock({ $0.target(atSlot: offset / Trampolines.slotSize) }) else {
@@ -24,9 +24,9 @@ extension EmulatorInstance {
         }
     }
 
-    private func callHelper(_ id: Int32, callSite: Int, returnAddress: UInt64) {
+    private func callHelper(_ id: Int32, callSite: CallSite, returnAddress: UInt64) {
         guard let helper = machine.helpers[id] else {
-            stop(.unknownHelper(pc: callSite, id: id))
+            stop(.unknownHelper(pc: callSite.pc, id: id))
             return
         }
         let byPrototype = architecture.helperArguments == .aapcs
@@ -57,21 +57,21 @@ extension EmulatorInstance {
             value = try helper.body(call)
         } catch {
             shadows.copyIn()
-            stop(.helperFailed(pc: callSite, id: id, message: error.message))
+            stop(.helperFailed(pc: callSite.pc, id: id, message: error.message))
             return
         }
-        shadows.copyIn()
+        shadows.refresh()
         var result = value
         if translated, helper.prototype.result.isPointer, value != 0, helper.resultIsMapHandle?(arguments[0]) == true {
             guard let token = token(forHandle: value) else {
-                stop(.helperFailed(pc: callSite, id: id, message: "more map handles than the guest can stand for"))
+                stop(.helperFailed(pc: callSite.pc, id: id, message: "more map handles than the guest can stand for"))
                 return
             }
             result = token
         } else if translated, helper.prototype.result.isPointer, value != 0 {
             guard let guest = guestPointer(forHost: value) else {
                 let message = "returned pointer 0x\(String(value, radix: 16)) is outside the program's memory"
-                stop(.helperFailed(pc: callSite, id: id, message: message))
+                stop(.helperFailed(pc: callSite.pc, id: id, message: message))
                 return
             }
             result = guest
@@ -88,7 +88,7 @@ extension EmulatorInstance {
     /// row lists its pairs high word first) and stack offsets count from the
     /// row's first stack slot (16 on O32, after the home area), which makes
     /// the same rules O32's (`O32.locations(for:)`).
-    private func readAAPCSArguments(_ kinds: [ValueKind], callSite: Int) -> [UInt64]? {
+    private func readAAPCSArguments(_ kinds: [ValueKind], callSite: CallSite) -> [UInt64]? {
         var values: [UInt64] = []
         let little = architecture.byteOrder == .little
         let registers: [EmulatedRegister] = [architecture.arguments[0], architecture.arguments[1]].flatMap { location -> [EmulatedRegister] in
@@ -107,7 +107,7 @@ extension EmulatorInstance {
             case .stack(let offset, let bytes):
                 let address = unicorn.read(architecture.stackPointer) &+ UInt64(stackBase + offset)
                 guard let slot = stackOffset(of: address) else {
-                    stop(.outOfBounds(pc: callSite, address: address, size: bytes, write: false))
+                    stop(.outOfBounds(pc: callSite.pc, address: address, size: bytes, write: false))
                     return nil
                 }
                 let value = stack.load(at: slot, architecture.byteOrder)
@@ -120,7 +120,7 @@ extension EmulatorInstance {
 
     /// Runtime calls report failures as `helperFailed` with id -1; the
     /// message names the routine.
-    private func callRuntime(_ call: RuntimeCall, callSite: Int, returnAddress: UInt64) {
+    private func callRuntime(_ call: RuntimeCall, callSite: CallSite, returnAddress: UInt64) {
         guard let arguments = readArguments(call.argumentCount, required: call.argumentCount, callSite: callSite),
               synchronizeBeforeCall(callSite: callSite) else { return }
         let memory = TargetMemory(byteOrder: architecture.byteOrder, addressSpace: state.space,
@@ -130,18 +130,18 @@ extension EmulatorInstance {
             value = try call.body(RuntimeCallContext(arguments: arguments, memory: memory))
         } catch {
             shadows.copyIn()
-            stop(.helperFailed(pc: callSite, id: -1, message: "runtime call \(call.name): \(error.message)"))
+            stop(.helperFailed(pc: callSite.pc, id: -1, message: "runtime call \(call.name): \(error.message)"))
             return
         }
-        shadows.copyIn()
+        shadows.refresh()
         finishCall(result: value, returnAddress: returnAddress, oneWord: false)
     }
 
     /// Makes host memory current before Swift code reads it.
-    private func synchronizeBeforeCall(callSite: Int) -> Bool {
+    private func synchronizeBeforeCall(callSite: CallSite) -> Bool {
         state.calls += 1
         if let refused = shadows.writeBack(permitsWrite: { state.codeRegions.permits($0, size: $1, write: true) }) {
-            stop(.outOfBounds(pc: callSite, address: refused.address, size: refused.count, write: true))
+            stop(.outOfBounds(pc: callSite.pc, address: refused.address, size: refused.count, write: true))
             return false
         }
         return true
@@ -176,7 +176,7 @@ extension EmulatorInstance {
     /// when the stack slot of one of the first `required` lies outside the
     /// stack. Slots past `required` (arguments the callee does not declare)
     /// that fall outside read as 0: a caller need not have pushed them.
-    private func readArguments(_ count: Int, required: Int, callSite: Int) -> [UInt64]? {
+    private func readArguments(_ count: Int, required: Int, callSite: CallSite) -> [UInt64]? {
         var values: [UInt64] = []
         for (index, location) in architecture.arguments.prefix(count).enumerated() {
             switch location {
@@ -191,7 +191,7 @@ extension EmulatorInstance {
                         values.append(0)
                         continue
                     }
-                    stop(.outOfBounds(pc: callSite, address: address, size: 8, write: false))
+                    stop(.outOfBounds(pc: callSite.pc, address: address, size: 8, write: false))
                     return nil
                 }
                 values.append(stack.load(at: offset, architecture.byteOrder))
@@ -245,6 +245,16 @@ extension EmulatorInstance {
         }
         return window.guest + (host - window.host)
     }
+}
+
+/// Where a call was made from, named as a BPF pc only when an error needs it
+/// (finding it costs a search of the program's pc map, on every call).
+struct CallSite {
+    unowned(unsafe) let instance: EmulatorInstance
+    /// The native address of the call instruction.
+    let native: UInt64
+
+    var pc: Int { instance.bpfPC(native) }
 }
 
 extension ValueKind {

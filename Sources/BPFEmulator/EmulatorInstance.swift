@@ -45,6 +45,11 @@ final class EmulatorInstance: @unchecked Sendable {
     var mappedImageCount: Int { mapped.count }
     /// The machine's retirement count when this engine last unmapped images.
     var retirementsSeen: UInt64 = 0
+    /// The machine's generation (`EmulatedMachine.recycle`) this engine serves.
+    var generationSeen: UInt64 = 0
+    /// The image of the last run that started here: a run of another one
+    /// starts on a zeroed stack.
+    private var lastImageID: UInt64?
     /// Map handles helpers returned, by the guest token standing for each
     /// (`GuestLayout.handleTokens`), and the reverse; handles are stable while
     /// their map lives, so tokens are kept across runs.
@@ -85,6 +90,16 @@ final class EmulatorInstance: @unchecked Sendable {
 
     var stackTop: UInt64 { stackGuest + UInt64(stack.count) }
 
+    /// Forgets what the machine's previous programs left in this engine:
+    /// stack contents and the tokens of map handles (their maps may be gone).
+    func startTenancy() {
+        stack.zero()
+        lastImageID = nil
+        handleTokens = [:]
+        tokensByHandle = [:]
+        pointerWindow = nil
+    }
+
     func bpfPC(_ native: UInt64) -> Int { state.image?.bpfPC(forNativeAddress: native) ?? -1 }
 
     /// Where the run is: the last image instruction that began executing.
@@ -101,8 +116,9 @@ final class EmulatorInstance: @unchecked Sendable {
     /// Maps a program's image (read and execute) unless it is mapped
     /// already. Images it overlaps (a released address reused, or two images
     /// sharing a page) are unmapped first, and code translated from the old
-    /// bytes is dropped (Unicorn 2.0.1 already drops it on unmap; asking
-    /// explicitly keeps correctness off that detail).
+    /// bytes is dropped. Unmapping alone does not drop it in Unicorn 2.0.1:
+    /// without the explicit drop, a new image at a released image's address
+    /// runs the old code (`IsolationTests`).
     func attach(_ image: LoadedImage) throws(EmulatorError) {
         guard mapped[image.id] == nil else { return }
         for (id, other) in mapped where other.mappedRange.overlaps(image.mappedRange) {
@@ -149,6 +165,11 @@ final class EmulatorInstance: @unchecked Sendable {
             try attach(image)
         } catch {
             throw .unsupported(pc: 0, what: "mapping the image: \(error)")
+        }
+        // A program never sees what another one left on the stack.
+        if lastImageID != image.id {
+            if lastImageID != nil { stack.zero() }
+            lastImageID = image.id
         }
         counter.reset(limit: limit, entry: entry)
         shadows.afterCopyIn = {}

@@ -80,6 +80,12 @@ final class HostPages: @unchecked Sendable {
         (base + offset).storeBytes(of: order == .big ? value.bigEndian : value.littleEndian, toByteOffset: 0, as: UInt64.self)
     }
 
+    /// Zeroes every byte: the pages are given back to the kernel, which
+    /// supplies zero-filled ones where they are next touched.
+    func zero() {
+        if madvise(base, count, MADV_DONTNEED) != 0 { memset(base, 0, count) }
+    }
+
     /// Copies bytes in at `offset`.
     func write(_ bytes: [UInt8], at offset: Int) {
         precondition(offset >= 0 && offset + bytes.count <= count, "write outside host pages")

@@ -23,11 +23,15 @@ final class ShadowMemory {
         /// The host page it mirrors.
         let host: UInt64
         var writable: Bool
-        /// The live page (mapped into the emulator) followed by the snapshot.
+        /// The live page (mapped into the emulator), the snapshot, and the
+        /// host page as last copied in or written back (`hostImage`).
         let buffer: UnsafeMutableRawPointer
 
         var live: UnsafeMutableRawPointer { buffer }
         var snapshot: UnsafeMutableRawPointer { buffer + EmulatorPage.size }
+        /// What the host page held when the shadow last agreed with it:
+        /// unlike the snapshot, never overlaid (`overlay`).
+        var hostImage: UnsafeMutableRawPointer { buffer + 2 * EmulatorPage.size }
     }
 
     private let unicorn: UnicornHandle
@@ -73,7 +77,7 @@ final class ShadowMemory {
     /// Maps one more page during a run (memory reached through the regions'
     /// resolver), with the host's current contents.
     func map(guestPage: UInt64, hostPage: UInt64, writable: Bool, copy: Bool = true) throws(EmulatorError) {
-        let buffer = spare.popLast() ?? UnsafeMutableRawPointer.allocate(byteCount: 2 * EmulatorPage.size,
+        let buffer = spare.popLast() ?? UnsafeMutableRawPointer.allocate(byteCount: 3 * EmulatorPage.size,
                                                                          alignment: EmulatorPage.size)
         let page = Page(host: hostPage, writable: writable, buffer: buffer)
         if copy { copyIn(page) }
@@ -97,6 +101,22 @@ final class ShadowMemory {
     func copyIn() {
         for page in pages.values { copyIn(page) }
         afterCopyIn()
+    }
+
+    /// Host → emulator after a call, for the pages whose host bytes changed
+    /// since they were last copied in or written back (what the call
+    /// wrote, or another thread near the region): the others still agree
+    /// with the host. Only after `writeBack` succeeded, so that no page
+    /// holds a write of the program not yet applied.
+    func refresh() {
+        var copied = false
+        for page in pages.values {
+            let host = UnsafeRawPointer(bitPattern: UInt(page.host))!
+            guard memcmp(host, page.hostImage, EmulatorPage.size) != 0 else { continue }
+            copyIn(page)
+            copied = true
+        }
+        if copied { afterCopyIn() }
     }
 
     /// Runs after every copy-in: the machine re-applies what it shows the
@@ -123,6 +143,7 @@ final class ShadowMemory {
         // the rest of the page (other heap objects), and a difference between
         // two reads would look like a write by the program.
         page.snapshot.copyMemory(from: page.live, byteCount: EmulatorPage.size)
+        page.hostImage.copyMemory(from: page.live, byteCount: EmulatorPage.size)
     }
 
     /// Emulator → host: writes every byte the program changed since the last
@@ -134,17 +155,23 @@ final class ShadowMemory {
             guard memcmp(page.live, page.snapshot, EmulatorPage.size) != 0 else { continue }
             let live = page.live.assumingMemoryBound(to: UInt8.self)
             let snapshot = page.snapshot.assumingMemoryBound(to: UInt8.self)
+            let hostImage = page.hostImage.assumingMemoryBound(to: UInt8.self)
             let host = UnsafeMutablePointer<UInt8>(bitPattern: UInt(page.host))!
             func apply(_ bytes: Range<Int>) {
                 for byte in bytes {
                     host[byte] = live[byte]
                     snapshot[byte] = live[byte]
+                    hostImage[byte] = live[byte]
                 }
             }
             var index = 0
             while index < EmulatorPage.size {
-                // Unchanged words are skipped whole (a helper call writes back
+                // Unchanged blocks and words are skipped whole (a helper call writes back
                 // each page the program touched; most of its bytes are the same).
+                if index & 255 == 0, memcmp(page.live + index, page.snapshot + index, 256) == 0 {
+                    index += 256
+                    continue
+                }
                 if index & 7 == 0,
                    page.live.load(fromByteOffset: index, as: UInt64.self) == page.snapshot.load(fromByteOffset: index, as: UInt64.self) {
                     index += 8
