@@ -51,7 +51,25 @@ extension EmulatorInstance {
             stop(.invalidProgramCounter(pc: currentPC))
             return false
         }
-        switch mapOnDemand(guest: address, size: size, write: write) {
+        var outcome = mapOnDemand(guest: address, size: size, write: write)
+        // An access that crosses into an unmapped page from a mapped one is
+        // reported at the second page's first byte with the whole access's
+        // size, so by itself it can look like it runs past its region. It
+        // started at most `size - 1` bytes earlier, in the page before: map
+        // the page if one of those starts makes a permitted access. (Which
+        // start it was is not known here, so an access at the page's first
+        // byte that overruns a region crossing into it is not refused by
+        // this check; the bytes it reaches past the region are not host
+        // memory, and the interpreter, which refuses it, tells the runs apart.)
+        if case .refused = outcome, size > 1, EmulatorPage.floor(address) == address, address >= UInt64(EmulatorPage.size),
+           shadows.isMapped(guestPage: address - UInt64(EmulatorPage.size)) {
+            for back in 1..<UInt64(size) {
+                outcome = mapOnDemand(guest: address - back, size: size, write: write)
+                if case .refused = outcome { continue }
+                break
+            }
+        }
+        switch outcome {
         case .mapped:
             return true
         case .madeWritable:

@@ -125,4 +125,32 @@ struct MemoryTests {
         #expect(error == .outOfBounds(pc: 8, address: start + 8, size: 4, write: true))
         #expect(memory.load(UInt32.self, at: page + 8) == 0)
     }
+
+    /// Resolver memory (a packet, a map value) that crosses a page boundary:
+    /// once the first page is mapped, an access spanning both faults on the
+    /// second page only, and the emulator reports it at that page's first
+    /// byte with the whole access's size. It must map the page and complete
+    /// the access, not call it out of bounds; an access that starts past the
+    /// region must still be refused.
+    @Test func anAccessCrossingIntoAnUnmappedPageOfItsRegionCompletes() throws {
+        let machine = try Harness.machine(.arm64)
+        let memory = GuestMemory(count: 3 * 4096)
+        let second = (memory.address + 4095) & ~4095 + 4096, offset = Int(second - memory.address)
+        let start = second - 4
+        for index in 0..<8 { memory.store(UInt8(0x11 * (index + 1)), at: offset - 4 + index) }
+        let regions = MemoryRegions([]) { address, size, _ in
+            address >= start && address + UInt64(size) <= start + 8
+        }
+        // A byte load maps the first page; the 8-byte load then crosses into the second.
+        let program = try Harness.program("ldrb w9, [x0]\nldr x0, [x0, x1]\nret", on: machine)
+        let run = try program.run(arguments: [.value(start), .value(0)], regions: regions)
+        #expect(run.value == 0x8877_6655_4433_2211)
+        let error = Harness.error { () throws(ExecutionError) in
+            try program.run(arguments: [.value(start), .value(8)], regions: regions)
+        }
+        guard case .outOfBounds = error else {
+            Issue.record("a load just past the region: \(String(describing: error))")
+            return
+        }
+    }
 }
