@@ -43,6 +43,14 @@ extension Analysis {
         checkpoints[0] = true
         for (pc, instruction) in instructions.enumerated() {
             guard let target = instruction.target(at: pc), target >= 0, target < points.count else { continue }
+            // A loop's exit where its test is at the bottom (the way a
+            // branch back falls through): a checkpoint too, so that the
+            // exits of successive iterations prune one another, as those
+            // of a loop tested at the top do at the branch's target.
+            if case .branch = instruction, target <= pc, pc + 1 < points.count {
+                points[pc + 1] = true
+                checkpoints[pc + 1] = true
+            }
             points[target] = true
             switch instruction {
             // A join: where a `goto` meets the way that falls in (the end of an if/else).
@@ -127,6 +135,7 @@ extension Analysis {
                     }
                 }
                 steps += 1
+                visits[pc] += 1
                 visitsSinceKept += 1
                 if case .branch = instructions[pc] { branchesSinceKept += 1 }
                 cost += state.depth
