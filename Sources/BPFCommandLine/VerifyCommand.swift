@@ -53,6 +53,9 @@ struct VerifyCommand: ParsableCommand {
             if stats {
                 print("  work: \(report.steps) instruction visits, \(report.cost) cost units of \(VerifierLimits().maxCost), "
                       + "\(report.peakStoredStates) states kept at most")
+                let hottest = report.visits.indices.filter { report.visits[$0] > 0 }
+                    .sorted { (report.visits[$0], $1) > (report.visits[$1], $0) }.prefix(12)
+                print("  most visited instructions: " + hottest.map { "\($0) (\(report.visits[$0]))" }.joined(separator: ", "))
             }
             if log {
                 for line in report.log {

@@ -53,6 +53,8 @@ final class Analysis {
     /// Why verification stopped early, if it did.
     var gaveUp: String?
     var steps = 0
+    /// Visits per instruction slot.
+    var visits: [Int]
     /// Work charged so far, in `Cost` units, against `limits.maxCost`.
     var cost = 0
     /// The most states kept at pruning points at once.
@@ -91,6 +93,7 @@ final class Analysis {
         self.policy = policy
         reached = Array(repeating: false, count: program.count)
         unprovenReason = Array(repeating: nil, count: program.count)
+        visits = Array(repeating: 0, count: program.count)
     }
 
     /// The input length r2 starts bounded by (`entryState`), which the

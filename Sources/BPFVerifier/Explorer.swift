@@ -39,10 +39,21 @@ extension Analysis {
         // cycle of the control flow passes one (a loop's head is the target
         // of a jump back; recursion and callbacks go through a function entry).
         var checkpoints = points
+        // Loop exits (below): kept always, but not counted as the last
+        // state kept (see `visitsSinceKept`).
+        var loopExits = points
         points[0] = true
         checkpoints[0] = true
         for (pc, instruction) in instructions.enumerated() {
             guard let target = instruction.target(at: pc), target >= 0, target < points.count else { continue }
+            // A loop's exit where its test is at the bottom (the way a
+            // branch back falls through): kept too, so that the exits of
+            // successive iterations prune one another, as those of a loop
+            // tested at the top do at the branch's target.
+            if case .branch = instruction, target <= pc, pc + 1 < points.count {
+                points[pc + 1] = true
+                loopExits[pc + 1] = true
+            }
             points[target] = true
             switch instruction {
             // A join: where a `goto` meets the way that falls in (the end of an if/else).
@@ -99,11 +110,20 @@ extension Analysis {
                         release(node)
                         break
                     }
-                    let keeps = checkpoints[pc]
-                        || (visitsSinceKept >= Self.visitsBetweenKept && branchesSinceKept >= Self.branchesBetweenKept)
-                    if keeps {
-                        visitsSinceKept = 0
-                        branchesSinceKept = 0
+                    let spaced = visitsSinceKept >= Self.visitsBetweenKept && branchesSinceKept >= Self.branchesBetweenKept
+                    if checkpoints[pc] || loopExits[pc] || spaced {
+                        // A loop exit's state is kept for the exits of
+                        // later iterations; it does not reset the spacing,
+                        // or the pruning points just after the exit (where
+                        // its ways join) would keep none: when what differs
+                        // between iterations' exits is still live there (a
+                        // counter read after the loop), exits never prune
+                        // one another, and each would run the rest of the
+                        // program unpruned.
+                        if checkpoints[pc] || spaced {
+                            visitsSinceKept = 0
+                            branchesSinceKept = 0
+                        }
                         // A new node; the path's hold on its parent passes to it.
                         var iterations: Int32 = 0
                         var ancestor = node, walked = 0
@@ -127,6 +147,7 @@ extension Analysis {
                     }
                 }
                 steps += 1
+                visits[pc] += 1
                 visitsSinceKept += 1
                 if case .branch = instructions[pc] { branchesSinceKept += 1 }
                 cost += state.depth

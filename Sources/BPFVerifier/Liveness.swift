@@ -197,10 +197,9 @@ extension State {
     /// Forgets the innermost frame's registers not in `live` (they become
     /// uninitialized, which every stored state includes and no path reads).
     mutating func forgetDeadRegisters(_ live: UInt16) {
-        let f = frames.count - 1
         for r in 0..<10 where live & (UInt16(1) << UInt16(r)) == 0 {
-            if case .uninitialized = frames[f].registers[r] { continue }
-            frames[f].registers[r] = .uninitialized
+            if case .uninitialized = self[r] { continue }
+            self[r] = .uninitialized
         }
     }
 }
@@ -220,9 +219,8 @@ extension State {
     /// Makes the innermost frame's numbers not in `relevant` unknown (a
     /// superset of what they were: sound whatever they held).
     mutating func forgetIrrelevantNumbers(_ relevant: UInt16) {
-        let f = frames.count - 1
         for r in 0..<10 where relevant & (UInt16(1) << UInt16(r)) == 0 {
-            if case .scalar(let s) = frames[f].registers[r], s != .unknown { frames[f].registers[r] = .unknown }
+            if case .scalar(let s) = self[r], s != .unknown { self[r] = .unknown }
         }
     }
 }

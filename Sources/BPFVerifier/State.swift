@@ -4,7 +4,7 @@ import BPFRuntime
 /// written. Caller frames keep only what survives the call (r6–r9);
 /// `returnPC` is where the caller resumes.
 struct Frame: Hashable, Sendable {
-    var registers: [Value]
+    var registers: RegisterFile
     var returnPC: Int
     /// Bytes of this frame's stack written on the path (a new frame: none).
     var stack = StackBits()
@@ -15,8 +15,20 @@ struct Frame: Hashable, Sendable {
     /// (see `Spill`); a slot not here reads back as an unknown number.
     var spills: [Spill] = []
 
+    init(registers: RegisterFile, returnPC: Int, stack: StackBits = StackBits(), role: FrameRole = .function) {
+        self.registers = registers
+        self.returnPC = returnPC
+        self.stack = stack
+        self.role = role
+    }
+
+    /// A frame of `registers` (r0–r10).
+    init(registers: [Value], returnPC: Int, stack: StackBits = StackBits(), role: FrameRole = .function) {
+        self.init(registers: RegisterFile(registers), returnPC: returnPC, stack: stack, role: role)
+    }
+
     /// The registers and the spilled values.
-    var allValues: [Value] { spills.isEmpty ? registers : registers + spills.map(\.value) }
+    var allValues: [Value] { spills.isEmpty ? Array(registers) : Array(registers) + spills.map(\.value) }
 }
 
 /// The part a frame plays in a callback loop (`bpf_loop`, `bpf_for_each_map_elem`).
@@ -129,10 +141,30 @@ struct State: Hashable, Sendable {
     /// Every value of every frame.
     func allValues() -> some Sequence<Value> { frames.lazy.flatMap(\.allValues) }
 
+    /// Whether a value of some frame, a register or a spilled slot
+    /// (`Spill`), satisfies `predicate` (indexed in place: no frame is
+    /// copied, as iterating `allValues()` does).
+    func anyValue(_ predicate: (Value) -> Bool) -> Bool {
+        for f in frames.indices {
+            for r in 0..<RegisterFile.count where predicate(frames[f].registers[r]) { return true }
+            for i in frames[f].spills.indices where predicate(frames[f].spills[i].value) { return true }
+        }
+        return false
+    }
+
+    /// Calls `body` with every value of every frame, its registers and its
+    /// spilled slots (indexed in place).
+    func forEachValue(_ body: (Value) -> Void) {
+        for f in frames.indices {
+            for r in 0..<RegisterFile.count { body(frames[f].registers[r]) }
+            for i in frames[f].spills.indices { body(frames[f].spills[i].value) }
+        }
+    }
+
     /// An id no register uses.
     func freshID() -> Int {
         var high = -1
-        for value in allValues() {
+        forEachValue { value in
             if let id = value.packetID ?? value.nullID ?? value.referenceID ?? value.linkID { high = max(high, id) }
         }
         for id in packetRanges.keys { high = max(high, id) }
@@ -169,8 +201,10 @@ struct State: Hashable, Sendable {
     /// nothing, and would keep states that differ only in them apart (the
     /// kernel's `clear_singular_ids`).
     mutating func dropSingularLinks() {
+        // Most states hold no link: then nothing is counted (no dictionary).
+        guard anyValue({ $0.linkID != nil }) else { return }
         var counts: [Int: Int] = [:]
-        for value in allValues() { if let id = value.linkID { counts[id, default: 0] += 1 } }
+        forEachValue { value in if let id = value.linkID { counts[id, default: 0] += 1 } }
         guard counts.values.contains(1) else { return }
         rewriteAll { value in
             guard case .scalar(var s) = value, let id = s.link?.id, counts[id] == 1 else { return nil }
@@ -185,7 +219,7 @@ struct State: Hashable, Sendable {
         // Few ids and few registers: look each id up, and copy the
         // dictionary only when one goes.
         var unused: [Int] = []
-        for id in packetRanges.keys where !frames.contains(where: { $0.allValues.contains { $0.packetID == id } }) {
+        for id in packetRanges.keys where !anyValue({ $0.packetID == id }) {
             unused.append(id)
         }
         for id in unused { packetRanges[id] = nil }
@@ -205,22 +239,22 @@ struct State: Hashable, Sendable {
             guard frames[f].returnPC == old.frames[f].returnPC else { return false }
             // What the old state knew written, this one must know too.
             guard old.frames[f].stack.isSubset(of: frames[f].stack) else { return false }
-            let mine = frames[f].registers, theirs = old.frames[f].registers
-            for r in mine.indices where !roughlyIncluded(mine[r], in: theirs[r]) { return false }
+            for r in 0..<RegisterFile.count where !roughlyIncluded(frames[f].registers[r], in: old.frames[f].registers[r]) {
+                return false
+            }
             // A slot the old state knew spilled, this one must know spilled with less.
             for spill in old.frames[f].spills {
                 guard let new = frames[f].spilled(at: spill.offset), roughlyIncluded(new, in: spill.value) else { return false }
             }
         }
-        var packetMap: [Int: Int] = [:]
-        var nullMap: [Int: Int] = [:]
+        var packetMap = SmallIDMap()
+        var nullMap = SmallIDMap()
         var referenceMap = IDMap()
         var linkMap = LinkMap()
         for f in frames.indices {
             guard frames[f].returnPC == old.frames[f].returnPC else { return false }
-            let mine = frames[f].registers, theirs = old.frames[f].registers
-            for r in mine.indices {
-                guard included(mine[r], in: theirs[r], old: old, packetMap: &packetMap, nullMap: &nullMap,
+            for r in 0..<RegisterFile.count {
+                guard included(frames[f].registers[r], in: old.frames[f].registers[r], old: old, packetMap: &packetMap, nullMap: &nullMap,
                                referenceMap: &referenceMap, linkMap: &linkMap) else { return false }
             }
             for spill in old.frames[f].spills {
@@ -288,7 +322,7 @@ struct State: Hashable, Sendable {
     }
 
     private func included(_ new: Value, in old: Value, old oldState: State,
-                          packetMap: inout [Int: Int], nullMap: inout [Int: Int], referenceMap: inout IDMap,
+                          packetMap: inout SmallIDMap, nullMap: inout SmallIDMap, referenceMap: inout IDMap,
                           linkMap: inout LinkMap) -> Bool {
         switch (new, old) {
         case (_, .uninitialized): return true

@@ -127,9 +127,9 @@ struct StoredStates {
                 shape = points[pc].shapes[known].shape
             } else {
                 shape = Shape(returnPCs: stored.state.frames.map(\.returnPC), constantSlots: [], signature: signature)
-                for (f, frame) in stored.state.frames.enumerated() {
-                    for (r, value) in frame.registers.enumerated() {
-                        if case .scalar(let s) = value, s.isConstant { shape.constantSlots.append(Int16(f * 11 + r)) }
+                for f in stored.state.frames.indices {
+                    for r in 0..<RegisterFile.count {
+                        if case .scalar(let s) = stored.state.frames[f].registers[r], s.isConstant { shape.constantSlots.append(Int16(f * 11 + r)) }
                     }
                 }
                 points[pc].shapes.append((shape, 1))
@@ -165,10 +165,10 @@ struct StoredStates {
     /// A hash of a state's shape: its call chain and which registers hold constants.
     private static func signature(_ state: State) -> UInt64 {
         var hash: UInt64 = 0x8422_2325_cbf2_9ce4
-        for (f, frame) in state.frames.enumerated() {
-            hash = mix(hash, UInt64(bitPattern: Int64(frame.returnPC)))
-            for (r, value) in frame.registers.enumerated() {
-                if case .scalar(let s) = value, s.isConstant { hash = mix(hash, UInt64(f * 11 + r)) }
+        for f in state.frames.indices {
+            hash = mix(hash, UInt64(bitPattern: Int64(state.frames[f].returnPC)))
+            for r in 0..<RegisterFile.count {
+                if case .scalar(let s) = state.frames[f].registers[r], s.isConstant { hash = mix(hash, UInt64(f * 11 + r)) }
             }
         }
         return hash
@@ -178,10 +178,10 @@ struct StoredStates {
     private static func has(_ state: State, _ shape: Shape) -> Bool {
         guard shape.returnPCs.count == state.depth else { return false }
         var next = 0
-        for (f, frame) in state.frames.enumerated() {
-            guard frame.returnPC == shape.returnPCs[f] else { return false }
-            for (r, value) in frame.registers.enumerated() {
-                guard case .scalar(let s) = value, s.isConstant else { continue }
+        for f in state.frames.indices {
+            guard state.frames[f].returnPC == shape.returnPCs[f] else { return false }
+            for r in 0..<RegisterFile.count {
+                guard case .scalar(let s) = state.frames[f].registers[r], s.isConstant else { continue }
                 guard next < shape.constantSlots.count, shape.constantSlots[next] == Int16(f * 11 + r) else { return false }
                 next += 1
             }

@@ -10,6 +10,12 @@ enum PointerLimits {
 extension Analysis {
     /// `dst = dst op operand`.
     func alu(_ state: inout State, _ width: Width, _ op: ALUOperation, dst: Register, _ operand: Operand, at pc: Int) {
+        // Only a policy without pointer leaks looks at the inputs afterwards
+        // (no array is built per step otherwise).
+        guard !policy.allowsPointerLeaks else {
+            aluTransfer(&state, width, op, dst: dst, operand, at: pc)
+            return
+        }
         var inputs: [Value] = op == .mov ? [] : [state[dst.index]]
         if case .register(let r) = operand { inputs.append(state[r.index]) }
         aluTransfer(&state, width, op, dst: dst, operand, at: pc)

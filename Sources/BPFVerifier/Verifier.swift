@@ -59,6 +59,9 @@ public struct VerificationReport: Sendable {
     public let unproven: [UnprovenAccess]
     /// Instruction visits of the exploration.
     public let steps: Int
+    /// Visits per instruction slot (they sum to `steps`): where the
+    /// exploration spent its work.
+    public let visits: [Int]
     /// The exploration's work in cost units (`VerifierLimits.maxCost`).
     public let cost: Int
     /// The most states kept at pruning points at once.
@@ -132,6 +135,7 @@ public struct VerificationReport: Sendable {
         accessCount = accesses
         self.unproven = unproven
         steps = analysis.steps
+        visits = analysis.visits
         cost = analysis.cost
         peakStoredStates = analysis.peakStoredStates
         self.duration = duration

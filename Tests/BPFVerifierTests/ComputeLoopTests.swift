@@ -55,6 +55,16 @@ struct ComputeLoopTests {
         #expect(linked.proofs.terminates == !Self.memLoopsToTheLength.contains(name), "\(name): \(report.terminationProblem ?? "terminates")")
     }
 
+    /// The exit of a loop tested at its bottom keeps a state without
+    /// stopping the join just after it from keeping one: checksum_mem's
+    /// exits each carry their own counter, live after the loop, and are
+    /// pruned at that join (26,685 visits; 83,987 when the exit's kept state
+    /// restarted the kept-state spacing and each exit ran the fold unpruned).
+    @Test func theJoinAfterALoopExitStillKeepsAState() throws {
+        let report = try Self.linked("checksum_mem", "mem").verification
+        #expect(report.steps < 40_000, "\(report.steps) visits")
+    }
+
     /// Proven runs give the interpreter's results on the JIT, over lengths
     /// around every boundary (a word, the tail byte, the sorted array, the cap).
     @Test(arguments: variants)

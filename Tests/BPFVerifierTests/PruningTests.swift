@@ -80,3 +80,44 @@ struct PruningTests {
         #expect(proven.provesEverything, "\(proven.log)")
     }
 }
+
+/// A loop tested at its bottom: the exit (the back branch's fall-through)
+/// keeps a state, so that the exits of later iterations prune against the
+/// ones kept before. Each iteration leaves with another counter (k or
+/// k + 1 after k iterations, up to 13; a packet byte picks when), still
+/// live after the loop: no exit is included in another (their ranges
+/// differ), and the ones that may leave with `unsafeAt` (6: neither the
+/// first nor the last way explored) read at offset 64, which must keep its
+/// check.
+struct LoopExitPruningTests {
+    func program(unsafeAt: Int32) -> [Instruction] {
+        let body: [Instruction] = [
+            .load(.byte, dst: .r8, src: .r2, offset: 1),                // the counter: 0 or 1
+            .alu(.w64, .and, dst: .r8, .immediate(1)),
+            .load(.byte, dst: .r5, src: .r2, offset: 0),
+            .alu(.w64, .add, dst: .r8, .immediate(1)),                  // loop head
+            .branch(.w64, .ge, dst: .r8, .immediate(13), offset: 7),    // out past the read
+            .branch(.w64, .lt, dst: .r8, .register(.r5), offset: -3),   // the bottom test
+            .alu(.w64, .mov, dst: .r6, .immediate(0)),                  // the exit
+            .branch(.w64, .ne, dst: .r8, .immediate(unsafeAt), offset: 1),
+            .alu(.w64, .mov, dst: .r6, .immediate(64)),
+            .alu(.w64, .mov, dst: .r7, .register(.r2)),
+            .alu(.w64, .add, dst: .r7, .register(.r6)),
+            .load(.byte, dst: .r0, src: .r7, offset: 0),
+        ]
+        return NegativeTests().packetProgram(checked: 16, body)
+    }
+
+    @Test(arguments: [Int32(1), 6, 12])
+    func anExitWithAnotherCounterIsExplored(_ unsafeAt: Int32) throws {
+        let program = program(unsafeAt: unsafeAt)
+        let report = try verifyXDP(program).verification
+        #expect(report.gaveUp == nil && report.refusal == nil, "\(report.log)")
+        #expect(!report.proofs.isSafeAccess(at: NegativeTests().slots(program).last!), "\(report.log)")
+        // Only safe ways: the read is proven.
+        let safe = self.program(unsafeAt: 100)
+        let control = try verifyXDP(safe).verification
+        #expect(control.gaveUp == nil && control.refusal == nil, "\(control.log)")
+        #expect(control.proofs.isSafeAccess(at: NegativeTests().slots(safe).last!), "\(control.log)")
+    }
+}

@@ -53,6 +53,30 @@ struct SpillTests {
         #expect(try !proven(spill56 + [.storeImmediate(.double, dst: .r10, offset: -8, imm: 60)]))
     }
 
+    /// A spilled number keeps its link (`ScalarLink`) after every register
+    /// that shared it is overwritten: a new link must not reuse its id, or
+    /// a bound learned on the new one would reach the slot. The attack
+    /// spills r6 (linked), clears r6 and r0, spills an unrelated r7 (a new
+    /// link) and bounds r7; the slot filled back stays unknown. The
+    /// control bounds r6 itself before clearing it.
+    @Test func aNewLinkIsNotOneASpilledSlotHolds() throws {
+        let start: [Instruction] = [
+            .call(.helper(5)),
+            .alu(.w64, .mov, dst: .r7, .register(.r0)), .alu(.w64, .rsh, dst: .r7, .immediate(1)),
+            .alu(.w64, .mov, dst: .r6, .register(.r0)),
+            .store(.double, dst: .r10, offset: -8, src: .r6),
+        ]
+        let clear: [Instruction] = [.alu(.w64, .mov, dst: .r6, .immediate(0)), .alu(.w64, .mov, dst: .r0, .immediate(0))]
+        // Past the fill and the write, to `r0 = 0; exit`.
+        let attack = start + clear + [
+            .store(.double, dst: .r10, offset: -16, src: .r7),
+            .branch(.w64, .gt, dst: .r7, .immediate(56), offset: 5),
+        ]
+        #expect(try !proven(attack))
+        let control = start + [.branch(.w64, .gt, dst: .r6, .immediate(56), offset: 7)] + clear
+        #expect(try proven(control))
+    }
+
     @Test func anOverlappingWriteForgetsTheSlot() throws {
         let spill: [Instruction] = [.alu(.w64, .mov, dst: .r2, .immediate(8)), .store(.double, dst: .r10, offset: -8, src: .r2)]
         // A write beside the slot keeps it.
