@@ -19,8 +19,8 @@ import Testing
     }
 
     /// The native instructions (full text) of slots `pcs`.
-    static func code(_ instructions: [Instruction], _ pcs: Range<Int>) throws -> [String] {
-        let image = try X86_64JIT.assemble(Program(instructions), at: 0x1000_0000)
+    static func code(_ instructions: [Instruction], _ pcs: Range<Int>, options: JITOptions = JITOptions()) throws -> [String] {
+        let image = try X86_64JIT.assemble(Program(instructions), options: options, at: 0x1000_0000)
         let start = image.nativeRange(of: pcs.lowerBound).lowerBound, end = image.nativeRange(of: pcs.upperBound - 1).upperBound
         let disassembler = try NativeDisassembler(.x86_64)
         return disassembler.disassemble(Array(image.bytes[start..<end]), address: 0).map(\.text)
@@ -166,12 +166,17 @@ import Testing
         ]
         let folded = loop + [.exit]
         let kept = loop + [.alu(.w64, .xor, dst: .r0, .register(.r4)), .exit]
-        let code = try Self.code(folded, 6..<8)
+        let aligned = JITOptions(instructionSelection: JITInstructionSelection.all.union(.loopAlignment))
+        let code = try Self.code(folded, 6..<8, options: aligned)
         #expect(code.count == 1 && code[0].hasPrefix("imul"), "\(code)")
-        #expect(try Self.code(kept, 6..<7).first?.hasPrefix("mov") == true)
+        #expect(try Self.code(kept, 6..<7, options: aligned).first?.hasPrefix("mov") == true)
         for program in [folded, kept] {
-            let image = try X86_64JIT.assemble(Program(program), at: 0x1000_0000)
+            let image = try X86_64JIT.assemble(Program(program), options: aligned, at: 0x1000_0000)
             #expect(image.nativeRange(of: 5).lowerBound % 16 == 0, "loop head at \(image.nativeRange(of: 5).lowerBound)")
+            // Off by default: no padding before the head.
+            let plain = try X86_64JIT.assemble(Program(program), at: 0x1000_0000)
+            #expect(plain.size < image.size)
+            try Self.compare(program, options: aligned, "loop, aligned")
         }
         try PeepholeTests.compare(folded, "loop, folded")
         try PeepholeTests.compare(kept, "loop, kept")
