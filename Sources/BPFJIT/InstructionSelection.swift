@@ -16,20 +16,36 @@ public struct JITInstructionSelection: OptionSet, Sendable, Hashable {
     public static let selects = JITInstructionSelection(rawValue: 1 << 0)
     /// `mov` then `add`/`lsh` as one `lea`.
     public static let addresses = JITInstructionSelection(rawValue: 1 << 1)
+    /// A load whose register is read once, by the next ALU instruction, as
+    /// that instruction's memory operand (`add r, [m]`, `imul r, [m]`).
+    public static let loads = JITInstructionSelection(rawValue: 1 << 2)
+    /// Loop heads (targets of backward jumps) aligned to 16 bytes. Not in
+    /// `all`: measured, it changed no run time beyond the noise and costs
+    /// up to 15 bytes a loop (docs/PERFORMANCE.md).
+    public static let loopAlignment = JITInstructionSelection(rawValue: 1 << 3)
 
-    public static let all: JITInstructionSelection = [.selects, .addresses]
+    /// Every pattern that is on by default.
+    public static let all: JITInstructionSelection = [.selects, .addresses, .loads]
     public static let none: JITInstructionSelection = []
 
     /// The patterns a `BPFKIT_X86_PEEPHOLES` value asks for: `0` none (the
-    /// plain one-instruction-at-a-time lowering), `select` or `lea` that one
-    /// only; unset or anything else, all.
+    /// plain one-instruction-at-a-time lowering); a comma-separated list of
+    /// `select`, `lea`, `fold` (loads as operands) and `align` (loop heads,
+    /// off by default) those only; unset or anything else, `all`.
     public init(environmentValue value: String?) {
-        switch value {
-        case "0": self = .none
-        case "select": self = .selects
-        case "lea": self = .addresses
-        default: self = .all
+        guard let value else { self = .all; return }
+        if value == "0" { self = .none; return }
+        var chosen = JITInstructionSelection.none
+        for name in value.split(separator: ",") {
+            switch name {
+            case "select": chosen.insert(.selects)
+            case "lea": chosen.insert(.addresses)
+            case "fold": chosen.insert(.loads)
+            case "align": chosen.insert(.loopAlignment)
+            default: self = .all; return
+            }
         }
+        self = chosen.isEmpty ? .all : chosen
     }
 
     /// What the process's `BPFKIT_X86_PEEPHOLES` asks for, read once.

@@ -181,7 +181,9 @@ public struct X86_64Backend: JITBackend {
         zeroedRegisters = zeroed
         peepholes = options.instructionSelection.isEmpty ? .none
             : X86Peepholes(program, entries: entries, choice: options.instructionSelection,
-                           allowBackwardJoins: proofs.unguarded)
+                           allowBackwardJoins: proofs.unguarded,
+                           provenLoad: { [options, proofs] pc in
+                               options.memoryChecking == .unchecked || proofs.isSafeAccess(at: pc) })
         statistics.usesRunContext = context
     }
 
@@ -242,7 +244,15 @@ public struct X86_64Backend: JITBackend {
     public mutating func lower(_ instruction: Instruction, at pc: Int, in function: JITFunctionInfo,
                                _ asm: JITAssembler<X86Branch>) throws(JITError) {
         let e = X86Encoder(asm)
-        if !peepholes.absorbed.isEmpty && peepholes.absorbed[pc] { return }   // emitted with an earlier slot
+        if peepholes.absorbed.isEmpty || !peepholes.absorbed[pc] {        // else emitted with an earlier slot
+            try lowerSlot(instruction, at: pc, in: function, e)
+        }
+        if !peepholes.loopHeads.isEmpty { alignLoopHead(after: pc, in: function, e) }
+    }
+
+    mutating func lowerSlot(_ instruction: Instruction, at pc: Int, in function: JITFunctionInfo,
+                            _ e: X86Encoder) throws(JITError) {
+        let asm = e.asm
         switch instruction {
         case .alu(_, _, let dst, _) where !peepholes.addresses.isEmpty && peepholes.addresses[pc] != nil:
             emitAddress(peepholes.addresses[pc]!, dst: dst, e)
@@ -274,6 +284,12 @@ public struct X86_64Backend: JITBackend {
             }
         case .immediate64Tail:
             break
+        case .load(let size, let dst, _, let offset) where !peepholes.indexed.isEmpty && peepholes.indexed[pc] != nil:
+            let shape = peepholes.indexed[pc]!
+            e.loadIndexed(OperandSize(size), RegisterMap.native(dst), base: RegisterMap.native(shape.base),
+                          index: RegisterMap.native(shape.index), scale: shape.scale, disp: Int32(offset)) /* mov dst, [b + i*s + k] */
+        case .load(let size, _, let src, let offset) where !peepholes.folds.isEmpty && peepholes.folds[pc] != nil:
+            emitFoldedLoad(peepholes.folds[pc]!, base: src, offset: offset, size: size.bytes, at: pc, e)
         case .load(let size, let dst, let src, let offset):
             let m = checkedAddress(base: src, offset: offset, size: size.bytes, write: false, pc: pc, e)
             e.load(OperandSize(size), RegisterMap.native(dst), m)          /* mov/movzx dst, [m] */

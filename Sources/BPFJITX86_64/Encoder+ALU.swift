@@ -195,6 +195,12 @@ extension X86Encoder {
         rr(size, 0x0faf, reg: dst, rm: src)
     }
 
+    /// `imul dst, [m]` — dst = dst * memory (0F AF /r).
+    @inline(__always)
+    public func imul(_ size: OperandSize, _ dst: GPR, _ source: Memory) {
+        rm(size, 0x0faf, reg: dst, source)
+    }
+
     /// `imul dst, src, imm` — dst = src * imm (6B /r ib, 69 /r id).
     @inline(__always)
     public func imul(_ size: OperandSize, _ dst: GPR, _ src: GPR, imm: Int32) {

@@ -12,6 +12,29 @@ extension X86Encoder {
         }
     }
 
+    /// `movzx dst32, byte/word [base + index*scale + disp]` or `mov dst,
+    /// dword/qword [...]`: the zero-extending load with a SIB byte (SDM vol.
+    /// 2A, 2.1.5, table 2-3); rsp cannot be an index.
+    public func loadIndexed(_ size: OperandSize, _ dst: GPR, base: GPR, index: GPR, scale: UInt8, disp: Int32) {
+        precondition(index != .rsp, "load: rsp cannot be an index")
+        let ss: UInt8 = switch scale {
+        case 1: 0
+        case 2: 1
+        case 4: 2
+        default: 3
+        }
+        let rex: UInt8 = (size == .qword ? 0x08 : 0) | dst.high << 2 | index.high << 1 | base.high
+        if rex != 0 { code.byte(0x40 | rex) }
+        switch size {
+        case .byte: opcode(0x0fb6)
+        case .word: opcode(0x0fb7)
+        default: opcode(0x8b)
+        }
+        let mod: UInt8 = disp == 0 && base.low != 5 ? 0 : Self.isInt8(Int64(disp)) ? 1 : 2
+        code.bytes(mod << 6 | dst.low << 3 | 4, ss << 6 | index.low << 3 | base.low)
+        if mod == 1 { code.byte(UInt8(bitPattern: Int8(disp))) } else if mod == 2 { code.uint32(UInt32(bitPattern: disp)) }
+    }
+
     /// `movsx dst64, byte/word [m]` or `movsxd dst64, dword [m]` — sign-extending load.
     @inline(__always)
     public func loadSignExtend(_ size: OperandSize, _ dst: GPR, _ source: Memory) {

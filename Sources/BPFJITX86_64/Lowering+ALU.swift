@@ -38,6 +38,8 @@ extension X86_64Backend {
                 }
                 if imm == 0 && kind != .and {
                     if width == .w32 { e.mov(.dword, d, d) }        /* mov dst32, dst32: zero-extend */
+                } else if kind == .and && (imm == 0xff || imm == 0xffff) {
+                    e.movzx(d, d, from: imm == 0xff ? .byte : .word) /* movzx dst32, dst8/dst16: the mask, shorter */
                 } else {
                     e.arith(kind, size, d, imm: imm)                /* op dst, imm */
                 }

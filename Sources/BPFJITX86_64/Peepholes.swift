@@ -20,6 +20,20 @@ import BPFJIT
 ///   r11 (`mov r11d, src` and a 64-bit `cmov`).
 /// * **Address arithmetic** (`AddressShape`): `mov dst, a` followed by `add
 ///   dst, imm`, `add dst, b`, or `lsh dst, 1–3; add dst, b` becomes one `lea`.
+/// * **Loads as operands** (`FoldedLoad`): `t = *(u32/u64 *)(base + k)`
+///   followed by `dst op= t` (add, sub, and, or, xor, mul of the load's
+///   width, dst not t) becomes `op dst, [base + k]` when t is dead after the
+///   pair: a forward scan of the straight-line code after it meets an
+///   instruction that overwrites t without reading it before anything reads
+///   t, branches, calls or exits. The access keeps its bounds check, if it
+///   has one; only the register write of a value nothing reads is gone.
+/// * **Indexed loads** (`IndexedLoad`): `b += i` (64-bit) followed by a
+///   load through b, proven safe, with b dead after it (or overwritten by
+///   it), becomes one `mov d, [b + i + k]`; a `lsh i, 1–3` shortly before
+///   whose i is read by nothing else (and dead after, or overwritten by the
+///   load) becomes the scale of the index.
+/// * **Loop heads** (`loopHeads`): a slot some later slot jumps back to
+///   starts at a multiple of 16 bytes (multi-byte NOPs before it).
 struct X86Peepholes {
     /// A branch lowered as compare and conditional moves.
     struct Select {
@@ -43,6 +57,26 @@ struct X86Peepholes {
     var selects: [Select?] = []
     /// Per slot: the address computation it starts (empty when there is none).
     var addresses: [AddressShape?] = []
+    /// A load lowered as the memory operand of the next slot: its ALU
+    /// operation (`op dst, [m]`) or its branch's compare (`cmp dst, [m]; jcc`).
+    struct FoldedLoad {
+        let width: Width
+        /// nil: the next slot is a branch comparing `dst` with the load.
+        let operation: ALUOperation?
+        let dst: Register
+    }
+    /// Per load slot: the operation it folds into (empty when there is none).
+    var folds: [FoldedLoad?] = []
+    /// A load whose address is `base + index * scale + offset`.
+    struct IndexedLoad {
+        let base: Register
+        let index: Register
+        let scale: UInt8
+    }
+    /// Per load slot: its indexed address (empty when there is none).
+    var indexed: [IndexedLoad?] = []
+    /// Per slot: a loop head to align (empty when none is aligned).
+    var loopHeads: [Bool] = []
     /// Slots another pattern absorbed (empty when none).
     var absorbed: [Bool] = []
     /// Per slot: one bit per BPF register whose upper 32 bits are known zero
@@ -56,7 +90,10 @@ struct X86Peepholes {
     /// Finds the patterns of `program` that `choice` allows (`JITOptions.instructionSelection`).
     /// `allowBackwardJoins`: a select whose arm ends in a backward `ja`
     /// (charged to the runaway guard otherwise).
-    init(_ program: Program, entries: [Int], choice: JITInstructionSelection, allowBackwardJoins: Bool) {
+    /// `provenLoad`: whether the load at a slot needs no bounds check
+    /// (indexed loads are used only then).
+    init(_ program: Program, entries: [Int], choice: JITInstructionSelection, allowBackwardJoins: Bool,
+         provenLoad: (Int) -> Bool = { _ in false }) {
         let instructions = program.instructions
         let count = instructions.count
         var targeted = [Bool](repeating: false, count: count + 1)
@@ -67,7 +104,19 @@ struct X86Peepholes {
         var absorbed = [Bool](repeating: false, count: count)
         var selects = [Select?](repeating: nil, count: count)
         var addresses = [AddressShape?](repeating: nil, count: count)
-        var found = false, foundSelect = false, foundAddress = false, narrowMove = false
+        var folds = [FoldedLoad?](repeating: nil, count: count)
+        var liveOut: [UInt16]?          // computed at the first load that may fold
+        var indexed = [IndexedLoad?](repeating: nil, count: count)
+        var foundIndexed = false
+        var found = false, foundSelect = false, foundAddress = false, foundFold = false, narrowMove = false
+        if choice.contains(.loopAlignment) {
+            var heads = [Bool](repeating: false, count: count)
+            var any = false
+            for (pc, instruction) in instructions.enumerated() {
+                if let target = instruction.target(at: pc), target >= 0, target <= pc { heads[target] = true; any = true }
+            }
+            if any { loopHeads = heads }
+        }
         var pc = 0
         while pc < count {
             defer { pc += 1 }
@@ -93,13 +142,48 @@ struct X86Peepholes {
                     found = true
                     pc += length - 1
                 }
+            case .load(let size, let t, _, _)
+                where choice.contains(.loads) && (size == .word || size == .double) && pc + 1 < count && !targeted[pc + 1]:
+                if case .branch(_, _, _, _, let offset) = instructions[pc + 1], choice.contains(.selects),
+                   Self.select(instructions, at: pc + 1, target: pc + 2 + Int(offset), targeted: targeted,
+                               allowBackwardJoins: allowBackwardJoins) != nil { continue }   // the select is worth more
+                if liveOut == nil { liveOut = Self.liveAfter(program, entries: entries) ?? [] }
+                guard !liveOut!.isEmpty,
+                      let fold = Self.foldedLoad(instructions, at: pc, width: size == .word ? .w32 : .w64, t: t,
+                                                 liveAfterNext: liveOut![pc + 1]) else { continue }
+                folds[pc] = fold
+                foundFold = true
+                absorbed[pc + 1] = true
+                found = true
+                pc += 1
+            case .alu(.w64, .add, let b, .register(let i))
+                where choice.contains(.loads) && b != i && b != .r10 && i != .r10 && pc + 1 < count && !targeted[pc + 1]:
+                guard case .load(_, let d, b, _) = instructions[pc + 1], provenLoad(pc + 1) else { continue }
+                if liveOut == nil { liveOut = Self.liveAfter(program, entries: entries) ?? [] }
+                guard let live = liveOut, !live.isEmpty else { continue }
+                func dead(_ r: Register) -> Bool { d == r || live[pc + 1] & (1 << UInt16(r.rawValue)) == 0 }
+                guard dead(b) else { continue }
+                var scale: UInt8 = 1
+                // A shift of i shortly before, read by nothing else on the way.
+                if dead(i), let q = Self.shiftBefore(pc, of: i, instructions, targeted: targeted, absorbed: absorbed) {
+                    guard case .alu(_, _, _, .immediate(let k)) = instructions[q] else { continue }
+                    scale = UInt8(1 << k)
+                    absorbed[q] = true
+                }
+                indexed[pc + 1] = IndexedLoad(base: b, index: i, scale: scale)
+                foundIndexed = true
+                absorbed[pc] = true
+                found = true
+                pc += 1
             default:
                 continue
             }
         }
         if found { self.absorbed = absorbed }
+        if foundIndexed { self.indexed = indexed }
         if foundSelect { self.selects = selects }
         if foundAddress { self.addresses = addresses }
+        if foundFold { self.folds = folds }
         // Only a 32-bit register move under a condition asks about upper halves.
         if narrowMove { upperZero = Self.upperZeroRegisters(program, entries: entries) }
     }
@@ -135,6 +219,109 @@ struct X86Peepholes {
             }
         }
         return nil
+    }
+
+    /// The use of the load at `pc` (of `t`, `width` bits) the next slot
+    /// makes, if it can take the load as its memory operand and `t` is dead
+    /// after it (`liveAfterNext`: registers live after the next slot).
+    static func foldedLoad(_ instructions: [Instruction], at pc: Int, width: Width, t: Register,
+                           liveAfterNext: UInt16) -> FoldedLoad? {
+        guard t != .r10, liveAfterNext & (1 << UInt16(t.rawValue)) == 0 else { return nil }
+        switch instructions[pc + 1] {
+        case .alu(width, let operation, let dst, .register(t)) where dst != t:
+            switch operation {
+            case .add, .sub, .and, .or, .xor, .mul: return FoldedLoad(width: width, operation: operation, dst: dst)
+            default: return nil
+            }
+        case .branch(width, let condition, let dst, .register(t), let offset)
+            where dst != t && condition != .set && offset != 0:
+            return FoldedLoad(width: width, operation: nil, dst: dst)
+        default:
+            return nil
+        }
+    }
+
+    /// The slot of `lsh i, 1–3` (64-bit) within three slots before `pc`, if
+    /// the slots after it up to `pc` neither name i nor branch, no jump
+    /// lands on them (or on `pc + 1`), and no other pattern took it.
+    static func shiftBefore(_ pc: Int, of i: Register, _ instructions: [Instruction], targeted: [Bool],
+                            absorbed: [Bool]) -> Int? {
+        var q = pc - 1
+        while q >= 0 && q >= pc - 4 {
+            if targeted[q + 1] { return nil }
+            let instruction = instructions[q]
+            switch instruction {
+            case .alu(.w64, .lsh, i, .immediate(let k)) where (1...3).contains(k):
+                return absorbed[q] ? nil : q
+            case .immediate64Tail:
+                break
+            case .branch, .jump, .jumpLong, .call, .exit:
+                return nil
+            default:
+                if instruction.namedRegisters & (1 << UInt16(i.rawValue)) != 0 { return nil }
+            }
+            q -= 1
+        }
+        return nil
+    }
+
+    /// Registers live after each slot (bit n for rN): a backward dataflow
+    /// over the program's control flow, union at splits. Conservative where
+    /// it cannot see: a call reads every register, an exit reads every
+    /// register in a program with local calls (r0 otherwise), and no
+    /// instruction but a plain register write kills. nil if it does not
+    /// settle.
+    static func liveAfter(_ program: Program, entries: [Int]) -> [UInt16]? {
+        let instructions = program.instructions
+        let count = instructions.count
+        let all: UInt16 = 0x7ff
+        let localCalls = instructions.contains { if case .call(.local) = $0 { true } else { false } }
+        var liveIn = [UInt16](repeating: 0, count: count + 1)
+        var liveOut = [UInt16](repeating: 0, count: count)
+        var changed = true
+        var rounds = 0
+        while changed {
+            rounds += 1
+            if rounds > 64 { return nil }
+            changed = false
+            var pc = count - 1
+            while pc >= 0 {
+                defer { pc -= 1 }
+                let instruction = instructions[pc]
+                if case .immediate64Tail = instruction { continue }
+                var out: UInt16 = 0
+                for next in instruction.jitSuccessors(at: pc) where next >= 0 && next <= count { out |= liveIn[next] }
+                let (use, def) = Self.useDef(instruction, exitReads: localCalls ? all : 1)
+                let into = use | (out & ~def)
+                liveOut[pc] = out
+                if into != liveIn[pc] {
+                    liveIn[pc] = into
+                    changed = true
+                }
+            }
+        }
+        return liveOut
+    }
+
+    /// The registers `instruction` reads, and those it overwrites whole
+    /// without needing their old value (under-approximated: only plain writes).
+    static func useDef(_ instruction: Instruction, exitReads: UInt16) -> (use: UInt16, def: UInt16) {
+        func bit(_ register: Register) -> UInt16 { 1 << UInt16(register.rawValue) }
+        switch instruction {
+        case .alu(_, .mov, let dst, .immediate), .loadImmediate64(let dst, _):
+            return (0, bit(dst))
+        case .alu(_, .mov, let dst, .register(let src)), .movsx(_, let dst, let src, _),
+             .load(_, let dst, let src, _), .loadSignExtend(_, let dst, let src, _):
+            return (bit(src), dst == src ? 0 : bit(dst))
+        case .call:
+            return (0x7ff, 0)
+        case .exit:
+            return (exitReads, 0)
+        case .atomic:
+            return (instruction.namedRegisters | 1, 0)      // compare-exchange reads r0
+        default:
+            return (instruction.namedRegisters, 0)
+        }
     }
 
     static func address(_ instructions: [Instruction], at pc: Int, width: Width, dst: Register, a: Register,
@@ -268,6 +455,40 @@ extension X86_64Backend {
             if target <= join { chargeGuard(proofs.guardCharge(from: join, to: target), pc: join, e) }
             e.jmp(e.asm.instruction(target))                            /* jmp join target */
         }
+    }
+
+    /// A load and the operation that reads it as `op dst, [base + k]`
+    /// (`X86Peepholes.FoldedLoad`); the access is checked as the load was.
+    mutating func emitFoldedLoad(_ fold: X86Peepholes.FoldedLoad, base: Register, offset: Int16, size: Int,
+                                 at pc: Int, _ e: X86Encoder) {
+        let m = checkedAddress(base: base, offset: offset, size: size, write: false, pc: pc, e)
+        let s = OperandSize(fold.width), d = RegisterMap.native(fold.dst)
+        guard let operation = fold.operation else {
+            // The branch of slot pc + 1, its compare reading memory.
+            guard case .branch(_, let condition, _, _, let branchOffset) = program.instructions[pc + 1] else { return }
+            let target = pc + 2 + Int(branchOffset)
+            if target <= pc + 1 { chargeGuard(proofs.guardCharge(from: pc + 1, to: target), pc: pc + 1, e) }
+            e.arith(.cmp, s, d, m)                                  /* cmp dst, [m] */
+            e.j(Condition(condition), e.asm.instruction(target))    /* jcc target */
+            return
+        }
+        switch operation {
+        case .add: e.arith(.add, s, d, m)                           /* add dst, [m] */
+        case .sub: e.arith(.sub, s, d, m)                           /* sub dst, [m] */
+        case .and: e.arith(.and, s, d, m)                           /* and dst, [m] */
+        case .or: e.arith(.or, s, d, m)                             /* or dst, [m] */
+        case .xor: e.arith(.xor, s, d, m)                           /* xor dst, [m] */
+        default: e.imul(s, d, m)                                    /* imul dst, [m] */
+        }
+    }
+
+    /// Multi-byte NOPs up to the next multiple of 16 before a loop head
+    /// (`X86Peepholes.loopHeads`) that follows `pc` in its function.
+    func alignLoopHead(after pc: Int, in function: JITFunctionInfo, _ e: X86Encoder) {
+        let next = pc + program.instructions[pc].slotCount
+        guard next < function.end, peepholes.loopHeads[next] else { return }
+        let misalignment = e.code.count & 15
+        if misalignment != 0 { e.nop(16 - misalignment) }           /* nop: align the loop head */
     }
 
     /// `mov dst, a` and its `add`/`lsh` as one `lea` (`X86Peepholes.AddressShape`).

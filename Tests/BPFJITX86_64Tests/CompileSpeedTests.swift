@@ -92,6 +92,9 @@ import Testing
         #expect(JITInstructionSelection(environmentValue: "select") == .selects)
         #expect(JITInstructionSelection(environmentValue: "lea") == .addresses)
         #expect(JITInstructionSelection(environmentValue: "1") == .all)
+        #expect(JITInstructionSelection(environmentValue: "fold") == .loads)
+        #expect(JITInstructionSelection(environmentValue: "select,lea,align") == [.selects, .addresses, .loopAlignment])
+        #expect(!JITInstructionSelection.all.contains(.loopAlignment))
         for choice: JITInstructionSelection in [.all, .none, .selects, .addresses] {
             for (r1, r2): (UInt64, UInt64) in [(1, 2), (2, 1), (5, 5), (.max, 0)] {
                 let jitted = try X86_64JIT(options: JITOptions(instructionSelection: choice))

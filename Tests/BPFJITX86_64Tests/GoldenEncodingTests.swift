@@ -53,6 +53,16 @@ import Testing
                         c.add("\(kind.mnemonic) \(GPR.r10.name(size)), \(m.text(size))") { $0.arith(kind, size, .r10, m) }
                         c.add("\(kind.mnemonic) \(GPR.r11.name(size)), \(m.text(size))") { $0.arith(kind, size, .r11, m) }
                         c.add("\(kind.mnemonic) \(m.text(size)), 1") { $0.arith(kind, size, m, imm: 1) }
+                        if disp == -8 || disp == 128 {   // op register, memory (folded loads): every destination
+                            for d in regs where d != .rsp {
+                                c.add("\(kind.mnemonic) \(d.name(size)), \(m.text(size))") { $0.arith(kind, size, d, m) }
+                            }
+                        }
+                        if kind == .add {   // imul register, memory (folded loads): every destination
+                            for d in regs where d != .rsp {
+                                c.add("imul \(d.name(size)), \(m.text(size))") { $0.imul(size, d, m) }
+                            }
+                        }
                         c.add("\(kind.mnemonic) \(m.text(size)), 300") { $0.arith(kind, size, m, imm: 300) }
                     }
                 }
@@ -76,6 +86,14 @@ import Testing
                             let address = "[\(d.name(.qword)) + \(s.name(.qword))*\(scale)\(disp == 0 ? "" : disp < 0 ? " - \(-disp)" : " + \(disp)")]"
                             c.add("lea \(GPR.r11.name(size)), \(address)") { $0.lea(size, .r11, base: d, index: s, scale: scale, disp: disp) }
                             c.add("lea \(GPR.rcx.name(size)), \(address)") { $0.lea(size, .rcx, base: d, index: s, scale: scale, disp: disp) }
+                            if size == .qword {   // indexed loads, every size, into a low and a high register
+                                for value in [GPR.rcx, .r8] {
+                                    c.add("movzx \(value.name(.dword)), byte ptr \(address)") { $0.loadIndexed(.byte, value, base: d, index: s, scale: scale, disp: disp) }
+                                    c.add("movzx \(value.name(.dword)), word ptr \(address)") { $0.loadIndexed(.word, value, base: d, index: s, scale: scale, disp: disp) }
+                                    c.add("mov \(value.name(.dword)), dword ptr \(address)") { $0.loadIndexed(.dword, value, base: d, index: s, scale: scale, disp: disp) }
+                                    c.add("mov \(value.name(.qword)), qword ptr \(address)") { $0.loadIndexed(.qword, value, base: d, index: s, scale: scale, disp: disp) }
+                                }
+                            }
                         }
                     }
                     c.add("movsx \(d.name(size)), \(s.name(.byte))") { $0.movsx(size, d, s, from: .byte) }
