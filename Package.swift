@@ -158,8 +158,11 @@ let package = Package(
         .executableTarget(name: "bpfkit", dependencies: ["BPFCommandLine"], swiftSettings: swiftSettings),
         // The differential campaign on every built backend (`scripts/fuzz`): generated programs
         // against the interpreter, divergences reduced and written as reproducers.
+        // The campaign's oracle: whether a JIT's outcomes agree with the interpreter's.
+        .target(name: "BPFDifferential", swiftSettings: swiftSettings),
+        .testTarget(name: "BPFDifferentialTests", dependencies: ["BPFDifferential"], swiftSettings: swiftSettings),
         .executableTarget(name: "BPFFuzzCampaign",
-                          dependencies: ["BPFKit", "BPFAssembler", "BPFExecMemory", "BPFHelpers", "BPFISA", "BPFInterpreter", "BPFLoader", "BPFMaps",
+                          dependencies: ["BPFKit", "BPFAssembler", "BPFDifferential", "BPFExecMemory", "BPFHelpers", "BPFISA", "BPFInterpreter", "BPFLoader", "BPFMaps",
                                          "BPFRuntime", "BPFTestSuite", "BPFVerifier",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: swiftSettings),

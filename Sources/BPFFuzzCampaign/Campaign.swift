@@ -1,4 +1,5 @@
 import BPFAssembler
+import BPFDifferential
 import BPFExecMemory
 import BPFHelpers
 import BPFISA
@@ -94,37 +95,6 @@ struct FuzzCase {
             return false
         } catch {
             return true
-        }
-    }
-}
-
-/// What one run came to. Errors compare by kind only (their addresses and
-/// messages differ between engines); a stop by the runaway guard ends the
-/// comparison (engines charge the guard at different points).
-enum Outcome: Equatable, CustomStringConvertible {
-    case value(UInt64, packet: [UInt8])
-    case error(String)
-    case limit
-    /// The value map's contents after the runs.
-    case map([UInt8])
-
-    func agrees(with other: Outcome) -> Bool {
-        switch (self, other) {
-        case (.value, .value), (.map, .map): self == other
-        case (.error, .error), (.limit, .limit): true
-        default: false
-        }
-    }
-
-    var description: String {
-        func hex(_ bytes: [UInt8]) -> String {
-            bytes.prefix(32).map { String(format: "%02x", $0) }.joined() + (bytes.count > 32 ? "… (\(bytes.count) bytes)" : "")
-        }
-        return switch self {
-        case .value(let r0, let packet): "r0 = 0x\(String(r0, radix: 16)), packet \(hex(packet))"
-        case .error(let message): "error: \(message)"
-        case .limit: "stopped by the instruction limit"
-        case .map(let bytes): "map \(hex(bytes))"
         }
     }
 }
@@ -229,39 +199,16 @@ enum Differential {
         // Its values, and even its branches (a stack pointer compared with
         // data_end), may follow addresses that differ between engines.
         if fuzzCase.mayLeakAddresses { return .leaky(runs: runs) }
-        guard let index = firstDifference(expected, actual) else { return .agreed(runs: runs) }
-        // The JIT's runaway guard charges a backward jump the slots it spans
-        // and a local call 1, not each instruction executed (see the runaway
-        // guard in docs/ARCHITECTURE.md), so near the limit one engine may
-        // stop where the other finishes. That is accounting, not a wrong
-        // result: run both again with room for any charge (a charge is at
-        // most the program's length per executed instruction, and the other
-        // way round), where they must agree on everything.
-        if expected[index] == .limit || actual[index] == .limit, expected[index] != actual[index] {
-            let slots = UInt64(fuzzCase.main.count + (fuzzCase.target?.count ?? 0) + 2)
-            let limit = FuzzCase.instructionLimit * slots
-            let again: (expected: [Outcome], actual: [Outcome])
-            do {
-                again = (try Instance(fuzzCase, engine: backend.reference, byteOrder: order, instructionLimit: limit).replay(fuzzCase.packets),
-                         try Instance(fuzzCase, engine: backend.engine, byteOrder: order, instructionLimit: limit).replay(fuzzCase.packets))
-            } catch {
-                return .diverged(index: index, expected: expected, actual: actual)
-            }
-            if let rerun = firstDifference(again.expected, again.actual) {
-                return .diverged(index: rerun, expected: again.expected, actual: again.actual)
-            }
-            return .agreed(runs: runs)
+        let slots = fuzzCase.main.count + (fuzzCase.target?.count ?? 0)
+        let judgement = DifferentialOracle.judge(expected: expected, actual: actual, limit: FuzzCase.instructionLimit,
+                                                 slots: slots) { limit in
+            (try Instance(fuzzCase, engine: backend.reference, byteOrder: order, instructionLimit: limit).replay(fuzzCase.packets),
+             try Instance(fuzzCase, engine: backend.engine, byteOrder: order, instructionLimit: limit).replay(fuzzCase.packets))
         }
-        return .diverged(index: index, expected: expected, actual: actual)
-    }
-
-    /// Where two engines' outcomes first disagree (a shorter list disagrees
-    /// where it ends), or nil.
-    static func firstDifference(_ expected: [Outcome], _ actual: [Outcome]) -> Int? {
-        for index in 0..<min(expected.count, actual.count) where !actual[index].agrees(with: expected[index]) {
-            return index
+        switch judgement {
+        case .agreed: return .agreed(runs: runs)
+        case .diverged(let index, let expected, let actual): return .diverged(index: index, expected: expected, actual: actual)
         }
-        return expected.count == actual.count ? nil : min(expected.count, actual.count)
     }
 
     /// The case reduced while it still diverges on `backend` (main first,

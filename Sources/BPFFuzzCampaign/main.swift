@@ -1,5 +1,6 @@
 import ArgumentParser
 import BPFAssembler
+import BPFDifferential
 import BPFExecMemory
 import BPFKit
 import Foundation

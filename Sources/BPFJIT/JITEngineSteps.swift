@@ -51,6 +51,30 @@ public enum JITEngineSteps {
         }
     }
 
+    /// Assembles `program` for `address` without placing it anywhere
+    /// (listings, encoder tests), for a backend without direct tail calls:
+    /// the helpers bound, the program blinded when hardened, the proofs that
+    /// apply, the passes of the backend `make` builds for the code compiled
+    /// (its helpers, its proofs), the writing pass checked against
+    /// `passSizes`, and the image `tag`ged and numbered as the original.
+    public static func assemble<Backend: JITBackend>(
+        _ program: Program, configuration: EngineConfiguration, at address: UInt,
+        passSizes: KeyPath<Backend, [Int]>, tag: (JITImage) -> JITImage = { $0 },
+        backend make: (Program, JITHelperTable, JITProofs) throws(JITError) -> Backend
+    ) throws(EngineError) -> JITImage {
+        let helpers = try helperTable(program, configuration: configuration)
+        let blinding = try blinding(program, configuration: configuration)
+        do throws(JITError) {
+            let code = blinding?.program ?? program
+            var backend = try make(code, helpers, proofs(program, configuration: configuration, blinding: blinding))
+            let image = tag(try JITDriver.compile(code, backend: &backend, placement: .address(address)).0)
+            try checkLastPassesAgree(backend[keyPath: passSizes], image: image)
+            return blinding?.restore(image) ?? image
+        } catch {
+            throw engineError(blinding?.restore(error) ?? error)
+        }
+    }
+
     public static func engineError(_ error: JITError) -> EngineError {
         .compilationFailed(pc: error.pc, reason: error.description)
     }

@@ -62,16 +62,9 @@ public struct Arm32JIT: ExecutionEngine {
     public static func assemble(_ program: Program, configuration: EngineConfiguration = EngineConfiguration(),
                                 options: Arm32Options = Arm32Options(), at address: UInt,
                                 targets: Arm32CallTargets) throws(EngineError) -> JITImage {
-        let helpers = try JITEngineSteps.helperTable(program, configuration: configuration)
-        let blinding = try JITEngineSteps.blinding(program, configuration: configuration)
-        do throws(JITError) {
-            var backend = try Arm32Backend(program: blinding?.program ?? program, helpers: helpers, options: options, targets: targets,
-                                           proofs: JITEngineSteps.proofs(program, configuration: configuration, blinding: blinding))
-            let image = try JITDriver.compile(blinding?.program ?? program, backend: &backend, placement: .address(address)).0
-            try JITEngineSteps.checkLastPassesAgree(backend.passSizes, image: image)
-            return blinding?.restore(image) ?? image
-        } catch {
-            throw JITEngineSteps.engineError(blinding?.restore(error) ?? error)
+        try JITEngineSteps.assemble(program, configuration: configuration, at: address, passSizes: \Arm32Backend.passSizes) {
+            (code, helpers, proofs) throws(JITError) in
+            try Arm32Backend(program: code, helpers: helpers, options: options, targets: targets, proofs: proofs)
         }
     }
 

@@ -73,17 +73,9 @@ public struct MIPS32JIT: ExecutionEngine {
     public static func assemble(_ program: Program, configuration: EngineConfiguration = EngineConfiguration(),
                                 options: MIPS32Options = MIPS32Options(), at address: UInt,
                                 targets: MIPS32CallTargets) throws(EngineError) -> JITImage {
-        let helpers = try JITEngineSteps.helperTable(program, configuration: configuration)
-        let blinding = try JITEngineSteps.blinding(program, configuration: configuration)
-        do throws(JITError) {
-            var backend = try MIPS32Backend(program: blinding?.program ?? program, helpers: helpers, options: options, targets: targets,
-                                            proofs: JITEngineSteps.proofs(program, configuration: configuration, blinding: blinding))
-            let image = tagged(try JITDriver.compile(blinding?.program ?? program, backend: &backend, placement: .address(address)).0,
-                               bigEndian: options.bigEndian)
-            try JITEngineSteps.checkLastPassesAgree(backend.passSizes, image: image)
-            return blinding?.restore(image) ?? image
-        } catch {
-            throw JITEngineSteps.engineError(blinding?.restore(error) ?? error)
+        try JITEngineSteps.assemble(program, configuration: configuration, at: address, passSizes: \MIPS32Backend.passSizes,
+                                    tag: { tagged($0, bigEndian: options.bigEndian) }) { (code, helpers, proofs) throws(JITError) in
+            try MIPS32Backend(program: code, helpers: helpers, options: options, targets: targets, proofs: proofs)
         }
     }
 

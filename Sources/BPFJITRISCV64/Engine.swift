@@ -68,16 +68,9 @@ public struct RV64JIT: ExecutionEngine {
     public static func assemble(_ program: Program, configuration: EngineConfiguration = EngineConfiguration(),
                                 options: RV64Options = RV64Options(), at address: UInt,
                                 targets: RV64CallTargets) throws(EngineError) -> JITImage {
-        let helpers = try JITEngineSteps.helperTable(program, configuration: configuration)
-        let blinding = try JITEngineSteps.blinding(program, configuration: configuration)
-        do throws(JITError) {
-            var backend = try RV64Backend(program: blinding?.program ?? program, helpers: helpers, options: options, targets: targets,
-                                          tailCalls: nil, proofs: JITEngineSteps.proofs(program, configuration: configuration, blinding: blinding))
-            let image = try JITDriver.compile(blinding?.program ?? program, backend: &backend, placement: .address(address)).0
-            try JITEngineSteps.checkLastPassesAgree(backend.passSizes, image: image)
-            return blinding?.restore(image) ?? image
-        } catch {
-            throw JITEngineSteps.engineError(blinding?.restore(error) ?? error)
+        try JITEngineSteps.assemble(program, configuration: configuration, at: address, passSizes: \RV64Backend.passSizes) {
+            (code, helpers, proofs) throws(JITError) in
+            try RV64Backend(program: code, helpers: helpers, options: options, targets: targets, tailCalls: nil, proofs: proofs)
         }
     }
 

@@ -10,7 +10,7 @@ extension Analysis {
         case .stack(let frame, let off, let v):
             // Never the case (returning such a pointer is refused); kept so that no proof can rest on it.
             guard frame < state.depth else { return "\(what) through a pointer into a frame that has returned" }
-            let low = off + offset + v.low, high = off + offset + v.high + size
+            let (low, high) = Self.accessSpan(off, v, offset: offset, size: size)
             guard low >= -ExecutionLimits.stackSizePerFrame, high <= 0 else {
                 return "\(what) at frame offsets [\(low), \(high)) leaves the \(ExecutionLimits.stackSizePerFrame)-byte stack frame"
             }
@@ -40,7 +40,7 @@ extension Analysis {
             }
             return nil
         case .region(let r, let off, let v):
-            let low = off + offset + v.low, high = off + offset + v.high + size
+            let (low, high) = Self.accessSpan(off, v, offset: offset, size: size)
             guard low >= 0, high <= r.size else { return "\(what) at offsets [\(low), \(high)) is outside the \(r.size)-byte value" }
             if (write || atomic) && !r.writable { return "\(what) to read-only memory" }
             if atomic, v != .zero || (off + offset) % size != 0 { return "\(what) not known to be naturally aligned" }
@@ -57,6 +57,13 @@ extension Analysis {
         }
     }
 
+    /// The bytes an access of `size` at `offset` from a pointer `off + v`
+    /// (its fixed and variable parts) may touch: from `low` up to `high`,
+    /// relative to where the pointer's region starts (for the stack, to r10).
+    static func accessSpan(_ off: Int, _ v: Span, offset: Int, size: Int) -> (low: Int, high: Int) {
+        (off + offset + v.low, off + offset + v.high + size)
+    }
+
     /// Why an access of `size` bytes at `base + offset` cannot touch the
     /// run's stack or the context its pointer points into, for any value the
     /// pointer may hold; nil when some value may. The stack is every
@@ -68,7 +75,7 @@ extension Analysis {
     func wholeAccessOutside(_ base: Value, offset: Int, size: Int) -> String? {
         switch base {
         case .stack(let frame, let off, let v):
-            let low = off + offset + v.low, high = off + offset + v.high + size
+            let (low, high) = Self.accessSpan(off, v, offset: offset, size: size)
             let bytes = ExecutionLimits.stackSizePerFrame
             let top = frame * bytes, bottom = -(ExecutionLimits.maxCallFrames - frame) * bytes
             guard high <= bottom || low >= top else { return nil }
