@@ -354,12 +354,16 @@ public final class EmulatedJITRun: Sendable {
     /// reach the stack at its host address). The native engines give helpers
     /// the same (`RunHost.memoryAccess`).
     static func withBPFStack(_ regions: MemoryRegions, context: UInt64) -> MemoryRegions {
-        let inner = regions.resolver
-        return MemoryRegions(regions.regions) { address, size, write in
+        let inner = regions
+        return MemoryRegions(regions.regions, resolver: { address, size, write in
             let frame = UnsafeRawPointer(bitPattern: UInt(context))!.load(as: NativeHelperFrame.self)
             if frame.stackEnd > frame.stackBase, frame.inStack(address, count: size) { return true }
-            return inner?(address, size, write) ?? false
-        }
+            return inner.resolver?(address, size, write) ?? false
+        }, extents: { low, high in
+            let frame = UnsafeRawPointer(bitPattern: UInt(context))!.load(as: NativeHelperFrame.self)
+            let stack = frame.stackEnd > frame.stackBase ? [frame.stackBase..<frame.stackEnd] : []
+            return stack + inner.resolvedRanges(low, high)
+        })
     }
 
     /// The BPF stack as guest bounds (translated addressing: what the
