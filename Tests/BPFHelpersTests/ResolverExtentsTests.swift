@@ -34,6 +34,12 @@ import Testing
         }
     }
 
+    /// Whether the extents show `address` (control: the comparison is not between two empty lists).
+    static func shows(_ regions: MemoryRegions, _ address: UInt64) -> Bool {
+        let page = address & ~UInt64(4095)
+        return regions.resolvedRanges(page, page + 4096).contains { $0.contains(address) }
+    }
+
     static func slabAddresses(_ maps: MapTable) -> [UInt64] {
         maps.regions.regions.flatMap { [$0.start, $0.end - 1] }
     }
@@ -45,6 +51,7 @@ import Testing
         let frame = run.frame
         func check(_ what: String) {
             Self.expectExtentsMatchTheResolver(run.input.regions, around: [frame.dataMeta, frame.dataEnd] + Self.slabAddresses(maps), what)
+            #expect(Self.shows(run.input.regions, frame.dataEnd - 1) && !Self.shows(run.input.regions, frame.dataEnd), "\(what)")
         }
         check("initially")
         #expect(frame.adjustTail(200) == 0)
@@ -64,6 +71,7 @@ import Testing
         func check(_ what: String) {
             let low = run.skb.extent.lowerBound, high = run.skb.extent.upperBound
             Self.expectExtentsMatchTheResolver(run.input.regions, around: [low, high] + Self.slabAddresses(maps), what)
+            #expect(Self.shows(run.input.regions, low) && !Self.shows(run.input.regions, high), "\(what)")
         }
         check("initially")
         #expect(run.skb.changeTail(1000, flags: 0) == 0)
@@ -76,5 +84,7 @@ import Testing
         let maps = try Self.maps()
         let run = try ProgramTypes.mem.makeRun(input: [1, 2, 3], maps: maps.regions, byteOrder: .host)
         Self.expectExtentsMatchTheResolver(run.input.regions, around: Self.slabAddresses(maps), "mem")
+        let padded = try #require(maps.regions.regions.first { $0.usableSize == 12 })
+        #expect(Self.shows(run.input.regions, padded.start + 11) && !Self.shows(run.input.regions, padded.start + 12))
     }
 }
