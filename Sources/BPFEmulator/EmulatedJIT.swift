@@ -301,8 +301,13 @@ public final class EmulatedJITRun: Sendable {
         defer { context.deinitialize(count: 1) }
         var host = EmulatedRunHost(regions: input.regions, stackSize: stackSize)
         let address = UInt64(blockAddress)
+        // The code reads the tables' guest addresses from the context page
+        // (`tableWords`): machine-only too, as the emulator shows the code
+        // nothing of a page but its regions.
+        let tableAddresses = translated && !tables.isEmpty
+            ? [MemoryRegion(start: address + UInt64(tableWords), count: 4 * tables.count, writable: false, kind: .other)] : []
         let machineOnly = [MemoryRegion(start: address, count: MemoryLayout<JITRunContext>.size, writable: true, kind: .other)]
-            + tables
+            + tableAddresses + tables
         let regions: MemoryRegions, callStack: CallStackBounds?, contextArgument: EmulatedArgument
         if translated {
             // Guest placement depends only on the regions (machine-only ones
