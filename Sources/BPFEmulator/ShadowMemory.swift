@@ -122,16 +122,16 @@ final class ShadowMemory {
     }
 
     /// Host → emulator after a call, for the pages whose spans changed
-    /// (`spans(hostPage)`: a helper moved a packet's ends) or whose host
+    /// (`spans(hostPage)`, nil when the call cannot have moved any: a helper
+    /// moved a packet's ends) or whose host
     /// bytes in their spans changed since they were last copied in or
     /// written back (what the call wrote, or another thread): the others
     /// still agree with the host. Only after `writeBack` succeeded, so that
     /// no page holds a write of the program not yet applied.
-    func refresh(spans: (_ hostPage: UInt64) -> [Range<Int>]) {
+    func refresh(spans: ((_ hostPage: UInt64) -> [Range<Int>])?) {
         var copied = false
         for (guest, var page) in pages {
-            let now = spans(page.host)
-            if now != page.spans {
+            if let now = spans?(page.host), now != page.spans {
                 page.spans = now
                 pages[guest] = page
             } else {
