@@ -125,10 +125,15 @@ public final class SocketFilterRun: ProgramRun, @unchecked Sendable {
             let end = context.load(UInt64.self, at: SocketFilterContext.dataEnd)
             return !write && address >= start && address <= end && UInt64(size) <= end - address
         }
+        let extents: @Sendable (UInt64, UInt64) -> [Range<UInt64>] = { _, _ in
+            let start = context.load(UInt64.self, at: SocketFilterContext.data)
+            let end = context.load(UInt64.self, at: SocketFilterContext.dataEnd)
+            return start < end ? [start..<end] : []
+        }
         let packet = DynamicRegion(startWord: context.address + UInt64(SocketFilterContext.data),
                                    endWord: context.address + UInt64(SocketFilterContext.dataEnd), writable: false)
         var input = RunInput(r1: context.address, r2: 0,
-                             regions: MemoryRegions([context.region(.context, writable: false)], resolver: resolver),
+                             regions: MemoryRegions([context.region(.context, writable: false)], resolver: resolver, extents: extents),
                              dynamicRegion: packet)
         input.pointerWords = [SocketFilterContext.data, SocketFilterContext.dataEnd].map { context.address + UInt64($0) }
         self.input = input

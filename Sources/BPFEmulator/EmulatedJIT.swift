@@ -301,8 +301,13 @@ public final class EmulatedJITRun: Sendable {
         defer { context.deinitialize(count: 1) }
         var host = EmulatedRunHost(regions: input.regions, stackSize: stackSize)
         let address = UInt64(blockAddress)
+        // The code reads the tables' guest addresses from the context page
+        // (`tableWords`): machine-only too, as the emulator shows the code
+        // nothing of a page but its regions.
+        let tableAddresses = translated && !tables.isEmpty
+            ? [MemoryRegion(start: address + UInt64(tableWords), count: 4 * tables.count, writable: false, kind: .other)] : []
         let machineOnly = [MemoryRegion(start: address, count: MemoryLayout<JITRunContext>.size, writable: true, kind: .other)]
-            + tables
+            + tableAddresses + tables
         let regions: MemoryRegions, callStack: CallStackBounds?, contextArgument: EmulatedArgument
         if translated {
             // Guest placement depends only on the regions (machine-only ones
@@ -354,12 +359,16 @@ public final class EmulatedJITRun: Sendable {
     /// reach the stack at its host address). The native engines give helpers
     /// the same (`RunHost.memoryAccess`).
     static func withBPFStack(_ regions: MemoryRegions, context: UInt64) -> MemoryRegions {
-        let inner = regions.resolver
-        return MemoryRegions(regions.regions) { address, size, write in
+        let inner = regions
+        return MemoryRegions(regions.regions, resolver: { address, size, write in
             let frame = UnsafeRawPointer(bitPattern: UInt(context))!.load(as: NativeHelperFrame.self)
             if frame.stackEnd > frame.stackBase, frame.inStack(address, count: size) { return true }
-            return inner?(address, size, write) ?? false
-        }
+            return inner.resolver?(address, size, write) ?? false
+        }, extents: { low, high in
+            let frame = UnsafeRawPointer(bitPattern: UInt(context))!.load(as: NativeHelperFrame.self)
+            let stack = frame.stackEnd > frame.stackBase ? [frame.stackBase..<frame.stackEnd] : []
+            return stack + inner.resolvedRanges(low, high)
+        })
     }
 
     /// The BPF stack as guest bounds (translated addressing: what the

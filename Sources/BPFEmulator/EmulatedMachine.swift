@@ -18,7 +18,8 @@
 //   see host pages through windows below 2 GiB; pointers are translated at
 //   the boundary (`.hostPointer` arguments, helper pointers by prototype).
 // - Memory: stack, image and trampolines are BPFKit-owned pages mapped
-//   directly. Region pages are shadow copies, copied in before the run and
+//   directly. Region pages are shadow copies of the bytes that are the run's
+//   memory (the rest reads as zero), copied in before the run and
 //   after each helper call; the bytes the program changed are written back
 //   before each helper call and at the end, only where the regions permit:
 //   host memory stays authoritative, stray writes are reported, never

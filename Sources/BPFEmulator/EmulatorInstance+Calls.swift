@@ -60,7 +60,7 @@ extension EmulatorInstance {
             stop(.helperFailed(pc: callSite.pc, id: id, message: error.message))
             return
         }
-        shadows.refresh()
+        shadows.refresh(spans: programSpans)
         var result = value
         if translated, helper.prototype.result.isPointer, value != 0, helper.resultIsMapHandle?(arguments[0]) == true {
             guard let token = token(forHandle: value) else {
@@ -133,7 +133,9 @@ extension EmulatorInstance {
             stop(.helperFailed(pc: callSite.pc, id: -1, message: "runtime call \(call.name): \(error.message)"))
             return
         }
-        shadows.refresh()
+        // BPFKit's own routines (division, atomics, the bounds check) move no
+        // region's ends: only the pages' bytes are compared.
+        shadows.refresh(spans: nil)
         finishCall(result: value, returnAddress: returnAddress, oneWord: false)
     }
 

@@ -114,7 +114,8 @@ extension EmulatorInstance {
             guard let hostPage = state.space.hostAddress(forGuest: page) else { return .refused }
             do {
                 if !shadows.isMapped(guestPage: page) {
-                    try shadows.map(guestPage: page, hostPage: hostPage, writable: writable)
+                    try shadows.map(guestPage: page, hostPage: hostPage, writable: writable,
+                                    spans: programSpans(hostPage: hostPage))
                 } else if write, !shadows.isWritable(guestPage: page) {
                     try shadows.makeWritable(guestPage: page)
                     result = .madeWritable

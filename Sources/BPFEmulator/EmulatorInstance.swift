@@ -18,6 +18,9 @@ final class EmulatorInstance: @unchecked Sendable {
         /// context): what the code itself may touch, and its stores write back to.
         var codeRegions = MemoryRegions()
         var space: GuestAddressSpace
+        /// The bytes of each host page (by its address) that the static
+        /// regions of `codeRegions` cover, as offsets in the page.
+        var staticSpans: [UInt64: [Range<Int>]] = [:]
         /// Why a hook stopped the run, if one did.
         var stop: ExecutionError?
         var calls = 0
@@ -232,40 +235,62 @@ final class EmulatorInstance: @unchecked Sendable {
             space.addWindow(host: stack.address, guest: stackGuest, length: UInt64(stack.count))
             space.addFixed(machine.fixedWindows)
         }
-        var plan: [UInt64: (host: UInt64, writable: Bool)] = [:]
+        var visible = regions
+        if machine.configuration.callsSeeMachineStack {
+            visible.regions.append(MemoryRegion(start: stack.address, count: stack.count, writable: true, kind: .stack))
+        } else if let callStack {
+            // Calls see only the part of this engine's stack the run names, at call time.
+            let inner = regions
+            let host = stack.address, guest = stackGuest, count = UInt64(stack.count)
+            @Sendable func named() -> Range<UInt64>? {
+                let bounds = callStack()
+                guard bounds.low >= guest, bounds.high > bounds.low, bounds.high - guest <= count else { return nil }
+                return bounds.low - guest + host..<bounds.high - guest + host
+            }
+            visible.resolver = { address, size, write in
+                if size >= 0, let named = named(), address >= named.lowerBound, address <= named.upperBound,
+                   UInt64(size) <= named.upperBound - address { return true }
+                return inner.resolver?(address, size, write) ?? false
+            }
+            visible.extents = { low, high in (named().map { [$0] } ?? []) + inner.resolvedRanges(low, high) }
+        }
+        var code = visible
+        code.regions += machineOnly
+        // Each page a static region meets is mapped, showing only the bytes
+        // of the program's memory in it (`ShadowMemory`).
+        var plan: [UInt64: ShadowMemory.Plan] = [:]
+        var staticSpans: [UInt64: [Range<Int>]] = [:]
         do {
             try space.place(regions.regions + machineOnly)
             for region in regions.regions + machineOnly where region.count > 0 {
                 var host = EmulatorPage.floor(region.start)
                 while host < region.end {
                     let guest = space.guestAddress(forHost: host)!
-                    plan[guest] = (host, (plan[guest]?.writable ?? false) || region.writable)
+                    plan[guest] = ShadowMemory.Plan(host: host, writable: (plan[guest]?.writable ?? false) || region.writable)
+                    let low = Int(max(region.start, host) - host)
+                    let high = Int(min(region.end, host + UInt64(EmulatorPage.size)) - host)
+                    staticSpans[host, default: []].append(low..<high)
                     host += UInt64(EmulatorPage.size)
                 }
             }
+            state = RunState(image: image, regions: visible, codeRegions: code, space: space, staticSpans: staticSpans)
+            for (guest, page) in plan { plan[guest]?.spans = programSpans(hostPage: page.host) }
             try shadows.prepare(plan)
         } catch {
             throw .unsupported(pc: 0, what: "mapping the run's memory: \(error)")
         }
-        var visible = regions
-        if machine.configuration.callsSeeMachineStack {
-            visible.regions.append(MemoryRegion(start: stack.address, count: stack.count, writable: true, kind: .stack))
-        } else if let callStack {
-            // Calls see only the part of this engine's stack the run names, at call time.
-            let inner = regions.resolver
-            let host = stack.address, guest = stackGuest, count = UInt64(stack.count)
-            visible.resolver = { address, size, write in
-                let bounds = callStack()
-                if bounds.low >= guest, bounds.high > bounds.low, bounds.high - guest <= count, size >= 0 {
-                    let low = bounds.low - guest + host, high = bounds.high - guest + host
-                    if address >= low, address <= high, UInt64(size) <= high - address { return true }
-                }
-                return inner?(address, size, write) ?? false
-            }
-        }
-        var code = visible
-        code.regions += machineOnly
-        state = RunState(image: image, regions: visible, codeRegions: code, space: space)
+    }
+
+    /// The bytes of the host page at `hostPage` that are the run's memory
+    /// (the static regions and what the resolver admits now), as sorted,
+    /// disjoint offsets in the page: what its shadow copies, and all it
+    /// copies. A resolver without `MemoryRegions.extents` is probed.
+    func programSpans(hostPage: UInt64) -> [Range<Int>] {
+        let resolved = state.codeRegions.resolvedRanges(hostPage, hostPage + UInt64(EmulatorPage.size))
+        let fixed = state.staticSpans[hostPage] ?? []
+        if resolved.isEmpty, fixed.count <= 1 { return fixed }
+        let all = fixed.map { UInt64($0.lowerBound)..<UInt64($0.upperBound) } + resolved.map { $0.lowerBound - hostPage..<$0.upperBound - hostPage }
+        return MemoryRegions.merged(all).map { Int($0.lowerBound)..<Int($0.upperBound) }
     }
 
     /// Why `uc_emu_start` returned, as a result or an error.

@@ -5,12 +5,18 @@ import Glibc
 /// host memory and what the emulated CPU sees.
 ///
 /// Why copies and not the host pages themselves: a region is rarely page
-/// aligned, and the rest of its page is host data (other heap objects) that
-/// a buggy JIT must not be able to change. Each shadow is a private page
-/// mapped at the region's guest address, plus a snapshot of what was copied
-/// in. Writing back applies only the bytes the program changed, and only
-/// where the regions permit a write; anything else is reported as an
-/// out-of-bounds write and never reaches the host. Host memory stays
+/// aligned, and the rest of its page is host data (other heap objects, some
+/// of them freed) that a buggy JIT must neither see nor change. Each shadow
+/// is a private page mapped at the region's guest address, plus a snapshot
+/// of what was copied in. A shadow holds only the page's *spans*: the bytes
+/// that are the run's memory (the regions and what the resolver admits that
+/// meet the page); every other byte of it is zero and is never read from or
+/// written to the host. Writing back applies only the bytes the program
+/// changed, and only inside the spans where the regions permit a write;
+/// anything else is reported as an out-of-bounds write and never reaches
+/// the host. The spans are recomputed after every call (a helper may move a
+/// packet's ends or reallocate it), and a page whose spans changed is
+/// copied in again. Host memory stays
 /// authoritative: it is copied in before the run and after every helper call
 /// (a helper may change it), and written back before every helper call and
 /// at the end of the run.
@@ -19,10 +25,21 @@ import Glibc
 /// the same pages (remapping makes Unicorn drop translated code, costing
 /// about 15 µs per run); pages a run no longer needs are unmapped.
 final class ShadowMemory {
+    /// A page to map: the host page it mirrors, whether the program may
+    /// write it, and its spans (sorted, disjoint offsets in the page).
+    struct Plan {
+        var host: UInt64
+        var writable: Bool
+        var spans: [Range<Int>] = []
+    }
+
     private struct Page {
         /// The host page it mirrors.
         let host: UInt64
         var writable: Bool
+        /// The bytes of the page that are program memory (sorted, disjoint
+        /// offsets): the only ones copied in, compared and written back.
+        var spans: [Range<Int>]
         /// The live page (mapped into the emulator), the snapshot, and the
         /// host page as last copied in or written back (`hostImage`).
         let buffer: UnsafeMutableRawPointer
@@ -53,15 +70,16 @@ final class ShadowMemory {
 
     func isWritable(guestPage: UInt64) -> Bool { pages[guestPage]?.writable ?? false }
 
-    /// Makes the mapped pages exactly `plan` (guest page → host page and
-    /// whether it is writable), then copies every page in from the host.
-    func prepare(_ plan: [UInt64: (host: UInt64, writable: Bool)]) throws(EmulatorError) {
+    /// Makes the mapped pages exactly `plan` (by guest page), then copies
+    /// every page in from the host.
+    func prepare(_ plan: [UInt64: Plan]) throws(EmulatorError) {
         for (guest, page) in pages {
             if let wanted = plan[guest], wanted.host == page.host {
                 if wanted.writable != page.writable {
                     try unicorn.protect(guest, count: EmulatorPage.size, wanted.writable ? [.read, .write] : .read)
                     pages[guest]?.writable = wanted.writable
                 }
+                pages[guest]?.spans = wanted.spans
                 continue
             }
             try unicorn.unmap(guest, count: EmulatorPage.size)
@@ -69,17 +87,17 @@ final class ShadowMemory {
             pages[guest] = nil
         }
         for (guest, wanted) in plan where pages[guest] == nil {
-            try map(guestPage: guest, hostPage: wanted.host, writable: wanted.writable, copy: false)
+            try map(guestPage: guest, hostPage: wanted.host, writable: wanted.writable, spans: wanted.spans, copy: false)
         }
         copyIn()
     }
 
     /// Maps one more page during a run (memory reached through the regions'
-    /// resolver), with the host's current contents.
-    func map(guestPage: UInt64, hostPage: UInt64, writable: Bool, copy: Bool = true) throws(EmulatorError) {
+    /// resolver), with the host's current contents of `spans`.
+    func map(guestPage: UInt64, hostPage: UInt64, writable: Bool, spans: [Range<Int>], copy: Bool = true) throws(EmulatorError) {
         let buffer = spare.popLast() ?? UnsafeMutableRawPointer.allocate(byteCount: 3 * EmulatorPage.size,
                                                                          alignment: EmulatorPage.size)
-        let page = Page(host: hostPage, writable: writable, buffer: buffer)
+        let page = Page(host: hostPage, writable: writable, spans: spans, buffer: buffer)
         if copy { copyIn(page) }
         do {
             try unicorn.map(guestPage, count: EmulatorPage.size, writable ? [.read, .write] : .read, host: page.live)
@@ -103,16 +121,24 @@ final class ShadowMemory {
         afterCopyIn()
     }
 
-    /// Host → emulator after a call, for the pages whose host bytes changed
-    /// since they were last copied in or written back (what the call
-    /// wrote, or another thread near the region): the others still agree
-    /// with the host. Only after `writeBack` succeeded, so that no page
-    /// holds a write of the program not yet applied.
-    func refresh() {
+    /// Host → emulator after a call, for the pages whose spans changed
+    /// (`spans(hostPage)`, nil when the call cannot have moved any: a helper
+    /// moved a packet's ends) or whose host
+    /// bytes in their spans changed since they were last copied in or
+    /// written back (what the call wrote, or another thread): the others
+    /// still agree with the host. Only after `writeBack` succeeded, so that
+    /// no page holds a write of the program not yet applied.
+    func refresh(spans: ((_ hostPage: UInt64) -> [Range<Int>])?) {
         var copied = false
-        for page in pages.values {
-            let host = UnsafeRawPointer(bitPattern: UInt(page.host))!
-            guard memcmp(host, page.hostImage, EmulatorPage.size) != 0 else { continue }
+        for (guest, var page) in pages {
+            if let now = spans?(page.host), now != page.spans {
+                page.spans = now
+                pages[guest] = page
+            } else {
+                let host = UnsafeRawPointer(bitPattern: UInt(page.host))!
+                guard page.spans.contains(where: { memcmp(host + $0.lowerBound, page.hostImage + $0.lowerBound, $0.count) != 0 })
+                else { continue }
+            }
             copyIn(page)
             copied = true
         }
@@ -136,22 +162,36 @@ final class ShadowMemory {
     }
 
     private func copyIn(_ page: Page) {
-        // The whole host page is readable: it holds at least one region byte.
+        // Only the spans: the rest of the host page is other objects' (or
+        // freed) memory. Everything else shows as zero.
         let host = UnsafeRawPointer(bitPattern: UInt(page.host))!
-        page.live.copyMemory(from: host, byteCount: EmulatorPage.size)
+        var next = 0
+        for span in page.spans {
+            if span.lowerBound > next { memset(page.live + next, 0, span.lowerBound - next) }
+            (page.live + span.lowerBound).copyMemory(from: host + span.lowerBound, byteCount: span.count)
+            next = span.upperBound
+        }
+        if next < EmulatorPage.size { memset(page.live + next, 0, EmulatorPage.size - next) }
         // From the copy, not from the host again: other threads may be changing
-        // the rest of the page (other heap objects), and a difference between
+        // the spans (a map value another run updates), and a difference between
         // two reads would look like a write by the program.
         page.snapshot.copyMemory(from: page.live, byteCount: EmulatorPage.size)
         page.hostImage.copyMemory(from: page.live, byteCount: EmulatorPage.size)
     }
 
     /// Emulator → host: writes every byte the program changed since the last
-    /// copy-in where `permitsWrite(hostAddress, count)` allows it. Returns
-    /// the first run of changed bytes it refused (address and length).
+    /// copy-in where it lies in the page's spans and `permitsWrite(hostAddress,
+    /// count)` allows it. Returns the first run of changed bytes it refused
+    /// (address and length).
     func writeBack(permitsWrite: (UInt64, Int) -> Bool) -> (address: UInt64, count: Int)? {
         var refused: (address: UInt64, count: Int)?
         for page in pages.values where page.writable {
+            let spans = page.spans
+            /// Whether `[offset, offset + count)` lies in one span and the regions permit writing it.
+            func permits(_ offset: Int, _ count: Int) -> Bool {
+                spans.contains { $0.lowerBound <= offset && offset + count <= $0.upperBound }
+                    && permitsWrite(page.host + UInt64(offset), count)
+            }
             guard memcmp(page.live, page.snapshot, EmulatorPage.size) != 0 else { continue }
             let live = page.live.assumingMemoryBound(to: UInt8.self)
             let snapshot = page.snapshot.assumingMemoryBound(to: UInt8.self)
@@ -180,13 +220,13 @@ final class ShadowMemory {
                 guard live[index] != snapshot[index] else { index += 1; continue }
                 let start = index
                 while index < EmulatorPage.size, live[index] != snapshot[index] { index += 1 }
-                if permitsWrite(page.host + UInt64(start), index - start) {
+                if permits(start, index - start) {
                     apply(start..<index)
                     continue
                 }
                 // Part of the run may be permitted (two regions meet inside it): go byte by byte.
                 for byte in start..<index {
-                    if permitsWrite(page.host + UInt64(byte), 1) {
+                    if permits(byte, 1) {
                         apply(byte..<byte + 1)
                     } else if refused == nil {
                         refused = (page.host + UInt64(byte), 1)

@@ -150,7 +150,8 @@ public final class InPlaceBuffer {
     static func memInput(_ memory: GuestMemory, length: Int, maps: MapRegionTable) -> RunInput {
         let regions = length == 0 ? [] : [MemoryRegion(start: memory.address, count: length, writable: true, kind: .input)]
         return RunInput(r1: length == 0 ? 0 : memory.address, r2: UInt64(length),
-                        regions: MemoryRegions(regions, resolver: maps.regions.isEmpty ? nil : maps.resolver))
+                        regions: MemoryRegions(regions, resolver: maps.regions.isEmpty ? nil : maps.resolver,
+                                               extents: maps.extentsQuery))
     }
 
     static func xdpInput(_ frame: XDPFrame, maps: MapRegionTable) -> RunInput {

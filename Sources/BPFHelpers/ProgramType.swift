@@ -229,7 +229,8 @@ public struct MemProgramType: ProgramType {
             memory = GuestMemory(bytes: bytes)
             let regions = bytes.isEmpty ? [] : [memory.region(.input)]
             input = RunInput(r1: bytes.isEmpty ? 0 : memory.address, r2: UInt64(bytes.count),
-                             regions: MemoryRegions(regions, resolver: maps.regions.isEmpty ? nil : maps.resolver))
+                             regions: MemoryRegions(regions, resolver: maps.regions.isEmpty ? nil : maps.resolver,
+                                                    extents: maps.extentsQuery))
         }
 
         func output() -> [UInt8] { memory.read() }

@@ -124,6 +124,12 @@ public final class SKBuff: @unchecked Sendable {
         return address >= low && address <= high && UInt64(size) <= high - address
     }
 
+    /// What `permits` admits, as a byte range (`MemoryRegions.extents`).
+    var extent: Range<UInt64> {
+        let low = buffer.address + UInt64(data)
+        return low..<low + UInt64(length)
+    }
+
     // MARK: Moving the packet
 
     /// Makes room for `front` more bytes before the packet and `back` after

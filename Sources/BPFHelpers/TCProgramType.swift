@@ -190,6 +190,9 @@ public struct TCProgramType: ProgramType {
             let resolver: @Sendable (UInt64, Int, Bool) -> Bool = { [skb] address, size, write in
                 skb.permits(address, size: size) || maps.permits(address, size: size, write: write)
             }
+            let extents: @Sendable (UInt64, UInt64) -> [Range<UInt64>] = { [skb] low, high in
+                [skb.extent] + maps.extents(low, high)
+            }
             let packet = DynamicRegion(startWord: skb.context.address + UInt64(SKBContext.data),
                                        endWord: skb.context.address + UInt64(SKBContext.dataEnd), writable: true)
             // The struct's fields are the program's to write (the load-time pass
@@ -197,7 +200,7 @@ public struct TCProgramType: ProgramType {
             let fields = MemoryRegion(start: skb.context.address, count: SKBContext.kernelSize, writable: true, kind: .context)
             let pointers = MemoryRegion(start: skb.context.address + UInt64(SKBContext.kernelSize),
                                         count: SKBContext.size - SKBContext.kernelSize, writable: false, kind: .context)
-            var input = RunInput(r1: skb.context.address, r2: 0, regions: MemoryRegions([fields, pointers], resolver: resolver),
+            var input = RunInput(r1: skb.context.address, r2: 0, regions: MemoryRegions([fields, pointers], resolver: resolver, extents: extents),
                                  dynamicRegion: packet)
             input.pointerWords = [SKBContext.data, SKBContext.dataEnd, SKBContext.dataMeta].map { skb.context.address + UInt64($0) }
             self.input = input

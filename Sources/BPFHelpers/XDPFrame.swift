@@ -73,6 +73,9 @@ public final class XDPFrame: Sendable {
         return address >= low && address <= high && UInt64(size) <= high - address
     }
 
+    /// What `permits` admits, as a byte range (`MemoryRegions.extents`).
+    var extent: Range<UInt64> { dataMeta..<max(dataMeta, dataEnd) }
+
     /// What `BPF_PROG_TEST_RUN` returns as `data_out`: the bytes from
     /// `data_meta` to `data_end` (the packet, preceded by any metadata the
     /// program left with `bpf_xdp_adjust_meta`).

@@ -116,6 +116,9 @@ public struct XDPProgramType: ProgramType {
             let resolver: @Sendable (UInt64, Int, Bool) -> Bool = { [frame] address, size, write in
                 frame.permits(address, size: size) || maps.permits(address, size: size, write: write)
             }
+            let extents: @Sendable (UInt64, UInt64) -> [Range<UInt64>] = { [frame] low, high in
+                [frame.extent] + maps.extents(low, high)
+            }
             // The engines check the packet inline at its live ends, read from
             // the context the adjust helpers update. The start is `data_meta`,
             // not `data`: programs may touch their metadata, and the resolver
@@ -127,7 +130,8 @@ public struct XDPProgramType: ProgramType {
             // The inline check reads the words in the host's order; with the
             // context in the other order, the resolver alone judges the packet.
             var input = RunInput(r1: frame.context.address, r2: 0,
-                                 regions: MemoryRegions([frame.context.region(.context, writable: false)], resolver: resolver),
+                                 regions: MemoryRegions([frame.context.region(.context, writable: false)], resolver: resolver,
+                                                        extents: extents),
                                  dynamicRegion: frame.byteOrder == .host ? packet : nil)
             // The packet pointers, which 32-bit engines show as their own
             // addresses (stored in the frame's byte order, which is the engine's).

@@ -28,6 +28,24 @@ public struct SlabRegion: Sendable, Hashable {
         guard index < UInt64(count) else { return false }
         return offset % UInt64(stride) + UInt64(size) <= UInt64(usableSize)
     }
+
+    /// The usable bytes of the elements that meet `[low, high)`, appended to
+    /// `ranges` (one range per element, or one for all when they touch).
+    public func appendExtents(_ low: UInt64, _ high: UInt64, to ranges: inout [Range<UInt64>]) {
+        guard count > 0, stride > 0, usableSize > 0, low < high, high > start, low < end else { return }
+        let first = low > start ? (low - start) / UInt64(stride) : 0
+        let last = min(UInt64(count - 1), (high - 1 - start) / UInt64(stride))
+        guard first <= last else { return }
+        let usable = UInt64(min(usableSize, stride))
+        if usable == UInt64(stride) {
+            ranges.append(start + first * usable..<start + (last + 1) * usable)
+            return
+        }
+        for index in first...last {
+            let element = start + index * UInt64(stride)
+            ranges.append(element..<element + usable)
+        }
+    }
 }
 
 /// Every map value region of a set of maps, sorted by address, answering
@@ -56,6 +74,22 @@ public struct MapRegionTable: Sendable {
         }
         guard low > 0 else { return false }
         return regions[low - 1].permits(address, size: size, write: write)
+    }
+
+    /// The usable bytes of every element that meets `[low, high)`
+    /// (`MemoryRegions.extents`).
+    public func extents(_ low: UInt64, _ high: UInt64) -> [Range<UInt64>] {
+        var ranges: [Range<UInt64>] = []
+        for region in regions where region.start < high && region.end > low {
+            region.appendExtents(low, high, to: &ranges)
+        }
+        return ranges
+    }
+
+    /// The closure form of `extents`, for `MemoryRegions(resolver:extents:)`.
+    public var extentsQuery: @Sendable (UInt64, UInt64) -> [Range<UInt64>] {
+        let table = self
+        return { table.extents($0, $1) }
     }
 
     /// The closure form for `MemoryRegions(resolver:)`.

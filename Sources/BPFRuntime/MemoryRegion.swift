@@ -37,17 +37,75 @@ public struct MemoryRegion: Sendable, Hashable, CustomStringConvertible {
 public struct MemoryRegions: Sendable {
     public var regions: [MemoryRegion]
     /// Consulted when no static region permits an access (e.g. map values,
-    /// which live as long as their map element).
-    public var resolver: (@Sendable (_ address: UInt64, _ size: Int, _ write: Bool) -> Bool)?
+    /// which live as long as their map element). Replacing it drops
+    /// `extents`, which answered for the old resolver.
+    public var resolver: (@Sendable (_ address: UInt64, _ size: Int, _ write: Bool) -> Bool)? {
+        didSet { extents = nil }
+    }
+    /// The byte ranges the resolver admits (for reading) that meet
+    /// `[low, high)`, at the moment of the call: exactly those, in any order,
+    /// possibly extending past either end. Optional: `resolvedRanges` probes
+    /// the resolver byte by byte without it. An engine that copies host memory
+    /// (the emulator's shadow pages) asks it which bytes of a page are the
+    /// program's, so that it never copies the rest.
+    public var extents: (@Sendable (_ low: UInt64, _ high: UInt64) -> [Range<UInt64>])?
 
-    public init(_ regions: [MemoryRegion] = [], resolver: (@Sendable (UInt64, Int, Bool) -> Bool)? = nil) {
+    public init(_ regions: [MemoryRegion] = [], resolver: (@Sendable (UInt64, Int, Bool) -> Bool)? = nil,
+                extents: (@Sendable (UInt64, UInt64) -> [Range<UInt64>])? = nil) {
         self.regions = regions
         self.resolver = resolver
+        self.extents = extents
     }
 
     @inlinable
     public func permits(_ address: UInt64, size: Int, write: Bool) -> Bool {
         for region in regions where region.permits(address, size: size, write: write) { return true }
         return resolver?(address, size, write) ?? false
+    }
+
+    /// The bytes of `[low, high)` the resolver admits for reading, clipped to
+    /// it, sorted and merged: from `extents` when the resolver has one,
+    /// otherwise by asking the resolver about each 8-byte word and, where it
+    /// refuses the word, each byte (up to `high - low` calls: meant for a page).
+    public func resolvedRanges(_ low: UInt64, _ high: UInt64) -> [Range<UInt64>] {
+        guard let resolver, low < high else { return [] }
+        if let extents {
+            return Self.merged(extents(low, high).compactMap { range in
+                let start = max(range.lowerBound, low), end = min(range.upperBound, high)
+                return start < end ? start..<end : nil
+            })
+        }
+        var ranges: [Range<UInt64>] = []
+        func add(_ address: UInt64, _ count: UInt64) {
+            if let last = ranges.last, last.upperBound == address {
+                ranges[ranges.count - 1] = last.lowerBound..<address + count
+            } else {
+                ranges.append(address..<address + count)
+            }
+        }
+        var address = low
+        while address < high {
+            if address & 7 == 0, high - address >= 8, resolver(address, 8, false) {
+                add(address, 8)
+                address += 8
+                continue
+            }
+            if resolver(address, 1, false) { add(address, 1) }
+            address += 1
+        }
+        return ranges
+    }
+
+    /// `ranges` sorted, with overlapping and touching ones joined.
+    public static func merged(_ ranges: [Range<UInt64>]) -> [Range<UInt64>] {
+        var result: [Range<UInt64>] = []
+        for range in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) where !range.isEmpty {
+            if let last = result.last, range.lowerBound <= last.upperBound {
+                result[result.count - 1] = last.lowerBound..<max(last.upperBound, range.upperBound)
+            } else {
+                result.append(range)
+            }
+        }
+        return result
     }
 }
