@@ -78,7 +78,7 @@ let package = Package(
                                    "BPFKit", "BPFLoader", "BPFHelpers", "BPFMaps", "BPFVerifier"],
                     swiftSettings: swiftSettings),
         .executableTarget(name: "BPFJITBenchmark",
-                          dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFJITX86_64", "BPFExecMemory", "BPFInterpreter"],
+                          dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFJITX86_64", "BPFExecMemory", "BPFInterpreter", "BPFKit", "BPFJITArm64"],
                           swiftSettings: swiftSettings),
         // The arm64 backend: registers, encoder, frame and ABI, lowering; runs
         // natively on arm64 hosts and under the emulator everywhere.

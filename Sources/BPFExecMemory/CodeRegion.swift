@@ -3,10 +3,13 @@ import CBPFPlatform
 /// One memory file and its executable view: the memory behind a chunk or a
 /// dedicated (oversized) mapping.
 ///
-/// The executable view (read+execute) lives as long as the region. Writing
-/// goes through `withWritableView`, which maps just the touched pages of the
-/// same file read+write at another address, runs the write, and unmaps them
-/// again before returning; no address is ever writable and executable.
+/// The executable view (read+execute) lives as long as the region. Images
+/// and trap fills are written into the file itself (`pwrite`), so no address
+/// becomes writable at all; where the file cannot be written that way
+/// (hugetlb) and for atomic patches, `withWritableView` maps just the
+/// touched pages of the same file read+write at another address, runs the
+/// write, and unmaps them again before returning. No address is ever
+/// writable and executable.
 /// Together with `ExecMemoryPlatform`, this is the only type that holds raw
 /// pointers to executable memory.
 final class CodeRegion {
@@ -158,12 +161,38 @@ final class CodeRegion {
         }
     }
 
+    /// Writes `staged` (filled by `body`, `range.count` bytes) at `range`
+    /// of the file with one `pwrite`, then flushes the instruction cache
+    /// where the host needs it. False when the platform cannot write the
+    /// file: nothing was flushed, and the caller writes through a view.
+    private func writeThroughFile(
+        _ range: Range<Int>, _ body: (UnsafeMutableRawBufferPointer) -> Void
+    ) -> Bool {
+        precondition(range.lowerBound >= 0 && range.upperBound <= length, "write outside the region")
+        guard !file.hugeTLB, !range.isEmpty else {
+            return range.isEmpty
+        }
+        let staged = [UInt8](unsafeUninitializedCapacity: range.count) { buffer, count in
+            body(UnsafeMutableRawBufferPointer(buffer))
+            count = range.count
+        }
+        let written = staged.withUnsafeBytes { platform.write($0, to: file, at: range.lowerBound) }
+        guard written else {
+            return false
+        }
+        if platform.requiresInstructionCacheMaintenance {
+            platform.flushInstructionCache(base + range.lowerBound, length: range.count)
+        }
+        return true
+    }
+
     /// Stores `bytes` at `range`, filling `trapRange` (which contains it)
-    /// around them with traps, in one pass through one writable view.
+    /// around them with traps, in one write to the file (or, where the file
+    /// cannot be written, one pass through one writable view).
     func write(_ bytes: [UInt8], at offset: Int, within trapRange: Range<Int>) throws(ExecMemoryError) {
         precondition(trapRange.contains(offset) && offset + bytes.count <= trapRange.upperBound)
         let trap = self.trap
-        try withWritableView(over: trapRange) { buffer in
+        let fill = { (buffer: UnsafeMutableRawBufferPointer) in
             let start = offset - trapRange.lowerBound
             trap.fill(UnsafeMutableRawBufferPointer(rebasing: buffer[..<start]), startingAtOffset: trapRange.lowerBound)
             bytes.withUnsafeBytes { source in
@@ -172,14 +201,22 @@ final class CodeRegion {
             let rest = start + bytes.count
             trap.fill(UnsafeMutableRawBufferPointer(rebasing: buffer[rest...]), startingAtOffset: trapRange.lowerBound + rest)
         }
+        if writeThroughFile(trapRange, fill) {
+            return
+        }
+        try withWritableView(over: trapRange, fill)
     }
 
     /// Fills `range` with traps.
     func fillWithTrap(_ range: Range<Int>) throws(ExecMemoryError) {
         let trap = self.trap
-        try withWritableView(over: range) { buffer in
+        let fill = { (buffer: UnsafeMutableRawBufferPointer) in
             trap.fill(buffer, startingAtOffset: range.lowerBound)
         }
+        if writeThroughFile(range, fill) {
+            return
+        }
+        try withWritableView(over: range, fill)
     }
 
     /// Replaces `bytes.count` bytes at `offset`, all within the naturally

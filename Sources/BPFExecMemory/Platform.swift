@@ -1,7 +1,7 @@
 /// The one layer through which executable memory talks to the system.
 ///
-/// Every mmap, munmap, mprotect, memfd_create, madvise and instruction-cache
-/// flush the pack performs goes through an `ExecMemoryPlatform`, so that
+/// Every mmap, munmap, mprotect, memfd_create, madvise, pwrite and
+/// instruction-cache flush the pack performs goes through an `ExecMemoryPlatform`, so that
 /// tests can stand in for the system: record every protection ever asked
 /// for, pretend huge pages were refused, or pretend the host needs cache
 /// maintenance. `SystemPlatform` is the real one.
@@ -54,6 +54,20 @@ public protocol ExecMemoryPlatform: Sendable {
     /// backed by huge pages (hugetlb or PMD-mapped transparent huge pages).
     /// Used to report honestly what the kernel granted, not what was asked.
     func hugePageBytes(inMappingAt address: UnsafeRawPointer) -> Int
+
+    /// Stores `bytes` at byte `offset` of `file` without mapping it
+    /// (`pwrite`), so that no address of the process becomes writable at
+    /// all. Returns false when the file cannot be written that way (hugetlb
+    /// files have no `write`; a platform may not offer it): the caller then
+    /// writes through a transient writable view instead.
+    func write(_ bytes: UnsafeRawBufferPointer, to file: MemoryFile, at offset: Int) -> Bool
+}
+
+extension ExecMemoryPlatform {
+    /// Platforms without file writes use writable views for every store.
+    public func write(_ bytes: UnsafeRawBufferPointer, to file: MemoryFile, at offset: Int) -> Bool {
+        false
+    }
 }
 
 /// Access rights of a mapping. Writable and executable together is never valid.

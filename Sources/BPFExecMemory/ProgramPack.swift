@@ -174,9 +174,10 @@ public final class ProgramPack: Sendable {
         }
     }
 
-    /// Copies a finished image into its slot through a transient writable
-    /// view, fills the rest of the slot with traps, and makes the code
-    /// visible to instruction fetch. `bytes` may be shorter than the slot.
+    /// Copies a finished image into its slot (written into the chunk's
+    /// memory file, or through a transient writable view where the file
+    /// cannot be written), fills the rest of the slot with traps, and makes
+    /// the code visible to instruction fetch. `bytes` may be shorter than the slot.
     public func copy(_ bytes: [UInt8], into slot: PackSlot) throws(ExecMemoryError) {
         guard bytes.count <= slot.size else {
             throw .imageTooLarge(bytes: bytes.count, slotSize: slot.size)

@@ -54,6 +54,27 @@ public struct SystemPlatform: ExecMemoryPlatform {
         close(file.descriptor)
     }
 
+    /// `pwrite` into the file (never for hugetlb files, which have no
+    /// `write`). A partial or failed write returns false; the caller then
+    /// writes the whole range again through a view.
+    public func write(_ bytes: UnsafeRawBufferPointer, to file: MemoryFile, at offset: Int) -> Bool {
+        guard !file.hugeTLB else {
+            return false
+        }
+        var done = 0
+        while done < bytes.count {
+            let count = pwrite(file.descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
+            if count < 0 && errno == EINTR {
+                continue
+            }
+            guard count > 0 else {
+                return false
+            }
+            done += count
+        }
+        return true
+    }
+
     public func map(
         length: Int,
         protection: MemoryProtection,

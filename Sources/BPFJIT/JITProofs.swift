@@ -253,36 +253,59 @@ public enum JITRegisterInitialization {
     public static func firstUnwrittenRead(_ program: Program) -> (Int, Register)? {
         let instructions = program.instructions
         guard instructions.count <= JITStackInitialization.maxSlots, !instructions.isEmpty else { return nil }
-        var written = [UInt16?](repeating: nil, count: instructions.count)
+        let count = instructions.count
+        // Per slot, worked out on its first visit: the registers it reads
+        // and writes, and its successors (a slot may be visited many times).
+        var use = [UInt16](repeating: 0, count: count)
+        var def = [UInt16](repeating: 0, count: count)
+        var callee = [Int32](repeating: -1, count: count)      // a local call's target
+        var first = [Int32](repeating: -1, count: count)
+        var second = [Int32](repeating: -1, count: count)
+        var known = [Bool](repeating: false, count: count)
+        let unreached: UInt32 = 1 << 16
+        var written = [UInt32](repeating: unreached, count: count)   // a UInt16 state, or unreached
         written[0] = 1 << 1 | 1 << 2 | 1 << 10
         var work = [0]
+        work.reserveCapacity(count)
         func flow(_ state: UInt16, to next: Int) {
-            guard next >= 0, next < instructions.count else { return }
-            let merged = written[next].map { $0 & state } ?? state
-            if merged != written[next] {
+            guard next >= 0, next < count else { return }
+            let old = written[next]
+            let merged = old == unreached ? UInt32(state) : old & UInt32(state)
+            if merged != old {
                 written[next] = merged
                 work.append(next)
             }
         }
         while let pc = work.popLast() {
-            guard let state = written[pc] else { continue }
-            let instruction = instructions[pc]
-            var (use, def) = ArgumentLiveness.effects(instruction)
-            switch instruction {
-            case .call(.helper), .call(.kfunc): use = 0
-            case .call(.register(let register)): use = 1 << register.rawValue
-            case .call(.local): use = 0
-            case .exit: use = 1
-            default: break
+            guard written[pc] != unreached else { continue }
+            let state = UInt16(written[pc])
+            if !known[pc] {
+                known[pc] = true
+                let instruction = instructions[pc]
+                var (reads, writes) = ArgumentLiveness.effects(instruction)
+                switch instruction {
+                case .call(.helper), .call(.kfunc): reads = 0
+                case .call(.register(let register)): reads = 1 << register.rawValue
+                case .call(.local): reads = 0
+                case .exit: reads = 1
+                default: break
+                }
+                use[pc] = reads
+                def[pc] = writes
+                if case .call(.local) = instruction, let target = instruction.target(at: pc) { callee[pc] = Int32(target) }
+                var k = 0
+                for next in instruction.jitSuccessors(at: pc) {
+                    if k == 0 { first[pc] = Int32(clamping: next) } else { second[pc] = Int32(clamping: next) }
+                    k += 1
+                }
             }
-            let missing = use & ~state & 0x7ff
+            let missing = use[pc] & ~state & 0x7ff
             if missing != 0 {
                 return (pc, Register(rawValue: UInt8(missing.trailingZeroBitCount))!)
             }
-            if case .call(.local) = instruction, let target = instruction.target(at: pc) {
-                flow(state, to: target)
-            }
-            for next in instruction.jitSuccessors(at: pc) { flow(state | def, to: next) }
+            if callee[pc] >= 0 { flow(state, to: Int(callee[pc])) }
+            if first[pc] >= 0 { flow(state | def[pc], to: Int(first[pc])) }
+            if second[pc] >= 0 { flow(state | def[pc], to: Int(second[pc])) }
         }
         return nil
     }

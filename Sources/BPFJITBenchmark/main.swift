@@ -102,6 +102,7 @@ let countingLoop: [Instruction] = [
 ]
 
 do {
+    try suiteCompile()
     print("BPFJITBenchmark (x86-64 JIT), medians")
     let jit = X86_64JIT()
     let uncheckedJIT = X86_64JIT(options: JITOptions(memoryChecking: .unchecked))

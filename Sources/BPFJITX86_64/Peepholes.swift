@@ -106,6 +106,7 @@ struct X86Peepholes {
         var addresses = [AddressShape?](repeating: nil, count: count)
         var folds = [FoldedLoad?](repeating: nil, count: count)
         var liveOut: [UInt16]?          // computed at the first load that may fold
+        var flow: SlotFlow?             // the control flow, for the analyses (once)
         var indexed = [IndexedLoad?](repeating: nil, count: count)
         var foundIndexed = false
         var found = false, foundSelect = false, foundAddress = false, foundFold = false, narrowMove = false
@@ -147,7 +148,7 @@ struct X86Peepholes {
                 if case .branch(_, _, _, _, let offset) = instructions[pc + 1], choice.contains(.selects),
                    Self.select(instructions, at: pc + 1, target: pc + 2 + Int(offset), targeted: targeted,
                                allowBackwardJoins: allowBackwardJoins) != nil { continue }   // the select is worth more
-                if liveOut == nil { liveOut = Self.liveAfter(program, entries: entries) ?? [] }
+                if liveOut == nil { flow = flow ?? SlotFlow(instructions); liveOut = Self.liveAfter(program, entries: entries, flow: flow!) ?? [] }
                 guard !liveOut!.isEmpty,
                       let fold = Self.foldedLoad(instructions, at: pc, width: size == .word ? .w32 : .w64, t: t,
                                                  liveAfterNext: liveOut![pc + 1]) else { continue }
@@ -159,7 +160,7 @@ struct X86Peepholes {
             case .alu(.w64, .add, let b, .register(let i))
                 where choice.contains(.loads) && b != i && b != .r10 && i != .r10 && pc + 1 < count && !targeted[pc + 1]:
                 guard case .load(_, let d, b, _) = instructions[pc + 1], provenLoad(pc + 1) else { continue }
-                if liveOut == nil { liveOut = Self.liveAfter(program, entries: entries) ?? [] }
+                if liveOut == nil { flow = flow ?? SlotFlow(instructions); liveOut = Self.liveAfter(program, entries: entries, flow: flow!) ?? [] }
                 guard let live = liveOut, !live.isEmpty else { continue }
                 func dead(_ r: Register) -> Bool { d == r || live[pc + 1] & (1 << UInt16(r.rawValue)) == 0 }
                 guard dead(b) else { continue }
@@ -185,7 +186,7 @@ struct X86Peepholes {
         if foundAddress { self.addresses = addresses }
         if foundFold { self.folds = folds }
         // Only a 32-bit register move under a condition asks about upper halves.
-        if narrowMove { upperZero = Self.upperZeroRegisters(program, entries: entries) }
+        if narrowMove { upperZero = Self.upperZeroRegisters(program, entries: entries, flow: flow ?? SlotFlow(instructions)) }
     }
 
     /// A move a select may run under a condition: register to register.
@@ -271,13 +272,23 @@ struct X86Peepholes {
     /// register in a program with local calls (r0 otherwise), and no
     /// instruction but a plain register write kills. nil if it does not
     /// settle.
-    static func liveAfter(_ program: Program, entries: [Int]) -> [UInt16]? {
+    static func liveAfter(_ program: Program, entries: [Int], flow given: SlotFlow? = nil) -> [UInt16]? {
         let instructions = program.instructions
         let count = instructions.count
         let all: UInt16 = 0x7ff
         let localCalls = instructions.contains { if case .call(.local) = $0 { true } else { false } }
         var liveIn = [UInt16](repeating: 0, count: count + 1)
         var liveOut = [UInt16](repeating: 0, count: count)
+        // Each slot's reads, writes and successors, worked out once rather
+        // than in every round (a round visits every slot).
+        let flow = given ?? SlotFlow(instructions)
+        var use = [UInt16](repeating: 0, count: count)
+        var keep = [UInt16](repeating: 0, count: count)
+        for pc in 0..<count where flow.isInstruction(pc) {
+            let effect = Self.useDef(instructions[pc], exitReads: localCalls ? all : 1)
+            use[pc] = effect.use
+            keep[pc] = ~effect.def
+        }
         var changed = true
         var rounds = 0
         while changed {
@@ -287,12 +298,12 @@ struct X86Peepholes {
             var pc = count - 1
             while pc >= 0 {
                 defer { pc -= 1 }
-                let instruction = instructions[pc]
-                if case .immediate64Tail = instruction { continue }
+                guard flow.isInstruction(pc) else { continue }
+                let (first, second) = flow.successors(pc)
                 var out: UInt16 = 0
-                for next in instruction.jitSuccessors(at: pc) where next >= 0 && next <= count { out |= liveIn[next] }
-                let (use, def) = Self.useDef(instruction, exitReads: localCalls ? all : 1)
-                let into = use | (out & ~def)
+                if first >= 0 { out |= liveIn[first] }
+                if second >= 0 { out |= liveIn[second] }
+                let into = use[pc] | (out & keep[pc])
                 liveOut[pc] = out
                 if into != liveIn[pc] {
                     liveIn[pc] = into
@@ -301,6 +312,36 @@ struct X86Peepholes {
             }
         }
         return liveOut
+    }
+
+    /// The control flow of a program as two arrays: each slot's successors
+    /// within `0...count` (`Instruction.jitSuccessors`; -1 for none), and
+    /// -2 as the first for the second slot of a 64-bit immediate (not an
+    /// instruction).
+    struct SlotFlow {
+        private var first: [Int32]
+        private var second: [Int32]
+
+        init(_ instructions: [Instruction]) {
+            let count = instructions.count
+            first = [Int32](repeating: -1, count: count)
+            second = [Int32](repeating: -1, count: count)
+            for pc in 0..<count {
+                let instruction = instructions[pc]
+                if case .immediate64Tail = instruction {
+                    first[pc] = -2
+                    continue
+                }
+                var k = 0
+                for next in instruction.jitSuccessors(at: pc) where next >= 0 && next <= count {
+                    if k == 0 { first[pc] = Int32(next) } else { second[pc] = Int32(next) }
+                    k += 1
+                }
+            }
+        }
+
+        @inline(__always) func isInstruction(_ pc: Int) -> Bool { first[pc] != -2 }
+        @inline(__always) func successors(_ pc: Int) -> (Int, Int) { (Int(first[pc]), Int(second[pc])) }
     }
 
     /// The registers `instruction` reads, and those it overwrites whole
@@ -344,12 +385,13 @@ struct X86Peepholes {
     /// Registers whose upper 32 bits are zero before each slot: a forward
     /// must-analysis (intersection at joins) over the program's control flow.
     /// Function entries and the program's start know nothing.
-    static func upperZeroRegisters(_ program: Program, entries: [Int]) -> [UInt16] {
+    static func upperZeroRegisters(_ program: Program, entries: [Int], flow given: SlotFlow? = nil) -> [UInt16] {
         let instructions = program.instructions
         let count = instructions.count
         let unknown: UInt16 = 0xffff   // not reached yet: the top of the lattice
         var state = [UInt16](repeating: unknown, count: count + 1)
         for entry in entries where entry < count { state[entry] = 0 }
+        let flow = given ?? SlotFlow(instructions)
         var changed = true
         var rounds = 0
         while changed && rounds < 64 {
@@ -357,11 +399,12 @@ struct X86Peepholes {
             rounds += 1
             for pc in 0..<count {
                 let before = state[pc]
-                if before == unknown { continue }
-                let instruction = instructions[pc]
-                if case .immediate64Tail = instruction { continue }
-                let after = transfer(instruction, before)
-                for next in instruction.jitSuccessors(at: pc) where next >= 0 && next <= count {
+                if before == unknown || !flow.isInstruction(pc) { continue }
+                let after = transfer(instructions[pc], before)
+                let (first, second) = flow.successors(pc)
+                for k in 0..<2 {
+                    let next = k == 0 ? first : second
+                    guard next >= 0 else { continue }
                     let merged = state[next] & after
                     if merged != state[next] {
                         state[next] = merged

@@ -63,6 +63,32 @@ import Testing
         #expect(platform.openFiles.isEmpty)
     }
 
+    @Test func copiesAndTrapFillsWriteTheFileWithoutAnyWritableView() throws {
+        let platform = RecordingPlatform(.init(refuseHugeTLB: true, writesFiles: true))
+        let pack = ProgramPack(
+            trap: .x86_64, configuration: .init(placement: .lowest, name: uniqueName("fake-pwrite")), platform: platform)
+        let slot = try pack.allocate(size: 100)
+        let before = platform.events.count
+        let image = [UInt8](repeating: 0x90, count: 100)
+        try pack.copy(image, into: slot)
+        #expect(try pack.bytes(at: slot.address, count: 100) == image)
+        pack.free(slot)
+        // The freed units (two of 64 bytes) are traps again, read through the executable view.
+        #expect(try pack.bytes(at: slot.address, count: 128) == [UInt8](repeating: 0xCC, count: 128))
+        let events = Array(platform.events[before...])
+        #expect(!events.contains { if case .map = $0 { true } else { false } }, "\(events)")
+        #expect(events.filter { if case .write = $0 { true } else { false } }.count == 2, "the copy and the trap fill")
+        // A patch stays an atomic store through a transient view.
+        let patched = try pack.allocate(size: 16)
+        try pack.copy([UInt8](repeating: 0x90, count: 16), into: patched)
+        let beforePatch = platform.events.count
+        try pack.patch(patched, at: 0, bytes: [0xC3])
+        #expect(platform.events[beforePatch...].contains { if case .map(_, _, .readWrite, _, _) = $0 { true } else { false } })
+        #expect(try pack.bytes(at: patched.address, count: 2) == [0xC3, 0x90])
+        pack.free(patched)
+        #expect(platform.liveBytes(.readWrite) == 0)
+    }
+
     @Test func copyAndPatchFlushTheWrittenRangeWhenTheHostNeedsIt() throws {
         let platform = RecordingPlatform(.init(pretendCacheMaintenance: true))
         let pack = ProgramPack(trap: .x86_64, configuration: .init(name: uniqueName("fake-flush")), platform: platform)

@@ -86,6 +86,9 @@ final class RecordingPlatform: ExecMemoryPlatform {
         var pretendCacheMaintenance = false
         /// Makes every map call after this many fail with ENOMEM.
         var failMapsAfter: Int? = nil
+        /// Writes files directly (`pwrite`, as the system platform does);
+        /// off: every store goes through a writable view.
+        var writesFiles = false
     }
 
     enum Event: Equatable, Sendable {
@@ -96,6 +99,7 @@ final class RecordingPlatform: ExecMemoryPlatform {
         case protect(address: UInt, length: Int, protection: MemoryProtection)
         case advise(address: UInt, length: Int)
         case flush(address: UInt, length: Int)
+        case write(descriptor: Int32, offset: Int, length: Int)
     }
 
     let options: Options
@@ -175,6 +179,14 @@ final class RecordingPlatform: ExecMemoryPlatform {
 
     func hugePageBytes(inMappingAt address: UnsafeRawPointer) -> Int {
         options.pretendTransparentHugePages ? 2 << 20 : system.hugePageBytes(inMappingAt: address)
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer, to file: MemoryFile, at offset: Int) -> Bool {
+        guard options.writesFiles, system.write(bytes, to: file, at: offset) else {
+            return false
+        }
+        log(.write(descriptor: file.descriptor, offset: offset, length: bytes.count))
+        return true
     }
 
     /// Bytes still mapped with `protection`, replaying maps and unmaps
