@@ -37,11 +37,17 @@ public struct SafetyChecks: Sendable {
     /// An outcome as this engine's runs are compared: without the address
     /// of a failed access unless `comparesAddresses`.
     func comparable(_ outcome: Outcome) -> String {
-        guard !comparesAddresses else { return outcome.description }
+        comparesAddresses ? outcome.description : Self.withoutAddress(outcome)
+    }
+
+    /// An outcome without the address of a failed access (pc, size and
+    /// direction; an unaligned atomic by its pc): how runs on a 32-bit core
+    /// compare with the interpreter's.
+    public static func withoutAddress(_ outcome: Outcome) -> String {
         switch outcome {
-        case .failure(.outOfBounds(let pc, _, let size, let write)): return "out of bounds at \(pc), \(size) bytes, write \(write)"
-        case .failure(.unsupported(let pc, let what)) where what.contains("unaligned"): return "unaligned atomic at \(pc)"
-        default: return outcome.description
+        case .failure(.outOfBounds(let pc, _, let size, let write)): "out of bounds at \(pc), \(size) bytes, write \(write)"
+        case .failure(.unsupported(let pc, let what)) where what.contains("unaligned"): "unaligned atomic at \(pc)"
+        default: outcome.description
         }
     }
 
