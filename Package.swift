@@ -99,7 +99,7 @@ let package = Package(
         .target(name: "BPFJITArm32", dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFEmulator", "BPFExecMemory"],
                 swiftSettings: swiftSettings),
         // The matrix every backend's tests run from one row (test support, not a test target).
-        .target(name: "BPFBackendTestKit", dependencies: ["BPFISA", "BPFRuntime", "BPFInterpreter", "BPFTestSuite", "BPFConformance", "BPFKit",
+        .target(name: "BPFBackendTestKit", dependencies: ["BPFISA", "BPFRuntime", "BPFJIT", "BPFInterpreter", "BPFTestSuite", "BPFConformance", "BPFKit",
                                                           "BPFMatrix", "BPFAssembler", "BPFHelpers", "BPFLoader", "BPFMaps", "BPFVerifier"],
                 path: "Tests/BPFBackendTestKit", swiftSettings: swiftSettings),
         // Uses the emulator: run it in a process of its own.

@@ -21,6 +21,13 @@ import Testing
         }
     }
 
+    /// The checks every backend shares (`SafetyChecks`): loads, stores and
+    /// atomics past either end, a page beyond, unaligned controls, null and
+    /// wild pointers.
+    @Test func outOfBoundsAccessesReportLikeTheInterpreter() {
+        SafetyChecks(engine: arm32(), comparesAddresses: false).outOfBoundsAccessesReportLikeTheInterpreter()
+    }
+
     @Test func stackBoundsMatchTheInterpreter() {
         for offset in [Int16(-8), -512, -520, 0, 8] {
             // Through a computed pointer, so the access is checked at run time.

@@ -20,97 +20,33 @@ import Testing
                    architecture: bigEndian ? .mips32be : .mips32le, hardened: true, byteOrder: bigEndian ? .big : .little)
     }
 
-    static func configuration(hardened: Bool) -> EngineConfiguration {
-        var configuration = EngineConfiguration(instructionLimit: 10_000)
-        configuration.hardened = hardened
-        return configuration
-    }
-
-    static func image(_ program: Program, hardened: Bool, bigEndian: Bool) throws -> JITImage {
-        try MIPS32JIT.listingImage(program, configuration: configuration(hardened: hardened),
-                                   options: MIPS32Options(bigEndian: bigEndian))
-    }
-
-    static func words(_ bytes: [UInt8], bigEndian: Bool) -> [UInt32] {
-        stride(from: 0, to: bytes.count - 3, by: 4).map { k in
-            let b = bigEndian ? [bytes[k + 3], bytes[k + 2], bytes[k + 1], bytes[k]] : Array(bytes[k..<k + 4])
-            return UInt32(b[0]) | UInt32(b[1]) << 8 | UInt32(b[2]) << 16 | UInt32(b[3]) << 24
+    static func checks(bigEndian: Bool) -> HardeningChecks {
+        HardeningChecks(row: row(bigEndian: bigEndian)) { program, hardened in
+            try MIPS32JIT.listingImage(program, configuration: engineConfiguration(limit: 10_000, hardened: hardened),
+                                       options: MIPS32Options(bigEndian: bigEndian))
         }
     }
 
     /// The 16-bit immediates of every ADDIU (9), ANDI (12), ORI (13), XORI
     /// (14) and LUI (15) instruction (MIPS32 Vol. II, I-type).
-    static func immediates(_ bytes: [UInt8], bigEndian: Bool) -> Set<UInt16> {
-        Set(words(bytes, bigEndian: bigEndian).filter { [9, 12, 13, 14, 15].contains($0 >> 26) }
-            .map { UInt16(truncatingIfNeeded: $0) })
-    }
-
-    /// Whether `value` appears in `bytes` as a word in either byte order.
-    static func containsWord(_ bytes: [UInt8], _ value: UInt32) -> Bool {
-        guard bytes.count >= 4 else { return false }
-        return (0...(bytes.count - 4)).contains {
-            let le = UInt32(bytes[$0]) | UInt32(bytes[$0 + 1]) << 8 | UInt32(bytes[$0 + 2]) << 16 | UInt32(bytes[$0 + 3]) << 24
-            return le == value || le.byteSwapped == value
-        }
+    static func immediates(_ bytes: [UInt8], bigEndian: Bool) -> Set<UInt32> {
+        Set(HardeningChecks.words(bytes, bigEndian: bigEndian).filter { [9, 12, 13, 14, 15].contains($0 >> 26) }.map { $0 & 0xffff })
     }
 
     @Test(arguments: [false, true]) func sprayedConstantsAreInThePlainImageOnly(bigEndian: Bool) throws {
-        let program = SprayPrograms.program()
-        let halves = SprayPrograms.constants().flatMap { [UInt16(truncatingIfNeeded: $0), UInt16($0 >> 16)] }
-        let plain = Self.immediates(try Self.image(program, hardened: false, bigEndian: bigEndian).bytes, bigEndian: bigEndian)
-        for half in halves {
-            let found = plain.contains(half)
-            #expect(found, "plain image lacks the half 0x\(String(half, radix: 16))")
-        }
-        // Each compile draws its own key: a 16-bit half may match a blinded
-        // immediate by chance, never in three images with independent keys,
-        // as one the code planted would.
-        var inEvery = Set(halves)
-        for _ in 0..<3 {
-            let hardened = try Self.image(program, hardened: true, bigEndian: bigEndian)
-            #expect(hardened.instructionCount == program.count)
-            for constant in SprayPrograms.constants() {
-                let found = Self.containsWord(hardened.bytes, constant)
-                #expect(!found, "hardened image holds 0x\(String(constant, radix: 16))")
-            }
-            inEvery.formIntersection(Self.immediates(hardened.bytes, bigEndian: bigEndian))
-        }
-        #expect(inEvery.isEmpty, "halves in every hardened image: \(inEvery.map { String($0, radix: 16) })")
+        try Self.checks(bigEndian: bigEndian).sprayedConstantsAreInThePlainImageOnly(
+            pieces: HardeningChecks.halves, immediates: { Self.immediates($0, bigEndian: bigEndian) }, bothByteOrders: true)
     }
 
     /// The spray program: its store through r1 keeps its bounds check, a
     /// host call with ax (t8:t9) live across it.
     @Test(arguments: [false, true]) func blindedSprayAgreesWithTheInterpreter(bigEndian: Bool) {
-        let program = SprayPrograms.program()
-        let memory = [UInt8](repeating: 0, count: SprayPrograms.memorySize)
-        let row = Self.row(bigEndian: bigEndian)
-        let reference = BackendMatrix.outcome(program, memory: memory, on: row.reference, limit: 10_000)
-        guard case .value = reference else {
-            Issue.record("interpreter: \(reference)")
-            return
-        }
-        let got = BackendMatrix.outcome(program, memory: memory, on: row.configurations[0].engine, limit: 10_000)
-        #expect(got == reference)
+        Self.checks(bigEndian: bigEndian).blindedSprayAgreesWithTheInterpreter()
     }
 
-    /// A blinded store whose bounds check fails names the original instruction.
+    /// A blinded load or store whose bounds check fails names the original instruction.
     @Test(arguments: [false, true]) func errorsNameTheOriginalInstruction(bigEndian: Bool) {
-        let program = Program([
-            .alu(.w64, .mov, dst: .r0, .immediate(0x1234_5678)),
-            .storeImmediate(.word, dst: .r10, offset: -8, imm: 0x0bad_cafe),
-            .loadImmediate64(dst: .r2, .value(0x1122_3344_5566_7788)),
-            .immediate64Tail,
-            .branch(.w64, .eq, dst: .r0, .immediate(7), offset: 1),
-            .alu(.w64, .add, dst: .r1, .immediate(0x10_0000)),
-            .storeImmediate(.word, dst: .r1, offset: 0, imm: 0x3a5c_1d27),   // slot 6: out of bounds
-            .exit,
-        ])
-        let hardened = BackendMatrix.outcome(program, memory: [0, 0, 0, 0], on: Self.row(bigEndian: bigEndian).configurations[0].engine)
-        guard case .failure(let error) = hardened else {
-            Issue.record("expected a fault, got \(hardened)")
-            return
-        }
-        #expect(error.pc == 6)
+        Self.checks(bigEndian: bigEndian).errorsNameTheOriginalInstruction()
     }
 
     @Test(arguments: GeneratedSuite.categories().map(\.name), [false, true])

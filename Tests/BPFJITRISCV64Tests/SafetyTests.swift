@@ -7,86 +7,28 @@ import BPFRuntime
 import BPFTestSuite
 import Testing
 
-/// Bad accesses stop with the interpreter's error (pc, size, direction):
-/// the image's own checks come before
-/// any CPU exception the emulator would catch. Without the checks
+/// Bad accesses stop with the interpreter's error (the checks every backend
+/// shares: `SafetyChecks`): the image's own checks come before any CPU
+/// exception the emulator would catch. Without the checks
 /// (`MemoryChecking.unchecked`) a read just past the input returns a value.
 @Suite struct SafetyTests {
-    static func mov64(_ d: Register, _ imm: Int32) -> Instruction { .alu(.w64, .mov, dst: d, .immediate(imm)) }
-    static func ld64(_ d: Register, _ v: UInt64) -> [Instruction] { [.loadImmediate64(dst: d, .value(v)), .immediate64Tail] }
-
     @Test(arguments: [false, true]) func outOfBoundsAccessesReportLikeTheInterpreter(compressed: Bool) {
-        let input = [UInt8](repeating: 0xab, count: 16)
-        var programs: [[Instruction]] = []
-        for size in AccessSize.allCases {
-            programs.append([.load(size, dst: .r0, src: .r1, offset: Int16(16 - size.bytes + 1)), .exit])
-            programs.append([.load(size, dst: .r0, src: .r1, offset: -1), .exit])
-            programs.append([.store(size, dst: .r1, offset: 16, src: .r1), .exit])
-            programs.append([.storeImmediate(size, dst: .r1, offset: -8, imm: 1), .exit])
-            programs.append([.loadSignExtend(size == .double ? .word : size, dst: .r0, src: .r1, offset: 100), .exit])
-            programs.append([.load(size, dst: .r0, src: .r1, offset: 4096), .exit])
-            // In bounds and unaligned, as a control.
-            programs.append([.load(size, dst: .r0, src: .r1, offset: Int16(16 - size.bytes)), .exit])
-            programs.append(Self.ld64(.r2, 0x0102_0304_0506_0708) + [.store(size, dst: .r1, offset: 1, src: .r2),
-                                                                      .load(size, dst: .r0, src: .r1, offset: 1), .exit])
-        }
-        for width in [Width.w32, .w64] {
-            for operation in AtomicOperation.all {
-                programs.append([Self.mov64(.r2, 1), .atomic(width, operation, dst: .r1, offset: 16, src: .r2), .exit])
-                programs.append([Self.mov64(.r2, 1), .atomic(width, operation, dst: .r1, offset: 1, src: .r2), .exit])
-                programs.append([Self.mov64(.r2, 1), .atomic(width, operation, dst: .r1, offset: 8, src: .r2),
-                                 .load(.double, dst: .r0, src: .r1, offset: 8), .alu(.w64, .add, dst: .r0, .register(.r2)), .exit])
-            }
-        }
-        programs.append([Self.mov64(.r1, 0), .load(.double, dst: .r0, src: .r1, offset: 0), .exit])
-        programs.append(Self.ld64(.r1, 0xdead_beef_0000) + [.store(.word, dst: .r1, offset: 0, src: .r1), .exit])
-        let engine = RV64JIT(options: RV64Options(compressed: compressed))
-        for instructions in programs {
-            let program = Program(instructions)
-            let jit = BackendMatrix.outcome(program, memory: input, on: engine)
-            let reference = BackendMatrix.outcome(program, memory: input, on: Interpreter())
-            #expect(Self.comparable(jit) == Self.comparable(reference), "\(instructions): jit \(jit), interpreter \(reference)")
-        }
-        // A read just past the input fails only because of the checks:
-        // unchecked, it reads the rest of the emulator's shadow page.
+        SafetyChecks(engine: RV64JIT(options: RV64Options(compressed: compressed))).outOfBoundsAccessesReportLikeTheInterpreter()
+    }
+
+    /// A read just past the input fails only because of the checks:
+    /// unchecked, it reads the rest of the emulator's shadow page.
+    @Test func uncheckedReadsPastTheInputAreNotStopped() {
         let unchecked = RV64JIT(options: RV64Options(memoryChecking: .unchecked))
         let program = Program([.load(.byte, dst: .r0, src: .r1, offset: 16), .exit])
-        let outcome = BackendMatrix.outcome(program, memory: input, on: unchecked)
+        let outcome = BackendMatrix.outcome(program, memory: [UInt8](repeating: 0xab, count: 16), on: unchecked)
         guard case .value = outcome else {
             Issue.record("unchecked: \(outcome)")
             return
         }
     }
 
-    /// An outcome without the address of a failed access: each outcome runs
-    /// over its own copy of the input, at an address of its own.
-    static func comparable(_ outcome: MatrixOutcome) -> String {
-        switch outcome {
-        case .failure(.outOfBounds(let pc, _, let size, let write)): "out of bounds at \(pc), \(size) bytes, write \(write)"
-        case .failure(.unsupported(let pc, let what)) where what.contains("unaligned"): "unaligned atomic at \(pc)"
-        default: outcome.description
-        }
-    }
-
-    @Test func stackBoundsMatchTheInterpreter() {
-        let cases: [(Int16, Bool)] = [(0, false), (-8, true), (-512, true), (-520, true), (-4096, true), (-4097, false), (8, false)]
-        for (offset, inside) in cases {
-            let program = Program([.alu(.w64, .mov, dst: .r2, .register(.r10)), .alu(.w64, .add, dst: .r2, .immediate(Int32(offset))),
-                                   .load(.double, dst: .r0, src: .r2, offset: 0), .exit])
-            let jit = BackendMatrix.outcome(program, memory: [], on: RV64JIT())
-            let reference = BackendMatrix.outcome(program, memory: [], on: Interpreter())
-            if inside {
-                #expect(jit == .value(0) && reference == .value(0))
-            } else {
-                // Stack addresses differ between engines; the pc, size and direction must not.
-                guard case .failure(.outOfBounds(let pc, _, let size, let write)) = jit,
-                      case .failure(.outOfBounds(pc, _, size, write)) = reference else {
-                    Issue.record("offset \(offset): jit \(jit), interpreter \(reference)")
-                    continue
-                }
-            }
-        }
-    }
+    @Test func stackBoundsMatchTheInterpreter() { SafetyChecks(engine: RV64JIT()).stackBoundsMatchTheInterpreter() }
 }
 
 /// The RISC-V JIT with a verifier's proofs (`TestProofs` for a program whose
