@@ -1,8 +1,10 @@
 import BPFAssembler
 import BPFHelpers
+import BPFInterpreter
 import BPFISA
 import BPFLoader
 import BPFMaps
+import BPFRuntime
 @testable import BPFVerifier
 import Testing
 
@@ -239,5 +241,20 @@ extension StrayAccessTests {
         // [0, 8) of the value, and bytes of the caller's frame at r10 - 56.
         let outcome = try Refusal.outcome(Self.joined("ldxdw %r0, [%r1+0]"), maps: Self.values())
         #expect(outcome.refusal == nil, "\(outcome.refusal ?? "")")
+    }
+
+    /// The rule rests on `bpf_xdp_adjust_meta` never putting more than
+    /// `maxPacketMetadata` bytes before data: with room made first (the
+    /// packet's head moved 64 bytes on), the largest move it accepts
+    /// returns 0, one word more is refused (the interpreter runs BPFKit's
+    /// helper).
+    @Test(arguments: [(VerifierEnvironment.maxPacketMetadata / 4 * 4, true), (VerifierEnvironment.maxPacketMetadata / 4 * 4 + 4, false)])
+    func metadataNeverReachesFurtherThanTheRuleAssumes(bytes: Int, accepted: Bool) throws {
+        let program = "mov %r6, %r1\nmov %r2, 64\ncall 44\nmov %r1, %r6\nmov %r2, -\(bytes)\ncall 54\nexit"
+        let linked = try #require(try Refusal.outcome(program).linked)
+        let prepared = try Interpreter().prepare(linked.program, configuration: linked.engineConfiguration())
+        let run = try linked.makeRun(input: [UInt8](repeating: 7, count: 256))
+        let result = try withExtendedLifetime(run) { try prepared.run(run.input) }
+        #expect((result == 0) == accepted, "adjust_meta(-\(bytes)) returned \(Int64(bitPattern: result))")
     }
 }
