@@ -45,6 +45,13 @@ public struct VerifierEnvironment: Sendable {
     /// limit is known.
     public var inputLengthLimit: Int? = nil
 
+    /// How far before `data` a packet's memory may start: XDP metadata
+    /// (`bpf_xdp_adjust_meta`, whose BPFKit implementation refuses more
+    /// than 255 bytes; the kernel's, more than 32); tc's packet starts at
+    /// `data`. An access through a packet pointer that lies wholly below
+    /// this touches no packet memory on any run, and is refused.
+    public static let maxPacketMetadata = 255
+
     public init(context: ContextDescription = .unknown, r2IsSetAtEntry: Bool = false, maps: [UInt64: MapDescription] = [:],
                 dataRegions: [DataRegion] = [], helpers: [Int32: HelperDescription] = [:]) {
         self.context = context

@@ -210,8 +210,10 @@ extension State {
     /// a superset of what it held.
     mutating func forgetIrrelevantSpills(_ relevant: UInt64) {
         let f = frames.count - 1
-        guard !frames[f].spills.isEmpty else { return }
-        frames[f].spills.removeAll { spill in Liveness.slotBit(Int16(spill.offset)).map { relevant & $0 == 0 } ?? true }
+        func irrelevant(_ spill: Spill) -> Bool { Liveness.slotBit(Int16(spill.offset)).map { relevant & $0 == 0 } ?? true }
+        // Checked first: removing in place would copy a list shared with a kept state even when nothing goes.
+        guard frames[f].spills.contains(where: irrelevant) else { return }
+        frames[f].spills.removeAll(where: irrelevant)
     }
 }
 

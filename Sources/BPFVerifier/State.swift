@@ -203,11 +203,20 @@ struct State: Hashable, Sendable {
     mutating func dropSingularLinks() {
         // Most states hold no link: then nothing is counted (no dictionary).
         guard anyValue({ $0.linkID != nil }) else { return }
-        var counts: [Int: Int] = [:]
-        forEachValue { value in if let id = value.linkID { counts[id, default: 0] += 1 } }
-        guard counts.values.contains(1) else { return }
+        // A state holds a few dozen values at most: counting each link's
+        // holders by a scan allocates nothing (a dictionary would, at every
+        // pruning point).
+        let before = self
+        func isSingular(_ id: Int) -> Bool {
+            var holders = 0
+            return !before.anyValue { value in
+                if value.linkID == id { holders += 1 }
+                return holders > 1
+            }
+        }
+        guard anyValue({ $0.linkID.map(isSingular) ?? false }) else { return }
         rewriteAll { value in
-            guard case .scalar(var s) = value, let id = s.link?.id, counts[id] == 1 else { return nil }
+            guard case .scalar(var s) = value, let id = s.link?.id, isSingular(id) else { return nil }
             s.link = nil
             return .scalar(s)
         }

@@ -31,7 +31,8 @@ extension Analysis {
 /// grouped at their pc by *shape* (call chain, and which registers hold
 /// constants; a point keeps a short list of its shapes), and hashed into
 /// buckets by shape and constants together (a 64-bit key, so a probe hashes
-/// one integer, not the shape's arrays). A new state probes each shape at
+/// one integer, not the shape's arrays, and compares it with the point's
+/// keys). A new state probes each shape at
 /// its pc once and is compared only with one bucket's states: a superset of
 /// the stored states that include it (a hash collision only adds
 /// candidates), so pruning reaches the same verdicts as comparing it with
@@ -52,7 +53,6 @@ struct StoredStates {
     private struct Entry {
         var stored: Analysis.Stored
         var shape: Shape
-        var bucket: UInt64
     }
 
     private struct Point {
@@ -60,8 +60,13 @@ struct StoredStates {
         var order: [Int32] = []
         /// The shapes of the states kept here, each with how many have it.
         var shapes: [(shape: Shape, count: Int)] = []
-        /// Entry numbers by a hash of shape and constants.
-        var buckets: [UInt64: [Int32]] = [:]
+        /// Each entry's bucket (a hash of shape and constants), beside
+        /// `order`. A point keeps at most `statesPerPoint` states, so a
+        /// probe scans these words rather than looking a bucket up in a
+        /// dictionary: no hashing, and no array per bucket to allocate
+        /// when a state is kept and free when it is dropped (a loop whose
+        /// counter is a constant keeps a new bucket on every iteration).
+        var buckets: [UInt64] = []
     }
 
     private var points: [Point]
@@ -98,11 +103,12 @@ struct StoredStates {
             cost += 1 + shape.constantSlots.count / Cost.registersPerUnit
             guard shape.returnPCs.count == state.depth,
                   shape.returnPCs.indices.allSatisfy({ shape.returnPCs[$0] == state.frames[$0].returnPC }),
-                  let key = Self.key(state, shape.constantSlots),
-                  let numbers = points[pc].buckets[Self.bucket(shape.signature, key)] else { continue }
-            for number in numbers {
+                  let key = Self.key(state, shape.constantSlots) else { continue }
+            let bucket = Self.bucket(shape.signature, key)
+            let buckets = points[pc].buckets
+            for i in buckets.indices where buckets[i] == bucket {
                 cost += state.depth
-                if !body(entries[Int(number)]!.stored) { return }
+                if !body(entries[Int(points[pc].order[i])]!.stored) { return }
             }
         }
     }
@@ -113,6 +119,7 @@ struct StoredStates {
         cost += stored.state.depth
         if points[pc].order.count >= perPoint, !points[pc].order.isEmpty {
             drop(points[pc].order.removeFirst(), at: pc)
+            if indexed { points[pc].buckets.removeFirst() }
         } else {
             count += 1
             peak = max(peak, count)
@@ -136,7 +143,7 @@ struct StoredStates {
             }
             bucket = Self.bucket(signature, Self.key(stored.state, shape.constantSlots)!)
         }
-        let entry = Entry(stored: stored, shape: shape, bucket: bucket)
+        let entry = Entry(stored: stored, shape: shape)
         let number: Int32
         if let free = freeEntries.popLast() {
             number = free
@@ -146,7 +153,7 @@ struct StoredStates {
             entries.append(entry)
         }
         points[pc].order.append(number)
-        if indexed { points[pc].buckets[bucket, default: []].append(number) }
+        if indexed { points[pc].buckets.append(bucket) }
     }
 
     private mutating func drop(_ number: Int32, at pc: Int) {
@@ -158,8 +165,6 @@ struct StoredStates {
             points[pc].shapes[i].count -= 1
             if points[pc].shapes[i].count == 0 { points[pc].shapes.remove(at: i) }
         }
-        points[pc].buckets[entry.bucket]?.removeAll { $0 == number }
-        if points[pc].buckets[entry.bucket]?.isEmpty == true { points[pc].buckets[entry.bucket] = nil }
     }
 
     /// A hash of a state's shape: its call chain and which registers hold constants.

@@ -65,8 +65,8 @@ extension Analysis {
     }
 
     /// Why an access of `size` bytes at `base + offset` cannot touch the
-    /// run's stack or the context its pointer points into, for any value the
-    /// pointer may hold; nil when some value may. The stack is every
+    /// run's stack, the context or the packet its pointer points into, for
+    /// any value the pointer may hold; nil when some value may. The stack is every
     /// engine's: `ExecutionLimits.maxCallFrames` frames of
     /// `stackSizePerFrame` bytes side by side, the entry frame (0) on top,
     /// so a pointer into frame f reaches from f frames above its r10 down to
@@ -86,9 +86,29 @@ extension Analysis {
             let low = off + offset
             guard low + size <= 0 || low >= contextSize else { return nil }
             return "the access of \(size) bytes at context offset \(low) lies wholly outside the \(contextSize)-byte context"
+        case .packet(_, let off, let v):
+            // The packet's memory ends where the run says (its length is
+            // not known here), but it never starts lower than its metadata:
+            // at most `VerifierEnvironment.maxPacketMetadata` bytes before
+            // `data`, and for a `mem` input not before it at all.
+            let (low, high) = Self.accessSpan(off, v, offset: offset, size: size)
+            let before = environment.r2IsInputLength ? 0 : VerifierEnvironment.maxPacketMetadata
+            guard high <= -before else { return nil }
+            let what = environment.r2IsInputLength ? "input" : "packet"
+            return "the access of \(size) bytes at \(what) offsets [\(low), \(high)) lies wholly before the \(what), "
+                + (before == 0 ? "which starts at r1" : "whose memory starts at most \(before) bytes before data (its metadata)")
         default:
             return nil
         }
+    }
+
+    /// Why an access through a map lookup's result before its null check
+    /// cannot touch the value, whichever it is: where the value is not null,
+    /// bytes outside it belong to the map's neighbouring elements or to
+    /// whatever lies next to its storage. Nil when the access lies inside.
+    func accessOutsideMaybeNullValue(_ base: Value, offset: Int, size: Int) -> String? {
+        guard case .mapValueOrNull(_, let r) = base, offset < 0 || offset + size > r.size else { return nil }
+        return "the access of \(size) bytes at offsets [\(offset), \(offset + size)) is outside the \(r.size)-byte value"
     }
 
     /// Checks one access and records the outcome; the base is read as an
@@ -109,8 +129,15 @@ extension Analysis {
                 refuse("instruction \(pc): \(r) + \(offset) (\(base.summary)): \(problem)")
                 return
             }
-            // On every path here the access lies wholly outside the stack
-            // frame or the context its pointer was derived from. What it
+            // The same through a lookup's result not yet null-checked: on
+            // the run where it is not null, an access outside the value
+            // lands in a neighbour (where it is null, nowhere).
+            if let outside = accessOutsideMaybeNullValue(base, offset: Int(offset), size: size) {
+                refuse("instruction \(pc): \(r) + \(offset) (\(base.summary)): \(outside)")
+                return
+            }
+            // On every path here the access lies wholly outside the stack,
+            // the context or the packet its pointer was derived from. What it
             // reaches instead depends on how each engine lays memory out (a
             // neighbouring frame, the heap block after the interpreter's
             // stack, the host's stack above the JIT's frame), so its outcome
