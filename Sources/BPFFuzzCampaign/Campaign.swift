@@ -83,49 +83,110 @@ struct FuzzCase {
                           options: LoadOptions(trace: { _ in }, verifierLimits: Self.limits, policy: policy))
     }
 
-    /// Whether the verifier refuses the case where pointers may not leak:
-    /// its values (r0, the packet, the map) may then hold addresses, which
-    /// differ from engine to engine, and its branches may follow them.
-    var mayLeakAddresses: Bool {
+    /// Why the verifier refuses the case where pointers may not leak, or nil
+    /// when it accepts it: its values (r0, the packet, the map) may then
+    /// hold addresses, which differ from engine to engine, and its branches
+    /// may follow them.
+    func leak(over maps: [any BPFMap]) -> String? {
         do {
-            let maps = try makeMaps()
             let policy = VerifierPolicy(allowsPointerLeaks: false)
             _ = try link(main, maps: maps, policy: policy)
             if let target { _ = try link(target, maps: maps, policy: policy) }
-            return false
+            return nil
         } catch {
-            return true
+            return "\(error)"
         }
     }
 }
 
-/// One engine's copy of a case: maps of its own, the program linked,
-/// verified and prepared (the target in slot 0 of the program array and
-/// main in slot 1, as the proof-aimed generator expects).
-final class Instance {
-    let linked: LinkedProgram
+/// A case linked once for both engines: the maps, the program (and the
+/// tail-call target) linked and verified over them, and each engine's
+/// preparation. The two engines replay the same packets one after the other
+/// over these maps, the value map zeroed before each replay, so the
+/// verifier and the loader run once per case rather than once per engine
+/// (the program array's slots hold targets prepared for both engines, the
+/// target in slot 0 and main in slot 1, as the proof-aimed generator
+/// expects).
+final class SharedCase {
     let maps: [any BPFMap]
-    let prepared: any PreparedProgram
-    /// The order of the engine's memory, in which each run's context is laid out.
-    let byteOrder: ByteOrder
+    let linked: LinkedProgram
+    let linkedTarget: LinkedProgram?
 
-    init(_ fuzzCase: FuzzCase, engine: any ExecutionEngine, byteOrder: ByteOrder,
-         instructionLimit: UInt64 = FuzzCase.instructionLimit) throws {
-        self.byteOrder = byteOrder
-        maps = try fuzzCase.makeMaps()
+    /// Links (and so verifies) the case's programs; throws the refusal.
+    init(_ fuzzCase: FuzzCase) throws {
+        let maps = try fuzzCase.makeMaps()
+        self.maps = maps
         linked = try fuzzCase.link(fuzzCase.main, maps: maps)
-        if let target = fuzzCase.target, let programs = maps.last as? ProgramArray {
-            let linkedTarget = try fuzzCase.link(target, maps: maps)
-            try programs.set(TailCallTargets.make(linkedTarget, engine: engine, instructionLimit: instructionLimit), at: 0)
-            try programs.set(TailCallTargets.make(linked, engine: engine, instructionLimit: instructionLimit), at: 1)
-        }
-        prepared = try engine.prepare(linked.program, configuration: linked.engineConfiguration(instructionLimit: instructionLimit))
+        linkedTarget = try fuzzCase.target.map { try fuzzCase.link($0, maps: maps) }
     }
 
     deinit { for case let programs as ProgramArray in maps { programs.removeAll() } }
 
+    /// Prepares main on each engine (and the tail-call targets, which every
+    /// engine's preparation is added to before any slot is filled: a caller
+    /// prepared on an engine needs every filled slot prepared for it too).
+    /// The first error names the engine that failed (its index).
+    func prepare(on engines: [any ExecutionEngine], byteOrder: ByteOrder,
+                 instructionLimit: UInt64 = FuzzCase.instructionLimit) throws(PreparationError) -> [Instance] {
+        var target: TailCallTarget?, main: TailCallTarget?
+        var instances: [Instance] = []
+        let programs = linkedTarget == nil ? nil : maps.last as? ProgramArray
+        for (index, engine) in engines.enumerated() {
+            do {
+                if programs != nil, let linkedTarget {
+                    target = try TailCallTargets.make(linkedTarget, engine: engine, adding: target, instructionLimit: instructionLimit)
+                    main = try TailCallTargets.make(linked, engine: engine, adding: main, instructionLimit: instructionLimit)
+                }
+                let prepared = try engine.prepare(linked.program, configuration: linked.engineConfiguration(instructionLimit: instructionLimit))
+                instances.append(Instance(shared: self, prepared: prepared, byteOrder: byteOrder))
+            } catch {
+                throw PreparationError(engine: index, message: "\(error)")
+            }
+        }
+        if let programs, let target, let main {
+            do {
+                try programs.set(target, at: 0)
+                try programs.set(main, at: 1)
+            } catch {
+                throw PreparationError(engine: engines.count - 1, message: "\(error)")
+            }
+        }
+        return instances
+    }
+
+    /// Every value of the value map zeroed, as a new map's are.
+    func resetValues() throws {
+        let values = maps[0]
+        let zero = [UInt8](repeating: 0, count: values.hostValueSize)
+        for key in values.keys() { try values.update(key: key, value: zero, flags: .any) }
+    }
+}
+
+/// Which engine's preparation failed, and why.
+struct PreparationError: Error {
+    let engine: Int
+    let message: String
+}
+
+/// One engine's preparation of a shared case.
+final class Instance {
+    let shared: SharedCase
+    let prepared: any PreparedProgram
+    /// The order of the engine's memory, in which each run's context is laid out.
+    let byteOrder: ByteOrder
+    var linked: LinkedProgram { shared.linked }
+
+    init(shared: SharedCase, prepared: any PreparedProgram, byteOrder: ByteOrder) {
+        self.shared = shared
+        self.prepared = prepared
+        self.byteOrder = byteOrder
+    }
+
+    /// Runs over `packets` from zeroed map values; the outcomes, then the map.
     func replay(_ packets: [[UInt8]]) throws -> [Outcome] {
+        try shared.resetValues()
         var outcomes: [Outcome] = []
+        outcomes.reserveCapacity(packets.count + 1)
         for packet in packets {
             let run = try linked.makeRun(input: packet, byteOrder: byteOrder)
             let outcome: Outcome = withExtendedLifetime(run) {
@@ -139,7 +200,7 @@ final class Instance {
             outcomes.append(outcome)
             if outcome == .limit { return outcomes }
         }
-        outcomes.append(.map(maps[0].entries().flatMap { $0.value }))
+        outcomes.append(.map(shared.maps[0].entries().flatMap { $0.value }))
         return outcomes
     }
 }
@@ -172,22 +233,39 @@ enum Verdict {
     /// Both engines ended alike on every run (`runs` of them).
     case agreed(runs: Int)
     /// The program may leak an address (the verifier refuses it where
-    /// pointers may not leak): it ran on both, but is not compared.
-    case leaky(runs: Int)
+    /// pointers may not leak, saying why): it ran on both, but is not compared.
+    case leaky(runs: Int, why: String)
     /// They differ at run `index` (the map's contents when past the packets).
     case diverged(index: Int, expected: [Outcome], actual: [Outcome])
 }
 
+extension Verdict {
+    /// The share a verdict counts in: compared (agreed or diverged), leaky, refused, unsupported.
+    var kind: String {
+        switch self {
+        case .agreed, .diverged: "compared"
+        case .leaky: "leaky"
+        case .refused: "refused"
+        case .unsupported: "unsupported"
+        }
+    }
+}
+
 enum Differential {
     static func compare(_ fuzzCase: FuzzCase, on backend: Backend) -> Verdict {
-        let reference: Instance
         let order = backend.architecture.byteOrder
-        do { reference = try Instance(fuzzCase, engine: backend.reference, byteOrder: order) } catch { return .refused("\(error)") }
+        let shared: SharedCase
+        do { shared = try SharedCase(fuzzCase) } catch { return .refused("\(error)") }
         // A register read before written holds what each engine left there
         // (the kernel refuses such programs): not comparable.
-        if reference.linked.verification.uninitializedRead != nil { return .refused("a register read before written") }
-        let instance: Instance
-        do { instance = try Instance(fuzzCase, engine: backend.engine, byteOrder: order) } catch { return .unsupported("\(error)") }
+        if let read = shared.linked.verification.uninitializedRead { return .refused("a register read before written: \(read)") }
+        let reference: Instance, instance: Instance
+        do throws(PreparationError) {
+            let both = try shared.prepare(on: [backend.reference, backend.engine], byteOrder: order)
+            (reference, instance) = (both[0], both[1])
+        } catch {
+            return error.engine == 0 ? .refused(error.message) : .unsupported(error.message)
+        }
         let expected: [Outcome], actual: [Outcome]
         do {
             expected = try reference.replay(fuzzCase.packets)
@@ -198,12 +276,14 @@ enum Differential {
         let runs = expected.count - (expected.last.map { if case .map = $0 { 1 } else { 0 } } ?? 0)
         // Its values, and even its branches (a stack pointer compared with
         // data_end), may follow addresses that differ between engines.
-        if fuzzCase.mayLeakAddresses { return .leaky(runs: runs) }
+        if let why = fuzzCase.leak(over: shared.maps) { return .leaky(runs: runs, why: why) }
         let slots = fuzzCase.main.count + (fuzzCase.target?.count ?? 0)
         let judgement = DifferentialOracle.judge(expected: expected, actual: actual, limit: FuzzCase.instructionLimit,
                                                  slots: slots) { limit in
-            (try Instance(fuzzCase, engine: backend.reference, byteOrder: order, instructionLimit: limit).replay(fuzzCase.packets),
-             try Instance(fuzzCase, engine: backend.engine, byteOrder: order, instructionLimit: limit).replay(fuzzCase.packets))
+            // Both prepared again with the new limit, tail-call targets included, over new maps.
+            let again = try SharedCase(fuzzCase)
+            let both = try again.prepare(on: [backend.reference, backend.engine], byteOrder: order, instructionLimit: limit)
+            return (try both[0].replay(fuzzCase.packets), try both[1].replay(fuzzCase.packets))
         }
         switch judgement {
         case .agreed: return .agreed(runs: runs)

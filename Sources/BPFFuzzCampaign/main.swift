@@ -38,10 +38,10 @@ struct FuzzCampaign: ParsableCommand {
     @Option(help: "Generators: random, proof or all.")
     var generator: String = "all"
 
-    @Option(help: "Where reproducers are written.")
+    @Option(help: "Where reproducers are written, and (while the campaign runs) current-J-of-N, the case shard J is running, which scripts/fuzz prints when the process dies by a signal.")
     var out: String = "fuzz-findings"
 
-    @Flag(help: "At the end, list the verifier's reasons for refusing, most frequent first (numbers elided).")
+    @Flag(help: "At the end, the shares per generator and the verifier's reasons for refusing (and, where pointers may not leak, for leaking), most frequent first (numbers elided).")
     var refusals = false
 
     @Flag(help: "Print each program drawn (to look at one seed: --seed S --count 1 --print).")
@@ -80,11 +80,18 @@ struct FuzzCampaign: ParsableCommand {
         let first = seed ?? UInt64.random(in: 0...(1 << 48))
         say("bpfkit-fuzz: seed \(first)\(stride > 1 ? " shard \(offset)/\(stride)" : ""), \(Int(seconds)) s over \(chosen.map { "\($0.architecture)" }.joined(separator: ", ")); generators \(generators.map(\.rawValue).joined(separator: ", "))")
         var totalPrograms = 0, totalRuns = 0, totalDivergences = 0
+        let inFlight = try InFlightCase(directory: out, shard: offset, of: stride)
+        defer { inFlight.remove() }
         let share = seconds / Double(max(chosen.count, 1))
         for backend in chosen {
             var programs = 0, runs = 0, refused = 0, unsupported = 0, divergences = 0, leaky = 0
             var firstUnsupported: String?
             var reasons: [String: (Int, String)] = [:]
+            var shares: [Generator: [String: Int]] = [:]
+            func note(_ reason: String, _ why: String, _ fuzzCase: FuzzCase) {
+                let elided = String(why.map { $0.isNumber ? "#" : $0 }).replacing(/#+/, with: "#")
+                reasons[reason + elided, default: (0, "seed \(fuzzCase.seed) (\(fuzzCase.generator)): \(why)")].0 += 1
+            }
             let start = ContinuousClock.now
             let deadline = start + .milliseconds(Int64(share * 1000))
             var lastReport = start
@@ -97,20 +104,21 @@ struct FuzzCampaign: ParsableCommand {
                         say(Disassembler.disassemble(fuzzCase.main, style: .llvm))
                         if let target = fuzzCase.target { say("# target"); say(Disassembler.disassemble(target, style: .llvm)) }
                     }
-                    switch Differential.compare(fuzzCase, on: backend) {
+                    inFlight.record(seed: fuzzCase.seed, generator: generator, backend: backend.architecture)
+                    let verdict = Differential.compare(fuzzCase, on: backend)
+                    if refusals { shares[generator, default: [:]][verdict.kind, default: 0] += 1 }
+                    switch verdict {
                     case .refused(let why):
                         refused += 1
-                        if refusals {
-                            let reason = String(why.map { $0.isNumber ? "#" : $0 }).replacing(/#+/, with: "#")
-                            reasons[reason, default: (0, "seed \(fuzzCase.seed): \(why)")].0 += 1
-                        }
+                        if refusals { note("refused ", why, fuzzCase) }
                     case .unsupported(let why):
                         unsupported += 1
                         if firstUnsupported == nil { firstUnsupported = "seed \(fuzzCase.seed) (\(generator)): \(why)" }
                     case .agreed(let n):
                         programs += 1
                         runs += n
-                    case .leaky(let n):
+                    case .leaky(let n, let why):
+                        if refusals { note("may leak (refused where pointers may not leak) ", why, fuzzCase) }
                         leaky += 1
                         runs += n
                     case .diverged(let index, let expected, let actual):
@@ -133,7 +141,14 @@ struct FuzzCampaign: ParsableCommand {
             let seeds = stride > 1 ? "seeds \(first &+ offset) + \(stride)·i, i < \(k)" : "seeds \(first)..<+\(k)"
             say("\(backend.architecture): \(seeds): \(programs) programs compared (besides: \(leaky) that may leak addresses, run but not compared; \(refused) refused by the verifier; \(unsupported) the backend could not prepare), \(runs) runs, \(divergences) divergences in \(String(format: "%.0f", secondsTaken)) s")
             if let firstUnsupported { say("  first not prepared: \(firstUnsupported)") }
-            for (reason, (n, first)) in reasons.sorted(by: { $0.value.0 > $1.value.0 }) { say("  refused \(n)×: \(reason)\n    first: \(first)") }
+            for generator in generators {
+                guard let counts = shares[generator] else { continue }
+                let drawn = counts.values.reduce(0, +)
+                say("  \(generator): \(drawn) drawn: " + ["compared", "leaky", "refused", "unsupported"].map { kind in
+                    "\(counts[kind] ?? 0) \(kind) (\(String(format: "%.1f", 100 * Double(counts[kind] ?? 0) / Double(max(drawn, 1))))%)"
+                }.joined(separator: ", "))
+            }
+            for (reason, (n, first)) in reasons.sorted(by: { $0.value.0 > $1.value.0 }) { say("  \(n)× \(reason)\n    first: \(first)") }
             totalPrograms += programs
             totalRuns += runs
             totalDivergences += divergences
@@ -173,6 +188,41 @@ struct FuzzCampaign: ParsableCommand {
 }
 
 FuzzCampaign.main()
+
+/// The case this process is running, in `DIRECTORY/current-J-of-N`
+/// (shard J of N), rewritten in place before every program: when the
+/// process dies by a signal (a crash in an engine, in the emulator), the file
+/// still names the seed, the generator and the backend, and scripts/fuzz
+/// prints them with the command that replays the case. The line is padded
+/// to a fixed width, so one positioned write replaces it (a few
+/// microseconds, against milliseconds per case). Removed at a normal end.
+final class InFlightCase {
+    let path: String
+    let handle: FileHandle
+    static let width = 200
+
+    init(directory: String, shard: UInt64, of shards: UInt64) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        path = "\(directory)/current-\(shard)-of-\(shards)"
+        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
+            throw ValidationError("cannot write \(path)")
+        }
+        self.handle = handle
+    }
+
+    func record(seed: UInt64, generator: Generator, backend: Architecture) {
+        var line = "seed \(seed) generator \(generator) backend \(backend.rawValue)\n"
+            + "replay: scripts/fuzz --backend \(backend.rawValue) --generator \(generator) --seed \(seed) --count 1"
+        line += String(repeating: " ", count: max(0, Self.width - 1 - line.utf8.count)) + "\n"
+        try? handle.seek(toOffset: 0)
+        try? handle.write(contentsOf: Data(line.utf8))
+    }
+
+    func remove() {
+        try? handle.close()
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}
 
 /// Prints a line and flushes it, so progress shows as it happens, also into a file or pipe.
 func say(_ line: String) {

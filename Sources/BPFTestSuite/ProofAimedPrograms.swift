@@ -41,6 +41,15 @@ public struct ProofAimedProgram {
     var mapValued: Set<Register> = []
     /// Whether some local call passes r1 that may be a map value.
     var subprogramArgumentMapValued = false
+    /// The stack offsets (from the frame's top) a register may point at
+    /// here, from the sources drawn (a join keeps both arms'). Most
+    /// accesses through such a register are drawn inside the frame for
+    /// every one of them: an access the verifier finds wholly outside the
+    /// stack is refused, and a refused program tests nothing at run time.
+    /// The rest still meet the frame's edges and beyond.
+    var stackAt: [Register: Set<Int32>] = [:]
+    /// The stack offsets r1 may point at in some local call.
+    var subprogramArgumentStack: Set<Int32> = []
 
     /// Registers that hold a pointer or a number depending on the path.
     static let mixed: [Register] = [.r2, .r3, .r5]
@@ -72,16 +81,20 @@ public struct ProofAimedProgram {
     /// does; it goes to bpf_tail_call only.)
     mutating func source(_ dst: Register) {
         var mapValue = false
+        var stack: Set<Int32>? = nil
         switch Int.random(in: 0..<11, using: &rng) {
         case 0, 1, 4, 9, 10:
+            let offset = pick(Self.stackOffsets)
             add(.mov(dst, .r10))
-            add(.add(dst, pick(Self.stackOffsets)))
+            add(.add(dst, offset))
+            stack = [offset]
         case 2:
             add(.mov(dst, .r7))
             add(.add(dst, pick([0, 1, 8, 14, 40, 63, 64, 100])))
         case 3:
             add(.mov(dst, .r9))
             mapValue = mapValued.contains(.r9)
+            stack = stackAt[.r9]
         case 5: add(.mov(dst, .r4))
         case 6: add(.mov(dst, pick([0, 8, 64, -8, 512])))
         case 7:
@@ -91,20 +104,29 @@ public struct ProofAimedProgram {
             let src = pick(Self.mixed)
             add(.mov(dst, src))
             mapValue = mapValued.contains(src)
+            stack = stackAt[src]
         }
         if mapValue { mapValued.insert(dst) } else { mapValued.remove(dst) }
+        stackAt[dst] = stack
     }
 
     /// `source(dst)` on both arms of a join: `dst` may be a map value after
     /// it when it may be on either arm.
     mutating func joinSources(_ dst: Register, other: String, join: String) {
         source(dst)
-        let first = mapValued.contains(dst)
+        let first = mapValued.contains(dst), firstStack = stackAt[dst]
         items.append(.jump(join))
         items.append(.label(other))
         source(dst)
         if first { mapValued.insert(dst) }
+        joinStack(dst, firstStack)
         items.append(.label(join))
+    }
+
+    /// After a join: `dst` may point at the stack offsets of either arm.
+    mutating func joinStack(_ dst: Register, _ other: Set<Int32>?) {
+        guard let other else { return }
+        stackAt[dst, default: []].formUnion(other)
     }
 
     /// A branch on data the verifier cannot know (r4, r0, or the loop counter).
@@ -139,7 +161,16 @@ public struct ProofAimedProgram {
     /// value, often at its last bytes, when `base` may be a map value;
     /// otherwise anywhere `accessOffset()` draws.
     mutating func accessOffset(_ base: Register, size: AccessSize) -> Int32 {
-        guard mapValued.contains(base) else { return accessOffset() }
+        let inValue = mapValued.contains(base)
+        if let offsets = stackAt[base], !offsets.isEmpty, chance(90) {
+            // Inside the frame for every offset the base may hold (and
+            // inside the value when it may be a map value), when one is.
+            let candidates = inValue ? [0, 0, 1, 7, 8, 16, 56, 60, 63].map { Self.valueOffset($0, size: size) }
+                                     : [0, 0, 0, 1, 7, 8, 16, 56, -8, -8, -16, -16, -56, -64]
+            let fits = candidates.filter { o in offsets.allSatisfy { $0 + o >= -512 && $0 + o + Int32(size.bytes) <= 0 } }
+            if !fits.isEmpty { return pick(fits) }
+        }
+        guard inValue else { return accessOffset() }
         return Self.valueOffset(pick([0, 0, 1, 7, 8, 16, 56, 60, 63]), size: size)
     }
 
@@ -150,6 +181,7 @@ public struct ProofAimedProgram {
     mutating func redefineArguments() {
         for r in [Register.r1, .r2, .r3, .r5] { add(.mov(r, Int32.random(in: 0...64, using: &rng))) }
         mapValued.subtract([.r1, .r2, .r3, .r4, .r5])
+        for r in [Register.r1, .r2, .r3, .r4, .r5] { stackAt[r] = nil }
     }
 
     /// One fragment.
@@ -168,15 +200,18 @@ public struct ProofAimedProgram {
             let reset = Int32.random(in: 0...9, using: &rng)
             if alike { items.append(.compare(.w64, pick([.eq, .gt, .set]), .r4, .immediate(pick([0, 1, 0x40])), other)) } else { unknownBranch(to: other) }
             source(dst)
-            let first = mapValued.contains(dst)
+            let first = mapValued.contains(dst), firstStack = stackAt[dst]
             if alike { add(.mov(.r4, reset)) }
             items.append(.jump(join))
             items.append(.label(other))
             source(dst)
             if first { mapValued.insert(dst) }
+            joinStack(dst, firstStack)
             if alike { add(.mov(.r4, reset)) }
             items.append(.label(join))
-            if chance(40) {
+            // (A pointer spilled is a program that may leak an address,
+            // which a campaign runs but cannot compare: not too often.)
+            if chance(6) {
                 // A map value goes to a slot that no later load of data
                 // reads (-96), so no other register picks it up unseen.
                 let slot = mapValued.contains(dst) ? -96 : pick([Int32(-8), -16, -24, -32])
@@ -194,6 +229,8 @@ public struct ProofAimedProgram {
             add(.mov(.r5, .r7))
             add(.add(.r5, k))
             mapValued.subtract([.r1, .r5])
+            stackAt[.r1] = nil
+            stackAt[.r5] = nil
             items.append(.compare(.w64, pick([.gt, .ge]), .r5, .register(.r1), skip))
             let size = pick(Self.sizes)
             let offset = k - Int32(size.bytes) + pick([0, 0, 0, 1, -1])
@@ -228,10 +265,11 @@ public struct ProofAimedProgram {
             add(.mov(.r0, 0))
             items.append(.compare(.w64, .eq, .r9, .immediate(0), skip))
             mapValued.insert(.r9)
+            stackAt[.r9] = nil
             let size = pick(Self.sizes)
             load(through: .r9, offset: Self.valueOffset(pick([0, 8, 56, 60, 63]), size: size), size: size)
             items.append(.label(skip))
-            if chance(50) { add(.mov(.r9, .r10)); add(.add(.r9, -64)); mapValued.remove(.r9) }
+            if chance(50) { add(.mov(.r9, .r10)); add(.add(.r9, -64)); mapValued.remove(.r9); stackAt[.r9] = [-64] }
             redefineArguments()
         case 8:
             // A helper with a memory argument drawn like a join's source.
@@ -271,6 +309,7 @@ public struct ProofAimedProgram {
                 unknownBranch(to: other)
                 joinSources(dst, other: other, join: join)
                 if mapValued.contains(dst) { subprogramArgumentMapValued = true }
+                subprogramArgumentStack.formUnion(stackAt[dst] ?? [])
                 add(.mov(.r2, .r4))
                 items.append(.call(Self.subprogramLabel))
                 add(.mov(.r4, .r0))
@@ -281,8 +320,9 @@ public struct ProofAimedProgram {
             }
         case 12:
             if options.tailCalls && !inLoop {
-                // r1: mostly the context, else a made-up one.
-                if !options.madeUpContexts || chance(55) {
+                // r1: mostly the context, else a made-up one (which the
+                // verifier refuses unless it is the context on every path).
+                if !options.madeUpContexts || chance(88) {
                     add(.mov(.r1, .r6))
                 } else if chance(50) {
                     // The context on one path, something else on the other.
@@ -299,7 +339,11 @@ public struct ProofAimedProgram {
                 add(.loadImmediate64(dst: .r2, .mapByIndex(1)))
                 add(.mov(.r3, pick([0, 0, 1, 5])))
                 add(.call(.helper(12)))
-                add(.mov(.r4, .r0))
+                // bpf_tail_call returns nothing (it returns at all only when
+                // it fails): r0 is undefined after it, as the kernel's
+                // verifier has it, and a program reading it is not comparable.
+                add(.mov(.r0, 0))
+                add(.mov(.r4, .r8))
                 redefineArguments()
             } else {
                 add(.alu(.w64, .add, dst: .r4, .immediate(3)))
@@ -313,18 +357,21 @@ public struct ProofAimedProgram {
                 // register is taken as one).
                 let start = items.count
                 var atHead = mapValued
+                let stackAtStart = stackAt
                 for attempt in 0..<4 {
                     items.removeSubrange(start...)
                     mapValued = attempt == 3 ? Set(Self.mixed + [.r1, .r9]) : atHead
+                    stackAt = stackAtStart
                     let head = label(), skip = label()
                     add(.mov(.r8, Int32.random(in: 1...4, using: &rng)))
                     items.append(.label(head))
                     for _ in 0..<Int.random(in: 1...3, using: &rng) { fragment(inLoop: true) }
                     let dst = pick(Self.mixed)
                     items.append(.compare(.w64, .set, .r8, .immediate(1), skip))
-                    let before = mapValued.contains(dst)
+                    let before = mapValued.contains(dst), beforeStack = stackAt[dst]
                     source(dst)
                     if before { mapValued.insert(dst) }
+                    joinStack(dst, beforeStack)
                     items.append(.label(skip))
                     add(.alu(.w64, .sub, dst: .r8, .immediate(1)))
                     items.append(.compare(.w64, .ne, .r8, .immediate(0), head))
@@ -333,6 +380,8 @@ public struct ProofAimedProgram {
                     atHead.formUnion(mapValued)
                 }
                 mapValued.formUnion(atHead)
+                // Around the loop: what the registers pointed at before it, or after any iteration.
+                for (r, offsets) in stackAtStart { joinStack(r, offsets) }
             } else {
                 add(.alu(.w64, .or, dst: .r4, .immediate(1)))
             }
@@ -350,6 +399,8 @@ public struct ProofAimedProgram {
         items = []
         mapValued = []
         subprogramArgumentMapValued = false
+        stackAt = [.r9: [-64]]
+        subprogramArgumentStack = []
         add(.mov(.r6, .r1))
         add(.load(.word, dst: .r7, src: .r6, offset: 0))
         add(.load(.word, dst: .r4, src: .r6, offset: 4))
@@ -373,6 +424,7 @@ public struct ProofAimedProgram {
         items.append(.label(Self.subprogramLabel))
         depth = 1
         mapValued = subprogramArgumentMapValued ? [.r1] : []
+        stackAt = subprogramArgumentStack.isEmpty ? [:] : [.r1: subprogramArgumentStack]
         add(.mov(.r0, .r2))
         if chance(70) {
             add(.store(.double, dst: .r10, offset: -8, src: .r2))

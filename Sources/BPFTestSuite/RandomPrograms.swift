@@ -55,10 +55,18 @@ public struct RandomProgram {
         self.defined = defined
     }
 
-    /// After a call: r1–r5 written again, when `defined`.
+    /// Whether r6 and r7 hold the packet's bounds (not after a
+    /// bpf_xdp_adjust_head that did not reload them).
+    var packetPointers = true
+
+    /// After a call: r1–r5 written again, when `defined` (the pointer
+    /// registers r4 and r5 at the packet's start while r6 holds it).
     mutating func redefineArguments() {
         guard defined else { return }
-        for r in [Register.r1, .r2, .r3, .r4, .r5] { add(.alu(.w64, .mov, dst: r, .immediate(immediate()))) }
+        for r in [Register.r1, .r2, .r3, .r4, .r5] {
+            if packetPointers && (r == .r4 || r == .r5) { add(.alu(.w64, .mov, dst: r, .register(.r6))); continue }
+            add(.alu(.w64, .mov, dst: r, .immediate(immediate())))
+        }
     }
 
     mutating func pick<T>(_ choices: [T]) -> T { choices[Int.random(in: 0..<choices.count, using: &rng)] }
@@ -92,7 +100,12 @@ public struct RandomProgram {
     mutating func fragment(inLoop: Bool) {
         let drawn = pick(Self.work), dst = scalar(drawn)
         switch Int.random(in: 0..<15, using: &rng) {
-        case 0: add(.alu(.w64, .mov, dst: pointer(drawn), .register(pick([.r6, .r6, .r10, .r7]))))
+        case 0:
+            // When `defined`, mostly the packet's start: a pointer register
+            // is compared with data_end, which only a packet pointer may be
+            // where pointers may not leak (the rest are run, not compared).
+            let source: Register = defined && chance(85) ? .r6 : pick([.r6, .r6, .r10, .r7])
+            add(.alu(.w64, .mov, dst: pointer(drawn), .register(source)))
         case 1: add(.alu(.w64, pick([.add, .sub]), dst: dst, .immediate(immediate())))
         case 2: add(.alu(.w64, pick([.add, .add, .sub]), dst: dst, .register(scalar(pick(Self.work)))))
         case 3, 4: add(.alu(width(), pick(Self.operations), dst: dst, operand()))
@@ -101,7 +114,9 @@ public struct RandomProgram {
             // A packet check: dst = r6 + k; if dst <cond> r7 (either order) skip.
             let fromData = chance(80)
             let k = Int.random(in: -2...70, using: &rng)
-            add(.alu(.w64, .mov, dst: dst, .register(fromData ? .r6 : pick(Self.work))))
+            // Not from data: when `defined`, from a pointer register (mostly
+            // a packet pointer, see case 0), else from any register.
+            add(.alu(.w64, .mov, dst: dst, .register(fromData ? .r6 : defined && chance(90) ? pointer(pick(Self.work)) : pick(Self.work))))
             add(.alu(.w64, .add, dst: dst, .immediate(Int32(k))))
             if fromData { checks.append(k); lastCheck = (dst, k) }
             // Mostly with the in-range outcome falling through to what follows.
@@ -157,12 +172,18 @@ public struct RandomProgram {
             add(.alu(.w64, .mov, dst: .r1, .register(.r9)))
             add(.alu(.w64, .mov, dst: .r2, .immediate(pick([-8, -4, 0, 4, 8, 16]))))
             add(.call(.helper(44)))
-            redefineArguments()
-            if chance(60) {
-                add(.alu(.w64, .mov, dst: .r1, .register(.r9)))
-                add(.load(.word, dst: .r6, src: .r1, offset: 0))
-                add(.load(.word, dst: .r7, src: .r1, offset: 4))
+            // When `defined`, mostly: packet pointers from before are no
+            // longer valid, and one read afterwards may hold an address.
+            packetPointers = chance(defined ? 92 : 60)
+            if packetPointers {
+                // When `defined`, straight from r9, which holds the context
+                // on every path (a branch may land inside these loads).
+                let context: Register = defined ? .r9 : .r1
+                if !defined { add(.alu(.w64, .mov, dst: .r1, .register(.r9))) }
+                add(.load(.word, dst: .r6, src: context, offset: 0))
+                add(.load(.word, dst: .r7, src: context, offset: 4))
             }
+            redefineArguments()
         case 13:
             // A map lookup, usually null-checked; r0 then serves as a base.
             add(.storeImmediate(.word, dst: .r10, offset: -4, imm: Int32.random(in: 0...5, using: &rng)))
@@ -185,7 +206,11 @@ public struct RandomProgram {
         add(.alu(.w64, .mov, dst: .r9, .register(.r1)))
         add(.load(.word, dst: .r6, src: .r1, offset: 0))
         add(.load(.word, dst: .r7, src: .r1, offset: 4))
-        for r in Self.work where chance(90) || defined { add(.alu(.w64, .mov, dst: r, .immediate(immediate()))) }
+        for r in Self.work where chance(90) || defined {
+            // When `defined`, the pointer registers start at the packet.
+            if defined && (r == .r4 || r == .r5) { add(.alu(.w64, .mov, dst: r, .register(.r6))); continue }
+            add(.alu(.w64, .mov, dst: r, .immediate(immediate())))
+        }
         if defined {
             // A forward branch may skip into a loop past its counter's setup.
             add(.alu(.w64, .mov, dst: .r8, .immediate(1)))
