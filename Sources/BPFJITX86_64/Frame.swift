@@ -133,7 +133,9 @@ extension X86_64Backend {
             }
         }
         for register in zeroedRegisters { e.arith(.xor, .dword, register, register) } /* xor reg32, reg32 */
-        for register in promotion.registers { e.arith(.xor, .dword, register, register) } /* xor slot register: the cleared slot */
+        if framePlan.clearsStack {                          // else no read sees an unwritten slot
+            for register in promotion.registers { e.arith(.xor, .dword, register, register) } /* xor slot register: the cleared slot */
+        }
     }
 
     /// Zeroes the BPF stack, so that no run reads what the host or an

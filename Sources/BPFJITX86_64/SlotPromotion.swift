@@ -29,8 +29,9 @@ import BPFRuntime
 /// * the program has more than one function.
 /// Accesses of a different width or offset overlapping a slot (a byte read
 /// of a spilled word), sign-extending loads and atomics keep that slot in
-/// memory. The register starts at zero, as the cleared stack does, so a read
-/// before any write sees what the interpreter sees.
+/// memory. The register starts at zero when the stack is cleared at entry,
+/// so a read before any write sees what the interpreter sees (a stack not
+/// cleared is one no read sees unwritten: `JITFramePlan`).
 ///
 /// The registers (none of them a BPF register's home in this program):
 /// the homes of r6–r9 the program never names and r12 when the run context
