@@ -197,7 +197,8 @@ import Testing
         let cases: [(String, body: [Instruction], tail: [Instruction])] = [
             ("byte read after the loop", [], [.load(.byte, dst: .r2, src: .r10, offset: -7), .store(.double, dst: .r10, offset: -8, src: .r2)]),
             ("half-word write in the loop", [.store(.half, dst: .r10, offset: -6, src: .r4)], []),
-            ("u64 read over the u32 slot", [], [.load(.double, dst: .r2, src: .r10, offset: -16), .store(.word, dst: .r10, offset: -16, src: .r2),
+            ("u64 read over the u32 slot", [], [.storeImmediate(.word, dst: .r10, offset: -12, imm: 0x55),
+                                                .load(.double, dst: .r2, src: .r10, offset: -16), .store(.word, dst: .r10, offset: -16, src: .r2),
                                                 .alu(.w64, .rsh, dst: .r2, .immediate(32)), .store(.double, dst: .r10, offset: -8, src: .r2)]),
             ("u32 write into the u64 slot", [.store(.word, dst: .r10, offset: -4, src: .r4)], []),
             ("sign-extending load", [], [.loadSignExtend(.word, dst: .r2, src: .r10, offset: -16), .store(.double, dst: .r10, offset: -8, src: .r2)]),
