@@ -24,17 +24,20 @@ public struct JITInstructionSelection: OptionSet, Sendable, Hashable {
     /// up to 15 bytes a loop (docs/PERFORMANCE.md).
     public static let loopAlignment = JITInstructionSelection(rawValue: 1 << 3)
     /// Stack slots that only their own loads and stores reach kept in host
-    /// registers (x86-64: `X86SlotPromotion`).
+    /// registers (x86-64: `X86SlotPromotion`). Not in `all`: measured, the
+    /// one suite program it changes (tokenizer) ran no faster with the same
+    /// code layout, and its extra save moved the loop by two bytes, which cost
+    /// about 10% there (docs/PERFORMANCE.md).
     public static let slots = JITInstructionSelection(rawValue: 1 << 4)
 
     /// Every pattern that is on by default.
-    public static let all: JITInstructionSelection = [.selects, .addresses, .loads, .slots]
+    public static let all: JITInstructionSelection = [.selects, .addresses, .loads]
     public static let none: JITInstructionSelection = []
 
     /// The patterns a `BPFKIT_X86_PEEPHOLES` value asks for: `0` none (the
     /// plain one-instruction-at-a-time lowering); a comma-separated list of
     /// `select`, `lea`, `fold` (loads as operands), `slots` (stack slots in
-    /// registers) and `align` (loop heads,
+    /// registers, off by default) and `align` (loop heads,
     /// off by default) those only; unset or anything else, `all`.
     public init(environmentValue value: String?) {
         guard let value else { self = .all; return }

@@ -15,6 +15,8 @@ import Testing
 /// registers are used only where nothing else needs them (division,
 /// constant blinding). Results are the interpreter's on several inputs.
 @Suite struct SlotPromotionTests {
+    /// Every default pattern and slot promotion (off by default).
+    static let slots = JITOptions(instructionSelection: JITInstructionSelection.all.union(.slots))
     static let inputs: [UInt64] = [0, 1, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff, 0x1_0000_0001, 0xdead_beef_cafe_f00d, UInt64.max]
 
     /// A loop of 50 iterations (counter r4) that multiplies-adds slot -8
@@ -65,7 +67,7 @@ import Testing
     /// The native instructions of the program's (first) loop, one a line:
     /// from the target of the first backward branch to that branch.
     static func listing(_ program: Program, proofs: Bool, hardened: Bool = false, helpers: [Helper] = [],
-                        options: JITOptions = JITOptions()) throws -> String {
+                        options: JITOptions = slots) throws -> String {
         let image = try X86_64JIT.assemble(program, configuration: configuration(program, proofs: proofs, hardened: hardened,
                                                                                  helpers: helpers),
                                            options: options, at: 0x1000_0000)
@@ -83,7 +85,7 @@ import Testing
     /// Runs on the JIT (with or without proofs, hardened or not) and on the
     /// interpreter for every input r2 (r1 = 0); returns the mismatches.
     static func mismatches(_ instructions: [Instruction], proofs: Bool, hardened: Bool = false, helpers: [Helper] = [],
-                           options: JITOptions = JITOptions()) throws -> [String] {
+                           options: JITOptions = slots) throws -> [String] {
         let program = Program(instructions)
         let jit = try X86_64JIT(options: options).prepare(program, configuration: configuration(program, proofs: proofs, hardened: hardened,
                                                                                                 helpers: helpers))
@@ -120,8 +122,8 @@ import Testing
         // With proofs (no run context, nothing else in r9 and r10), the scratch registers hold them.
         let proven = try Self.listing(Program(program), proofs: true)
         #expect(proven.contains("r9") && proven.contains("r10"), "\(proven)")
-        // Turned off, the slots stay in memory.
-        let off = JITOptions(instructionSelection: JITInstructionSelection.all.subtracting(.slots))
+        // Turned off (the default), the slots stay in memory.
+        let off = JITOptions()
         let plain = try Self.listing(Program(program), proofs: true, options: off)
         #expect(plain.contains("[rbp - 8]") && plain.contains("[rbp - 0x10]"))
         #expect(try Self.mismatches(program, proofs: true, options: off).isEmpty)
