@@ -273,6 +273,13 @@ import Testing
         }
     }
 
+    /// Off by default; `BPFKIT_X86_PEEPHOLES` names it `slots`.
+    @Test func offByDefaultAndNamedSlots() {
+        #expect(!JITInstructionSelection.all.contains(.slots))
+        #expect(JITInstructionSelection(environmentValue: "slots") == .slots)
+        #expect(JITInstructionSelection(environmentValue: "select,lea,fold,slots") == JITInstructionSelection.all.union(.slots))
+    }
+
     /// A slot only read before the loop (or only outside loops) stays in memory;
     /// with every r6–r9 named and a run context, nothing is free either.
     @Test func noFreeRegisterOrNoLoopMeansNoPromotion() throws {
