@@ -27,7 +27,7 @@ public struct JITInstructionSelection: OptionSet, Sendable, Hashable {
     /// registers (x86-64: `X86SlotPromotion`). Not in `all`: measured, the
     /// one suite program it changes (tokenizer) ran no faster with the same
     /// code layout, and its extra save moved the loop by two bytes, which cost
-    /// about 10% there (docs/PERFORMANCE.md).
+    /// 10–15% there (docs/PERFORMANCE.md).
     public static let slots = JITInstructionSelection(rawValue: 1 << 4)
 
     /// Every pattern that is on by default.
