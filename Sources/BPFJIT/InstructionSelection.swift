@@ -23,6 +23,12 @@ public struct JITInstructionSelection: OptionSet, Sendable, Hashable {
     /// `all`: measured, it changed no run time beyond the noise and costs
     /// up to 15 bytes a loop (docs/PERFORMANCE.md).
     public static let loopAlignment = JITInstructionSelection(rawValue: 1 << 3)
+    /// Stack slots that only their own loads and stores reach kept in host
+    /// registers (x86-64: `X86SlotPromotion`). Not in `all`: measured, the
+    /// one suite program it changes (tokenizer) ran no faster with the same
+    /// code layout, and its extra save moved the loop by two bytes, which cost
+    /// 10–15% there (docs/PERFORMANCE.md).
+    public static let slots = JITInstructionSelection(rawValue: 1 << 4)
 
     /// Every pattern that is on by default.
     public static let all: JITInstructionSelection = [.selects, .addresses, .loads]
@@ -30,7 +36,8 @@ public struct JITInstructionSelection: OptionSet, Sendable, Hashable {
 
     /// The patterns a `BPFKIT_X86_PEEPHOLES` value asks for: `0` none (the
     /// plain one-instruction-at-a-time lowering); a comma-separated list of
-    /// `select`, `lea`, `fold` (loads as operands) and `align` (loop heads,
+    /// `select`, `lea`, `fold` (loads as operands), `slots` (stack slots in
+    /// registers, off by default) and `align` (loop heads,
     /// off by default) those only; unset or anything else, `all`.
     public init(environmentValue value: String?) {
         guard let value else { self = .all; return }
@@ -42,6 +49,7 @@ public struct JITInstructionSelection: OptionSet, Sendable, Hashable {
             case "lea": chosen.insert(.addresses)
             case "fold": chosen.insert(.loads)
             case "align": chosen.insert(.loopAlignment)
+            case "slots": chosen.insert(.slots)
             default: self = .all; return
             }
         }

@@ -53,6 +53,8 @@ public struct X86_64Backend: JITBackend {
     let provenCalls: [Int: ProvenHelperCall]
     /// Selects and address arithmetic found before the passes (`X86Peepholes`).
     let peepholes: X86Peepholes
+    /// Stack slots kept in host registers (`X86SlotPromotion`).
+    let promotion: X86SlotPromotion
     /// The address of the program's `JITProgramInfo`, which the entry
     /// prologue stores in the run context (0: store nothing).
     public var programInfo: UInt64 = 0
@@ -159,6 +161,10 @@ public struct X86_64Backend: JITBackend {
         }
         usesContext = context
         entryIsCallTarget = entryCalled
+        promotion = options.instructionSelection.contains(.slots)
+            ? X86SlotPromotion(program, functionCount: functions.count, usesContext: context,
+                               usesAuxiliary: program.usesAuxiliaryRegister)
+            : .none
         // Proven to write every register before reading it: nothing to clear.
         let cleared: UInt16 = proofs.registersInitialized ? 0 : mentioned | 1
         var zeroed: [GPR] = []
@@ -176,7 +182,8 @@ public struct X86_64Backend: JITBackend {
         }
         self.callFrameBytes = callFrameBytes
         frame = Self.frameLayout(program, functions: functions, stackSize: plan.stackSize,
-                                 usesContext: context, makesCalls: calls || entryCalled, zeroedAtEntry: cleared)
+                                 usesContext: context, makesCalls: calls || entryCalled, zeroedAtEntry: cleared,
+                                 slotRegisters: promotion.calleeSaved)
         if Self.stackClearZeroes(plan) { zeroed.removeAll { $0 == .rax || $0 == .rcx } }
         zeroedRegisters = zeroed
         peepholes = options.instructionSelection.isEmpty ? .none
@@ -253,6 +260,10 @@ public struct X86_64Backend: JITBackend {
     mutating func lowerSlot(_ instruction: Instruction, at pc: Int, in function: JITFunctionInfo,
                             _ e: X86Encoder) throws(JITError) {
         let asm = e.asm
+        if !promotion.homes.isEmpty, let home = promotion.homes[pc] {
+            emitPromotedAccess(instruction, home: home, at: pc, e)
+            return
+        }
         switch instruction {
         case .alu(_, _, let dst, _) where !peepholes.addresses.isEmpty && peepholes.addresses[pc] != nil:
             emitAddress(peepholes.addresses[pc]!, dst: dst, e)

@@ -82,7 +82,8 @@ extension X86_64Backend {
     /// saves them even when no instruction writes them (a program that only
     /// reads r6 still gets a zeroed rbx, and the host gets its rbx back).
     static func frameLayout(_ program: Program, functions: [(entry: Int, end: Int)], stackSize: Int,
-                            usesContext: Bool, makesCalls: Bool, zeroedAtEntry: UInt16) -> FrameLayout {
+                            usesContext: Bool, makesCalls: Bool, zeroedAtEntry: UInt16,
+                            slotRegisters: [GPR] = []) -> FrameLayout {
         var saves: [[GPR]] = []
         var union: UInt16 = 0   // bit per BPF register written by any function
         for function in functions {
@@ -95,6 +96,7 @@ extension X86_64Backend {
         }
         var entry = RegisterMap.calleeSaved.filter { (union | zeroedAtEntry) & (1 << $0.0.rawValue) != 0 }.map(\.1)
         if usesContext { entry.append(RegisterMap.context) }
+        entry += slotRegisters  // callee-saved homes of promoted stack slots (`X86SlotPromotion`)
         // Entry: rsp ≡ 8 (mod 16) on arrival; push rbp and the BPF frames
         // (multiples of 16) make it ≡ 0, the saves ≡ 8 × saves. Without a
         // BPF stack there is no push rbp.
@@ -131,6 +133,9 @@ extension X86_64Backend {
             }
         }
         for register in zeroedRegisters { e.arith(.xor, .dword, register, register) } /* xor reg32, reg32 */
+        if framePlan.clearsStack {                          // else no read sees an unwritten slot
+            for register in promotion.registers { e.arith(.xor, .dword, register, register) } /* xor slot register: the cleared slot */
+        }
     }
 
     /// Zeroes the BPF stack, so that no run reads what the host or an
