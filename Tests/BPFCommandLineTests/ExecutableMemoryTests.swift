@@ -26,8 +26,12 @@ import Testing
         try process.run()
         defer { if process.isRunning { process.terminate() } }
 
-        var samples = 0, sawPackView = false
-        while process.isRunning && samples < 200 {
+        // Watch until the image has been seen for a while: how long the
+        // process takes to get there depends on the build (a sanitizer's is
+        // several times slower) and on the machine's load.
+        var samples = 0, samplesWithView = 0, sawPackView = false
+        let deadline = Date().addingTimeInterval(60)
+        while process.isRunning && samplesWithView < 200 && Date() < deadline {
             guard let maps = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/maps", encoding: .utf8) else { break }
             for line in maps.split(separator: "\n") {
                 let perms = line.split(separator: " ")[1]
@@ -35,6 +39,7 @@ import Testing
                 if line.contains("bpfkit-jit") && perms.hasPrefix("r-x") { sawPackView = true }
             }
             samples += 1
+            if sawPackView { samplesWithView += 1 }
             usleep(5_000)
         }
         #expect(samples >= 10, "bpfkit ended before its memory could be watched")
