@@ -359,13 +359,6 @@ public final class EmulatedMachine: Sendable {
     /// Images mapped in each idle engine (tests: mappings follow the live images).
     public var mappedImageCounts: [Int] { idleEngines.withLock { $0.map(\.mappedImageCount) } }
 
-    /// Full flushes of translated code in each idle engine (tests: one every
-    /// `imagesPerTranslationFlush` images attached).
-    public var translationFlushCounts: [Int] { idleEngines.withLock { $0.map(\.translationFlushes) } }
-
-    /// How many images an engine attaches between two full flushes of its translated code.
-    public static var imagesPerTranslationFlush: Int { EmulatorInstance.imagesPerTranslationFlush }
-
     /// The live image whose pages hold `address`: where a jump from one
     /// image into another (a tail call) lands.
     func liveImage(containing address: UInt64) -> LoadedImage? {

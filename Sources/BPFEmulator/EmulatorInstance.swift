@@ -93,19 +93,6 @@ final class EmulatorInstance: @unchecked Sendable {
 
     var stackTop: UInt64 { stackGuest + UInt64(stack.count) }
 
-    /// Images attached since the last full flush of translated code, and how
-    /// many such flushes there were. Code dropped one image at a time
-    /// (`invalidateCode`) still takes up Unicorn's translation buffer; when
-    /// the buffer fills during a run, Unicorn 2.0.1 flushes it there and can
-    /// then link a block to one that is gone (a null store in
-    /// `tb_set_jmp_target`, seen after about 47,000 images in one machine).
-    /// A flush every `imagesPerTranslationFlush` images, before a run, keeps
-    /// the buffer from filling: a few hundred small images use a few
-    /// megabytes of its gigabyte.
-    private(set) var imagesSinceFlush = 0
-    private(set) var translationFlushes = 0
-    static let imagesPerTranslationFlush = 512
-
     /// Forgets what the machine's previous programs left in this engine:
     /// stack contents and the tokens of map handles (their maps may be gone).
     func startTenancy() {
@@ -137,14 +124,6 @@ final class EmulatorInstance: @unchecked Sendable {
     /// runs the old code (`IsolationTests`).
     func attach(_ image: LoadedImage) throws(EmulatorError) {
         guard mapped[image.id] == nil else { return }
-        // Unicorn never reuses the space of code it dropped: flush it all,
-        // between runs, before the buffer can fill during one.
-        if imagesSinceFlush >= Self.imagesPerTranslationFlush {
-            try unicorn.flushTranslations()
-            imagesSinceFlush = 0
-            translationFlushes += 1
-        }
-        imagesSinceFlush += 1
         for (id, other) in mapped where other.mappedRange.overlaps(image.mappedRange) {
             try detach(id, other)
         }

@@ -119,14 +119,6 @@ final class UnicornHandle {
         try Self.check(bpfkit_uc_remove_cache(engine, range.lowerBound, range.upperBound &+ 1), "drop translated code")
     }
 
-    /// Drops all translated code and frees the buffer it filled. Only
-    /// between runs: Unicorn's own flush when the buffer fills during a run
-    /// can leave a stale block link behind (a null store in
-    /// `tb_set_jmp_target` after tens of thousands of images in one machine).
-    func flushTranslations() throws(EmulatorError) {
-        try Self.check(bpfkit_uc_flush_translations(engine), "flush translated code")
-    }
-
     func hookInvalidMemory(context: UnsafeMutableRawPointer, _ callback: uc_cb_eventmem_t) throws(EmulatorError) {
         var hook: uc_hook = 0
         try Self.check(bpfkit_uc_hook_memory_invalid(engine, &hook, callback, context), "add memory hook")

@@ -22,12 +22,6 @@ static inline uc_err bpfkit_uc_remove_cache(uc_engine *uc, uint64_t begin, uint6
     return uc_ctl(uc, UC_CTL_WRITE(UC_CTL_TB_REMOVE_CACHE, 2), begin, end);
 }
 
-/// Drops all translated code and gives its buffer back (outside emulation
-/// only).
-static inline uc_err bpfkit_uc_flush_translations(uc_engine *uc) {
-    return uc_ctl(uc, UC_CTL_WRITE(UC_CTL_TB_FLUSH, 0));
-}
-
 static inline uc_err bpfkit_uc_hook_memory_invalid(uc_engine *uc, uc_hook *hook, uc_cb_eventmem_t callback,
                                                    void *user_data) {
     return uc_hook_add(uc, hook, UC_HOOK_MEM_INVALID, (void *)callback, user_data, 1, 0);

@@ -74,7 +74,8 @@ struct CorpusTests {
         .load(.double, dst: .r0, src: .r1, offset: -256), .exit,
     ], name: "unwritten")
 
-    @Test func dirtiedStackIsSeenByAnUnclearedFrame() throws {
+    @Test(.enabled(if: HostStack.fillsMachineStack, "under AddressSanitizer the harness cannot fill the machine stack"))
+    func dirtiedStackIsSeenByAnUnclearedFrame() throws {
         #if arch(x86_64)
         // Proofs made by hand claim the stack is read only where written,
         // which is false: the JIT leaves its frame uncleared and reads the

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The host stack below the caller, filled with a pattern before a JIT run.
 ///
 /// A JITed program's BPF stack is a block of the machine stack below the
@@ -37,6 +39,12 @@ enum HostStack {
             sink &+= buffer.load(fromByteOffset: 512, as: UInt8.self)
         }
     }
+
+    /// Whether `fill` reaches the machine stack. Under AddressSanitizer it
+    /// does not: instrumented frames are laid out with redzones and their
+    /// temporary allocations may live on ASan's own stacks, so the run
+    /// path's frames, not the pattern, lie where the JIT's frame lands.
+    static let fillsMachineStack: Bool = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__asan_init") == nil
 
     /// Keeps the fill from being optimised away.
     nonisolated(unsafe) static var sink: UInt8 = 0

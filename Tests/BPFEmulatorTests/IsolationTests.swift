@@ -45,26 +45,6 @@ struct IsolationTests {
         #expect(try reader.run().value == 0, "the reader sees the writer's stack")
     }
 
-    /// An engine flushes all its translated code every
-    /// `imagesPerTranslationFlush` images, between runs; across the flushes
-    /// each new image at a reused address still runs its own code.
-    @Test(arguments: [EmulatedArchitecture.riscv64, .arm32])
-    func translatedCodeIsFlushedBetweenRunsEverySoManyImages(_ architecture: EmulatedArchitecture) throws {
-        let machine = try Harness.machine(architecture)
-        let sources = [TestPrograms.constant(0xA1, architecture), TestPrograms.constant(0xB2, architecture)]
-        let images = try sources.map { try TargetAssembler.assemble($0, for: architecture) }
-        let count = EmulatedMachine.imagesPerTranslationFlush * 2 + 3
-        for k in 0..<count {
-            let bytes = images[k % 2]
-            let reservation = try machine.reserveImage(size: bytes.count, placement: .nearHelpers)
-            let program = try machine.load(image: bytes, in: reservation, pcMap: nil, instructionLimit: 1_000)
-            let value = try program.run().value
-            #expect(value == (k % 2 == 0 ? 0xA1 : 0xB2), "image \(k) ran other code")
-            if value != (k % 2 == 0 ? 0xA1 : 0xB2) { break }
-        }
-        #expect(machine.translationFlushCounts.reduce(0, +) == 2)
-    }
-
     @Test(arguments: EmulatedArchitecture.all)
     func aRecycledMachineRunsTheNewCodeAndHelpersAtTheOldAddress(_ architecture: EmulatedArchitecture) throws {
         func returning(_ value: UInt64) -> Helper {
