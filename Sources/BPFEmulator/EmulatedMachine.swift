@@ -58,11 +58,45 @@ public final class EmulatedMachine: Sendable {
         /// must see only the BPF stack inside it, which the run supplies
         /// among its own regions (as the native engines do).
         public var callsSeeMachineStack: Bool
+        /// How much code an engine maps before it is retired (closed, its
+        /// translated code and memory given back) and a fresh one takes its
+        /// place. Unicorn 2.0.1 never reuses the space of code it dropped: an
+        /// engine's translation buffer (1 GiB) fills as it maps images, and
+        /// when it fills during a run Unicorn flushes it there and can link a
+        /// block to one that is gone (a null store in `tb_set_jmp_target`,
+        /// after about 47,000 programs on one riscv64 machine). Its own flush
+        /// call (`UC_CTL_TB_FLUSH`) is no way out: it makes the whole buffer
+        /// resident, 1 GiB per engine. A retired engine costs a fresh
+        /// `uc_open` (about half a millisecond) and gives everything back.
+        public var engineLifetime: EngineLifetime
 
-        public init(stackSize: Int = 64 << 10, poisonsCallerSavedRegisters: Bool = true, callsSeeMachineStack: Bool = true) {
+        public init(stackSize: Int = 64 << 10, poisonsCallerSavedRegisters: Bool = true, callsSeeMachineStack: Bool = true,
+                    engineLifetime: EngineLifetime = EngineLifetime()) {
             self.stackSize = stackSize
             self.poisonsCallerSavedRegisters = poisonsCallerSavedRegisters
             self.callsSeeMachineStack = callsSeeMachineStack
+            self.engineLifetime = engineLifetime
+        }
+    }
+
+    /// The code an engine may map in its life: it is retired when it returns
+    /// to the pool with either limit reached. Translated code takes about 16
+    /// host bytes per guest byte with the instruction-counting hook, so the
+    /// default (8 MiB of image pages) keeps an engine near 128 MiB of its
+    /// 1 GiB buffer, and its memory with it.
+    public struct EngineLifetime: Sendable, Equatable {
+        /// Images mapped (each mapping counts, also of an image mapped again).
+        public var images: Int
+        /// Bytes of the pages of those images.
+        public var imageBytes: Int
+
+        public init(images: Int = 2_048, imageBytes: Int = 8 << 20) {
+            self.images = images
+            self.imageBytes = imageBytes
+        }
+
+        func isSpent(images mapped: Int, imageBytes mappedBytes: Int) -> Bool {
+            mapped >= images || mappedBytes >= imageBytes
         }
     }
 
@@ -87,6 +121,8 @@ public final class EmulatedMachine: Sendable {
     static let midCodeLength = 8 << 20
     /// Engines not running anything, shared by all the machine's programs.
     private let idleEngines = Mutex<[EmulatorInstance]>([])
+    /// Engines closed because they had mapped their lifetime's code.
+    private let retiredEngines = Mutex(0)
     /// Images whose programs still exist.
     private let images = Mutex(ImageRegistry())
     /// Host memory shown at the same guest address in every run (translated machines).
@@ -278,15 +314,25 @@ public final class EmulatedMachine: Sendable {
         } catch {
             throw .unsupported(pc: 0, what: "an emulator engine: \(error)")
         }
-        defer { idleEngines.withLock { $0.append(engine) } }
+        defer { giveBack(engine) }
         return try body(engine)
     }
 
     /// Maps a new image into an engine, so that failures surface at load time.
     func prepareEngine(for image: LoadedImage) throws(EmulatorError) {
         let engine = try takeEngine()
-        defer { idleEngines.withLock { $0.append(engine) } }
+        defer { giveBack(engine) }
         try engine.attach(image)
+    }
+
+    /// Returns an engine to the pool, or closes it when it has mapped its
+    /// lifetime's code (`Configuration.engineLifetime`).
+    private func giveBack(_ engine: EmulatorInstance) {
+        if configuration.engineLifetime.isSpent(images: engine.imagesMapped, imageBytes: engine.imageBytesMapped) {
+            retiredEngines.withLock { $0 += 1 }
+        } else {
+            idleEngines.withLock { $0.append(engine) }
+        }
     }
 
     private func takeEngine() throws(EmulatorError) -> EmulatorInstance {
@@ -358,6 +404,9 @@ public final class EmulatedMachine: Sendable {
 
     /// Images mapped in each idle engine (tests: mappings follow the live images).
     public var mappedImageCounts: [Int] { idleEngines.withLock { $0.map(\.mappedImageCount) } }
+
+    /// Engines closed so far because they had mapped their lifetime's code.
+    public var retiredEngineCount: Int { retiredEngines.withLock { $0 } }
 
     /// The live image whose pages hold `address`: where a jump from one
     /// image into another (a tail call) lands.

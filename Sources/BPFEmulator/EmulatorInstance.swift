@@ -46,6 +46,11 @@ final class EmulatorInstance: @unchecked Sendable {
     var pointerWindow: GuestAddressSpace.Window?
     /// Images mapped now.
     var mappedImageCount: Int { mapped.count }
+    /// Images mapped since the engine was built (each mapping counts) and the
+    /// bytes of their pages: what its translated code may have grown by
+    /// (`EmulatedMachine.EngineLifetime`).
+    private(set) var imagesMapped = 0
+    private(set) var imageBytesMapped = 0
     /// The machine's retirement count when this engine last unmapped images.
     var retirementsSeen: UInt64 = 0
     /// The machine's generation (`EmulatedMachine.recycle`) this engine serves.
@@ -129,6 +134,7 @@ final class EmulatorInstance: @unchecked Sendable {
         }
         try unicorn.map(image.base, count: image.pages.count, [.read, .execute], host: image.pages.base)
         mapped[image.id] = image
+        countMapping(image)
         try unicorn.invalidateCode(image.mappedRange)
     }
 
@@ -144,7 +150,13 @@ final class EmulatorInstance: @unchecked Sendable {
             return false
         }
         mapped[image.id] = image
+        countMapping(image)
         return true
+    }
+
+    private func countMapping(_ image: LoadedImage) {
+        imagesMapped += 1
+        imageBytesMapped += image.pages.count
     }
 
     /// Unmaps the images of programs that no longer exist.

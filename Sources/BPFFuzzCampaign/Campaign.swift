@@ -78,24 +78,19 @@ struct FuzzCase {
     static let instructionLimit: UInt64 = 200_000
 
     /// Links `program` over `maps` as `bpfkit run` does (verified, proofs kept).
-    func link(_ program: Program, maps: [any BPFMap], policy: VerifierPolicy = .privileged) throws -> LinkedProgram {
-        try LinkedProgram(program: program, type: ProgramTypes.xdp, maps: maps,
-                          options: LoadOptions(trace: { _ in }, verifierLimits: Self.limits, policy: policy))
+    func link(_ program: Program, maps: [any BPFMap]) throws -> LinkedProgram {
+        try LinkedProgram(program: program, type: ProgramTypes.xdp, maps: maps, options: Self.loadOptions)
     }
+
+    static let loadOptions = LoadOptions(trace: { _ in }, verifierLimits: limits)
 
     /// Why the verifier refuses the case where pointers may not leak, or nil
     /// when it accepts it: its values (r0, the packet, the map) may then
     /// hold addresses, which differ from engine to engine, and its branches
     /// may follow them.
     func leak(over maps: [any BPFMap]) -> String? {
-        do {
-            let policy = VerifierPolicy(allowsPointerLeaks: false)
-            _ = try link(main, maps: maps, policy: policy)
-            if let target { _ = try link(target, maps: maps, policy: policy) }
-            return nil
-        } catch {
-            return "\(error)"
-        }
+        LinkedProgram.addressLeak(in: [main] + (target.map { [$0] } ?? []), type: ProgramTypes.xdp, maps: maps,
+                                  options: Self.loadOptions)
     }
 }
 

@@ -93,17 +93,11 @@ struct ProofFuzz {
     /// memory, compared or returned): such a program's values may be
     /// addresses.
     static func mayLeakAddresses(_ pair: (main: Program, target: Program)) -> Bool {
-        do {
-            let values = try makeMap(MapDefinition(name: "values", type: .array, keySize: 4, valueSize: 64, maxEntries: 4))
-            let programs = try makeMap(MapDefinition(name: "programs", type: .programArray, keySize: 4, valueSize: 4, maxEntries: 2))
-            let options = LoadOptions(trace: { _ in }, policy: VerifierPolicy(allowsPointerLeaks: false))
-            for program in [pair.main, pair.target] {
-                _ = try LinkedProgram(program: program, type: ProgramTypes.xdp, maps: [values, programs], options: options)
-            }
-            return false
-        } catch {
-            return true
-        }
+        guard let values = try? makeMap(MapDefinition(name: "values", type: .array, keySize: 4, valueSize: 64, maxEntries: 4)),
+              let programs = try? makeMap(MapDefinition(name: "programs", type: .programArray, keySize: 4, valueSize: 4, maxEntries: 2))
+        else { return true }
+        return LinkedProgram.addressLeak(in: [pair.main, pair.target], type: ProgramTypes.xdp, maps: [values, programs],
+                                         options: LoadOptions(trace: { _ in })) != nil
     }
 
     static func packets(_ rng: inout SplitMix) -> [[UInt8]] {

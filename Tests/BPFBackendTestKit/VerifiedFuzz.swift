@@ -84,14 +84,8 @@ public enum VerifiedFuzz {
     /// its results (r0, the packet, the map, its branches) may then follow
     /// addresses, which differ from engine to engine.
     public static func mayLeakAddresses(_ program: Program) -> Bool {
-        var noLeaks = options
-        noLeaks.policy = VerifierPolicy(allowsPointerLeaks: false)
-        do {
-            _ = try LinkedProgram(program: program, type: ProgramTypes.xdp, maps: [map()], options: noLeaks)
-            return false
-        } catch {
-            return true
-        }
+        guard let map = try? map() else { return true }
+        return LinkedProgram.addressLeak(in: [program], type: ProgramTypes.xdp, maps: [map], options: options) != nil
     }
 
     static func map() throws -> any BPFMap {

@@ -45,6 +45,33 @@ struct IsolationTests {
         #expect(try reader.run().value == 0, "the reader sees the writer's stack")
     }
 
+    /// An engine that has mapped its lifetime's code is closed and a fresh
+    /// one takes its place: each new image, at a reused address or not, runs
+    /// its own code, and a program loaded before the retirements still runs.
+    @Test(arguments: [(EmulatedArchitecture.riscv64, EmulatedMachine.EngineLifetime(images: 8, imageBytes: 1 << 30)),
+                      (.arm32, EmulatedMachine.EngineLifetime(images: 1 << 20, imageBytes: 3 * 4_096))])
+    func anEngineThatMappedItsLifetimesCodeIsReplaced(_ architecture: EmulatedArchitecture,
+                                                       _ lifetime: EmulatedMachine.EngineLifetime) throws {
+        let machine = try EmulatedMachine(architecture: architecture,
+                                          configuration: EmulatedMachine.Configuration(engineLifetime: lifetime))
+        let keeper = try Harness.program(TestPrograms.constant(0xC3, architecture), on: machine)
+        #expect(try keeper.run().value == 0xC3)
+        let images = try [0xA1, 0xB2].map { try TargetAssembler.assemble(TestPrograms.constant($0, architecture), for: architecture) }
+        let count = 40
+        for k in 0..<count {
+            let reservation = try machine.reserveImage(size: images[k % 2].count, placement: .nearHelpers)
+            let program = try machine.load(image: images[k % 2], in: reservation, pcMap: nil, instructionLimit: 1_000)
+            let value = try program.run().value
+            #expect(value == (k % 2 == 0 ? 0xA1 : 0xB2), "image \(k) ran other code")
+            if k % 5 == 0 { #expect(try keeper.run().value == 0xC3, "the first program, after \(k) images") }
+        }
+        // 41 images and the keeper's mappings into each fresh engine: one
+        // engine per 8 mappings (riscv64) or per 3 pages (arm32), at least.
+        let least = lifetime.images == 8 ? 41 / 8 : 41 / 3
+        #expect(machine.retiredEngineCount >= least, "\(machine.retiredEngineCount) engines retired")
+        #expect(try keeper.run().value == 0xC3)
+    }
+
     @Test(arguments: EmulatedArchitecture.all)
     func aRecycledMachineRunsTheNewCodeAndHelpersAtTheOldAddress(_ architecture: EmulatedArchitecture) throws {
         func returning(_ value: UInt64) -> Helper {
