@@ -221,8 +221,10 @@ extension Analysis {
             state.pc = pc + 1
             store(&state, instructions[pc], at: pc)
         case .branch(let width, let cond, let dst, let operand, _):
-            let successors = branch(state, width, cond, dst: dst, operand, target: instructions[pc].target(at: pc)!, at: pc)
-            return take(successors, &state, &others)
+            // The state is handed over (an empty one left in its place), not copied.
+            guard let next = branch(exchange(&state, with: State(pc: pc, frames: [], packetRanges: [:])), width, cond, dst: dst, operand, target: instructions[pc].target(at: pc)!,
+                                    at: pc, others: &others) else { return false }
+            state = next
         case .call(.helper(let id)):
             let successors = callHelper(state, id: id, at: pc)
             return take(successors, &state, &others)

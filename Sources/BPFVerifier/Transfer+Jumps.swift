@@ -96,9 +96,12 @@ extension Scalar {
 
 extension Analysis {
     /// `if dst cond operand goto target`: the feasible successors, each with
-    /// what the outcome teaches about the operands.
-    func branch(_ state: State, _ width: Width, _ cond: JumpCondition, dst: Register, _ operand: Operand,
-                target: Int, at pc: Int) -> [State] {
+    /// what the outcome teaches about the operands. The first is returned
+    /// (nil: none), a second goes to `others`. `state` is consumed, so that
+    /// the two successors share its frames until one is written: one copy
+    /// of the frames where both learn something, not two.
+    func branch(_ state: consuming State, _ width: Width, _ cond: JumpCondition, dst: Register, _ operand: Operand,
+                target: Int, at pc: Int, others: inout [State]) -> State? {
         let a = read(state, dst, at: pc)
         let b: Value
         var sourceRegister: Register? = nil
@@ -110,7 +113,8 @@ extension Analysis {
             // is its 32 bits zero-extended, a signed one sign-extended.
             b = .scalar(Scalar(constant: width == .w64 || signed ? UInt64(bitPattern: Int64(imm)) : UInt64(UInt32(bitPattern: imm))))
         }
-        var taken = state, fallThrough = state
+        var fallThrough = consume state
+        var taken = fallThrough
         taken.pc = target
         fallThrough.pc = pc + 1
         var takenFeasible = true, fallFeasible = true
@@ -119,7 +123,7 @@ extension Analysis {
         case (.scalar(let x), .scalar(let y)):
             if let cx = x.constant, let cy = y.constant {
                 let holds = cond.holds(cx, cy, width: width)
-                return [holds ? taken : fallThrough]
+                return holds ? taken : fallThrough
             }
             if sourceRegister == dst { break }   // `r op r`: learn nothing
             if width == .w32, !Self.comparesLikeW64(cond, x, y), cond == .eq || cond == .ne, y.constant == 0, x.umin == 0 {
@@ -162,9 +166,11 @@ extension Analysis {
                 }
             }
             // What the comparison taught reaches every register linked to an operand.
-            for r in [dst, sourceRegister].compactMap({ $0 }) {
-                if takenFeasible { syncLinks(from: r, in: &taken) }
-                if fallFeasible { syncLinks(from: r, in: &fallThrough) }
+            if takenFeasible { syncLinks(from: dst, in: &taken) }
+            if fallFeasible { syncLinks(from: dst, in: &fallThrough) }
+            if let s = sourceRegister {
+                if takenFeasible { syncLinks(from: s, in: &taken) }
+                if fallFeasible { syncLinks(from: s, in: &fallThrough) }
             }
         case (.packet(let id, let off, let v), .packetEnd) where width == .w64:
             learnPacket(cond, id: id, offset: off, pointerFirst: true, taken: &taken, fallThrough: &fallThrough)
@@ -200,10 +206,9 @@ extension Analysis {
         default:
             checkPointerComparison(a, b, at: pc)
         }
-        var successors: [State] = []
-        if fallFeasible { successors.append(fallThrough) }
-        if takenFeasible { successors.append(taken) }
-        return successors
+        guard fallFeasible else { return takenFeasible ? taken : nil }
+        if takenFeasible { others.append(taken) }
+        return fallThrough
     }
 
     /// Whether a JMP32 comparison of these operands gives the same answer as
