@@ -66,7 +66,9 @@ extension Analysis {
 
     /// Why an access of `size` bytes at `base + offset` cannot touch the
     /// run's stack, the context or the packet its pointer points into, for
-    /// any value the pointer may hold; nil when some value may. The stack is every
+    /// any value the pointer may hold, or (through a map lookup's result
+    /// before its null check) the value, whichever it is; nil when some
+    /// value may. The stack is every
     /// engine's: `ExecutionLimits.maxCallFrames` frames of
     /// `stackSizePerFrame` bytes side by side, the entry frame (0) on top,
     /// so a pointer into frame f reaches from f frames above its r10 down to
@@ -97,18 +99,15 @@ extension Analysis {
             let what = environment.r2IsInputLength ? "input" : "packet"
             return "the access of \(size) bytes at \(what) offsets [\(low), \(high)) lies wholly before the \(what), "
                 + (before == 0 ? "which starts at r1" : "whose memory starts at most \(before) bytes before data (its metadata)")
+        case .mapValueOrNull(_, let r):
+            // Where the value is not null, bytes outside it belong to the
+            // map's neighbouring elements or to whatever lies next to its
+            // storage (where it is null, nowhere).
+            guard offset < 0 || offset + size > r.size else { return nil }
+            return "the access of \(size) bytes at offsets [\(offset), \(offset + size)) is outside the \(r.size)-byte value"
         default:
             return nil
         }
-    }
-
-    /// Why an access through a map lookup's result before its null check
-    /// cannot touch the value, whichever it is: where the value is not null,
-    /// bytes outside it belong to the map's neighbouring elements or to
-    /// whatever lies next to its storage. Nil when the access lies inside.
-    func accessOutsideMaybeNullValue(_ base: Value, offset: Int, size: Int) -> String? {
-        guard case .mapValueOrNull(_, let r) = base, offset < 0 || offset + size > r.size else { return nil }
-        return "the access of \(size) bytes at offsets [\(offset), \(offset + size)) is outside the \(r.size)-byte value"
     }
 
     /// Checks one access and records the outcome; the base is read as an
@@ -129,15 +128,10 @@ extension Analysis {
                 refuse("instruction \(pc): \(r) + \(offset) (\(base.summary)): \(problem)")
                 return
             }
-            // The same through a lookup's result not yet null-checked: on
-            // the run where it is not null, an access outside the value
-            // lands in a neighbour (where it is null, nowhere).
-            if let outside = accessOutsideMaybeNullValue(base, offset: Int(offset), size: size) {
-                refuse("instruction \(pc): \(r) + \(offset) (\(base.summary)): \(outside)")
-                return
-            }
             // On every path here the access lies wholly outside the stack,
-            // the context or the packet its pointer was derived from. What it
+            // the context or the packet its pointer was derived from, or
+            // outside the value a lookup's result not yet null-checked
+            // points to (it lands in a neighbour where it is not null). What it
             // reaches instead depends on how each engine lays memory out (a
             // neighbouring frame, the heap block after the interpreter's
             // stack, the host's stack above the JIT's frame), so its outcome
