@@ -392,12 +392,18 @@ struct X86Peepholes {
         var state = [UInt16](repeating: unknown, count: count + 1)
         for entry in entries where entry < count { state[entry] = 0 }
         let flow = given ?? SlotFlow(instructions)
+        // A slot is visited again only when its state changed since its last
+        // visit (`dirty`): the same state flows out the same, so the rounds,
+        // and the result, are those of visiting every slot in every round.
+        var dirty = [Bool](repeating: false, count: count + 1)
+        for entry in entries where entry < count { dirty[entry] = true }
         var changed = true
         var rounds = 0
         while changed && rounds < 64 {
             changed = false
             rounds += 1
-            for pc in 0..<count {
+            for pc in 0..<count where dirty[pc] {
+                dirty[pc] = false
                 let before = state[pc]
                 if before == unknown || !flow.isInstruction(pc) { continue }
                 let after = transfer(instructions[pc], before)
@@ -408,6 +414,7 @@ struct X86Peepholes {
                     let merged = state[next] & after
                     if merged != state[next] {
                         state[next] = merged
+                        dirty[next] = true
                         if next <= pc { changed = true }
                     }
                 }
