@@ -37,12 +37,12 @@ public final class JITAssembler<Kind: BranchKind> {
         @usableFromInline var lastBound: Int32 = -1
         /// Labels bound in this pass, in order, with their offsets (what
         /// `replay` moves when it re-encodes branch sites).
-        @usableFromInline var bound: [BoundLabel] = []
+        @usableFromInline var bound = BoundLabels()
         /// Whether the pass just finished may be replayed (not a padding pass).
         @usableFromInline var replayable = false
         /// The previous pass's fixups, labels bound and bytes, kept by `replay`.
         @usableFromInline var previousFixups: [Fixup<Kind>] = []
-        @usableFromInline var previousBound: [BoundLabel] = []
+        @usableFromInline var previousBound = BoundLabels()
         @usableFromInline var previousBytes: UnsafeMutablePointer<UInt8>?
         @usableFromInline var previousBytesCapacity = 0
 
@@ -74,13 +74,15 @@ public final class JITAssembler<Kind: BranchKind> {
         state.initialize(to: State(labels: Int(fixedLabelCount)))
         state.pointee.current.append(contentsOf: repeatElement(-1, count: 64))
         state.pointee.previous = state.pointee.current
-        state.pointee.bound.reserveCapacity(Int(fixedLabelCount) + 64)
+        state.pointee.bound.reserve(Int(fixedLabelCount) + 64)
         code = CodeBuffer(capacity: capacityHint)
         self.padder = padder
     }
 
     deinit {
         state.pointee.previousBytes?.deallocate()
+        state.pointee.bound.deallocate()
+        state.pointee.previousBound.deallocate()
         state.deinitialize(count: 1)
         state.deallocate()
     }
@@ -142,7 +144,7 @@ public final class JITAssembler<Kind: BranchKind> {
         s.pointee.padding = padding
         code.reset()
         s.pointee.fixups.removeAll(keepingCapacity: true)
-        s.pointee.bound.removeAll(keepingCapacity: true)
+        s.pointee.bound.count = 0
         s.pointee.siteCount = 0
         s.pointee.flipped = false
         s.pointee.lastBound = -1
@@ -230,6 +232,37 @@ struct BoundLabel {
     }
 }
 
+/// The labels a pass bound, in order: a growable buffer the assembler owns
+/// (`bind` appends to it for every label, so it costs no uniqueness check).
+@usableFromInline
+struct BoundLabels {
+    @usableFromInline var base: UnsafeMutablePointer<BoundLabel>?
+    @usableFromInline var count = 0
+    @usableFromInline var capacity = 0
+
+    @usableFromInline init() {}
+
+    @usableFromInline mutating func reserve(_ n: Int) {
+        guard n > capacity else { return }
+        let grown = UnsafeMutablePointer<BoundLabel>.allocate(capacity: n)
+        if let base {
+            grown.update(from: base, count: count)
+            base.deallocate()
+        }
+        base = grown
+        capacity = n
+    }
+
+    @inlinable @inline(__always)
+    mutating func append(_ label: Int32, offset: Int32) {
+        if count == capacity { reserve(max(2 * capacity, 64)) }
+        base![count] = BoundLabel(label: label, offset: offset)
+        count += 1
+    }
+
+    @usableFromInline func deallocate() { base?.deallocate() }
+}
+
 /// A branch kind of a variable-length architecture whose sites a pass can
 /// re-encode where they stand (`JITAssembler.replay`): x86-64's rel8/rel32.
 public protocol RelaxableBranchKind: BranchKind {
@@ -271,7 +304,7 @@ extension JITAssembler where Kind: RelaxableBranchKind {
         swap(&s.pointee.fixups, &s.pointee.previousFixups)
         swap(&s.pointee.bound, &s.pointee.previousBound)
         s.pointee.fixups.removeAll(keepingCapacity: true)
-        s.pointee.bound.removeAll(keepingCapacity: true)
+        s.pointee.bound.count = 0
         // The pass itself, as `beginPass` starts one (the label count stays:
         // the same labels are made in every pass).
         s.pointee.pass += 1
@@ -282,23 +315,23 @@ extension JITAssembler where Kind: RelaxableBranchKind {
         s.pointee.current.withUnsafeMutableBufferPointer { $0.update(repeating: -1) }
         let view = code.view
         let emitter = self.emitter
+        let bindings = s.pointee.previousBound.base, bindingCount = s.pointee.previousBound.count
         var cursor = 0, next = 0
-        let bindings = s.pointee.previousBound.count
-        // Copies the old bytes up to `offset`, binding the labels placed up to there.
+        // Binds the labels placed up to `offset` where the bytes before them
+        // will land, then copies the old bytes up to there.
         func advance(to offset: Int) {
-            while next < bindings {
-                let binding = s.pointee.previousBound[next]
-                guard Int(binding.offset) <= offset else { break }
-                copy(upTo: Int(binding.offset))
-                emitter.bind(Label(id: binding.label))
+            let delta = view.count - cursor
+            while next < bindingCount, Int(bindings![next].offset) <= offset {
+                let label = bindings![next].label, position = Int32(Int(bindings![next].offset) + delta)
+                s.pointee.current[Int(label)] = position
+                s.pointee.lastBound = label
+                s.pointee.bound.append(label, offset: position)
                 next += 1
             }
-            copy(upTo: offset)
-        }
-        func copy(upTo offset: Int) {
-            guard offset > cursor else { return }
-            view.claim(offset - cursor).update(from: old + cursor, count: offset - cursor)
-            cursor = offset
+            if offset > cursor {
+                view.claim(offset - cursor).update(from: old + cursor, count: offset - cursor)
+                cursor = offset
+            }
         }
         for k in 0..<s.pointee.previousFixups.count {
             let fixup = s.pointee.previousFixups[k]
@@ -392,7 +425,7 @@ public struct JITEmitter<Kind: BranchKind> {
         if s.pointee.padding { owner._withUnsafeGuaranteedRef { $0.padBeforeBinding(id) } }
         s.pointee.current[id] = Int32(code.count)
         s.pointee.lastBound = label.id
-        s.pointee.bound.append(BoundLabel(label: label.id, offset: Int32(code.count)))
+        s.pointee.bound.append(label.id, offset: Int32(code.count))
     }
 
     /// The position of `label` in this pass, if already placed.
