@@ -61,9 +61,7 @@ public struct JITFramePlan: Sendable, Equatable {
         for (k, function) in functions.enumerated() {
             for pc in function.entry..<function.end {
                 let instruction = instructions[pc]
-                let names = instruction.namedRegisters
-                all.note(instruction, at: pc, names: names, proofs: proofs)
-                uses[k].note(instruction, at: pc, names: names, proofs: proofs)
+                uses[k].note(instruction, at: pc, names: instruction.namedRegisters, proofs: proofs)
                 switch instruction {
                 case .call(.local):
                     if let target = instruction.target(at: pc), let callee = indexOfEntry[target] {
@@ -82,6 +80,7 @@ public struct JITFramePlan: Sendable, Equatable {
                 }
             }
         }
+        for use in uses { all.merge(use) }   // the whole program: what each function noted
         let chain = contained ? Self.longestChain(callees) : nil
         let bounded = chain.map { $0 <= ExecutionLimits.maxCallFrames } ?? false
         checksCallDepth = all.localCalls && !bounded
@@ -89,7 +88,8 @@ public struct JITFramePlan: Sendable, Equatable {
         // Without r10 nothing can read the stack at all; with r10 that never
         // escapes, the JIT's own dataflow decides it; otherwise only a proof can.
         let analysed = !all.usesFramePointer
-            || (!all.escapes && JITStackInitialization.readsWritten(program, entries: functions.map(\.entry)))
+            || (!all.escapes && (proofs.stackReadsWritten
+                                 ?? JITStackInitialization.readsWritten(program, entries: functions.map(\.entry))))
         let initialized = analysed || proofs.stackReadsInitialized
 
         if all.localCalls && bounded && initialized && !(all.escapes && reachable) {

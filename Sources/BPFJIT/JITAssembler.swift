@@ -35,6 +35,16 @@ public final class JITAssembler<Kind: BranchKind> {
         @usableFromInline var forcedLong: [Bool] = []
         @usableFromInline var flipped = false
         @usableFromInline var lastBound: Int32 = -1
+        /// Labels bound in this pass, in order, with their offsets (what
+        /// `replay` moves when it re-encodes branch sites).
+        @usableFromInline var bound = BoundLabels()
+        /// Whether the pass just finished may be replayed (not a padding pass).
+        @usableFromInline var replayable = false
+        /// The previous pass's fixups, labels bound and bytes, kept by `replay`.
+        @usableFromInline var previousFixups: [Fixup<Kind>] = []
+        @usableFromInline var previousBound = BoundLabels()
+        @usableFromInline var previousBytes: UnsafeMutablePointer<UInt8>?
+        @usableFromInline var previousBytesCapacity = 0
 
         @usableFromInline
         init(labels: Int) {
@@ -64,11 +74,15 @@ public final class JITAssembler<Kind: BranchKind> {
         state.initialize(to: State(labels: Int(fixedLabelCount)))
         state.pointee.current.append(contentsOf: repeatElement(-1, count: 64))
         state.pointee.previous = state.pointee.current
+        state.pointee.bound.reserve(Int(fixedLabelCount) + 64)
         code = CodeBuffer(capacity: capacityHint)
         self.padder = padder
     }
 
     deinit {
+        state.pointee.previousBytes?.deallocate()
+        state.pointee.bound.deallocate()
+        state.pointee.previousBound.deallocate()
         state.deinitialize(count: 1)
         state.deallocate()
     }
@@ -130,6 +144,7 @@ public final class JITAssembler<Kind: BranchKind> {
         s.pointee.padding = padding
         code.reset()
         s.pointee.fixups.removeAll(keepingCapacity: true)
+        s.pointee.bound.count = 0
         s.pointee.siteCount = 0
         s.pointee.flipped = false
         s.pointee.lastBound = -1
@@ -194,6 +209,7 @@ public final class JITAssembler<Kind: BranchKind> {
             }
         }
         s.pointee.hasPrevious = true
+        s.pointee.replayable = !s.pointee.padding
     }
 
     /// Positions of the instruction, function-entry and epilogue labels of this pass.
@@ -202,6 +218,142 @@ public final class JITAssembler<Kind: BranchKind> {
         let n = instructionCount + 1, f = functionCount
         let current = state.pointee.current
         return (Array(current[0..<n]), Array(current[n..<n + f]), Array(current[n + f..<n + 2 * f]))
+    }
+}
+
+/// A label bound during a pass, and where.
+@usableFromInline
+struct BoundLabel {
+    @usableFromInline var label: Int32
+    @usableFromInline var offset: Int32
+    @inlinable init(label: Int32, offset: Int32) {
+        self.label = label
+        self.offset = offset
+    }
+}
+
+/// The labels a pass bound, in order: a growable buffer the assembler owns
+/// (`bind` appends to it for every label, so it costs no uniqueness check).
+@usableFromInline
+struct BoundLabels {
+    @usableFromInline var base: UnsafeMutablePointer<BoundLabel>?
+    @usableFromInline var count = 0
+    @usableFromInline var capacity = 0
+
+    @usableFromInline init() {}
+
+    @usableFromInline mutating func reserve(_ n: Int) {
+        guard n > capacity else { return }
+        let grown = UnsafeMutablePointer<BoundLabel>.allocate(capacity: n)
+        if let base {
+            grown.update(from: base, count: count)
+            base.deallocate()
+        }
+        base = grown
+        capacity = n
+    }
+
+    @inlinable @inline(__always)
+    mutating func append(_ label: Int32, offset: Int32) {
+        if count == capacity { reserve(max(2 * capacity, 64)) }
+        base![count] = BoundLabel(label: label, offset: offset)
+        count += 1
+    }
+
+    @usableFromInline func deallocate() { base?.deallocate() }
+}
+
+/// A branch kind of a variable-length architecture whose sites a pass can
+/// re-encode where they stand (`JITAssembler.replay`): x86-64's rel8/rel32.
+public protocol RelaxableBranchKind: BranchKind {
+    /// The short kind sites ask `chooseShort` about, and its site's length.
+    static var short: Self { get }
+    static var shortSiteLength: Int { get }
+    /// The first byte and the end of the site whose displacement field of
+    /// `kind` starts at `field`, given the byte before that field.
+    static func site(field: Int, kind: Self, byteBefore: UInt8) -> (start: Int, end: Int)
+    /// Emits the site whose previous form began with `first`, `second` in
+    /// its short or long form; returns the fixup's kind and its field and
+    /// anchor offsets relative to the site's first byte.
+    static func emitSite(first: UInt8, second: UInt8, short: Bool, into code: CodeView) -> (kind: Self, field: Int, anchor: Int)
+}
+
+extension JITAssembler where Kind: RelaxableBranchKind {
+    /// Makes the next pass from the previous one without lowering again
+    /// (branch relaxation as assemblers do it): the bytes between branch
+    /// sites are copied, every label moves with them, and each site chooses
+    /// its form again exactly as `chooseShort` would in a lowered pass (same
+    /// order, same positions, same estimates), so the result is the pass
+    /// the backend would have emitted. Only for backends whose bytes between
+    /// sites depend on nothing a shift changes (no alignment to positions,
+    /// no recorded offsets, no position-relative calls to fixed addresses);
+    /// the backend decides (`JITBackend.replayPass`). Returns false when
+    /// there is no pass to replay.
+    public func replay() -> Bool {
+        let s = state
+        guard s.pointee.hasPrevious, s.pointee.replayable else { return false }
+        // Keep the previous pass's bytes, fixups and bindings.
+        let oldCount = code.count
+        if s.pointee.previousBytesCapacity < oldCount {
+            s.pointee.previousBytes?.deallocate()
+            s.pointee.previousBytes = .allocate(capacity: max(oldCount, 256))
+            s.pointee.previousBytesCapacity = max(oldCount, 256)
+        }
+        let old = s.pointee.previousBytes!
+        old.update(from: code.storage.pointee.base, count: oldCount)
+        swap(&s.pointee.fixups, &s.pointee.previousFixups)
+        swap(&s.pointee.bound, &s.pointee.previousBound)
+        s.pointee.fixups.removeAll(keepingCapacity: true)
+        s.pointee.bound.count = 0
+        // The pass itself, as `beginPass` starts one (the label count stays:
+        // the same labels are made in every pass).
+        s.pointee.pass += 1
+        code.reset()
+        s.pointee.siteCount = 0
+        s.pointee.flipped = false
+        s.pointee.lastBound = -1
+        s.pointee.current.withUnsafeMutableBufferPointer { $0.update(repeating: -1) }
+        let view = code.view
+        let emitter = self.emitter
+        let bindings = s.pointee.previousBound.base, bindingCount = s.pointee.previousBound.count
+        var cursor = 0, next = 0
+        // Binds the labels placed up to `offset` where the bytes before them
+        // will land, then copies the old bytes up to there.
+        func advance(to offset: Int) {
+            let delta = view.count - cursor
+            while next < bindingCount, Int(bindings![next].offset) <= offset {
+                let label = bindings![next].label, position = Int32(Int(bindings![next].offset) + delta)
+                s.pointee.current[Int(label)] = position
+                s.pointee.lastBound = label
+                s.pointee.bound.append(label, offset: position)
+                next += 1
+            }
+            if offset > cursor {
+                view.claim(offset - cursor).update(from: old + cursor, count: offset - cursor)
+                cursor = offset
+            }
+        }
+        for k in 0..<s.pointee.previousFixups.count {
+            let fixup = s.pointee.previousFixups[k]
+            if fixup.site < 0 {
+                // A fixed form: its field moves with the bytes around it.
+                advance(to: Int(fixup.field))
+                let delta = Int32(view.count - cursor)
+                s.pointee.fixups.append(Fixup(field: fixup.field + delta, anchor: fixup.anchor + delta, label: fixup.label,
+                                              kind: fixup.kind, site: -1))
+                continue
+            }
+            let site = Kind.site(field: Int(fixup.field), kind: fixup.kind, byteBefore: old[Int(fixup.field) - 1])
+            advance(to: site.start)
+            let start = view.count
+            let choice = emitter.chooseShort(to: Label(id: fixup.label), shortLength: Kind.shortSiteLength, short: Kind.short)
+            let form = Kind.emitSite(first: old[site.start], second: old[site.start + 1], short: choice.useShort, into: view)
+            s.pointee.fixups.append(Fixup(field: Int32(start + form.field), anchor: Int32(start + form.anchor),
+                                          label: fixup.label, kind: form.kind, site: choice.site))
+            cursor = site.end
+        }
+        advance(to: oldCount)
+        return true
     }
 }
 
@@ -273,6 +425,7 @@ public struct JITEmitter<Kind: BranchKind> {
         if s.pointee.padding { owner._withUnsafeGuaranteedRef { $0.padBeforeBinding(id) } }
         s.pointee.current[id] = Int32(code.count)
         s.pointee.lastBound = label.id
+        s.pointee.bound.append(label.id, offset: Int32(code.count))
     }
 
     /// The position of `label` in this pass, if already placed.

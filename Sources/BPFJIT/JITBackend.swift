@@ -117,11 +117,18 @@ public protocol JITBackend {
     /// address, so a pass in which every short form reached is final.
     /// Default false: every layout is confirmed by an identical pass.
     static var writesSelfConsistentPass: Bool { get }
+    /// Makes the next pass, at the same address, from the last one by
+    /// re-encoding its branch sites (`JITAssembler.replay`) instead of
+    /// lowering the program again, where what the last pass emitted between
+    /// its sites does not depend on where it stands. Returns false to have
+    /// the pass lowered (the default).
+    mutating func replayPass(_ asm: JITAssembler<Branch>) -> Bool
 }
 
 extension JITBackend {
     public var tailCallSites: [JITTailCallSite] { [] }
     public static var writesSelfConsistentPass: Bool { false }
+    public mutating func replayPass(_ asm: JITAssembler<Branch>) -> Bool { false }
 }
 
 extension Program {

@@ -68,28 +68,33 @@ public enum JITDriver {
                 phasePass += 1
                 totalPasses += 1
                 guard phasePass <= maxPasses else { throw JITError.didNotConverge(passes: totalPasses - 1) }
-                asm.beginPass(address: address, capacity: capacity, padding: phasePass > paddingFromPass)
-                backend.beginPass(asm)
-                for function in functions {
-                    asm.bind(asm.function(function.index))
-                    backend.emitPrologue(function, asm)
-                    var pc = function.entry
-                    while pc < function.end {
-                        asm.bind(asm.instruction(pc))
-                        let instruction = instructions[pc]
-                        if case .immediate64Tail = instruction {
+                // A later pass at the same address, before the padding
+                // passes: the backend may re-encode the last pass's branches
+                // instead of lowering again.
+                if phasePass == 1 || phasePass > paddingFromPass || !backend.replayPass(asm) {
+                    asm.beginPass(address: address, capacity: capacity, padding: phasePass > paddingFromPass)
+                    backend.beginPass(asm)
+                    for function in functions {
+                        asm.bind(asm.function(function.index))
+                        backend.emitPrologue(function, asm)
+                        var pc = function.entry
+                        while pc < function.end {
+                            asm.bind(asm.instruction(pc))
+                            let instruction = instructions[pc]
+                            if case .immediate64Tail = instruction {
+                                pc += 1
+                                continue
+                            }
+                            try backend.lower(instruction, at: pc, in: function, asm)
                             pc += 1
-                            continue
                         }
-                        try backend.lower(instruction, at: pc, in: function, asm)
-                        pc += 1
+                        asm.bind(asm.epilogue(function.index))
+                        backend.emitEpilogue(function, asm)
                     }
-                    asm.bind(asm.epilogue(function.index))
-                    backend.emitEpilogue(function, asm)
+                    asm.bind(asm.instruction(program.count))
+                    backend.emitTrailer(asm)
+                    asm.bind(asm.makeLabel())
                 }
-                asm.bind(asm.instruction(program.count))
-                backend.emitTrailer(asm)
-                asm.bind(asm.makeLabel())
                 asm.resolveFixups()
                 if let why = asm.code.poisoned { throw JITError.unencodable(why) }
                 let stable = asm.converged()

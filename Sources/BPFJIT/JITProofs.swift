@@ -103,6 +103,11 @@ public struct JITProofs: Sendable {
     /// For code compiled from a rewritten program (`JITBlinding`): the
     /// original slot of each rewritten slot, which the proofs are about.
     @usableFromInline var origin: [Int]? = nil
+    /// `JITStackInitialization.readsWritten` of the program at its
+    /// `jitFunctionEntries`, where checking the claim above worked it out
+    /// (nil otherwise, and for a blinded program): the frame plan asks the
+    /// same question of the same program (`JITFramePlan`).
+    public private(set) var stackReadsWritten: Bool? = nil
 
     /// No proofs at all.
     public static let none = JITProofs(nil, program: Program([]), instructionLimit: 0)
@@ -167,9 +172,11 @@ public struct JITProofs: Sendable {
             registersInitialized = proofs.initializesRegistersBeforeUse
         }
         // Decidable exactly when r10 never escapes: every stack access is then direct.
-        if proofs.stackReadsInitialized, stack.usesFramePointer, !stack.escapes, !JITStackInitialization.readsWritten(program, entries: entries) {
-            refusals.append(.stackReadsNotInitialized)
-            stackReadsInitialized = false
+        if proofs.stackReadsInitialized, stack.usesFramePointer, !stack.escapes {
+            let written = JITStackInitialization.readsWritten(program, entries: entries)
+            stackReadsWritten = written
+            if !written { refusals.append(.stackReadsNotInitialized) }
+            stackReadsInitialized = written
         } else {
             stackReadsInitialized = proofs.stackReadsInitialized
         }
@@ -208,6 +215,7 @@ public struct JITProofs: Sendable {
     public func blinded(_ blinding: JITBlinding) -> JITProofs {
         var copy = self
         copy.origin = blinding.origin
+        copy.stackReadsWritten = nil   // about the original program, not the blinded one
         return copy
     }
 

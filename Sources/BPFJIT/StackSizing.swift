@@ -121,6 +121,16 @@ public struct JITStackUse {
         }
     }
 
+    /// Takes in what `other` noted (the union of two ranges of a program).
+    public mutating func merge(_ other: JITStackUse) {
+        usesFramePointer = usesFramePointer || other.usesFramePointer
+        localCalls = localCalls || other.localCalls
+        helperCalls = helperCalls || other.helperCalls
+        escapes = escapes || other.escapes
+        unproven = unproven || other.unproven
+        depth = max(depth, other.depth)
+    }
+
     /// The bytes to reserve (`JITStackSizing.stackSize`); `granule`: the
     /// backend's stack clear.
     public func stackSize(proofs: JITProofs, granule: Int) -> Int {

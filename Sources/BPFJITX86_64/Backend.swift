@@ -59,6 +59,10 @@ public struct X86_64Backend: JITBackend {
     /// prologue stores in the run context (0: store nothing).
     public var programInfo: UInt64 = 0
 
+    /// Whether passes after the first at one address may be replayed
+    /// (`replayPass`); tests turn it off to compare with lowered passes.
+    public var replaysPasses = true
+
     public internal(set) var statistics = JITStatistics()
     /// Direct tail-call sites of this pass.
     public internal(set) var tailCallSites: [JITTailCallSite] = []
@@ -221,6 +225,18 @@ public struct X86_64Backend: JITBackend {
         dynamicChecksUsed = 0
         entryInnerLabel = asm.makeLabel()
         entryReturnLabel = asm.makeLabel()
+    }
+
+    /// Branch relaxation without lowering again: a pass whose bytes between
+    /// branch sites do not depend on where they stand is replayed with its
+    /// sites re-encoded (`JITAssembler.replay`). Not when the pass aligned
+    /// anything to its positions (loop heads, direct tail-call patch sites,
+    /// which also record their offsets) or called the host by `call rel32`
+    /// (its displacement depends on the call's own address).
+    public mutating func replayPass(_ asm: JITAssembler<X86Branch>) -> Bool {
+        guard replaysPasses, peepholes.loopHeads.isEmpty, statistics.directTailCalls == 0, tailCallSites.isEmpty,
+              statistics.directCalls == 0 else { return false }
+        return asm.replay()
     }
 
     public mutating func emitPrologue(_ function: JITFunctionInfo, _ asm: JITAssembler<X86Branch>) {

@@ -36,6 +36,42 @@ public enum X86Branch: BranchKind {
     }
 }
 
+/// The variable-length sites (`X86Encoder.j`, `.jmp`): `jcc` 70+cc cb or
+/// 0F 80+cc cd, `jmp` EB cb or E9 cd, re-encoded where they stand when a
+/// pass is replayed (`JITAssembler.replay`).
+extension X86Branch: RelaxableBranchKind {
+    public static var short: X86Branch { .rel8 }
+    public static var shortSiteLength: Int { 2 }
+
+    public static func site(field: Int, kind: X86Branch, byteBefore: UInt8) -> (start: Int, end: Int) {
+        switch kind {
+        case .rel8: (field - 1, field + 1)
+        case .rel32: (byteBefore == 0xe9 ? field - 1 : field - 2, field + 4)
+        }
+    }
+
+    public static func emitSite(first: UInt8, second: UInt8, short: Bool, into code: CodeView) -> (kind: X86Branch, field: Int, anchor: Int) {
+        let unconditional = first == 0xeb || first == 0xe9
+        let condition = (first == 0x0f ? second : first) & 0x0f
+        switch (unconditional, short) {
+        case (true, true):
+            code.bytes(0xeb, 0)
+            return (.rel8, 1, 2)
+        case (true, false):
+            code.byte(0xe9)
+            code.uint32(0)
+            return (.rel32, 1, 5)
+        case (false, true):
+            code.bytes(0x70 | condition, 0)
+            return (.rel8, 1, 2)
+        case (false, false):
+            code.bytes(0x0f, 0x80 | condition)
+            code.uint32(0)
+            return (.rel32, 2, 6)
+        }
+    }
+}
+
 /// Emits x86-64 instructions, one method per instruction form, named like
 /// the mnemonic. This file holds the prefix/REX/ModRM machinery; the forms
 /// are in the `Encoder+…` extensions by category.

@@ -102,12 +102,13 @@ struct X86Peepholes {
             if let target = instruction.target(at: pc), target >= 0, target <= count { targeted[target] = true }
         }
         var absorbed = [Bool](repeating: false, count: count)
-        var selects = [Select?](repeating: nil, count: count)
-        var addresses = [AddressShape?](repeating: nil, count: count)
-        var folds = [FoldedLoad?](repeating: nil, count: count)
+        // Made at the first pattern of their kind (most programs have few kinds).
+        var selects: [Select?] = []
+        var addresses: [AddressShape?] = []
+        var folds: [FoldedLoad?] = []
         var liveOut: [UInt16]?          // computed at the first load that may fold
         var flow: SlotFlow?             // the control flow, for the analyses (once)
-        var indexed = [IndexedLoad?](repeating: nil, count: count)
+        var indexed: [IndexedLoad?] = []
         var foundIndexed = false
         var found = false, foundSelect = false, foundAddress = false, foundFold = false, narrowMove = false
         if choice.contains(.loopAlignment) {
@@ -126,6 +127,7 @@ struct X86Peepholes {
                 let target = pc + 1 + Int(offset)
                 guard let select = Self.select(instructions, at: pc, target: target, targeted: targeted,
                                                allowBackwardJoins: allowBackwardJoins) else { continue }
+                if selects.isEmpty { selects = [Select?](repeating: nil, count: count) }
                 selects[pc] = select
                 foundSelect = true
                 narrowMove = narrowMove || select.moves.contains { if case .alu(.w32, _, _, .register) = $0 { true } else { false } }
@@ -136,6 +138,7 @@ struct X86Peepholes {
             case .alu(let width, .mov, let dst, .register(let a))
                 where choice.contains(.addresses) && pc + 1 < count && !targeted[pc + 1] && dst != a:
                 if let shape = Self.address(instructions, at: pc, width: width, dst: dst, a: a, targeted: targeted) {
+                    if addresses.isEmpty { addresses = [AddressShape?](repeating: nil, count: count) }
                     addresses[pc] = shape
                     foundAddress = true
                     let length = shape.index != nil && shape.scale > 1 ? 3 : 2
@@ -152,6 +155,7 @@ struct X86Peepholes {
                 guard !liveOut!.isEmpty,
                       let fold = Self.foldedLoad(instructions, at: pc, width: size == .word ? .w32 : .w64, t: t,
                                                  liveAfterNext: liveOut![pc + 1]) else { continue }
+                if folds.isEmpty { folds = [FoldedLoad?](repeating: nil, count: count) }
                 folds[pc] = fold
                 foundFold = true
                 absorbed[pc + 1] = true
@@ -171,6 +175,7 @@ struct X86Peepholes {
                     scale = UInt8(1 << k)
                     absorbed[q] = true
                 }
+                if indexed.isEmpty { indexed = [IndexedLoad?](repeating: nil, count: count) }
                 indexed[pc + 1] = IndexedLoad(base: b, index: i, scale: scale)
                 foundIndexed = true
                 absorbed[pc] = true
@@ -392,12 +397,18 @@ struct X86Peepholes {
         var state = [UInt16](repeating: unknown, count: count + 1)
         for entry in entries where entry < count { state[entry] = 0 }
         let flow = given ?? SlotFlow(instructions)
+        // A slot is visited again only when its state changed since its last
+        // visit (`dirty`): the same state flows out the same, so the rounds,
+        // and the result, are those of visiting every slot in every round.
+        var dirty = [Bool](repeating: false, count: count + 1)
+        for entry in entries where entry < count { dirty[entry] = true }
         var changed = true
         var rounds = 0
         while changed && rounds < 64 {
             changed = false
             rounds += 1
-            for pc in 0..<count {
+            for pc in 0..<count where dirty[pc] {
+                dirty[pc] = false
                 let before = state[pc]
                 if before == unknown || !flow.isInstruction(pc) { continue }
                 let after = transfer(instructions[pc], before)
@@ -408,6 +419,7 @@ struct X86Peepholes {
                     let merged = state[next] & after
                     if merged != state[next] {
                         state[next] = merged
+                        dirty[next] = true
                         if next <= pc { changed = true }
                     }
                 }

@@ -1,9 +1,11 @@
+import BPFHelpers
 import BPFInterpreter
 import BPFISA
 import BPFJIT
 import BPFJITX86_64
 import BPFNativeDisassembler
 import BPFRuntime
+import BPFTestSuite
 import Testing
 
 /// What the compile-time work changed: the pass driver writes a pass in which
@@ -103,5 +105,84 @@ import Testing
                 #expect(jitted == expected, "\(choice.rawValue): r1 \(r1), r2 \(r2)")
             }
         }
+    }
+}
+
+/// Branch relaxation without lowering again: a pass after the first at one
+/// address is made from the one before by re-encoding its branch sites
+/// (`JITAssembler.replay`). It must give the bytes and the layout a lowered
+/// pass gives.
+@Suite struct PassReplayTests {
+    /// Routines no `call rel32` from the test addresses reaches: calls into
+    /// the host take `movabs; call rax`, which is the same at every position.
+    static let farRoutines = X86_64Backend.HostRoutineAddresses(callHelper: 0x7fff_0000_0000, checkAccess: 0x7ffe_0000_0000)
+
+    /// The image and its pass count, with passes replayed or all lowered.
+    static func image(_ program: Program, replaying: Bool, options: JITOptions = JITOptions(),
+                      routines: X86_64Backend.HostRoutineAddresses = farRoutines) throws -> JITImage {
+        let helpers = try JITHelperTable(program: program, registry: KernelHelpers.registry())
+        var backend = try X86_64Backend(program: program, helpers: helpers, options: options, routines: routines)
+        backend.replaysPasses = replaying
+        return try JITDriver.compile(program, backend: &backend, placement: .address(0x10_0000)).0
+    }
+
+    static func expectSame(_ program: Program, _ what: String, options: JITOptions = JITOptions(),
+                           routines: X86_64Backend.HostRoutineAddresses = farRoutines) throws -> Int {
+        let lowered = try image(program, replaying: false, options: options, routines: routines)
+        let replayed = try image(program, replaying: true, options: options, routines: routines)
+        #expect(replayed.bytes == lowered.bytes, "\(what): bytes differ")
+        #expect(replayed.instructionOffsets == lowered.instructionOffsets, "\(what): layouts differ")
+        #expect(replayed.passes == lowered.passes, "\(what): \(replayed.passes) passes replayed, \(lowered.passes) lowered")
+        return lowered.passes
+    }
+
+    /// Forward and backward branches of every span around the rel8 limit,
+    /// crossing each other, with divisions (labels made during the pass),
+    /// checked loads (out-of-line stubs and their branches) and helper
+    /// calls between them: the replayed passes equal the lowered ones.
+    @Test func replayedPassesAreTheLoweredPasses() throws {
+        var rng = SplitMix(state: 0x5eed)
+        var grown = 0
+        for round in 0..<60 {
+            let count = 40 + Int(rng.next() % 400)
+            var instructions: [Instruction] = [.mov64(.r0, 0), .mov64(.r2, 3)]
+            while instructions.count < count {
+                let here = instructions.count
+                switch rng.next() % 9 {
+                case 0, 1:
+                    let span = Int(rng.next() % 60) + 1
+                    instructions.append(.branch(.w64, rng.next() % 2 == 0 ? .eq : .gt, dst: .r1, .immediate(Int32(rng.next() % 7)),
+                                                offset: Int16(min(span, count - here - 1))))
+                case 2:
+                    let back = Int(rng.next() % 50) + 1
+                    instructions.append(.jump(offset: Int16(rng.next() % 3 == 0 ? -min(back, here) - 1 : min(back, count - here - 1))))
+                case 3:
+                    instructions.append(.alu(.w64, .div, dst: .r0, .register(.r2)))
+                case 4:
+                    instructions.append(.load(.word, dst: .r3, src: .r1, offset: Int16(rng.next() % 64)))
+                case 5 where round % 3 == 0:
+                    instructions.append(.call(.helper(1)))   // bpf_map_lookup_elem: compiled, not run
+                default:
+                    instructions.append(.alu(.w64, .add, dst: .r0, .immediate(Int32(rng.next() % 100_000))))
+                }
+            }
+            instructions.append(.exit)
+            if try Self.expectSame(Program(instructions), "round \(round)") > 1 { grown += 1 }
+        }
+        #expect(grown > 20, "only \(grown) programs had a branch that grew")
+    }
+
+    /// Random verifiable programs (the differential fuzz's generator), with
+    /// and without instruction selection.
+    @Test func randomProgramsReplayAsLowered() throws {
+        var grown = 0
+        for seed in UInt64(0)..<150 {
+            var generator = RandomProgram(seed: seed, defined: true)
+            let program = generator.generate()
+            for options in [JITOptions(), JITOptions(instructionSelection: [])] {
+                if try Self.expectSame(program, "seed \(seed)", options: options) > 1 { grown += 1 }
+            }
+        }
+        #expect(grown > 0)
     }
 }

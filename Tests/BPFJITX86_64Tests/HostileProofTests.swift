@@ -102,6 +102,19 @@ import Testing
                 == [.registerReadBeforeWrite(pc: 4, register: .r4)])
     }
 
+    /// A function placed before the one that calls it reads r6, which no
+    /// path writes: the check sweeps slots in order, so it reaches the
+    /// function's read only on a second round, from the later call site.
+    @Test func registerReadInAFunctionCalledFromBelow() throws {
+        let program = Program([.call(.local(offset: 4)), .alu(.w64, .mov, dst: .r0, .immediate(0)), .exit,   // main: call f
+                               .alu(.w64, .mov, dst: .r0, .register(.r6)), .exit,                           // g: r0 = r6
+                               .call(.local(offset: -3)), .exit])                                           // f: call g
+        let facts = Self.facts(program, Self.proofs(program, registersInitialized: true))
+        #expect(!facts.registersInitialized && facts.refusals == [.registerReadBeforeWrite(pc: 3, register: .r6)])
+        let (jit, interpreter) = Self.runs(program, Self.proofs(program, registersInitialized: true))
+        #expect(jit == interpreter && jit == "0")
+    }
+
     /// A read of r10 - 8 before any write: the stack clear stays, and the
     /// run reads 0 as on the interpreter, not what the host left there.
     @Test func stackClaimedInitializedButReadFirst() throws {
