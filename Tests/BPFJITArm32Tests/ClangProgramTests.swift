@@ -16,7 +16,7 @@ struct ClangProgramTests {
 
     /// Every C program of the fixtures, and the program to run (nil: the object's first).
     static let programs: [(file: String, program: String?)] = [
-        ("global_pipeline", "entry"), ("adjust_limits", nil), ("checksums", nil), ("context_fields", nil),
+        ("global_pipeline", "entry"), ("adjust_limits", nil), ("adjust_meta", nil), ("checksums", nil), ("context_fields", nil),
         ("map_errors", nil), ("trace_lengths", nil), ("redirects", nil), ("perf_events", nil), ("map_in_map", "count_array"),
         ("fib_lookup", "fib_xdp"), ("core_kernel", "core_kernel"),
     ]

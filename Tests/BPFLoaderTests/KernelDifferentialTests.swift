@@ -25,7 +25,7 @@ struct KernelDifferentialTests {
     static let sources: [URL] = {
         let examples = ["xdp_proto_count", "xdp_swap_mac", "global_data", "ringbuf_events", "atomics", "xdp_adjust"]
             .map { examplesDirectory.appendingPathComponent("\($0).c") }
-        let own = ["context_fields", "checksums", "map_errors", "trace_lengths", "adjust_limits"]
+        let own = ["context_fields", "checksums", "map_errors", "trace_lengths", "adjust_limits", "adjust_meta"]
             .map { testProgramsDirectory.appendingPathComponent("\($0).c") }
         return examples + own
     }()
@@ -41,7 +41,14 @@ struct KernelDifferentialTests {
     @Test(arguments: cases)
     func sameResultsAsTheKernel(_ c: Case) throws {
         let path = try Clang.compile(c.source, cpu: c.cpu)
-        let kernel = try KernelObject(path: path)
+        let kernel: KernelObject
+        do {
+            kernel = try KernelObject(path: path)
+        } catch let error as KernelError where error.unavailableHelper != nil {
+            // This kernel cannot be the oracle for the object: say so, compare nothing.
+            print("kernel differential \(c) skipped: this kernel does not offer \(error.unavailableHelper!) to XDP programs")
+            return
+        }
         defer { kernel.close() }
         let bytes = try [UInt8](Data(contentsOf: path))
 

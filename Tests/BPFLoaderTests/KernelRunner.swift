@@ -49,7 +49,13 @@ final class KernelObject {
         let (status, _, errors) = try runProcess(Self.bpftool!, ["prog", "loadall", path.path, directory, "type", type, "pinmaps", mapDirectory])
         guard status == 0 else {
             close()
-            throw KernelError(message: "bpftool prog loadall \(path.lastPathComponent) failed: \(errors.suffix(2000))")
+            // "program of this type cannot use helper bpf_xdp_adjust_meta#54": the
+            // kernel's own configuration, not the program, keeps it from loading.
+            let unavailable = errors.range(of: "program of this type cannot use helper ").map { found in
+                String(errors[found.upperBound...].prefix { !$0.isWhitespace })
+            }
+            throw KernelError(message: "bpftool prog loadall \(path.lastPathComponent) failed: \(errors.suffix(2000))",
+                              unavailableHelper: unavailable)
         }
     }
 
@@ -115,4 +121,9 @@ final class KernelObject {
     }
 }
 
-struct KernelError: Error, CustomStringConvertible { let message: String; var description: String { message } }
+struct KernelError: Error, CustomStringConvertible {
+    let message: String
+    /// The helper the kernel said the program type cannot use, when that is why a load failed.
+    var unavailableHelper: String? = nil
+    var description: String { message }
+}

@@ -181,7 +181,7 @@ struct LoaderErrorTests {
 
     @Test func programSelectionAndTypes() throws {
         let object = try LoadedObject(bytes: Clang.object(testProgramsDirectory.appendingPathComponent("adjust_limits.c")))
-        #expect(Set(object.object.programs(inSection: "xdp").map(\.name)) == ["adjust_limits", "regrow", "load_store", "meta"])
+        #expect(Set(object.object.programs(inSection: "xdp").map(\.name)) == ["adjust_limits", "regrow", "load_store"])
         #expect(try object.program(named: "regrow").name == "regrow")
         guard case .programSelection(let why) = loadError({ _ = try object.program(named: "nope") }) else { Issue.record("no error"); return }
         #expect(why.contains("adjust_limits (section xdp)"))
